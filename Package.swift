@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layers (dependencies point inward):
+//   warden → {WardenGRPC, WardenAdmin, WardenAuthz}
+//   WardenAuthz → {WardenExtAuthz, WardenPolicy, WardenJWKS, WardenJWT}
+//   WardenExtAuthz → WardenProtobuf;  WardenJWT → {WardenCrypto, WardenJSON}
+// Only the C* targets and the module that wraps each of them touch C.
+let package = Package(
+    name: "Warden",
+    products: [
+        .executable(name: "warden", targets: ["warden"]),
+    ],
+    targets: [
+        // System libraries: module maps only.
+        .systemLibrary(name: "CGRPC", path: "Sources/CGRPC"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto"),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1"),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
+        .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", pkgConfig: "libmicrohttpd"),
+        // C helpers for macros, inline and variadic functions (every symbol prefixed `warden_`).
+        .target(name: "CWardenShims", dependencies: ["CGRPC", "COpenSSL", "CCurl", "CMicroHTTPD"]),
+
+        // Pure Swift layers.
+        .target(name: "WardenProtobuf"),
+        .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf"]),
+        .target(name: "WardenJSON"),
+        .target(name: "WardenCrypto", dependencies: ["COpenSSL", "CWardenShims"]),
+        .target(name: "WardenJWT", dependencies: ["WardenCrypto", "WardenJSON"]),
+        .target(name: "WardenJWKS", dependencies: ["WardenJWT", "WardenJSON", "CCurl", "CWardenShims"]),
+        .target(name: "WardenYAML", dependencies: ["CYAML"]),
+        .target(name: "WardenPolicy", dependencies: ["WardenYAML", "WardenJSON"]),
+        .target(name: "WardenAuthz", dependencies: ["WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON"]),
+        .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims"]),
+        .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims"]),
+        .executableTarget(name: "warden", dependencies: [
+            "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON",
+        ]),
+
+        // Tests mirror modules.
+        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf", "WardenExtAuthz"]),
+        .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
+        .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
+        .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
+        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"]),
+        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"]),
+        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
+        .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
+        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
+    ]
+)

@@ -1,0 +1,1 @@
+#include "warden_curl.h"

@@ -1,0 +1,23 @@
+/// The HTTP request and connection facts a check is decided on, independent of protobuf.
+public struct RequestAttributes: Sendable, Equatable {
+    public var method: String = ""
+    /// Path as Envoy sends it, including the query string.
+    public var path: String = ""
+    public var host: String = ""
+    public var scheme: String = ""
+    /// Lower-case header names (pseudo-headers included, as Envoy sends them) to values;
+    /// repeated headers arrive joined with ",".
+    public var headers: [String: String] = [:]
+    /// Connection peer (`source.address`), not derived from x-forwarded-for.
+    public var sourceIP: String = ""
+    public var sourcePort: UInt32 = 0
+    /// mTLS peer identity as Envoy reports it, e.g. `spiffe://cluster.local/ns/foo/sa/bar`; empty without mTLS.
+    public var sourcePrincipal: String = ""
+    public var destinationIP: String = ""
+    public var destinationPort: UInt32 = 0
+    public var sni: String = ""
+    /// Per-route `context_extensions` from the Envoy ext_authz filter.
+    public var contextExtensions: [String: String] = [:]
+
+    public init() {}
+}

@@ -1,0 +1,1 @@
+print("warden: not yet wired")
