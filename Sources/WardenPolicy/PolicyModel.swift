@@ -54,6 +54,17 @@ public struct TargetRef: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind)/\(namespace.map { "\($0)/" } ?? "")\(name)" }
+
+    /// Parses the `--target` forms `Kind/name` and `Kind/namespace/name`; nil when malformed.
+    public init?(flag: String) {
+        let parts = flag.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        switch parts.count {
+        case 2: self.init(kind: parts[0], name: parts[1])
+        case 3: self.init(kind: parts[0], name: parts[2], namespace: parts[1])
+        default: return nil
+        }
+    }
 }
 
 /// A RequestAuthentication resource.

@@ -79,3 +79,24 @@ let scopeCases: [ScopeCase] = [
         }
     }
 }
+
+@Suite struct DemoPolicyTests {
+    /// The repository's demo policies load and give the documented answers.
+    @Test func demoPoliciesBehaveAsDocumented() throws {
+        let root = fixturesDirectory().replacing("/Tests/WardenPolicyTests/Fixtures", with: "")
+        let set = try PolicySource(paths: [root + "/deploy/demo/policies"]).load()
+        let eff = set.effective(for: WorkloadScope())
+        #expect(eff.jwtRules.map(\.issuer) == ["https://demo.warden.local"])
+        let writer = identity("https://demo.warden.local", sub: "u", aud: ["orders-api"], claims: ["scope": .string("orders:read orders:write")])
+        let reader = identity("https://demo.warden.local", sub: "u", aud: ["orders-api"], claims: ["scope": .string("orders:read")])
+        func allowed(_ r: Req, _ id: RequestIdentity?) -> Bool { AuthorizationEvaluator.evaluate(eff, request: r.attributes, identity: id).isAllowed }
+        #expect(allowed(Req(path: "/healthz"), nil))
+        #expect(!allowed(Req(path: "/orders"), nil))
+        #expect(allowed(Req(path: "/orders"), reader))
+        #expect(!allowed(Req(method: "POST", path: "/orders"), reader))
+        #expect(allowed(Req(method: "POST", path: "/orders/7"), writer))
+        #expect(TargetRef(flag: "Gateway/edge") == TargetRef(kind: "Gateway", name: "edge"))
+        #expect(TargetRef(flag: "Service/foo/api") == TargetRef(kind: "Service", name: "api", namespace: "foo"))
+        #expect(TargetRef(flag: "Gateway") == nil)
+    }
+}
