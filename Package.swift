@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"]),
-        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"]),
+        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
