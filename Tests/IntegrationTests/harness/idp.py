@@ -191,7 +191,8 @@ class IdP:
         self._server = ThreadingHTTPServer((LOCALHOST, self.port), _handler_for(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"idp-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"idp-{self.port}", daemon=True)
         self._thread.start()
 
     def close(self) -> None:

@@ -49,7 +49,7 @@ class ManagedProcess:
         if not self.alive():
             raise ProcessExited(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
 
-    def signal(self, sig: int = signal.SIGTERM) -> None:
+    def send_signal(self, sig: int = signal.SIGTERM) -> None:
         if self.alive():
             self.popen.send_signal(sig)
 
@@ -68,7 +68,6 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.returncode = self.popen.wait(timeout=10)
-        self._log.flush()
         return self.returncode
 
     def kill(self) -> None:
@@ -80,7 +79,8 @@ class ManagedProcess:
             self.popen.wait(timeout=10)
 
     def log_text(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         try:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
