@@ -237,3 +237,19 @@ class Envoy:
         code = self.process.stop(timeout=5)
         self.process.unregister()
         return code
+
+
+def load_for_rig(config_path: str | os.PathLike, *, upstream_port: int, warden_port: int,
+                 app_cluster: str = "app", warden_cluster: str = "warden") -> dict:
+    """Loads a deploy/ Envoy config and points it at the rig: admin and listeners on 127.0.0.1:0,
+    the Warden cluster at 127.0.0.1:`warden_port`, the app cluster at the echo upstream."""
+    config = yaml.safe_load(Path(config_path).read_text())
+    config["admin"]["address"] = _socket(LOCALHOST, 0)
+    for listener in config["static_resources"]["listeners"]:
+        listener["address"] = _socket(LOCALHOST, 0)
+    for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] == warden_cluster:
+            cluster["load_assignment"] = _endpoints(warden_cluster, LOCALHOST, warden_port)
+        elif cluster["name"] == app_cluster:
+            cluster["load_assignment"] = _endpoints(app_cluster, LOCALHOST, upstream_port)
+    return config
