@@ -1,29 +1,35 @@
 """Every Envoy config in deploy/envoy passes `envoy --mode validate`, and the main one runs in the rig."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from harness import httpclient
+from harness.deploy import CONFIGS, MAIN, MTLS, TLS_DIR, materialize
 from harness.envoy import load_for_rig, validate
 from harness.ports import free_port
 
-DEPLOY_ENVOY = Path(__file__).resolve().parents[2] / "deploy" / "envoy"
-CONFIGS = sorted(DEPLOY_ENVOY.glob("*.yaml"))
-MAIN = DEPLOY_ENVOY / "envoy.yaml"
-
 
 def test_deploy_envoy_has_configs():
-    assert MAIN in CONFIGS
+    assert MAIN in CONFIGS and MTLS in CONFIGS
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
-def test_envoy_validates(config):
-    result = validate(config)
+def test_envoy_validates(config, tmp_path):
+    path, _ = materialize(config, tmp_path)
+    result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"configuration '{config}' OK" in result.stdout
+    assert f"configuration '{path}' OK" in result.stdout
+
+
+def test_mtls_variant_differs_from_main_only_by_the_warden_transport_socket():
+    main = yaml.safe_load(MAIN.read_text())
+    mtls = yaml.safe_load(MTLS.read_text())
+    warden = next(c for c in mtls["static_resources"]["clusters"] if c["name"] == "warden")
+    tls = warden.pop("transport_socket")["typed_config"]
+    assert tls["common_tls_context"]["alpn_protocols"] == ["h2"]
+    assert tls["common_tls_context"]["tls_certificates"][0]["certificate_chain"]["filename"].startswith(TLS_DIR)
+    assert mtls == main
 
 
 def test_validate_rejects_a_broken_config(tmp_path):
@@ -71,3 +77,16 @@ def test_main_config_fails_closed_without_warden(main_envoy_without_warden, upst
     response = httpclient.get(main_envoy_without_warden.url(path))
     assert response.status == 403
     assert upstream.count() == 0
+
+
+def test_main_config_authorizes_through_warden(make_warden, make_envoy, upstream):
+    """deploy/envoy/envoy.yaml unchanged except addresses, in front of a real Warden (needs WARDEN_BIN)."""
+    warden = make_warden()
+    envoy = make_envoy(load_for_rig(MAIN, upstream_port=upstream.port, warden_port=warden.port))
+    for path in ("/", "/admin/users?page=2"):
+        upstream.clear()
+        response = httpclient.get(envoy.url(path))
+        assert response.status == 200, response.text
+        assert response.json()["path"] == path
+        assert response.json()["headers"]["x-warden-decision"] == "allow"
+    assert "x-warden-decision" not in httpclient.get(envoy.url("/healthz")).json()["headers"]
