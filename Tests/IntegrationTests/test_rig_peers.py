@@ -166,3 +166,44 @@ def test_upstream_echoes_method_path_and_headers(upstream):
     assert ["x-dup", "a"] in echo["header_list"] and ["x-dup", "b"] in echo["header_list"]
     assert echo["body"] == "hello"
     assert upstream.last() == echo
+
+
+def test_pki_certificates_complete_an_mtls_handshake(tmp_path):
+    import socket
+    import ssl
+    import threading
+
+    from cryptography import x509
+
+    from harness.pki import PKI
+
+    pki = PKI(tmp_path)
+    server = pki.issue("warden", dns=["warden.local"], ips=["127.0.0.1"], client=False)
+    client = pki.issue("client", uri="spiffe://cluster.local/ns/default/sa/client", server=False)
+    sans = x509.load_pem_x509_certificate(client.cert_pem.encode()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://cluster.local/ns/default/sa/client"]
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=pki.ca_path)
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    server_ctx.load_cert_chain(server.cert_path, server.key_path)
+    client_ctx = ssl.create_default_context(cafile=pki.ca_path)
+    client_ctx.load_cert_chain(client.cert_path, client.key_path)
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen = {}
+
+    def serve():
+        conn, _ = listener.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            seen["peer"] = tls.getpeercert()
+            tls.sendall(b"hi")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with socket.create_connection(listener.getsockname(), timeout=3) as raw:
+        with client_ctx.wrap_socket(raw, server_hostname="warden.local") as tls:
+            assert tls.recv(2) == b"hi"
+    thread.join(timeout=3)
+    listener.close()
+    assert ("URI", "spiffe://cluster.local/ns/default/sa/client") in seen["peer"]["subjectAltName"]

@@ -28,6 +28,10 @@ def is_listening(port: int, host: str = LOCALHOST, timeout: float = 0.2) -> bool
         return False
 
 
+class StopWaiting(RuntimeError):
+    """Raised by a `wait_until` predicate when waiting longer cannot help (e.g. the process died)."""
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
     """Polls `predicate` until it returns a truthy value (returned) or `timeout` seconds pass (TimeoutError)."""
     deadline = time.monotonic() + timeout
@@ -37,6 +41,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
             value = predicate()
             if value:
                 return value
+        except StopWaiting:
+            raise
         except Exception as error:  # noqa: BLE001 - a poll may fail until the peer is up
             last_error = error
         if time.monotonic() >= deadline:

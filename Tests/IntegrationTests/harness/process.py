@@ -9,11 +9,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .ports import StopWaiting
+
 _REGISTRY: list["ManagedProcess"] = []
 _LOCK = threading.Lock()
 
 
-class ProcessExited(RuntimeError):
+class ProcessExited(StopWaiting):
     """The process ended while we were waiting for it to become ready."""
 
 
