@@ -131,6 +131,18 @@ public final class PublicKey: @unchecked Sendable {
         return ok
     }
 
+    /// The key as DER SubjectPublicKeyInfo (stable identity of the key material).
+    public var subjectPublicKeyInfo: [UInt8] {
+        let len = i2d_PUBKEY(pkey, nil)
+        guard len > 0 else { OpenSSLErrorQueue.clear(); return [] }
+        var out = [UInt8](repeating: 0, count: Int(len))
+        out.withUnsafeMutableBufferPointer { buf in
+            var p: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+            _ = i2d_PUBKEY(pkey, &p)
+        }
+        return out
+    }
+
     // MARK: verification
 
     /// Whether the key type can be used with `scheme` at all (an RSA key never verifies ECDSA, …).
