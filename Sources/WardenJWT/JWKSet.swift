@@ -93,15 +93,21 @@ public struct JWKSet: Sendable {
             parsed.removeAll { $0.key.isSymmetric }
         }
         // The same kid for different material is ambiguous: drop all of them. Exact duplicates collapse.
+        // Entries meant for signing (no `use` or `use: sig`) that name a kid, usable or not: a usable key
+        // whose kid is also claimed by an entry Warden could not parse is just as ambiguous.
+        var declared: [String: Int] = [:]
+        for value in list where value["use"] == nil || value["use"] == .string("sig") {
+            if let kid = value["kid"]?.stringValue { declared[kid, default: 0] += 1 }
+        }
         var byKid: [String: [Int]] = [:]
         for (n, p) in parsed.enumerated() { if let kid = p.key.kid { byKid[kid, default: []].append(n) } }
         var drop = Set<Int>()
-        for (kid, idx) in byKid where idx.count > 1 {
+        for (kid, idx) in byKid where idx.count > 1 || declared[kid, default: 0] > idx.count {
             let distinct = Set(idx.map { parsed[$0].key.fingerprint })
-            if distinct.count > 1 {
+            if distinct.count > 1 || declared[kid, default: 0] > idx.count {
                 for n in idx {
                     drop.insert(n)
-                    skipped.append("key \(parsed[n].index) (kid \(JWTError.quote(kid))): another key has the same kid with different material")
+                    skipped.append("key \(parsed[n].index) (kid \(JWTError.quote(kid))): another key has the same kid (ambiguous)")
                 }
             } else {
                 for n in idx.dropFirst() { drop.insert(n) }
