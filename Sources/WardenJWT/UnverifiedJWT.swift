@@ -20,16 +20,18 @@ public struct UnverifiedJWT: Sendable {
     /// The base64url payload segment exactly as in the token (for `output_payload_to_header`).
     public var payloadSegment: Substring { jws.payloadSegment }
 
-    /// Default bounds for header and payload JSON.
-    public static let defaultJSONLimits = JSONLimits(maxDepth: 16, maxBytes: 8192)
+    /// Default JSON nesting limit for header and payload.
+    public static let defaultJSONDepth = 16
 
     /// Parses a compact JWT in Envoy's order: segments, header (base64url, JSON, alg, kid), payload
     /// (base64url, JSON object, claim types: iss, sub, iat, nbf, exp, jti, aud), signature base64url.
     ///
     /// - Parameters:
     ///   - maxBytes: token size limit (default 8 KiB).
-    ///   - jsonLimits: depth and size bounds for the header and payload JSON.
-    public static func parse(_ token: String, maxBytes: Int = 8192, jsonLimits: JSONLimits = defaultJSONLimits) throws(JWTError) -> UnverifiedJWT {
+    ///   - jsonLimits: depth and size bounds for the header and payload JSON (default: depth 16,
+    ///     size `maxBytes`, which a decoded segment can never exceed anyway).
+    public static func parse(_ token: String, maxBytes: Int = 8192, jsonLimits: JSONLimits? = nil) throws(JWTError) -> UnverifiedJWT {
+        let jsonLimits = jsonLimits ?? JSONLimits(maxDepth: defaultJSONDepth, maxBytes: maxBytes)
         let (d1, d2) = try CompactJWS.split(token, maxBytes: maxBytes, allowEmptyPayload: false)
         let (header, alg) = try CompactJWS.parseHeader(token[..<d1], limits: jsonLimits)
         guard let payload = Base64URL.decode(token[token.index(after: d1)..<d2].utf8) else { throw .malformed(.payloadBase64) }
