@@ -10,7 +10,9 @@ import Synchronization
 /// and the send batch; its phase tells the two events apart.
 ///
 /// Life of one use (`generation`): armed → (call arrives, handler runs) awaitingResponse → (respond, from
-/// any thread) sending → (batch completes on the queue thread) cleaned up, next generation, armed again.
+/// any thread) starting → (batch started) sending → (batch completes on the queue thread) cleaned up, next
+/// generation, armed again. `starting` lets shutdown wait out a responder that is inside `start_batch`
+/// before the queue is shut down (gRPC asserts if a batch is started on a shut-down queue).
 final class CallSlot: @unchecked Sendable {
     // @unchecked: the C buffers and `response` are touched by one thread at a time. The queue thread owns
     // them while armed and during arrival; exactly one `respond` wins the awaitingResponse → sending
@@ -25,14 +27,18 @@ final class CallSlot: @unchecked Sendable {
     }
 
     private enum Phase: UInt64 {
-        case armed = 0, awaitingResponse = 1, sending = 2, retired = 3
+        case armed = 0, awaitingResponse = 1, starting = 2, sending = 3, retired = 4
     }
+
+    private static func state(_ generation: UInt64, _ phase: Phase) -> UInt64 { generation << 3 | phase.rawValue }
+    private static func generation(_ state: UInt64) -> UInt64 { state >> 3 }
+    private static func phase(_ state: UInt64) -> Phase? { Phase(rawValue: state & 7) }
 
     private let kind: Kind
     private let server: ServerHandles
     private let queue: OpaquePointer
 
-    private let state = Atomic<UInt64>(0)  // generation << 2 | phase
+    private let state = Atomic<UInt64>(0)  // generation << 3 | phase
 
     private let call = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: 1)
     private let deadline = UnsafeMutablePointer<gpr_timespec>.allocate(capacity: 1)
@@ -84,8 +90,8 @@ final class CallSlot: @unchecked Sendable {
     /// Asks gRPC for the next call into this slot. Returns false if the server no longer takes requests.
     @discardableResult
     func arm() -> Bool {
-        let generation = state.load(ordering: .relaxed) >> 2
-        state.store(generation << 2 | Phase.armed.rawValue, ordering: .releasing)
+        let generation = Self.generation(state.load(ordering: .relaxed))
+        state.store(Self.state(generation, .armed), ordering: .releasing)
         let result: grpc_call_error
         switch kind {
         case .registered(let method):
@@ -95,7 +101,7 @@ final class CallSlot: @unchecked Sendable {
             result = grpc_server_request_call(server.server, call, details, metadata, queue, queue, tag)
         }
         guard result == GRPC_CALL_OK else {
-            state.store(generation << 2 | Phase.retired.rawValue, ordering: .releasing)
+            state.store(Self.state(generation, .retired), ordering: .releasing)
             return false
         }
         return true
@@ -104,10 +110,10 @@ final class CallSlot: @unchecked Sendable {
     /// A completion-queue event for this slot's tag.
     func complete(success: Bool) {
         let current = state.load(ordering: .acquiring)
-        let generation = current >> 2
-        switch Phase(rawValue: current & 3) {
+        let generation = Self.generation(current)
+        switch Self.phase(current) {
         case .armed: arrived(success: success, generation: generation)
-        case .sending: finished(generation: generation)
+        case .starting, .sending: finished(generation: generation)
         default: break
         }
     }
@@ -115,13 +121,13 @@ final class CallSlot: @unchecked Sendable {
     private func arrived(success: Bool, generation: UInt64) {
         guard success, let handle = call.pointee else {
             // The server is shutting down: the request was failed, not filled.
-            state.store(generation << 2 | Phase.retired.rawValue, ordering: .releasing)
+            state.store(Self.state(generation, .retired), ordering: .releasing)
             return
         }
         switch kind {
         case .registered(let method):
             let request = takeRequest()
-            state.store(generation << 2 | Phase.awaitingResponse.rawValue, ordering: .releasing)
+            state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
             guard let request else {
                 respond(generation: generation, .failure(.invalidArgument, "missing or unreadable request message"))
                 return
@@ -132,7 +138,7 @@ final class CallSlot: @unchecked Sendable {
             var length = 0
             let start = warden_grpc_call_details_method(details, &length)
             let path = String(decoding: UnsafeBufferPointer(start: start, count: length), as: UTF8.self)
-            state.store(generation << 2 | Phase.awaitingResponse.rawValue, ordering: .releasing)
+            state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
             respond(generation: generation, .failure(.unimplemented, "unknown method \(path)"))
         }
     }
@@ -178,9 +184,9 @@ final class CallSlot: @unchecked Sendable {
         }
         let next = generation &+ 1
         if server.stopping.load(ordering: .acquiring) {
-            state.store(next << 2 | Phase.retired.rawValue, ordering: .releasing)
+            state.store(Self.state(next, .retired), ordering: .releasing)
         } else {
-            state.store(next << 2 | Phase.armed.rawValue, ordering: .relaxed)
+            state.store(Self.state(next, .armed), ordering: .relaxed)
             arm()
         }
     }
@@ -189,9 +195,9 @@ final class CallSlot: @unchecked Sendable {
 
     /// Starts the send batch for use `generation`; ignored unless that use still awaits its response.
     func respond(generation: UInt64, _ result: UnaryResult) {
-        let awaiting = generation << 2 | Phase.awaitingResponse.rawValue
         guard state.compareExchange(
-            expected: awaiting, desired: generation << 2 | Phase.sending.rawValue, ordering: .acquiringAndReleasing
+            expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .starting),
+            ordering: .acquiringAndReleasing
         ).exchanged else { return }
 
         let count: Int
@@ -220,17 +226,28 @@ final class CallSlot: @unchecked Sendable {
             count = 3
         }
         let started = grpc_call_start_batch(call.pointee, ops, count, tag, nil)
-        if started != GRPC_CALL_OK {
+        guard started == GRPC_CALL_OK else {
             // Not expected for these batches on a live call; release the call so the slot is not lost.
             finished(generation: generation)
+            return
         }
+        // Fails harmlessly if the batch already completed and the slot moved on.
+        _ = state.compareExchange(
+            expected: Self.state(generation, .starting), desired: Self.state(generation, .sending),
+            ordering: .releasing)
     }
 
-    /// During shutdown, after the grace period: answers a call whose handler has not responded yet.
+    /// During shutdown: answers a call whose handler has not responded yet (after the grace period, or
+    /// when the client has gone and the server finished shutting down without it).
     func abandon() {
         let current = state.load(ordering: .acquiring)
-        guard current & 3 == Phase.awaitingResponse.rawValue else { return }
-        respond(generation: current >> 2, .failure(.unavailable, "server shutting down"))
+        guard Self.phase(current) == .awaitingResponse else { return }
+        respond(generation: Self.generation(current), .failure(.unavailable, "server shutting down"))
+    }
+
+    /// True while a responder is between winning the call and `grpc_call_start_batch` returning.
+    var isStartingBatch: Bool {
+        Self.phase(state.load(ordering: .acquiring)) == .starting
     }
 
     private func statusOp(_ status: grpc_status_code, details: UnsafeMutablePointer<grpc_slice>?) -> grpc_op {

@@ -119,12 +119,17 @@ public final class GRPCServer: Sendable {
                 gpr_time_from_millis(Int64(max(0, gracePeriod) * 1000), GPR_TIMESPAN))
             if grpc_completion_queue_pluck(handles.shutdownQueue, tag, deadline, nil).type == GRPC_QUEUE_TIMEOUT {
                 grpc_server_cancel_all_calls(handles.server)
-                for worker in workers {
-                    for slot in worker.slots { slot.abandon() }
-                }
+                abandonUnansweredCalls()
                 _ = grpc_completion_queue_pluck(handles.shutdownQueue, tag, gpr_inf_future(GPR_CLOCK_REALTIME), nil)
             }
             handles.stopping.store(true, ordering: .releasing)
+            // The server can finish shutting down while a handler still holds a call whose client has gone:
+            // answer those too, and let responders already inside start_batch return, so no batch is
+            // started on a queue after it is shut down.
+            abandonUnansweredCalls()
+            for slot in workers.lazy.flatMap(\.slots) {
+                while slot.isStartingBatch { sched_yield() }
+            }
             for worker in workers { grpc_completion_queue_shutdown(worker.queue) }
             if threads.isEmpty {
                 for worker in workers { worker.drainUnserved() }
@@ -135,6 +140,12 @@ public final class GRPCServer: Sendable {
             grpc_completion_queue_shutdown(handles.shutdownQueue)
             grpc_completion_queue_destroy(handles.shutdownQueue)
             state = .stopped
+        }
+    }
+
+    private func abandonUnansweredCalls() {
+        for worker in workers {
+            for slot in worker.slots { slot.abandon() }
         }
     }
 

@@ -7,11 +7,7 @@ struct TestCertificates: Sendable {
     var caCertificate: String { directory + "/ca.pem" }
     var serverCertificate: String { directory + "/server.pem" }
     var serverKey: String { directory + "/server.key" }
-    var clientCertificate: String { directory + "/client.pem" }
-    var clientKey: String { directory + "/client.key" }
-    /// A client certificate from a CA the server does not trust.
-    var strangerCertificate: String { directory + "/stranger.pem" }
-    var strangerKey: String { directory + "/stranger.key" }
+    // Client identities: client.pem/.key (signed by ca.pem), stranger.pem/.key (signed by an untrusted CA).
 
     static let shared: Result<TestCertificates, PythonClient.Failure> = Result { try make() }
         .mapError { PythonClient.Failure(description: "\($0)") }
