@@ -1,6 +1,5 @@
 internal import CGRPC
 internal import CWardenShims
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,7 +25,7 @@ public final class GRPCServer: Sendable {
 
     private let handles: ServerHandles
     private let workers: [CompletionQueueWorker]
-    private let lifecycle = Mutex<Lifecycle>(.created)
+    private let lifecycle = Locked<Lifecycle>(.created)
 
     private enum Lifecycle {
         case created
