@@ -95,6 +95,7 @@ struct GRPCServerLifecycleTests {
         #expect(outcomes[2].code == "DEADLINE_EXCEEDED")
         // Answers arriving after the server is gone are ignored.
         for call in service.held.withLock({ $0 }) { call.respond(.response([42])) }
+        service.held.withLock { $0.removeAll() }  // the calls reference the handlers, which reference `held`
     }
 
     @Test func callHeldAfterItsClientLeftDoesNotBlockShutdown() throws {
@@ -107,6 +108,7 @@ struct GRPCServerLifecycleTests {
         #expect(try PythonClient.outcomes(running).map(\.code) == ["DEADLINE_EXCEEDED"])
         server.shutdown(gracePeriod: 5)
         for call in service.held.withLock({ $0 }) { call.respond(.response([42])) }
+        service.held.withLock { $0.removeAll() }  // the calls reference the handlers, which reference `held`
     }
 
     @Test func concurrentShutdownsAndDeinitAreSafe() async throws {
