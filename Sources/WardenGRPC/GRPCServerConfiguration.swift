@@ -8,7 +8,9 @@ public struct GRPCServerConfiguration: Sendable {
     public var listen: String
     /// Completion-queue threads; each serves its own share of calls. Default: the number of online cores.
     public var threads: Int
-    /// Calls armed in advance per thread (more are queued inside gRPC, not refused).
+    /// Calls armed in advance per thread, split evenly over the registered methods (at least one each).
+    /// A call stays armed-and-busy until it is answered, so deferred answers use them up; calls beyond
+    /// them wait inside gRPC (they are not refused).
     public var callsPerThread: Int
     /// Larger request messages are refused with RESOURCE_EXHAUSTED before any handler sees them.
     public var maxReceiveMessageBytes: Int
