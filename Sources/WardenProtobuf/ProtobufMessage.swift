@@ -55,3 +55,5 @@ public struct MessageField<Message: ProtobufMessage>: Sendable, Equatable {
         set { projectedValue = newValue }
     }
 }
+
+extension MessageField: Hashable where Message: Hashable {}
