@@ -16,6 +16,7 @@ extension ProtobufMessage {
     /// Decodes a message from its wire encoding.
     /// - Parameter maxDepth: nesting bound (default 64); deeper input throws `.nestingTooDeep`.
     /// - Throws: `ProtobufDecodeError` with the offset of the first malformed item.
+    @inlinable
     public init(serializedBytes: [UInt8], maxDepth: Int = ProtobufReader.defaultMaxDepth) throws(ProtobufDecodeError) {
         self.init()
         var reader = ProtobufReader(bytes: serializedBytes, maxDepth: maxDepth)
@@ -25,6 +26,7 @@ extension ProtobufMessage {
     }
 
     /// The wire encoding of the message (deterministic: map entries sorted by key).
+    @inlinable
     public func serializedBytes() -> [UInt8] {
         var writer = ProtobufWriter()
         encode(to: &writer)
@@ -38,6 +40,7 @@ extension ProtobufMessage {
 public struct MessageField<Message: ProtobufMessage>: Sendable, Equatable {
     public var projectedValue: Message?
 
+    @inlinable
     public init(wrappedValue: Message) {
         projectedValue = wrappedValue
     }
@@ -50,6 +53,7 @@ public struct MessageField<Message: ProtobufMessage>: Sendable, Equatable {
         projectedValue = nil
     }
 
+    @inlinable
     public var wrappedValue: Message {
         get { projectedValue ?? Message() }
         set { projectedValue = newValue }

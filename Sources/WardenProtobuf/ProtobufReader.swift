@@ -14,32 +14,36 @@ public struct ProtobufReader {
     /// The default bound on message nesting (Struct inside Value inside Struct … counts each level).
     public static let defaultMaxDepth = 64
 
-    private let bytes: [UInt8]
-    /// Current read position in the input.
-    public private(set) var offset: Int
-    private var end: Int
-    private var depth: Int
+    @usableFromInline let bytes: [UInt8]
+    @usableFromInline var position: Int
+    @usableFromInline var end: Int
+    @usableFromInline var depth: Int
     /// Nesting bound: a message nested deeper than this is rejected with `.nestingTooDeep`.
     public let maxDepth: Int
 
     /// Creates a reader over the whole of `bytes`.
     public init(bytes: [UInt8], maxDepth: Int = ProtobufReader.defaultMaxDepth) {
         self.bytes = bytes
-        self.offset = 0
+        self.position = 0
         self.end = bytes.count
         self.depth = 0
         self.maxDepth = maxDepth
     }
 
+    /// Current read position in the input.
+    public var offset: Int { position }
+
     /// True when the current message (or the whole input at top level) has been read.
-    public var isAtEnd: Bool { offset >= end }
+    @inlinable
+    public var isAtEnd: Bool { position >= end }
 
     // MARK: - Tags
 
     /// Reads the next field key, or returns nil at the end of the current message.
+    @inlinable
     public mutating func nextTag() throws(ProtobufDecodeError) -> ProtobufTag? {
-        if offset >= end { return nil }
-        let start = offset
+        if position >= end { return nil }
+        let start = position
         let key = try readRawVarint()
         let rawWireType = UInt8(truncatingIfNeeded: key & 7)
         guard let wireType = WireType(rawValue: rawWireType) else {
@@ -54,6 +58,7 @@ public struct ProtobufReader {
     }
 
     /// Skips the value of a field this message does not know (any wire type, groups included).
+    @inlinable
     public mutating func skip(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
         switch tag.wireType {
         case .varint: _ = try readRawVarint()
@@ -61,17 +66,18 @@ public struct ProtobufReader {
         case .fixed32: try advance(4)
         case .lengthDelimited:
             let range = try readLengthDelimitedRange()
-            offset = range.upperBound
+            position = range.upperBound
         case .startGroup: try skipGroup(tag)
         case .endGroup: throw ProtobufDecodeError(.unmatchedEndGroup(fieldNumber: tag.fieldNumber), at: tag.offset)
         }
     }
 
-    private mutating func skipGroup(_ start: ProtobufTag) throws(ProtobufDecodeError) {
+    @usableFromInline
+    mutating func skipGroup(_ start: ProtobufTag) throws(ProtobufDecodeError) {
         guard depth < maxDepth else { throw ProtobufDecodeError(.nestingTooDeep(limit: maxDepth), at: start.offset) }
         depth += 1
         while true {
-            guard let tag = try nextTag() else { throw ProtobufDecodeError(.unexpectedEnd, at: offset) }
+            guard let tag = try nextTag() else { throw ProtobufDecodeError(.unexpectedEnd, at: position) }
             if tag.wireType == .endGroup {
                 guard tag.fieldNumber == start.fieldNumber else {
                     throw ProtobufDecodeError(.unmatchedEndGroup(fieldNumber: tag.fieldNumber), at: tag.offset)
@@ -86,14 +92,15 @@ public struct ProtobufReader {
     // MARK: - Raw values (no tag check)
 
     /// Reads a base-128 varint of at most 10 bytes; bits beyond 64 are discarded, as protobuf does.
+    @inlinable
     public mutating func readRawVarint() throws(ProtobufDecodeError) -> UInt64 {
-        let start = offset
-        var i = offset
+        let start = position
+        var i = position
         // Fast path: one byte.
         if i < end {
             let b = bytes[i]
             if b < 0x80 {
-                offset = i + 1
+                position = i + 1
                 return UInt64(b)
             }
         }
@@ -105,7 +112,7 @@ public struct ProtobufReader {
             i += 1
             result |= UInt64(b & 0x7F) << shift
             if b < 0x80 {
-                offset = i
+                position = i
                 return result
             }
             shift += 7
@@ -114,41 +121,45 @@ public struct ProtobufReader {
     }
 
     /// Reads 4 little-endian bytes.
+    @inlinable
     public mutating func readRawFixed32() throws(ProtobufDecodeError) -> UInt32 {
-        guard end - offset >= 4 else { throw ProtobufDecodeError(.unexpectedEnd, at: offset) }
+        guard end - position >= 4 else { throw ProtobufDecodeError(.unexpectedEnd, at: position) }
         var v: UInt32 = 0
-        for k in 0..<4 { v |= UInt32(bytes[offset + k]) << (8 * UInt32(k)) }
-        offset += 4
+        for k in 0..<4 { v |= UInt32(bytes[position + k]) << (8 * UInt32(k)) }
+        position += 4
         return v
     }
 
     /// Reads 8 little-endian bytes.
+    @inlinable
     public mutating func readRawFixed64() throws(ProtobufDecodeError) -> UInt64 {
-        guard end - offset >= 8 else { throw ProtobufDecodeError(.unexpectedEnd, at: offset) }
+        guard end - position >= 8 else { throw ProtobufDecodeError(.unexpectedEnd, at: position) }
         var v: UInt64 = 0
-        for k in 0..<8 { v |= UInt64(bytes[offset + k]) << (8 * UInt64(k)) }
-        offset += 8
+        for k in 0..<8 { v |= UInt64(bytes[position + k]) << (8 * UInt64(k)) }
+        position += 8
         return v
     }
 
     /// Reads a length prefix and returns the range of the payload (not yet consumed), checked
     /// against the end of the current message before anything is allocated.
-    private mutating func readLengthDelimitedRange() throws(ProtobufDecodeError) -> Range<Int> {
-        let start = offset
+    @inlinable
+    mutating func readLengthDelimitedRange() throws(ProtobufDecodeError) -> Range<Int> {
+        let start = position
         let length = try readRawVarint()
-        guard length <= UInt64(end - offset) else {
+        guard length <= UInt64(end - position) else {
             throw ProtobufDecodeError(.lengthPastEnd(length: length), at: start)
         }
-        return offset..<(offset + Int(length))
+        return position..<(position + Int(length))
     }
 
-    private mutating func advance(_ n: Int) throws(ProtobufDecodeError) {
-        guard end - offset >= n else { throw ProtobufDecodeError(.unexpectedEnd, at: offset) }
-        offset += n
+    @inlinable
+    mutating func advance(_ n: Int) throws(ProtobufDecodeError) {
+        guard end - position >= n else { throw ProtobufDecodeError(.unexpectedEnd, at: position) }
+        position += n
     }
 
-    @inline(__always)
-    private func expect(_ tag: ProtobufTag, _ wireType: WireType) throws(ProtobufDecodeError) {
+    @inlinable @inline(__always)
+    func expect(_ tag: ProtobufTag, _ wireType: WireType) throws(ProtobufDecodeError) {
         if tag.wireType != wireType {
             throw ProtobufDecodeError(.wrongWireType(fieldNumber: tag.fieldNumber, wireType: tag.wireType), at: tag.offset)
         }
@@ -156,67 +167,81 @@ public struct ProtobufReader {
 
     // MARK: - Scalars (tag checked)
 
+    @inlinable
     public mutating func readUInt64(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> UInt64 {
         try expect(tag, .varint)
         return try readRawVarint()
     }
 
+    @inlinable
     public mutating func readInt64(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int64 {
         Int64(bitPattern: try readUInt64(tag))
     }
 
     /// `int32`: negative values arrive as 10-byte sign-extended varints; the low 32 bits count.
+    @inlinable
     public mutating func readInt32(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int32 {
         Int32(truncatingIfNeeded: try readUInt64(tag))
     }
 
+    @inlinable
     public mutating func readUInt32(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> UInt32 {
         UInt32(truncatingIfNeeded: try readUInt64(tag))
     }
 
     /// An enum's raw value (proto3 enums are open: unknown values are kept).
+    @inlinable
     public mutating func readEnum(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int32 {
         try readInt32(tag)
     }
 
+    @inlinable
     public mutating func readBool(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Bool {
         try readUInt64(tag) != 0
     }
 
     /// `sint32` (zigzag).
+    @inlinable
     public mutating func readSInt32(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int32 {
         let n = UInt32(truncatingIfNeeded: try readUInt64(tag))
         return Int32(bitPattern: (n >> 1) ^ (0 &- (n & 1)))
     }
 
     /// `sint64` (zigzag).
+    @inlinable
     public mutating func readSInt64(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int64 {
         let n = try readUInt64(tag)
         return Int64(bitPattern: (n >> 1) ^ (0 &- (n & 1)))
     }
 
+    @inlinable
     public mutating func readFixed32(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> UInt32 {
         try expect(tag, .fixed32)
         return try readRawFixed32()
     }
 
+    @inlinable
     public mutating func readFixed64(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> UInt64 {
         try expect(tag, .fixed64)
         return try readRawFixed64()
     }
 
+    @inlinable
     public mutating func readSFixed32(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int32 {
         Int32(bitPattern: try readFixed32(tag))
     }
 
+    @inlinable
     public mutating func readSFixed64(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Int64 {
         Int64(bitPattern: try readFixed64(tag))
     }
 
+    @inlinable
     public mutating func readFloat(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Float {
         Float(bitPattern: try readFixed32(tag))
     }
 
+    @inlinable
     public mutating func readDouble(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> Double {
         Double(bitPattern: try readFixed64(tag))
     }
@@ -224,27 +249,34 @@ public struct ProtobufReader {
     // MARK: - Length-delimited
 
     /// A `string` field; invalid UTF-8 is `.invalidUTF8`.
+    @inlinable
     public mutating func readString(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> String {
         try expect(tag, .lengthDelimited)
         let range = try readLengthDelimitedRange()
-        offset = range.upperBound
+        position = range.upperBound
         if range.isEmpty { return "" }
-        guard let s = String(validating: bytes[range], as: UTF8.self) else {
+        let decoded: String? = bytes.withUnsafeBufferPointer { buffer in
+            let slice = UnsafeBufferPointer(rebasing: buffer[range])
+            return UTF8Validation.isValid(slice) ? String(decoding: slice, as: UTF8.self) : nil
+        }
+        guard let s = decoded else {
             throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)
         }
         return s
     }
 
     /// A `bytes` field (copied out of the input).
+    @inlinable
     public mutating func readBytes(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> [UInt8] {
         try expect(tag, .lengthDelimited)
         let range = try readLengthDelimitedRange()
-        offset = range.upperBound
+        position = range.upperBound
         return Array(bytes[range])
     }
 
     /// Decodes a nested message into `message`, merging with what it already holds (protobuf
     /// semantics for a singular message field that occurs more than once).
+    @inlinable
     public mutating func readMessage<M: ProtobufMessage>(_ tag: ProtobufTag, into message: inout M) throws(ProtobufDecodeError) {
         try withNestedMessage(tag) { (reader) throws(ProtobufDecodeError) in
             while let t = try reader.nextTag() { try message.decodeField(t, from: &reader) }
@@ -252,6 +284,7 @@ public struct ProtobufReader {
     }
 
     /// Decodes a nested message into an optional (presence-tracking) field.
+    @inlinable
     public mutating func readMessage<M: ProtobufMessage>(_ tag: ProtobufTag, into message: inout M?) throws(ProtobufDecodeError) {
         var value = message.take() ?? M()
         try readMessage(tag, into: &value)
@@ -259,6 +292,7 @@ public struct ProtobufReader {
     }
 
     /// Decodes a nested message and returns it.
+    @inlinable
     public mutating func readMessage<M: ProtobufMessage>(_ tag: ProtobufTag, as type: M.Type = M.self) throws(ProtobufDecodeError) -> M {
         var value = M()
         try readMessage(tag, into: &value)
@@ -267,6 +301,7 @@ public struct ProtobufReader {
 
     /// Runs `body` with the reader narrowed to the nested message that `tag` introduces; `body`
     /// reads the fields with `nextTag()` until nil. Enforces the nesting bound.
+    @inlinable
     public mutating func withNestedMessage(
         _ tag: ProtobufTag, _ body: (inout ProtobufReader) throws(ProtobufDecodeError) -> Void
     ) throws(ProtobufDecodeError) {
@@ -277,7 +312,7 @@ public struct ProtobufReader {
         end = range.upperBound
         depth += 1
         try body(&self)
-        offset = range.upperBound
+        position = range.upperBound
         end = outerEnd
         depth -= 1
     }
@@ -285,6 +320,7 @@ public struct ProtobufReader {
     /// Reads one entry of a `map<string, V>` field (a nested message `{key = 1; value = 2}`),
     /// missing key or value taking their defaults. Insert the result into the dictionary: a later
     /// duplicate key wins, as in protobuf.
+    @inlinable
     public mutating func readMapEntry<Value>(
         _ tag: ProtobufTag,
         defaultValue: Value,
@@ -305,12 +341,14 @@ public struct ProtobufReader {
     }
 
     /// Reads a `map<string, string>` entry into `map`.
+    @inlinable
     public mutating func readStringMapEntry(_ tag: ProtobufTag, into map: inout [String: String]) throws(ProtobufDecodeError) {
         let entry = try readMapEntry(tag, defaultValue: "") { (r, t) throws(ProtobufDecodeError) in try r.readString(t) }
         map[entry.key] = entry.value
     }
 
     /// Reads a `map<string, M>` entry into `map`.
+    @inlinable
     public mutating func readMessageMapEntry<M: ProtobufMessage>(_ tag: ProtobufTag, into map: inout [String: M]) throws(ProtobufDecodeError) {
         let entry = try readMapEntry(tag, defaultValue: M()) { (r, t) throws(ProtobufDecodeError) -> M in
             try r.readMessage(t, as: M.self)
@@ -321,6 +359,7 @@ public struct ProtobufReader {
     /// Reads a repeated scalar field in either encoding (parsers must accept both): packed
     /// (one length-delimited run) or one element per tag. `element` must be the wire type of the
     /// field's scalar type (`.varint`, `.fixed32` or `.fixed64`); `read` decodes one raw element.
+    @inlinable
     public mutating func readRepeated<T>(
         _ tag: ProtobufTag,
         element: WireType,
@@ -336,11 +375,13 @@ public struct ProtobufReader {
         let outerEnd = end
         end = range.upperBound
         defer { end = outerEnd }
-        while offset < end {
-            let at = offset
+        while position < end {
+            let at = position
             do {
                 array.append(try read(&self))
             } catch {
+                // The run's end cut an element short; other errors (an 11-byte varint) stand.
+                guard error.kind == .truncatedVarint || error.kind == .unexpectedEnd else { throw error }
                 throw ProtobufDecodeError(.truncatedPackedField(fieldNumber: tag.fieldNumber), at: at)
             }
         }
