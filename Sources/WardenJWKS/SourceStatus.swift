@@ -5,6 +5,12 @@ public struct SourceStatus: Sendable {
         public var succeeded = 0
         public var failed = 0
         public var notModified = 0
+
+        public init(succeeded: Int = 0, failed: Int = 0, notModified: Int = 0) {
+            self.succeeded = succeeded
+            self.failed = failed
+            self.notModified = notModified
+        }
     }
 
     public let source: JWKSSource
