@@ -25,6 +25,7 @@ final class IdP: Sendable {
     var jwksURL: String { base + "/jwks.json" }
 
     init(keys: [Key] = [Key(kid: "k1"), Key(kid: "k2", kty: "EC", crv: "P-256")]) throws {
+        signal(SIGPIPE, SIG_IGN)  // a write to a dead IdP must fail, not kill the test run
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Fixtures.python)
         process.arguments = [Fixtures.path("idp.py"), "--lifetime", "120"]
@@ -69,9 +70,10 @@ final class IdP: Sendable {
     /// The JWKS document currently served.
     func jwks() throws -> String { try command(["cmd": "stats"])["jwks"] as! String }
 
+    /// Kills the IdP (SIGKILL: the test runner's blocked signal mask is inherited, so SIGTERM may not land).
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
