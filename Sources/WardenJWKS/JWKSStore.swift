@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 import WardenJWT
 
 /// Keeps the signing keys of every configured issuer available: fetched in the background before
@@ -16,7 +15,7 @@ public final class JWKSStore: Sendable {
     let fetcher: any JWKSFetcher
     let clock: @Sendable () -> Double
     let persistence: JWKSPersistence?
-    let state = Mutex(StoreState())
+    let state = Locked(StoreState())
     /// Runs waiter timeouts. Fetches do not run on Dispatch: they block in libcurl, and Dispatch's
     /// concurrent pool has one thread per core, so a slow IdP would stall other sources and timers.
     let timers = DispatchQueue(label: "warden.jwks.timers")

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The Python identity provider in Fixtures/idp.py, on an ephemeral 127.0.0.1 port, controlled over
 /// its stdin. Killed by `stop()`; it also exits by itself on stdin EOF or after two minutes.
@@ -19,7 +18,7 @@ final class IdP: Sendable {
     private let process: Process
     private let input: FileHandle
     private let output: FileHandle
-    private let lock = Mutex<[UInt8]>([])
+    private let lock = Locked<[UInt8]>([])
 
     var base: String { "http://127.0.0.1:\(port)" }
     var jwksURL: String { base + "/jwks.json" }

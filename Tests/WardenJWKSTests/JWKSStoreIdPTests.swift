@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import WardenJWKS
 import WardenJWT
@@ -251,7 +250,7 @@ struct JWKSStoreIdPTests {
         let source = JWKSSource.remote(uri: idp.jwksURL)
         store.register(source)
 
-        let results = Mutex<[KeySnapshot?]>([])
+        let results = Locked<[KeySnapshot?]>([])
         let start = Date()
         var slowestCall = 0.0
         for _ in 0..<10 {
@@ -274,7 +273,7 @@ struct JWKSStoreIdPTests {
         let source = JWKSSource.remote(uri: idp.jwksURL)
         store.register(source)
         // Timed inside the completion: the test task itself may resume late on a busy machine.
-        let answered = Mutex<(at: Date, snapshot: KeySnapshot?)?>(nil)
+        let answered = Locked<(at: Date, snapshot: KeySnapshot?)?>(nil)
         let start = Date()
         store.keys(for: source) { snapshot in answered.withLock { $0 = (Date(), snapshot) } }
         #expect(await eventually(timeout: 5) { answered.withLock { $0 != nil } })
