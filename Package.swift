@@ -38,12 +38,12 @@ let package = Package(
         ]),
 
         // Tests mirror modules.
-        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf", "WardenExtAuthz"]),
+        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf", "WardenExtAuthz"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"]),
-        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"]),
+        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),

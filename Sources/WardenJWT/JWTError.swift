@@ -1,5 +1,205 @@
-/// Why a token or key set was rejected. Placeholder: the JWT work defines one case per cause.
-public enum JWTError: Error, Sendable, Equatable {
-    case malformed(String)
+/// Why a token or key set was rejected: one case per cause. The same case feeds the 401/403 body
+/// (`envoyMessage`, byte-identical to Envoy jwt_authn), the HTTP status, the metric label and the log line.
+public enum JWTError: Error, Sendable, Hashable {
+    /// No token in the request (`Jwt is missing`; Envoy sends no `error=` in WWW-Authenticate).
+    case missing
+    /// The token cannot be parsed.
+    case malformed(JWTFormatError)
+    /// Header `alg` is not one Warden implements (`none` in any case, `ES256K`, …).
+    case unsupportedAlgorithm(String)
+    /// No key in the set matches the token's `kid`/`alg` (the caller may refetch the JWKS once).
+    case unknownKid(String?)
+    /// A key matched but the signature does not verify with it (or the key cannot verify this alg).
+    case badSignature
+    /// `exp` + skew is in the past.
+    case expired(exp: Double, now: Double)
+    /// `nbf` − skew is in the future.
+    case notYetValid(nbf: Double, now: Double)
+    /// No configured rule accepts this issuer (for the caller that selects a rule by `iss`).
+    case issuerNotConfigured(String?)
+    /// The rule's issuer differs from the token's `iss`.
+    case issuerMismatch(expected: String, actual: String?)
+    /// None of the token's audiences is allowed.
+    case audienceMismatch(got: [String], allowed: [String])
+    /// `requireExpiration` is set and the token has no `exp`.
+    case missingExpiration
+    /// `exp − now` exceeds the configured `maxLifetime` (or `exp` is absent while a maximum is set).
+    case lifetimeTooLong(lifetime: Double?, limit: Double)
+    /// The token is longer than the configured limit (bytes).
+    case tokenTooLarge(size: Int, limit: Int)
+    /// The issuer's keys could not be obtained (fetch failed and nothing cached).
+    case jwksUnavailable(String)
+    /// The JWKS document is unusable as a whole (not JSON, no `keys` array).
     case malformedJWKS(String)
+    /// The JWKS parsed but holds no usable key.
+    case noUsableKeys
+    /// The request carries more than one token.
+    case multipleTokens
+
+    /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
+    /// `source/common/jwt/status.cc`).
+    public var envoyMessage: String {
+        switch self {
+        case .missing: return "Jwt is missing"
+        case .malformed(let f):
+            switch f {
+            case .notCompact, .encrypted: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
+            case .headerBase64: return "Jwt header is an invalid Base64url encoded"
+            case .headerJSON: return "Jwt header is an invalid JSON"
+            case .algorithmMissing: return "Jwt header [alg] field is required and must be a string"
+            case .kidNotString: return "Jwt header [kid] field is not a string"
+            // Envoy ignores `crit`; Warden rejects it (RFC 7515 §4.1.11) with the closest Envoy body.
+            case .unsupportedCritical: return "Jwt verification fails"
+            case .payloadBase64: return "Jwt payload is an invalid Base64url encoded"
+            case .payloadJSON: return "Jwt payload is an invalid JSON"
+            case .claimType(let claim):
+                switch claim {
+                case "iat", "nbf", "exp": return "Jwt payload [\(claim)] field is not an integer"
+                case "aud": return "Jwt payload [aud] field is not a string or string list"
+                default: return "Jwt payload [\(claim)] field is not a string"
+                }
+            case .claimOutOfRange(let claim): return "Jwt payload [\(claim)] field is not a positive 64 bit integer"
+            case .signatureBase64: return "Jwt signature is an invalid Base64url encoded"
+            }
+        case .unsupportedAlgorithm: return "Jwt header [alg] is not supported"
+        case .unknownKid: return "Jwks doesn't have key to match kid or alg from Jwt"
+        case .badSignature: return "Jwt verification fails"
+        case .expired, .missingExpiration, .lifetimeTooLong: return "Jwt is expired"
+        case .notYetValid: return "Jwt not yet valid"
+        case .issuerNotConfigured, .issuerMismatch: return "Jwt issuer is not configured"
+        case .audienceMismatch: return "Audiences in Jwt are not allowed"
+        // Envoy has no token size limit; an oversized token is reported as a malformed one.
+        case .tokenTooLarge: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
+        case .jwksUnavailable: return "Jwks remote fetch is failed"
+        case .malformedJWKS, .noUsableKeys: return "Jwks doesn't have any valid public key"
+        case .multipleTokens: return "Found multiple Jwt tokens"
+        }
+    }
+
+    /// 403 for a disallowed audience (as Envoy), 401 for everything else.
+    public var httpStatus: Int {
+        if case .audienceMismatch = self { return 403 }
+        return 401
+    }
+
+    /// Whether Envoy appends `error="invalid_token"` to `WWW-Authenticate` (every case but `missing`).
+    public var isInvalidToken: Bool {
+        if case .missing = self { return false }
+        return true
+    }
+
+    /// A stable snake_case label for metrics (`warden_jwt_rejected_total{reason=…}`).
+    public var metricLabel: String {
+        switch self {
+        case .missing: return "missing"
+        case .malformed: return "malformed"
+        case .unsupportedAlgorithm: return "unsupported_algorithm"
+        case .unknownKid: return "unknown_kid"
+        case .badSignature: return "bad_signature"
+        case .expired: return "expired"
+        case .notYetValid: return "not_yet_valid"
+        case .issuerNotConfigured: return "issuer_not_configured"
+        case .issuerMismatch: return "issuer_mismatch"
+        case .audienceMismatch: return "audience_mismatch"
+        case .missingExpiration: return "missing_expiration"
+        case .lifetimeTooLong: return "lifetime_too_long"
+        case .tokenTooLarge: return "token_too_large"
+        case .jwksUnavailable: return "jwks_unavailable"
+        case .malformedJWKS: return "malformed_jwks"
+        case .noUsableKeys: return "no_usable_keys"
+        case .multipleTokens: return "multiple_tokens"
+        }
+    }
+
+    /// A human explanation with specifics for logs and `warden explain`. Never contains the token;
+    /// values taken from the token (iss, aud, kid) are quoted and truncated.
+    public var detail: String {
+        switch self {
+        case .missing: return "no JWT in the request"
+        case .malformed(let f):
+            switch f {
+            case .notCompact(let n): return "a compact JWS has 3 non-empty segments separated by dots; this token has \(n)"
+            case .encrypted: return "the token has 5 segments: it is a JWE (encrypted JWT), which is not accepted"
+            case .headerBase64: return "the header segment is not strict base64url (no padding, no other characters, canonical)"
+            case .headerJSON(let why): return "the header is not a JSON object: \(why)"
+            case .algorithmMissing: return "the header has no string \"alg\""
+            case .kidNotString: return "the header \"kid\" is not a string"
+            case .unsupportedCritical(let names):
+                return "the header marks extensions as critical that Warden does not implement: \(names.map(Self.quote).joined(separator: ", "))"
+            case .payloadBase64: return "the payload segment is not strict base64url"
+            case .payloadJSON(let why): return "the payload is not a JSON object: \(why)"
+            case .claimType(let claim):
+                switch claim {
+                case "iat", "nbf", "exp": return "claim \"\(claim)\" must be a JSON number (seconds since the epoch)"
+                case "aud": return "claim \"aud\" must be a string or an array of strings"
+                default: return "claim \"\(claim)\" must be a string"
+                }
+            case .claimOutOfRange(let claim): return "claim \"\(claim)\" must be a non-negative number within 64-bit range"
+            case .signatureBase64: return "the signature segment is not strict base64url"
+            }
+        case .unsupportedAlgorithm(let alg):
+            let lower = alg.lowercased()
+            if lower == "none" { return "alg \(Self.quote(alg)): unsigned tokens are never accepted" }
+            return "alg \(Self.quote(alg)) is not supported (RS/PS/ES 256/384/512, EdDSA, HS256/384/512)"
+        case .unknownKid(let kid):
+            if let kid { return "no key with kid \(Self.quote(kid)) and a compatible alg in the issuer's JWKS" }
+            return "the token has no kid and no key in the issuer's JWKS has a compatible alg"
+        case .badSignature: return "the signature does not verify with the matching key(s)"
+        case .expired(let exp, let now): return "expired at \(Self.time(exp)), now \(Self.time(now)) (clock skew included)"
+        case .notYetValid(let nbf, let now): return "not valid before \(Self.time(nbf)), now \(Self.time(now)) (clock skew included)"
+        case .issuerNotConfigured(let iss): return "no rule is configured for issuer \(iss.map(Self.quote) ?? "(none)")"
+        case .issuerMismatch(let expected, let actual):
+            guard let actual else { return "the token has no \"iss\"; expected \(Self.quote(expected))" }
+            var s = "issuer \(Self.quote(actual)) is not the configured \(Self.quote(expected))"
+            if Self.trimSlash(actual) == Self.trimSlash(expected) {
+                s += " (they differ only by a trailing slash; issuers are compared exactly)"
+            } else if Self.trimScheme(actual) == Self.trimScheme(expected) {
+                s += " (they differ only in the URL scheme, http vs https; issuers are compared exactly)"
+            } else if Self.trimSlash(Self.trimScheme(actual)) == Self.trimSlash(Self.trimScheme(expected)) {
+                s += " (they differ in the URL scheme and a trailing slash; issuers are compared exactly)"
+            }
+            return s
+        case .audienceMismatch(let got, let allowed):
+            let g = got.isEmpty ? "no \"aud\"" : "audiences [\(got.prefix(8).map(Self.quote).joined(separator: ", "))]"
+            return "token has \(g); allowed: [\(allowed.prefix(8).map(Self.quote).joined(separator: ", "))]"
+        case .missingExpiration: return "the token has no \"exp\" and the rule requires one"
+        case .lifetimeTooLong(let lifetime, let limit):
+            if let lifetime { return "remaining lifetime \(Self.time(lifetime)) s exceeds the maximum \(Self.time(limit)) s" }
+            return "the token has no \"exp\" and the rule caps the lifetime at \(Self.time(limit)) s"
+        case .tokenTooLarge(let size, let limit): return "token is \(size) bytes; the limit is \(limit)"
+        case .jwksUnavailable(let why): return "the issuer's keys are unavailable: \(why)"
+        case .malformedJWKS(let why): return "the JWKS is unusable: \(why)"
+        case .noUsableKeys: return "the JWKS holds no usable key"
+        case .multipleTokens: return "the request carries more than one JWT"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        let cut = s.count > 128 ? String(s.prefix(128)) + "…" : s
+        var out = ""
+        for u in cut.unicodeScalars {
+            if u.value < 0x20 || u == "\"" || u == "\\" { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+        }
+        return "\"" + out + "\""
+    }
+
+    static func time(_ t: Double) -> String {
+        t == t.rounded() && abs(t) < 1e15 ? String(Int64(t)) : String(t)
+    }
+
+    static func trimSlash(_ s: String) -> Substring {
+        var v = Substring(s)
+        while v.hasSuffix("/") { v = v.dropLast() }
+        return v
+    }
+
+    static func trimScheme(_ s: String) -> String {
+        if s.hasPrefix("https://") { return String(s.dropFirst(8)) }
+        if s.hasPrefix("http://") { return String(s.dropFirst(7)) }
+        return s
+    }
+}
+
+extension JWTError: CustomStringConvertible {
+    public var description: String { "\(metricLabel): \(detail)" }
 }

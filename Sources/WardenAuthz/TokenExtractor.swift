@@ -1,0 +1,112 @@
+import WardenPolicy
+
+/// Finds tokens the way Envoy's jwt_authn extractor does: header locations first (ordered by name and
+/// prefix), then query parameters, then cookies; each location remembers which issuers declared it.
+public struct TokenExtractor: Sendable {
+    /// A location and the issuers whose rules named it (an empty issuer allows any).
+    struct Spec: Sendable {
+        var location: TokenLocation
+        var issuers: Set<String>
+    }
+
+    let specs: [Spec]
+
+    /// Builds the extractor for a set of `(issuer, locations)`; empty `locations` means the defaults.
+    public init(rules: [(issuer: String, locations: [TokenLocation])]) {
+        var byLocation: [TokenLocation: Set<String>] = [:]
+        for rule in rules {
+            for location in rule.locations.isEmpty ? TokenLocation.defaults : rule.locations {
+                byLocation[location, default: []].insert(rule.issuer)
+            }
+        }
+        func order(_ l: TokenLocation) -> (Int, String) {
+            switch l {
+            case .header(let n, let p): return (0, n + p)
+            case .queryParameter(let p): return (1, p)
+            case .cookie(let c): return (2, c)
+            }
+        }
+        specs = byLocation.map { Spec(location: $0.key, issuers: $0.value) }
+            .sorted { order($0.location) < order($1.location) }
+    }
+
+    /// Issuers allowed for a token found at `location`.
+    public func issuers(at location: TokenLocation) -> Set<String> {
+        specs.first { $0.location == location }?.issuers ?? []
+    }
+
+    /// Every token present in the request, in Envoy's extraction order.
+    public func extract(from request: RequestAttributes) -> [ExtractedToken] {
+        var found: [ExtractedToken] = []
+        var query: [(String, String)]?
+        var cookies: [String: String]?
+        for spec in specs {
+            switch spec.location {
+            case .header(let name, let prefix):
+                guard let value = request.headers[name] else { continue }
+                if prefix.isEmpty {
+                    found.append(ExtractedToken(token: value, location: spec.location))
+                } else if let token = TokenExtractor.afterPrefix(value, prefix) {
+                    found.append(ExtractedToken(token: token, location: spec.location))
+                }
+            case .queryParameter(let name):
+                if query == nil { query = QueryString.parse(path: request.path) }
+                if let value = query!.first(where: { $0.0 == name })?.1 {
+                    found.append(ExtractedToken(token: value, location: spec.location))
+                }
+            case .cookie(let name):
+                if cookies == nil { cookies = TokenExtractor.parseCookies(request.headers["cookie"] ?? "") }
+                if let value = cookies![name] {
+                    found.append(ExtractedToken(token: value, location: spec.location))
+                }
+            }
+        }
+        return found
+    }
+
+    /// Envoy: the prefix may appear anywhere in the value; characters that cannot start a JWT are
+    /// skipped after it; if none can, the whole value is returned (and later fails to parse).
+    static func afterPrefix(_ value: String, _ prefix: String) -> String? {
+        let v = Array(value.utf8)
+        let p = Array(prefix.utf8)
+        guard let at = firstIndex(of: p, in: v) else { return nil }
+        var i = at + p.count
+        while i < v.count, !isJWTByte(v[i]) { i += 1 }
+        if i == v.count { return value }
+        return String(decoding: v[i...], as: UTF8.self)
+    }
+
+    static func isJWTByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return needle.isEmpty ? 0 : nil }
+        outer: for start in 0...(haystack.count - needle.count) {
+            for j in 0..<needle.count where haystack[start + j] != needle[j] { continue outer }
+            return start
+        }
+        return nil
+    }
+
+    /// `a=b; c="d"` → [a: b, c: d]; the first occurrence of a name wins.
+    static func parseCookies(_ header: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for part in header.split(separator: ";") {
+            let trimmed = part.drop { $0 == " " || $0 == "\t" }
+            guard let eq = trimmed.firstIndex(of: "=") else { continue }
+            let key = String(trimmed[..<eq])
+            var value = trimmed[trimmed.index(after: eq)...]
+            while value.last == " " || value.last == "\t" { value = value.dropLast() }
+            if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
+            if out[key] == nil { out[key] = String(value) }
+        }
+        return out
+    }
+}

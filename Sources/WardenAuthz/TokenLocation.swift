@@ -1,0 +1,25 @@
+/// Where a JWT may be carried, as Envoy's jwt_authn extractor knows it.
+public enum TokenLocation: Sendable, Hashable, CustomStringConvertible {
+    /// A header (lower-case name) whose value contains `prefix` (case-sensitive) before the token;
+    /// an empty prefix takes the whole value.
+    case header(name: String, prefix: String)
+    case queryParameter(String)
+    case cookie(String)
+
+    /// `Authorization: Bearer <token>` and `?access_token=`: used when a rule names no location.
+    public static let defaults: [TokenLocation] = [.header(name: "authorization", prefix: "Bearer "), .queryParameter("access_token")]
+
+    public var description: String {
+        switch self {
+        case .header(let name, let prefix): return prefix.isEmpty ? "header \(name)" : "header \(name) (prefix \"\(prefix)\")"
+        case .queryParameter(let p): return "query parameter \(p)"
+        case .cookie(let c): return "cookie \(c)"
+        }
+    }
+}
+
+/// A token found in a request, with the location it came from.
+public struct ExtractedToken: Sendable, Equatable {
+    public var token: String
+    public var location: TokenLocation
+}

@@ -1,0 +1,226 @@
+internal import COpenSSL
+internal import CWardenShims
+
+/// An immutable public key backed by an OpenSSL `EVP_PKEY`, safe to use from many threads at once.
+///
+/// Every verification uses a fresh `EVP_MD_CTX`; the `EVP_PKEY` itself is never mutated after
+/// construction, which OpenSSL 3 documents as safe for concurrent use.
+public final class PublicKey: @unchecked Sendable {
+    /// What kind of key this is.
+    public enum Kind: Sendable, Hashable {
+        case rsa(bits: Int)
+        case ec(Curve)
+        case ed25519
+    }
+
+    public let kind: Kind
+    let pkey: OpaquePointer
+
+    private init(owning pkey: OpaquePointer, kind: Kind) {
+        self.pkey = pkey
+        self.kind = kind
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    // MARK: construction
+
+    /// An RSA public key from the big-endian modulus and exponent (JWK `n`, `e`).
+    ///
+    /// - Throws: `.invalidKey` for an even or tiny exponent, an empty modulus, or when OpenSSL rejects it.
+    public static func rsa(modulus: [UInt8], exponent: [UInt8]) throws(CryptoError) -> PublicKey {
+        let n = modulus.drop { $0 == 0 }
+        let e = exponent.drop { $0 == 0 }
+        guard !n.isEmpty else { throw .invalidKey("RSA modulus is zero or empty") }
+        guard let eLast = e.last, e.count <= 8 else { throw .invalidKey("RSA exponent is empty or longer than 64 bits") }
+        guard eLast & 1 == 1, !(e.count == 1 && eLast < 3) else { throw .invalidKey("RSA exponent must be odd and at least 3") }
+        guard n.last! & 1 == 1 else { throw .invalidKey("RSA modulus is even") }
+
+        let nb = Array(n), eb = Array(e)
+        let made = nb.withUnsafeBufferPointer { nn in
+            eb.withUnsafeBufferPointer { ee in warden_rsa_public_key(nn.baseAddress, nn.count, ee.baseAddress, ee.count) }
+        }
+        guard let pkey = made else { throw OpenSSLErrorQueue.error("EVP_PKEY_fromdata(RSA)") }
+        let bits = Int(EVP_PKEY_get_bits(pkey))
+        return PublicKey(owning: pkey, kind: .rsa(bits: bits))
+    }
+
+    /// An EC public key from its affine coordinates (JWK `x`, `y`), each exactly the curve's coordinate size.
+    ///
+    /// - Throws: `.invalidKey` for wrong lengths or a point that is not on the curve.
+    public static func ec(curve: Curve, x: [UInt8], y: [UInt8]) throws(CryptoError) -> PublicKey {
+        let size = curve.coordinateByteCount
+        guard x.count == size, y.count == size else {
+            throw .invalidKey("\(curve.rawValue) coordinates must be \(size) bytes each (got \(x.count) and \(y.count))")
+        }
+        let point: [UInt8] = [0x04] + x + y
+        let made = point.withUnsafeBufferPointer { warden_ec_public_key(curve.groupName, $0.baseAddress, $0.count) }
+        guard let pkey = made else {
+            throw .invalidKey("\(curve.rawValue) point is not on the curve or malformed (\(OpenSSLErrorQueue.drain().joined(separator: "; ")))")
+        }
+        let key = PublicKey(owning: pkey, kind: .ec(curve))
+        // Defence in depth: an explicit full public-key check (on curve, not infinity, right order).
+        guard key.publicCheck() else { throw .invalidKey("\(curve.rawValue) point fails the public-key check") }
+        return key
+    }
+
+    /// An Ed25519 public key from its 32 raw bytes (JWK OKP `x`).
+    public static func ed25519(_ raw: [UInt8]) throws(CryptoError) -> PublicKey {
+        guard raw.count == 32 else { throw .invalidKey("Ed25519 public key must be 32 bytes (got \(raw.count))") }
+        guard let pkey = raw.withUnsafeBufferPointer({ EVP_PKEY_new_raw_public_key(warden_evp_pkey_ed25519(), nil, $0.baseAddress, 32) }) else {
+            throw OpenSSLErrorQueue.error("EVP_PKEY_new_raw_public_key")
+        }
+        return PublicKey(owning: pkey, kind: .ed25519)
+    }
+
+    /// A public key from a PEM `-----BEGIN PUBLIC KEY-----` (SubjectPublicKeyInfo) block:
+    /// RSA, EC P-256/384/521 or Ed25519.
+    public convenience init(pem: String) throws(CryptoError) {
+        var bytes = Array(pem.utf8)
+        let parsed: OpaquePointer? = bytes.withUnsafeMutableBytes { buf in
+            guard let bio = BIO_new_mem_buf(buf.baseAddress, Int32(buf.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_PUBKEY(bio, nil, nil, nil)
+        }
+        guard let pkey = parsed else { throw .invalidKey("not a PEM SubjectPublicKeyInfo: \(OpenSSLErrorQueue.drain().joined(separator: "; "))") }
+        try self.init(adopting: pkey)
+    }
+
+    /// A public key from DER SubjectPublicKeyInfo bytes.
+    public convenience init(spkiDER: [UInt8]) throws(CryptoError) {
+        let parsed: OpaquePointer? = spkiDER.withUnsafeBufferPointer { buf in
+            var p: UnsafePointer<UInt8>? = buf.baseAddress
+            return d2i_PUBKEY(nil, &p, buf.count)
+        }
+        guard let pkey = parsed else { throw .invalidKey("not a DER SubjectPublicKeyInfo: \(OpenSSLErrorQueue.drain().joined(separator: "; "))") }
+        try self.init(adopting: pkey)
+    }
+
+    private convenience init(adopting pkey: OpaquePointer) throws(CryptoError) {
+        let kind: Kind
+        if EVP_PKEY_is_a(pkey, "RSA") == 1 {
+            kind = .rsa(bits: Int(EVP_PKEY_get_bits(pkey)))
+        } else if EVP_PKEY_is_a(pkey, "ED25519") == 1 {
+            kind = .ed25519
+        } else if EVP_PKEY_is_a(pkey, "EC") == 1 {
+            var name = [CChar](repeating: 0, count: 64)
+            var len = 0
+            guard EVP_PKEY_get_utf8_string_param(pkey, "group", &name, name.count, &len) == 1 else {
+                EVP_PKEY_free(pkey)
+                throw .invalidKey("EC key without a named curve")
+            }
+            let group = String(decoding: name.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let curve = Curve.allCases.first(where: { $0.groupName == group }) else {
+                EVP_PKEY_free(pkey)
+                throw .invalidKey("unsupported EC curve \(group)")
+            }
+            kind = .ec(curve)
+        } else {
+            EVP_PKEY_free(pkey)
+            throw .invalidKey("unsupported public key type")
+        }
+        self.init(owning: pkey, kind: kind)
+        if case .ec = kind, !publicCheck() { throw .invalidKey("EC point fails the public-key check") }
+    }
+
+    private func publicCheck() -> Bool {
+        guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { OpenSSLErrorQueue.clear(); return false }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        let ok = EVP_PKEY_public_check(ctx) == 1
+        if !ok { OpenSSLErrorQueue.clear() }
+        return ok
+    }
+
+    /// The key as DER SubjectPublicKeyInfo (stable identity of the key material).
+    public var subjectPublicKeyInfo: [UInt8] {
+        let len = i2d_PUBKEY(pkey, nil)
+        guard len > 0 else { OpenSSLErrorQueue.clear(); return [] }
+        var out = [UInt8](repeating: 0, count: Int(len))
+        out.withUnsafeMutableBufferPointer { buf in
+            var p: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+            _ = i2d_PUBKEY(pkey, &p)
+        }
+        return out
+    }
+
+    // MARK: verification
+
+    /// Whether the key type can be used with `scheme` at all (an RSA key never verifies ECDSA, …).
+    public func supports(_ scheme: SignatureScheme) -> Bool {
+        switch (kind, scheme) {
+        case (.rsa, .rsaPKCS1v15), (.rsa, .rsaPSS), (.ec, .ecdsaRaw), (.ed25519, .ed25519): return true
+        default: return false
+        }
+    }
+
+    /// Whether `signature` is a valid signature of `message` under this key with `scheme`.
+    ///
+    /// Returns `false` (never throws) for a wrong key type, a wrong signature length or a bad signature.
+    /// ECDSA signatures must be raw `R || S`, exactly twice the coordinate size.
+    public func isValidSignature<Signature: Collection<UInt8>, Message: Collection<UInt8>>(
+        _ signature: Signature, for message: Message, scheme: SignatureScheme
+    ) -> Bool {
+        guard supports(scheme) else { return false }
+        switch scheme {
+        case .ecdsaRaw(let digest):
+            guard case .ec(let curve) = kind,
+                  let der = Self.derSignature(fromRaw: Array(signature), coordinateSize: curve.coordinateByteCount)
+            else { return false }
+            return verify(der, message, digest: digest, pss: false)
+        case .rsaPKCS1v15(let digest):
+            return withBytes(signature) { verify($0, message, digest: digest, pss: false) }
+        case .rsaPSS(let digest):
+            return withBytes(signature) { verify($0, message, digest: digest, pss: true) }
+        case .ed25519:
+            guard signature.count == 64 else { return false }
+            return withBytes(signature) { verify($0, message, digest: nil, pss: false) }
+        }
+    }
+
+    private func verify<Message: Collection<UInt8>>(
+        _ signature: [UInt8], _ message: Message, digest: Digest?, pss: Bool
+    ) -> Bool {
+        signature.withUnsafeBufferPointer { verify($0, message, digest: digest, pss: pss) }
+    }
+
+    private func verify<Message: Collection<UInt8>>(
+        _ signature: UnsafeBufferPointer<UInt8>, _ message: Message, digest: Digest?, pss: Bool
+    ) -> Bool {
+        guard let ctx = EVP_MD_CTX_new() else { OpenSSLErrorQueue.clear(); return false }
+        defer { EVP_MD_CTX_free(ctx) }
+        let md = digest.map { FetchedDigests.shared.md($0) }
+        var pctx: OpaquePointer? = nil
+        guard EVP_DigestVerifyInit(ctx, &pctx, md, nil, pkey) == 1 else { OpenSSLErrorQueue.clear(); return false }
+        if pss {
+            guard let pctx,
+                  EVP_PKEY_CTX_set_rsa_padding(pctx, warden_rsa_pkcs1_pss_padding()) == 1,
+                  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, warden_rsa_pss_saltlen_digest()) == 1,
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
+            else { OpenSSLErrorQueue.clear(); return false }
+        }
+        let rc = withBytes(message) { msg in
+            EVP_DigestVerify(ctx, signature.baseAddress ?? emptyByte, signature.count,
+                             msg.baseAddress ?? emptyByte, msg.count)
+        }
+        if rc != 1 { OpenSSLErrorQueue.clear() }
+        return rc == 1
+    }
+
+    /// Converts a JOSE raw `R || S` signature to a DER `ECDSA-Sig-Value`; nil for a wrong length.
+    static func derSignature(fromRaw raw: [UInt8], coordinateSize size: Int) -> [UInt8]? {
+        guard raw.count == 2 * size else { return nil }
+        func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+            var v = Array(bytes.drop { $0 == 0 })
+            if v.isEmpty { v = [0] }
+            if v[0] & 0x80 != 0 { v.insert(0, at: 0) }
+            return [0x02] + length(v.count) + v
+        }
+        func length(_ n: Int) -> [UInt8] {
+            if n < 0x80 { return [UInt8(n)] }
+            if n < 0x100 { return [0x81, UInt8(n)] }
+            return [0x82, UInt8(n >> 8), UInt8(n & 0xFF)]
+        }
+        let body = integer(raw[0..<size]) + integer(raw[size...])
+        return [0x30] + length(body.count) + body
+    }
+}

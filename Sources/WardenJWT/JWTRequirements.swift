@@ -1,0 +1,63 @@
+/// What one rule (Istio `jwtRules` entry / Envoy `JwtProvider`) demands of a token's claims.
+public struct JWTRequirements: Sendable, Hashable {
+    /// Required `iss`, compared exactly (a trailing-slash difference fails). nil: not checked.
+    public var issuer: String?
+    /// Allowed audiences; the token needs any one. Empty: `aud` is not checked (Istio/Envoy).
+    /// As Envoy, `http(s)://` prefixes and trailing slashes are ignored when comparing.
+    public var audiences: [String]
+    /// Seconds of tolerance for `exp` and `nbf` (Envoy `clock_skew_seconds`, default 60).
+    public var clockSkew: Double
+    /// Reject tokens without `exp` (Envoy `require_expiration`; default false, as Istio).
+    public var requireExpiration: Bool
+    /// Reject tokens whose remaining lifetime `exp − now` exceeds this (Envoy `max_lifetime`);
+    /// a token without `exp` is then rejected too.
+    public var maxLifetime: Double?
+
+    public init(issuer: String?, audiences: [String] = [], clockSkew: Double = 60,
+                requireExpiration: Bool = false, maxLifetime: Double? = nil) {
+        self.issuer = issuer
+        self.audiences = audiences
+        self.clockSkew = clockSkew
+        self.requireExpiration = requireExpiration
+        self.maxLifetime = maxLifetime
+    }
+}
+
+extension UnverifiedJWT {
+    /// Checks the claims in Envoy's order: issuer → nbf → exp (with skew) → lifetime → audience.
+    ///
+    /// Boundaries as Envoy: valid while `now + skew >= nbf` and `now <= exp + skew`.
+    public func checkClaims(_ req: JWTRequirements, now: Double) throws(JWTError) {
+        if let expected = req.issuer, issuer != expected {
+            throw .issuerMismatch(expected: expected, actual: issuer)
+        }
+        if let nbf = notBefore, now + req.clockSkew < nbf { throw .notYetValid(nbf: nbf, now: now) }
+        if let exp = expiresAt, now > exp + req.clockSkew { throw .expired(exp: exp, now: now) }
+        if let max = req.maxLifetime {
+            guard let exp = expiresAt else { throw .lifetimeTooLong(lifetime: nil, limit: max) }
+            if exp - now > max { throw .lifetimeTooLong(lifetime: exp - now, limit: max) }
+        } else if req.requireExpiration && expiresAt == nil {
+            throw .missingExpiration
+        }
+        if !req.audiences.isEmpty {
+            let allowed = Set(req.audiences.map(Self.sanitizeAudience))
+            if !audiences.contains(where: { allowed.contains(Self.sanitizeAudience($0)) }) {
+                throw .audienceMismatch(got: audiences, allowed: req.audiences)
+            }
+        }
+    }
+
+    /// Envoy's `CheckAudience`: strips an `http://`/`https://` prefix and one trailing slash.
+    static func sanitizeAudience(_ aud: String) -> Substring {
+        var s = Substring(aud)
+        if s.hasPrefix("http://") { s = s.dropFirst(7) } else if s.hasPrefix("https://") { s = s.dropFirst(8) }
+        if s.hasSuffix("/") { s = s.dropLast() }
+        return s
+    }
+
+    /// Verifies the signature against `keys` (see `CompactJWS.verifySignature(with:)`).
+    @discardableResult
+    public func verifySignature(with keys: JWKSet) throws(JWTError) -> JWK {
+        try jws.verifySignature(with: keys)
+    }
+}

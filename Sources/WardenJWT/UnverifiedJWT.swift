@@ -1,0 +1,75 @@
+import WardenJSON
+
+/// A JWT whose structure and claim types are valid but whose signature and claims are not yet checked.
+public struct UnverifiedJWT: Sendable {
+    public let jws: CompactJWS
+    /// The payload claims.
+    public let claims: [String: JSONValue]
+    public let issuer: String?
+    public let subject: String?
+    /// `aud` as a list (a single string becomes one element).
+    public let audiences: [String]
+    /// `azp` (authorized party), when it is a string.
+    public let presenter: String?
+    public let expiresAt: Double?
+    public let notBefore: Double?
+    public let issuedAt: Double?
+
+    public var header: JOSEHeader { jws.header }
+    public var algorithm: JWTAlgorithm { jws.algorithm }
+    /// The base64url payload segment exactly as in the token (for `output_payload_to_header`).
+    public var payloadSegment: Substring { jws.payloadSegment }
+
+    /// Default JSON nesting limit for header and payload.
+    public static let defaultJSONDepth = 16
+
+    /// Parses a compact JWT in Envoy's order: segments, header (base64url, JSON, alg, kid), payload
+    /// (base64url, JSON object, claim types: iss, sub, iat, nbf, exp, jti, aud), signature base64url.
+    ///
+    /// - Parameters:
+    ///   - maxBytes: token size limit (default 8 KiB).
+    ///   - jsonLimits: depth and size bounds for the header and payload JSON (default: depth 16,
+    ///     size `maxBytes`, which a decoded segment can never exceed anyway).
+    public static func parse(_ token: String, maxBytes: Int = 8192, jsonLimits: JSONLimits? = nil) throws(JWTError) -> UnverifiedJWT {
+        let jsonLimits = jsonLimits ?? JSONLimits(maxDepth: defaultJSONDepth, maxBytes: maxBytes)
+        let (d1, d2) = try CompactJWS.split(token, maxBytes: maxBytes, allowEmptyPayload: false)
+        let (header, alg) = try CompactJWS.parseHeader(token[..<d1], limits: jsonLimits)
+        guard let payload = Base64URL.decode(token[token.index(after: d1)..<d2].utf8) else { throw .malformed(.payloadBase64) }
+        let json: JSONValue
+        do { json = try JSONParser.parse(payload, limits: jsonLimits) } catch { throw .malformed(.payloadJSON(error.description)) }
+        guard case .object(let claims) = json else { throw .malformed(.payloadJSON("not an object")) }
+
+        func string(_ name: String) throws(JWTError) -> String? {
+            guard let v = claims[name] else { return nil }
+            guard let s = v.stringValue else { throw .malformed(.claimType(claim: name)) }
+            return s
+        }
+        func date(_ name: String) throws(JWTError) -> Double? {
+            guard let v = claims[name] else { return nil }
+            guard let n = v.numberValue else { throw .malformed(.claimType(claim: name)) }
+            guard n >= 0, n < 9.2e18 else { throw .malformed(.claimOutOfRange(claim: name)) }
+            return n
+        }
+        let iss = try string("iss")
+        let sub = try string("sub")
+        let iat = try date("iat")
+        let nbf = try date("nbf")
+        let exp = try date("exp")
+        _ = try string("jti")
+        var audiences: [String] = []
+        switch claims["aud"] {
+        case nil: break
+        case .string(let s)?: audiences = [s]
+        case .array(let list)?:
+            for item in list {
+                guard let s = item.stringValue else { throw .malformed(.claimType(claim: "aud")) }
+                audiences.append(s)
+            }
+        default: throw .malformed(.claimType(claim: "aud"))
+        }
+        let signature = try CompactJWS.decodeSignature(token[token.index(after: d2)...])
+        let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
+        return UnverifiedJWT(jws: jws, claims: claims, issuer: iss, subject: sub, audiences: audiences,
+                             presenter: claims["azp"]?.stringValue, expiresAt: exp, notBefore: nbf, issuedAt: iat)
+    }
+}

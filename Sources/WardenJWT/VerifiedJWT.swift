@@ -1,0 +1,44 @@
+import WardenJSON
+
+/// A token whose signature and claims checked out: what authorization and header output use.
+public struct VerifiedJWT: Sendable {
+    public let issuer: String?
+    public let subject: String?
+    public let audiences: [String]
+    /// `azp`, Istio's `request.auth.presenter`.
+    public let presenter: String?
+    public let claims: [String: JSONValue]
+    public let expiresAt: Double?
+    public let notBefore: Double?
+    public let issuedAt: Double?
+    public let header: JOSEHeader
+    public let algorithm: JWTAlgorithm
+    /// The base64url payload segment exactly as in the token (Istio `outputPayloadToHeader`).
+    public let payloadSegment: String
+    /// The key that verified the signature (now or when the token was cached).
+    public let verifiedBy: KeyFingerprint
+    /// True when the signature check was skipped because the verified-token cache had this token.
+    public let fromCache: Bool
+
+    /// Istio's `request.auth.principal`: `iss/sub` (nil unless both are present).
+    public var principal: String? {
+        guard let issuer, let subject else { return nil }
+        return issuer + "/" + subject
+    }
+
+    init(_ jwt: UnverifiedJWT, verifiedBy: KeyFingerprint, fromCache: Bool) {
+        issuer = jwt.issuer
+        subject = jwt.subject
+        audiences = jwt.audiences
+        presenter = jwt.presenter
+        claims = jwt.claims
+        expiresAt = jwt.expiresAt
+        notBefore = jwt.notBefore
+        issuedAt = jwt.issuedAt
+        header = jwt.header
+        algorithm = jwt.algorithm
+        payloadSegment = String(jwt.payloadSegment)
+        self.verifiedBy = verifiedBy
+        self.fromCache = fromCache
+    }
+}

@@ -1,0 +1,107 @@
+/// A policy and the index of its rule that matched.
+public struct PolicyMatch: Sendable, Hashable, CustomStringConvertible {
+    public var policy: PolicyRef
+    public var action: PolicyAction
+    public var ruleIndex: Int
+
+    public init(policy: PolicyRef, action: PolicyAction, ruleIndex: Int) {
+        self.policy = policy
+        self.action = action
+        self.ruleIndex = ruleIndex
+    }
+
+    public var description: String { "\(action.rawValue) \(policy) rule[\(ruleIndex)]" }
+}
+
+/// How a dry-run policy would have matched.
+public struct DryRunResult: Sendable, Hashable, CustomStringConvertible {
+    public var policy: PolicyRef
+    public var action: PolicyAction
+    /// The first matching rule, or nil when the policy did not match.
+    public var matchedRule: Int?
+
+    public var description: String {
+        "dry-run \(action.rawValue) \(policy): " + (matchedRule.map { "rule[\($0)] matched" } ?? "no match")
+    }
+}
+
+/// The outcome of authorization for one request, with its reason. A value, never thrown.
+public struct AuthorizationDecision: Sendable, Hashable, CustomStringConvertible {
+    public enum AllowReason: Sendable, Hashable {
+        /// An ALLOW policy matched.
+        case allowPolicyMatched(PolicyMatch)
+        /// No enforced ALLOW policy applies to the workload (and no DENY matched).
+        case noAllowPolicies
+    }
+
+    public enum DenyReason: Sendable, Hashable {
+        /// A DENY policy matched.
+        case denyPolicyMatched(PolicyMatch)
+        /// ALLOW policies apply but none matched; `summary` says why, per policy.
+        case noAllowPolicyMatched(policies: [PolicyRef], summary: String)
+        /// The request path cannot be normalized (Envoy rejects such paths with 400).
+        case invalidPath(String)
+    }
+
+    public enum Verdict: Sendable, Hashable {
+        case allow(AllowReason)
+        case deny(DenyReason)
+    }
+
+    public var verdict: Verdict
+    /// AUDIT policies that matched (logged; they never change the verdict).
+    public var auditMatches: [PolicyMatch]
+    /// Results of `istio.io/dry-run` policies.
+    public var dryRun: [DryRunResult]
+
+    public init(verdict: Verdict, auditMatches: [PolicyMatch] = [], dryRun: [DryRunResult] = []) {
+        self.verdict = verdict
+        self.auditMatches = auditMatches
+        self.dryRun = dryRun
+    }
+
+    public var isAllowed: Bool {
+        if case .allow = verdict { return true }
+        return false
+    }
+
+    /// `namespace/name` of the policy responsible for a denial (for `x-warden-denied-by`): the DENY
+    /// policy that matched, or the applicable ALLOW policies (comma-separated) when none matched.
+    public var deniedBy: String? {
+        switch verdict {
+        case .allow: return nil
+        case .deny(.denyPolicyMatched(let m)): return m.policy.description
+        case .deny(.noAllowPolicyMatched(let policies, _)): return policies.map(\.description).joined(separator: ",")
+        case .deny(.invalidPath): return nil
+        }
+    }
+
+    /// One line for logs and `explain`.
+    public var reason: String {
+        switch verdict {
+        case .allow(.allowPolicyMatched(let m)): return "allowed by ALLOW policy \(m.policy) rule[\(m.ruleIndex)]"
+        case .allow(.noAllowPolicies): return "allowed: no ALLOW policies apply"
+        case .deny(.denyPolicyMatched(let m)): return "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]"
+        case .deny(.noAllowPolicyMatched(_, let summary)): return "denied: no ALLOW policy matched (\(summary))"
+        case .deny(.invalidPath(let p)): return "denied: invalid request path \"\(p)\""
+        }
+    }
+
+    public var description: String {
+        var parts = [reason]
+        if !auditMatches.isEmpty { parts.append("audit: " + auditMatches.map(\.description).joined(separator: ", ")) }
+        if !dryRun.isEmpty { parts.append(dryRun.map(\.description).joined(separator: ", ")) }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// Evaluation settings.
+public struct EvaluationOptions: Sendable, Hashable {
+    /// Trusted proxy hops in `x-forwarded-for` (Istio's `numTrustedProxies`): `remote.ip` is the
+    /// (N+1)-th address from the right, or the connection peer when there are not that many.
+    public var numTrustedProxies: Int
+
+    public init(numTrustedProxies: Int = 0) {
+        self.numTrustedProxies = numTrustedProxies
+    }
+}

@@ -1,0 +1,278 @@
+import WardenJSON
+
+/// Evaluates Istio AuthorizationPolicies for one request, in Istio's order:
+/// CUSTOM is ignored (Warden is the provider); any matching DENY denies; with no ALLOW policy the
+/// request is allowed; any matching ALLOW allows; otherwise it is denied. AUDIT and dry-run policies
+/// are evaluated and reported but never change the verdict.
+public enum AuthorizationEvaluator {
+    public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?,
+                                options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {
+        let context = MatchContext(effective: effective, request: request, identity: identity, options: options)
+        let audit = effective.auditPolicies.compactMap { p in context.firstMatchingRule(p).map { PolicyMatch(policy: p.ref, action: .audit, ruleIndex: $0) } }
+        let dryRun = effective.dryRunPolicies.map { DryRunResult(policy: $0.ref, action: $0.action, matchedRule: context.firstMatchingRule($0)) }
+        func decided(_ verdict: AuthorizationDecision.Verdict) -> AuthorizationDecision {
+            AuthorizationDecision(verdict: verdict, auditMatches: audit, dryRun: dryRun)
+        }
+        if context.path == nil && !(effective.allowPolicies.isEmpty && effective.denyPolicies.isEmpty) {
+            return decided(.deny(.invalidPath(request.requestPath)))
+        }
+        for p in effective.denyPolicies {
+            if let i = context.firstMatchingRule(p) { return decided(.deny(.denyPolicyMatched(PolicyMatch(policy: p.ref, action: .deny, ruleIndex: i)))) }
+        }
+        if effective.allowPolicies.isEmpty { return decided(.allow(.noAllowPolicies)) }
+        for p in effective.allowPolicies {
+            if let i = context.firstMatchingRule(p) { return decided(.allow(.allowPolicyMatched(PolicyMatch(policy: p.ref, action: .allow, ruleIndex: i)))) }
+        }
+        let summary = effective.allowPolicies.map { p in "\(p.ref): \(context.explainMismatch(p))" }.joined(separator: "; ")
+        return decided(.deny(.noAllowPolicyMatched(policies: effective.allowPolicies.map(\.ref), summary: summary)))
+    }
+}
+
+extension RequestAttributes {
+    /// `:path` as Envoy sent it (the `path` field, else the pseudo-header).
+    var requestPath: String { path.isEmpty ? headers[":path"] ?? "" : path }
+}
+
+/// Per-request facts computed once, and the matchers. Field names returned by the `mismatch…`
+/// functions are static strings, so the hot path does not allocate for explanations.
+struct MatchContext {
+    let effective: EffectivePolicy
+    let request: RequestAttributes
+    let identity: RequestIdentity?
+    let path: String?
+    let host: String
+    let method: String
+    let remoteIP: String
+    let principal: String
+    let splitClaims: Set<String>
+
+    init(effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?, options: EvaluationOptions) {
+        self.effective = effective
+        self.request = request
+        self.identity = identity
+        path = PathNormalizer.normalize(request.requestPath)
+        host = !request.host.isEmpty ? request.host : (request.headers[":authority"] ?? request.headers["host"] ?? "")
+        method = !request.method.isEmpty ? request.method : (request.headers[":method"] ?? "")
+        remoteIP = MatchContext.remoteAddress(request: request, trustedHops: options.numTrustedProxies)
+        principal = request.sourcePrincipal
+        splitClaims = identity.map { effective.spaceDelimitedClaims(issuer: $0.issuer) } ?? []
+    }
+
+    /// The (N+1)-th address from the right of `x-forwarded-for`, else the connection peer.
+    static func remoteAddress(request: RequestAttributes, trustedHops: Int) -> String {
+        guard let xff = request.headers["x-forwarded-for"], !xff.isEmpty else { return request.sourceIP }
+        let entries = xff.split(separator: ",", omittingEmptySubsequences: false)
+        let index = entries.count - 1 - max(0, trustedHops)
+        guard index >= 0 else { return request.sourceIP }
+        let candidate = entries[index].trimmingSpaces()
+        return IPBlock.parseAddress(candidate) != nil ? candidate : request.sourceIP
+    }
+
+    func firstMatchingRule(_ policy: AuthorizationPolicy) -> Int? {
+        for (i, rule) in policy.rules.enumerated() where mismatch(rule) == nil { return i }
+        return nil
+    }
+
+    /// Why no rule of `policy` matched, for the deny reason.
+    func explainMismatch(_ policy: AuthorizationPolicy) -> String {
+        if policy.rules.isEmpty { return "no rules (an ALLOW policy with an empty spec matches nothing)" }
+        return policy.rules.enumerated().map { i, rule in "rule[\(i)] \(mismatch(rule) ?? "matched")" }.joined(separator: ", ")
+    }
+
+    /// nil when the rule matches, else the first failing part.
+    func mismatch(_ rule: AuthorizationRule) -> String? {
+        if !rule.from.isEmpty {
+            var firstFailure: String?
+            var matched = false
+            for s in rule.from {
+                if let f = mismatch(s) { firstFailure = firstFailure ?? f } else { matched = true; break }
+            }
+            if !matched { return "from.source.\(firstFailure ?? "")" }
+        }
+        if !rule.to.isEmpty {
+            var firstFailure: String?
+            var matched = false
+            for o in rule.to {
+                if let f = mismatch(o) { firstFailure = firstFailure ?? f } else { matched = true; break }
+            }
+            if !matched { return "to.operation.\(firstFailure ?? "")" }
+        }
+        for (i, c) in rule.when.enumerated() where !matches(c) { return "when[\(i)] \(c.key)" }
+        return nil
+    }
+
+    // MARK: Source
+
+    func mismatch(_ s: Source) -> String? {
+        if !s.principals.isEmpty && !s.principals.contains(where: matchesPrincipal) { return "principals" }
+        if s.notPrincipals.contains(where: matchesPrincipal) { return "notPrincipals" }
+        if !s.requestPrincipals.isEmpty && !s.requestPrincipals.contains(where: matchesRequestPrincipal) { return "requestPrincipals" }
+        if s.notRequestPrincipals.contains(where: matchesRequestPrincipal) { return "notRequestPrincipals" }
+        if !s.namespaces.isEmpty && !s.namespaces.contains(where: matchesNamespace) { return "namespaces" }
+        if s.notNamespaces.contains(where: matchesNamespace) { return "notNamespaces" }
+        if !s.ipBlocks.isEmpty && !s.ipBlocks.contains(where: { $0.contains(request.sourceIP) }) { return "ipBlocks" }
+        if s.notIpBlocks.contains(where: { $0.contains(request.sourceIP) }) { return "notIpBlocks" }
+        if !s.remoteIpBlocks.isEmpty && !s.remoteIpBlocks.contains(where: { $0.contains(remoteIP) }) { return "remoteIpBlocks" }
+        if s.notRemoteIpBlocks.contains(where: { $0.contains(remoteIP) }) { return "notRemoteIpBlocks" }
+        if !s.serviceAccounts.isEmpty && !s.serviceAccounts.contains(where: matchesServiceAccount) { return "serviceAccounts" }
+        if s.notServiceAccounts.contains(where: matchesServiceAccount) { return "notServiceAccounts" }
+        if !s.trustDomains.isEmpty && !s.trustDomains.contains(where: matchesTrustDomain) { return "trustDomains" }
+        if s.notTrustDomains.contains(where: matchesTrustDomain) { return "notTrustDomains" }
+        return nil
+    }
+
+    /// Istio compiles principals to `spiffe://<value>` matchers on the peer certificate's URI SAN:
+    /// exact/prefix get the prefix, a suffix becomes `spiffe://.*<suffix>`, `*` any non-empty principal.
+    func matchesPrincipal(_ p: StringPattern) -> Bool {
+        guard !principal.isEmpty else { return false }
+        switch p {
+        case .exact(let v): return principal.count == v.count + 9 && principal.hasPrefix("spiffe://") && principal.hasSuffix(v)
+        case .prefix(let v): return principal.hasPrefix("spiffe://") && principal.dropFirst(9).hasPrefix(v)
+        case .suffix(let v): return principal.hasPrefix("spiffe://") && principal.dropFirst(9).hasSuffix(v)
+        case .presence: return true
+        }
+    }
+
+    func matchesRequestPrincipal(_ p: StringPattern) -> Bool {
+        guard let identity else { return false }
+        return p.matches(identity.principal)
+    }
+
+    /// Istio compiles namespaces to regexes on the peer principal: `ns` → `.*/ns/ns/.*`,
+    /// `ns-*` → `.*/ns/ns-.*/.*`, `*-ns` → `.*/ns/.*-ns/.*`, `*` → `.*/ns/.*/.*`.
+    func matchesNamespace(_ p: StringPattern) -> Bool {
+        MatchContext.namespaceMatches(p, principal: principal)
+    }
+
+    static func namespaceMatches(_ p: StringPattern, principal: String) -> Bool {
+        guard !principal.isEmpty else { return false }
+        let u = Array(principal.utf8)
+        let marker = Array("/ns/".utf8)
+        var starts: [Int] = []
+        var i = 0
+        while i + marker.count <= u.count {
+            if u[i..<(i + marker.count)].elementsEqual(marker) { starts.append(i + marker.count) }
+            i += 1
+        }
+        func slash(after k: Int) -> Bool { k < u.count && u[k...].contains(UInt8(ascii: "/")) }
+        for start in starts {
+            let rest = u[start...]
+            switch p {
+            case .exact(let v):
+                if rest.starts(with: Array((v + "/").utf8)) { return true }
+            case .prefix(let v):
+                if rest.starts(with: Array(v.utf8)) && slash(after: start + v.utf8.count) { return true }
+            case .suffix(let v):
+                let needle = Array((v + "/").utf8)
+                var j = start
+                while j + needle.count <= u.count {
+                    if u[j..<(j + needle.count)].elementsEqual(needle) { return true }
+                    j += 1
+                }
+            case .presence:
+                if slash(after: start) { return true }
+            }
+        }
+        return false
+    }
+
+    /// `ns/sa` against `spiffe://<trust domain>/ns/<ns>/sa/<sa>`.
+    func matchesServiceAccount(_ sa: String) -> Bool {
+        guard let parsed = MatchContext.spiffeParts(principal) else { return false }
+        return parsed.serviceAccount == sa
+    }
+
+    func matchesTrustDomain(_ p: StringPattern) -> Bool {
+        guard let parsed = MatchContext.spiffeParts(principal) else { return false }
+        return p.matches(parsed.trustDomain)
+    }
+
+    /// Trust domain and `ns/sa` of a SPIFFE principal `spiffe://td/ns/<ns>/sa/<sa>`.
+    static func spiffeParts(_ principal: String) -> (trustDomain: String, serviceAccount: String?)? {
+        guard principal.hasPrefix("spiffe://") else { return nil }
+        let parts = principal.dropFirst(9).split(separator: "/", omittingEmptySubsequences: false)
+        guard let td = parts.first, !td.isEmpty else { return nil }
+        if parts.count == 5, parts[1] == "ns", parts[3] == "sa" { return (String(td), "\(parts[2])/\(parts[4])") }
+        return (String(td), nil)
+    }
+
+    // MARK: Operation
+
+    func mismatch(_ o: Operation) -> String? {
+        if !o.hosts.isEmpty && !o.hosts.contains(where: { $0.matchesIgnoringCase(host) }) { return "hosts" }
+        if o.notHosts.contains(where: { $0.matchesIgnoringCase(host) }) { return "notHosts" }
+        if !o.ports.isEmpty && !o.ports.contains(request.destinationPort) { return "ports" }
+        if o.notPorts.contains(request.destinationPort) { return "notPorts" }
+        if !o.methods.isEmpty && !o.methods.contains(where: { $0.matches(method) }) { return "methods" }
+        if o.notMethods.contains(where: { $0.matches(method) }) { return "notMethods" }
+        if !o.paths.isEmpty && !o.paths.contains(where: { p in path.map(p.matches) ?? false }) { return "paths" }
+        if o.notPaths.contains(where: { p in path.map(p.matches) ?? false }) { return "notPaths" }
+        return nil
+    }
+
+    // MARK: Conditions
+
+    /// Values: the attribute matches one of them; notValues: it matches none. A missing attribute
+    /// fails `values` and satisfies `notValues` (Istio emits `not(match)`, which is true when absent).
+    func matches(_ c: Condition) -> Bool {
+        if !c.values.isEmpty && !c.values.contains(where: { attributeMatches(c.key, $0) }) { return false }
+        if c.notValues.contains(where: { attributeMatches(c.key, $0) }) { return false }
+        return true
+    }
+
+    func attributeMatches(_ key: ConditionKey, _ value: ConditionValue) -> Bool {
+        switch (key, value) {
+        case (.requestHeader(let name), .string(let p)):
+            guard let header = request.headers[name] else { return false }
+            if case .presence = p { return true }   // Envoy present_match: any value, even empty
+            // Istio matches each comma-separated element (duplicate headers arrive joined with ",").
+            return header.split(separator: ",", omittingEmptySubsequences: false).contains { p.matches(String($0)) }
+        case (.sourceIP, .ip(let b)): return b.contains(request.sourceIP)
+        case (.remoteIP, .ip(let b)): return b.contains(remoteIP)
+        case (.destinationIP, .ip(let b)): return b.contains(request.destinationIP)
+        case (.sourceNamespace, .string(let p)): return matchesNamespace(p)
+        case (.sourcePrincipal, .string(let p)): return matchesPrincipal(p)
+        case (.sourceServiceAccount, .string(let p)):
+            guard let sa = MatchContext.spiffeParts(principal)?.serviceAccount else { return false }
+            return p.matches(sa)
+        case (.requestPrincipal, .string(let p)): return matchesRequestPrincipal(p)
+        case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: p.matches) ?? false
+        case (.requestPresenter, .string(let p)):
+            guard let azp = identity?.presenter else { return false }
+            return p.matches(azp)
+        case (.requestClaim(let path), .string(let p)):
+            return claimValues(path)?.contains(where: p.matches) ?? false
+        case (.destinationPort, .port(let port)): return request.destinationPort == port
+        case (.connectionSNI, .string(let p)): return !request.sni.isEmpty && p.matches(request.sni)
+        default: return false
+        }
+    }
+
+    /// A claim as the list of strings Istio matches against: a string (split on spaces for `scope`,
+    /// `scp`, `permission` and `spaceDelimitedClaims`), each element of a list, and — beyond Istio —
+    /// booleans and numbers as their text (`true`, `42`).
+    func claimValues(_ path: [String]) -> [String]? {
+        guard let identity, let first = path.first, var value = identity.claims[first] else { return nil }
+        for key in path.dropFirst() {
+            guard let next = value[key] else { return nil }
+            value = next
+        }
+        switch value {
+        case .string(let s):
+            if path.count == 1 && splitClaims.contains(first) { return s.split(separator: " ").map(String.init) }
+            return [s]
+        case .array(let items): return items.compactMap(\.scalarText)
+        case .bool, .number: return value.scalarText.map { [$0] }
+        default: return nil
+        }
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,79 @@
+/// A compiled `paths`/`notPaths` entry: an Istio string pattern or an Envoy URI template
+/// (`{*}` = exactly one non-empty path segment, `{**}` = the rest of the path, possibly empty).
+public enum PathPattern: Sendable, Hashable, CustomStringConvertible {
+    case string(StringPattern)
+    case template(source: String, tokens: [TemplateToken])
+
+    public enum TemplateToken: Sendable, Hashable {
+        case literal(String)
+        case oneSegment
+        case anySegments
+    }
+
+    public init(_ text: String) {
+        if PathPattern.isTemplate(text) {
+            var tokens: [TemplateToken] = []
+            var rest = Substring(text)
+            var literal = ""
+            while !rest.isEmpty {
+                if rest.hasPrefix("{**}") {
+                    if !literal.isEmpty { tokens.append(.literal(literal)); literal = "" }
+                    tokens.append(.anySegments)
+                    rest = rest.dropFirst(4)
+                } else if rest.hasPrefix("{*}") {
+                    if !literal.isEmpty { tokens.append(.literal(literal)); literal = "" }
+                    tokens.append(.oneSegment)
+                    rest = rest.dropFirst(3)
+                } else {
+                    literal.append(rest.removeFirst())
+                }
+            }
+            if !literal.isEmpty { tokens.append(.literal(literal)) }
+            self = .template(source: text, tokens: tokens)
+        } else {
+            self = .string(StringPattern(text))
+        }
+    }
+
+    static func isTemplate(_ text: String) -> Bool { text.contains("{*}") || text.contains("{**}") }
+
+    /// Matches a normalized path (no query string).
+    public func matches(_ path: String) -> Bool {
+        switch self {
+        case .string(let p): return p.matches(path)
+        case .template(_, let tokens): return PathPattern.match(tokens[...], Array(path.utf8)[...])
+        }
+    }
+
+    private static func match(_ tokens: ArraySlice<TemplateToken>, _ path: ArraySlice<UInt8>) -> Bool {
+        guard let token = tokens.first else { return path.isEmpty }
+        let rest = tokens.dropFirst()
+        switch token {
+        case .literal(let s):
+            let lit = Array(s.utf8)
+            guard path.count >= lit.count, path.prefix(lit.count).elementsEqual(lit) else { return false }
+            return match(rest, path.dropFirst(lit.count))
+        case .oneSegment:
+            var end = path.startIndex
+            while end < path.endIndex && path[end] != UInt8(ascii: "/") {
+                end += 1
+                if match(rest, path[end...]) { return true }
+            }
+            return false
+        case .anySegments:
+            var end = path.startIndex
+            while true {
+                if match(rest, path[end...]) { return true }
+                if end == path.endIndex { return false }
+                end += 1
+            }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .string(let p): return p.description
+        case .template(let source, _): return source
+        }
+    }
+}

@@ -1,0 +1,290 @@
+/// `namespace/name` of a loaded resource.
+public struct PolicyRef: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+
+    public static func < (a: PolicyRef, b: PolicyRef) -> Bool { (a.namespace, a.name) < (b.namespace, b.name) }
+}
+
+/// Where a resource was read from.
+public struct ResourceOrigin: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(file):\(line)" }
+}
+
+/// `selector.matchLabels`.
+public struct WorkloadSelector: Sendable, Hashable {
+    public var matchLabels: [String: String]
+
+    public init(matchLabels: [String: String]) { self.matchLabels = matchLabels }
+
+    /// True when every selector label is present in `labels` with the same value.
+    public func matches(_ labels: [String: String]) -> Bool {
+        matchLabels.allSatisfy { labels[$0.key] == $0.value }
+    }
+}
+
+/// A Gateway API style reference (`targetRefs` in a policy, `--target` for a workload).
+public struct TargetRef: Sendable, Hashable, CustomStringConvertible {
+    public var group: String
+    public var kind: String
+    public var name: String
+    /// nil in a policy means the policy's namespace; nil in a `WorkloadScope` means the scope's namespace.
+    public var namespace: String?
+
+    public init(group: String = "", kind: String, name: String, namespace: String? = nil) {
+        self.group = group
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+    }
+
+    public var description: String { "\(kind)/\(namespace.map { "\($0)/" } ?? "")\(name)" }
+
+    /// Parses the `--target` forms `Kind/name` and `Kind/namespace/name`; nil when malformed.
+    public init?(flag: String) {
+        let parts = flag.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        switch parts.count {
+        case 2: self.init(kind: parts[0], name: parts[1])
+        case 3: self.init(kind: parts[0], name: parts[2], namespace: parts[1])
+        default: return nil
+        }
+    }
+}
+
+/// A RequestAuthentication resource.
+public struct RequestAuthentication: Sendable, Hashable {
+    public var ref: PolicyRef
+    public var origin: ResourceOrigin
+    public var selector: WorkloadSelector?
+    public var targetRefs: [TargetRef]
+    public var jwtRules: [JWTRule]
+
+    public init(ref: PolicyRef, origin: ResourceOrigin, selector: WorkloadSelector?, targetRefs: [TargetRef], jwtRules: [JWTRule]) {
+        self.ref = ref
+        self.origin = origin
+        self.selector = selector
+        self.targetRefs = targetRefs
+        self.jwtRules = jwtRules
+    }
+}
+
+/// `fromHeaders` entry: header `name` whose value starts with `prefix` (e.g. `Bearer `).
+public struct JWTHeader: Sendable, Hashable {
+    public var name: String
+    public var prefix: String
+
+    public init(name: String, prefix: String = "") {
+        self.name = name
+        self.prefix = prefix
+    }
+}
+
+/// `outputClaimToHeaders` entry. `claim` may be nested with dots (`a.b.c`).
+public struct ClaimToHeader: Sendable, Hashable {
+    public var header: String
+    public var claim: String
+
+    public init(header: String, claim: String) {
+        self.header = header
+        self.claim = claim
+    }
+}
+
+/// One `jwtRules` entry of a RequestAuthentication.
+public struct JWTRule: Sendable, Hashable {
+    public var issuer: String
+    public var audiences: [String]
+    public var jwksUri: String?
+    /// Inline JWKS JSON.
+    public var jwks: String?
+    /// Empty means the defaults: `Authorization: Bearer <token>` and `?access_token=`.
+    public var fromHeaders: [JWTHeader]
+    public var fromParams: [String]
+    public var fromCookies: [String]
+    public var forwardOriginalToken: Bool
+    public var outputClaimToHeaders: [ClaimToHeader]
+    public var outputPayloadToHeader: String?
+    /// JWKS fetch timeout; nil means Istio's default of 5 s (see `effectiveTimeout`).
+    public var timeout: Duration?
+    /// Claims split on spaces in addition to `scope`, `scp` and `permission`.
+    public var spaceDelimitedClaims: [String]
+    /// The RequestAuthentication this rule came from.
+    public var source: PolicyRef
+
+    public init(issuer: String, audiences: [String] = [], jwksUri: String? = nil, jwks: String? = nil,
+                fromHeaders: [JWTHeader] = [], fromParams: [String] = [], fromCookies: [String] = [],
+                forwardOriginalToken: Bool = false, outputClaimToHeaders: [ClaimToHeader] = [],
+                outputPayloadToHeader: String? = nil, timeout: Duration? = nil, spaceDelimitedClaims: [String] = [],
+                source: PolicyRef = PolicyRef(namespace: "", name: "")) {
+        self.issuer = issuer
+        self.audiences = audiences
+        self.jwksUri = jwksUri
+        self.jwks = jwks
+        self.fromHeaders = fromHeaders
+        self.fromParams = fromParams
+        self.fromCookies = fromCookies
+        self.forwardOriginalToken = forwardOriginalToken
+        self.outputClaimToHeaders = outputClaimToHeaders
+        self.outputPayloadToHeader = outputPayloadToHeader
+        self.timeout = timeout
+        self.spaceDelimitedClaims = spaceDelimitedClaims
+        self.source = source
+    }
+
+    public var effectiveTimeout: Duration { timeout ?? .seconds(5) }
+
+    /// True when neither headers nor params are configured, so the Istio defaults apply
+    /// (`Authorization: Bearer` and `access_token`).
+    public var usesDefaultLocations: Bool { fromHeaders.isEmpty && fromParams.isEmpty && fromCookies.isEmpty }
+}
+
+/// AuthorizationPolicy `action`.
+public enum PolicyAction: String, Sendable, Hashable, CaseIterable {
+    case allow = "ALLOW", deny = "DENY", audit = "AUDIT", custom = "CUSTOM"
+}
+
+/// An AuthorizationPolicy resource.
+public struct AuthorizationPolicy: Sendable, Hashable {
+    public var ref: PolicyRef
+    public var origin: ResourceOrigin
+    public var selector: WorkloadSelector?
+    public var targetRefs: [TargetRef]
+    public var action: PolicyAction
+    /// `provider.name` (CUSTOM only).
+    public var provider: String?
+    /// Empty rules never match (an ALLOW policy with an empty spec denies everything it applies to).
+    public var rules: [AuthorizationRule]
+    /// `istio.io/dry-run: "true"`: evaluated and reported, never changes the decision.
+    public var dryRun: Bool
+
+    public init(ref: PolicyRef, origin: ResourceOrigin, selector: WorkloadSelector? = nil, targetRefs: [TargetRef] = [],
+                action: PolicyAction, provider: String? = nil, rules: [AuthorizationRule], dryRun: Bool = false) {
+        self.ref = ref
+        self.origin = origin
+        self.selector = selector
+        self.targetRefs = targetRefs
+        self.action = action
+        self.provider = provider
+        self.rules = rules
+        self.dryRun = dryRun
+    }
+}
+
+/// A rule matches when any `from` AND any `to` AND every `when` match; an empty list matches anything.
+public struct AuthorizationRule: Sendable, Hashable {
+    public var from: [Source]
+    public var to: [Operation]
+    public var when: [Condition]
+
+    public init(from: [Source] = [], to: [Operation] = [], when: [Condition] = []) {
+        self.from = from
+        self.to = to
+        self.when = when
+    }
+}
+
+/// `from[].source`; every non-empty field must match (AND), each field matches any of its values.
+public struct Source: Sendable, Hashable {
+    public var principals: [StringPattern] = []
+    public var notPrincipals: [StringPattern] = []
+    public var requestPrincipals: [StringPattern] = []
+    public var notRequestPrincipals: [StringPattern] = []
+    public var namespaces: [StringPattern] = []
+    public var notNamespaces: [StringPattern] = []
+    public var ipBlocks: [IPBlock] = []
+    public var notIpBlocks: [IPBlock] = []
+    public var remoteIpBlocks: [IPBlock] = []
+    public var notRemoteIpBlocks: [IPBlock] = []
+    /// `ns/sa` pairs (a bare `sa` was expanded with the policy's namespace).
+    public var serviceAccounts: [String] = []
+    public var notServiceAccounts: [String] = []
+    public var trustDomains: [StringPattern] = []
+    public var notTrustDomains: [StringPattern] = []
+
+    public init() {}
+}
+
+/// `to[].operation`; every non-empty field must match (AND), each field matches any of its values.
+public struct Operation: Sendable, Hashable {
+    public var hosts: [StringPattern] = []
+    public var notHosts: [StringPattern] = []
+    public var ports: [UInt32] = []
+    public var notPorts: [UInt32] = []
+    public var methods: [StringPattern] = []
+    public var notMethods: [StringPattern] = []
+    public var paths: [PathPattern] = []
+    public var notPaths: [PathPattern] = []
+
+    public init() {}
+}
+
+/// A `when` condition key, parsed at load time.
+public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
+    /// `request.headers[name]`, name lower-cased.
+    case requestHeader(String)
+    case sourceIP, remoteIP, destinationIP
+    case sourceNamespace, sourcePrincipal, sourceServiceAccount
+    case requestPrincipal, requestAudiences, requestPresenter
+    /// `request.auth.claims[a][b]…` as the path `["a", "b"]`.
+    case requestClaim([String])
+    case destinationPort
+    case connectionSNI
+    /// `experimental.envoy.filters.*[…]`: accepted like Istio, but Warden has no Envoy filter metadata, so
+    /// the attribute is always absent.
+    case experimental(String)
+
+    public var description: String {
+        switch self {
+        case .requestHeader(let h): return "request.headers[\(h)]"
+        case .sourceIP: return "source.ip"
+        case .remoteIP: return "remote.ip"
+        case .destinationIP: return "destination.ip"
+        case .sourceNamespace: return "source.namespace"
+        case .sourcePrincipal: return "source.principal"
+        case .sourceServiceAccount: return "source.serviceAccount"
+        case .requestPrincipal: return "request.auth.principal"
+        case .requestAudiences: return "request.auth.audiences"
+        case .requestPresenter: return "request.auth.presenter"
+        case .requestClaim(let path): return "request.auth.claims" + path.map { "[\($0)]" }.joined()
+        case .destinationPort: return "destination.port"
+        case .connectionSNI: return "connection.sni"
+        case .experimental(let k): return k
+        }
+    }
+}
+
+/// A compiled `when` value.
+public enum ConditionValue: Sendable, Hashable {
+    case string(StringPattern)
+    case ip(IPBlock)
+    case port(UInt32)
+}
+
+/// A `when` entry: the attribute must match one of `values` (if any) and none of `notValues`.
+public struct Condition: Sendable, Hashable {
+    public var key: ConditionKey
+    public var values: [ConditionValue]
+    public var notValues: [ConditionValue]
+
+    public init(key: ConditionKey, values: [ConditionValue], notValues: [ConditionValue]) {
+        self.key = key
+        self.values = values
+        self.notValues = notValues
+    }
+}

@@ -1,0 +1,114 @@
+import WardenYAML
+
+/// An immutable, fully validated set of RequestAuthentication and AuthorizationPolicy resources.
+public struct PolicySet: Sendable {
+    public let requestAuthentications: [RequestAuthentication]
+    public let authorizationPolicies: [AuthorizationPolicy]
+    /// Warnings from loading (skipped kinds, …).
+    public let notes: [PolicyNote]
+    /// Files read, in load order.
+    public let files: [String]
+
+    public init(requestAuthentications: [RequestAuthentication] = [], authorizationPolicies: [AuthorizationPolicy] = [],
+                notes: [PolicyNote] = [], files: [String] = []) {
+        self.requestAuthentications = requestAuthentications.sorted { $0.ref < $1.ref }
+        self.authorizationPolicies = authorizationPolicies.sorted { $0.ref < $1.ref }
+        self.notes = notes
+        self.files = files
+    }
+
+    public static let empty = PolicySet()
+
+    /// Parses and validates YAML text (one or more documents).
+    public static func parse(yaml: String, file: String = "<inline>", limits: YAMLLimits = .default) throws(PolicyLoadFailure) -> PolicySet {
+        var builder = PolicySetBuilder()
+        builder.add(yaml: Array(yaml.utf8), file: file, limits: limits)
+        return try builder.finish()
+    }
+
+    /// The resources applying to `scope`, as Istio selects them:
+    /// - in the root namespace or the workload's namespace, with `selector.matchLabels` ⊆ the workload's
+    ///   labels (no selector = the whole namespace);
+    /// - `targetRefs` resources only when one of their refs names one of `scope.targets`
+    ///   (kind + name + namespace, the ref's namespace defaulting to the resource's); without any
+    ///   `--target` they are skipped with a warning.
+    public func effective(for scope: WorkloadScope) -> EffectivePolicy {
+        var notes: [PolicyNote] = []
+        func applies(ref: PolicyRef, selector: WorkloadSelector?, targetRefs: [TargetRef]) -> Bool {
+            if !targetRefs.isEmpty {
+                if scope.targets.isEmpty {
+                    notes.append(PolicyNote(level: .warning, location: ref.description,
+                                            message: "skipped: uses targetRefs (\(targetRefs.map(\.description).joined(separator: ", "))) but no target is configured"))
+                    return false
+                }
+                return targetRefs.contains { r in
+                    scope.targets.contains { t in
+                        t.kind.lowercased() == r.kind.lowercased() && t.name == r.name
+                            && (t.namespace ?? scope.namespace) == (r.namespace ?? ref.namespace)
+                    }
+                }
+            }
+            guard ref.namespace == scope.rootNamespace || ref.namespace == scope.namespace else { return false }
+            return selector?.matches(scope.labels) ?? true
+        }
+        let ras = requestAuthentications.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
+        let aps = authorizationPolicies.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
+        return EffectivePolicy(scope: scope, requestAuthentications: ras, authorizationPolicies: aps, notes: notes)
+    }
+}
+
+/// Accumulates resources and errors across files.
+struct PolicySetBuilder {
+    var requestAuthentications: [RequestAuthentication] = []
+    var authorizationPolicies: [AuthorizationPolicy] = []
+    var notes: [PolicyNote] = []
+    var errors: [PolicyLoadError] = []
+    var files: [String] = []
+    private var seen: [String: ResourceOrigin] = [:]
+
+    mutating func add(yaml bytes: [UInt8], file: String, limits: YAMLLimits) {
+        files.append(file)
+        let documents: [YAMLDocument]
+        do {
+            documents = try YAMLParser.parse(bytes: bytes, file: file, limits: limits)
+        } catch {
+            errors.append(PolicyLoadError(error))
+            return
+        }
+        for doc in documents {
+            guard let root = doc.root, !root.isNull else { continue }
+            do {
+                for resource in try PolicyDecoder.decode(root, file: file) { record(resource) }
+            } catch {
+                errors.append(error)
+            }
+        }
+    }
+
+    private mutating func record(_ resource: DecodedResource) {
+        switch resource {
+        case .skipped(let note):
+            notes.append(note)
+        case .requestAuthentication(let ra):
+            if unique("RequestAuthentication", ra.ref, ra.origin) { requestAuthentications.append(ra) }
+        case .authorizationPolicy(let ap):
+            if unique("AuthorizationPolicy", ap.ref, ap.origin) { authorizationPolicies.append(ap) }
+        }
+    }
+
+    private mutating func unique(_ kind: String, _ ref: PolicyRef, _ origin: ResourceOrigin) -> Bool {
+        let key = "\(kind) \(ref)"
+        if let previous = seen[key] {
+            errors.append(PolicyLoadError(file: origin.file, line: origin.line, fieldPath: "metadata.name",
+                                          message: "duplicate \(kind) \(ref) (first defined at \(previous))"))
+            return false
+        }
+        seen[key] = origin
+        return true
+    }
+
+    func finish() throws(PolicyLoadFailure) -> PolicySet {
+        if !errors.isEmpty { throw PolicyLoadFailure(errors: errors) }
+        return PolicySet(requestAuthentications: requestAuthentications, authorizationPolicies: authorizationPolicies, notes: notes, files: files)
+    }
+}

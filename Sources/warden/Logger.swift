@@ -1,0 +1,82 @@
+import Glibc
+import WardenJSON
+
+enum LogLevel: String, Sendable, Comparable {
+    case debug, info, warn, error
+
+    private var rank: Int {
+        switch self {
+        case .debug: 0
+        case .info: 1
+        case .warn: 2
+        case .error: 3
+        }
+    }
+
+    static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
+}
+
+enum LogFormat: String, Sendable {
+    case json, text
+}
+
+/// Writes one line per event to stderr, as JSON or `key=value` text. Thread-safe: each line is one write(2).
+struct Logger: Sendable {
+    let level: LogLevel
+    let format: LogFormat
+
+    func enabled(_ l: LogLevel) -> Bool { l >= level }
+
+    /// Logs `message` with structured `fields` (values already redacted by the caller).
+    func log(_ l: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = []) {
+        guard enabled(l) else { return }
+        var line = ""
+        let time = Logger.timestamp()
+        switch format {
+        case .json:
+            line = "{\"time\":\"\(time)\",\"level\":\"\(l.rawValue)\",\"msg\":"
+            JSONValue.writeString(message, to: &line)
+            for (k, v) in fields {
+                line += ","
+                JSONValue.writeString(k, to: &line)
+                line += ":" + v.serialized
+            }
+            line += "}\n"
+        case .text:
+            line = "\(time) \(l.rawValue.uppercased()) \(message)"
+            for (k, v) in fields {
+                let text = v.scalarText ?? v.serialized
+                line += " \(k)=" + (text.contains(" ") || text.isEmpty ? v.serialized : text)
+            }
+            line += "\n"
+        }
+        var bytes = Array(line.utf8)
+        bytes.withUnsafeMutableBytes { buf in
+            var off = 0
+            while off < buf.count {
+                let n = write(2, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { if errno == EINTR { continue } else { return } }
+                off += n
+            }
+        }
+    }
+
+    func debug(_ m: String, _ f: [(String, JSONValue)] = []) { log(.debug, m, f) }
+    func info(_ m: String, _ f: [(String, JSONValue)] = []) { log(.info, m, f) }
+    func warn(_ m: String, _ f: [(String, JSONValue)] = []) { log(.warn, m, f) }
+    func error(_ m: String, _ f: [(String, JSONValue)] = []) { log(.error, m, f) }
+
+    /// RFC 3339 UTC time with milliseconds.
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func pad(_ v: Int32, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return "\(tmv.tm_year + 1900)-\(pad(tmv.tm_mon + 1, 2))-\(pad(tmv.tm_mday, 2))T\(pad(tmv.tm_hour, 2)):\(pad(tmv.tm_min, 2)):\(pad(tmv.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+    }
+}

@@ -1,0 +1,142 @@
+import Glibc
+
+/// Everything `warden serve` is told on its command line.
+struct ServeOptions: Sendable {
+    var listen = "127.0.0.1:9191"
+    var adminListen = "127.0.0.1:9901"
+    var policyPaths: [String] = []
+    var namespace = "default"
+    var workloadLabels: [String: String] = [:]
+    var rootNamespace = "istio-system"
+    /// `Kind/name` or `Kind/namespace/name` of the Gateway/Service this Warden stands for (`targetRefs`).
+    var targets: [String] = []
+    var threads = ServeOptions.defaultThreads
+    var shutdownGrace = 10.0
+    var tlsCert: String?
+    var tlsKey: String?
+    var tlsClientCA: String?
+    var cacheDir: String?
+    var maxRequestBytes = 4 << 20
+    var clockSkew = 60.0
+    var jwksCacheDuration = 1200.0
+    var jwksFetchTimeout = 5.0
+    var tokenCacheSize = 100_000
+    var maxTokenBytes = 8192
+    var requireExpiration = false
+    var numTrustedProxies = 0
+    var debugHeaders = false
+    var logLevel = LogLevel.info
+    var logFormat = LogFormat.json
+    var redactClaims: Set<String> = []
+    var reloadInterval = 2.0
+    var readyTimeout = 10.0
+    var benchConstantAllow = false
+
+    static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    static let help = """
+    Usage: warden serve --listen HOST:PORT --admin-listen HOST:PORT --policy PATH [--policy PATH…] [options]
+
+    Serves Envoy's ext_authz v3 Check (gRPC) and the gRPC health service on --listen, and /healthz,
+    /readyz, /metrics and /config_dump on --admin-listen.
+
+    Policies (Istio security.istio.io/v1 RequestAuthentication + AuthorizationPolicy YAML):
+      --policy PATH              file or directory (recursive *.yaml, *.yml); repeatable; required
+      --namespace NS             workload namespace (default: default)
+      --workload-labels k=v,…    workload labels matched against policy selectors
+      --root-namespace NS        mesh root namespace (default: istio-system)
+      --target KIND/NAME         Gateway/Service named by targetRefs policies (repeatable)
+      --reload-interval SECONDS  poll policy files for changes (default: 2; 0 = only on SIGHUP)
+      --num-trusted-proxies N    x-forwarded-for hops trusted for remote.ip (default: 0)
+
+    JWT and JWKS:
+      --clock-skew SECONDS       allowed exp/nbf skew (default: 60)
+      --jwks-cache-duration D    keep fetched keys this long, refreshed ahead (default: 20m)
+      --jwks-fetch-timeout D     per-fetch timeout (default: 5s)
+      --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
+      --token-cache-size N       verified-token cache entries (default: 100000; 0 disables)
+      --max-token-bytes N        longest accepted token (default: 8192)
+      --require-expiration       reject tokens without exp
+      --ready-timeout D          how long /readyz waits for the first JWKS fetch at start (default: 10s)
+
+    Server:
+      --threads N                completion-queue threads (default: number of cores)
+      --max-request-bytes N      largest accepted CheckRequest (default: 4194304)
+      --shutdown-grace SECONDS   on SIGTERM/SIGINT, let in-flight checks finish this long (default: 10)
+      --tls-cert PEM --tls-key PEM [--tls-client-ca PEM]   serve gRPC over TLS (mTLS with a client CA)
+
+    Diagnostics:
+      --debug-headers            add x-warden-decision / x-warden-reason / x-warden-denied-by headers
+      --log-level LEVEL          debug, info, warn, error (default: info; denials log at info, allows at debug)
+      --log-format FORMAT        json or text (default: json)
+      --redact-claims a,b        never log these claim values
+    """
+
+    /// Parses the arguments after `serve`.
+    static func parse(_ args: [String]) throws(UsageError) -> ServeOptions {
+        var o = ServeOptions()
+        var reader = ArgumentReader(args)
+        while let flag = try reader.nextFlag() {
+            switch flag {
+            case "--listen": o.listen = try reader.address(for: flag)
+            case "--admin-listen": o.adminListen = try reader.address(for: flag)
+            case "--policy": o.policyPaths.append(try reader.value(for: flag))
+            case "--namespace": o.namespace = try nonEmpty(reader.value(for: flag), flag)
+            case "--workload-labels": o.workloadLabels.merge(try parseLabels(reader.value(for: flag), flag)) { $1 }
+            case "--root-namespace": o.rootNamespace = try nonEmpty(reader.value(for: flag), flag)
+            case "--target": o.targets.append(try nonEmpty(reader.value(for: flag), flag))
+            case "--threads": o.threads = try reader.int(for: flag, in: 1...256)
+            case "--shutdown-grace": o.shutdownGrace = try reader.seconds(for: flag)
+            case "--tls-cert": o.tlsCert = try reader.value(for: flag)
+            case "--tls-key": o.tlsKey = try reader.value(for: flag)
+            case "--tls-client-ca": o.tlsClientCA = try reader.value(for: flag)
+            case "--cache-dir": o.cacheDir = try reader.value(for: flag)
+            case "--max-request-bytes": o.maxRequestBytes = try reader.int(for: flag, in: 1024...(64 << 20))
+            case "--clock-skew": o.clockSkew = try reader.seconds(for: flag)
+            case "--jwks-cache-duration": o.jwksCacheDuration = try reader.seconds(for: flag)
+            case "--jwks-fetch-timeout": o.jwksFetchTimeout = try reader.seconds(for: flag)
+            case "--token-cache-size": o.tokenCacheSize = try reader.int(for: flag, in: 0...10_000_000)
+            case "--max-token-bytes": o.maxTokenBytes = try reader.int(for: flag, in: 256...(1 << 20))
+            case "--require-expiration": o.requireExpiration = true
+            case "--num-trusted-proxies": o.numTrustedProxies = try reader.int(for: flag, in: 0...64)
+            case "--debug-headers": o.debugHeaders = true
+            case "--log-level":
+                let raw = try reader.value(for: flag)
+                guard let level = LogLevel(rawValue: raw) else { throw UsageError("invalid value '\(raw)' for --log-level: expected debug, info, warn or error") }
+                o.logLevel = level
+            case "--log-format":
+                let raw = try reader.value(for: flag)
+                guard let format = LogFormat(rawValue: raw) else { throw UsageError("invalid value '\(raw)' for --log-format: expected json or text") }
+                o.logFormat = format
+            case "--redact-claims":
+                o.redactClaims.formUnion(try reader.value(for: flag).split(separator: ",").map { String($0) })
+            case "--reload-interval": o.reloadInterval = try reader.seconds(for: flag)
+            case "--ready-timeout": o.readyTimeout = try reader.seconds(for: flag)
+            case "--bench-constant-allow": o.benchConstantAllow = true
+            default: throw UsageError("unknown flag \(flag) (see warden serve --help)")
+            }
+        }
+        if o.policyPaths.isEmpty && !o.benchConstantAllow { throw UsageError("missing --policy PATH (a file or directory of Istio YAML)") }
+        if (o.tlsCert == nil) != (o.tlsKey == nil) { throw UsageError("--tls-cert and --tls-key go together") }
+        if o.tlsClientCA != nil && o.tlsCert == nil { throw UsageError("--tls-client-ca needs --tls-cert and --tls-key") }
+        return o
+    }
+
+    private static func nonEmpty(_ v: String, _ flag: String) throws(UsageError) -> String {
+        if v.isEmpty { throw UsageError("empty value for \(flag)") }
+        return v
+    }
+
+    /// `k=v,k2=v2` → labels.
+    static func parseLabels(_ raw: String, _ flag: String) throws(UsageError) -> [String: String] {
+        var labels: [String: String] = [:]
+        for pair in raw.split(separator: ",", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw UsageError("invalid value '\(pair)' in \(flag): expected key=value")
+            }
+            labels[String(parts[0])] = String(parts[1])
+        }
+        return labels
+    }
+}

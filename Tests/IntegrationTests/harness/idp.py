@@ -1,0 +1,255 @@
+"""A local OIDC identity provider: JWKS + discovery on 127.0.0.1, with controls for rotation and outages."""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+
+from .ports import LOCALHOST
+
+# alg → (kty, curve or size) of the key that signs it.
+ALG_KEY_TYPES = {
+    "RS256": ("RSA", 2048), "RS384": ("RSA", 2048), "RS512": ("RSA", 2048),
+    "PS256": ("RSA", 2048), "PS384": ("RSA", 2048), "PS512": ("RSA", 2048),
+    "ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "ES512": ("EC", "P-521"),
+    "EdDSA": ("OKP", "Ed25519"),
+    "HS256": ("oct", 32), "HS384": ("oct", 48), "HS512": ("oct", 64),
+}
+_CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
+
+
+@dataclass
+class SigningKey:
+    """A private key the IdP can sign with, plus how it is published."""
+    kid: str
+    alg: str
+    jwk: object  # joserfc key (RSAKey, ECKey, OKPKey or OctKey), private
+    published: bool = True
+
+    def public_jwk(self) -> dict:
+        if isinstance(self.jwk, OctKey):
+            return self.jwk.as_dict(private=True, kid=self.kid, alg=self.alg, use="sig")
+        return self.jwk.as_dict(private=False, kid=self.kid, alg=self.alg, use="sig")
+
+
+def generate_key(alg: str, kid: str) -> SigningKey:
+    """A fresh key for `alg`, generated with `cryptography` (RSA 2048, EC P-256/384/521, Ed25519) or random bytes."""
+    kty, param = ALG_KEY_TYPES[alg]
+    if kty == "RSA":
+        jwk = RSAKey.import_key(rsa.generate_private_key(public_exponent=65537, key_size=param))
+    elif kty == "EC":
+        jwk = ECKey.import_key(ec.generate_private_key(_CURVES[param]()))
+    elif kty == "OKP":
+        jwk = OKPKey.import_key(ed25519.Ed25519PrivateKey.generate())
+    else:
+        import os
+        jwk = OctKey.import_key(os.urandom(param))
+    return SigningKey(kid=kid, alg=alg, jwk=jwk)
+
+
+@dataclass
+class IdPState:
+    keys: list[SigningKey] = field(default_factory=list)
+    status_override: int | None = None  # answer every request with this HTTP status
+    delay: float = 0.0  # seconds to sleep before answering
+    cache_control: str | None = "max-age=300"
+    extra_jwks: list[dict] = field(default_factory=list)  # raw JWK dicts appended as-is (e.g. malformed)
+    raw_jwks_body: bytes | None = None  # when set, served verbatim instead of the JWKS
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class IdP:
+    """JWKS at `/jwks.json`, discovery at `/.well-known/openid-configuration`; issuer = base URL.
+
+    Controls: `rotate()`, `add_key()`, `unpublish()`, `go_down()`/`come_up()` (connection refused),
+    `fail_with(status)`, `delay`, `serve_raw_jwks(bytes)`; `count(path)` tells how often a path was fetched.
+    By default it holds one RSA 2048 (`rsa-1`, RS256), one EC P-256 (`ec-1`, ES256) and one Ed25519
+    (`ed-1`, EdDSA) key.
+    """
+
+    def __init__(self, issuer_path: str = ""):
+        self.state = IdPState()
+        self.issuer_path = issuer_path.rstrip("/")
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self._generation = 1
+        for alg, kid in (("RS256", "rsa-1"), ("ES256", "ec-1"), ("EdDSA", "ed-1")):
+            self.state.keys.append(generate_key(alg, kid))
+        self.come_up()
+
+    # -- addresses -------------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return self.base_url + self.issuer_path
+
+    @property
+    def jwks_uri(self) -> str:
+        return self.issuer + "/jwks.json"
+
+    @property
+    def discovery_uri(self) -> str:
+        return self.issuer + "/.well-known/openid-configuration"
+
+    # -- keys ------------------------------------------------------------------------------------------
+    def key(self, kid: str) -> SigningKey:
+        with self.state.lock:
+            for k in self.state.keys:
+                if k.kid == kid:
+                    return k
+        raise KeyError(kid)
+
+    def key_for(self, alg: str) -> SigningKey:
+        """The newest published key for `alg`; generates and publishes one if none exists."""
+        with self.state.lock:
+            for k in reversed(self.state.keys):
+                if k.alg == alg and k.published:
+                    return k
+        return self.add_key(alg)
+
+    def add_key(self, alg: str, kid: str | None = None, published: bool = True) -> SigningKey:
+        kid = kid or f"{alg.lower()}-{self._next_generation()}"
+        key = generate_key(alg, kid)
+        key.published = published
+        with self.state.lock:
+            self.state.keys.append(key)
+        return key
+
+    def rotate(self, alg: str = "RS256", keep_old: bool = False) -> SigningKey:
+        """Publishes a new key for `alg` under a new kid; drops the old ones for that alg unless `keep_old`."""
+        new = generate_key(alg, f"{alg.lower()}-{self._next_generation()}")
+        with self.state.lock:
+            if not keep_old:
+                self.state.keys = [k for k in self.state.keys if k.alg != alg]
+            self.state.keys.append(new)
+        return new
+
+    def unpublish(self, kid: str) -> None:
+        """Keeps the private key (tokens can still be minted) but removes it from the JWKS."""
+        self.key(kid).published = False
+
+    def jwks(self) -> dict:
+        with self.state.lock:
+            keys = [k.public_jwk() for k in self.state.keys if k.published and k.alg[:2] != "HS"]
+            return {"keys": keys + list(self.state.extra_jwks)}
+
+    def jwks_with_secrets(self) -> dict:
+        """JWKS including the symmetric (HS*) keys, for tests that configure inline JWKS."""
+        with self.state.lock:
+            return {"keys": [k.public_jwk() for k in self.state.keys if k.published]}
+
+    def discovery(self) -> dict:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": self.jwks_uri,
+            "authorization_endpoint": self.issuer + "/authorize",
+            "token_endpoint": self.issuer + "/token",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": sorted({k.alg for k in self.state.keys}),
+        }
+
+    # -- faults ----------------------------------------------------------------------------------------
+    @property
+    def delay(self) -> float:
+        return self.state.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self.state.delay = seconds
+
+    def fail_with(self, status: int | None) -> None:
+        """Answer every request with `status` (e.g. 500, 503); None restores normal service."""
+        self.state.status_override = status
+
+    def serve_raw_jwks(self, body: bytes | None) -> None:
+        """Serve `body` verbatim at the JWKS path (e.g. invalid JSON); None restores the real JWKS."""
+        self.state.raw_jwks_body = body
+
+    def go_down(self) -> None:
+        """Closes the listening socket: connections are refused until `come_up()` (same port)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def come_up(self) -> None:
+        if self._server is not None:
+            return
+        self._server = ThreadingHTTPServer((LOCALHOST, self.port), _handler_for(self))
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"idp-{self.port}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.go_down()
+
+    # -- observation -----------------------------------------------------------------------------------
+    def count(self, path: str = "/jwks.json") -> int:
+        """How many requests arrived for `path` (relative to the issuer path)."""
+        with self.state.lock:
+            return self.state.counts.get(self.issuer_path + path, 0)
+
+    def reset_counts(self) -> None:
+        with self.state.lock:
+            self.state.counts.clear()
+
+    def _next_generation(self) -> int:
+        self._generation += 1
+        return self._generation
+
+
+def _handler_for(idp: IdP):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+            pass
+
+        def do_GET(self):  # noqa: N802
+            state = idp.state
+            path = self.path.split("?", 1)[0]
+            with state.lock:
+                state.counts[path] = state.counts.get(path, 0) + 1
+            if state.delay:
+                time.sleep(state.delay)
+            if state.status_override is not None:
+                return self._send(state.status_override, b'{"error":"unavailable"}')
+            if path == idp.issuer_path + "/jwks.json":
+                body = state.raw_jwks_body if state.raw_jwks_body is not None else json.dumps(idp.jwks()).encode()
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    return self._send(304, b"", etag=etag)
+                return self._send(200, body, etag=etag)
+            if path == idp.issuer_path + "/.well-known/openid-configuration":
+                return self._send(200, json.dumps(idp.discovery()).encode())
+            return self._send(404, b'{"error":"not found"}')
+
+        def _send(self, status: int, body: bytes, etag: str | None = None):
+            self.send_response(status)
+            if status != 304:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if idp.state.cache_control and status in (200, 304):
+                self.send_header("Cache-Control", idp.state.cache_control)
+            if etag:
+                self.send_header("ETag", etag)
+            self.end_headers()
+            if body:
+                self.wfile.write(body)
+
+    return Handler

@@ -1,0 +1,143 @@
+import Testing
+import WardenYAML
+@testable import WardenPolicy
+
+struct ErrorFixture: Sendable, CustomTestStringConvertible {
+    var file: String
+    var expected: String
+    var testDescription: String { file }
+}
+
+let errorFixtures: [ErrorFixture] = [
+    ErrorFixture(file: "methods-not-list.yaml",
+                 expected: "errors/methods-not-list.yaml:12: spec.rules[0].to[1].operation.methods: expected a list of strings, found a scalar"),
+    ErrorFixture(file: "deny-without-rules.yaml",
+                 expected: "errors/deny-without-rules.yaml:17: spec.action: a DENY policy must have at least one rule (use rules: [{}] to deny everything)"),
+    ErrorFixture(file: "unknown-when-key.yaml",
+                 expected: "errors/unknown-when-key.yaml:10: spec.rules[0].when[1].key: attribute destination.labels[app] is replaced by the workload selector"),
+    ErrorFixture(file: "when-without-values.yaml",
+                 expected: "errors/when-without-values.yaml:8: spec.rules[0].when[0]: at least one of values or notValues must be set for key request.headers[x-tenant]"),
+    ErrorFixture(file: "jwt-without-issuer.yaml", expected: "errors/jwt-without-issuer.yaml:9: spec.jwtRules[1]: issuer must be set"),
+    ErrorFixture(file: "jwks-uri-scheme.yaml",
+                 expected: "errors/jwks-uri-scheme.yaml:8: spec.jwtRules[0].jwksUri: URI scheme must be http or https: \"ftp://a.example/jwks\""),
+    ErrorFixture(file: "bad-cidr.yaml", expected: "errors/bad-cidr.yaml:11: spec.rules[0].from[0].source.ipBlocks[1]: bad CIDR range (10.0.0.0/33)"),
+    ErrorFixture(file: "typo-field.yaml",
+                 expected: "errors/typo-field.yaml:10: spec.rules[0].to[0].operation.notpaths: unknown field (expected one of: hosts, methods, notHosts, notMethods, notPaths, notPorts, paths, ports)"),
+    ErrorFixture(file: "quoted-bool.yaml",
+                 expected: "errors/quoted-bool.yaml:8: spec.jwtRules[0].forwardOriginalToken: expected a boolean (true or false), found quoted \"true\""),
+    ErrorFixture(file: "bad-timeout.yaml",
+                 expected: "errors/bad-timeout.yaml:8: spec.jwtRules[0].timeout: invalid duration \"5 seconds\" (expected e.g. \"5s\", \"500ms\", \"1m\")"),
+    ErrorFixture(file: "bad-template.yaml",
+                 expected: "errors/bad-template.yaml:9: spec.rules[0].to[0].operation.paths[0]: invalid or unsupported path template \"/users/{id}/{*}\" (only {*} and {**} are supported)"),
+    ErrorFixture(file: "alias.yaml", expected: "errors/alias.yaml:12: YAML aliases are not supported (found *m)"),
+    ErrorFixture(file: "syntax.yaml",
+                 expected: "errors/syntax.yaml:6: did not find expected ',' or ']' (while parsing a flow sequence at line 5, column 14)"),
+]
+
+@Suite struct PolicyLoadingTests {
+    @Test(arguments: errorFixtures)
+    func invalidResourceNamesFileLineAndField(_ fixture: ErrorFixture) {
+        let root = fixturesDirectory()
+        let source = PolicySource(paths: ["\(root)/errors/\(fixture.file)"])
+        do {
+            _ = try source.load()
+            Issue.record("\(fixture.file) loaded without error")
+        } catch {
+            #expect(error.errors.map { $0.description.replacing(root + "/", with: "") } == [fixture.expected])
+        }
+    }
+
+    @Test func allErrorsOfADirectoryAreReportedTogether() {
+        let root = fixturesDirectory()
+        do {
+            _ = try PolicySource(paths: ["\(root)/errors"]).load()
+            Issue.record("loading the error fixtures succeeded")
+        } catch {
+            #expect(error.errors.count == errorFixtures.count)
+        }
+    }
+
+    @Test func bothAPIVersionsAndAllJWTFieldsLoad() throws {
+        let set = try PolicySet.parse(yaml: """
+            apiVersion: security.istio.io/v1beta1
+            kind: RequestAuthentication
+            metadata:
+              name: jwt
+              namespace: foo
+            spec:
+              selector:
+                matchLabels: {app: web}
+              jwtRules:
+              - issuer: https://issuer.example
+                audiences: [api, web]
+                jwksUri: https://issuer.example/.well-known/jwks.json
+                fromHeaders:
+                - name: x-jwt
+                  prefix: "Token "
+                fromParams: [token]
+                fromCookies: [session]
+                forwardOriginalToken: true
+                outputClaimToHeaders:
+                - header: x-user
+                  claim: sub
+                - header: x-org
+                  claim: org.name
+                outputPayloadToHeader: x-jwt-payload
+                timeout: 1m30s
+                spaceDelimitedClaims: [roles]
+              - issuer: other
+                jwks: '{"keys":[]}'
+            """)
+        let ra = try #require(set.requestAuthentications.first)
+        #expect(ra.ref == PolicyRef(namespace: "foo", name: "jwt"))
+        #expect(ra.selector?.matchLabels == ["app": "web"])
+        let r = ra.jwtRules[0]
+        #expect(r.audiences == ["api", "web"])
+        #expect(r.fromHeaders == [JWTHeader(name: "x-jwt", prefix: "Token ")])
+        #expect(r.fromParams == ["token"] && r.fromCookies == ["session"])
+        #expect(r.forwardOriginalToken)
+        #expect(r.outputClaimToHeaders == [ClaimToHeader(header: "x-user", claim: "sub"), ClaimToHeader(header: "x-org", claim: "org.name")])
+        #expect(r.outputPayloadToHeader == "x-jwt-payload")
+        #expect(r.effectiveTimeout == .seconds(90))
+        #expect(r.spaceDelimitedClaims == ["roles"])
+        #expect(r.source == ra.ref)
+        let other = ra.jwtRules[1]
+        #expect(other.jwks == "{\"keys\":[]}" && other.usesDefaultLocations && other.effectiveTimeout == .seconds(5) && !other.forwardOriginalToken)
+    }
+
+    @Test func unknownKindsAreSkippedWithAWarning() throws {
+        let set = try PolicySet.parse(yaml: """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vs}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: pa}
+            ---
+            """, file: "mixed.yaml")
+        #expect(set.authorizationPolicies.isEmpty)
+        #expect(set.notes.map(\.description) == [
+            "warning: mixed.yaml:1: skipped kind VirtualService (networking.istio.io/v1)",
+            "warning: mixed.yaml:5: skipped kind PeerAuthentication (security.istio.io/v1)",
+        ])
+    }
+
+    @Test func duplicateResourcesAreRejected() {
+        let doc = ap("same", "rules:\n- {}")
+        #expect(throws: PolicyLoadFailure.self) { try PolicySet.parse(yaml: doc + doc, file: "dup.yaml") }
+    }
+
+    @Test func kubectlListsAreExpanded() throws {
+        let set = try PolicySet.parse(yaml: """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: security.istio.io/v1
+              kind: AuthorizationPolicy
+              metadata: {name: a, namespace: foo}
+              spec: {}
+            """)
+        #expect(set.authorizationPolicies.map(\.ref.name) == ["a"])
+    }
+}
