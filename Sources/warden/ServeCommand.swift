@@ -19,6 +19,8 @@ struct ServeCommand {
     func run() -> Int32 {
         // Before any thread exists (gRPC's included), so every thread inherits the mask and main can sigwait.
         ProcessSignals.blockTerminationSignals()
+        // libcurl runs with NOSIGNAL, so a peer closing a socket must not kill the process.
+        signal(SIGPIPE, SIG_IGN)
         let log = Logger(level: options.logLevel, format: options.logFormat)
         let source = PolicySource(paths: options.policyPaths)
         let policies: PolicySet
