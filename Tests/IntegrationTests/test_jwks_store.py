@@ -1,0 +1,256 @@
+"""The JWKS store end to end through the real `warden` binary and a local IdP (issue 3): OIDC discovery,
+rotation with one unknown-kid refetch, stale-while-error through an outage, restart during an outage with
+--cache-dir, a bogus-kid flood against the rate limit, a slow IdP that must not slow warm checks, cold start
+with the IdP down, and readiness bounded by --ready-timeout. Needs WARDEN_BIN.
+
+Short cache durations (--jwks-cache-duration 2s) force refreshes within a test; the unknown-kid rate limit
+(one refetch per issuer per 30 s) is asserted as a bound rather than waited out.
+"""
+from __future__ import annotations
+
+import json
+import random
+import string
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from harness.grpc_client import SERVING, AuthzClient
+from harness.idp import IdP
+from harness.ports import wait_until
+from harness.tokens import Minter, raw_token
+from harness.warden import ALLOW_ALL_POLICY, write_policy_dir
+
+KID_MISMATCH = "Jwks doesn't have key to match kid or alg from Jwt"
+FETCH_FAILED = "Jwks remote fetch is failed"
+
+
+def policies(directory, idp: IdP, *, jwks_uri: bool = True):
+    rule = f"  - issuer: {idp.issuer}\n"
+    if jwks_uri:
+        rule += f"    jwksUri: {idp.jwks_uri}\n"
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+          "metadata: {name: jwt, namespace: default}\nspec:\n  jwtRules:\n" + rule)
+    return write_policy_dir(directory, {"allow-all.yaml": ALLOW_ALL_POLICY, "ra.yaml": ra})
+
+
+def outcome(client: AuthzClient, token: str, path: str = "/", timeout: float = 5.0) -> str:
+    """"allow", or the denial body."""
+    response = client.check(path=path, headers={"authorization": f"Bearer {token}"}, timeout=timeout)
+    return "allow" if response.HasField("ok_response") else response.denied_response.body
+
+
+def metrics(warden) -> dict[str, float]:
+    status, text = warden.admin_status("/metrics")
+    assert status == 200
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def fetches(warden, uri: str, result: str) -> float:
+    return metrics(warden).get(f'warden_jwks_fetches_total{{source="{uri}",result="{result}"}}', 0)
+
+
+def refetches(warden, uri: str) -> float:
+    return metrics(warden)[f'warden_jwks_unknown_kid_refetches_total{{source="{uri}"}}']
+
+
+def decision_reason(warden, path: str) -> str:
+    def find():
+        for raw in warden.log_text().splitlines():
+            if raw.startswith("{"):
+                entry = json.loads(raw)
+                if entry.get("msg") == "decision" and entry.get("path") == path:
+                    return entry["reason"]
+        return None
+    return wait_until(find, 3, what=f"decision line for {path}")
+
+
+@pytest.fixture
+def client_for():
+    clients: list[AuthzClient] = []
+
+    def make(warden) -> AuthzClient:
+        clients.append(AuthzClient(warden.address))
+        return clients[-1]
+    yield make
+    for c in clients:
+        c.close()
+
+
+# -- sources -----------------------------------------------------------------------------------------------
+
+def test_oidc_discovery_when_the_rule_has_no_jwks_uri(make_warden, client_for, tmp_path):
+    idp = IdP(issuer_path="/realms/acme")
+    try:
+        w = make_warden(policies(tmp_path / "p", idp, jwks_uri=False))
+        client = client_for(w)
+        assert outcome(client, Minter(idp).mint(alg="ES256")) == "allow"
+        assert idp.count("/.well-known/openid-configuration") == 1
+        assert idp.count("/jwks.json") == 1
+        # The store reports the jwks_uri it discovered.
+        assert fetches(w, idp.jwks_uri, "success") == 1
+    finally:
+        idp.close()
+
+
+# -- rotation and the unknown-kid refetch ------------------------------------------------------------------
+
+def test_rotation_is_picked_up_by_exactly_one_refetch_then_rate_limited(make_warden, client_for, idp, minter, tmp_path):
+    w = make_warden(policies(tmp_path / "p", idp))
+    client = client_for(w)
+    old_token = minter.mint()
+    assert outcome(client, old_token, "/before") == "allow"
+    assert refetches(w, idp.jwks_uri) == 0
+    idp.reset_counts()
+
+    new_key = idp.rotate("RS256")  # rsa-1 is gone, a new kid is published
+    assert outcome(client, minter.mint(kid=new_key.kid), "/rotated") == "allow"
+    assert idp.count() == 1
+    assert refetches(w, idp.jwks_uri) == 1
+
+    # The old key left the JWKS: its token is rejected although it was verified (and cached) before.
+    assert outcome(client, old_token, "/old-after-rotation") == KID_MISMATCH
+    # A second rotation within the rate-limit interval (30 s) is not fetched: the IdP sees no new request.
+    newer = idp.rotate("RS256")
+    assert outcome(client, minter.mint(kid=newer.kid), "/rotated-again") == KID_MISMATCH
+    assert idp.count() == 1
+    assert refetches(w, idp.jwks_uri) == 1
+
+
+def test_bogus_kid_flood_costs_the_idp_at_most_one_fetch(make_warden, client_for, idp, minter, tmp_path):
+    w = make_warden(policies(tmp_path / "p", idp))
+    client = client_for(w)
+    assert outcome(client, minter.mint()) == "allow"
+    idp.reset_counts()
+    rng = random.Random(3)
+    tokens = [raw_token({"alg": "RS256", "typ": "JWT", "kid": "".join(rng.choices(string.ascii_letters, k=20))},
+                        minter.claims(), rng.randbytes(256)) for _ in range(300)]
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        bodies = list(pool.map(lambda t: outcome(client, t[1], f"/flood/{t[0]}"), enumerate(tokens)))
+    elapsed = time.monotonic() - start
+    assert bodies == [KID_MISMATCH] * 300
+    assert idp.count() <= 1  # default limit: one unknown-kid refetch per issuer per 30 s
+    assert refetches(w, idp.jwks_uri) == 1
+    assert elapsed < 10, f"300 rejections took {elapsed:.1f} s"
+    assert outcome(client, minter.mint(sub="after-flood")) == "allow"
+
+
+# -- outages -----------------------------------------------------------------------------------------------
+
+def test_outage_after_a_warm_cache_keeps_validating(make_warden, client_for, idp, minter, tmp_path):
+    w = make_warden(policies(tmp_path / "p", idp), extra_args=["--jwks-cache-duration", "2s"])
+    client = client_for(w)
+    assert outcome(client, minter.mint(sub="warm")) == "allow"
+    down_at = time.monotonic()
+    idp.go_down()
+    # The refresh at 80 % of 2 s fails; the keys outlive their cache duration (stale-while-error).
+    wait_until(lambda: fetches(w, idp.jwks_uri, "failed") >= 1, 5, what="a failed refresh in /metrics")
+    time.sleep(max(0.0, 2.5 - (time.monotonic() - down_at)))
+    for n in range(3):  # fresh tokens: no verified-token cache hit, the stale keys verify them
+        assert outcome(client, minter.mint(sub=f"outage-{n}"), f"/outage/{n}") == "allow"
+    assert w.admin_status("/readyz")[0] == 200
+    assert "fetch failed" in w.log_text() and "serving last good keys" in w.log_text()
+    # The IdP returns: a retry (exponential backoff from 1 s) succeeds again.
+    ok_before = fetches(w, idp.jwks_uri, "success") + fetches(w, idp.jwks_uri, "not_modified")
+    idp.come_up()
+    wait_until(lambda: fetches(w, idp.jwks_uri, "success") + fetches(w, idp.jwks_uri, "not_modified") > ok_before,
+               8, what="a successful fetch after the IdP came back")
+
+
+def test_restart_during_an_outage_validates_with_the_persisted_keys(make_warden, client_for, idp, minter, tmp_path):
+    cache = tmp_path / "jwks-cache"
+    first = make_warden(policies(tmp_path / "p", idp), cache_dir=cache)
+    assert outcome(client_for(first), minter.mint(sub="first")) == "allow"
+    assert len(list(cache.glob("jwks-*.json"))) == 1
+    assert first.stop() == 0
+
+    idp.go_down()
+    second = make_warden(policies(tmp_path / "p2", idp), cache_dir=cache)  # ready: persisted keys serve
+    client = client_for(second)
+    assert outcome(client, minter.mint(sub="second")) == "allow"
+    wait_until(lambda: fetches(second, idp.jwks_uri, "failed") >= 1, 5, what="the failed fetch in /metrics")
+    assert outcome(client, minter.mint(sub="second-after-failed-fetch")) == "allow"
+    assert "loaded persisted JWKS" in second.log_text()
+
+
+def test_cold_start_with_the_idp_down(make_warden, client_for, idp, minter, tmp_path):
+    idp.go_down()
+    started = time.monotonic()
+    w = make_warden(policies(tmp_path / "p", idp), wait_ready=False, extra_args=["--ready-timeout", "5"])
+    # Readiness waits for the first fetch *attempt*: a refused connection ends it at once, so Warden is
+    # ready (long before --ready-timeout) and answers — with Envoy's body for a failed JWKS fetch.
+    wait_until(lambda: w.admin_status("/readyz")[0] == 200, 4, what="/readyz 200 after the failed first fetch")
+    assert time.monotonic() - started < 4
+    client = client_for(w)
+    assert outcome(client, minter.mint(), "/cold") == FETCH_FAILED
+    reason = decision_reason(w, "/cold")
+    assert reason.startswith(FETCH_FAILED + ": the issuer's keys are unavailable: ")
+    assert fetches(w, idp.jwks_uri, "failed") >= 1
+    # The IdP comes up: after the retry backoff a request gets keys again.
+    idp.come_up()
+    wait_until(lambda: outcome(client, minter.mint(sub="recovered")) == "allow", 10, interval=0.3,
+               what="allow once the IdP is back")
+
+
+def test_slow_idp_does_not_slow_warm_checks(make_warden, client_for, idp, minter, tmp_path):
+    w = make_warden(policies(tmp_path / "p", idp), extra_args=["--jwks-cache-duration", "2s"])
+    client = client_for(w)
+    assert outcome(client, minter.mint(alg="ES256")) == "allow"
+    idp.delay = 3.0
+    baseline = idp.count()
+    wait_until(lambda: idp.count() > baseline, 4, what="the background refresh to reach the slow IdP")
+    refresh_started = time.monotonic()
+    latencies = []
+    while time.monotonic() - refresh_started < 2.0:  # the refresh is still sleeping in the IdP
+        token = minter.mint(alg="ES256", sub=f"slow-{len(latencies)}")
+        t0 = time.monotonic()
+        assert outcome(client, token) == "allow"
+        latencies.append(time.monotonic() - t0)
+    idp.delay = 0
+    latencies.sort()
+    assert len(latencies) >= 20
+    # Generous bounds for a loaded CI machine; a check waiting on the refresh would take ~3 s.
+    assert latencies[-1] < 1.0, f"slowest check {latencies[-1] * 1000:.0f} ms while the IdP took 3 s"
+    assert latencies[len(latencies) // 2] < 0.1
+
+
+# -- readiness and fetch timeout -----------------------------------------------------------------------------
+
+def test_readiness_waits_for_the_first_fetch_bounded_by_ready_timeout(make_warden, client_for, idp, minter, tmp_path):
+    idp.delay = 2.5
+    t0 = time.monotonic()
+    patient = make_warden(policies(tmp_path / "p1", idp), wait_ready=False, extra_args=["--ready-timeout", "10"])
+    hasty = make_warden(policies(tmp_path / "p2", idp), wait_ready=False, extra_args=["--ready-timeout", "1"])
+
+    def ready_after(w) -> float:
+        wait_until(lambda: w.admin_status("/readyz")[0] == 200, 8, interval=0.05, what="/readyz 200")
+        return time.monotonic() - t0
+    wait_until(lambda: patient.admin_status("/readyz")[0] == 503, 3, what="/readyz answering 503")
+    status, body = patient.admin_status("/readyz")
+    assert status == 503 and "waiting for the first JWKS fetch" in body
+    hasty_ready = ready_after(hasty)
+    patient_ready = ready_after(patient)
+    assert hasty_ready < min(2.4, patient_ready - 0.5), f"--ready-timeout 1: ready after {hasty_ready:.1f} s"
+    assert 2.2 <= patient_ready < 6, f"ready after {patient_ready:.1f} s; the first fetch takes 2.5 s"
+    # The hasty one became ready before its keys: a check now joins the in-flight fetch and succeeds.
+    assert outcome(client_for(hasty), minter.mint(), timeout=8) == "allow"
+    assert outcome(client_for(patient), minter.mint()) == "allow"
+
+
+def test_jwks_fetch_timeout_bounds_a_cold_check(make_warden, client_for, idp, minter, tmp_path):
+    idp.delay = 3.0
+    w = make_warden(policies(tmp_path / "p", idp), extra_args=["--jwks-fetch-timeout", "1", "--ready-timeout", "0"])
+    client = client_for(w)
+    t0 = time.monotonic()
+    assert outcome(client, minter.mint(), "/timeout") == FETCH_FAILED
+    assert time.monotonic() - t0 < 2.0
+    assert "timed out" in decision_reason(w, "/timeout").lower()
+    idp.delay = 0
+
