@@ -164,20 +164,42 @@ def test_outage_after_a_warm_cache_keeps_validating(make_warden, client_for, idp
                8, what="a successful fetch after the IdP came back")
 
 
-def test_restart_during_an_outage_validates_with_the_persisted_keys(make_warden, client_for, idp, minter, tmp_path):
-    cache = tmp_path / "jwks-cache"
-    first = make_warden(policies(tmp_path / "p", idp), cache_dir=cache)
-    assert outcome(client_for(first), minter.mint(sub="first")) == "allow"
-    assert len(list(cache.glob("jwks-*.json"))) == 1
-    assert first.stop() == 0
+@pytest.mark.parametrize("source", ["jwksUri", "discovery"])
+def test_restart_during_an_outage_validates_with_the_persisted_keys(make_warden, client_for, tmp_path, source):
+    idp = IdP(issuer_path="/persisted")
+    try:
+        minter = Minter(idp)
+        cache = tmp_path / "jwks-cache"
+        with_uri = source == "jwksUri"
+        first = make_warden(policies(tmp_path / "p", idp, jwks_uri=with_uri), cache_dir=cache)
+        assert outcome(client_for(first), minter.mint(sub="first")) == "allow"
+        assert len(list(cache.glob("jwks-*.json"))) == 1
+        assert first.stop() == 0
 
-    idp.go_down()
-    second = make_warden(policies(tmp_path / "p2", idp), cache_dir=cache)  # ready: persisted keys serve
-    client = client_for(second)
-    assert outcome(client, minter.mint(sub="second")) == "allow"
-    wait_until(lambda: fetches(second, idp.jwks_uri, "failed") >= 1, 5, what="the failed fetch in /metrics")
-    assert outcome(client, minter.mint(sub="second-after-failed-fetch")) == "allow"
-    assert "loaded persisted JWKS" in second.log_text()
+        idp.go_down()
+        second = make_warden(policies(tmp_path / "p2", idp, jwks_uri=with_uri), cache_dir=cache)  # ready at once
+        client = client_for(second)
+        assert outcome(client, minter.mint(sub="second")) == "allow"
+        wait_until(lambda: fetches(second, idp.jwks_uri, "failed") >= 1, 5, what="the failed fetch in /metrics")
+        assert outcome(client, minter.mint(sub="second-after-failed-fetch")) == "allow"
+        assert "loaded persisted JWKS" in second.log_text()
+
+        # Without the cache directory the same outage leaves a new process without keys.
+        third = make_warden(policies(tmp_path / "p3", idp, jwks_uri=with_uri))
+        assert outcome(client_for(third), minter.mint(sub="third")) == FETCH_FAILED
+    finally:
+        idp.close()
+
+
+def test_concurrent_cold_checks_coalesce_into_one_fetch(make_warden, client_for, idp, minter, tmp_path):
+    idp.delay = 1.0
+    w = make_warden(policies(tmp_path / "p", idp), extra_args=["--ready-timeout", "0"])
+    client = client_for(w)
+    tokens = [minter.mint(alg="ES256", sub=f"cold-{n}") for n in range(40)]
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(lambda t: outcome(client, t), tokens))
+    assert results == ["allow"] * 40
+    assert idp.count() == 1
 
 
 def test_cold_start_with_the_idp_down(make_warden, client_for, idp, minter, tmp_path):
@@ -254,3 +276,56 @@ def test_jwks_fetch_timeout_bounds_a_cold_check(make_warden, client_for, idp, mi
     assert "timed out" in decision_reason(w, "/timeout").lower()
     idp.delay = 0
 
+
+
+@pytest.mark.parametrize("name,setup,why", [
+    ("only-an-oct-key", lambda idp: idp.serve_raw_jwks(json.dumps(
+        {"keys": [{"kty": "oct", "kid": "hs", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}
+    ).encode()), "symmetric (oct) keys are accepted only from operator-configured key sets"),
+    ("not-json", lambda idp: idp.serve_raw_jwks(b"<html>login</html>"), "malformed JWKS"),
+    ("no-keys-array", lambda idp: idp.serve_raw_jwks(b'{"kid":"x"}'), "malformed JWKS"),
+    ("http-500", lambda idp: idp.fail_with(500), "HTTP status 500"),
+])
+def test_an_unusable_jwks_is_a_failed_fetch(make_warden, client_for, idp, minter, tmp_path, name, setup, why):
+    """Envoy reports an invalid remote JWKS as a failed fetch (JwksFetchFail), and so does Warden."""
+    setup(idp)
+    w = make_warden(policies(tmp_path / "p", idp))
+    client = client_for(w)
+    assert outcome(client, minter.mint(), f"/unusable/{name}") == FETCH_FAILED
+    assert why in decision_reason(w, f"/unusable/{name}")
+    assert fetches(w, idp.jwks_uri, "failed") >= 1
+
+
+def test_the_refetch_rate_limit_is_per_issuer(make_warden, client_for, idp, minter, tmp_path):
+    other = IdP(issuer_path="/other")
+    try:
+        rules = "".join(f"  - issuer: {i.issuer}\n    jwksUri: {i.jwks_uri}\n" for i in (idp, other))
+        ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+              "metadata: {name: jwt, namespace: default}\nspec:\n  jwtRules:\n" + rules)
+        w = make_warden(write_policy_dir(tmp_path / "p", {"allow-all.yaml": ALLOW_ALL_POLICY, "ra.yaml": ra}))
+        client = client_for(w)
+        # Spend the first issuer's refetch on a bogus kid …
+        assert outcome(client, minter.unknown_kid(kid="bogus")) == KID_MISMATCH
+        assert refetches(w, idp.jwks_uri) == 1
+        # … the second issuer's rotation is still picked up at once.
+        new = other.rotate("ES256")
+        assert outcome(client, Minter(other).mint(alg="ES256", kid=new.kid)) == "allow"
+        assert refetches(w, other.jwks_uri) == 1
+    finally:
+        other.close()
+
+
+def test_rotation_is_picked_up_through_discovery_too(make_warden, client_for, tmp_path):
+    idp = IdP(issuer_path="/realms/rotating")
+    try:
+        w = make_warden(policies(tmp_path / "p", idp, jwks_uri=False))
+        client = client_for(w)
+        minter = Minter(idp)
+        assert outcome(client, minter.mint()) == "allow"
+        idp.reset_counts()
+        new = idp.rotate("RS256")
+        assert outcome(client, minter.mint(kid=new.kid)) == "allow"
+        assert idp.count("/jwks.json") == 1
+        assert refetches(w, idp.jwks_uri) == 1
+    finally:
+        idp.close()
