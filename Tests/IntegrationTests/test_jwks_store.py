@@ -173,7 +173,8 @@ def test_restart_during_an_outage_validates_with_the_persisted_keys(make_warden,
         with_uri = source == "jwksUri"
         first = make_warden(policies(tmp_path / "p", idp, jwks_uri=with_uri), cache_dir=cache)
         assert outcome(client_for(first), minter.mint(sub="first")) == "allow"
-        assert len(list(cache.glob("jwks-*.json"))) == 1
+        # Written right after the keys are installed (so possibly just after the first check is answered).
+        wait_until(lambda: len(list(cache.glob("jwks-*.json"))) == 1, 3, what="the persisted JWKS file")
         assert first.stop() == 0
 
         idp.go_down()
