@@ -20,6 +20,9 @@ public struct JWKSStoreConfiguration: Sendable {
     public var retryJitter: Double
     /// At most one unknown-`kid` refetch per source per this interval.
     public var unknownKidRefetchInterval: Double
+    /// Lower bound on the time from a successful fetch to the scheduled refresh, so a zero or tiny
+    /// `cacheDuration` cannot turn the refresher into a loop that hammers the IdP.
+    public var minimumRefreshInterval: Double
     /// Directory where the last good JWKS of each remote source is persisted; nil = no persistence.
     public var cacheDirectory: String?
     /// CA bundle for HTTPS (PEM file); nil = libcurl's system default.
@@ -38,6 +41,7 @@ public struct JWKSStoreConfiguration: Sendable {
         retryBackoffMax: Double = 60,
         retryJitter: Double = 0.5,
         unknownKidRefetchInterval: Double = 30,
+        minimumRefreshInterval: Double = 1,
         cacheDirectory: String? = nil,
         caBundlePath: String? = nil,
         maxDocumentBytes: Int = 1 << 20,
@@ -51,16 +55,18 @@ public struct JWKSStoreConfiguration: Sendable {
         self.retryBackoffMax = retryBackoffMax
         self.retryJitter = retryJitter
         self.unknownKidRefetchInterval = unknownKidRefetchInterval
+        self.minimumRefreshInterval = minimumRefreshInterval
         self.cacheDirectory = cacheDirectory
         self.caBundlePath = caBundlePath
         self.maxDocumentBytes = maxDocumentBytes
         self.logger = logger
     }
 
-    /// Seconds after a successful fetch at which the background refresh runs.
+    /// Seconds after a successful fetch at which the background refresh runs (never sooner than
+    /// `minimumRefreshInterval`).
     var refreshAfter: Double {
         let before = min(max(refreshBefore ?? cacheDuration * 0.2, 0), cacheDuration)
-        return cacheDuration - before
+        return max(cacheDuration - before, minimumRefreshInterval)
     }
 
     /// The retry delay after `failures` consecutive failures (1-based), jitter drawn from `unit` in [0, 1).

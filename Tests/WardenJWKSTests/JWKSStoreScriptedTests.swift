@@ -102,6 +102,23 @@ struct JWKSStoreScriptedTests {
         #expect(status.kids == ["1", "2011-04-29"])  // still known, just no longer trusted
     }
 
+    /// `warden serve --jwks-cache-duration 0` used to refetch in a tight loop (~1500 requests/s to the IdP).
+    @Test(arguments: [(0.0, 1.0), (0.01, 1.0), (1.0, 1.0), (2.0, 1.6), (10.0, 8.0)])
+    func refreshIsNeverScheduledSoonerThanTheMinimumInterval(cacheDuration: Double, refreshAt: Double) async throws {
+        let clock = FakeClock(0)
+        let fetcher = ScriptedFetcher(ScriptedFetcher.jwks(try Fixtures.text("rfc7517-a1.json")))
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: cacheDuration, logger: { _ in }),
+                              fetcher: fetcher, clock: clock.function)
+        store.register(source)
+        #expect(await store.awaitKeys(source) != nil)
+        let next = try #require(store.status(for: source)?.nextAttemptAt)
+        #expect(abs(next - refreshAt) < 1e-9)
+        // Expired keys (cacheDuration 0) still serve until the refresh replaces them.
+        clock.set(refreshAt - 0.001)
+        #expect(store.snapshot(for: source) != nil)
+        #expect(fetcher.requests.count == 1)
+    }
+
     @Test func documentWithoutUsableKeysIsAFailedFetchAndKeepsLastGood() async throws {
         let clock = FakeClock(0)
         let fetcher = ScriptedFetcher(ScriptedFetcher.jwks(try Fixtures.text("rfc7517-a1.json")))
