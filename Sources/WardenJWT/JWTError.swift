@@ -174,6 +174,16 @@ public enum JWTError: Error, Sendable, Hashable {
         }
     }
 
+    /// The error for a token whose `iss` selects no rule. When a configured issuer differs from it only
+    /// by a trailing slash or the URL scheme, the answer is `.issuerMismatch` against that issuer, so the
+    /// log says why (the body is the same, `Jwt issuer is not configured`); otherwise `.issuerNotConfigured`.
+    public static func unconfiguredIssuer(_ issuer: String?, configured: some Sequence<String>) -> JWTError {
+        guard let issuer else { return .issuerNotConfigured(nil) }
+        let wanted = trimSlash(trimScheme(issuer))
+        let near = configured.filter { $0 != issuer && trimSlash(trimScheme($0)) == wanted }.sorted().first
+        return near.map { .issuerMismatch(expected: $0, actual: issuer) } ?? .issuerNotConfigured(issuer)
+    }
+
     static func quote(_ s: String) -> String {
         let cut = s.count > 128 ? String(s.prefix(128)) + "…" : s
         var out = ""

@@ -120,6 +120,20 @@ struct FailureReasonTests {
         #expect(!JWTError.issuerMismatch(expected: "a", actual: "b").detail.contains("slash"))
     }
 
+    @Test("an unconfigured issuer that differs from a configured one by a slash or scheme says so")
+    func unconfiguredIssuerNearMiss() {
+        let configured = ["https://issuer.example", "https://other.example/realms/a/"]
+        let slash = JWTError.unconfiguredIssuer("https://issuer.example/", configured: configured)
+        #expect(slash == .issuerMismatch(expected: "https://issuer.example", actual: "https://issuer.example/"))
+        #expect(slash.detail.contains("trailing slash"))
+        #expect(slash.envoyMessage == "Jwt issuer is not configured")
+        let scheme = JWTError.unconfiguredIssuer("http://other.example/realms/a", configured: configured)
+        #expect(scheme.detail.contains("http vs https") || scheme.detail.contains("scheme and a trailing slash"))
+        #expect(JWTError.unconfiguredIssuer("https://evil.example", configured: configured) == .issuerNotConfigured("https://evil.example"))
+        #expect(JWTError.unconfiguredIssuer(nil, configured: configured) == .issuerNotConfigured(nil))
+        #expect(JWTError.unconfiguredIssuer("https://issuer.example/", configured: []) == .issuerNotConfigured("https://issuer.example/"))
+    }
+
     @Test("audiences compare like Envoy: any match, scheme and trailing slash ignored; none configured = unchecked")
     func audiences() throws {
         let t = Self.hs(#"{"iss":"https://issuer.example","aud":["https://api.example/","x"]}"#)
