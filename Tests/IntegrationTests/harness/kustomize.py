@@ -160,3 +160,21 @@ def policy_documents(configmap: dict) -> list[dict]:
         if key.endswith((".yaml", ".yml")):
             docs += [d for d in yaml.safe_load_all(text) if d]
     return docs
+
+
+def local_warden_args(args: list[str], *, policy_dir, cache_dir) -> list[str]:
+    """A Warden container's flags with --policy and --cache-dir pointed at local paths and --listen /
+    --admin-listen dropped (harness.warden.Warden adds loopback ones)."""
+    out, i = [], 0
+    while i < len(args):
+        flag = args[i]
+        if flag in ("--listen", "--admin-listen"):
+            i += 2
+            continue
+        if flag in ("--policy", "--cache-dir"):
+            out += [flag, str(policy_dir if flag == "--policy" else cache_dir)]
+            i += 2
+            continue
+        out.append(flag)
+        i += 1
+    return out
