@@ -38,7 +38,7 @@ let package = Package(
         ]),
 
         // Tests mirror modules.
-        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf", "WardenExtAuthz"]),
+        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf", "WardenExtAuthz"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),

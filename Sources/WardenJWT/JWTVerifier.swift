@@ -21,6 +21,13 @@ public enum JWTVerifier {
         } catch {
             return .failure(error)
         }
+        return verifySignature(of: jwt, token: token, keys: keys, now: now, cache: cache)
+    }
+
+    /// The signature half of `verify`, for a token already parsed and claim-checked (the check pipeline
+    /// parses once to pick the issuer's rule): a cache hit skips the signature check.
+    public static func verifySignature(of jwt: UnverifiedJWT, token: String, keys: JWKSet, now: Double,
+                                       cache: VerifiedTokenCache?) -> Result<VerifiedJWT, JWTError> {
         var cacheKey: VerifiedTokenCache.TokenKey? = nil
         if let cache {
             let key = VerifiedTokenCache.TokenKey(token)

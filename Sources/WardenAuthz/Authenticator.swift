@@ -1,0 +1,83 @@
+import WardenJWKS
+import WardenJWT
+import WardenPolicy
+
+/// Verifies every token a request carries, as Envoy's jwt_authn does under Istio: no token passes with
+/// no identity; every token present must be valid; a token's issuer must be one the location was
+/// configured for. Keys come from the store without waiting when warm; a cold source or an unknown
+/// `kid` defers the answer to the store's completion instead of blocking the caller's thread.
+struct Authenticator: Sendable {
+    let keyStore: JWKSStore
+    let tokenCache: VerifiedTokenCache?
+    let options: AuthzOptions
+
+    typealias Completion = @Sendable (Result<[VerifiedToken], AuthenticationFailure>) -> Void
+
+    func authenticate(_ tokens: [ExtractedToken], scope: CompiledScope, now: Double, completion: @escaping Completion) {
+        verifyAll(tokens[...], verified: [], scope: scope, now: now, completion: completion)
+    }
+
+    private func verifyAll(_ rest: ArraySlice<ExtractedToken>, verified: [VerifiedToken], scope: CompiledScope,
+                           now: Double, completion: @escaping Completion) {
+        guard let token = rest.first else { return completion(.success(verified)) }
+        verify(token, scope: scope, now: now) { result in
+            switch result {
+            case .failure(let f): completion(.failure(f))
+            case .success(let v): self.verifyAll(rest.dropFirst(), verified: verified + [v], scope: scope, now: now, completion: completion)
+            }
+        }
+    }
+
+    private func verify(_ token: ExtractedToken, scope: CompiledScope, now: Double,
+                        completion: @escaping @Sendable (Result<VerifiedToken, AuthenticationFailure>) -> Void) {
+        func fail(_ e: JWTError) { completion(.failure(AuthenticationFailure(error: e, location: token.location))) }
+        let jwt: UnverifiedJWT
+        do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch { return fail(error) }
+        let issuer = jwt.issuer ?? ""
+        guard scope.extractor.issuers(at: token.location).contains(issuer), let provider = scope.providers[issuer] else {
+            return fail(.issuerNotConfigured(jwt.issuer))
+        }
+        do { try jwt.checkClaims(provider.requirements, now: now) } catch { return fail(error) }
+
+        let finish: @Sendable (KeySnapshot, Bool) -> Void = { snapshot, mayRefetch in
+            switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: snapshot.keys, now: now, cache: tokenCache) {
+            case .success(let v):
+                completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: v)))
+            case .failure(.unknownKid) where mayRefetch && provider.source.isRemote:
+                // A kid we do not know may be a rotation: one rate-limited, coalesced refetch.
+                keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid) { fresh in
+                    guard let fresh, fresh.generation != snapshot.generation else {
+                        return fail(.unknownKid(jwt.header.kid))
+                    }
+                    switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: fresh.keys, now: now, cache: tokenCache) {
+                    case .success(let v): completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: v)))
+                    case .failure(let e): fail(e)
+                    }
+                }
+            case .failure(let e):
+                fail(e)
+            }
+        }
+        if let snapshot = keyStore.snapshot(for: provider.source) {
+            finish(snapshot, true)
+        } else {
+            keyStore.keys(for: provider.source) { snapshot in
+                guard let snapshot else {
+                    let why = keyStore.status(for: provider.source)?.lastError ?? "no keys fetched yet"
+                    return fail(.jwksUnavailable(why))
+                }
+                finish(snapshot, true)
+            }
+        }
+    }
+}
+
+extension JWKSSource {
+    /// Whether a refetch can bring new keys (inline and file sources are fixed until reload).
+    var isRemote: Bool {
+        switch self {
+        case .remote, .discovery: return true
+        default: return false
+        }
+    }
+}

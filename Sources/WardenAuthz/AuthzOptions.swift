@@ -1,0 +1,17 @@
+/// Knobs of the check pipeline that are not part of the Istio policies.
+public struct AuthzOptions: Sendable {
+    /// Allowed `exp`/`nbf` skew in seconds (Envoy's default: 60).
+    public var clockSkew: Double = 60
+    /// Reject tokens without `exp` (Envoy's `require_expiration`; Istio does not).
+    public var requireExpiration = false
+    /// Longest token accepted, in bytes.
+    public var maxTokenBytes = 8192
+    /// `x-forwarded-for` hops trusted when deriving `remote.ip` (Istio's `numTrustedProxies`).
+    public var numTrustedProxies = 0
+    /// Add `x-warden-decision`, `x-warden-reason` and `x-warden-denied-by` headers.
+    public var debugHeaders = false
+    /// Distinct workload scopes whose compiled policies are cached (per-request `context_extensions` scoping).
+    public var maxCachedScopes = 1024
+
+    public init() {}
+}

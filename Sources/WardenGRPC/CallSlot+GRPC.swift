@@ -1,0 +1,268 @@
+internal import CGRPC
+internal import CWardenShims
+import Synchronization
+
+/// One pre-armed call of one completion queue, reused call after call.
+///
+/// gRPC core writes the out-parameters of `grpc_server_request_*call` when a call *arrives*, and
+/// RECV_CLOSE_ON_SERVER writes `cancelled` when the batch completes, so they live in memory the slot
+/// allocates once and frees in `deinit`. The slot's address (unretained) is the tag of both the request
+/// and the send batch; its phase tells the two events apart.
+///
+/// Life of one use (`generation`): armed → (call arrives, handler runs) awaitingResponse → (respond, from
+/// any thread) starting → (batch started) sending → (batch completes on the queue thread) cleaned up, next
+/// generation, armed again. `starting` lets shutdown wait out a responder that is inside `start_batch`
+/// before the queue is shut down (gRPC asserts if a batch is started on a shut-down queue).
+final class CallSlot: @unchecked Sendable {
+    // @unchecked: the C buffers and `response` are touched by one thread at a time. The queue thread owns
+    // them while armed and during arrival; exactly one `respond` wins the awaitingResponse → sending
+    // exchange (acquiring-and-releasing) and hands them to gRPC with the batch; gRPC publishes the batch
+    // completion to the queue thread, which then owns them again.
+
+    enum Kind {
+        case registered(RegisteredMethod)
+        /// Catches calls to methods nobody registered, which gRPC core would otherwise hold until the
+        /// client's deadline, and answers them UNIMPLEMENTED.
+        case unregistered
+    }
+
+    private enum Phase: UInt64 {
+        case armed = 0, awaitingResponse = 1, starting = 2, sending = 3, retired = 4
+    }
+
+    private static func state(_ generation: UInt64, _ phase: Phase) -> UInt64 { generation << 3 | phase.rawValue }
+    private static func generation(_ state: UInt64) -> UInt64 { state >> 3 }
+    private static func phase(_ state: UInt64) -> Phase? { Phase(rawValue: state & 7) }
+
+    private let kind: Kind
+    private let server: ServerHandles
+    private let queue: OpaquePointer
+
+    private let state = Atomic<UInt64>(0)  // generation << 3 | phase
+
+    private let call = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: 1)
+    private let deadline = UnsafeMutablePointer<gpr_timespec>.allocate(capacity: 1)
+    private let metadata = UnsafeMutablePointer<grpc_metadata_array>.allocate(capacity: 1)
+    private let payload = UnsafeMutablePointer<UnsafeMutablePointer<grpc_byte_buffer>?>.allocate(capacity: 1)
+    private let details = UnsafeMutablePointer<grpc_call_details>.allocate(capacity: 1)
+    private let ops = UnsafeMutablePointer<grpc_op>.allocate(capacity: 4)
+    private let cancelled = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private let statusDetails = UnsafeMutablePointer<grpc_slice>.allocate(capacity: 1)
+    private var response: UnsafeMutablePointer<grpc_byte_buffer>?
+
+    init(kind: Kind, server: ServerHandles, queue: OpaquePointer) {
+        self.kind = kind
+        self.server = server
+        self.queue = queue
+        call.initialize(to: nil)
+        deadline.initialize(to: gpr_timespec())
+        metadata.initialize(to: grpc_metadata_array())
+        grpc_metadata_array_init(metadata)
+        payload.initialize(to: nil)
+        details.initialize(to: grpc_call_details())
+        grpc_call_details_init(details)
+        ops.initialize(repeating: grpc_op(), count: 4)
+        cancelled.initialize(to: 0)
+        statusDetails.initialize(to: grpc_empty_slice())
+    }
+
+    deinit {
+        if let buffer = response { grpc_byte_buffer_destroy(buffer) }
+        if let buffer = payload.pointee { grpc_byte_buffer_destroy(buffer) }
+        if let handle = call.pointee { grpc_call_unref(handle) }
+        grpc_slice_unref(statusDetails.pointee)
+        grpc_metadata_array_destroy(metadata)
+        grpc_call_details_destroy(details)
+        call.deallocate()
+        deadline.deallocate()
+        metadata.deallocate()
+        payload.deallocate()
+        details.deallocate()
+        ops.deallocate()
+        cancelled.deallocate()
+        statusDetails.deallocate()
+    }
+
+    private var tag: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    // MARK: Queue thread
+
+    /// Asks gRPC for the next call into this slot. Returns false if the server no longer takes requests.
+    @discardableResult
+    func arm() -> Bool {
+        let generation = Self.generation(state.load(ordering: .relaxed))
+        state.store(Self.state(generation, .armed), ordering: .releasing)
+        let result: grpc_call_error
+        switch kind {
+        case .registered(let method):
+            result = grpc_server_request_registered_call(
+                server.server, method.handle, call, deadline, metadata, payload, queue, queue, tag)
+        case .unregistered:
+            result = grpc_server_request_call(server.server, call, details, metadata, queue, queue, tag)
+        }
+        guard result == GRPC_CALL_OK else {
+            state.store(Self.state(generation, .retired), ordering: .releasing)
+            return false
+        }
+        return true
+    }
+
+    /// A completion-queue event for this slot's tag.
+    func complete(success: Bool) {
+        let current = state.load(ordering: .acquiring)
+        let generation = Self.generation(current)
+        switch Self.phase(current) {
+        case .armed: arrived(success: success, generation: generation)
+        case .starting, .sending: finished(generation: generation)
+        default: break
+        }
+    }
+
+    private func arrived(success: Bool, generation: UInt64) {
+        guard success, let handle = call.pointee else {
+            // The server is shutting down: the request was failed, not filled.
+            state.store(Self.state(generation, .retired), ordering: .releasing)
+            return
+        }
+        switch kind {
+        case .registered(let method):
+            let request = takeRequest()
+            state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
+            guard let request else {
+                respond(generation: generation, .failure(.invalidArgument, "missing or unreadable request message"))
+                return
+            }
+            method.handler(UnaryCall(
+                method: method.path, request: request, peer: Self.peer(of: handle), slot: self, generation: generation))
+        case .unregistered:
+            var length = 0
+            let start = warden_grpc_call_details_method(details, &length)
+            let path = String(decoding: UnsafeBufferPointer(start: start, count: length), as: UTF8.self)
+            state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
+            respond(generation: generation, .failure(.unimplemented, "unknown method \(path)"))
+        }
+    }
+
+    /// The request message, or nil when the client sent none (or gRPC cannot read it, e.g. an unknown compression).
+    private func takeRequest() -> [UInt8]? {
+        guard let buffer = payload.pointee else { return nil }
+        payload.pointee = nil
+        defer { grpc_byte_buffer_destroy(buffer) }
+        let length = grpc_byte_buffer_length(buffer)
+        if length == 0 { return [] }
+        var readable = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: length) { storage, count in
+            let copied = warden_grpc_byte_buffer_copy(buffer, storage.baseAddress, length)
+            readable = copied == length
+            count = readable ? length : 0
+        }
+        return readable ? bytes : nil
+    }
+
+    private static func peer(of call: OpaquePointer) -> String {
+        guard let raw = grpc_call_get_peer(call) else { return "" }
+        defer { gpr_free(raw) }
+        return String(cString: raw)
+    }
+
+    private func finished(generation: UInt64) {
+        if let buffer = response {
+            grpc_byte_buffer_destroy(buffer)
+            response = nil
+        }
+        grpc_slice_unref(statusDetails.pointee)
+        statusDetails.pointee = grpc_empty_slice()
+        grpc_metadata_array_destroy(metadata)
+        grpc_metadata_array_init(metadata)
+        if case .unregistered = kind {
+            grpc_call_details_destroy(details)
+            grpc_call_details_init(details)
+        }
+        if let handle = call.pointee {
+            grpc_call_unref(handle)
+            call.pointee = nil
+        }
+        let next = generation &+ 1
+        if server.stopping.load(ordering: .acquiring) {
+            state.store(Self.state(next, .retired), ordering: .releasing)
+        } else {
+            state.store(Self.state(next, .armed), ordering: .relaxed)
+            arm()
+        }
+    }
+
+    // MARK: Any thread
+
+    /// Starts the send batch for use `generation`; ignored unless that use still awaits its response.
+    func respond(generation: UInt64, _ result: UnaryResult) {
+        guard state.compareExchange(
+            expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .starting),
+            ordering: .acquiringAndReleasing
+        ).exchanged else { return }
+
+        let count: Int
+        switch result {
+        case .response(let bytes):
+            response = bytes.withUnsafeBufferPointer { warden_grpc_byte_buffer_from_copy($0.baseAddress, $0.count) }
+            ops[0] = grpc_op()
+            ops[0].op = GRPC_OP_SEND_INITIAL_METADATA
+            ops[1] = grpc_op()
+            ops[1].op = GRPC_OP_SEND_MESSAGE
+            ops[1].data.send_message.send_message = response
+            ops[2] = statusOp(GRPC_STATUS_OK, details: nil)
+            ops[3] = closeOp()
+            count = 4
+        case .failure(let code, let message):
+            var text = message
+            statusDetails.pointee = text.withUTF8 { utf8 in
+                utf8.withMemoryRebound(to: CChar.self) { grpc_slice_from_copied_buffer($0.baseAddress, $0.count) }
+            }
+            // Initial metadata goes too: with a status-only batch a 1.51 server never sent the status
+            // (the client waited for its deadline), as grpc++ also always pairs them.
+            ops[0] = grpc_op()
+            ops[0].op = GRPC_OP_SEND_INITIAL_METADATA
+            ops[1] = statusOp(grpc_status_code(rawValue: code.rawValue), details: statusDetails)
+            ops[2] = closeOp()
+            count = 3
+        }
+        let started = grpc_call_start_batch(call.pointee, ops, count, tag, nil)
+        guard started == GRPC_CALL_OK else {
+            // Not expected for these batches on a live call; release the call so the slot is not lost.
+            finished(generation: generation)
+            return
+        }
+        // Fails harmlessly if the batch already completed and the slot moved on.
+        _ = state.compareExchange(
+            expected: Self.state(generation, .starting), desired: Self.state(generation, .sending),
+            ordering: .releasing)
+    }
+
+    /// During shutdown: answers a call whose handler has not responded yet (after the grace period, or
+    /// when the client has gone and the server finished shutting down without it).
+    func abandon() {
+        let current = state.load(ordering: .acquiring)
+        guard Self.phase(current) == .awaitingResponse else { return }
+        respond(generation: Self.generation(current), .failure(.unavailable, "server shutting down"))
+    }
+
+    /// True while a responder is between winning the call and `grpc_call_start_batch` returning.
+    var isStartingBatch: Bool {
+        Self.phase(state.load(ordering: .acquiring)) == .starting
+    }
+
+    private func statusOp(_ status: grpc_status_code, details: UnsafeMutablePointer<grpc_slice>?) -> grpc_op {
+        var op = grpc_op()
+        op.op = GRPC_OP_SEND_STATUS_FROM_SERVER
+        op.data.send_status_from_server.status = status
+        op.data.send_status_from_server.status_details = details
+        op.data.send_status_from_server.trailing_metadata_count = 0
+        return op
+    }
+
+    private func closeOp() -> grpc_op {
+        var op = grpc_op()
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER
+        op.data.recv_close_on_server.cancelled = cancelled
+        return op
+    }
+}

@@ -1,0 +1,35 @@
+/// One received unary call of a registered method.
+///
+/// `respond` must be called exactly once, from any thread: the handler may answer inline or keep the call
+/// and answer later (for example after a key refetch) without blocking its completion-queue thread.
+/// Later calls of `respond` are ignored. If the last reference goes away without a response, the call is
+/// answered INTERNAL ("handler did not respond"). During shutdown, calls still unanswered when the grace
+/// period ends are cancelled and a late `respond` is ignored.
+public final class UnaryCall: Sendable {
+    /// The full method path, e.g. `/envoy.service.auth.v3.Authorization/Check`.
+    public let method: String
+    /// The request message as received (serialized bytes, possibly empty).
+    public let request: [UInt8]
+    /// The peer address as gRPC core reports it, e.g. `ipv4:127.0.0.1:53412`.
+    public let peer: String
+
+    private let slot: CallSlot
+    private let generation: UInt64
+
+    init(method: String, request: [UInt8], peer: String, slot: CallSlot, generation: UInt64) {
+        self.method = method
+        self.request = request
+        self.peer = peer
+        self.slot = slot
+        self.generation = generation
+    }
+
+    /// Sends the answer (status OK with a message, or an error status). Thread-safe; only the first call counts.
+    public func respond(_ result: UnaryResult) {
+        slot.respond(generation: generation, result)
+    }
+
+    deinit {
+        slot.respond(generation: generation, .failure(.internalError, "handler did not respond"))
+    }
+}

@@ -1,0 +1,307 @@
+import Dispatch
+import Foundation
+import Synchronization
+import WardenJWT
+
+/// Keeps the signing keys of every configured issuer available: fetched in the background before
+/// they expire, last-good keys served through IdP outages (up to `maxStaleness`) and restarts
+/// (`cacheDirectory`), unknown `kid`s answered by one rate-limited, single-flight refetch.
+///
+/// The request path calls `snapshot(for:)` (non-blocking) and, when a token's `kid` is missing,
+/// `refetchForUnknownKid`. At most one fetch per source is in flight; concurrent callers coalesce.
+/// Completions run on the store's worker threads, or on the caller's thread before the call returns
+/// when the answer is already known (keys present, rate-limited, unknown source); never under a lock.
+public final class JWKSStore: Sendable {
+    public let configuration: JWKSStoreConfiguration
+    let fetcher: any JWKSFetcher
+    let clock: @Sendable () -> Double
+    let persistence: JWKSPersistence?
+    let state = Mutex(StoreState())
+    /// Runs fetches (blocking I/O, at most one per source) and waiter timeouts.
+    let workers = DispatchQueue(label: "warden.jwks.fetch", attributes: .concurrent)
+    /// Wakes the refresher early (registration, a finished fetch, stop).
+    let wakeup = DispatchSemaphore(value: 0)
+    let refresherExited = DispatchSemaphore(value: 0)
+
+    /// - Parameters:
+    ///   - fetcher: performs the GETs; nil = `CurlFetcher(caBundlePath: configuration.caBundlePath)`.
+    ///   - clock: seconds since the epoch; injected so tests can age keys without waiting.
+    public init(
+        configuration: JWKSStoreConfiguration = JWKSStoreConfiguration(),
+        fetcher: (any JWKSFetcher)? = nil,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) {
+        self.configuration = configuration
+        self.fetcher = fetcher ?? CurlFetcher(caBundlePath: configuration.caBundlePath)
+        self.clock = clock
+        self.persistence = configuration.cacheDirectory.map {
+            JWKSPersistence(directory: $0, maxBytes: configuration.maxDocumentBytes * 2 + 65536)
+        }
+    }
+
+    // MARK: Sources
+
+    /// Adds a source; registering one that exists does nothing. Inline and file sources are parsed
+    /// before this returns (a failure is recorded in `status()`). Remote and discovery sources get
+    /// their persisted copy (if any) at once and their first fetch as soon as the refresher runs
+    /// (`start()`) or a caller asks for keys.
+    public func register(_ source: JWKSSource) {
+        let now = clock()
+        let inserted = state.withLock { st -> Bool in
+            guard st.sources[source] == nil else { return false }
+            var s = SourceState(source: source, nextAttempt: now)
+            s.inFlight = !source.isRemote  // loaded right here, below
+            st.sources[source] = s
+            return true
+        }
+        guard inserted else { return }
+        if source.isRemote {
+            loadPersisted(source, now: now)
+            wakeup.signal()
+        } else {
+            runFetch(source)
+        }
+    }
+
+    /// Forgets a source. Waiters on it complete with nil; an in-flight fetch is discarded.
+    public func unregister(_ source: JWKSSource) {
+        let waiters = state.withLock { st in st.sources.removeValue(forKey: source)?.waiters ?? [] }
+        for waiter in waiters { waiter.completion(nil) }
+    }
+
+    /// Every registered source.
+    public var sources: [JWKSSource] {
+        state.withLock { Array($0.sources.keys) }
+    }
+
+    // MARK: Background refresh
+
+    /// Starts the refresher thread, which runs first fetches, refreshes ahead of expiry and retries.
+    public func start() {
+        let begin = state.withLock { st -> Bool in
+            defer { st.running = true }
+            return !st.running
+        }
+        guard begin else { return }
+        let thread = Thread { [self] in refresherLoop() }
+        thread.name = "warden-jwks-refresher"
+        thread.start()
+    }
+
+    /// Stops the refresher and waits for its thread to exit. Fetches already running finish on their own
+    /// (bounded by `fetchTimeout`) and still complete their waiters.
+    public func stop() {
+        let wasRunning = state.withLock { st -> Bool in
+            defer { st.running = false }
+            return st.running
+        }
+        guard wasRunning else { return }
+        wakeup.signal()
+        refresherExited.wait()
+    }
+
+    private func refresherLoop() {
+        while true {
+            let now = clock()
+            let (due, sleep) = state.withLock { st -> ([JWKSSource]?, Double) in
+                guard st.running else { return (nil, 0) }
+                var due: [JWKSSource] = []
+                var next = now + 1  // re-check at least every second (the clock is injectable)
+                for key in st.sources.keys {
+                    guard let s = st.sources[key], key.isRemote || isFile(key), !s.inFlight else { continue }
+                    if s.nextAttempt <= now {
+                        st.sources[key]!.inFlight = true
+                        due.append(key)
+                    } else {
+                        next = min(next, s.nextAttempt)
+                    }
+                }
+                return (due, max(0.001, next - now))
+            }
+            guard let due else { break }
+            for source in due { workers.async { self.runFetch(source) } }
+            _ = wakeup.wait(timeout: .now() + sleep)
+        }
+        refresherExited.signal()
+    }
+
+    // MARK: Request path
+
+    /// The keys to verify with right now, or nil (source unknown, not fetched yet, or stale beyond
+    /// `maxStaleness`). Never waits on a fetch: one short critical section.
+    public func snapshot(for source: JWKSSource) -> KeySnapshot? {
+        let now = clock()
+        return state.withLock { st in st.sources[source].flatMap { servable($0, now: now) } }
+    }
+
+    /// Calls `completion` with the source's keys: at once when they exist; when cold, after the
+    /// first fetch (joining one in flight, or starting it unless a retry backoff is pending),
+    /// with nil if that fails or takes longer than `fetchTimeout` per request. Never blocks the caller.
+    public func keys(for source: JWKSSource, completion: @escaping @Sendable (KeySnapshot?) -> Void) {
+        let now = clock()
+        let action = state.withLock { st -> Action in
+            guard var s = st.sources[source] else { return .complete(nil) }
+            if let snapshot = servable(s, now: now) { return .complete(snapshot) }
+            let action: Action
+            if s.inFlight {
+                action = addWaiter(&s, &st, completion, start: false)
+            } else if (source.isRemote || isFile(source)) && s.nextAttempt <= now {
+                s.inFlight = true
+                action = addWaiter(&s, &st, completion, start: true)
+            } else {
+                return .complete(nil)
+            }
+            st.sources[source] = s
+            return action
+        }
+        perform(action, source: source, completion: completion)
+    }
+
+    /// Refetches because a token names a `kid` the served keys lack. Single-flight and rate-limited:
+    /// at most one such refetch per source per `unknownKidRefetchInterval`; callers arriving while a
+    /// fetch is in flight wait for it, callers refused by the limit complete at once with the current
+    /// keys. Completes at once too when the current keys already contain `kid`.
+    public func refetchForUnknownKid(_ source: JWKSSource, kid: String?, completion: @escaping @Sendable (KeySnapshot?) -> Void) {
+        let now = clock()
+        let action = state.withLock { st -> Action in
+            guard var s = st.sources[source] else { return .complete(nil) }
+            let current = servable(s, now: now)
+            if let kid, let current, current.keys.kids.contains(kid) { return .complete(current) }
+            guard source.isRemote || isFile(source) else { return .complete(current) }
+            let action: Action
+            if s.inFlight {
+                action = addWaiter(&s, &st, completion, start: false)
+            } else if now - s.lastUnknownKidRefetch < configuration.unknownKidRefetchInterval {
+                s.unknownKidRateLimited += 1
+                action = .complete(current)
+            } else {
+                s.lastUnknownKidRefetch = now
+                s.unknownKidRefetches += 1
+                s.inFlight = true
+                action = addWaiter(&s, &st, completion, start: true)
+            }
+            st.sources[source] = s
+            return action
+        }
+        perform(action, source: source, completion: completion)
+    }
+
+    // MARK: Readiness and status
+
+    /// Ready = every registered source serves keys now (fetched, read, or loaded from the persisted
+    /// cache and not stale beyond `maxStaleness`). True when no source is registered.
+    public var isReady: Bool {
+        let now = clock()
+        return state.withLock { st in st.sources.values.allSatisfy { servable($0, now: now) != nil } }
+    }
+
+    /// Waits up to `timeout` seconds (real time) for `isReady`; returns whether it became ready.
+    /// Needs `start()` (or callers asking for keys) for remote sources to be fetched.
+    public func waitUntilReady(timeout: Double) -> Bool {
+        let deadline = DispatchTime.now() + max(0, timeout)
+        while true {
+            if isReady { return true }
+            if DispatchTime.now() >= deadline { return false }
+            usleep(5_000)
+        }
+    }
+
+    /// One entry per source, sorted by source description.
+    public func status() -> [SourceStatus] {
+        let now = clock()
+        let states = state.withLock { st in Array(st.sources.values) }
+        return states.map { status(of: $0, now: now) }.sorted { $0.source.description < $1.source.description }
+    }
+
+    /// The status of one source, or nil when it is not registered.
+    public func status(for source: JWKSSource) -> SourceStatus? {
+        let now = clock()
+        return state.withLock { st in st.sources[source] }.map { status(of: $0, now: now) }
+    }
+
+    // MARK: Internals shared with JWKSStore+Fetch
+
+    enum Action {
+        case complete(KeySnapshot?)
+        case wait(id: UInt64, bound: Double)
+        case startAndWait(id: UInt64, bound: Double)
+    }
+
+    private func addWaiter(_ s: inout SourceState, _ st: inout StoreState,
+                           _ completion: @escaping @Sendable (KeySnapshot?) -> Void, start: Bool) -> Action {
+        let id = st.takeWaiterID()
+        s.waiters.append(SourceState.Waiter(id: id, completion: completion))
+        let bound = configuration.fetchTimeout * s.requestsPerFetch + 0.25
+        return start ? .startAndWait(id: id, bound: bound) : .wait(id: id, bound: bound)
+    }
+
+    private func perform(_ action: Action, source: JWKSSource, completion: @Sendable (KeySnapshot?) -> Void) {
+        switch action {
+        case .complete(let snapshot):
+            completion(snapshot)
+        case .wait(let id, let bound):
+            expireWaiter(id, of: source, after: bound)
+        case .startAndWait(let id, let bound):
+            expireWaiter(id, of: source, after: bound)
+            workers.async { self.runFetch(source) }
+        }
+    }
+
+    /// Completes waiter `id` with whatever is served if its fetch has not finished within `bound` seconds.
+    private func expireWaiter(_ id: UInt64, of source: JWKSSource, after bound: Double) {
+        workers.asyncAfter(deadline: .now() + bound) {
+            let now = self.clock()
+            let (waiter, snapshot) = self.state.withLock { st -> (SourceState.Waiter?, KeySnapshot?) in
+                guard var s = st.sources[source], let index = s.waiters.firstIndex(where: { $0.id == id }) else {
+                    return (nil, nil)
+                }
+                let waiter = s.waiters.remove(at: index)
+                st.sources[source] = s
+                return (waiter, self.servable(s, now: now))
+            }
+            waiter?.completion(snapshot)
+        }
+    }
+
+    /// The snapshot to serve at `now`: inline keys always, others until `expiresAt + maxStaleness`.
+    func servable(_ s: SourceState, now: Double) -> KeySnapshot? {
+        guard let snapshot = s.snapshot else { return nil }
+        if snapshot.expiresAt == .infinity { return snapshot }
+        return now <= snapshot.expiresAt + configuration.maxStaleness ? snapshot : nil
+    }
+
+    func isFile(_ source: JWKSSource) -> Bool {
+        if case .file = source { return true }
+        return false
+    }
+
+    private func status(of s: SourceState, now: Double) -> SourceStatus {
+        let uri: String?
+        switch s.source {
+        case .remote(let u): uri = u
+        case .discovery: uri = s.jwksURI
+        case .file(let path): uri = path
+        case .inline: uri = nil
+        }
+        let snapshot = s.snapshot
+        let scheduled = (s.source.isRemote || isFile(s.source)) && s.nextAttempt.isFinite
+        return SourceStatus(
+            source: s.source, uri: uri,
+            kids: snapshot.map { $0.keys.kids.sorted() } ?? [],
+            keyCount: snapshot?.keys.keys.count ?? 0,
+            skipped: snapshot?.keys.skipped ?? [],
+            generation: snapshot?.generation,
+            fetchedAt: snapshot?.fetchedAt,
+            expiresAt: snapshot?.expiresAt,
+            servableUntil: snapshot.map { $0.expiresAt + configuration.maxStaleness },
+            available: servable(s, now: now) != nil,
+            fromPersistedCache: s.fromPersistedCache,
+            fetchInFlight: s.inFlight,
+            lastError: s.lastError, lastErrorAt: s.lastErrorAt,
+            consecutiveFailures: s.consecutiveFailures,
+            nextAttemptAt: scheduled ? s.nextAttempt : nil,
+            fetches: s.fetches,
+            unknownKidRefetches: s.unknownKidRefetches,
+            unknownKidRateLimited: s.unknownKidRateLimited)
+    }
+}

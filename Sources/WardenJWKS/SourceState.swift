@@ -1,0 +1,60 @@
+import WardenJSON
+
+/// Mutable per-source state; lives inside the store's mutex.
+struct SourceState {
+    struct Waiter {
+        let id: UInt64
+        let completion: @Sendable (KeySnapshot?) -> Void
+    }
+
+    let source: JWKSSource
+    var snapshot: KeySnapshot?
+    /// The parsed document behind `snapshot`, to tell a changed key set from a refetch of the same one.
+    var document: JSONValue?
+    var etag: String?
+    /// For `.discovery`: the `jwks_uri` found last.
+    var jwksURI: String?
+    var fromPersistedCache = false
+    var inFlight = false
+    var waiters: [Waiter] = []
+    var nextAttempt: Double
+    var consecutiveFailures = 0
+    var lastError: JWKSError?
+    var lastErrorAt: Double?
+    var lastUnknownKidRefetch = -Double.infinity
+    var fetches = SourceStatus.FetchCounts()
+    var unknownKidRefetches = 0
+    var unknownKidRateLimited = 0
+
+    init(source: JWKSSource, nextAttempt: Double) {
+        self.source = source
+        self.nextAttempt = nextAttempt
+    }
+
+    /// Whether the next fetch of a discovery source re-reads the discovery document.
+    var rediscover: Bool { jwksURI == nil || consecutiveFailures > 0 }
+
+    /// How many requests the next fetch makes (bounds how long a cold caller waits).
+    var requestsPerFetch: Double {
+        if case .discovery = source, rediscover { return 2 }
+        return 1
+    }
+}
+
+/// Everything the store's mutex guards.
+struct StoreState {
+    var sources: [JWKSSource: SourceState] = [:]
+    var nextGeneration: UInt64 = 1
+    var nextWaiterID: UInt64 = 1
+    var running = false
+
+    mutating func takeGeneration() -> UInt64 {
+        defer { nextGeneration += 1 }
+        return nextGeneration
+    }
+
+    mutating func takeWaiterID() -> UInt64 {
+        defer { nextWaiterID += 1 }
+        return nextWaiterID
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Synchronization
+import WardenGRPC
+
+/// Test methods and what the test can observe of them.
+final class TestService: Sendable {
+    static let echo = "/test.Echo/Echo"
+    static let slow = "/test.Echo/Slow"
+    static let describe = "/test.Echo/Describe"
+    static let forget = "/test.Echo/Forget"
+    static let hold = "/test.Echo/Hold"
+
+    /// Slow calls received so far.
+    let slowCalls = Mutex(0)
+    /// Calls the Hold method keeps without ever answering.
+    let held = Mutex<[UnaryCall]>([])
+
+    var handlers: [String: UnaryHandler] {
+        [
+            // Echo; a body starting with 0xFF is refused.
+            Self.echo: { call in
+                if call.request.first == 0xFF {
+                    call.respond(.failure(.invalidArgument, "body starts with 0xFF"))
+                } else {
+                    call.respond(.response(call.request))
+                }
+            },
+            // Echo after 200 ms, answered from another thread.
+            Self.slow: { [self] call in
+                slowCalls.withLock { $0 += 1 }
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) {
+                    call.respond(.response(call.request))
+                }
+            },
+            // "method|peer".
+            Self.describe: { call in
+                call.respond(.response(Array("\(call.method)|\(call.peer)".utf8)))
+            },
+            // Drops the call without answering.
+            Self.forget: { _ in },
+            Self.hold: { [self] call in
+                held.withLock { $0.append(call) }
+            },
+        ]
+    }
+
+    func waitForSlowCalls(_ count: Int, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if slowCalls.withLock({ $0 }) >= count { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    func waitForHeldCalls(_ count: Int, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if held.withLock({ $0.count }) >= count { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// A started server on an ephemeral loopback port with these handlers.
+    func startServer(
+        threads: Int = 2, callsPerThread: Int = 16, maxReceiveMessageBytes: Int = 4 << 20, tls: TLSConfiguration? = nil
+    ) throws -> GRPCServer {
+        let server = try GRPCServer(
+            configuration: GRPCServerConfiguration(
+                listen: "127.0.0.1:0", threads: threads, callsPerThread: callsPerThread,
+                maxReceiveMessageBytes: maxReceiveMessageBytes, tls: tls),
+            handlers: handlers)
+        server.start()
+        return server
+    }
+}

@@ -1,0 +1,323 @@
+import Foundation
+import Synchronization
+import Testing
+import WardenJWKS
+import WardenJWT
+
+/// The store against a real HTTP identity provider on 127.0.0.1 (Fixtures/idp.py).
+@Suite("JWKS store against a real IdP")
+struct JWKSStoreIdPTests {
+    @Test func fetchesAndParsesRemoteJWKS() async throws {
+        let idp = try IdP(keys: [.init(kid: "k1"), .init(kid: "k2", kty: "EC", crv: "P-384"), .init(kid: "k3", kty: "OKP")])
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 60, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        store.register(source)  // idempotent
+        #expect(!store.isReady)
+        store.start()
+        defer { store.stop() }
+
+        #expect(store.waitUntilReady(timeout: 10))
+        let snapshot = try #require(store.snapshot(for: source))
+        #expect(snapshot.keys.kids == ["k1", "k2", "k3"])
+        #expect(snapshot.expiresAt == snapshot.fetchedAt + 60)
+        let status = try #require(store.status(for: source))
+        #expect(status.uri == idp.jwksURL)
+        #expect(status.kids == ["k1", "k2", "k3"])
+        #expect(status.fetches == .init(succeeded: 1, failed: 0, notModified: 0))
+        #expect(status.available && status.lastError == nil)
+        // Background refresh at 80% of the cache duration.
+        #expect(abs(try #require(status.nextAttemptAt) - (snapshot.fetchedAt + 48)) < 0.001)
+        #expect(idp.stats()["jwks"] == 1)
+    }
+
+    @Test func discoveryFindsJWKSURIAndLogsIssuerMismatch() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        let log = LogLines()
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: log.logger))
+        // The configured issuer has a trailing slash the IdP's document does not: keys still load
+        // (the discovery URL is not doubled), and the mismatch is logged because tokens would fail `iss`.
+        let source = JWKSSource.discovery(issuer: idp.base + "/")
+        store.register(source)
+        let snapshot = try #require(await store.awaitKeys(source))
+        #expect(snapshot.keys.kids == ["k1", "k2"])
+        #expect(store.status(for: source)?.uri == idp.jwksURL)
+        #expect(idp.stats()["discovery"] == 1)
+        #expect(idp.stats()["jwks"] == 1)
+        #expect(log.all.contains { $0.contains("document names issuer \"\(idp.base)\"") })
+
+        let exact = JWKSSource.discovery(issuer: idp.base)
+        store.register(exact)
+        #expect(await store.awaitKeys(exact) != nil)
+        #expect(!log.all.contains { $0.hasPrefix("discovery:\(idp.base):") })
+    }
+
+    @Test func discoveryRejectsNonHTTPJWKSURI() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["jwks_uri": "file:///etc/passwd"])
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
+        let source = JWKSSource.discovery(issuer: idp.base)
+        store.register(source)
+        #expect(await store.awaitKeys(source) == nil)
+        let status = try #require(store.status(for: source))
+        #expect(status.lastError?.label == "discovery_invalid")
+        #expect(status.uri == nil)
+        #expect(idp.stats()["jwks"] == 0)
+    }
+
+    @Test func rotationIsPickedUpByOneUnknownKidRefetch() async throws {
+        let idp = try IdP(keys: [.init(kid: "old")])
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 600, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        let before = try #require(await store.awaitKeys(source))
+        #expect(before.keys.kids == ["old"])
+
+        try idp.addKey(.init(kid: "new", kty: "EC", crv: "P-256"))
+        #expect(store.snapshot(for: source)?.keys.kids == ["old"])  // no fetch on the request path
+        let after = try #require(await store.awaitRefetch(source, kid: "new"))
+        #expect(after.keys.kids == ["old", "new"])
+        #expect(after.generation > before.generation)
+        #expect(idp.stats()["jwks"] == 2)
+
+        // A kid that is now present needs no fetch; another unknown one within the interval is refused.
+        #expect(await store.awaitRefetch(source, kid: "new")?.generation == after.generation)
+        #expect(await store.awaitRefetch(source, kid: "bogus")?.keys.kids == ["old", "new"])
+        #expect(idp.stats()["jwks"] == 2)
+        let status = try #require(store.status(for: source))
+        #expect(status.unknownKidRefetches == 1)
+        #expect(status.unknownKidRateLimited == 1)
+    }
+
+    @Test func unchangedDocumentIsRevalidatedWithETag() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 600, unknownKidRefetchInterval: 0, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        let first = try #require(await store.awaitKeys(source))
+        let second = try #require(await store.awaitRefetch(source, kid: "missing"))
+        #expect(second.generation == first.generation)
+        #expect(second.fetchedAt >= first.fetchedAt)
+        #expect(idp.stats()["not_modified"] == 1)
+        #expect(store.status(for: source)?.fetches == .init(succeeded: 1, failed: 0, notModified: 1))
+    }
+
+    @Test func outageAfterWarmCacheKeepsServingAndBacksOff() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(
+            cacheDuration: 1, refreshBefore: 0.5, retryBackoffBase: 0.2, retryBackoffMax: 0.8, retryJitter: 0,
+            logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        store.start()
+        defer { store.stop() }
+        #expect(store.waitUntilReady(timeout: 10))
+        let warm = try #require(store.snapshot(for: source))
+
+        idp.set(["down": true, "down_status": 503])
+        let start = Date()
+        var servedThroughout = true
+        while Date().timeIntervalSince(start) < 3 {
+            if store.snapshot(for: source)?.generation != warm.generation { servedThroughout = false }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(servedThroughout)  // also past expiresAt (1 s): stale-while-error
+        let status = try #require(store.status(for: source))
+        #expect(status.lastError == .httpStatus(503))
+        #expect(status.available)
+        #expect(status.consecutiveFailures >= 3)
+        // Retries 0.2, 0.4, 0.8, 0.8 … s apart: a handful in 3 s, not a hammering loop.
+        let failures = status.fetches.failed
+        #expect((3...7).contains(failures), "failed fetches in 3 s: \(failures)")
+        #expect(abs(try #require(status.nextAttemptAt) - (try #require(status.lastErrorAt)) - 0.8) < 1e-6)
+
+        idp.set(["down": false])
+        #expect(await eventually(timeout: 5) { store.status(for: source)?.consecutiveFailures == 0 })
+        let recovered = try #require(store.status(for: source)?.fetches)
+        #expect(recovered.succeeded + recovered.notModified >= 2)
+    }
+
+    @Test func restartDuringOutageServesPersistedKeys() async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let idp = try IdP(keys: [.init(kid: "persisted"), .init(kid: "p2", kty: "OKP")])
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        let config = JWKSStoreConfiguration(cacheDuration: 600, fetchTimeout: 1, cacheDirectory: directory, logger: { _ in })
+
+        let first = JWKSStore(configuration: config)
+        first.register(source)
+        #expect(await first.awaitKeys(source)?.keys.kids == ["persisted", "p2"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(files.count == 1 && files[0].hasPrefix("jwks-") && files[0].hasSuffix(".json"), "\(files)")
+
+        idp.stop()  // the IdP is gone: connection refused from now on
+
+        let log = LogLines()
+        var restartedConfig = config
+        restartedConfig.logger = log.logger
+        let restarted = JWKSStore(configuration: restartedConfig)
+        restarted.register(source)
+        // Served before any fetch, straight from the cache directory.
+        let snapshot = try #require(restarted.snapshot(for: source))
+        #expect(snapshot.keys.kids == ["persisted", "p2"])
+        #expect(restarted.isReady)
+        restarted.start()
+        defer { restarted.stop() }
+        #expect(await eventually(timeout: 5) { (restarted.status(for: source)?.fetches.failed ?? 0) >= 1 })
+        let status = try #require(restarted.status(for: source))
+        #expect(status.fetches.succeeded == 0)
+        #expect(status.fromPersistedCache)
+        #expect(status.lastError?.label == "connect")
+        #expect(restarted.snapshot(for: source)?.keys.kids == ["persisted", "p2"])
+        #expect(log.all.contains { $0.contains("loaded persisted JWKS") })
+
+        // Another source never gets these keys.
+        let other = JWKSSource.remote(uri: idp.base + "/other.json")
+        restarted.register(other)
+        #expect(restarted.snapshot(for: other) == nil)
+    }
+
+    @Test func bogusKidFloodIsRateLimited() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 600, unknownKidRefetchInterval: 1, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        #expect(await store.awaitKeys(source) != nil)
+        let fetchesBefore = idp.stats()["jwks"] ?? 0
+
+        let completed = Counter(), withKeys = Counter()
+        let start = Date()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<250 {
+                store.refetchForUnknownKid(source, kid: "bogus-\(UInt64.random(in: 0...UInt64.max))") { snapshot in
+                    completed.increment()
+                    if snapshot != nil { withKeys.increment() }
+                }
+                usleep(8_000)
+            }
+        }
+        #expect(await eventually(timeout: 10) { completed.count == 1000 })
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(withKeys.count == 1000)  // every caller still got the good keys
+        let refetches = (idp.stats()["jwks"] ?? 0) - fetchesBefore
+        #expect(refetches >= 1)
+        #expect(refetches <= Int(elapsed) + 1, "\(refetches) fetches in \(elapsed) s")
+        let status = try #require(store.status(for: source))
+        #expect(status.unknownKidRefetches == refetches)
+        #expect(status.unknownKidRateLimited >= 1000 - 10 * refetches - 100)
+    }
+
+    @Test func slowIdPDoesNotBlockWarmRequestPath() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 1.5, refreshBefore: 1, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        store.start()
+        defer { store.stop() }
+        #expect(store.waitUntilReady(timeout: 10))
+
+        idp.set(["delay_ms": 2000])
+        #expect(await eventually(timeout: 3) { (idp.stats()["in_flight"] ?? 0) >= 1 })
+        var slowest = 0.0
+        var missing = 0
+        let start = Date()
+        while Date().timeIntervalSince(start) < 1 {
+            let t = measure { if store.snapshot(for: source) == nil { missing += 1 } }
+            slowest = max(slowest, t)
+        }
+        let completionWait = measure {
+            store.keys(for: source) { _ in }
+            store.refetchForUnknownKid(source, kid: "whatever") { _ in }
+        }
+        #expect(store.status(for: source)?.fetchInFlight == true)  // the refresh really was in flight
+        #expect(missing == 0)
+        #expect(slowest < 0.05, "slowest snapshot() took \(slowest) s")
+        #expect(completionWait < 0.05)
+    }
+
+    @Test func coldStartCallersWaitForTheFirstFetchTogether() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["delay_ms": 1000])
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 5, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+
+        let results = Mutex<[KeySnapshot?]>([])
+        let start = Date()
+        var slowestCall = 0.0
+        for _ in 0..<10 {
+            slowestCall = max(slowestCall, measure {
+                store.keys(for: source) { snapshot in results.withLock { $0.append(snapshot) } }
+            })
+        }
+        #expect(slowestCall < 0.05)  // the callers' threads are never blocked
+        #expect(await eventually(timeout: 8) { results.withLock { $0.count } == 10 })
+        #expect(Date().timeIntervalSince(start) >= 0.9)
+        #expect(results.withLock { $0.allSatisfy { $0?.keys.kids == ["k1", "k2"] } })
+        #expect(idp.stats()["jwks"] == 1)  // ten cold callers, one fetch
+    }
+
+    @Test func coldStartWaitIsBoundedByFetchTimeout() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["delay_ms": 4000])
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 1, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        let start = Date()
+        #expect(await store.awaitKeys(source) == nil)
+        #expect(Date().timeIntervalSince(start) < 2)
+        #expect(await eventually(timeout: 3) { store.status(for: source)?.lastError == .fetch(.timedOut) })
+        #expect(!store.waitUntilReady(timeout: 0.1))
+    }
+
+    @Test(arguments: [false, true])
+    func oversizedDocumentIsRejected(withoutContentLength: Bool) async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["padding": 200_000, "no_length": withoutContentLength])
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(maxDocumentBytes: 65536, logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        #expect(await store.awaitKeys(source) == nil)
+        #expect(store.status(for: source)?.lastError == .fetch(.tooLarge(limit: 65536)))
+
+        idp.set(["padding": 1000])  // under the limit: accepted (after the retry backoff)
+        let roomy = JWKSStore(configuration: JWKSStoreConfiguration(maxDocumentBytes: 65536, logger: { _ in }))
+        roomy.register(source)
+        #expect(await roomy.awaitKeys(source)?.keys.kids == ["k1", "k2"])
+    }
+
+    @Test func nonHTTPSchemesAreRejected() async throws {
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
+        for uri in ["file:///etc/hostname", "ftp://127.0.0.1/jwks.json", "gopher://127.0.0.1/"] {
+            let source = JWKSSource.remote(uri: uri)
+            store.register(source)
+            #expect(await store.awaitKeys(source) == nil)
+            #expect(store.status(for: source)?.lastError == .fetch(.unsupportedScheme(uri)))
+        }
+
+        // A redirect may not leave http/https either.
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["redirect_to": "file:///etc/passwd"])
+        let redirected = JWKSSource.remote(uri: idp.base + "/redirect")
+        store.register(redirected)
+        #expect(await store.awaitKeys(redirected) == nil)
+        #expect(store.status(for: redirected)?.lastError?.label == "unsupported_scheme")
+
+        idp.set(["redirect_to": idp.jwksURL])  // an http redirect is followed
+        let followed = JWKSSource.remote(uri: idp.base + "/redirect?ok")
+        store.register(followed)
+        #expect(await store.awaitKeys(followed)?.keys.kids == ["k1", "k2"])
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import WardenJWKS
+
+@Suite("Inline and file JWKS sources")
+struct StaticSourceTests {
+    @Test func inlineKeysAreParsedAtRegistrationAndNeverExpire() throws {
+        let clock = FakeClock(0)
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 1, maxStaleness: 1, logger: { _ in }),
+                              clock: clock.function)
+        let source = JWKSSource.inline(try Fixtures.text("rfc7517-a1.json"))
+        store.register(source)
+        #expect(store.snapshot(for: source)?.keys.kids == ["1", "2011-04-29"])
+        clock.set(1_000_000)
+        #expect(store.snapshot(for: source) != nil)
+        let status = try #require(store.status(for: source))
+        #expect(status.uri == nil && status.nextAttemptAt == nil)
+        #expect(!source.description.contains("MKBCTNIcKUSD"))  // inline documents are not echoed
+    }
+
+    @Test(arguments: [
+        ("{", "malformed_jwks"),
+        (#"{"keys":[]}"#, "no_usable_keys"),
+        (#"{"keys":{}}"#, "malformed_jwks"),
+    ])
+    func badInlineKeysAreRecorded(text: String, label: String) throws {
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
+        let source = JWKSSource.inline(text)
+        store.register(source)
+        #expect(store.snapshot(for: source) == nil)
+        #expect(store.status(for: source)?.lastError?.label == label)
+        #expect(!store.isReady)
+    }
+
+    @Test func fileKeysAreReadAtRegistrationAndReloadedOnUnknownKid() async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/jwks.json"
+        try Fixtures.text("rfc7517-a1.json").write(toFile: path, atomically: true, encoding: .utf8)
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
+        let source = JWKSSource.file(path: path)
+        store.register(source)
+        let first = try #require(store.snapshot(for: source))
+        #expect(first.keys.kids == ["1", "2011-04-29"])
+        #expect(store.status(for: source)?.uri == path)
+
+        let rotated = try Fixtures.text("rfc7517-a1.json").replacingOccurrences(of: "2011-04-29", with: "2024-01-01")
+        try rotated.write(toFile: path, atomically: true, encoding: .utf8)
+        let second = try #require(await store.awaitRefetch(source, kid: "2024-01-01"))
+        #expect(second.keys.kids == ["1", "2024-01-01"])
+        #expect(second.generation > first.generation)
+    }
+
+    @Test func missingOrOversizedFileIsRecorded() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(maxDocumentBytes: 100, logger: { _ in }))
+        let missing = JWKSSource.file(path: directory + "/nope.json")
+        store.register(missing)
+        #expect(store.snapshot(for: missing) == nil)
+        #expect(store.status(for: missing)?.lastError == .fileUnreadable(path: directory + "/nope.json", reason: "no such file"))
+
+        let big = directory + "/big.json"
+        try Fixtures.text("rfc7517-a1.json").write(toFile: big, atomically: true, encoding: .utf8)
+        let oversized = JWKSSource.file(path: big)
+        store.register(oversized)
+        #expect(store.status(for: oversized)?.lastError == .fetch(.tooLarge(limit: 100)))
+    }
+}
