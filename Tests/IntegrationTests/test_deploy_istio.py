@@ -99,6 +99,45 @@ def test_wardens_configmap_holds_the_moved_policies(rendered):
         assert doc["spec"].get("action", "ALLOW") != "CUSTOM"
 
 
+# Field names of security.istio.io/v1 (istio/api security/v1beta1/*.proto, JSON names): a typo in a CRD is
+# silently pruned by the API server, so catch it here. `None` = a leaf or free-form map.
+_STRING_LIST = None
+_OPERATION = {k: None for k in ("hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths")}
+_SOURCE = {k: None for k in ("principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces",
+                              "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks",
+                              "serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains")}
+_SELECTOR = {"matchLabels": None}
+_METADATA = {"name": None, "namespace": None, "labels": None, "annotations": None}
+ISTIO_FIELDS = {
+    "AuthorizationPolicy": {"apiVersion": None, "kind": None, "metadata": _METADATA, "spec": {
+        "selector": _SELECTOR, "targetRef": None, "targetRefs": None, "action": None, "provider": {"name": None},
+        "rules": [{"from": [{"source": _SOURCE}], "to": [{"operation": _OPERATION}],
+                   "when": [{"key": None, "values": None, "notValues": None}]}]}},
+    "PeerAuthentication": {"apiVersion": None, "kind": None, "metadata": _METADATA, "spec": {
+        "selector": _SELECTOR, "mtls": {"mode": None}, "portLevelMtls": None}},
+}
+
+
+def _unknown_fields(value, schema, path="") -> list[str]:
+    if schema is None:
+        return []
+    if isinstance(schema, list):
+        return [e for i, item in enumerate(value) for e in _unknown_fields(item, schema[0], f"{path}[{i}]")]
+    errors = [f"{path}.{key}" for key in value if key not in schema]
+    return errors + [e for key, item in value.items() if key in schema for e in _unknown_fields(item, schema[key], f"{path}.{key}")]
+
+
+def test_istio_resources_use_only_known_fields(rendered):
+    istio = [r for r in rendered if r["apiVersion"].startswith("security.istio.io/")]
+    assert istio
+    for resource in istio:
+        assert _unknown_fields(resource, ISTIO_FIELDS[resource["kind"]]) == [], resource["metadata"]["name"]
+    assert _unknown_fields({"spec": {"rules": [{"to": [{"operation": {"path": ["/x"]}}]}]}},
+                           {"spec": ISTIO_FIELDS["AuthorizationPolicy"]["spec"]}) == [".spec.rules[0].to[0].operation.path"]
+    for action in {r["spec"].get("action", "ALLOW") for r in istio if r["kind"] == "AuthorizationPolicy"}:
+        assert action in ("ALLOW", "DENY", "AUDIT", "CUSTOM")
+
+
 # -- the moved policies in a real Warden behind a real Envoy -----------------------------------------------------
 @pytest.fixture(scope="module")
 def istio_rig(rendered, module_idp, upstream, warden_bin, tmp_path_factory):
