@@ -44,12 +44,12 @@ unit-test: deps
 	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
 
 integration-test: deps build
-	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
+	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
 
 ## Everything: install, build, unit tests (Swift Testing), integration tests with real peers.
 test: deps build
 	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
-	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
+	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
 
 ## Start Warden on the bundled demo config (deploy/demo).
 run: build

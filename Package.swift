@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
-        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"]),
+        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),

@@ -30,7 +30,7 @@ struct Authenticator: Sendable {
 
     private func verify(_ token: ExtractedToken, scope: CompiledScope, now: Double,
                         completion: @escaping @Sendable (Result<VerifiedToken, AuthenticationFailure>) -> Void) {
-        func fail(_ e: JWTError) { completion(.failure(AuthenticationFailure(error: e, location: token.location))) }
+        @Sendable func fail(_ e: JWTError) { completion(.failure(AuthenticationFailure(error: e, location: token.location))) }
         let jwt: UnverifiedJWT
         do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch { return fail(error) }
         let issuer = jwt.issuer ?? ""
@@ -63,7 +63,7 @@ struct Authenticator: Sendable {
         } else {
             keyStore.keys(for: provider.source) { snapshot in
                 guard let snapshot else {
-                    let why = keyStore.status(for: provider.source)?.lastError ?? "no keys fetched yet"
+                    let why = keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
                     return fail(.jwksUnavailable(why))
                 }
                 finish(snapshot, true)

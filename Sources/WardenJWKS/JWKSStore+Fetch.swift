@@ -93,9 +93,9 @@ extension JWKSStore {
     private func fetch(_ plan: FetchPlan, logs: inout [String]) -> (Result<FetchOutcome, JWKSError>, String?) {
         switch plan.source {
         case .inline(let text):
-            return (parse(Array(text.utf8)), nil)
+            return (parse(Array(text.utf8), for: plan.source), nil)
         case .file(let path):
-            return (readFile(path), nil)
+            return (readFile(path, for: plan.source), nil)
         case .remote(let uri):
             return (getJWKS(uri, plan: plan), nil)
         case .discovery(let issuer):
@@ -151,7 +151,7 @@ extension JWKSStore {
         if document.status == 304, etag != nil { return .success(.notModified(etag: document.etag)) }
         if document.status == 304 { return .failure(.notModifiedWithoutCache) }
         guard document.status == 200 else { return .failure(.httpStatus(document.status)) }
-        return parse(document.body).map { outcome in
+        return parse(document.body, for: plan.source).map { outcome in
             guard case .updated(let keys, let json, _) = outcome else { return outcome }
             return .updated(keys, document: json, etag: document.etag)
         }
@@ -170,7 +170,7 @@ extension JWKSStore {
         return .success(document)
     }
 
-    private func readFile(_ path: String) -> Result<FetchOutcome, JWKSError> {
+    private func readFile(_ path: String, for source: JWKSSource) -> Result<FetchOutcome, JWKSError> {
         let limit = configuration.maxDocumentBytes
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > limit {
             return .failure(.fetch(.tooLarge(limit: limit)))
@@ -180,11 +180,11 @@ extension JWKSStore {
             return .failure(.fileUnreadable(path: path, reason: reason))
         }
         guard data.count <= limit else { return .failure(.fetch(.tooLarge(limit: limit))) }
-        return parse([UInt8](data))
+        return parse([UInt8](data), for: source)
     }
 
     /// A JWKS document → its usable keys; one with none is a failure (the last good keys stay).
-    private func parse(_ bytes: [UInt8]) -> Result<FetchOutcome, JWKSError> {
+    private func parse(_ bytes: [UInt8], for source: JWKSSource) -> Result<FetchOutcome, JWKSError> {
         if bytes.count > configuration.maxDocumentBytes { return .failure(.fetch(.tooLarge(limit: configuration.maxDocumentBytes))) }
         let document: JSONValue
         do {
@@ -192,12 +192,16 @@ extension JWKSStore {
         } catch {
             return .failure(.malformedJWKS(error.description))
         }
-        return keySet(document).map { .updated($0, document: document, etag: nil) }
+        return keySet(document, for: source).map { .updated($0, document: document, etag: nil) }
     }
 
-    func keySet(_ document: JSONValue) -> Result<JWKSet, JWKSError> {
+    /// The usable keys of a parsed document. HMAC (`oct`) keys only from operator-configured sources
+    /// (inline, file): a public `jwks_uri` must never yield a symmetric key.
+    func keySet(_ document: JSONValue, for source: JWKSSource) -> Result<JWKSet, JWKSError> {
+        let options = JWKSet.Options(allowSymmetric: !source.isRemote,
+                                     jsonLimits: JSONLimits(maxDepth: 8, maxBytes: configuration.maxDocumentBytes * 2))
         let keys: JWKSet
-        do { keys = try JWKSet.parse(Array(document.serialized.utf8)) } catch {
+        do { keys = try JWKSet.parse(Array(document.serialized.utf8), options: options) } catch {
             return .failure(.malformedJWKS(String(describing: error)))
         }
         guard !keys.keys.isEmpty else { return .failure(.noUsableKeys(skipped: keys.skipped)) }
@@ -216,7 +220,7 @@ extension JWKSStore {
             return
         }
         let keys: JWKSet
-        switch keySet(entry.document) {
+        switch keySet(entry.document, for: source) {
         case .success(let k): keys = k
         case .failure(let error):
             configuration.logger("\(source): ignoring persisted JWKS: \(error)")

@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 import WardenJWT
 
 /// Keeps the signing keys of every configured issuer available: fetched in the background before
@@ -16,9 +15,10 @@ public final class JWKSStore: Sendable {
     let fetcher: any JWKSFetcher
     let clock: @Sendable () -> Double
     let persistence: JWKSPersistence?
-    let state = Mutex(StoreState())
-    /// Runs fetches (blocking I/O, at most one per source) and waiter timeouts.
-    let workers = DispatchQueue(label: "warden.jwks.fetch", attributes: .concurrent)
+    let state = Locked(StoreState())
+    /// Runs waiter timeouts. Fetches do not run on Dispatch: they block in libcurl, and Dispatch's
+    /// concurrent pool has one thread per core, so a slow IdP would stall other sources and timers.
+    let timers = DispatchQueue(label: "warden.jwks.timers")
     /// Wakes the refresher early (registration, a finished fetch, stop).
     let wakeup = DispatchSemaphore(value: 0)
     let refresherExited = DispatchSemaphore(value: 0)
@@ -119,7 +119,7 @@ public final class JWKSStore: Sendable {
                 return (due, max(0.001, next - now))
             }
             guard let due else { break }
-            for source in due { workers.async { self.runFetch(source) } }
+            for source in due { launchFetch(source) }
             _ = wakeup.wait(timeout: .now() + sleep)
         }
         refresherExited.signal()
@@ -243,13 +243,20 @@ public final class JWKSStore: Sendable {
             expireWaiter(id, of: source, after: bound)
         case .startAndWait(let id, let bound):
             expireWaiter(id, of: source, after: bound)
-            workers.async { self.runFetch(source) }
+            launchFetch(source)
         }
+    }
+
+    /// Runs one fetch on its own thread (at most one per source is in flight, so threads stay few).
+    private func launchFetch(_ source: JWKSSource) {
+        let thread = Thread { [self] in runFetch(source) }
+        thread.name = "warden-jwks-fetch"
+        thread.start()
     }
 
     /// Completes waiter `id` with whatever is served if its fetch has not finished within `bound` seconds.
     private func expireWaiter(_ id: UInt64, of source: JWKSSource, after bound: Double) {
-        workers.asyncAfter(deadline: .now() + bound) {
+        timers.asyncAfter(deadline: .now() + bound) {
             let now = self.clock()
             let (waiter, snapshot) = self.state.withLock { st -> (SourceState.Waiter?, KeySnapshot?) in
                 guard var s = st.sources[source], let index = s.waiters.firstIndex(where: { $0.id == id }) else {

@@ -1,9 +1,104 @@
+import Foundation
+import Synchronization
+import WardenAdmin
+import WardenAuthz
+import WardenExtAuthz
+import WardenGRPC
+import WardenJWKS
+import WardenJWT
+import WardenPolicy
+
 /// `warden serve`: wires the gRPC server, the admin endpoint, the policy set and the key store.
 struct ServeCommand {
+    static let checkMethod = "/envoy.service.auth.v3.Authorization/Check"
+    static let healthMethod = "/grpc.health.v1.Health/Check"
+    static let serviceName = "envoy.service.auth.v3.Authorization"
+
     let options: ServeOptions
 
     func run() -> Int32 {
-        printErr("warden serve: not wired yet")
-        return 1
+        // Before any thread exists (gRPC's included), so every thread inherits the mask and main can sigwait.
+        ProcessSignals.blockTerminationSignals()
+        // libcurl runs with NOSIGNAL, so a peer closing a socket must not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        let log = Logger(level: options.logLevel, format: options.logFormat)
+        let source = PolicySource(paths: options.policyPaths)
+        let policies: PolicySet
+        do {
+            policies = options.benchConstantAllow && options.policyPaths.isEmpty ? try PolicySet.parse(yaml: "", file: "<none>") : try source.load()
+        } catch {
+            for e in error.errors { log.error("invalid policy", [("error", .string(e.description))]) }
+            printErr("warden: policies not loaded (\(error.errors.count) error(s)); first: \(error.errors.first?.description ?? "?")")
+            return 1
+        }
+        for note in policies.notes { log.info("policy note", [("note", .string(String(describing: note)))]) }
+
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(
+            cacheDuration: options.jwksCacheDuration, fetchTimeout: options.jwksFetchTimeout,
+            cacheDirectory: options.cacheDir,
+            logger: { line in log.info("jwks", [("detail", .string(line))]) }))
+        let cache = options.tokenCacheSize > 0 ? VerifiedTokenCache(capacity: options.tokenCacheSize) : nil
+        var authz = AuthzOptions()
+        authz.clockSkew = options.clockSkew
+        authz.requireExpiration = options.requireExpiration
+        authz.maxTokenBytes = options.maxTokenBytes
+        authz.numTrustedProxies = options.numTrustedProxies
+        authz.debugHeaders = options.debugHeaders
+        let scope = WorkloadScope(namespace: options.namespace, labels: options.workloadLabels,
+                                  rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))
+        let pipeline = CheckPipeline(policies: policies, scope: scope, keyStore: store, tokenCache: cache, options: authz,
+                                     clock: { Date().timeIntervalSince1970 })
+        let state = ServerState(pipeline: pipeline, store: store, log: log, options: options)
+
+        let server: GRPCServer
+        do {
+            var tls: TLSConfiguration?
+            if let cert = options.tlsCert, let key = options.tlsKey {
+                tls = TLSConfiguration(certificateChainPath: cert, privateKeyPath: key, clientCAPath: options.tlsClientCA)
+            }
+            server = try GRPCServer(
+                configuration: GRPCServerConfiguration(listen: options.listen, threads: options.threads,
+                                                       maxReceiveMessageBytes: options.maxRequestBytes, tls: tls),
+                handlers: [ServeCommand.checkMethod: state.checkHandler(), ServeCommand.healthMethod: state.healthHandler()])
+        } catch {
+            printErr("warden: cannot serve gRPC on \(options.listen): \(error)")
+            return 1
+        }
+        let admin: AdminServer
+        do {
+            admin = try AdminServer(listen: options.adminListen, handler: state.adminHandler())
+        } catch {
+            printErr("warden: cannot serve admin HTTP on \(options.adminListen): \(error)")
+            server.shutdown(gracePeriod: 0)
+            return 1
+        }
+
+        store.start()
+        server.start()
+        state.markServing()
+        log.info("warden serving", [("listen", .string(options.listen)), ("grpc_port", .number(Double(server.port))),
+                                     ("admin", .string(options.adminListen)), ("admin_port", .number(Double(admin.port))),
+                                     ("policies", .number(Double(policies.authorizationPolicies.count + policies.requestAuthentications.count))),
+                                     ("threads", .number(Double(options.threads)))])
+        let reloader = PolicyReloader(source: source, state: state, interval: options.reloadInterval)
+        reloader.start()
+
+        while true {
+            let signal = ProcessSignals.waitForTerminationSignal(additional: [SIGHUP])
+            if signal == SIGHUP {
+                log.info("SIGHUP: reloading policies")
+                reloader.reloadNow(force: true)
+                continue
+            }
+            log.info("shutting down", [("signal", .number(Double(signal))), ("grace_seconds", .number(options.shutdownGrace))])
+            break
+        }
+        state.markShuttingDown()
+        reloader.stop()
+        server.shutdown(gracePeriod: options.shutdownGrace)
+        admin.stop()
+        store.stop()
+        log.info("stopped")
+        return 0
     }
 }

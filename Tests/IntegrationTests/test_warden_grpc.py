@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from harness.grpc_client import SERVING, AuthzClient, header_mutations, make_check_request
+from harness.warden import write_policy_dir
 
 OK = 0  # google.rpc.Code.OK
 
@@ -66,23 +67,33 @@ def test_concurrent_checks_from_16_threads(warden):
     assert all(code == OK for r in results for code in r)
 
 
-def test_graceful_shutdown_answers_every_in_flight_call(make_warden):
-    """20 calls are open on the server (headers sent, message held back) when SIGTERM arrives; once the
-    messages are released every call is answered OK, and Warden then exits 0 within the grace period."""
-    w = make_warden(shutdown_grace=10)
+def test_graceful_shutdown_answers_every_in_flight_call(make_warden, idp, minter, tmp_path):
+    """20 checks are in flight inside Warden (waiting on a slow first JWKS fetch) when SIGTERM arrives:
+    Warden stops accepting, answers every one of them, and exits 0 within the grace period."""
+    policies = tmp_path / "policies"
+    write_policy_dir(policies, {"ra.yaml": f"""
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: default}}
+spec:
+  jwtRules:
+  - issuer: {idp.issuer}
+    jwksUri: {idp.jwks_uri}
+"""})
+    idp.delay = 2.0
+    w = make_warden(policies=policies, shutdown_grace=10, extra_args=["--ready-timeout", "0"])
+    token = minter.mint()
     with AuthzClient(w.address) as client:
         client.wait_ready()
-        assert client.check().status.code == OK
-        gate = threading.Event()
-        futures = [client.check_gated(make_check_request(path=f"/inflight/{i}"), gate) for i in range(20)]
-        time.sleep(0.5)  # let the 20 calls reach the server
+        futures = [client.check_future(make_check_request(path=f"/inflight/{i}", headers={"authorization": f"Bearer {token}"}))
+                   for i in range(20)]
+        time.sleep(0.5)  # the 20 checks are now waiting on the JWKS fetch inside Warden
         w.terminate()
-        time.sleep(0.5)  # the server is now draining
+        time.sleep(0.3)  # the server is now draining
         with AuthzClient(w.address) as newcomer:  # stopped accepting: a new connection gets nowhere
             with pytest.raises(grpc.RpcError) as refused:
                 newcomer.check(timeout=1)
             assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-        gate.set()
         responses = [f.result(timeout=10) for f in futures]
     assert [r.status.code for r in responses] == [OK] * 20
     assert w.wait(timeout=15) == 0

@@ -38,12 +38,37 @@ struct CurlFetcherTests {
         } throws: { ($0 as? FetchError)?.label == "connect" }
     }
 
-    @Test func missingCABundleFailsHTTPSAsTLS() {
-        // No TLS server is needed: the CA file is loaded before connecting... but curl connects first,
-        // so point at a closed local port and accept either a TLS or a connect failure.
-        let fetcher = CurlFetcher(caBundlePath: "/nonexistent/ca.pem")
-        #expect {
-            try fetcher.get(FetchRequest(url: "https://127.0.0.1:9/jwks.json", timeout: 1, maxBytes: 1024))
-        } throws: { ["tls", "connect"].contains(($0 as? FetchError)?.label) }
+    @Test func httpsVerifiesAgainstTheConfiguredCABundle() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let idp = try IdP(tlsDirectory: directory)
+        defer { idp.stop() }
+        let request = FetchRequest(url: idp.jwksURL, timeout: 5, maxBytes: 1 << 20)
+        #expect(idp.jwksURL.hasPrefix("https://127.0.0.1:"))
+
+        let ca = try #require(idp.caBundle)
+        let trusting = CurlFetcher(caBundlePath: ca)
+        let document = try trusting.get(request)
+        #expect(document.status == 200)
+        #expect(String(decoding: document.body, as: UTF8.self) == (try idp.jwks()))
+
+        // Neither the system store nor a missing bundle trusts the self-signed certificate.
+        for fetcher in [CurlFetcher(), CurlFetcher(caBundlePath: directory + "/missing.pem")] {
+            #expect {
+                try fetcher.get(request)
+            } throws: { ($0 as? FetchError)?.label == "tls" }
+        }
+    }
+
+    @Test func storeUsesTheConfiguredCABundle() async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let idp = try IdP(tlsDirectory: directory)
+        defer { idp.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(caBundlePath: idp.caBundle, logger: { _ in }))
+        let source = JWKSSource.discovery(issuer: idp.base)
+        store.register(source)
+        #expect(await store.awaitKeys(source)?.keys.kids == ["k1", "k2"])
+        #expect(store.status(for: source)?.uri == idp.jwksURL)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The Python identity provider in Fixtures/idp.py, on an ephemeral 127.0.0.1 port, controlled over
 /// its stdin. Killed by `stop()`; it also exits by itself on stdin EOF or after two minutes.
@@ -16,18 +15,23 @@ final class IdP: Sendable {
     }
 
     let port: Int
+    /// With `tls`: the self-signed certificate the IdP serves (use it as the CA bundle).
+    let caBundle: String?
+    let tls: Bool
     private let process: Process
     private let input: FileHandle
     private let output: FileHandle
-    private let lock = Mutex<[UInt8]>([])
+    private let lock = Locked<[UInt8]>([])
 
-    var base: String { "http://127.0.0.1:\(port)" }
+    var base: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
     var jwksURL: String { base + "/jwks.json" }
 
-    init(keys: [Key] = [Key(kid: "k1"), Key(kid: "k2", kty: "EC", crv: "P-256")]) throws {
+    /// - Parameter tlsDirectory: serve HTTPS with a self-signed certificate written into this directory.
+    init(keys: [Key] = [Key(kid: "k1"), Key(kid: "k2", kty: "EC", crv: "P-256")], tlsDirectory: String? = nil) throws {
+        signal(SIGPIPE, SIG_IGN)  // a write to a dead IdP must fail, not kill the test run
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Fixtures.python)
-        process.arguments = [Fixtures.path("idp.py"), "--lifetime", "120"]
+        process.arguments = [Fixtures.path("idp.py"), "--lifetime", "120"] + (tlsDirectory.map { ["--tls", $0] } ?? [])
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -39,6 +43,8 @@ final class IdP: Sendable {
         let hello = try IdP.readLine(output, buffer: &buffer)
         guard let port = hello["port"] as? Int else { throw IdPError.protocolError("no port in \(hello)") }
         self.port = port
+        self.caBundle = hello["ca"] as? String
+        self.tls = tlsDirectory != nil
         lock.withLock { $0 = buffer }
         try command(["cmd": "keys", "specs": keys.map(\.json)])
     }
@@ -69,9 +75,10 @@ final class IdP: Sendable {
     /// The JWKS document currently served.
     func jwks() throws -> String { try command(["cmd": "stats"])["jwks"] as! String }
 
+    /// Kills the IdP (SIGKILL: the test runner's blocked signal mask is inherited, so SIGTERM may not land).
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import WardenJWKS
 
@@ -11,10 +10,10 @@ final class ScriptedFetcher: JWKSFetcher {
         case failure(FetchError)
     }
 
-    private let reply: Mutex<Reply>
-    private let log = Mutex<[FetchRequest]>([])
+    private let reply: Locked<Reply>
+    private let log = Locked<[FetchRequest]>([])
 
-    init(_ reply: Reply) { self.reply = Mutex(reply) }
+    init(_ reply: Reply) { self.reply = Locked(reply) }
 
     static func jwks(_ text: String) -> Reply { .document(FetchedDocument(status: 200, body: Array(text.utf8))) }
 

@@ -66,4 +66,24 @@ struct StaticSourceTests {
         store.register(oversized)
         #expect(store.status(for: oversized)?.lastError == .fetch(.tooLarge(limit: 100)))
     }
+
+    static let hmacKey = #"{"kty":"oct","kid":"hmac","alg":"HS256","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"}"#
+
+    @Test func symmetricKeysOnlyFromOperatorConfiguredSources() async throws {
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }),
+                              fetcher: ScriptedFetcher(ScriptedFetcher.jwks(#"{"keys":[\#(Self.hmacKey)]}"#)))
+        let inline = JWKSSource.inline(#"{"keys":[\#(Self.hmacKey)]}"#)
+        store.register(inline)
+        #expect(store.snapshot(for: inline)?.keys.kids == ["hmac"])
+
+        // The same document from a jwks_uri yields no key: an HMAC secret is never public.
+        let remote = JWKSSource.remote(uri: "https://idp.test/jwks")
+        store.register(remote)
+        #expect(await store.awaitKeys(remote) == nil)
+        guard case .noUsableKeys(let skipped)? = store.status(for: remote)?.lastError else {
+            Issue.record("expected noUsableKeys, got \(String(describing: store.status(for: remote)?.lastError))")
+            return
+        }
+        #expect(skipped.count == 1)
+    }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import WardenJWKS
 
@@ -29,15 +28,15 @@ enum Fixtures {
 
 /// Collects log lines.
 final class LogLines: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let lines = Locked<[String]>([])
     var logger: @Sendable (String) -> Void { { line in self.lines.withLock { $0.append(line) } } }
     var all: [String] { lines.withLock { $0 } }
 }
 
 /// A settable clock for deterministic ageing.
 final class FakeClock: Sendable {
-    private let value: Mutex<Double>
-    init(_ start: Double = 1_000_000) { value = Mutex(start) }
+    private let value: Locked<Double>
+    init(_ start: Double = 1_000_000) { value = Locked(start) }
     var now: Double { value.withLock { $0 } }
     func set(_ t: Double) { value.withLock { $0 = t } }
     func advance(_ dt: Double) { value.withLock { $0 += dt } }
@@ -46,7 +45,7 @@ final class FakeClock: Sendable {
 
 /// A thread-safe counter.
 final class Counter: Sendable {
-    private let value = Mutex(0)
+    private let value = Locked(0)
     func increment() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }
@@ -78,4 +77,16 @@ func measure(_ body: () -> Void) -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// A value guarded by a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex on Linux).
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
 }

@@ -75,6 +75,10 @@ class AuthzClient:
         """Check(request) or Check(make_check_request(**kw))."""
         return self.authz.Check(request if request is not None else make_check_request(**kw), timeout=timeout)
 
+    def check_future(self, request: CheckRequest, timeout: float = 10.0):
+        """Starts a Check and returns its future (for calls in flight while the server changes state)."""
+        return self.authz.Check.future(request, timeout=timeout)
+
     def check_raw(self, payload: bytes, timeout: float = 5.0) -> bytes:
         """Sends `payload` verbatim as the Check request message (for malformed-body tests)."""
         call = self.channel.unary_unary(CHECK_METHOD, request_serializer=None, response_deserializer=None)

@@ -55,7 +55,7 @@ class Warden:
                  root_namespace: str | None = None, threads: int | None = None,
                  cache_dir: str | os.PathLike | None = None, shutdown_grace: float | None = None,
                  tls_cert: str | None = None, tls_key: str | None = None, tls_client_ca: str | None = None,
-                 extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None, debug_headers: bool = True, env: dict[str, str] | None = None,
                  work_dir: str | os.PathLike | None = None, ready_timeout: float = 15.0, wait_ready: bool = True):
         binary = binary or warden_binary()
         if not binary:
@@ -82,6 +82,8 @@ class Warden:
             args += ["--tls-cert", tls_cert, "--tls-key", tls_key]
         if tls_client_ca:
             args += ["--tls-client-ca", tls_client_ca]
+        # Debug headers (x-warden-decision, x-warden-reason, x-warden-denied-by) let tests see why.
+        args += ["--debug-headers"] if debug_headers else []
         args += extra_args or []
         self.argv = [binary, *args]
         self.process = ManagedProcess("warden", self.argv, env=env, log_dir=self.work_dir)

@@ -12,6 +12,8 @@ one JSON line on stdout:
                  "etag": false, "body": "raw jwks text"}   any subset
   {"cmd": "stats"}                          -> {"jwks": n, "discovery": n, "not_modified": n, "in_flight": n}
 Routes: GET /jwks.json, GET /.well-known/openid-configuration, GET /redirect (302 to redirect_to).
+With --tls DIR it serves HTTPS with a fresh self-signed certificate for 127.0.0.1 and reports
+the CA file: {"port": N, "ca": "DIR/ca.pem"}.
 Exits on stdin EOF or after --lifetime seconds, whichever comes first.
 """
 import argparse, base64, hashlib, json, os, sys, threading, time
@@ -57,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if hasattr(self.server.socket, "context") else "http"
+        return f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def reply(self, status: int, body: bytes = b"", headers: dict = None, no_length: bool = False):
         self.send_response(status)
@@ -130,15 +133,47 @@ def command(line: str) -> dict:
                 "jwks": json.dumps({"keys": STATE["keys"]})}
 
 
+def self_signed(directory: str) -> tuple:
+    import datetime, ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "warden-test-idp")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(directory, "ca.pem"), os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lifetime", type=float, default=120)
+    parser.add_argument("--tls", metavar="DIR")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    hello = {"port": server.server_address[1]}
+    if args.tls:
+        import ssl
+        cert_path, key_path = self_signed(args.tls)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        hello["ca"] = cert_path
     threading.Thread(target=server.serve_forever, daemon=True).start()
     threading.Timer(args.lifetime, lambda: os._exit(3)).start()
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    print(json.dumps(hello), flush=True)
     for line in sys.stdin:
         if line.strip():
             print(json.dumps(command(line)), flush=True)

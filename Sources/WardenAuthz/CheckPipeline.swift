@@ -1,0 +1,87 @@
+import Synchronization
+import WardenJWKS
+import WardenJWT
+import WardenPolicy
+
+/// The path one check runs through: extract tokens → authenticate → authorize → response.
+/// Thread-safe; policies are swapped atomically with `install(_:)`.
+public final class CheckPipeline: Sendable {
+    public let options: AuthzOptions
+    public let scope: WorkloadScope
+    public let keyStore: JWKSStore
+    public let tokenCache: VerifiedTokenCache?
+    private let clock: @Sendable () -> Double
+    private let current: Mutex<PolicyGeneration>
+    private let authenticator: Authenticator
+    private let responses: ResponseBuilder
+
+    public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, tokenCache: VerifiedTokenCache?,
+                options: AuthzOptions = AuthzOptions(), clock: @escaping @Sendable () -> Double) {
+        self.options = options
+        self.scope = scope
+        self.keyStore = keyStore
+        self.tokenCache = tokenCache
+        self.clock = clock
+        current = Mutex(PolicyGeneration(policies: policies, number: 1, options: options))
+        authenticator = Authenticator(keyStore: keyStore, tokenCache: tokenCache, options: options)
+        responses = ResponseBuilder(options: options)
+        CheckPipeline.registerSources(of: policies, in: keyStore)
+    }
+
+    /// The policy generation new checks run on.
+    public var generation: PolicyGeneration { current.withLock { $0 } }
+
+    /// Swaps in a new, fully validated policy set; checks in flight finish on the old one.
+    @discardableResult
+    public func install(_ policies: PolicySet) -> Int {
+        CheckPipeline.registerSources(of: policies, in: keyStore)
+        let number = current.withLock { gen in
+            gen = PolicyGeneration(policies: policies, number: gen.number + 1, options: options)
+            return gen.number
+        }
+        return number
+    }
+
+    /// Every JWKS source named by any rule (any scope: context_extensions can select other namespaces).
+    public static func sources(of policies: PolicySet) -> [JWKSSource] {
+        var seen = Set<JWKSSource>()
+        return policies.requestAuthentications.flatMap(\.jwtRules).map(JWTProvider.source(of:)).filter { seen.insert($0).inserted }
+    }
+
+    static func registerSources(of policies: PolicySet, in store: JWKSStore) {
+        for s in sources(of: policies) { store.register(s) }
+    }
+
+    /// Decides one request; `completion` runs exactly once, on this thread when no key fetch is needed.
+    public func check(_ request: RequestAttributes, completion: @escaping @Sendable (CheckOutcome) -> Void) {
+        let gen = generation
+        let workload = request.contextExtensions.isEmpty ? scope : scope.applying(contextExtensions: request.contextExtensions)
+        let compiled = gen.compiled(for: workload)
+        let tokens = request.isCORSPreflight ? [] : compiled.extractor.extract(from: request)
+        let now = clock()
+        if tokens.isEmpty {
+            return completion(authorize(request, tokens: [], scope: compiled, generation: gen.number))
+        }
+        authenticator.authenticate(tokens, scope: compiled, now: now) { [self] result in
+            switch result {
+            case .failure(let f):
+                completion(responses.tokenDenied(f, request: request, generation: gen.number))
+            case .success(let verified):
+                completion(authorize(request, tokens: verified, scope: compiled, generation: gen.number))
+            }
+        }
+    }
+
+    private func authorize(_ request: RequestAttributes, tokens: [VerifiedToken], scope: CompiledScope, generation: Int) -> CheckOutcome {
+        let identity = tokens.first.map { t in
+            RequestIdentity(issuer: t.jwt.issuer ?? "", subject: t.jwt.subject ?? "", audiences: t.jwt.audiences,
+                            presenter: t.jwt.presenter, claims: t.jwt.claims)
+        }
+        let decision = AuthorizationEvaluator.evaluate(scope.effective, request: request, identity: identity,
+                                                       options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))
+        if decision.isAllowed {
+            return responses.allowed(decision, tokens: tokens, scope: scope, principal: identity?.principal, generation: generation)
+        }
+        return responses.policyDenied(decision, principal: identity?.principal, generation: generation)
+    }
+}
