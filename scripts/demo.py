@@ -42,7 +42,7 @@ ISSUER = "https://demo.warden.local"  # as in deploy/demo/policies/request-authe
 AUDIENCE = "orders-api"
 # Headers every request carries that say nothing about Warden: left out of the printout.
 NOISE = {"host", "user-agent", "content-length", "x-request-id", "x-envoy-expected-rq-timeout-ms",
-         "x-forwarded-proto", "accept", "accept-encoding"}
+         "x-forwarded-proto", "x-forwarded-for", "x-envoy-external-address", "accept", "accept-encoding"}
 
 
 @dataclass
@@ -155,11 +155,12 @@ def main() -> int:
             except Exception:  # noqa: BLE001 - keep stopping the rest
                 pass
         process.kill_all()
-        if ok and not options.keep:
+        if ok:
             shutil.rmtree(work, ignore_errors=True)
 
     atexit.register(cleanup)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even when started in the background
     ok = True
     envoy = None
     token = None
@@ -191,7 +192,7 @@ def main() -> int:
         next_steps(binary, envoy if options.keep else None, token if options.keep else None)
         if options.keep:
             say()
-            say(f"Everything keeps running (logs in {work}); Ctrl-C stops it.")
+            say(f"Everything keeps running (logs in {work}); Ctrl-C stops it and removes them.")
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
