@@ -128,27 +128,36 @@ def _needed(binary: Path) -> set[str]:
     return set(re.findall(r"^\s*NEEDED\s+(\S+)", out, re.M))
 
 
-def _package_of(path: Path) -> str:
-    for candidate in (path, path.resolve(), Path("/usr" + str(path)) if not str(path).startswith("/usr") else path):
-        out = subprocess.run(["dpkg", "-S", str(candidate)], capture_output=True, text=True, timeout=30)
-        if out.returncode == 0:
-            return out.stdout.split(":", 1)[0].strip()
-    raise AssertionError(f"no Debian package owns {path}")
+def _packages_of(paths: list[Path]) -> list[str]:
+    """The Debian package owning each path (one `dpkg -S` call; /lib paths looked up under /usr too)."""
+    candidates = {p: [str(p), str(p.resolve())] + ([] if str(p).startswith("/usr/") else ["/usr" + str(p)]) for p in paths}
+    query = sorted({c for cs in candidates.values() for c in cs})
+    out = subprocess.run(["dpkg", "-S", *query], capture_output=True, text=True, timeout=60).stdout
+    owner = {}
+    for line in out.splitlines():
+        package, _, path = line.partition(": ")
+        owner[path.strip()] = package.split(":")[0].split(",")[0].strip()
+    result = []
+    for p in paths:
+        found = next((owner[c] for c in candidates[p] if c in owner), None)
+        assert found, f"no Debian package owns {p}"
+        result.append(found)
+    return result
 
 
 def _depends_closure(packages: set[str]) -> set[str]:
+    """`packages` and everything they depend on, recursively, as installed on this machine."""
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${Pre-Depends}, ${Depends}\n"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    depends = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
     seen: set[str] = set()
     todo = list(packages)
     while todo:
         package = todo.pop()
-        if package in seen:
-            continue
-        out = subprocess.run(["dpkg-query", "-W", "-f=${Pre-Depends}, ${Depends}", package],
-                             capture_output=True, text=True, timeout=30)
-        if out.returncode != 0:
-            continue  # not installed here: nothing to follow
+        if package in seen or package not in depends:
+            continue  # done, or not installed here: nothing to follow
         seen.add(package)
-        for clause in out.stdout.split(","):
+        for clause in depends[package].split(","):
             for alternative in clause.split("|"):
                 name = re.sub(r"\(.*?\)|:any|:\w+$", "", alternative).strip()
                 if name:
@@ -177,7 +186,8 @@ def test_every_other_library_ldd_loads_comes_from_a_listed_package():
     _, runtime = _stages()
     listed = set(_apt_packages(runtime))
     closure = _depends_closure(listed) | BASE_PACKAGES
-    owners = {name: _package_of(path) for name, path in libs.items() if path.parent != swift_dir}
+    others = {name: path for name, path in libs.items() if path.parent != swift_dir}
+    owners = dict(zip(others, _packages_of(list(others.values()))))
     missing = {name: pkg for name, pkg in owners.items() if pkg not in closure}
     assert not missing, f"add to the runtime stage's apt-get install: {missing}"
     # Libraries the binary links directly are named explicitly, not left to some package's dependencies.
