@@ -480,6 +480,43 @@ def test_path_normalization(rig, upstream, target, ok):
         assert_rbac_denied(r, "guard/no-admin")
 
 
+@pytest.fixture(scope="module")
+def istio_rbac_envoy(make_envoy, upstream, rig):
+    """Envoy as an Istio sidecar enforces the `guard` policies itself: HCM `normalize_path: true`,
+    `merge_slashes: false`, escaped slashes kept (meshConfig pathNormalization BASE), RBAC DENY compiled
+    the way istiod compiles `paths: ["/guard/admin", "/guard/admin/*"]`."""
+    from harness.envoy import render_config
+    config = render_config(upstream_port=upstream.port, warden_port=rig[1].port)
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["normalize_path"] = True
+    hcm["merge_slashes"] = False
+    hcm["path_with_escaped_slashes_action"] = "KEEP_UNCHANGED"
+    rbac = {"name": "envoy.filters.http.rbac", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+        "rules": {"action": "DENY", "policies": {"ns[guard]-policy[no-admin]-rule[0]": {
+            "permissions": [{"or_rules": {"rules": [
+                {"url_path": {"path": {"exact": "/guard/admin"}}},
+                {"url_path": {"path": {"prefix": "/guard/admin/"}}}]}}],
+            "principals": [{"any": True}]}}}}}
+    hcm["http_filters"] = [rbac, hcm["http_filters"][-1]]
+    return make_envoy(config)
+
+
+@pytest.mark.parametrize("target", [
+    "/guard/public", "/guard/admin", "/guard/admin/users", "/guard/public/../admin", "/guard/public/%2e%2e/admin",
+    "/guard/public/%2E%2E/admin/x", "/guard/./admin", "/guard/%61dmin", "/guard/public\\..\\admin",
+    "/guard/admin/../public", "/guard/ADMIN", "/guard/admin%2Fusers", "/guard/admin%2fusers", "/guard//admin",
+    "/guard/admin/", "/guard/admin?x=/guard/public", "/guard/admin#frag", "/guard/%2561dmin", "/guard/admin;x",
+])
+def test_path_decisions_match_envoy_rbac_with_istio_normalization(rig, upstream, istio_rbac_envoy, target):
+    """Warden (behind an Envoy that forwards paths untouched) denies exactly what Envoy's own RBAC denies
+    after Istio's BASE normalization."""
+    warden_answer = call(rig, upstream, "GET", target)
+    envoy_answer = send(istio_rbac_envoy.port, "GET", target, upstream=upstream)
+    assert (warden_answer.status, warden_answer.text if warden_answer.status != 200 else "") == \
+        (envoy_answer.status, envoy_answer.text if envoy_answer.status != 200 else ""), (target, warden_answer, envoy_answer)
+
+
 def test_invalid_percent_encoding_is_denied(rig, upstream):
     envoy, _ = rig
     r = call(rig, upstream, "GET", "/guard/%zz")

@@ -208,6 +208,17 @@ def _cases(t):
         ("prefix-inside-value", "GET", "/a", {"Authorization": f"Custom Bearer {t['plain']}"}),
         ("junk-after-prefix", "GET", "/a", {"Authorization": f"Bearer   \"{t['plain']}"}),
         ("long-uri-realm", "GET", "/" + "p" * 300, bearer("expired")),
+        ("two-authorization-headers-valid", "GET", "/a",
+         [("Authorization", f"Bearer {t['plain']}"), ("Authorization", f"Bearer {t['valid']}")]),
+        ("two-authorization-headers-one-expired", "GET", "/a",
+         [("Authorization", f"Bearer {t['plain']}"), ("Authorization", f"Bearer {t['expired']}")]),
+        ("two-authorization-headers-one-basic", "GET", "/a",
+         [("Authorization", "Basic dXNlcjpwYXNz"), ("Authorization", f"Bearer {t['plain']}")]),
+        ("token-then-junk", "GET", "/a", {"Authorization": f"Bearer {t['plain']} trailing"}),
+        ("token-comma-list", "GET", "/a", {"Authorization": f"Bearer {t['plain']}, Basic x"}),
+        ("access-token-twice", "GET", f"/a?access_token={t['plain']}&access_token={t['expired']}", {}),
+        ("access-token-encoded", "GET", f"/a?access%5Ftoken={t['plain']}", {}),
+        ("access-token-empty", "GET", "/a?access_token=&x=1", {}),
         ("query-token", "GET", f"/a?x=1&access_token={t['plain']}&y=2", {}),
         ("query-token-invalid", "GET", f"/a?access_token={t['expired']}", {}),
         ("query-and-header-valid", "GET", f"/a?access_token={t['plain']}", bearer("valid")),
@@ -233,7 +244,13 @@ def _cases(t):
 CASE_IDS = [c[0] for c in _cases(collections.defaultdict(lambda: "x"))]
 
 
-@pytest.mark.parametrize("case_id", CASE_IDS)
+# Known divergences owned by WardenJWT (reported): jwt_verify_lib decodes base64url with absl, which skips
+# ASCII whitespace, so "Bearer <jwt> trailing" fails signature verification in Envoy, not base64 decoding.
+KNOWN = {"token-then-junk": "WardenJWT's base64url decoder does not skip whitespace like absl's"}
+
+
+@pytest.mark.parametrize("case_id", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN[c]))
+                                     if c in KNOWN else c for c in CASE_IDS])
 def test_same_answer_as_envoy_jwt_authn(pair, upstream, toks, case_id):
     _, method, target, headers = next(c for c in _cases(toks) if c[0] == case_id)
     warden_view, oracle_view = both(pair, upstream, method, target, headers)
