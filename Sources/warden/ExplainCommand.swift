@@ -318,6 +318,7 @@ struct ExplainCommand {
 
     private func report(_ failure: (step: String, status: Int)?, out: Lines) -> TokenResult {
         guard let failure else { return .failure(401) }
+        if out.text.last == "" { out.text.removeLast() }
         out.info("Warden stops at the first failed check (\(failure.step)): the request is rejected with \(failure.status)")
         out.add("")
         return .failure(failure.status)
