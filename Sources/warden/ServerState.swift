@@ -69,12 +69,16 @@ final class ServerState: Sendable {
             }
             let attributes = RequestAttributes(request)
             metrics.inFlight.add(1, ordering: .relaxed)
+            // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
+            let requestID = request.attributes.request.http.id.isEmpty ? attributes.requestID : request.attributes.request.http.id
             pipeline.check(attributes) { [self] outcome in
-                call.respond(.response(CheckResponse(outcome.decision).serializedBytes()))
-                metrics.inFlight.subtract(1, ordering: .relaxed)
+                let answer = CheckResponse(outcome.decision).serializedBytes()
+                // Counted before answering, so a client that saw its answer also sees it in /metrics.
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.recordCheck(allowed: outcome.decision.isAllowed, reason: outcome.reasonCode, seconds: seconds)
-                logDecision(attributes, outcome, seconds: seconds)
+                metrics.inFlight.subtract(1, ordering: .relaxed)
+                call.respond(.response(answer))
+                logDecision(attributes, outcome, requestID: requestID, seconds: seconds)
             }
         }
     }
@@ -94,7 +98,7 @@ final class ServerState: Sendable {
 
     // MARK: decision log
 
-    private func logDecision(_ r: RequestAttributes, _ o: CheckOutcome, seconds: Double) {
+    private func logDecision(_ r: RequestAttributes, _ o: CheckOutcome, requestID: String, seconds: Double) {
         let level: LogLevel = o.decision.isAllowed ? .debug : .info
         guard log.enabled(level) else { return }
         // Values of `--redact-claims` claims, read from the request's own tokens, are cut out of every
@@ -103,7 +107,7 @@ final class ServerState: Sendable {
             : LogRedactor(claims: options.redactClaims, tokens: pipeline.extractTokens(from: r).map(\.token), maxTokenBytes: options.maxTokenBytes)
         func text(_ s: String) -> JSONValue { .string(redactor?.scrub(s) ?? s) }
         var fields: [(String, JSONValue)] = [
-            ("request_id", text(r.requestID)), ("method", text(r.method)), ("host", text(r.host)),
+            ("request_id", text(requestID)), ("method", text(r.method)), ("host", text(r.host)),
             ("path", text(Self.pathWithoutSecrets(r.path))), ("decision", .string(o.decision.isAllowed ? "allow" : "deny")),
             ("status", .number(Double(o.decision.httpStatus))), ("reason", text(o.reason)), ("reason_code", .string(o.reasonCode)),
         ]
