@@ -8,16 +8,17 @@ struct PolicyLinter {
     let rootNamespace: String
 
     struct Warning: CustomStringConvertible {
-        var location: String
+        var origin: ResourceOrigin
+        var field: String = ""
         var message: String
-        var description: String { "warning: \(location): \(message)" }
+        var description: String { "warning: \(origin)\(field.isEmpty ? "" : ": " + field): \(message)" }
     }
 
     func warnings() -> [Warning] {
         var out: [Warning] = []
         for ra in policies.requestAuthentications {
             if !policies.authorizationPolicies.contains(where: { meet(ra.ref.namespace, $0) && Self.requiresPrincipal($0) }) {
-                out.append(Warning(location: ra.origin.description, message:
+                out.append(Warning(origin: ra.origin, message:
                     "RequestAuthentication \(ra.ref) blocks nothing: no AuthorizationPolicy in its namespace or the root namespace requires a "
                     + "request principal, so requests without a token are allowed (only invalid tokens are rejected). Add an ALLOW rule with "
                     + "from.source.requestPrincipals: [\"*\"] (or a DENY rule with notRequestPrincipals: [\"*\"])"))
@@ -26,14 +27,14 @@ struct PolicyLinter {
                 let field = "spec.jwtRules[\(i)]"
                 let hasKeys = (rule.jwks.map { !$0.isEmpty } ?? false) || (rule.jwksUri.map { !$0.isEmpty } ?? false)
                 if rule.issuer.lowercased().hasPrefix("http://") {
-                    out.append(Warning(location: "\(ra.origin): \(field).issuer", message:
+                    out.append(Warning(origin: ra.origin, field: "\(field).issuer", message:
                         "issuer \"\(rule.issuer)\" is not https" + (hasKeys ? "" : ": its keys would be discovered over plain HTTP, which anyone on the path can replace")))
                 } else if !hasKeys && !rule.issuer.lowercased().hasPrefix("https://") {
-                    out.append(Warning(location: "\(ra.origin): \(field).issuer", message:
+                    out.append(Warning(origin: ra.origin, field: "\(field).issuer", message:
                         "issuer \"\(rule.issuer)\" is not a URL and the rule has neither jwksUri nor jwks: OIDC discovery cannot find its keys"))
                 }
                 if let uri = rule.jwksUri, uri.lowercased().hasPrefix("http://") {
-                    out.append(Warning(location: "\(ra.origin): \(field).jwksUri", message:
+                    out.append(Warning(origin: ra.origin, field: "\(field).jwksUri", message:
                         "jwksUri \"\(uri)\" is not https: anyone on the path can replace the keys and mint accepted tokens"))
                 }
             }
@@ -43,7 +44,7 @@ struct PolicyLinter {
             guard !checksAudience else { continue }
             for ra in policies.requestAuthentications where meet(ra.ref.namespace, ap) {
                 for rule in ra.jwtRules where rule.audiences.isEmpty {
-                    out.append(Warning(location: ap.origin.description, message:
+                    out.append(Warning(origin: ap.origin, message:
                         "ALLOW policy \(ap.ref) trusts request.auth, but RequestAuthentication \(ra.ref) (\(ra.origin)) accepts issuer \"\(rule.issuer)\" "
                         + "without audiences: a token that issuer minted for any other service is accepted here. Set audiences on the jwtRule "
                         + "or a when: request.auth.audiences condition"))
@@ -51,9 +52,12 @@ struct PolicyLinter {
             }
         }
         for ap in policies.authorizationPolicies where ap.action == .allow && ap.rules.isEmpty && !ap.dryRun {
-            out.append(Warning(location: ap.origin.description, message: "ALLOW policy \(ap.ref) has no rules: it matches nothing and so denies every request it applies to"))
+            out.append(Warning(origin: ap.origin, message: "ALLOW policy \(ap.ref) has no rules: it matches nothing and so denies every request it applies to"))
         }
-        return out
+        // In file order, as an editor would walk them.
+        return out.enumerated().sorted { a, b in
+            (a.element.origin.file, a.element.origin.line, a.offset) < (b.element.origin.file, b.element.origin.line, b.offset)
+        }.map(\.element)
     }
 
     private func meet(_ raNamespace: String, _ ap: AuthorizationPolicy) -> Bool {
