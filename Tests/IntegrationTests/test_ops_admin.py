@@ -214,7 +214,7 @@ spec:
     assert status == 200
     dump = json.loads(body)
     assert dump["generation"] == 1
-    assert sorted(Path_name(f) for f in dump["files"]) == ["ap.yaml", "ra.yaml"]
+    assert sorted(file_name(f) for f in dump["files"]) == ["ap.yaml", "ra.yaml"]
     assert dump["scope"]["namespace"] == "default"
     ras = {ra["name"]: ra for ra in dump["request_authentications"]}
     assert sorted(ras) == ["internal", "jwt"]  # `elsewhere` is in another namespace
@@ -242,7 +242,7 @@ spec:
         assert token not in text and signature not in text
 
 
-def Path_name(path: str) -> str:
+def file_name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 

@@ -138,3 +138,27 @@ def test_decode_rejects_non_jwts(warden_bin, tok, code):
 def test_decode_reads_stdin(warden_bin):
     result = subprocess.run([warden_bin, "decode", "-"], input=token() + "\n", capture_output=True, text=True, timeout=10)
     assert result.returncode == 0 and '"iss": "https://idp.example.com"' in result.stdout
+
+
+def test_explain_fetch_uses_the_live_idp(warden_bin, idp, minter, tmp_path):
+    """--fetch fetches the issuer's JWKS as serve would (here from the rig's IdP on 127.0.0.1)."""
+    (tmp_path / "p.yaml").write_text(f"""
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: default}}
+spec:
+  jwtRules:
+  - issuer: {idp.issuer}
+    jwksUri: {idp.jwks_uri}
+    audiences: [warden-test]
+""")
+    base = [warden_bin, "explain", "--policy", str(tmp_path / "p.yaml"), "--fetch", "--path", "/x"]
+    ok = subprocess.run(base + bearer(minter.mint()), capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"keys from {idp.jwks_uri}: 3 key(s)" in ok.stdout and "Result: ✓ 200 allowed" in ok.stdout
+    stranger = idp.add_key("RS256", kid="unpublished", published=False)
+    bad = subprocess.run(base + bearer(minter.mint(key=stranger)), capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1
+    assert 'kid "unpublished" is not in the JWKS' in bad.stdout
+    assert "a refetch would not help" in bad.stdout
+    assert "Result: ✗ 401 Unauthorized (jwt_unknown_kid)" in bad.stdout
