@@ -150,8 +150,6 @@ struct ExplainCommand {
         return authorize(request: request, effective: effective, identity: identity, step: step, out: out)
     }
 
-    private struct TokenFailure: Error { let status: Int }
-
     private enum TokenResult { case success(UnverifiedJWT), failure(Int) }
 
     /// Steps 2–7 for one token: decode, issuer, times, audience, kid, signature. Every check is shown,
