@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,23 +42,34 @@ def outcome(client: AuthzClient, token: str, path: str = "/", timeout: float = 5
     return "allow" if response.HasField("ok_response") else response.denied_response.body
 
 
-def metrics(warden) -> dict[str, float]:
+def metric_samples(warden) -> list[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of every sample on /metrics."""
     status, text = warden.admin_status("/metrics")
     assert status == 200
-    out = {}
+    samples = []
     for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            out[key] = float(value)
-    return out
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        name, _, rest = key.partition("{")
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
+        samples.append((name, labels, float(value)))
+    return samples
+
+
+def metric(warden, name: str, **labels: str) -> float:
+    """The value of the one sample of `name` whose labels include `labels`."""
+    found = [v for n, l, v in metric_samples(warden) if n == name and labels.items() <= l.items()]
+    assert len(found) == 1, f"{name}{labels}: {len(found)} samples"
+    return found[0]
 
 
 def fetches(warden, uri: str, result: str) -> float:
-    return metrics(warden).get(f'warden_jwks_fetches_total{{source="{uri}",result="{result}"}}', 0)
+    return metric(warden, "warden_jwks_fetches_total", source=uri, result=result)
 
 
 def refetches(warden, uri: str) -> float:
-    return metrics(warden)[f'warden_jwks_unknown_kid_refetches_total{{source="{uri}"}}']
+    return metric(warden, "warden_jwks_unknown_kid_refetches_total", source=uri)
 
 
 def decision_reason(warden, path: str) -> str:
@@ -138,6 +150,8 @@ def test_bogus_kid_flood_costs_the_idp_at_most_one_fetch(make_warden, client_for
     assert bodies == [KID_MISMATCH] * 300
     assert idp.count() <= 1  # default limit: one unknown-kid refetch per issuer per 30 s
     assert refetches(w, idp.jwks_uri) == 1
+    # The others joined that one fetch or were refused by the limit (answered at once from the current keys).
+    assert metric(w, "warden_jwks_unknown_kid_rate_limited_total", source=idp.jwks_uri) >= 200
     assert elapsed < 10, f"300 rejections took {elapsed:.1f} s"
     assert outcome(client, minter.mint(sub="after-flood")) == "allow"
 
@@ -186,7 +200,7 @@ def test_restart_during_an_outage_validates_with_the_persisted_keys(make_warden,
         assert "loaded persisted JWKS" in second.log_text()
 
         # Without the cache directory the same outage leaves a new process without keys.
-        third = make_warden(policies(tmp_path / "p3", idp, jwks_uri=with_uri))
+        third = make_warden(policies(tmp_path / "p3", idp, jwks_uri=with_uri), extra_args=["--ready-timeout", "0"])
         assert outcome(client_for(third), minter.mint(sub="third")) == FETCH_FAILED
     finally:
         idp.close()
@@ -206,20 +220,26 @@ def test_concurrent_cold_checks_coalesce_into_one_fetch(make_warden, client_for,
 def test_cold_start_with_the_idp_down(make_warden, client_for, idp, minter, tmp_path):
     idp.go_down()
     started = time.monotonic()
-    w = make_warden(policies(tmp_path / "p", idp), wait_ready=False, extra_args=["--ready-timeout", "5"])
-    # Readiness waits for the first fetch *attempt*: a refused connection ends it at once, so Warden is
-    # ready (long before --ready-timeout) and answers — with Envoy's body for a failed JWKS fetch.
-    wait_until(lambda: w.admin_status("/readyz")[0] == 200, 4, what="/readyz 200 after the failed first fetch")
-    assert time.monotonic() - started < 4
+    w = make_warden(policies(tmp_path / "p", idp), wait_ready=False, extra_args=["--ready-timeout", "2"])
     client = client_for(w)
+    client.wait_ready()
+    # Not ready while no keys, with the reason; checks are answered meanwhile with Envoy's failed-fetch body.
+    wait_until(lambda: "failed fetch(es)" in w.admin_status("/readyz")[1], 2, what="/readyz naming the failed fetch")
+    status, body = w.admin_status("/readyz")
+    assert status == 503 and body.startswith("not ready: no JWKS keys yet for " + idp.jwks_uri)
     assert outcome(client, minter.mint(), "/cold") == FETCH_FAILED
     reason = decision_reason(w, "/cold")
     assert reason.startswith(FETCH_FAILED + ": the issuer's keys are unavailable: ")
     assert fetches(w, idp.jwks_uri, "failed") >= 1
-    # The IdP comes up: after the retry backoff a request gets keys again.
+    # --ready-timeout bounds the wait: then ready, degraded, so one dead IdP cannot keep every route down.
+    wait_until(lambda: w.admin_status("/readyz")[0] == 200, 4, what="/readyz 200 after --ready-timeout")
+    assert 1.8 <= time.monotonic() - started < 5
+    assert w.admin_status("/readyz")[1].startswith("ready (degraded")
+    # The IdP comes up: after the retry backoff a request gets keys again, and /readyz is plain ready.
     idp.come_up()
     wait_until(lambda: outcome(client, minter.mint(sub="recovered")) == "allow", 10, interval=0.3,
                what="allow once the IdP is back")
+    assert w.admin_status("/readyz") == (200, "ready\n")
 
 
 def test_slow_idp_does_not_slow_warm_checks(make_warden, client_for, idp, minter, tmp_path):
@@ -257,7 +277,7 @@ def test_readiness_waits_for_the_first_fetch_bounded_by_ready_timeout(make_warde
         return time.monotonic() - t0
     wait_until(lambda: patient.admin_status("/readyz")[0] == 503, 3, what="/readyz answering 503")
     status, body = patient.admin_status("/readyz")
-    assert status == 503 and "waiting for the first JWKS fetch" in body
+    assert status == 503 and body.startswith("not ready: no JWKS keys yet") and "first fetch in progress" in body
     hasty_ready = ready_after(hasty)
     patient_ready = ready_after(patient)
     assert hasty_ready < min(2.4, patient_ready - 0.5), f"--ready-timeout 1: ready after {hasty_ready:.1f} s"
@@ -290,7 +310,7 @@ def test_jwks_fetch_timeout_bounds_a_cold_check(make_warden, client_for, idp, mi
 def test_an_unusable_jwks_is_a_failed_fetch(make_warden, client_for, idp, minter, tmp_path, name, setup, why):
     """Envoy reports an invalid remote JWKS as a failed fetch (JwksFetchFail), and so does Warden."""
     setup(idp)
-    w = make_warden(policies(tmp_path / "p", idp))
+    w = make_warden(policies(tmp_path / "p", idp), extra_args=["--ready-timeout", "0"])
     client = client_for(w)
     assert outcome(client, minter.mint(), f"/unusable/{name}") == FETCH_FAILED
     assert why in decision_reason(w, f"/unusable/{name}")
