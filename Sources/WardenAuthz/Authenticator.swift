@@ -35,7 +35,8 @@ struct Authenticator: Sendable {
         do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch { return fail(error) }
         let issuer = jwt.issuer ?? ""
         guard scope.extractor.issuers(at: token.location).contains(issuer), let provider = scope.providers[issuer] else {
-            return fail(.issuerNotConfigured(jwt.issuer))
+            // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
+            return fail(JWTError.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys))
         }
         do { try jwt.checkClaims(provider.requirements, now: now) } catch { return fail(error) }
 
@@ -43,7 +44,7 @@ struct Authenticator: Sendable {
             switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: snapshot.keys, now: now, cache: tokenCache) {
             case .success(let v):
                 completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: v)))
-            case .failure(.unknownKid) where mayRefetch && provider.source.isRemote:
+            case .failure(.unknownKid) where mayRefetch && provider.source.canRefetch:
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch.
                 keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid) { fresh in
                     guard let fresh, fresh.generation != snapshot.generation else {
@@ -73,11 +74,12 @@ struct Authenticator: Sendable {
 }
 
 extension JWKSSource {
-    /// Whether a refetch can bring new keys (inline and file sources are fixed until reload).
-    var isRemote: Bool {
+    /// Whether a refetch can bring new keys: remote and discovery sources, and files (re-read);
+    /// inline keys are fixed until the policies reload.
+    var canRefetch: Bool {
         switch self {
-        case .remote, .discovery: return true
-        default: return false
+        case .remote, .discovery, .file: return true
+        case .inline: return false
         }
     }
 }

@@ -10,6 +10,9 @@ public struct AuthzOptions: Sendable {
     public var numTrustedProxies = 0
     /// Add `x-warden-decision`, `x-warden-reason` and `x-warden-denied-by` headers.
     public var debugHeaders = false
+    /// Operator-provided local JWKS files by issuer (`--jwks-file ISSUER=PATH`): they replace the rule's
+    /// `jwks`/`jwksUri`/discovery, e.g. for air-gapped clusters; HMAC (`oct`) keys are allowed there.
+    public var jwksFiles: [String: String] = [:]
     /// Distinct workload scopes whose compiled policies are cached (per-request `context_extensions` scoping).
     public var maxCachedScopes = 1024
 

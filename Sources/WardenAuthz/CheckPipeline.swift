@@ -25,7 +25,7 @@ public final class CheckPipeline: Sendable {
         current = Mutex(PolicyGeneration(policies: policies, number: 1, options: options))
         authenticator = Authenticator(keyStore: keyStore, tokenCache: tokenCache, options: options)
         responses = ResponseBuilder(options: options)
-        CheckPipeline.registerSources(of: policies, in: keyStore)
+        registerSources(of: policies)
     }
 
     /// The policy generation new checks run on.
@@ -34,7 +34,7 @@ public final class CheckPipeline: Sendable {
     /// Swaps in a new, fully validated policy set; checks in flight finish on the old one.
     @discardableResult
     public func install(_ policies: PolicySet) -> Int {
-        CheckPipeline.registerSources(of: policies, in: keyStore)
+        registerSources(of: policies)
         let number = current.withLock { gen in
             gen = PolicyGeneration(policies: policies, number: gen.number + 1, options: options)
             return gen.number
@@ -43,13 +43,16 @@ public final class CheckPipeline: Sendable {
     }
 
     /// Every JWKS source named by any rule (any scope: context_extensions can select other namespaces).
-    public static func sources(of policies: PolicySet) -> [JWKSSource] {
+    public func sources(of policies: PolicySet) -> [JWKSSource] {
         var seen = Set<JWKSSource>()
-        return policies.requestAuthentications.flatMap(\.jwtRules).map(JWTProvider.source(of:)).filter { seen.insert($0).inserted }
+        return policies.requestAuthentications.flatMap(\.jwtRules).map { keySource(for: $0) }.filter { seen.insert($0).inserted }
     }
 
-    static func registerSources(of policies: PolicySet, in store: JWKSStore) {
-        for s in sources(of: policies) { store.register(s) }
+    /// Where the keys for `rule` come from: `--jwks-file` for its issuer, else the rule's own source.
+    public func keySource(for rule: JWTRule) -> JWKSSource { JWTProvider.source(of: rule, options: options) }
+
+    private func registerSources(of policies: PolicySet) {
+        for s in sources(of: policies) { keyStore.register(s) }
     }
 
     /// Decides one request; `completion` runs exactly once, on this thread when no key fetch is needed.

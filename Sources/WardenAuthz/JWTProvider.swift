@@ -13,11 +13,16 @@ struct JWTProvider: Sendable {
         self.rule = rule
         requirements = JWTRequirements(issuer: rule.issuer, audiences: rule.audiences, clockSkew: options.clockSkew,
                                        requireExpiration: options.requireExpiration)
-        source = JWTProvider.source(of: rule)
+        source = JWTProvider.source(of: rule, options: options)
         var locations: [TokenLocation] = rule.fromHeaders.map { .header(name: $0.name.lowercased(), prefix: $0.prefix) }
         locations += rule.fromParams.map { .queryParameter($0) }
         locations += rule.fromCookies.map { .cookie($0) }
         self.locations = locations
+    }
+
+    /// An operator's `--jwks-file` for the issuer wins; then the rule's own source.
+    static func source(of rule: JWTRule, options: AuthzOptions) -> JWKSSource {
+        options.jwksFiles[rule.issuer].map { .file(path: $0) } ?? source(of: rule)
     }
 
     /// Inline `jwks` wins, then `jwksUri`, else OIDC discovery from the issuer (as istiod does).

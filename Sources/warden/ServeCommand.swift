@@ -44,6 +44,7 @@ struct ServeCommand {
         authz.maxTokenBytes = options.maxTokenBytes
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
+        authz.jwksFiles = options.jwksFiles
         let scope = WorkloadScope(namespace: options.namespace, labels: options.workloadLabels,
                                   rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))
         let pipeline = CheckPipeline(policies: policies, scope: scope, keyStore: store, tokenCache: cache, options: authz,

@@ -20,6 +20,8 @@ struct ServeOptions: Sendable {
     var clockSkew = 60.0
     var jwksCacheDuration = 1200.0
     var jwksFetchTimeout = 5.0
+    /// `--jwks-file ISSUER=PATH`: local JWKS files that replace the rules' remote sources.
+    var jwksFiles: [String: String] = [:]
     var tokenCacheSize = 100_000
     var maxTokenBytes = 8192
     var requireExpiration = false
@@ -54,6 +56,7 @@ struct ServeOptions: Sendable {
       --jwks-cache-duration D    keep fetched keys this long, refreshed ahead (default: 20m)
       --jwks-fetch-timeout D     per-fetch timeout (default: 5s)
       --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
+      --jwks-file ISSUER=PATH    take ISSUER's keys from a local JWKS file (re-read on unknown kid); repeatable
       --token-cache-size N       verified-token cache entries (default: 100000; 0 disables)
       --max-token-bytes N        longest accepted token (default: 8192)
       --require-expiration       reject tokens without exp
@@ -93,7 +96,15 @@ struct ServeOptions: Sendable {
             case "--cache-dir": o.cacheDir = try reader.value(for: flag)
             case "--max-request-bytes": o.maxRequestBytes = try reader.int(for: flag, in: 1024...(64 << 20))
             case "--clock-skew": o.clockSkew = try reader.seconds(for: flag)
-            case "--jwks-cache-duration": o.jwksCacheDuration = try reader.seconds(for: flag)
+            case "--jwks-cache-duration":
+                o.jwksCacheDuration = try reader.seconds(for: flag)
+                if o.jwksCacheDuration < 1 { throw UsageError("invalid value for --jwks-cache-duration: at least 1s") }
+            case "--jwks-file":
+                let raw = try reader.value(for: flag)
+                guard let eq = raw.lastIndex(of: "="), eq != raw.startIndex, raw.index(after: eq) != raw.endIndex else {
+                    throw UsageError("invalid value '\(raw)' for --jwks-file: expected ISSUER=PATH")
+                }
+                o.jwksFiles[String(raw[..<eq])] = String(raw[raw.index(after: eq)...])
             case "--jwks-fetch-timeout": o.jwksFetchTimeout = try reader.seconds(for: flag)
             case "--token-cache-size": o.tokenCacheSize = try reader.int(for: flag, in: 0...10_000_000)
             case "--max-token-bytes": o.maxTokenBytes = try reader.int(for: flag, in: 256...(1 << 20))

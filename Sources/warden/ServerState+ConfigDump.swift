@@ -42,8 +42,8 @@ extension ServerState {
     /// Issuer per key source, from the loaded rules (the first rule naming the source wins).
     func issuersBySource() -> [JWKSSource: String] {
         var map: [JWKSSource: String] = [:]
-        for rule in pipeline.generation.policies.requestAuthentications.flatMap(\.jwtRules) where map[rule.keySource] == nil {
-            map[rule.keySource] = rule.issuer
+        for rule in pipeline.generation.policies.requestAuthentications.flatMap(\.jwtRules) where map[pipeline.keySource(for: rule)] == nil {
+            map[pipeline.keySource(for: rule)] = rule.issuer
         }
         return map
     }

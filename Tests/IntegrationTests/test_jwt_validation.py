@@ -314,9 +314,6 @@ def test_oversized_reason_gives_the_size(rig):
     assert f"token is {len(token)} bytes; the limit is 8192" in entry["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason="WardenAuthz Authenticator selects the rule by exact iss and fails with "
-                   "issuerNotConfigured; fix: fail with JWTError.unconfiguredIssuer(jwt.issuer, configured: "
-                   "scope.providers.keys), which names the trailing-slash difference")
 def test_trailing_slash_issuer_reason_says_so(rig):
     denied(check(rig.client, rig.minter.mint(iss=rig.idp.issuer + "/"), "/reject/iss-slash-hint"))
     entry, _ = decision_line(rig.warden, "/reject/iss-slash-hint")
