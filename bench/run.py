@@ -482,6 +482,12 @@ spec:
             res["half_rate"] = {"rate": rate, "c": self.fixed_rate(e, rate)}
         with Envoy(self.a.envoy, "noauth.yaml", self.run_dir, self.server_cpu) as e:
             res["half_rate"]["a"] = self.fixed_rate(e, rate)
+        if self.load_cpu:
+            # Variant: Warden on the other CPU (next to the load generator), as when it runs in its own pod.
+            with Warden(self.a.warden, self.run_dir, self.load_cpu, self.policy_dir) as w, \
+                    Envoy(self.a.envoy, "ext_authz.yaml", self.run_dir, self.server_cpu, WARDEN_PORT=w.port) as e:
+                measure("c*", e, w)
+                res["half_rate"]["c*"] = self.fixed_rate(e, rate)
         log(f"half rate {rate:.0f}/s: p99 (a) {res['half_rate']['a']['p99_us']}µs, (c) {res['half_rate']['c']['p99_us']}µs")
         self.results["envoy"] = res
 
@@ -538,7 +544,10 @@ spec:
             for label, name in (("a", "(a) Envoy, no auth (ceiling)"),
                                 ("b", "(b) Envoy jwt_authn + RBAC (Istio-like: verifies every request)"),
                                 ("b'", "(b') Envoy jwt_authn (+ jwt_cache_config, 1000) + RBAC"),
-                                ("c", "(c) Envoy ext_authz → Warden")):
+                                ("c", "(c) Envoy ext_authz → Warden"),
+                                ("c*", "(c\\*) same, Warden pinned to the load generator's CPU instead")):
+                if label not in E:
+                    continue
                 r = E[label]
                 cpu = f"{r['server_cpu_us']:.1f} µs" + (f" ({r['envoy_cpu_us']:.1f} + {r['warden_cpu_us']:.1f})" if r["warden_cpu_us"] else "")
                 lines.append(f"| {name} | {r['rps']:,.0f} | {us(r['p50_us'])} | {us(r['p99_us'])} | {r['errors']} | {cpu} | "
@@ -550,14 +559,24 @@ spec:
                           f"By server CPU per request (robust on a shared machine): c/a = {a['server_cpu_us'] / c['server_cpu_us']:.2f}, "
                           f"c/b = {b['server_cpu_us'] / c['server_cpu_us']:.2f}, c/b' = {b2['server_cpu_us'] / c['server_cpu_us']:.2f}. "
                           f"Envoy's own ext_authz cost (c − a, Envoy side only): {c['envoy_cpu_us'] - a['envoy_cpu_us']:.1f} µs/request; "
-                          f"jwt_authn + RBAC (b − a): {b['envoy_cpu_us'] - a['envoy_cpu_us']:.1f} µs/request.", "",
+                          f"jwt_authn + RBAC (b − a): {b['envoy_cpu_us'] - a['envoy_cpu_us']:.1f} µs/request. "
+                          f"Envoy-core capacity when Warden has its own core (Envoy CPU/request only): "
+                          f"c/b = {b['envoy_cpu_us'] / c['envoy_cpu_us']:.2f}"
+                          + (f"; measured (c\\*)/(b) = {E['c*']['rps'] / b['rps']:.2f}." if "c*" in E else "."), "",
                       f"At half of (c)'s max rate ({h['rate']:,.0f} req/s, `h2load --h1 -c{self.a.rate_clients} --rps`, "
                       f"{self.a.rate_seconds} s, fixed rate per connection): "
                       f"(a) p50 {us(h['a']['p50_us'])} p99 {us(h['a']['p99_us'])}; "
-                      f"(c) p50 {us(h['c']['p50_us'])} p99 {us(h['c']['p99_us'])} → **p99 added {us(added)}**; "
-                      f"achieved {h['a']['rps']:,.0f} / {h['c']['rps']:,.0f} req/s.", ""]
+                      f"(c) p50 {us(h['c']['p50_us'])} p99 {us(h['c']['p99_us'])} → **p99 added {us(added)}** "
+                      f"(p50 added {us(h['c']['p50_us'] - h['a']['p50_us'])}); "
+                      f"achieved {h['a']['rps']:,.0f} / {h['c']['rps']:,.0f} req/s."
+                      + (f" (c\\*) at the same rate: p50 {us(h['c*']['p50_us'])} p99 {us(h['c*']['p99_us'])} → p99 added "
+                         f"{us(h['c*']['p99_us'] - h['a']['p99_us'])}." if "c*" in h else ""), ""]
             targets.append(("Through Envoy: (c) ≥ 0.8 × (b) req/s", f"{c['rps'] / b['rps']:.2f} × (b) measured; "
                             f"{b['server_cpu_us'] / c['server_cpu_us']:.2f} × by server CPU/request", c['rps'] >= 0.8 * b['rps']))
+            if "c*" in E:
+                cs = E["c*"]
+                targets.append(("Through Envoy, Warden on its own CPU (c\\*): ≥ 0.8 × (b) req/s", f"{cs['rps'] / b['rps']:.2f} × (b)",
+                                cs['rps'] >= 0.8 * b['rps']))
             targets.append(("Through Envoy: p99 added over (a) ≤ 1 ms at half of (c)'s max rate", us(added), added <= 1000))
         if "direct" in R:
             D = R["direct"]
