@@ -506,7 +506,8 @@ spec:
         envoy_v = run([self.a.envoy, "--version"], 30).strip().split("version:")[-1].strip().split("/")[1:3]
         return {"cpu": model, "cores": os.cpu_count(), "mem_gib": int(mem) / 2**20, "kernel": platform.release(),
                 "envoy": "/".join(envoy_v), "openssl": run(["openssl", "version"], 10).strip(),
-                "wrk": run(["wrk", "-v"], 10) if False else "wrk 4.1.0 (Debian)",
+                "wrk": "wrk " + (subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "wrk"], capture_output=True,
+                                                text=True).stdout.strip() or "(version unknown)"),
                 "h2load": run(["h2load", "--version"], 10).strip(), "git": self.git()}
 
     @staticmethod
@@ -527,7 +528,8 @@ spec:
                  f"Load average before / after: {load_before} / {load_after} (the machine is shared: figures are noisy, "
                  "compare ratios within one run). Run took {:.0f} s.".format(time.monotonic() - started), "",
                  "Placement: server side (Envoy `--concurrency 1`, Warden `--threads 1`) pinned to CPU 0, "
-                 "load generator (`wrk -t1`, `h2load -t1`, grpcio) pinned to CPU 1 (`taskset -c`). "
+                 "load generator (`wrk -t1`, `h2load -t1`, grpcio) pinned to CPU 1 (`taskset -c`)"
+                 + (f"; every process under `nice -n {self.a.nice}` (shared machine)" if self.a.nice else "") + ". "
                  "Envoy answers with `direct_response` (no upstream process), so (a)/(b)/(c) differ only in their filters.", ""]
         targets = []
 
@@ -623,7 +625,7 @@ spec:
         if R["notes"]:
             lines += ["", "Notes:"] + [f"- {n}" for n in R["notes"]]
         lines += ["", "## Reproduce", "", "```", "make bench            # = make deps build, then:",
-                  f".venv/bin/python bench/run.py --warden .build/release/warden",
+                  f".venv/bin/python bench/run.py --warden .build/release/warden" + (f" --nice {self.a.nice}" if self.a.nice else ""),
                   "```", "Individual commands (ports vary per run; configs rendered into bench/tmp/run/):", "```",
                   f"taskset -c 0 .venv/bin/envoy -c bench/tmp/run/ext_authz.yaml --concurrency 1",
                   f"taskset -c 0 .build/release/warden serve --threads 1 --policy bench/tmp/run/policies ...",
