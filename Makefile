@@ -10,7 +10,7 @@ WARDEN := .build/release/warden
 LISTEN ?= 127.0.0.1:9191
 ADMIN_LISTEN ?= 127.0.0.1:9901
 
-.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean
+.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean demo demo-token
 
 all: build
 
@@ -54,6 +54,16 @@ test: deps build
 ## Start Warden on the bundled demo config (deploy/demo).
 run: build
 	$(WARDEN) serve --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN) --policy deploy/demo/policies
+
+## The five-minute tour: local IdP, Warden (deploy/demo/policies), Envoy (deploy/envoy/envoy.yaml), echo app;
+## six requests explained. DEMO_ARGS=--keep leaves it running until Ctrl-C.
+demo: deps build
+	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) scripts/demo.py $(DEMO_ARGS)
+
+## A token for `make run` (demo key): make demo-token SCOPE="orders:read orders:write"
+SCOPE ?= orders:read
+demo-token: venv
+	@$(PY) deploy/demo/mint-token.py --scope "$(SCOPE)"
 
 clean:
 	rm -rf .build

@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
+        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
     ]

@@ -80,7 +80,7 @@ public final class CheckPipeline: Sendable {
         let decision = AuthorizationEvaluator.evaluate(scope.effective, request: request, identity: identity,
                                                        options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))
         if decision.isAllowed {
-            return responses.allowed(decision, tokens: tokens, scope: scope, principal: identity?.principal, generation: generation)
+            return responses.allowed(decision, request: request, tokens: tokens, scope: scope, principal: identity?.principal, generation: generation)
         }
         return responses.policyDenied(decision, principal: identity?.principal, generation: generation)
     }

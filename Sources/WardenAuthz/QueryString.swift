@@ -13,6 +13,21 @@ enum QueryString {
         }
     }
 
+    /// The query keys of `path` exactly as written (not decoded) whose decoded name is `name`: what
+    /// ext_authz `query_parameters_to_remove` must list, since Envoy matches those keys undecoded
+    /// while jwt_authn finds the token by its decoded name (`access%5Ftoken` is `access_token`).
+    static func rawKeys(named name: String, in path: String) -> [String] {
+        guard let q = path.firstIndex(of: "?") else { return [] }
+        var query = path[path.index(after: q)...]
+        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
+        var keys: [String] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let raw = pair.firstIndex(of: "=").map { pair[..<$0] } ?? pair
+            if decode(raw) == name, !keys.contains(String(raw)) { keys.append(String(raw)) }
+        }
+        return keys
+    }
+
     /// Percent-decodes (and `+` → space, as Envoy's query parser does); invalid escapes stay as they are.
     static func decode(_ s: Substring) -> String {
         guard s.contains("%") || s.contains("+") else { return String(s) }

@@ -47,7 +47,7 @@ struct ResponseBuilder: Sendable {
 
     /// Allow: claim and payload headers set (overwriting), spoofed copies of every output header removed,
     /// tokens removed from where they were found unless forwarded, the payload as dynamic metadata.
-    func allowed(_ decision: AuthorizationDecision, tokens: [VerifiedToken], scope: CompiledScope,
+    func allowed(_ decision: AuthorizationDecision, request: RequestAttributes, tokens: [VerifiedToken], scope: CompiledScope,
                  principal: String?, generation: Int) -> CheckOutcome {
         var ok = AllowResponse()
         var set = Set<String>()
@@ -74,7 +74,9 @@ struct ResponseBuilder: Sendable {
             case .header(let name, _):
                 if !set.contains(name), removed.insert(name).inserted { ok.headersToRemove.append(name) }
             case .queryParameter(let p):
-                if !ok.queryParametersToRemove.contains(p) { ok.queryParametersToRemove.append(p) }
+                for key in QueryString.rawKeys(named: p, in: request.path) + [p] where !ok.queryParametersToRemove.contains(key) {
+                    ok.queryParametersToRemove.append(key)
+                }
             case .cookie:
                 break  // Envoy leaves cookie tokens in place.
             }

@@ -225,8 +225,9 @@ struct MatchContext {
         case (.requestHeader(let name), .string(let p)):
             guard let header = request.headers[name] else { return false }
             if case .presence = p { return true }   // Envoy present_match: any value, even empty
-            // Istio matches each comma-separated element (duplicate headers arrive joined with ",").
-            return header.split(separator: ",", omittingEmptySubsequences: false).contains { p.matches(String($0)) }
+            // Envoy's HeaderMatcher matches the whole value, repeated headers joined with "," — exactly
+            // what ext_authz sends — so "user,admin" does not equal "admin".
+            return p.matches(header)
         case (.sourceIP, .ip(let b)): return b.contains(request.sourceIP)
         case (.remoteIP, .ip(let b)): return b.contains(remoteIP)
         case (.destinationIP, .ip(let b)): return b.contains(request.destinationIP)

@@ -57,7 +57,7 @@ struct ServeOptions: Sendable {
       --token-cache-size N       verified-token cache entries (default: 100000; 0 disables)
       --max-token-bytes N        longest accepted token (default: 8192)
       --require-expiration       reject tokens without exp
-      --ready-timeout D          how long /readyz waits for the first JWKS fetch at start (default: 10s)
+      --ready-timeout D          /readyz is 503 while a JWKS source has no keys, up to this long after start (default: 10s)
 
     Server:
       --threads N                completion-queue threads (default: number of cores)
@@ -69,7 +69,7 @@ struct ServeOptions: Sendable {
       --debug-headers            add x-warden-decision / x-warden-reason / x-warden-denied-by headers
       --log-level LEVEL          debug, info, warn, error (default: info; denials log at info, allows at debug)
       --log-format FORMAT        json or text (default: json)
-      --redact-claims a,b        never log these claim values
+      --redact-claims a,b        never log these claims' values (repeatable; dotted paths; replaced by [redacted])
     """
 
     /// Parses the arguments after `serve`.

@@ -19,7 +19,7 @@ final class ServerState: Sendable {
     private let serving = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
     private let startedAt = Date().timeIntervalSince1970
-    private let lastReloadError = Mutex<String?>(nil)
+    let lastReloadError = Mutex<String?>(nil)
 
     init(pipeline: CheckPipeline, store: JWKSStore, log: Logger, options: ServeOptions) {
         self.pipeline = pipeline
@@ -69,12 +69,16 @@ final class ServerState: Sendable {
             }
             let attributes = RequestAttributes(request)
             metrics.inFlight.add(1, ordering: .relaxed)
+            // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
+            let requestID = request.attributes.request.http.id.isEmpty ? attributes.requestID : request.attributes.request.http.id
             pipeline.check(attributes) { [self] outcome in
-                call.respond(.response(CheckResponse(outcome.decision).serializedBytes()))
-                metrics.inFlight.subtract(1, ordering: .relaxed)
+                let answer = CheckResponse(outcome.decision).serializedBytes()
+                // Counted before answering, so a client that saw its answer also sees it in /metrics.
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.recordCheck(allowed: outcome.decision.isAllowed, reason: outcome.reasonCode, seconds: seconds)
-                logDecision(attributes, outcome, seconds: seconds)
+                metrics.inFlight.subtract(1, ordering: .relaxed)
+                call.respond(.response(answer))
+                logDecision(attributes, outcome, requestID: requestID, seconds: seconds)
             }
         }
     }
@@ -94,16 +98,22 @@ final class ServerState: Sendable {
 
     // MARK: decision log
 
-    private func logDecision(_ r: RequestAttributes, _ o: CheckOutcome, seconds: Double) {
+    private func logDecision(_ r: RequestAttributes, _ o: CheckOutcome, requestID: String, seconds: Double) {
         let level: LogLevel = o.decision.isAllowed ? .debug : .info
         guard log.enabled(level) else { return }
+        // Values of `--redact-claims` claims, read from the request's own tokens, are cut out of every
+        // free-text field (a path, a reason quoting an issuer or audience, the principal).
+        let redactor = options.redactClaims.isEmpty ? nil
+            : LogRedactor(claims: options.redactClaims, tokens: pipeline.extractTokens(from: r).map(\.token), maxTokenBytes: options.maxTokenBytes)
+        func text(_ s: String) -> JSONValue { .string(redactor?.scrub(s) ?? s) }
         var fields: [(String, JSONValue)] = [
-            ("request_id", .string(r.requestID)), ("method", .string(r.method)), ("host", .string(r.host)),
-            ("path", .string(Self.pathWithoutSecrets(r.path))), ("decision", .string(o.decision.isAllowed ? "allow" : "deny")),
-            ("status", .number(Double(o.decision.httpStatus))), ("reason", .string(o.reason)), ("reason_code", .string(o.reasonCode)),
+            ("request_id", text(requestID)), ("method", text(r.method)), ("host", text(r.host)),
+            ("path", text(Self.pathWithoutSecrets(r.path))), ("decision", .string(o.decision.isAllowed ? "allow" : "deny")),
+            ("status", .number(Double(o.decision.httpStatus))), ("reason", text(o.reason)), ("reason_code", .string(o.reasonCode)),
         ]
         if let p = o.policy { fields.append(("policy", .string(p))) }
-        if let p = o.principal { fields.append(("principal", .string(p))) }
+        if let p = o.principal { fields.append(("principal", text(p))) }
+        fields.append(("generation", .number(Double(o.generation))))
         fields.append(("latency_ms", .number((seconds * 1e6).rounded() / 1e3)))
         log.log(level, "decision", fields)
     }
@@ -117,16 +127,24 @@ final class ServerState: Sendable {
 
     // MARK: admin
 
-    /// Ready when serving and every key source has keys or has finished its first fetch attempt
-    /// (or `--ready-timeout` has passed since start).
+    /// Ready when serving and every key source serves keys (fetched, read, or from the persisted cache).
+    /// While a source has none — its first fetch pending or failing, e.g. an IdP outage at start — the
+    /// answer is 503 with the reason, until `--ready-timeout` has passed since start; after that Warden
+    /// reports ready (degraded, reason given) so one dead issuer cannot keep every other route down.
     func readiness() -> (ready: Bool, reason: String) {
-        guard serving.load(ordering: .acquiring) else { return (false, "gRPC server not started") }
-        if shuttingDown.load(ordering: .acquiring) { return (false, "shutting down") }
-        let waiting = store.status().filter { !$0.available && $0.lastError == nil }
-        if !waiting.isEmpty && Date().timeIntervalSince1970 - startedAt < options.readyTimeout {
-            return (false, "waiting for the first JWKS fetch: " + waiting.map { $0.source.description }.joined(separator: ", "))
+        guard serving.load(ordering: .acquiring) else { return (false, "not ready: gRPC server not started") }
+        if shuttingDown.load(ordering: .acquiring) { return (false, "not ready: shutting down") }
+        let missing = store.status().filter { !$0.available }
+        guard !missing.isEmpty else { return (true, "ready") }
+        let detail = missing.map { s -> String in
+            let name = s.uri ?? s.source.description
+            if let e = s.lastError { return "\(name): \(s.consecutiveFailures) failed fetch(es), last error: \(e)" }
+            return "\(name): " + (s.fetchInFlight ? "first fetch in progress" : "not fetched yet")
+        }.joined(separator: "; ")
+        if Date().timeIntervalSince1970 - startedAt < options.readyTimeout {
+            return (false, "not ready: no JWKS keys yet for " + detail)
         }
-        return (true, "ready")
+        return (true, "ready (degraded: --ready-timeout passed without keys for " + detail + ")")
     }
 
     func adminHandler() -> @Sendable (AdminRequest) -> AdminResponse {
@@ -138,6 +156,8 @@ final class ServerState: Sendable {
             case "/readyz":
                 let r = readiness()
                 return .text(r.reason + "\n", status: r.ready ? 200 : 503)
+            case "/config_dump":
+                return .json(configDump().serialized + "\n")
             case "/metrics":
                 var out = ""
                 metrics.render(into: &out)
@@ -160,20 +180,30 @@ final class ServerState: Sendable {
         }
         let statuses = store.status()
         let now = Date().timeIntervalSince1970
-        out += "# HELP warden_jwks_fetches_total JWKS fetches by source and result.\n# TYPE warden_jwks_fetches_total counter\n"
-        for s in statuses {
+        let issuers = issuersBySource()
+        func labels(_ s: SourceStatus) -> String {
             let src = Metrics.escape(s.uri ?? s.source.description)
-            out += "warden_jwks_fetches_total{source=\"\(src)\",result=\"success\"} \(s.fetches.succeeded)\n"
-            out += "warden_jwks_fetches_total{source=\"\(src)\",result=\"failed\"} \(s.fetches.failed)\n"
-            out += "warden_jwks_fetches_total{source=\"\(src)\",result=\"not_modified\"} \(s.fetches.notModified)\n"
+            return "issuer=\"\(Metrics.escape(issuers[s.source] ?? ""))\",source=\"\(src)\""
+        }
+        out += "# HELP warden_jwks_fetches_total JWKS fetches by issuer, source and result.\n# TYPE warden_jwks_fetches_total counter\n"
+        for s in statuses {
+            out += "warden_jwks_fetches_total{\(labels(s)),result=\"success\"} \(s.fetches.succeeded)\n"
+            out += "warden_jwks_fetches_total{\(labels(s)),result=\"failed\"} \(s.fetches.failed)\n"
+            out += "warden_jwks_fetches_total{\(labels(s)),result=\"not_modified\"} \(s.fetches.notModified)\n"
         }
         out += "# HELP warden_jwks_keys Usable keys per source.\n# TYPE warden_jwks_keys gauge\n"
-        for s in statuses { out += "warden_jwks_keys{source=\"\(Metrics.escape(s.uri ?? s.source.description))\"} \(s.keyCount)\n" }
+        for s in statuses { out += "warden_jwks_keys{\(labels(s))} \(s.keyCount)\n" }
+        out += "# HELP warden_jwks_available Whether the source serves keys now (1) or not (0).\n# TYPE warden_jwks_available gauge\n"
+        for s in statuses { out += "warden_jwks_available{\(labels(s))} \(s.available ? 1 : 0)\n" }
         out += "# HELP warden_jwks_age_seconds Age of the last good keys per source.\n# TYPE warden_jwks_age_seconds gauge\n"
         for s in statuses {
-            if let f = s.fetchedAt { out += "warden_jwks_age_seconds{source=\"\(Metrics.escape(s.uri ?? s.source.description))\"} \(now - f)\n" }
+            if let f = s.fetchedAt { out += "warden_jwks_age_seconds{\(labels(s))} \(max(0, now - f))\n" }
         }
         out += "# HELP warden_jwks_unknown_kid_refetches_total Refetches triggered by an unknown kid.\n# TYPE warden_jwks_unknown_kid_refetches_total counter\n"
-        for s in statuses { out += "warden_jwks_unknown_kid_refetches_total{source=\"\(Metrics.escape(s.uri ?? s.source.description))\"} \(s.unknownKidRefetches)\n" }
+        for s in statuses { out += "warden_jwks_unknown_kid_refetches_total{\(labels(s))} \(s.unknownKidRefetches)\n" }
+        out += "# HELP warden_jwks_unknown_kid_rate_limited_total Unknown-kid refetches refused by the rate limit.\n# TYPE warden_jwks_unknown_kid_rate_limited_total counter\n"
+        for s in statuses { out += "warden_jwks_unknown_kid_rate_limited_total{\(labels(s))} \(s.unknownKidRateLimited)\n" }
+        let ready = readiness().ready
+        out += "# HELP warden_ready Whether /readyz answers 200.\n# TYPE warden_ready gauge\nwarden_ready \(ready ? 1 : 0)\n"
     }
 }

@@ -1,6 +1,6 @@
 import Glibc
 
-/// The `warden` command: `serve`, `version`, `--help`.
+/// The `warden` command: `serve`, `explain`, `validate`, `decode`, `version`, `--help`.
 enum WardenCommand {
     static let version = "0.1.0"
 
@@ -9,8 +9,11 @@ enum WardenCommand {
 
     Usage:
       warden serve --listen HOST:PORT --admin-listen HOST:PORT --policy PATH [--policy PATH…] [options]
+      warden explain --policy PATH --method M --path P [--header 'name: value']… [--jwks FILE | --fetch] [--now UNIX]
+      warden validate --policy PATH [--policy PATH…] [--strict]
+      warden decode TOKEN
       warden version
-      warden --help | warden serve --help
+      warden --help | warden COMMAND --help
     """
 
     static func run(_ args: [String]) -> Int32 {
@@ -34,6 +37,24 @@ enum WardenCommand {
                 }
                 let options = try ServeOptions.parse(rest)
                 return ServeCommand(options: options).run()
+            case "explain":
+                if rest.contains("--help") || rest.contains("-h") {
+                    print(ExplainOptions.help)
+                    return 0
+                }
+                return ExplainCommand(options: try ExplainOptions.parse(rest)).run()
+            case "validate":
+                if rest.contains("--help") || rest.contains("-h") {
+                    print(ValidateCommand.help)
+                    return 0
+                }
+                return try ValidateCommand.parse(rest).run()
+            case "decode":
+                if rest.contains("--help") || rest.contains("-h") {
+                    print(DecodeCommand.help)
+                    return 0
+                }
+                return try DecodeCommand.parse(rest).run()
             default:
                 throw UsageError("unknown command '\(command)' (see warden --help)")
             }

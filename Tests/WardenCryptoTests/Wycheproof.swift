@@ -1,11 +1,11 @@
 import Foundation
 
-/// Loads Wycheproof vector files from `<package>/../shared/vectors/wycheproof` (or `$WARDEN_WYCHEPROOF`).
+/// Loads Wycheproof vector files from `<package>/Tests/Vectors/wycheproof` (a copy of shared/vectors/wycheproof) (or `$WARDEN_WYCHEPROOF`).
 enum Wycheproof {
     static let directory: URL = {
         if let env = ProcessInfo.processInfo.environment["WARDEN_WYCHEPROOF"] { return URL(fileURLWithPath: env) }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared/vectors/wycheproof")
+        return root.appendingPathComponent("Tests/Vectors/wycheproof")
     }()
 
     struct Case: Sendable, CustomStringConvertible {

@@ -8,7 +8,7 @@ enum Fixture {
 
     static var wycheproof: URL {
         if let env = ProcessInfo.processInfo.environment["WARDEN_WYCHEPROOF"] { return URL(fileURLWithPath: env) }
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/wycheproof")
+        return packageRoot.appendingPathComponent("Tests/Vectors/wycheproof")
     }
 
     static func json(_ url: URL) -> [String: Any] {

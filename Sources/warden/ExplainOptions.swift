@@ -1,0 +1,110 @@
+import Foundation
+import WardenPolicy
+
+/// What `warden explain` is told: the same policy and scope flags as `serve`, plus one request.
+struct ExplainOptions {
+    var policyPaths: [String] = []
+    var namespace = "default"
+    var workloadLabels: [String: String] = [:]
+    var rootNamespace = "istio-system"
+    var targets: [String] = []
+    var method = "GET"
+    var path = "/"
+    var host = "example.com"
+    var scheme = "http"
+    var headers: [(String, String)] = []
+    var sourcePrincipal = ""
+    var sourceIP = ""
+    var jwksFile: String?
+    var fetch = false
+    var now: Double?
+    var clockSkew = 60.0
+    var requireExpiration = false
+    var maxTokenBytes = 8192
+    var numTrustedProxies = 0
+    var debugHeaders = false
+
+    static let help = """
+    Usage: warden explain --policy PATH [--namespace NS] [--workload-labels k=v,…] [--root-namespace NS]
+                          --method M --path P [--host H] [--header 'name: value']… [--jwks FILE | --fetch]
+                          [--now UNIX]
+
+    Decides one request offline with the same policies and pipeline as `warden serve`, and walks the
+    401/403 flowchart step by step (✓ passed, ✗ failed, · information, ! hint): token found → decoded
+    header and payload (unverified) → issuer → exp/nbf → audience → kid → signature → AuthorizationPolicy
+    → final status and the headers Envoy would get.
+
+    Request:
+      --method M                 HTTP method (default: GET)
+      --path P                   path with query (default: /)
+      --host H                   :authority (default: example.com)
+      --scheme S                 http or https (default: http; used in the WWW-Authenticate realm)
+      --header 'name: value'     a request header (repeatable), e.g. 'authorization: Bearer eyJ…'
+      --source-principal P       mTLS peer identity, e.g. spiffe://cluster.local/ns/x/sa/y
+      --source-ip IP             connection peer address
+
+    Keys (for jwksUri / discovery rules; inline jwks are always used):
+      --jwks FILE                a JWKS document used for every remote issuer
+      --fetch                    fetch the issuers' JWKS over the network as serve would
+      (neither: remote issuers have no keys, and the walk says so)
+
+    Policies and verification (as serve): --policy PATH (repeatable), --namespace, --workload-labels,
+      --root-namespace, --target KIND/NAME, --clock-skew SECONDS, --require-expiration,
+      --max-token-bytes N, --num-trusted-proxies N, --debug-headers
+      --now UNIX                 evaluate exp/nbf at this time (default: now)
+
+    Exit status: 0 allowed, 1 denied, 2 usage or policy error.
+    """
+
+    static func parse(_ args: [String]) throws(UsageError) -> ExplainOptions {
+        var o = ExplainOptions()
+        var reader = ArgumentReader(args)
+        while let flag = try reader.nextFlag() {
+            switch flag {
+            case "--policy": o.policyPaths.append(try reader.value(for: flag))
+            case "--namespace": o.namespace = try reader.value(for: flag)
+            case "--workload-labels": o.workloadLabels.merge(try ServeOptions.parseLabels(try reader.value(for: flag), flag)) { $1 }
+            case "--root-namespace": o.rootNamespace = try reader.value(for: flag)
+            case "--target":
+                let t = try reader.value(for: flag)
+                guard TargetRef(flag: t) != nil else { throw UsageError("invalid value '\(t)' for --target: expected KIND/NAME or KIND/NAMESPACE/NAME") }
+                o.targets.append(t)
+            case "--method": o.method = try reader.value(for: flag)
+            case "--path": o.path = try reader.value(for: flag)
+            case "--host": o.host = try reader.value(for: flag)
+            case "--scheme": o.scheme = try reader.value(for: flag)
+            case "--header":
+                let raw = try reader.value(for: flag)
+                guard let colon = raw.dropFirst().firstIndex(of: ":") else {
+                    throw UsageError("invalid value for --header: expected 'name: value'")
+                }
+                let name = raw[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+                let value = raw[raw.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty else { throw UsageError("invalid value for --header: empty name") }
+                o.headers.append((name, value))
+            case "--source-principal": o.sourcePrincipal = try reader.value(for: flag)
+            case "--source-ip": o.sourceIP = try reader.value(for: flag)
+            case "--jwks": o.jwksFile = try reader.value(for: flag)
+            case "--fetch": o.fetch = true
+            case "--now":
+                let raw = try reader.value(for: flag)
+                guard let t = Double(raw), t >= 0 else { throw UsageError("invalid value '\(raw)' for --now: expected Unix seconds") }
+                o.now = t
+            case "--clock-skew": o.clockSkew = try reader.seconds(for: flag)
+            case "--require-expiration": o.requireExpiration = true
+            case "--max-token-bytes": o.maxTokenBytes = try reader.int(for: flag, in: 256...(1 << 20))
+            case "--num-trusted-proxies": o.numTrustedProxies = try reader.int(for: flag, in: 0...64)
+            case "--debug-headers": o.debugHeaders = true
+            default: throw UsageError("unknown flag \(flag) (see warden explain --help)")
+            }
+        }
+        if o.policyPaths.isEmpty { throw UsageError("missing --policy PATH (a file or directory of Istio YAML)") }
+        if o.jwksFile != nil && o.fetch { throw UsageError("--jwks and --fetch are alternatives: give one") }
+        return o
+    }
+
+    var scope: WorkloadScope {
+        WorkloadScope(namespace: namespace, labels: workloadLabels, rootNamespace: rootNamespace,
+                      targets: targets.compactMap(TargetRef.init(flag:)))
+    }
+}

@@ -1,0 +1,107 @@
+import WardenAuthz
+import WardenJSON
+import WardenPolicy
+
+/// JSON views of loaded policies for `/config_dump`. Never echoes key material: an inline `jwks`
+/// (which may hold HMAC secrets) is shown as `<inline, N keys>`.
+enum PolicyDump {
+    static func requestAuthentication(_ ra: RequestAuthentication) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "namespace": .string(ra.ref.namespace), "name": .string(ra.ref.name),
+            "origin": .string(ra.origin.description),
+            "jwt_rules": .array(ra.jwtRules.map(jwtRule)),
+        ]
+        if let s = ra.selector { o["selector"] = labels(s.matchLabels) }
+        if !ra.targetRefs.isEmpty { o["target_refs"] = strings(ra.targetRefs.map(\.description)) }
+        return .object(o)
+    }
+
+    static func jwtRule(_ r: JWTRule) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "issuer": .string(r.issuer),
+            "audiences": strings(r.audiences),
+            "token_locations": strings(r.tokenLocations.map(\.description)),
+            "forward_original_token": .bool(r.forwardOriginalToken),
+            "key_source": .string(r.keySource.description),
+        ]
+        if let uri = r.jwksUri, !uri.isEmpty { o["jwks_uri"] = .string(uri) }
+        if let jwks = r.jwks, !jwks.isEmpty { o["jwks"] = .string(inlineSummary(jwks)) }
+        if !r.outputClaimToHeaders.isEmpty {
+            o["output_claim_to_headers"] = .array(r.outputClaimToHeaders.map { .object(["header": .string($0.header), "claim": .string($0.claim)]) })
+        }
+        if let h = r.outputPayloadToHeader { o["output_payload_to_header"] = .string(h) }
+        if let t = r.timeout { o["timeout_seconds"] = .number(Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18) }
+        if !r.spaceDelimitedClaims.isEmpty { o["space_delimited_claims"] = strings(r.spaceDelimitedClaims) }
+        return .object(o)
+    }
+
+    /// `<inline, N keys>`: how many entries the inline document's `keys` array has.
+    static func inlineSummary(_ jwks: String) -> String {
+        guard let doc = try? JSONParser.parse(jwks), let keys = doc["keys"]?.arrayValue else { return "<inline, unparseable>" }
+        return "<inline, \(keys.count) key\(keys.count == 1 ? "" : "s")>"
+    }
+
+    static func authorizationPolicy(_ p: AuthorizationPolicy) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "namespace": .string(p.ref.namespace), "name": .string(p.ref.name),
+            "origin": .string(p.origin.description),
+            "action": .string(p.action.rawValue),
+            "rules": .array(p.rules.map(rule)),
+        ]
+        if p.dryRun { o["dry_run"] = .bool(true) }
+        if let provider = p.provider { o["provider"] = .string(provider) }
+        if let s = p.selector { o["selector"] = labels(s.matchLabels) }
+        if !p.targetRefs.isEmpty { o["target_refs"] = strings(p.targetRefs.map(\.description)) }
+        return .object(o)
+    }
+
+    static func rule(_ r: AuthorizationRule) -> JSONValue {
+        var o: [String: JSONValue] = [:]
+        if !r.from.isEmpty { o["from"] = .array(r.from.map { .object(["source": source($0)]) }) }
+        if !r.to.isEmpty { o["to"] = .array(r.to.map { .object(["operation": operation($0)]) }) }
+        if !r.when.isEmpty { o["when"] = .array(r.when.map(condition)) }
+        return .object(o)
+    }
+
+    static func source(_ s: Source) -> JSONValue {
+        var o: [String: JSONValue] = [:]
+        func put(_ key: String, _ values: [CustomStringConvertible]) { if !values.isEmpty { o[key] = strings(values.map(\.description)) } }
+        put("principals", s.principals); put("notPrincipals", s.notPrincipals)
+        put("requestPrincipals", s.requestPrincipals); put("notRequestPrincipals", s.notRequestPrincipals)
+        put("namespaces", s.namespaces); put("notNamespaces", s.notNamespaces)
+        put("ipBlocks", s.ipBlocks); put("notIpBlocks", s.notIpBlocks)
+        put("remoteIpBlocks", s.remoteIpBlocks); put("notRemoteIpBlocks", s.notRemoteIpBlocks)
+        put("serviceAccounts", s.serviceAccounts); put("notServiceAccounts", s.notServiceAccounts)
+        put("trustDomains", s.trustDomains); put("notTrustDomains", s.notTrustDomains)
+        return .object(o)
+    }
+
+    static func operation(_ op: Operation) -> JSONValue {
+        var o: [String: JSONValue] = [:]
+        func put(_ key: String, _ values: [CustomStringConvertible]) { if !values.isEmpty { o[key] = strings(values.map(\.description)) } }
+        put("hosts", op.hosts); put("notHosts", op.notHosts)
+        put("ports", op.ports); put("notPorts", op.notPorts)
+        put("methods", op.methods); put("notMethods", op.notMethods)
+        put("paths", op.paths); put("notPaths", op.notPaths)
+        return .object(o)
+    }
+
+    static func condition(_ c: Condition) -> JSONValue {
+        var o: [String: JSONValue] = ["key": .string(c.key.description)]
+        if !c.values.isEmpty { o["values"] = strings(c.values.map(conditionValue)) }
+        if !c.notValues.isEmpty { o["notValues"] = strings(c.notValues.map(conditionValue)) }
+        return .object(o)
+    }
+
+    static func conditionValue(_ v: ConditionValue) -> String {
+        switch v {
+        case .string(let p): return p.description
+        case .ip(let b): return b.description
+        case .port(let p): return String(p)
+        }
+    }
+
+    static func strings(_ values: [String]) -> JSONValue { .array(values.map { .string($0) }) }
+
+    static func labels(_ l: [String: String]) -> JSONValue { .object(l.mapValues { .string($0) }) }
+}

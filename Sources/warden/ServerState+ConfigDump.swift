@@ -1,0 +1,80 @@
+import Foundation
+import WardenAuthz
+import WardenJSON
+import WardenJWKS
+import WardenPolicy
+
+extension ServerState {
+    /// `/config_dump`: the effective policies for this Warden's scope, the loaded generation and files,
+    /// and the status of every key source. No tokens, no key material, no inline JWKS text.
+    func configDump() -> JSONValue {
+        let gen = pipeline.generation
+        let scope = pipeline.scope
+        let effective = gen.policies.effective(for: scope)
+        let enforced = Set((effective.allowPolicies + effective.denyPolicies + effective.auditPolicies
+                            + effective.customPolicies + effective.dryRunPolicies).map(\.ref))
+        let policies = gen.policies.authorizationPolicies.filter { enforced.contains($0.ref) }
+        let ready = readiness()
+        var o: [String: JSONValue] = [
+            "version": .string(WardenCommand.version),
+            "generation": .number(Double(gen.number)),
+            "files": PolicyDump.strings(gen.policies.files),
+            "scope": .object([
+                "namespace": .string(scope.namespace),
+                "workload_labels": PolicyDump.labels(scope.labels),
+                "root_namespace": .string(scope.rootNamespace),
+                "targets": PolicyDump.strings(scope.targets.map(\.description)),
+            ]),
+            "loaded": .object([
+                "request_authentications": .number(Double(gen.policies.requestAuthentications.count)),
+                "authorization_policies": .number(Double(gen.policies.authorizationPolicies.count)),
+            ]),
+            "request_authentications": .array(effective.requestAuthentications.map(PolicyDump.requestAuthentication)),
+            "authorization_policies": .array(policies.map(PolicyDump.authorizationPolicy)),
+            "notes": PolicyDump.strings((gen.policies.notes + effective.notes).map(\.description)),
+            "jwks": .array(store.status().map { jwksStatus($0) }),
+            "ready": .object(["ready": .bool(ready.ready), "reason": .string(ready.reason)]),
+        ]
+        if let e = lastReloadError.withLock({ $0 }) { o["last_reload_error"] = .string(e) }
+        return .object(o)
+    }
+
+    /// Issuer per key source, from the loaded rules (the first rule naming the source wins).
+    func issuersBySource() -> [JWKSSource: String] {
+        var map: [JWKSSource: String] = [:]
+        for rule in pipeline.generation.policies.requestAuthentications.flatMap(\.jwtRules) where map[rule.keySource] == nil {
+            map[rule.keySource] = rule.issuer
+        }
+        return map
+    }
+
+    private func jwksStatus(_ s: SourceStatus) -> JSONValue {
+        func time(_ t: Double?) -> JSONValue { t.map { $0.isFinite ? .string(TimeText.rfc3339($0)) : .string("never") } ?? .null }
+        var o: [String: JSONValue] = [
+            "source": .string(s.source.description),
+            "uri": s.uri.map { .string($0) } ?? .null,
+            "issuer": issuersBySource()[s.source].map { .string($0) } ?? .null,
+            "kids": PolicyDump.strings(s.kids),
+            "key_count": .number(Double(s.keyCount)),
+            "available": .bool(s.available),
+            "from_persisted_cache": .bool(s.fromPersistedCache),
+            "fetch_in_flight": .bool(s.fetchInFlight),
+            "fetched_at": time(s.fetchedAt),
+            "expires_at": time(s.expiresAt),
+            "servable_until": time(s.servableUntil),
+            "next_attempt_at": time(s.nextAttemptAt),
+            "last_error": s.lastError.map { .string($0.description) } ?? .null,
+            "last_error_at": time(s.lastErrorAt),
+            "consecutive_failures": .number(Double(s.consecutiveFailures)),
+            "fetches": .object([
+                "success": .number(Double(s.fetches.succeeded)),
+                "failed": .number(Double(s.fetches.failed)),
+                "not_modified": .number(Double(s.fetches.notModified)),
+            ]),
+            "unknown_kid_refetches": .number(Double(s.unknownKidRefetches)),
+            "unknown_kid_rate_limited": .number(Double(s.unknownKidRateLimited)),
+        ]
+        if !s.skipped.isEmpty { o["skipped_keys"] = PolicyDump.strings(s.skipped) }
+        return .object(o)
+    }
+}

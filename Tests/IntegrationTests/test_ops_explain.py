@@ -1,0 +1,164 @@
+"""`warden explain` golden outputs, one per branch of the 401/403 flowchart, and `warden decode`.
+
+Deterministic: fixed keys (golden/explain/*.pem; RS256 signatures are deterministic), fixed claims and
+`--now`. Regenerate after an intended output change with WARDEN_UPDATE_GOLDEN=1 and review the diff.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from harness.tokens import b64url, raw_token
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "explain"
+NOW = 1700000000
+ISS = "https://idp.example.com"
+KC_ISS = "https://sso.example.com/realms/shop"
+UPDATE = os.environ.get("WARDEN_UPDATE_GOLDEN") == "1"
+
+
+def _key(name: str) -> RSAKey:
+    return RSAKey.import_key((GOLDEN / name).read_text())
+
+
+def token(claims: dict | None = None, *, kid: str = "k1", key: str = "signing-key.pem", **overrides) -> str:
+    payload = {"iss": ISS, "sub": "alice", "aud": "orders", "iat": NOW - 60, "exp": NOW + 3600}
+    payload.update(claims or {})
+    for name, value in overrides.items():
+        if value is None:
+            payload.pop(name, None)
+        else:
+            payload[name] = value
+    return jwt.encode({"alg": "RS256", "kid": kid, "typ": "JWT"}, payload, _key(key))
+
+
+def tampered() -> str:
+    h, _, s = token().split(".")
+    forged = b64url('{"aud":"orders","exp":1700003600,"iat":1699999940,"iss":"https://idp.example.com","sub":"admin"}')
+    return f"{h}.{forged}.{s}"
+
+
+def bearer(t: str) -> list[str]:
+    return ["--header", f"authorization: Bearer {t}"]
+
+
+# name → (extra args, expected exit code, expected final status in the output)
+CASES = {
+    "allow": (["--method", "POST", "--path", "/orders"] + bearer(token()), 0, "200 allowed"),
+    "missing-token-403": (["--path", "/orders"], 1, "403 Forbidden"),
+    "wrong-scheme-prefix": (["--path", "/orders", "--header", "authorization: Token abc.def.ghi"], 1, "403 Forbidden"),
+    "malformed": (["--path", "/orders"] + bearer("not-a-jwt"), 1, "401 Unauthorized"),
+    "alg-none": (["--path", "/orders"] + bearer(raw_token({"alg": "none"}, {"iss": ISS, "sub": "x"}, b"sig")), 1, "401 Unauthorized"),
+    "issuer-trailing-slash": (["--path", "/orders"] + bearer(token(iss=ISS + "/")), 1, "401 Unauthorized"),
+    "issuer-http": (["--path", "/orders"] + bearer(token(iss="http://idp.example.com")), 1, "401 Unauthorized"),
+    "issuer-realm-path": (["--path", "/orders"] + bearer(token(iss="https://sso.example.com/auth/realms/shop")), 1, "401 Unauthorized"),
+    "expired": (["--path", "/orders"] + bearer(token(iat=NOW - 7200, exp=NOW - 3600)), 1, "401 Unauthorized"),
+    "expired-within-skew": (["--path", "/orders"] + bearer(token(exp=NOW - 30)), 0, "200 allowed"),
+    "not-yet-valid": (["--path", "/orders"] + bearer(token(nbf=NOW + 600)), 1, "401 Unauthorized"),
+    "audience": (["--path", "/orders"] + bearer(token(aud=["billing"])), 1, "403 Forbidden"),
+    "unknown-kid-inline": (["--path", "/orders"] + bearer(token(kid="k2")), 1, "401 Unauthorized"),
+    "unknown-kid-remote": (["--path", "/orders", "--jwks", "jwks.json"] + bearer(token(iss=KC_ISS, kid="k9")), 1, "401 Unauthorized"),
+    "remote-no-keys": (["--path", "/orders"] + bearer(token(iss=KC_ISS)), 1, "401 Unauthorized"),
+    "remote-allow-with-jwks": (["--path", "/orders/7", "--jwks", "jwks.json"] + bearer(token(iss=KC_ISS)), 0, "200 allowed"),
+    "bad-signature-other-key": (["--path", "/orders"] + bearer(token(key="other-key.pem")), 1, "401 Unauthorized"),
+    "bad-signature-tampered": (["--path", "/orders"] + bearer(tampered()), 1, "401 Unauthorized"),
+    "deny-policy-403": (["--path", "/admin/users"] + bearer(token()), 1, "403 Forbidden"),
+    "no-allow-matched-403": (["--method", "DELETE", "--path", "/orders/7"] + bearer(token()), 1, "403 Forbidden"),
+    "other-namespace-no-policies": (["--namespace", "other", "--path", "/anything"], 0, "200 allowed"),
+}
+
+
+def run_warden(warden_bin: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([warden_bin, *args], cwd=GOLDEN, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_explain_golden(warden_bin, name):
+    args, code, status = CASES[name]
+    namespace = [] if "--namespace" in args else ["--namespace", "shop"]
+    result = run_warden(warden_bin, "explain", "--policy", "policies.yaml", *namespace, "--now", str(NOW), *args)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert f"Result: {'✓' if code == 0 else '✗'} {status}" in result.stdout
+    # The token never appears whole in the output (header and payload are shown decoded).
+    for i, arg in enumerate(args):
+        if arg.startswith("authorization: Bearer ") and arg.count(".") == 2:
+            assert arg.removeprefix("authorization: Bearer ") not in result.stdout
+    golden = GOLDEN / f"{name}.txt"
+    if UPDATE or not golden.exists():
+        golden.write_text(result.stdout)
+        if not UPDATE:
+            pytest.fail(f"golden {golden.name} was missing and has been written; review it and rerun")
+    assert result.stdout == golden.read_text(), f"output differs from {golden} (WARDEN_UPDATE_GOLDEN=1 to regenerate)"
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "missing --policy"),
+    (["--policy", "policies.yaml", "--bogus"], "unknown flag --bogus"),
+    (["--policy", "policies.yaml", "--header", "no-colon"], "--header"),
+    (["--policy", "policies.yaml", "--jwks", "jwks.json", "--fetch"], "alternatives"),
+    (["--policy", "policies.yaml", "--now", "yesterday"], "--now"),
+    (["--policy", "does-not-exist.yaml"], "does-not-exist.yaml"),
+])
+def test_explain_usage_errors_exit_2(warden_bin, args, message):
+    result = run_warden(warden_bin, "explain", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_explain_agrees_with_serve_on_every_case(warden_bin):
+    """The status in each golden is the pipeline's own (explain never reports a verdict of its own):
+    the walk's narrative must not contradict it."""
+    for name in CASES:
+        text = (GOLDEN / f"{name}.txt").read_text() if (GOLDEN / f"{name}.txt").exists() else ""
+        assert "the step-by-step walk expected" not in text, name
+
+
+def test_decode_prints_unverified_header_payload_and_dates(warden_bin):
+    result = run_warden(warden_bin, "decode", "--now", str(NOW), "Bearer " + token(nbf=NOW - 10))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("NOT VERIFIED")
+    assert '"kid": "k1"' in out and '"sub": "alice"' in out
+    assert "2023-11-14T23:13:20Z (in 60 min)" in out  # exp
+    assert "2023-11-14T22:13:10Z (10 s ago)" in out  # nbf
+    assert "256 bytes (not checked)" in out
+
+
+@pytest.mark.parametrize("tok, code", [("a.b", 1), ("!!!.e30.", 1), ("", 2)])
+def test_decode_rejects_non_jwts(warden_bin, tok, code):
+    result = run_warden(warden_bin, *(["decode", tok] if tok else ["decode"]))
+    assert result.returncode == code
+
+
+def test_decode_reads_stdin(warden_bin):
+    result = subprocess.run([warden_bin, "decode", "-"], input=token() + "\n", capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0 and '"iss": "https://idp.example.com"' in result.stdout
+
+
+def test_explain_fetch_uses_the_live_idp(warden_bin, idp, minter, tmp_path):
+    """--fetch fetches the issuer's JWKS as serve would (here from the rig's IdP on 127.0.0.1)."""
+    (tmp_path / "p.yaml").write_text(f"""
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: default}}
+spec:
+  jwtRules:
+  - issuer: {idp.issuer}
+    jwksUri: {idp.jwks_uri}
+    audiences: [warden-test]
+""")
+    base = [warden_bin, "explain", "--policy", str(tmp_path / "p.yaml"), "--fetch", "--path", "/x"]
+    ok = subprocess.run(base + bearer(minter.mint()), capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"keys from {idp.jwks_uri}: 3 key(s)" in ok.stdout and "Result: ✓ 200 allowed" in ok.stdout
+    stranger = idp.add_key("RS256", kid="unpublished", published=False)
+    bad = subprocess.run(base + bearer(minter.mint(key=stranger)), capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1
+    assert 'kid "unpublished" is not in the JWKS' in bad.stdout
+    assert "a refetch would not help" in bad.stdout
+    assert "Result: ✗ 401 Unauthorized (jwt_unknown_kid)" in bad.stdout
