@@ -10,6 +10,15 @@ struct Authenticator: Sendable {
     let keyStore: JWKSStore
     let tokenCache: VerifiedTokenCache?
     let options: AuthzOptions
+    /// Parsed + verified results of repeated tokens; present only with `tokenCache`.
+    let recent: RecentTokens?
+
+    init(keyStore: JWKSStore, tokenCache: VerifiedTokenCache?, options: AuthzOptions) {
+        self.keyStore = keyStore
+        self.tokenCache = tokenCache
+        self.options = options
+        recent = tokenCache.map { RecentTokens(maxEntryAge: $0.maxEntryAge) }
+    }
 
     typealias Completion = @Sendable (Result<[VerifiedToken], AuthenticationFailure>) -> Void
 
@@ -31,8 +40,13 @@ struct Authenticator: Sendable {
     private func verify(_ token: ExtractedToken, scope: CompiledScope, now: Double,
                         completion: @escaping @Sendable (Result<VerifiedToken, AuthenticationFailure>) -> Void) {
         @Sendable func fail(_ e: JWTError) { completion(.failure(AuthenticationFailure(error: e, location: token.location))) }
+        let remembered = recent?.lookup(token.token, now: now)
         let jwt: UnverifiedJWT
-        do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch { return fail(error) }
+        if let remembered {
+            jwt = remembered.jwt
+        } else {
+            do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch { return fail(error) }
+        }
         let issuer = jwt.issuer ?? ""
         guard scope.extractor.issuers(at: token.location).contains(issuer), let provider = scope.providers[issuer] else {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
@@ -41,8 +55,12 @@ struct Authenticator: Sendable {
         do { try jwt.checkClaims(provider.requirements, now: now) } catch { return fail(error) }
 
         let finish: @Sendable (KeySnapshot, Bool) -> Void = { snapshot, mayRefetch in
+            if let remembered, let recent, recent.usable(remembered, for: snapshot) {
+                return completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: remembered.verified)))
+            }
             switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: snapshot.keys, now: now, cache: tokenCache) {
             case .success(let v):
+                recent?.remember(token.token, jwt: jwt, verified: v, snapshot: snapshot, now: now)
                 completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: v)))
             case .failure(.unknownKid) where mayRefetch && provider.source.canRefetch:
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch.

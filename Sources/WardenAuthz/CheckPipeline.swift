@@ -28,6 +28,10 @@ public final class CheckPipeline: Sendable {
         registerSources(of: policies)
     }
 
+    /// Checks whose token signature was answered by the parsed-token memo in front of `tokenCache`
+    /// (add to the cache's hits: they are verified-token cache hits that skipped the hashing).
+    public var recentTokenHits: Int { authenticator.recent?.hits ?? 0 }
+
     /// The policy generation new checks run on.
     public var generation: PolicyGeneration { current.withLock { $0 } }
 

@@ -174,7 +174,7 @@ final class ServerState: Sendable {
         out += "# HELP warden_policy_generation Loaded policy generation (1 at start, +1 per successful reload).\n# TYPE warden_policy_generation gauge\n"
         out += "warden_policy_generation \(gen)\n"
         if let c = pipeline.tokenCache?.statistics {
-            out += "# HELP warden_token_cache_hits_total Verified-token cache hits.\n# TYPE warden_token_cache_hits_total counter\nwarden_token_cache_hits_total \(c.hits)\n"
+            out += "# HELP warden_token_cache_hits_total Verified-token cache hits.\n# TYPE warden_token_cache_hits_total counter\nwarden_token_cache_hits_total \(c.hits + pipeline.recentTokenHits)\n"
             out += "# HELP warden_token_cache_misses_total Verified-token cache misses.\n# TYPE warden_token_cache_misses_total counter\nwarden_token_cache_misses_total \(c.misses)\n"
             out += "# HELP warden_token_cache_entries Verified-token cache size.\n# TYPE warden_token_cache_entries gauge\nwarden_token_cache_entries \(c.count)\n"
         }

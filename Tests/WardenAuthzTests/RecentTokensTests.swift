@@ -1,0 +1,81 @@
+import Synchronization
+import Testing
+import WardenAuthz
+import WardenJSON
+import WardenJWKS
+import WardenJWT
+import WardenPolicy
+
+/// The parsed-token memo in front of the verified-token cache must never let a repeated token skip a
+/// check that would now fail: time, issuer, keys.
+private final class Clock: Sendable {
+    private let now = Mutex(testNow)
+    func read() -> Double { now.withLock { $0 } }
+    func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
+}
+
+private func cachedPipeline(_ set: PolicySet, clock: Clock) -> CheckPipeline {
+    CheckPipeline(policies: set, scope: WorkloadScope(), keyStore: JWKSStore(), tokenCache: VerifiedTokenCache(),
+                  options: AuthzOptions(), clock: { clock.read() })
+}
+
+private func bearer(_ t: String) -> RequestAttributes { request(headers: ["authorization": "Bearer \(t)"]) }
+
+@Test func repeatedTokenIsAllowedAndCountedAsCacheHit() throws {
+    let p = cachedPipeline(try policies(), clock: Clock())
+    for _ in 0..<3 { #expect(p.decide(bearer(good)).decision.httpStatus == 200) }
+    // First check verifies the signature; the next two are hits (memo or cache), none a second verify.
+    #expect(p.tokenCache!.statistics.hits + p.recentTokenHits == 2)
+    #expect(p.tokenCache!.statistics.insertions == 1)
+}
+
+@Test func rememberedTokenStillExpires() throws {
+    let clock = Clock()
+    let p = cachedPipeline(try policies(), clock: clock)
+    #expect(p.decide(bearer(good)).decision.httpStatus == 200)
+    #expect(p.decide(bearer(good)).decision.httpStatus == 200)
+    clock.advance(300 + 61)  // past exp + the 60 s skew
+    let late = p.decide(bearer(good))
+    #expect(late.decision.httpStatus == 401)
+    #expect(late.decision.deny?.body == "Jwt is expired")
+}
+
+@Test func rememberedTokenFailsOnceItsKeyIsReplaced() throws {
+    let p = cachedPipeline(try policies(), clock: Clock())
+    #expect(p.decide(bearer(good)).decision.httpStatus == 200)
+    #expect(p.decide(bearer(good)).decision.httpStatus == 200)
+    let otherSecret = Array("another secret, 32 bytes long!!!".utf8)
+    let otherJWKS = #"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"\#(Base64URL.encode(otherSecret))"}]}"#
+    p.install(try PolicySet.parse(yaml: """
+    apiVersion: security.istio.io/v1
+    kind: RequestAuthentication
+    metadata: {name: jwt, namespace: default}
+    spec:
+      jwtRules:
+      - issuer: "\(issuer)"
+        audiences: [api]
+        jwks: '\(otherJWKS)'
+    """))
+    let after = p.decide(bearer(good))
+    #expect(after.decision.httpStatus == 401)
+    #expect(after.decision.deny?.body == "Jwt verification fails")
+    #expect(p.decide(bearer(token(key: otherSecret))).decision.httpStatus == 200)
+}
+
+@Test func rememberedTokenFromAnotherIssuerIsStillRejected() throws {
+    let p = cachedPipeline(try policies(), clock: Clock())
+    #expect(p.decide(bearer(good)).decision.httpStatus == 200)
+    // Same token, now under policies that trust no issuer at the header location.
+    p.install(try PolicySet.parse(yaml: """
+    apiVersion: security.istio.io/v1
+    kind: RequestAuthentication
+    metadata: {name: jwt, namespace: default}
+    spec:
+      jwtRules:
+      - issuer: "https://other.example"
+        jwks: '\(jwks)'
+    """))
+    let after = p.decide(bearer(good))
+    #expect(after.decision.httpStatus == 401)
+    #expect(after.decision.deny?.body == "Jwt issuer is not configured")
+}
