@@ -10,7 +10,7 @@ WARDEN := .build/release/warden
 LISTEN ?= 127.0.0.1:9191
 ADMIN_LISTEN ?= 127.0.0.1:9901
 
-.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean demo demo-token
+.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean demo demo-token bench
 
 all: build
 
@@ -54,6 +54,20 @@ test: deps build
 ## Start Warden on the bundled demo config (deploy/demo).
 run: build
 	$(WARDEN) serve --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN) --policy deploy/demo/policies
+
+BENCH_ARGS ?=
+## Benchmark, not part of `make test` (~4 min, loopback only, one run): Envoy no-auth / jwt_authn+RBAC /
+## ext_authz→Warden with wrk, direct gRPC with h2load, openssl speed, RSS with 100k cached tokens.
+## Prints a Markdown table and writes bench/results/latest.md (+ a dated copy). E.g. BENCH_ARGS="--nice -5".
+bench: deps build
+	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	$(PY) bench/run.py --warden $(WARDEN) --envoy $(VENV)/bin/envoy $(BENCH_ARGS)
 
 ## The five-minute tour: local IdP, Warden (deploy/demo/policies), Envoy (deploy/envoy/envoy.yaml), echo app;
 ## six requests explained. DEMO_ARGS=--keep leaves it running until Ctrl-C.
