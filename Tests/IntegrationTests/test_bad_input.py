@@ -43,6 +43,7 @@ spec:
   jwtRules:
   - issuer: {idp.issuer}
     jwksUri: {idp.jwks_uri}
+    outputClaimToHeaders: [{{header: x-jwt-sub, claim: sub}}]
 """,
         "authz.yaml": """
 apiVersion: security.istio.io/v1
@@ -52,6 +53,7 @@ spec:
   action: ALLOW
   rules:
   - from: [{source: {requestPrincipals: ["*"]}}]
+  - to: [{operation: {paths: ["/public/*"]}}]
 """,
     }
 
@@ -379,6 +381,21 @@ def test_envoy_authorization_whitespace_and_case(envoy, mint, template, status):
     got, body = _raw_http(envoy, [b"GET /data HTTP/1.1", b"host: example.com",
                                   f"authorization: {template.format(t=mint.mint())}".encode()])
     assert got == status, body
+
+
+@pytest.mark.parametrize("with_token", [True, False], ids=["with-token", "anonymous"])
+def test_envoy_spoofed_identity_header_never_reaches_upstream(envoy, upstream, mint, with_token):
+    """A client-sent copy of a header Warden writes from claims (outputClaimToHeaders) is overwritten with the
+    verified claim, or removed when there is no token; a spoofed x-warden-decision is not trusted either."""
+    upstream.clear()
+    headers = {"x-jwt-sub": "admin", "x-warden-decision": "allow"}
+    if with_token:
+        headers["authorization"] = f"Bearer {mint.mint()}"
+    response = httpclient.request("GET", envoy.url("/public/page"), headers=headers)
+    assert response.status == 200
+    seen = response.json()["header_list"]
+    assert [v for k, v in seen if k == "x-jwt-sub"] == (["alice"] if with_token else [])
+    assert [v for k, v in seen if k == "x-warden-decision"] == ["allow"]  # the debug header Warden set, once
 
 
 def test_envoy_many_headers(envoy, upstream, mint):
