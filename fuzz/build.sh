@@ -58,6 +58,8 @@ if [[ ${#targets[@]} -eq 0 ]]; then
 fi
 objs=("$out"/obj/*.o)
 for t in "${targets[@]}"; do
+    bin=$out/bin/fuzz-$t
+    if [[ -x $bin && $rebuilt == 0 && ! $root/fuzz/targets/$t.swift -nt $bin && ! $0 -nt $bin ]]; then continue; fi
     echo "==> fuzz target $t"
     "$SWIFTC" "${common[@]}" -module-name "Fuzz$t" "$root/fuzz/targets/$t.swift" "${objs[@]}" \
         -use-ld=lld -lcrypto -lyaml -o "$out/bin/fuzz-$t"
