@@ -215,13 +215,14 @@ def test_authorization_edge_values(client, value, expected):
 def test_scheme_case_and_whitespace(client, mint, template, expected):
     """The `Bearer ` prefix (with its space) is matched case-sensitively, as Envoy's extractor does, and
     characters that cannot start a JWT are skipped after it; a scheme that does not match is no token at
-    all (→ the ALLOW rule's 403). Trailing junk stays part of the token (Warden does not cut at the first
-    non-base64url byte) and fails to parse: fail closed. Through Envoy, HTTP/1 trims trailing whitespace."""
+    all (→ the ALLOW rule's 403). Trailing junk stays part of the token (Envoy's `extractJWT` also returns
+    the rest of the value) and fails to parse. Through Envoy, HTTP/1 trims trailing whitespace first."""
     assert check(client, {"authorization": template.format(t=mint.mint())}) == expected
 
 
 def test_duplicate_authorization_joined_by_comma_is_rejected(client, mint):
-    """Envoy joins repeated headers with ','; two tokens in one value must not authenticate as either."""
+    """Envoy's ext_authz joins repeated headers with ','; the joined value is one malformed token (Envoy's own
+    jwt_authn would see two tokens and require both to be valid). Never an allow as either identity."""
     joined = f"Bearer {mint.mint()},Bearer {mint.mint(sub='mallory')}"
     result = check(client, {"authorization": joined})
     assert result[0] == 401, result
