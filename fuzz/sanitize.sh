@@ -15,8 +15,12 @@ export WARDEN_PYTHON=$PY
 supp=$root/fuzz/sanitizers
 reports=$root/.build/sanitizer-reports
 failed=()
-# RSS-bound tests measure the process, which ASan's shadow memory and quarantine inflate by design.
-asan_skip=(--skip 'VerifiedTokenCacheTests.memory')
+# Skipped under sanitizers (reported to their owners):
+# - an RSS bound: ASan's shadow memory and quarantine inflate the process by design;
+# - wall-clock bounds (3…7 JWKS fetches in 3 s; a warm lookup under 50 ms) that a 2–10× slowdown breaks.
+asan_skip=(--skip 'VerifiedTokenCacheTests.memory' --skip 'outageAfterWarmCacheKeepsServingAndBacksOff'
+           --skip 'slowIdPDoesNotBlockWarmRequestPath')
+tsan_skip=(--skip 'outageAfterWarmCacheKeepsServingAndBacksOff' --skip 'slowIdPDoesNotBlockWarmRequestPath')
 integration=(Tests/IntegrationTests/test_bad_input.py Tests/IntegrationTests/test_warden_grpc.py
              Tests/IntegrationTests/test_warden_envoy_e2e.py)
 
@@ -24,7 +28,7 @@ for san in ${SANITIZERS:-address thread}; do
     case $san in
         address) short=asan; export LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0
                  export ASAN_OPTIONS=detect_leaks=1; skip=("${asan_skip[@]}") ;;
-        thread)  short=tsan; export TSAN_OPTIONS=suppressions=$supp/tsan.supp; skip=() ;;
+        thread)  short=tsan; export TSAN_OPTIONS=suppressions=$supp/tsan.supp; skip=("${tsan_skip[@]}") ;;
         *) echo "unknown sanitizer $san"; exit 2 ;;
     esac
     echo "==> swift test --sanitize=$san"
