@@ -10,7 +10,7 @@ WARDEN := .build/release/warden
 LISTEN ?= 127.0.0.1:9191
 ADMIN_LISTEN ?= 127.0.0.1:9901
 
-.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean demo demo-token bench
+.PHONY: all deps apt-deps venv build build-debug test unit-test integration-test run clean demo demo-token bench fuzz fuzz-smoke test-sanitize soak
 
 all: build
 
@@ -50,10 +50,30 @@ integration-test: deps build
 test: deps build
 	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
 	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
+	$(MAKE) fuzz-smoke
 
 ## Start Warden on the bundled demo config (deploy/demo).
 run: build
 	$(WARDEN) serve --listen $(LISTEN) --admin-listen $(ADMIN_LISTEN) --policy deploy/demo/policies
+
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 120
+
+## libFuzzer targets (fuzz/targets) for FUZZ_SECONDS each, AddressSanitizer on; crashes land in .build/fuzz/crashes.
+fuzz: apt-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+## Every fuzz target for 5 s (part of `make test`).
+fuzz-smoke: apt-deps
+	FUZZ_SECONDS=5 fuzz/run.sh
+
+## Unit tests, then the warden binary under the integration tests, with ASan and with TSan.
+test-sanitize: deps
+	PY=$(abspath $(PY)) SWIFT=$(SWIFT) fuzz/sanitize.sh
+
+## Chaos soak: Envoy → two Warden replicas under load while things break (SOAK_SECONDS, default 120).
+soak: deps build
+	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) scripts/soak.py --seconds $(SOAK_SECONDS)
 
 BENCH_ARGS ?=
 ## Benchmark, not part of `make test` (~4 min, loopback only, one run): Envoy no-auth / jwt_authn+RBAC /
