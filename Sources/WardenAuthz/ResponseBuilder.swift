@@ -8,6 +8,7 @@ struct ResponseBuilder: Sendable {
     let options: AuthzOptions
 
     static let rbacDenied = "RBAC: access denied"
+    static let debugHeaderNames = ["x-warden-decision", "x-warden-reason", "x-warden-denied-by"]
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     func tokenDenied(_ failure: AuthenticationFailure, request: RequestAttributes, generation: Int) -> CheckOutcome {
@@ -87,6 +88,10 @@ struct ResponseBuilder: Sendable {
         if options.debugHeaders {
             put("x-warden-decision", "allow")
             put("x-warden-reason", Self.headerSafe(decision.reason))
+        }
+        // Warden's own headers reach the upstream only when Warden set them, never as a client's copy.
+        for h in Self.debugHeaderNames where !set.contains(h) && removed.insert(h).inserted {
+            ok.headersToRemove.append(h)
         }
         return CheckOutcome(decision: .allow(ok), reason: decision.reason, reasonCode: "allowed",
                             policy: Self.policy(of: decision), principal: principal, generation: generation)

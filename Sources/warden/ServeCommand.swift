@@ -95,6 +95,12 @@ struct ServeCommand {
             break
         }
         state.markShuttingDown()
+        if options.drainDelay > 0 {
+            // Health answers NOT_SERVING and /readyz 503 while checks are still served, so Envoy's health
+            // checks (or Kubernetes endpoints) move traffic away before the listener closes.
+            log.info("draining", [("seconds", .number(options.drainDelay))])
+            Thread.sleep(forTimeInterval: options.drainDelay)
+        }
         reloader.stop()
         server.shutdown(gracePeriod: options.shutdownGrace)
         admin.stop()

@@ -12,6 +12,8 @@ struct ServeOptions: Sendable {
     var targets: [String] = []
     var threads = ServeOptions.defaultThreads
     var shutdownGrace = 10.0
+    /// On SIGTERM, keep serving this long while health says NOT_SERVING, so load balancers move away first.
+    var drainDelay = 0.0
     var tlsCert: String?
     var tlsKey: String?
     var tlsClientCA: String?
@@ -66,6 +68,7 @@ struct ServeOptions: Sendable {
       --threads N                completion-queue threads (default: number of cores)
       --max-request-bytes N      largest accepted CheckRequest (default: 4194304)
       --shutdown-grace SECONDS   on SIGTERM/SIGINT, let in-flight checks finish this long (default: 10)
+      --drain-delay SECONDS      on SIGTERM/SIGINT, first keep serving this long with health NOT_SERVING (default: 0)
       --tls-cert PEM --tls-key PEM [--tls-client-ca PEM]   serve gRPC over TLS (mTLS with a client CA)
 
     Diagnostics:
@@ -90,6 +93,7 @@ struct ServeOptions: Sendable {
             case "--target": o.targets.append(try nonEmpty(reader.value(for: flag), flag))
             case "--threads": o.threads = try reader.int(for: flag, in: 1...256)
             case "--shutdown-grace": o.shutdownGrace = try reader.seconds(for: flag)
+            case "--drain-delay": o.drainDelay = try reader.seconds(for: flag)
             case "--tls-cert": o.tlsCert = try reader.value(for: flag)
             case "--tls-key": o.tlsKey = try reader.value(for: flag)
             case "--tls-client-ca": o.tlsClientCA = try reader.value(for: flag)

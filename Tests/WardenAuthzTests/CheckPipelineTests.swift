@@ -99,7 +99,7 @@ func missingTokenUnderRequestPrincipalsIsRBACDenied(_ path: String, _ auth: Stri
     #expect(outcome.decision.header("x-sub") == "alice")
     #expect(outcome.decision.header("x-tenant") == "acme")
     #expect(outcome.decision.header("x-payload") == t.split(separator: ".")[1].description)
-    #expect(ok.headersToRemove == ["authorization"])
+    #expect(ok.headersToRemove == ["authorization", "x-warden-decision", "x-warden-reason", "x-warden-denied-by"])
     if case .object(let claims)? = ok.dynamicMetadata["jwt_payload"] { #expect(claims["sub"] == .string("alice")) } else { Issue.record("no jwt_payload") }
     #expect(outcome.principal == "\(issuer)/alice")
 }
@@ -107,7 +107,14 @@ func missingTokenUnderRequestPrincipalsIsRBACDenied(_ path: String, _ auth: Stri
 @Test func spoofedOutputHeadersAreRemovedWithoutAToken() throws {
     let ok = try #require(pipeline(try policies()).decide(request("GET", "/", headers: ["x-sub": "mallory", "x-tenant": "x"])).decision.allow)
     #expect(ok.headersToSet.isEmpty)
-    #expect(Set(ok.headersToRemove) == ["x-sub", "x-tenant", "x-payload"])
+    #expect(Set(ok.headersToRemove) == ["x-sub", "x-tenant", "x-payload", "x-warden-decision", "x-warden-reason", "x-warden-denied-by"])
+}
+
+@Test func spoofedWardenHeadersNeverReachTheUpstream() throws {
+    // Without --debug-headers Warden sets none of its own headers, so a client's copies are removed.
+    let ok = try #require(pipeline(try policies()).decide(request("GET", "/", headers: ["x-warden-decision": "allow"])).decision.allow)
+    #expect(!ok.headersToSet.contains { $0.name.hasPrefix("x-warden-") })
+    #expect(Set(ok.headersToRemove).isSuperset(of: ["x-warden-decision", "x-warden-reason", "x-warden-denied-by"]))
 }
 
 @Test func missingClaimHeaderIsRemovedNotSet() throws {
