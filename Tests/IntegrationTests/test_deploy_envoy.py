@@ -49,7 +49,10 @@ def _ext_authz(config: dict) -> dict:
 def test_main_config_has_the_documented_settings():
     config = yaml.safe_load(MAIN.read_text())
     authz = _ext_authz(config)
-    assert authz["grpc_service"] == {"envoy_grpc": {"cluster_name": "warden"}, "timeout": "0.25s"}
+    assert authz["grpc_service"]["envoy_grpc"] == {"cluster_name": "warden"}
+    assert authz["grpc_service"]["timeout"] == "0.25s"
+    retry = {m["key"]: m["value"] for m in authz["grpc_service"]["initial_metadata"]}
+    assert retry["x-envoy-retry-on"] == "connect-failure,refused-stream,reset"
     assert authz["transport_api_version"] == "V3"
     assert authz["failure_mode_allow"] is False
     assert authz["include_peer_certificate"] is True
