@@ -136,7 +136,7 @@ def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
     say("  kubectl apply -k deploy/kubernetes/overlays/central   a shared Warden (Service, PDB, HPA) for gateways")
     say("  deploy/istio/             Warden as Istio's CUSTOM authorization provider")
     say("  deploy/container/         the container image (docker build -f deploy/container/Dockerfile .)")
-    say("  deploy/README.md          all of the above, explained")
+    say("  deploy/README.md          what each example is (walkthrough: README.md, Deploy)")
 
 
 def main() -> int:

@@ -284,7 +284,7 @@ def test_payload_header_is_the_tokens_payload_segment(pair, upstream, toks):
     assert up["x-jwt-empty"] is None and up["authorization"] is None
 
 
-# -- intentional divergences (documented in docs/configuration.md) -------------------------------------
+# -- intentional divergences (documented in README.md, "Where Warden deliberately differs") -------------------------------------
 
 @pytest.mark.parametrize("custom,authorization", [("b_expired", "plain"), ("b_valid", "expired")])
 def test_tokens_of_two_issuers_one_invalid_is_401(pair, upstream, toks, custom, authorization):
