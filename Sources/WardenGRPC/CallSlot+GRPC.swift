@@ -228,9 +228,11 @@ final class CallSlot: @unchecked Sendable {
             ops[2] = closeOp()
             count = 3
         }
-        // Publishes `response`, `ops` and `statusDetails` to the queue thread that handles the completion.
+        // Publishes `response`, `ops` and `statusDetails` to the queue thread that handles the completion; the
+        // slot's memory is not touched after this store (that thread may reuse it as soon as the batch ends).
+        let handle = call.pointee
         state.store(Self.state(generation, .starting), ordering: .releasing)
-        let started = grpc_call_start_batch(call.pointee, ops, count, tag, nil)
+        let started = grpc_call_start_batch(handle, ops, count, tag, nil)
         guard started == GRPC_CALL_OK else {
             // Not expected for these batches on a live call; release the call so the slot is not lost.
             finished(generation: generation)
