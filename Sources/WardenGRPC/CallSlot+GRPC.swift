@@ -10,14 +10,17 @@ import Synchronization
 /// and the send batch; its phase tells the two events apart.
 ///
 /// Life of one use (`generation`): armed → (call arrives, handler runs) awaitingResponse → (respond, from
-/// any thread) starting → (batch started) sending → (batch completes on the queue thread) cleaned up, next
-/// generation, armed again. `starting` lets shutdown wait out a responder that is inside `start_batch`
-/// before the queue is shut down (gRPC asserts if a batch is started on a shut-down queue).
+/// any thread) claimed → (send ops filled in) starting → (batch started) sending → (batch completes on the
+/// queue thread) cleaned up, next generation, armed again. `claimed` and `starting` let shutdown wait out a
+/// responder that is inside `start_batch` before the queue is shut down (gRPC asserts if a batch is
+/// started on a shut-down queue).
 final class CallSlot: @unchecked Sendable {
     // @unchecked: the C buffers and `response` are touched by one thread at a time. The queue thread owns
-    // them while armed and during arrival; exactly one `respond` wins the awaitingResponse → sending
-    // exchange (acquiring-and-releasing) and hands them to gRPC with the batch; gRPC publishes the batch
-    // completion to the queue thread, which then owns them again.
+    // them while armed and during arrival; exactly one `respond` wins the awaitingResponse → claimed
+    // exchange (acquiring-and-releasing), fills them in and hands them to gRPC with the batch; the queue
+    // thread owns them again once the batch completes. gRPC core orders that completion after the batch
+    // start, but ThreadSanitizer cannot see inside libgrpc, so `respond` also publishes its writes with a
+    // releasing store of `starting` before `start_batch`, which `complete` acquires.
 
     enum Kind {
         case registered(RegisteredMethod)
@@ -27,7 +30,7 @@ final class CallSlot: @unchecked Sendable {
     }
 
     private enum Phase: UInt64 {
-        case armed = 0, awaitingResponse = 1, starting = 2, sending = 3, retired = 4
+        case armed = 0, awaitingResponse = 1, claimed = 2, sending = 3, retired = 4, starting = 5
     }
 
     private static func state(_ generation: UInt64, _ phase: Phase) -> UInt64 { generation << 3 | phase.rawValue }
@@ -196,7 +199,7 @@ final class CallSlot: @unchecked Sendable {
     /// Starts the send batch for use `generation`; ignored unless that use still awaits its response.
     func respond(generation: UInt64, _ result: UnaryResult) {
         guard state.compareExchange(
-            expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .starting),
+            expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .claimed),
             ordering: .acquiringAndReleasing
         ).exchanged else { return }
 
@@ -225,7 +228,11 @@ final class CallSlot: @unchecked Sendable {
             ops[2] = closeOp()
             count = 3
         }
-        let started = grpc_call_start_batch(call.pointee, ops, count, tag, nil)
+        // Publishes `response`, `ops` and `statusDetails` to the queue thread that handles the completion; the
+        // slot's memory is not touched after this store (that thread may reuse it as soon as the batch ends).
+        let handle = call.pointee
+        state.store(Self.state(generation, .starting), ordering: .releasing)
+        let started = grpc_call_start_batch(handle, ops, count, tag, nil)
         guard started == GRPC_CALL_OK else {
             // Not expected for these batches on a live call; release the call so the slot is not lost.
             finished(generation: generation)
@@ -247,7 +254,15 @@ final class CallSlot: @unchecked Sendable {
 
     /// True while a responder is between winning the call and `grpc_call_start_batch` returning.
     var isStartingBatch: Bool {
-        Self.phase(state.load(ordering: .acquiring)) == .starting
+        let phase = Self.phase(state.load(ordering: .acquiring))
+        return phase == .claimed || phase == .starting
+    }
+
+    /// True from the moment a responder wins the call until the queue thread has seen its batch complete
+    /// (gRPC core has then handed the whole answer to the transport, which writes it before it closes).
+    var isAnswering: Bool {
+        let phase = Self.phase(state.load(ordering: .acquiring))
+        return phase == .claimed || phase == .starting || phase == .sending
     }
 
     private func statusOp(_ status: grpc_status_code, details: UnsafeMutablePointer<grpc_slice>?) -> grpc_op {

@@ -101,8 +101,9 @@ public final class GRPCServer: Sendable {
     }
 
     /// Stops accepting calls and waits up to `gracePeriod` seconds for in-flight calls, including handlers
-    /// that respond later from another thread; then cancels the rest, stops the threads and frees gRPC's
-    /// objects. Returns when all of that is done. Idempotent; concurrent callers wait for the first.
+    /// that respond later from another thread; then lets answers already given finish going out (at most
+    /// 2 s more), cancels the rest, stops the threads and frees gRPC's objects. Returns when all of that is
+    /// done. Idempotent; concurrent callers wait for the first.
     public func shutdown(gracePeriod: Double) {
         lifecycle.withLock { state in
             let threads: [pthread_t]
@@ -116,7 +117,9 @@ public final class GRPCServer: Sendable {
             let deadline = gpr_time_add(
                 gpr_now(GPR_CLOCK_MONOTONIC),
                 gpr_time_from_millis(Int64(max(0, gracePeriod) * 1000), GPR_TIMESPAN))
-            if grpc_completion_queue_pluck(handles.shutdownQueue, tag, deadline, nil).type == GRPC_QUEUE_TIMEOUT {
+            if grpc_completion_queue_pluck(handles.shutdownQueue, tag, deadline, nil).type == GRPC_QUEUE_TIMEOUT,
+               !finishAnswersInFlight(tag: tag)
+            {
                 grpc_server_cancel_all_calls(handles.server)
                 abandonUnansweredCalls()
                 _ = grpc_completion_queue_pluck(handles.shutdownQueue, tag, gpr_inf_future(GPR_CLOCK_REALTIME), nil)
@@ -140,6 +143,26 @@ public final class GRPCServer: Sendable {
             grpc_completion_queue_destroy(handles.shutdownQueue)
             state = .stopped
         }
+    }
+
+    /// How long, after the grace period, answers already given may take to reach the transport before
+    /// `shutdown` cancels them with the calls nobody answered.
+    static let answerFlushLimit = 2.0
+
+    /// After the grace period: waits until every answer already given has been handed to the transport
+    /// (its batch completed), at most `answerFlushLimit`, so cancelling the remaining calls (which closes the
+    /// connections) does not cut those answers off mid-flight. Returns true if the server finished shutting
+    /// down meanwhile (the shutdown notification for `tag` was consumed).
+    private func finishAnswersInFlight(tag: UnsafeMutableRawPointer) -> Bool {
+        let limit = gpr_time_add(
+            gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(Int64(Self.answerFlushLimit * 1000), GPR_TIMESPAN))
+        while workers.contains(where: { $0.slots.contains(where: \.isAnswering) }),
+              gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), limit) < 0
+        {
+            let poll = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(5, GPR_TIMESPAN))
+            if grpc_completion_queue_pluck(handles.shutdownQueue, tag, poll, nil).type == GRPC_OP_COMPLETE { return true }
+        }
+        return false
     }
 
     private func abandonUnansweredCalls() {

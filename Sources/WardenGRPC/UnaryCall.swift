@@ -4,7 +4,7 @@
 /// and answer later (for example after a key refetch) without blocking its completion-queue thread.
 /// Later calls of `respond` are ignored. If the last reference goes away without a response, the call is
 /// answered INTERNAL ("handler did not respond"). During shutdown, calls still unanswered when the grace
-/// period ends are cancelled and a late `respond` is ignored.
+/// period ends are cancelled (once answers already given have gone out) and a late `respond` is ignored.
 public final class UnaryCall: Sendable {
     /// The full method path, e.g. `/envoy.service.auth.v3.Authorization/Check`.
     public let method: String

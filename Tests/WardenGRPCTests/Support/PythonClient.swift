@@ -3,10 +3,12 @@ import Foundation
 /// Runs the grpcio client below in the project's venv: a real gRPC peer for the server under test.
 ///
 /// It reads one JSON job on stdin and prints one JSON result:
-/// - `{"mode": "calls", "calls": [{"method", "payload" (hex), "timeout", "kind"?: "stream_unary"}]}` starts
-///   every call at once and prints `[{"code", "details", "payload"}]` in order;
-/// - `{"mode": "stress", "method", "threads", "per_thread"}` echoes a unique payload per call from many
-///   threads and prints `{"ok", "errors"}` (a wrong or swapped response counts as an error).
+/// - `{"mode": "calls", "calls": [{"method", "payload" (hex), "timeout", "kind"?: "stream_unary"}], "truncate"?}`
+///   starts every call at once and prints `[{"code", "details", "payload", "size"?}]` in order (with
+///   `truncate`, only the first 8 payload bytes and the size);
+/// - `{"mode": "stress", "method", "threads", "per_thread", "stop_on_error"?, "max_errors"?}` echoes a unique
+///   payload per call from many threads and prints `{"ok", "errors"}` (a wrong or swapped response counts as
+///   an error; with `stop_on_error` a thread stops at its first failed call).
 /// `"tls": {"ca", "cert"?, "key"?}` switches to TLS (server name `localhost`).
 struct PythonClient {
     static let script = #"""
@@ -28,7 +30,10 @@ def channel():
 
 def outcome(future):
     try:
-        return {"code": "OK", "details": "", "payload": future.result().hex()}
+        payload = future.result()
+        if job.get("truncate"):
+            return {"code": "OK", "details": "", "payload": payload[:8].hex(), "size": str(len(payload))}
+        return {"code": "OK", "details": "", "payload": payload.hex()}
     except grpc.RpcError as error:
         return {"code": error.code().name, "details": error.details() or "", "payload": ""}
 
@@ -56,11 +61,12 @@ with channel() as ch:
                         if response == request: ok[0] += 1
                         else: errors.append("mismatch %d:%d" % (t, i))
                 except grpc.RpcError as error:
-                    with lock: errors.append("%d:%d %s" % (t, i, error.code().name))
+                    with lock: errors.append("%d:%d %s %s" % (t, i, error.code().name, error.details()))
+                    if job.get("stop_on_error"): return
         threads = [threading.Thread(target=worker, args=(t,)) for t in range(job["threads"])]
         for thread in threads: thread.start()
         for thread in threads: thread.join()
-        print(json.dumps({"ok": ok[0], "errors": errors[:10]}))
+        print(json.dumps({"ok": ok[0], "errors": errors[:job.get("max_errors", 10)]}))
 """#
 
     struct Failure: Error, CustomStringConvertible {
@@ -72,7 +78,9 @@ with channel() as ch:
         var code: String
         var details: String
         var payload: [UInt8]
-        var description: String { "\(code) '\(details)' \(payload.count) bytes" }
+        /// The full payload size when the client was asked to truncate payloads.
+        var size: Int? = nil
+        var description: String { "\(code) '\(details)' \(size ?? payload.count) bytes" }
     }
 
     static var packageRoot: URL {
@@ -131,13 +139,14 @@ with channel() as ch:
         var streamUnary = false
     }
 
-    func start(_ calls: [Call], timeout: Double = 30) throws -> Running {
+    func start(_ calls: [Call], timeout: Double = 30, truncate: Bool = false) throws -> Running {
         var job: [String: Any] = ["target": target, "mode": "calls", "calls": calls.map { call -> [String: Any] in
             var entry: [String: Any] = ["method": call.method, "payload": call.payload.hex, "timeout": call.timeout]
             if call.streamUnary { entry["kind"] = "stream_unary" }
             return entry
         }]
         if let tls { job["tls"] = tls }
+        if truncate { job["truncate"] = true }
         return try Running(job: job, timeout: timeout)
     }
 
@@ -145,7 +154,10 @@ with channel() as ch:
         guard let list = try running.finish() as? [[String: String]] else {
             throw Failure(description: "unexpected client output")
         }
-        return list.map { Outcome(code: $0["code"] ?? "", details: $0["details"] ?? "", payload: [UInt8](hex: $0["payload"] ?? "")) }
+        return list.map {
+            Outcome(code: $0["code"] ?? "", details: $0["details"] ?? "", payload: [UInt8](hex: $0["payload"] ?? ""),
+                    size: $0["size"].flatMap { Int($0) })
+        }
     }
 
     /// Sends all calls concurrently and returns their outcomes in order.
@@ -159,8 +171,20 @@ with channel() as ch:
 
     /// `threads` × `perThread` echo calls; returns (correct responses, first errors).
     func stress(method: String, threads: Int, perThread: Int) throws -> (ok: Int, errors: [String]) {
-        let job: [String: Any] = ["target": target, "mode": "stress", "method": method, "threads": threads, "per_thread": perThread]
-        guard let result = try Running(job: job, timeout: 50).finish() as? [String: Any] else {
+        try Self.stressResult(startStress(method: method, threads: threads, perThread: perThread))
+    }
+
+    /// Starts `threads` × `perThread` echo calls; with `stopOnError` each thread stops at its first failure.
+    func startStress(method: String, threads: Int, perThread: Int, stopOnError: Bool = false) throws -> Running {
+        let job: [String: Any] = [
+            "target": target, "mode": "stress", "method": method, "threads": threads, "per_thread": perThread,
+            "stop_on_error": stopOnError, "max_errors": threads,
+        ]
+        return try Running(job: job, timeout: 50)
+    }
+
+    static func stressResult(_ running: Running) throws -> (ok: Int, errors: [String]) {
+        guard let result = try running.finish() as? [String: Any] else {
             throw Failure(description: "unexpected client output")
         }
         return (result["ok"] as? Int ?? -1, result["errors"] as? [String] ?? ["no errors field"])

@@ -9,9 +9,13 @@ final class TestService: Sendable {
     static let describe = "/test.Echo/Describe"
     static let forget = "/test.Echo/Forget"
     static let hold = "/test.Echo/Hold"
+    static let counted = "/test.Echo/Counted"
+    static let countedLater = "/test.Echo/CountedLater"
 
     /// Slow calls received so far.
     let slowCalls = Mutex(0)
+    /// Calls the Counted methods answered so far (counted just before `respond`).
+    let answered = Locked(0)
     /// Calls the Hold method keeps without ever answering.
     let held = Mutex<[UnaryCall]>([])
 
@@ -40,6 +44,18 @@ final class TestService: Sendable {
             Self.forget: { _ in },
             Self.hold: { [self] call in
                 held.withLock { $0.append(call) }
+            },
+            // Echo, counting the answers (on the queue thread).
+            Self.counted: { [self] call in
+                answered.withLock { $0 += 1 }
+                call.respond(.response(call.request))
+            },
+            // Echo from another thread after 0-2 ms, counting the answers.
+            Self.countedLater: { [self] call in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int.random(in: 0...2000))) {
+                    self.answered.withLock { $0 += 1 }
+                    call.respond(.response(call.request))
+                }
             },
         ]
     }
