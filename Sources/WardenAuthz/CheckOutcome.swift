@@ -13,6 +13,8 @@ public struct CheckOutcome: Sendable {
     public var principal: String?
     /// The policy generation the check ran on.
     public var generation: Int
+    /// `decision`'s dynamic metadata already encoded (a `google.protobuf.Struct`), when known.
+    var encodedMetadata: [UInt8]?
 
     public init(decision: Decision, reason: String, reasonCode: String, policy: String? = nil, principal: String? = nil, generation: Int = 0) {
         self.decision = decision

@@ -18,6 +18,8 @@ final class RecentTokens: Sendable {
         let token: String
         let jwt: UnverifiedJWT
         let verified: VerifiedJWT
+        /// `CheckOutcome.encodedPayloadMetadata(verified.claims)`, encoded once per token.
+        let encodedMetadata: [UInt8]
         let source: JWKSSource
         let keyGeneration: UInt64
         let validUntil: Double
@@ -73,7 +75,8 @@ final class RecentTokens: Sendable {
         let validUntil = min(jwt.expiresAt ?? .infinity, now + maxEntryAge)
         guard validUntil > now else { return }
         let hash = token.hashValue
-        let entry = Entry(hash: hash, token: token, jwt: jwt, verified: verified, source: snapshot.source,
+        let entry = Entry(hash: hash, token: token, jwt: jwt, verified: verified,
+                          encodedMetadata: CheckOutcome.encodedPayloadMetadata(verified.claims), source: snapshot.source,
                           keyGeneration: snapshot.generation, validUntil: validUntil)
         let set = hash & mask
         let replaced = state.withLock { s -> Entry? in

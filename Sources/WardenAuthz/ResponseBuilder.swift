@@ -8,6 +8,8 @@ struct ResponseBuilder: Sendable {
     let options: AuthzOptions
 
     static let rbacDenied = "RBAC: access denied"
+    /// The dynamic metadata key of the first token's claims.
+    static let payloadMetadataKey = "jwt_payload"
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     func tokenDenied(_ failure: AuthenticationFailure, request: RequestAttributes, generation: Int) -> CheckOutcome {
@@ -82,14 +84,16 @@ struct ResponseBuilder: Sendable {
             }
         }
         if let first = tokens.first {
-            ok.dynamicMetadata["jwt_payload"] = .object(first.jwt.claims)
+            ok.dynamicMetadata[Self.payloadMetadataKey] = .object(first.jwt.claims)
         }
         if options.debugHeaders {
             put("x-warden-decision", "allow")
             put("x-warden-reason", Self.headerSafe(decision.reason))
         }
-        return CheckOutcome(decision: .allow(ok), reason: decision.reason, reasonCode: "allowed",
-                            policy: Self.policy(of: decision), principal: principal, generation: generation)
+        var outcome = CheckOutcome(decision: .allow(ok), reason: decision.reason, reasonCode: "allowed",
+                                   policy: Self.policy(of: decision), principal: principal, generation: generation)
+        outcome.encodedMetadata = tokens.first?.encodedClaims
+        return outcome
     }
 
     static func policy(of d: AuthorizationDecision) -> String? {

@@ -72,7 +72,7 @@ final class ServerState: Sendable {
             // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
             let requestID = request.attributes.request.http.id.isEmpty ? attributes.requestID : request.attributes.request.http.id
             pipeline.check(attributes) { [self] outcome in
-                let answer = CheckResponse(outcome.decision).serializedBytes()
+                let answer = outcome.serializedCheckResponse()
                 // Counted before answering, so a client that saw its answer also sees it in /metrics.
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.recordCheck(allowed: outcome.decision.isAllowed, reason: outcome.reasonCode, seconds: seconds)
