@@ -43,8 +43,7 @@ struct ResponseBuilder: Sendable {
         case .allow: code = "allowed"
         }
         return CheckOutcome(decision: .deny(DenyResponse(status: 403, body: Self.rbacDenied, headers: headers)),
-                            reason: decision.reason, reasonCode: code, policy: Self.policy(of: decision),
-                            principal: principal, generation: generation)
+                            authorization: decision, reasonCode: code, principal: principal, generation: generation)
     }
 
     /// Allow: claim and payload headers set (overwriting), spoofed copies of every output header removed,
@@ -90,8 +89,8 @@ struct ResponseBuilder: Sendable {
             put("x-warden-decision", "allow")
             put("x-warden-reason", Self.headerSafe(decision.reason))
         }
-        var outcome = CheckOutcome(decision: .allow(ok), reason: decision.reason, reasonCode: "allowed",
-                                   policy: Self.policy(of: decision), principal: principal, generation: generation)
+        var outcome = CheckOutcome(decision: .allow(ok), authorization: decision, reasonCode: "allowed",
+                                   principal: principal, generation: generation)
         outcome.encodedMetadata = tokens.first?.encodedClaims
         return outcome
     }
