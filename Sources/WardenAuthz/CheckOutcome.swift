@@ -2,7 +2,9 @@ import WardenPolicy
 
 /// A decision with everything needed to explain it: reason, metric label, matched policy, principal.
 public struct CheckOutcome: Sendable {
-    public var decision: Decision
+    public var decision: Decision {
+        didSet { encodedMetadata = nil }  // the cached encoding was of the old decision's metadata
+    }
     /// Human explanation, e.g. `Jwt is expired: exp 1700000000 is 3600 s before now (skew 60 s)`.
     public var reason: String {
         get {

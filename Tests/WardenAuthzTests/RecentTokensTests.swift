@@ -101,4 +101,12 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
         return
     }
     #expect(payload["nested"] == .structValue(["a": .string("ü\u{0}"), "b": .bool(true), "z": .null]))
+    // A decision changed after the check is encoded as it is now, not from the cached bytes.
+    var edited = second
+    if case .allow(var ok) = edited.decision {
+        ok.dynamicMetadata["jwt_payload"] = .object(["sub": .string("someone else")])
+        edited.decision = .allow(ok)
+    }
+    #expect(edited.serializedCheckResponse() == CheckResponse(edited.decision).serializedBytes())
+    #expect(edited.serializedCheckResponse() != expected)
 }
