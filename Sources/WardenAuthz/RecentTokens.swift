@@ -13,7 +13,8 @@ import WardenJWT
 /// it is bounded (`2 × sets` tokens, about 2 KB each) and every operation is O(1) under one mutex;
 /// hashing happens outside it.
 final class RecentTokens: Sendable {
-    struct Entry: Sendable {
+    /// A class, so a lookup hands out one reference instead of copying (retaining) every field.
+    final class Entry: Sendable {
         let hash: Int
         let token: String
         let jwt: UnverifiedJWT
@@ -23,6 +24,18 @@ final class RecentTokens: Sendable {
         let source: JWKSSource
         let keyGeneration: UInt64
         let validUntil: Double
+
+        init(hash: Int, token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, encodedMetadata: [UInt8],
+             source: JWKSSource, keyGeneration: UInt64, validUntil: Double) {
+            self.hash = hash
+            self.token = token
+            self.jwt = jwt
+            self.verified = verified
+            self.encodedMetadata = encodedMetadata
+            self.source = source
+            self.keyGeneration = keyGeneration
+            self.validUntil = validUntil
+        }
     }
 
     private struct State {
