@@ -7,12 +7,8 @@ extension CheckResponse {
     public init(_ decision: Decision) {
         switch decision {
         case .allow(let ok):
-            var response = OkHttpResponse()
-            response.headers = ok.headersToSet.map { HeaderValueOption(key: $0.name, value: $0.value, appendAction: .overwriteIfExistsOrAdd) }
-            response.headersToRemove = ok.headersToRemove
-            response.queryParametersToRemove = ok.queryParametersToRemove
             let metadata: ProtobufStruct? = ok.dynamicMetadata.isEmpty ? nil : ProtobufStruct(fields: ok.dynamicMetadata.mapValues(ProtobufValue.init))
-            self.init(status: RPCStatus(code: 0), httpResponse: .okResponse(response), dynamicMetadata: metadata)
+            self.init(status: RPCStatus(code: 0), httpResponse: .okResponse(OkHttpResponse(ok)), dynamicMetadata: metadata)
         case .deny(let d):
             let denied = DeniedHttpResponse(code: HttpStatusCode(rawValue: Int32(d.status)),
                                             headers: d.headers.map { HeaderValueOption(key: $0.name, value: $0.value, appendAction: .overwriteIfExistsOrAdd) },
@@ -20,6 +16,35 @@ extension CheckResponse {
             // UNAUTHENTICATED for 401, PERMISSION_DENIED otherwise (what Envoy records as the gRPC status).
             self.init(status: RPCStatus(code: d.status == 401 ? 16 : 7), httpResponse: .deniedResponse(denied))
         }
+    }
+}
+
+extension OkHttpResponse {
+    init(_ ok: AllowResponse) {
+        self.init()
+        headers = ok.headersToSet.map { HeaderValueOption(key: $0.name, value: $0.value, appendAction: .overwriteIfExistsOrAdd) }
+        headersToRemove = ok.headersToRemove
+        queryParametersToRemove = ok.queryParametersToRemove
+    }
+}
+
+extension CheckOutcome {
+    /// The wire answer for `decision`: the bytes of `CheckResponse(decision)`, with the `jwt_payload`
+    /// metadata copied from its encoding cached with the token (the parsed-token memo) when there is one.
+    public func serializedCheckResponse() -> [UInt8] {
+        guard case .allow(let ok) = decision, let encodedMetadata,
+              ok.dynamicMetadata.count == 1, ok.dynamicMetadata[ResponseBuilder.payloadMetadataKey] != nil
+        else { return CheckResponse(decision).serializedBytes() }
+        // Field order as CheckResponse.encode: status = 1, ok_response = 3, dynamic_metadata = 4.
+        var writer = ProtobufWriter(capacity: 64 + encodedMetadata.count)
+        CheckResponse(status: RPCStatus(code: 0), httpResponse: .okResponse(OkHttpResponse(ok))).encode(to: &writer)
+        writer.writeBytes(encodedMetadata, field: 4)
+        return writer.bytes
+    }
+
+    /// The encoded `dynamic_metadata` Struct `{"jwt_payload": claims}` for a token's claims.
+    static func encodedPayloadMetadata(_ claims: [String: JSONValue]) -> [UInt8] {
+        ProtobufStruct(fields: [ResponseBuilder.payloadMetadataKey: ProtobufValue(.object(claims))]).serializedBytes()
     }
 }
 

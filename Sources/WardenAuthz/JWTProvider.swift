@@ -3,7 +3,9 @@ import WardenJWT
 import WardenPolicy
 
 /// One RequestAuthentication JWT rule, ready for verification: requirements, key source, token locations.
-struct JWTProvider: Sendable {
+/// A class: every check passes it through several closures, and copies of the struct were retains of
+/// each of its fields.
+final class JWTProvider: Sendable {
     let rule: JWTRule
     let requirements: JWTRequirements
     let source: JWKSSource

@@ -2,7 +2,8 @@
 enum QueryString {
     /// Decoded `(name, value)` pairs of the query in `path` (the part after `?`, before `#`).
     static func parse(path: String) -> [(String, String)] {
-        guard let q = path.firstIndex(of: "?") else { return [] }
+        // Most paths have no query: a byte scan answers that without Character segmentation.
+        guard path.utf8.contains(UInt8(ascii: "?")), let q = path.firstIndex(of: "?") else { return [] }
         var query = path[path.index(after: q)...]
         if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
         return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
@@ -17,7 +18,7 @@ enum QueryString {
     /// ext_authz `query_parameters_to_remove` must list, since Envoy matches those keys undecoded
     /// while jwt_authn finds the token by its decoded name (`access%5Ftoken` is `access_token`).
     static func rawKeys(named name: String, in path: String) -> [String] {
-        guard let q = path.firstIndex(of: "?") else { return [] }
+        guard path.utf8.contains(UInt8(ascii: "?")), let q = path.firstIndex(of: "?") else { return [] }
         var query = path[path.index(after: q)...]
         if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
         var keys: [String] = []

@@ -9,6 +9,8 @@ struct ResponseBuilder: Sendable {
 
     static let rbacDenied = "RBAC: access denied"
     static let debugHeaderNames = ["x-warden-decision", "x-warden-reason", "x-warden-denied-by"]
+    /// The dynamic metadata key of the first token's claims.
+    static let payloadMetadataKey = "jwt_payload"
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     func tokenDenied(_ failure: AuthenticationFailure, request: RequestAttributes, generation: Int) -> CheckOutcome {
@@ -42,8 +44,7 @@ struct ResponseBuilder: Sendable {
         case .allow: code = "allowed"
         }
         return CheckOutcome(decision: .deny(DenyResponse(status: 403, body: Self.rbacDenied, headers: headers)),
-                            reason: decision.reason, reasonCode: code, policy: Self.policy(of: decision),
-                            principal: principal, generation: generation)
+                            authorization: decision, reasonCode: code, principal: principal, generation: generation)
     }
 
     /// Allow: claim and payload headers set (overwriting), spoofed copies of every output header removed,
@@ -83,7 +84,7 @@ struct ResponseBuilder: Sendable {
             }
         }
         if let first = tokens.first {
-            ok.dynamicMetadata["jwt_payload"] = .object(first.jwt.claims)
+            ok.dynamicMetadata[Self.payloadMetadataKey] = .object(first.jwt.claims)
         }
         if options.debugHeaders {
             put("x-warden-decision", "allow")
@@ -93,8 +94,10 @@ struct ResponseBuilder: Sendable {
         for h in Self.debugHeaderNames where !set.contains(h) && removed.insert(h).inserted {
             ok.headersToRemove.append(h)
         }
-        return CheckOutcome(decision: .allow(ok), reason: decision.reason, reasonCode: "allowed",
-                            policy: Self.policy(of: decision), principal: principal, generation: generation)
+        var outcome = CheckOutcome(decision: .allow(ok), authorization: decision, reasonCode: "allowed",
+                                   principal: principal, generation: generation)
+        outcome.encodedMetadata = tokens.first?.encodedClaims
+        return outcome
     }
 
     static func policy(of d: AuthorizationDecision) -> String? {

@@ -67,6 +67,12 @@ public struct TokenExtractor: Sendable {
     /// Envoy: the prefix may appear anywhere in the value; characters that cannot start a JWT are
     /// skipped after it; if none can, the whole value is returned (and later fails to parse).
     static func afterPrefix(_ value: String, _ prefix: String) -> String? {
+        // Common case (`Bearer <jwt>`): the value starts with the prefix and the token follows at once.
+        let utf8 = value.utf8
+        if !prefix.isEmpty, utf8.starts(with: prefix.utf8) {
+            let at = utf8.index(utf8.startIndex, offsetBy: prefix.utf8.count)
+            if at < utf8.endIndex, isJWTByte(utf8[at]) { return String(value[at...]) }
+        }
         let v = Array(value.utf8)
         let p = Array(prefix.utf8)
         guard let at = firstIndex(of: p, in: v) else { return nil }

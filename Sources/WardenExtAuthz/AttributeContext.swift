@@ -189,7 +189,10 @@ extension AttributeContext {
             switch tag.fieldNumber {
             case 1: id = try reader.readString(tag)
             case 2: method = try reader.readString(tag)
-            case 3: try reader.readStringMapEntry(tag, into: &headers)
+            case 3:
+                // Envoy sends a dozen or more headers: skip the rehashes of growing from empty.
+                if headers.isEmpty { headers.reserveCapacity(16) }
+                try reader.readStringMapEntry(tag, into: &headers)
             case 4: path = try reader.readString(tag)
             case 5: host = try reader.readString(tag)
             case 6: scheme = try reader.readString(tag)

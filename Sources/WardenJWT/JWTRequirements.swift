@@ -40,6 +40,8 @@ extension UnverifiedJWT {
             throw .missingExpiration
         }
         if !req.audiences.isEmpty {
+            // Fast path: an exact match is a match after sanitizing too (no Set, no Substring scans).
+            for a in audiences where req.audiences.contains(a) { return }
             let allowed = Set(req.audiences.map(Self.sanitizeAudience))
             if !audiences.contains(where: { allowed.contains(Self.sanitizeAudience($0)) }) {
                 throw .audienceMismatch(got: audiences, allowed: req.audiences)

@@ -257,7 +257,9 @@ public struct ProtobufReader {
         if range.isEmpty { return "" }
         let decoded: String? = bytes.withUnsafeBufferPointer { buffer in
             let slice = UnsafeBufferPointer(rebasing: buffer[range])
-            return UTF8Validation.isValid(slice) ? String(decoding: slice, as: UTF8.self) : nil
+            // One strict validation pass (the stdlib rejects overlongs, surrogates and > U+10FFFF, as
+            // UTF8Validation does) instead of validating, then String(decoding:) validating again.
+            return String._tryFromUTF8(slice)
         }
         guard let s = decoded else {
             throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)

@@ -5,7 +5,7 @@ final class Metrics: Sendable {
     static let latencyBuckets: [Double] = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1, 5]
 
     private struct State {
-        var checks: [String: Int] = [:]          // "decision\u{0}reason" → count
+        var checks: [CheckKey: Int] = [:]
         var latencyCounts = [Int](repeating: 0, count: Metrics.latencyBuckets.count)
         var latencySum = 0.0
         var latencyCount = 0
@@ -13,12 +13,17 @@ final class Metrics: Sendable {
         var invalidRequests = 0
     }
 
+    private struct CheckKey: Hashable {
+        let allowed: Bool
+        let reason: String
+    }
+
     private let state = Mutex(State())
     let inFlight = Atomic<Int>(0)
 
     func recordCheck(allowed: Bool, reason: String, seconds: Double) {
         state.withLock { s in
-            s.checks[(allowed ? "allowed" : "denied") + "\u{0}" + reason, default: 0] += 1
+            s.checks[CheckKey(allowed: allowed, reason: reason), default: 0] += 1
             if let i = Metrics.latencyBuckets.firstIndex(where: { seconds <= $0 }) { s.latencyCounts[i] += 1 }
             s.latencySum += seconds
             s.latencyCount += 1
@@ -33,9 +38,9 @@ final class Metrics: Sendable {
     func render(into out: inout String) {
         let s = state.withLock { $0 }
         out += "# HELP warden_checks_total Checks answered, by decision and reason.\n# TYPE warden_checks_total counter\n"
-        for key in s.checks.keys.sorted() {
-            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
-            out += "warden_checks_total{decision=\"\(parts[0])\",reason=\"\(Metrics.escape(parts.count > 1 ? parts[1] : ""))\"} \(s.checks[key]!)\n"
+        // Sorted as before the key was a struct: "allowed" < "denied", then by reason.
+        for (key, count) in s.checks.sorted(by: { ($0.key.allowed ? 0 : 1, $0.key.reason) < ($1.key.allowed ? 0 : 1, $1.key.reason) }) {
+            out += "warden_checks_total{decision=\"\(key.allowed ? "allowed" : "denied")\",reason=\"\(Metrics.escape(key.reason))\"} \(count)\n"
         }
         out += "# HELP warden_invalid_requests_total Check calls rejected as malformed (INVALID_ARGUMENT).\n# TYPE warden_invalid_requests_total counter\n"
         out += "warden_invalid_requests_total \(s.invalidRequests)\n"

@@ -70,9 +70,10 @@ final class ServerState: Sendable {
             let attributes = RequestAttributes(request)
             metrics.inFlight.add(1, ordering: .relaxed)
             // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
-            let requestID = request.attributes.request.http.id.isEmpty ? attributes.requestID : request.attributes.request.http.id
+            let httpID = request.httpRequestID
+            let requestID = httpID.isEmpty ? attributes.requestID : httpID
             pipeline.check(attributes) { [self] outcome in
-                let answer = CheckResponse(outcome.decision).serializedBytes()
+                let answer = outcome.serializedCheckResponse()
                 // Counted before answering, so a client that saw its answer also sees it in /metrics.
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 metrics.recordCheck(allowed: outcome.decision.isAllowed, reason: outcome.reasonCode, seconds: seconds)

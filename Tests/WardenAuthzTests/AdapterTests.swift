@@ -82,6 +82,10 @@ func claimHeaderText(_ value: JSONValue, _ expected: String?) {
 
 @Test(arguments: [
     ("Bearer abc.def.ghi", "Bearer ", "abc.def.ghi" as String?),
+    ("Bearer abc Bearer def", "Bearer ", "abc Bearer def"),
+    ("Bearer ab\u{301}c.d", "Bearer ", "ab\u{301}c.d"),
+    ("Bearer \u{e9}abc", "Bearer ", "abc"),
+    ("Bearer:abc", "Bearer:", "abc"),
     ("xBearer abc", "Bearer ", "abc"),
     ("Bearer   \"abc", "Bearer ", "abc"),
     ("bearer abc", "Bearer ", nil),

@@ -204,3 +204,16 @@ func contextExtensionsScopeEachRequest(_ ext: [String: String], _ status: Int) t
     r.contextExtensions = ext
     #expect(p.decide(r).decision.httpStatus == status)
 }
+
+/// Reason and policy of a policy decision are rendered when read (the decision log, `warden explain`).
+@Test(arguments: [("/orders", nil, "denied by DENY policy default/require rule[0]", "default/require rule[0]"),
+                  ("/orders", "Bearer \(good)", "allowed: no ALLOW policies apply", nil)] as [(String, String?, String, String?)])
+func outcomeExplainsThePolicyDecision(_ path: String, _ auth: String?, _ reason: String, _ policy: String?) throws {
+    var outcome = pipeline(try policies(requireJWT)).decide(request("GET", path, headers: auth.map { ["authorization": $0] } ?? [:]))
+    #expect(outcome.reason == reason)
+    #expect(outcome.policy == policy)
+    outcome.reason = "rewritten"
+    #expect(outcome.reason == "rewritten" && outcome.policy == policy)
+    outcome.policy = "other"
+    #expect(outcome.reason == "rewritten" && outcome.policy == "other")
+}

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import WardenAuthz
+import WardenExtAuthz
 import WardenJSON
 import WardenJWKS
 import WardenJWT
@@ -78,4 +79,34 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
     let after = p.decide(bearer(good))
     #expect(after.decision.httpStatus == 401)
     #expect(after.decision.deny?.body == "Jwt issuer is not configured")
+}
+
+/// A memo hit answers with the `jwt_payload` metadata encoded once per token: the bytes must be exactly
+/// what encoding the decision gives, and what the first (verified, not remembered) check answered.
+@Test func rememberedTokenAnswersTheSameBytes() throws {
+    let p = cachedPipeline(try policies(), clock: Clock())
+    let claims: [String: JSONValue] = ["scope": .array([.string("read"), .string("write")]), "n": .number(1.5),
+                                       "nested": .object(["b": .bool(true), "z": .null, "a": .string("ü\u{0}")])]
+    let t = bearer(token(claims))
+    let first = p.decide(t)
+    let second = p.decide(t)
+    #expect(first.decision.isAllowed && second.decision == first.decision)
+    #expect(p.recentTokenHits == 1)
+    let expected = CheckResponse(first.decision).serializedBytes()
+    #expect(first.serializedCheckResponse() == expected)
+    #expect(second.serializedCheckResponse() == expected)
+    let decoded = try CheckResponse(serializedBytes: second.serializedCheckResponse())
+    guard case .structValue(let payload)? = decoded.dynamicMetadata["jwt_payload"] else {
+        Issue.record("no jwt_payload metadata")
+        return
+    }
+    #expect(payload["nested"] == .structValue(["a": .string("ü\u{0}"), "b": .bool(true), "z": .null]))
+    // A decision changed after the check is encoded as it is now, not from the cached bytes.
+    var edited = second
+    if case .allow(var ok) = edited.decision {
+        ok.dynamicMetadata["jwt_payload"] = .object(["sub": .string("someone else")])
+        edited.decision = .allow(ok)
+    }
+    #expect(edited.serializedCheckResponse() == CheckResponse(edited.decision).serializedBytes())
+    #expect(edited.serializedCheckResponse() != expected)
 }

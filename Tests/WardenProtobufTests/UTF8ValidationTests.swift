@@ -2,8 +2,9 @@ import Testing
 import WardenExtAuthz
 import WardenProtobuf
 
-/// String fields are validated by Warden's own UTF-8 check (the stdlib's generic validator is
-/// slow on the hot path); the stdlib's `String(validating:)` is the oracle here.
+/// String fields are validated in one pass by `String._tryFromUTF8` (the generic
+/// `String(validating:)` instantiates metadata per call on the hot path); `String(validating:)` is
+/// the oracle here.
 @Suite("UTF-8 validation of string fields")
 struct UTF8ValidationTests {
     static func decodesAsString(_ payload: [UInt8]) -> Bool {

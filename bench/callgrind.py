@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Instructions (callgrind Ir) per cached RS256 check, reproducible on a noisy machine.
+
+    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS]
+
+Copies the binary stripped of DWARF (valgrind 3.19 cannot read Swift's DWARF 5), runs it under
+valgrind --tool=callgrind with --threads 1 and the bench policy, warms up with 1000 checks, zeroes the
+counters, sends CHECKS (default 4000) identical CheckRequests with h2load (-c1 -m4), dumps, and prints
+the whole process's Ir ÷ the checks Warden counted. Profile: callgrind_annotate --inclusive=yes
+bench/tmp/callgrind/cg-LABEL.out.1
+"""
+import glob
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as B  # noqa: E402
+
+binary, label = sys.argv[1], sys.argv[2]
+n = int(sys.argv[3]) if len(sys.argv) > 3 else 4000
+out = B.TMP / "callgrind"
+d = out / "in"
+d.mkdir(parents=True, exist_ok=True)
+keys = B.load_or_create_keys(); jw = B.jwks(keys)
+tok = B.tokens("RS256", 1, "single-rs256")[0]
+pol = d / "policies"; pol.mkdir(exist_ok=True)
+(pol / "bench.yaml").write_text(f"""apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: bench-jwt, namespace: default}}
+spec:
+  jwtRules:
+  - issuer: {B.ISSUER}
+    audiences: [{B.AUDIENCE}]
+    jwks: '{jw}'
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: bench-scope, namespace: default}}
+spec:
+  action: ALLOW
+  rules:
+  - when:
+    - key: request.auth.claims[scope]
+      values: ["bench:read"]
+""")
+data = d / "check.grpc"; data.write_bytes(B.grpc_frame(B.check_request(tok)))
+stripped = out / f"warden-{label}"
+subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+port, admin = B.free_port(), B.free_port()
+cgfile = out / f"cg-{label}.out"
+for f in glob.glob(str(cgfile) + "*"):
+    Path(f).unlink()
+p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgfile}", str(stripped), "serve",
+    "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", "--threads", "1", "--reload-interval", "0",
+    "--log-level", "warn", "--policy", str(pol)], stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
+try:
+    B.wait_for(lambda: B.http_get(f"http://127.0.0.1:{admin}/readyz")[0] == 200, 120, "readyz", p)
+    url = f"http://127.0.0.1:{port}/envoy.service.auth.v3.Authorization/Check"
+    h = ["h2load", "-c1", "-m4", "-H", "content-type: application/grpc", "-H", "te: trailers", "-d", str(data)]
+    subprocess.run(h + ["-n", "1000", url], check=True, capture_output=True)
+    counter = type("W", (), {"admin": admin})()
+    k0 = B.Warden.checks(counter)["allow"]
+    subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
+    subprocess.run(h + ["-n", str(n), url], check=True, capture_output=True)
+    subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
+    time.sleep(1)
+    k1 = B.Warden.checks(counter)["allow"]
+finally:
+    p.terminate(); p.wait(30)
+dump = sorted(glob.glob(str(cgfile) + ".*"))[0]  # the explicit dump is the first numbered file
+txt = subprocess.run(["callgrind_annotate", dump], capture_output=True, text=True).stdout
+m = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", txt) or re.search(r"([\d,]+)\s+PROGRAM TOTALS", txt)
+total = int(m.group(1).replace(",", ""))
+checks = k1 - k0
+print(f"{label}: {total} Ir over {checks:.0f} checks = {total/checks:.0f} Ir/check  (dump {dump})")
