@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Instructions (callgrind Ir) per cached RS256 check, reproducible on a noisy machine.
 
-    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS]
+    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS] [--uncached] [--alg RS256|ES256|EdDSA]
 
 Copies the binary stripped of DWARF (valgrind 3.19 cannot read Swift's DWARF 5), runs it under
 valgrind --tool=callgrind with --threads 1 and the bench policy, warms up with 1000 checks, zeroes the
 counters, sends CHECKS (default 4000) identical CheckRequests with h2load (-c1 -m4), dumps, and prints
-the whole process's Ir ÷ the checks Warden counted. Profile: callgrind_annotate --inclusive=yes
+the whole process's Ir ÷ the checks Warden counted. --uncached runs Warden with --token-cache-size 0
+(every check parses and verifies the token). Profile: callgrind_annotate --inclusive=yes
 bench/tmp/callgrind/cg-LABEL.out.1
 """
 import glob
@@ -19,13 +20,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as B  # noqa: E402
 
-binary, label = sys.argv[1], sys.argv[2]
-n = int(sys.argv[3]) if len(sys.argv) > 3 else 4000
+args = [a for a in sys.argv[1:]]
+uncached = "--uncached" in args
+if uncached:
+    args.remove("--uncached")
+alg = "RS256"
+if "--alg" in args:
+    i = args.index("--alg"); alg = args[i + 1]; del args[i:i + 2]
+binary, label = args[0], args[1]
+n = int(args[2]) if len(args) > 2 else 4000
 out = B.TMP / "callgrind"
 d = out / "in"
 d.mkdir(parents=True, exist_ok=True)
 keys = B.load_or_create_keys(); jw = B.jwks(keys)
-tok = B.tokens("RS256", 1, "single-rs256")[0]
+tok = B.tokens(alg, 1, f"single-{alg.lower()}")[0]
 pol = d / "policies"; pol.mkdir(exist_ok=True)
 (pol / "bench.yaml").write_text(f"""apiVersion: security.istio.io/v1
 kind: RequestAuthentication
@@ -55,7 +63,7 @@ for f in glob.glob(str(cgfile) + "*"):
     Path(f).unlink()
 p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgfile}", str(stripped), "serve",
     "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", "--threads", "1", "--reload-interval", "0",
-    "--log-level", "warn", "--policy", str(pol)], stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
+    "--log-level", "warn", "--policy", str(pol)] + (["--token-cache-size", "0"] if uncached else []), stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
 try:
     B.wait_for(lambda: B.http_get(f"http://127.0.0.1:{admin}/readyz")[0] == 200, 120, "readyz", p)
     url = f"http://127.0.0.1:{port}/envoy.service.auth.v3.Authorization/Check"
