@@ -52,9 +52,14 @@ struct ResponseBuilder: Sendable {
     func allowed(_ decision: AuthorizationDecision, request: RequestAttributes, tokens: [VerifiedToken], scope: CompiledScope,
                  principal: String?, generation: Int) -> CheckOutcome {
         var ok = AllowResponse()
-        var set = Set<String>()
+        // Header names set and removed so far: a handful per check, so linear searches in arrays
+        // (no hashing, no allocation beyond the response's own lists).
         func put(_ name: String, _ value: String) {
-            if set.insert(name).inserted { ok.headersToSet.append(HTTPHeader(name, value)) }
+            if !ok.headersToSet.contains(where: { $0.name == name }) { ok.headersToSet.append(HTTPHeader(name, value)) }
+        }
+        func isSet(_ name: String) -> Bool { ok.headersToSet.contains { $0.name == name } }
+        func remove(_ name: String) {
+            if !isSet(name) && !ok.headersToRemove.contains(name) { ok.headersToRemove.append(name) }
         }
         for t in tokens {
             let rule = t.provider.rule
@@ -67,14 +72,11 @@ struct ResponseBuilder: Sendable {
                 }
             }
         }
-        var removed = Set<String>()
-        for h in scope.outputHeaders where !set.contains(h) && removed.insert(h).inserted {
-            ok.headersToRemove.append(h)
-        }
+        for h in scope.outputHeaders { remove(h) }
         for t in tokens where !t.provider.rule.forwardOriginalToken {
             switch t.extracted.location {
             case .header(let name, _):
-                if !set.contains(name), removed.insert(name).inserted { ok.headersToRemove.append(name) }
+                remove(name)
             case .queryParameter(let p):
                 for key in QueryString.rawKeys(named: p, in: request.path) + [p] where !ok.queryParametersToRemove.contains(key) {
                     ok.queryParametersToRemove.append(key)
@@ -91,9 +93,7 @@ struct ResponseBuilder: Sendable {
             put("x-warden-reason", Self.headerSafe(decision.reason))
         }
         // Warden's own headers reach the upstream only when Warden set them, never as a client's copy.
-        for h in Self.debugHeaderNames where !set.contains(h) && removed.insert(h).inserted {
-            ok.headersToRemove.append(h)
-        }
+        for h in Self.debugHeaderNames { remove(h) }
         var outcome = CheckOutcome(decision: .allow(ok), authorization: decision, reasonCode: "allowed",
                                    principal: principal, generation: generation)
         outcome.encodedMetadata = tokens.first?.encodedClaims

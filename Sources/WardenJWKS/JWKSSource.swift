@@ -20,6 +20,23 @@ public enum JWKSSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Hashes the kind and location. An inline document is hashed by its length and its first and
+    /// last 64 bytes only: the store looks its source up on every check, and hashing a whole JWKS
+    /// text there cost more than the rest of the lookup. Equality still compares the full text.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .remote(let uri): hasher.combine(0); hasher.combine(uri)
+        case .discovery(let issuer): hasher.combine(1); hasher.combine(issuer)
+        case .file(let path): hasher.combine(3); hasher.combine(path)
+        case .inline(let text):
+            hasher.combine(2)
+            let utf8 = text.utf8
+            hasher.combine(utf8.count)
+            for b in utf8.prefix(64) { hasher.combine(b) }
+            for b in utf8.suffix(64) { hasher.combine(b) }
+        }
+    }
+
     /// Whether the keys come over the network (and so are refreshed, persisted and rate-limited).
     var isRemote: Bool {
         switch self {

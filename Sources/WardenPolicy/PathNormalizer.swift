@@ -10,6 +10,11 @@
 /// Returns nil for paths Envoy rejects with 400 (`%00`, malformed escapes).
 public enum PathNormalizer {
     public static func normalize(_ raw: String) -> String? {
+        alreadyNormal(raw) ?? fullyNormalized(raw)
+    }
+
+    /// The normalization step by step (what `normalize` does when `alreadyNormal` cannot answer).
+    static func fullyNormalized(_ raw: String) -> String? {
         var bytes = Array(raw.utf8)
         if let cut = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
             bytes.removeSubrange(cut...)
@@ -40,6 +45,32 @@ public enum PathNormalizer {
             }
         }
         return removeDotSegments(String(decoding: decoded, as: UTF8.self))
+    }
+
+    /// The common case without work to do: an absolute path with no escape, backslash or dot segment
+    /// (its query or fragment cut off). nil when the full normalization has to run.
+    static func alreadyNormal(_ raw: String) -> String? {
+        let utf8 = raw.utf8
+        guard utf8.first == UInt8(ascii: "/") else { return nil }
+        var previous: UInt8 = 0
+        var end = utf8.endIndex
+        for i in utf8.indices {
+            let b = utf8[i]
+            switch b {
+            case UInt8(ascii: "?"), UInt8(ascii: "#"):
+                end = i
+            case UInt8(ascii: "%"), UInt8(ascii: "\\"):
+                return nil
+            case UInt8(ascii: ".") where previous == UInt8(ascii: "/"):
+                return nil   // may start a `.` or `..` segment
+            default:
+                previous = b
+                continue
+            }
+            break
+        }
+        if end == utf8.endIndex { return raw }
+        return String(raw[..<end])
     }
 
     /// RFC 3986 §5.2.4 on an absolute path.

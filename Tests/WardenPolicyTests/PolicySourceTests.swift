@@ -102,6 +102,30 @@ final class TempDir {
         #expect(PathNormalizer.normalize(input) == expected)
     }
 
+    /// The shortcut for already-normal paths answers exactly as the full normalization, or defers.
+    @Test(arguments: ["/", "/a/b", "/a.b/c.d", "/.well-known/x", "/a/.", "/a/..", "/a/b?x=/../y", "/a#/../b",
+                      "/a?", "/a//b", "/a/b.", "/a/.b/", "/a/%2e", "/a\\..", "*", "a/b", ""])
+    func shortcutAgreesWithFullNormalization(_ input: String) {
+        if let fast = PathNormalizer.alreadyNormal(input) {
+            #expect(fast == PathNormalizer.fullyNormalized(input))
+        }
+        #expect(PathNormalizer.normalize(input) == PathNormalizer.fullyNormalized(input))
+    }
+
+    @Test func shortcutAgreesOnRandomPaths() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("/./a%2e?#\\b").map(String.init)
+        var shortcuts = 0
+        for _ in 0..<20_000 {
+            let path = "/" + (0..<Int.random(in: 0...10, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined()
+            if let fast = PathNormalizer.alreadyNormal(path) {
+                shortcuts += 1
+                #expect(fast == PathNormalizer.fullyNormalized(path), "\(path)")
+            }
+        }
+        #expect(shortcuts > 1000)   // the shortcut is taken for plain paths
+    }
+
     @Test func rejectsNulAndBrokenEscapes() {
         #expect(PathNormalizer.normalize("/a%00") == nil)
         #expect(PathNormalizer.normalize("/a%zz") == nil)
