@@ -57,7 +57,8 @@ struct Authenticator: Sendable {
         let finish: @Sendable (KeySnapshot, Bool) -> Void = { snapshot, mayRefetch in
             if let remembered, let recent, recent.usable(remembered, for: snapshot) {
                 return completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: remembered.verified,
-                                                         encodedClaims: remembered.encodedMetadata)))
+                                                         encodedClaims: remembered.encodedMetadata,
+                                                         identity: remembered.identity)))
             }
             switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: snapshot.keys, now: now, cache: tokenCache) {
             case .success(let v):

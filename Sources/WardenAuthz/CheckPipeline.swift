@@ -80,10 +80,7 @@ public final class CheckPipeline: Sendable {
     }
 
     private func authorize(_ request: RequestAttributes, tokens: [VerifiedToken], scope: CompiledScope, generation: Int) -> CheckOutcome {
-        let identity = tokens.first.map { t in
-            RequestIdentity(issuer: t.jwt.issuer ?? "", subject: t.jwt.subject ?? "", audiences: t.jwt.audiences,
-                            presenter: t.jwt.presenter, claims: t.jwt.claims)
-        }
+        let identity = tokens.first?.identity
         let decision = AuthorizationEvaluator.evaluate(scope.effective, request: request, identity: identity,
                                                        options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))
         if decision.isAllowed {

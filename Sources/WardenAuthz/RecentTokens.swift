@@ -1,6 +1,7 @@
 import Synchronization
 import WardenJWKS
 import WardenJWT
+import WardenPolicy
 
 /// The last tokens that verified, by their exact text, with what parsing and verifying them produced,
 /// so a repeated token skips base64, JSON and the verified-token cache's SHA-256 — about 5 µs of a
@@ -21,6 +22,8 @@ final class RecentTokens: Sendable {
         let verified: VerifiedJWT
         /// `CheckOutcome.encodedPayloadMetadata(verified.claims)`, encoded once per token.
         let encodedMetadata: [UInt8]
+        /// `RequestIdentity(verified)`, built once per token.
+        let identity: RequestIdentity
         let source: JWKSSource
         let keyGeneration: UInt64
         let validUntil: Double
@@ -32,6 +35,7 @@ final class RecentTokens: Sendable {
             self.jwt = jwt
             self.verified = verified
             self.encodedMetadata = encodedMetadata
+            identity = RequestIdentity(verified)
             self.source = source
             self.keyGeneration = keyGeneration
             self.validUntil = validUntil

@@ -52,6 +52,7 @@ struct ResponseBuilder: Sendable {
     func allowed(_ decision: AuthorizationDecision, request: RequestAttributes, tokens: [VerifiedToken], scope: CompiledScope,
                  principal: String?, generation: Int) -> CheckOutcome {
         var ok = AllowResponse()
+        ok.headersToRemove.reserveCapacity(scope.outputHeaders.count + tokens.count + Self.debugHeaderNames.count)
         // Header names set and removed so far: a handful per check, so linear searches in arrays
         // (no hashing, no allocation beyond the response's own lists).
         func put(_ name: String, _ value: String) {

@@ -1,4 +1,5 @@
 import WardenJWT
+import WardenPolicy
 
 /// A token that passed every check, with the provider (rule) that accepted it.
 ///
@@ -11,12 +12,24 @@ final class VerifiedToken: Sendable {
     /// The claims as an encoded `google.protobuf.Struct` (the `jwt_payload` metadata), when the
     /// parsed-token memo already holds it; nil means encode from `jwt.claims`.
     let encodedClaims: [UInt8]?
+    /// Istio's `request.auth.*` view of the token (built once per remembered token).
+    let identity: RequestIdentity
 
-    init(extracted: ExtractedToken, provider: JWTProvider, jwt: VerifiedJWT, encodedClaims: [UInt8]? = nil) {
+    init(extracted: ExtractedToken, provider: JWTProvider, jwt: VerifiedJWT, encodedClaims: [UInt8]? = nil,
+         identity: RequestIdentity? = nil) {
         self.extracted = extracted
         self.provider = provider
         self.jwt = jwt
         self.encodedClaims = encodedClaims
+        self.identity = identity ?? RequestIdentity(jwt)
+    }
+}
+
+extension RequestIdentity {
+    /// The identity a verified token gives a request.
+    init(_ jwt: VerifiedJWT) {
+        self.init(issuer: jwt.issuer ?? "", subject: jwt.subject ?? "", audiences: jwt.audiences,
+                  presenter: jwt.presenter, claims: jwt.claims)
     }
 }
 

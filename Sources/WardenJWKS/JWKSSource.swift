@@ -32,8 +32,12 @@ public enum JWKSSource: Sendable, Hashable, CustomStringConvertible {
             hasher.combine(2)
             let utf8 = text.utf8
             hasher.combine(utf8.count)
-            for b in utf8.prefix(64) { hasher.combine(b) }
-            for b in utf8.suffix(64) { hasher.combine(b) }
+            let hashed: Void? = utf8.withContiguousStorageIfAvailable { all in
+                let bytes = UnsafeRawBufferPointer(all)
+                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes.prefix(64)))
+                hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: bytes.suffix(64)))
+            }
+            if hashed == nil { hasher.combine(text) }
         }
     }
 

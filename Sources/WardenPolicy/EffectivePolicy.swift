@@ -1,5 +1,5 @@
 /// The resources that apply to one `WorkloadScope`, grouped for evaluation. Cache it per scope.
-public struct EffectivePolicy: Sendable {
+public final class EffectivePolicy: Sendable {
     public let scope: WorkloadScope
     /// Applicable RequestAuthentications (sorted by namespace/name).
     public let requestAuthentications: [RequestAuthentication]
