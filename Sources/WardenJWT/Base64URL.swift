@@ -20,14 +20,13 @@ public enum Base64URL {
         return Array(text.utf8).withUnsafeBufferPointer { decode(bytes: $0) }
     }
 
-    /// The 6-bit value of an alphabet character, or 0xFF. Arithmetic instead of a table: a global
-    /// table is a lazily initialised `let`, whose access check costs more than these comparisons.
+    /// The 6-bit value of an alphabet character; 0x40 or more for any other byte. The table (sextet +
+    /// 0x30 per ASCII byte, `~` outside the alphabet) is a StaticString, i.e. read-only data: a lookup is
+    /// one load, where a global `let` table would pay a lazy-initialisation check per character.
     @inline(__always)
     static func sextet(_ c: UInt8) -> UInt8 {
-        if c >= 0x61 { return c <= 0x7A ? c &- 0x61 &+ 26 : 0xFF }          // a-z
-        if c >= 0x41 { return c <= 0x5A ? c &- 0x41 : (c == 0x5F ? 63 : 0xFF) }  // A-Z, _
-        if c >= 0x30 { return c <= 0x39 ? c &- 0x30 &+ 52 : 0xFF }          // 0-9
-        return c == 0x2D ? 62 : 0xFF                                          // -
+        let table: StaticString = #"~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~n~~defghijklm~~~~~~~0123456789:;<=>?@ABCDEFGHI~~~~o~JKLMNOPQRSTUVWXYZ[\]^_`abc~~~~~"#
+        return (table.utf8Start[Int(c & 0x7F)] &- 0x30) | (c & 0x80)
     }
 
     /// The decoder every entry point funnels into: 4 characters → 3 bytes per step, written
@@ -45,7 +44,7 @@ public enum Base64URL {
             var o = 0
             while i < full {
                 let a = sextet(src[i]), b = sextet(src[i &+ 1]), c = sextet(src[i &+ 2]), d = sextet(src[i &+ 3])
-                if (a | b | c | d) & 0x80 != 0 { valid = false; initialized = o; return }
+                if (a | b | c | d) & 0xC0 != 0 { valid = false; initialized = o; return }
                 dst[o] = a << 2 | b >> 4
                 dst[o &+ 1] = b << 4 | c >> 2
                 dst[o &+ 2] = c << 6 | d
@@ -57,7 +56,7 @@ public enum Base64URL {
                 let c = rem == 3 ? sextet(src[i &+ 2]) : 0
                 // Leftover bits (4 after two characters, 2 after three) must be zero: otherwise two
                 // encodings would map to the same bytes.
-                if (a | b | c) & 0x80 != 0 || (rem == 2 ? b & 0x0F : c & 0x03) != 0 {
+                if (a | b | c) & 0xC0 != 0 || (rem == 2 ? b & 0x0F : c & 0x03) != 0 {
                     valid = false; initialized = o; return
                 }
                 dst[o] = a << 2 | b >> 4
