@@ -21,12 +21,12 @@ public enum Base64URL {
     }
 
     /// The 6-bit value of an alphabet character; 0x40 or more for any other byte. The table (sextet +
-    /// 0x30 per ASCII byte, `~` outside the alphabet) is a StaticString, i.e. read-only data: a lookup is
-    /// one load, where a global `let` table would pay a lazy-initialisation check per character.
+    /// 0x30 for each byte value, `~` outside the alphabet) is a StaticString, i.e. read-only data: a
+    /// lookup is one load, where a global `let` table would pay a lazy-initialisation check per character.
     @inline(__always)
     static func sextet(_ c: UInt8) -> UInt8 {
-        let table: StaticString = #"~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~n~~defghijklm~~~~~~~0123456789:;<=>?@ABCDEFGHI~~~~o~JKLMNOPQRSTUVWXYZ[\]^_`abc~~~~~"#
-        return (table.utf8Start[Int(c & 0x7F)] &- 0x30) | (c & 0x80)
+        let table: StaticString = #"~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~n~~defghijklm~~~~~~~0123456789:;<=>?@ABCDEFGHI~~~~o~JKLMNOPQRSTUVWXYZ[\]^_`abc~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"#
+        return table.utf8Start[Int(c)] &- 0x30
     }
 
     /// The decoder every entry point funnels into: 4 characters → 3 bytes per step, written

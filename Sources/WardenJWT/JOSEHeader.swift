@@ -141,20 +141,32 @@ public struct CompactJWS: Sendable {
         let json: JSONValue
         do { json = try JSONParser.parse(bytes, limits: limits) } catch { throw .malformed(.headerJSON(error.description)) }
         guard case .object(let members) = json else { throw .malformed(.headerJSON("not an object")) }
-        guard let alg = members["alg"]?.stringValue else { throw .malformed(.algorithmMissing) }
+        // One pass instead of five hash lookups (exact: see RegisteredClaims).
+        var algValue, kidValue, critValue, typValue, ctyValue: JSONValue?
+        for (key, value) in members where key.utf8.count == 3 || key.utf8.count == 4 {
+            switch key {
+            case "alg": algValue = value
+            case "kid": kidValue = value
+            case "typ": typValue = value
+            case "cty": ctyValue = value
+            case "crit": critValue = value
+            default: break
+            }
+        }
+        guard let alg = algValue?.stringValue else { throw .malformed(.algorithmMissing) }
         guard let algorithm = JWTAlgorithm(rawValue: alg) else { throw .unsupportedAlgorithm(alg) }
         var kid: String? = nil
-        if let k = members["kid"] {
+        if let k = kidValue {
             guard let s = k.stringValue else { throw .malformed(.kidNotString) }
             kid = s
         }
-        if let crit = members["crit"] {
+        if let crit = critValue {
             // RFC 7515 §4.1.11: a non-empty list of extension names the recipient must understand.
             // Warden implements no JWS extension, so any critical entry is a rejection.
             guard let list = crit.arrayValue, !list.isEmpty else { throw .malformed(.unsupportedCritical(["(malformed crit)"])) }
             throw .malformed(.unsupportedCritical(list.map { $0.stringValue ?? $0.serialized }))
         }
-        let header = JOSEHeader(alg: alg, kid: kid, typ: members["typ"]?.stringValue, cty: members["cty"]?.stringValue, members: members)
+        let header = JOSEHeader(alg: alg, kid: kid, typ: typValue?.stringValue, cty: ctyValue?.stringValue, members: members)
         return (header, algorithm)
     }
 

@@ -43,7 +43,7 @@ public struct UnverifiedJWT: Sendable {
             let signature = try CompactJWS.decodeSignature(bytes.segment(d2 + 1, bytes.count))
             let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
             return UnverifiedJWT(jws: jws, claims: claims, issuer: registered.iss, subject: registered.sub, audiences: registered.audiences,
-                                 presenter: claims["azp"]?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf, issuedAt: registered.iat)
+                                 presenter: registered.azp?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf, issuedAt: registered.iat)
         }
     }
 }
@@ -56,26 +56,44 @@ private struct RegisteredClaims {
     var nbf: Double?
     var exp: Double?
     var audiences: [String] = []
+    var azp: JSONValue?
 
     init(_ claims: [String: JSONValue]) throws(JWTError) {
-        func string(_ name: String) throws(JWTError) -> String? {
-            guard let v = claims[name] else { return nil }
+        // One pass over the members instead of eight hash lookups. Keys are matched with String `==`
+        // (canonical equivalence, like the dictionary); the length filter is exact because no string
+        // other than these ASCII names themselves is canonically equivalent to them.
+        var issValue, subValue, iatValue, nbfValue, expValue, jtiValue, audValue: JSONValue?
+        for (key, value) in claims where key.utf8.count == 3 {
+            switch key {
+            case "iss": issValue = value
+            case "sub": subValue = value
+            case "iat": iatValue = value
+            case "nbf": nbfValue = value
+            case "exp": expValue = value
+            case "jti": jtiValue = value
+            case "aud": audValue = value
+            case "azp": azp = value
+            default: break
+            }
+        }
+        func string(_ v: JSONValue?, _ name: String) throws(JWTError) -> String? {
+            guard let v else { return nil }
             guard let s = v.stringValue else { throw .malformed(.claimType(claim: name)) }
             return s
         }
-        func date(_ name: String) throws(JWTError) -> Double? {
-            guard let v = claims[name] else { return nil }
+        func date(_ v: JSONValue?, _ name: String) throws(JWTError) -> Double? {
+            guard let v else { return nil }
             guard let n = v.numberValue else { throw .malformed(.claimType(claim: name)) }
             guard n >= 0, n < 9.2e18 else { throw .malformed(.claimOutOfRange(claim: name)) }
             return n
         }
-        iss = try string("iss")
-        sub = try string("sub")
-        iat = try date("iat")
-        nbf = try date("nbf")
-        exp = try date("exp")
-        _ = try string("jti")
-        switch claims["aud"] {
+        iss = try string(issValue, "iss")
+        sub = try string(subValue, "sub")
+        iat = try date(iatValue, "iat")
+        nbf = try date(nbfValue, "nbf")
+        exp = try date(expValue, "exp")
+        _ = try string(jtiValue, "jti")
+        switch audValue {
         case nil: break
         case .string(let s)?: audiences = [s]
         case .array(let list)?:
