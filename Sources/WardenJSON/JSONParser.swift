@@ -35,6 +35,14 @@ private struct Parser {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var pos = 0
+    /// Members of the objects being parsed, innermost last: one buffer per document instead of a
+    /// dictionary grown (and rehashed) member by member. Each object becomes a dictionary of exactly
+    /// its size when it closes.
+    var members: [(String, JSONValue)] = []
+
+    /// Up to this many members, duplicate keys are found by comparing with the earlier keys (cheaper
+    /// than hashing for the small objects of tokens); larger objects switch to a set.
+    static let linearDuplicateScanLimit = 16
 
     init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -83,9 +91,11 @@ private struct Parser {
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         if depth > maxDepth { throw JSONError(.tooDeep(limit: maxDepth), at: pos) }
         pos += 1
-        var members: [String: JSONValue] = [:]
         skipSpace()
-        if try peek() == UInt8(ascii: "}") { pos += 1; return .object(members) }
+        if try peek() == UInt8(ascii: "}") { pos += 1; return .object([:]) }
+        let base = members.count
+        if members.capacity == 0 { members.reserveCapacity(16) }
+        var seen: Set<String>? = nil
         while true {
             skipSpace()
             let keyStart = pos
@@ -96,11 +106,30 @@ private struct Parser {
             pos += 1
             skipSpace()
             let value = try parseValue(depth: depth)
-            if members.updateValue(value, forKey: key) != nil { throw JSONError(.duplicateKey(key), at: keyStart) }
+            // String equality (canonical equivalence), the same relation a dictionary's keys use.
+            if seen != nil {
+                if !seen!.insert(key).inserted { throw JSONError(.duplicateKey(key), at: keyStart) }
+            } else {
+                for i in base..<members.count where members[i].0 == key { throw JSONError(.duplicateKey(key), at: keyStart) }
+                if members.count - base == Parser.linearDuplicateScanLimit {
+                    var keys = Set<String>(minimumCapacity: 2 * Parser.linearDuplicateScanLimit)
+                    for i in base..<members.count { keys.insert(members[i].0) }
+                    keys.insert(key)
+                    seen = keys
+                }
+            }
+            members.append((key, value))
             skipSpace()
             let c = try peek()
             pos += 1
-            if c == UInt8(ascii: "}") { return .object(members) }
+            if c == UInt8(ascii: "}") {
+                var object = [String: JSONValue](minimumCapacity: members.count - base)
+                while members.count > base {
+                    let (key, value) = members.removeLast()
+                    object[key] = value
+                }
+                return .object(object)
+            }
             if c != UInt8(ascii: ",") { throw JSONError(.unexpectedByte(c), at: pos - 1) }
         }
     }
@@ -124,6 +153,7 @@ private struct Parser {
 
     mutating func parseNumber() throws(JSONError) -> Double {
         let start = pos
+        var integral = true
         func digit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "-") { pos += 1 }
         guard pos < bytes.count, digit(bytes[pos]) else { throw JSONError(.invalidNumber, at: start) }
@@ -134,15 +164,25 @@ private struct Parser {
             while pos < bytes.count, digit(bytes[pos]) { pos += 1 }
         }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            integral = false
             pos += 1
             guard pos < bytes.count, digit(bytes[pos]) else { throw JSONError(.invalidNumber, at: start) }
             while pos < bytes.count, digit(bytes[pos]) { pos += 1 }
         }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            integral = false
             pos += 1
             if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             guard pos < bytes.count, digit(bytes[pos]) else { throw JSONError(.invalidNumber, at: start) }
             while pos < bytes.count, digit(bytes[pos]) { pos += 1 }
+        }
+        let digits = pos - start - (bytes[start] == UInt8(ascii: "-") ? 1 : 0)
+        if integral && digits <= 15 {
+            // Exact in a Double (< 2^53), so the same value strtod would give, without a String.
+            var n: Int64 = 0
+            for i in (pos - digits)..<pos { n = n &* 10 &+ Int64(bytes[i] &- 0x30) }
+            let value = Double(n)
+            return bytes[start] == UInt8(ascii: "-") ? -value : value
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw JSONError(.invalidNumber, at: start) }
@@ -170,17 +210,19 @@ private struct Parser {
     mutating func parseString() throws(JSONError) -> String {
         pos += 1  // opening quote
         let start = pos
-        // Fast path: no escapes.
+        // Fast path: no escapes; the String is made once from the bytes in place.
+        var high: UInt8 = 0  // all bytes OR-ed: below 0x80 means ASCII, valid by construction
         while pos < bytes.count {
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<pos])
-                guard let s = String(validating: slice, as: UTF8.self) else { throw JSONError(.invalidUTF8, at: start) }
+                if high >= 0x80 && !UTF8Validation.isValid(slice) { throw JSONError(.invalidUTF8, at: start) }
                 pos += 1
-                return s
+                return String(decoding: slice, as: UTF8.self)
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw JSONError(.invalidString, at: pos) }
+            high |= b
             pos += 1
         }
         var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<pos]))
@@ -189,8 +231,9 @@ private struct Parser {
             let b = bytes[pos]
             if b == UInt8(ascii: "\"") {
                 pos += 1
-                guard let s = String(validating: out, as: UTF8.self) else { throw JSONError(.invalidUTF8, at: start) }
-                return s
+                let valid = out.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
+                guard valid else { throw JSONError(.invalidUTF8, at: start) }
+                return String(decoding: out, as: UTF8.self)
             }
             if b < 0x20 { throw JSONError(.invalidString, at: pos) }
             if b != UInt8(ascii: "\\") { out.append(b); pos += 1; continue }
@@ -220,8 +263,7 @@ private struct Parser {
                 } else if scalar >= 0xDC00 && scalar < 0xE000 {
                     throw JSONError(.invalidEscape, at: pos)
                 }
-                guard let u = Unicode.Scalar(scalar) else { throw JSONError(.invalidEscape, at: pos) }
-                out.append(contentsOf: Array(String(Character(u)).utf8))
+                UTF8Validation.append(scalar, to: &out)
             default:
                 throw JSONError(.invalidEscape, at: pos - 1)
             }

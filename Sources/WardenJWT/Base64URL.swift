@@ -2,42 +2,70 @@
 /// alphabet, no whitespace, and canonical trailing bits (the unused low bits of the last
 /// character must be zero), so every byte string has exactly one accepted encoding.
 public enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    private static let table: [UInt8] = {
-        var t = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { t[Int(c)] = UInt8(i) }
-        return t
-    }()
-
     /// Decodes `text`; nil if it is not strict, canonical, unpadded base64url.
     public static func decode<Text: Collection<UInt8>>(_ text: Text) -> [UInt8]? {
-        let n = text.count
-        if n % 4 == 1 { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(n * 3 / 4)
-        var acc: UInt32 = 0
-        var bits = 0
-        var last: UInt8 = 0
-        for c in text {
-            let v = table[Int(c)]
-            if v == 0xFF { return nil }
-            last = v
-            acc = acc << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
-                acc &= (1 << UInt32(bits)) - 1
-            }
-        }
-        // Leftover bits (2 or 4) must be zero: otherwise two encodings would map to the same bytes.
-        if bits > 0 && last & UInt8((1 << bits) - 1) != 0 { return nil }
-        return out
+        if let result = text.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return result }
+        return Array(text).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    /// Decodes the UTF-8 of a substring (a token segment); nil if it is not strict base64url.
+    public static func decode(_ text: Substring.UTF8View) -> [UInt8]? {
+        if let result = text.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return result }
+        return Array(text).withUnsafeBufferPointer { decode(bytes: $0) }
     }
 
     /// Decodes a string; nil if it is not strict base64url.
-    public static func decode(_ text: String) -> [UInt8]? { decode(text.utf8) }
+    public static func decode(_ text: String) -> [UInt8]? {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    /// The 6-bit value of an alphabet character; 0x40 or more for any other byte. The table (sextet +
+    /// 0x30 for each byte value, `~` outside the alphabet) is a StaticString, i.e. read-only data: a
+    /// lookup is one load, where a global `let` table would pay a lazy-initialisation check per character.
+    @inline(__always)
+    static func sextet(_ c: UInt8) -> UInt8 {
+        let table: StaticString = #"~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~n~~defghijklm~~~~~~~0123456789:;<=>?@ABCDEFGHI~~~~o~JKLMNOPQRSTUVWXYZ[\]^_`abc~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"#
+        return table.utf8Start[Int(c)] &- 0x30
+    }
+
+    /// The decoder every entry point funnels into: 4 characters → 3 bytes per step, written
+    /// straight into the result's storage.
+    static func decode(bytes src: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let n = src.count
+        let rem = n & 3
+        if rem == 1 { return nil }
+        let full = n &- rem
+        let outCount = full / 4 * 3 + (rem == 0 ? 0 : rem &- 1)
+        if n == 0 { return [] }
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: outCount) { dst, initialized in
+            var i = 0
+            var o = 0
+            while i < full {
+                let a = sextet(src[i]), b = sextet(src[i &+ 1]), c = sextet(src[i &+ 2]), d = sextet(src[i &+ 3])
+                if (a | b | c | d) & 0xC0 != 0 { valid = false; initialized = o; return }
+                dst[o] = a << 2 | b >> 4
+                dst[o &+ 1] = b << 4 | c >> 2
+                dst[o &+ 2] = c << 6 | d
+                i &+= 4
+                o &+= 3
+            }
+            if rem != 0 {
+                let a = sextet(src[i]), b = sextet(src[i &+ 1])
+                let c = rem == 3 ? sextet(src[i &+ 2]) : 0
+                // Leftover bits (4 after two characters, 2 after three) must be zero: otherwise two
+                // encodings would map to the same bytes.
+                if (a | b | c) & 0xC0 != 0 || (rem == 2 ? b & 0x0F : c & 0x03) != 0 {
+                    valid = false; initialized = o; return
+                }
+                dst[o] = a << 2 | b >> 4
+                if rem == 3 { dst[o &+ 1] = b << 4 | c >> 2 }
+            }
+            initialized = outCount
+        }
+        return valid ? out : nil
+    }
 
     /// Encodes without padding.
     public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
@@ -50,11 +78,20 @@ public enum Base64URL {
             bits += 8
             while bits >= 6 {
                 bits -= 6
-                out.append(alphabet[Int((acc >> UInt32(bits)) & 0x3F)])
+                out.append(character(UInt8(truncatingIfNeeded: acc >> UInt32(bits)) & 0x3F))
             }
             acc &= (1 << UInt32(bits)) - 1
         }
-        if bits > 0 { out.append(alphabet[Int((acc << UInt32(6 - bits)) & 0x3F)]) }
+        if bits > 0 { out.append(character(UInt8(truncatingIfNeeded: acc << UInt32(6 - bits)) & 0x3F)) }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The alphabet character for a 6-bit value.
+    @inline(__always)
+    static func character(_ v: UInt8) -> UInt8 {
+        if v < 26 { return v &+ 0x41 }
+        if v < 52 { return v &- 26 &+ 0x61 }
+        if v < 62 { return v &- 52 &+ 0x30 }
+        return v == 62 ? 0x2D : 0x5F
     }
 }

@@ -32,11 +32,25 @@ public struct CompactJWS: Sendable {
 
     /// Parses a compact JWS. Payload may be any bytes (even empty).
     public static func parse(_ token: String, maxBytes: Int = 8192, headerLimits: JSONLimits = JSONLimits(maxDepth: 16, maxBytes: 8192)) throws(JWTError) -> CompactJWS {
-        let (d1, d2) = try split(token, maxBytes: maxBytes, allowEmptyPayload: true)
-        let (header, alg) = try parseHeader(token[..<d1], limits: headerLimits)
-        guard let payload = Base64URL.decode(token[token.index(after: d1)..<d2].utf8) else { throw .malformed(.payloadBase64) }
-        let signature = try decodeSignature(token[token.index(after: d2)...])
-        return CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
+        try withUTF8(of: token) { (bytes) throws(JWTError) -> CompactJWS in
+            let (d1, d2) = try split(bytes, maxBytes: maxBytes, allowEmptyPayload: true)
+            let (header, alg) = try parseHeader(bytes.segment(0, d1), limits: headerLimits)
+            guard let payload = Base64URL.decode(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
+            let signature = try decodeSignature(bytes.segment(d2 + 1, bytes.count))
+            return CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
+        }
+    }
+
+    /// `firstDot`/`secondDot` are UTF-8 offsets into `token`.
+    init(header: JOSEHeader, algorithm: JWTAlgorithm, payload: [UInt8], signature: [UInt8], token: String, firstDot: Int, secondDot: Int) {
+        self.header = header
+        self.algorithm = algorithm
+        self.payload = payload
+        self.signature = signature
+        self.token = token
+        let utf8 = token.utf8
+        self.firstDot = utf8.index(utf8.startIndex, offsetBy: firstDot)
+        self.secondDot = utf8.index(utf8.startIndex, offsetBy: secondDot)
     }
 
     /// Verifies the signature with the first key that matches `kid`/`alg` and verifies.
@@ -67,54 +81,105 @@ public struct CompactJWS: Sendable {
 
     // MARK: stages shared with UnverifiedJWT, in Envoy's order
 
-    static func split(_ token: String, maxBytes: Int, allowEmptyPayload: Bool) throws(JWTError) -> (String.Index, String.Index) {
-        let size = token.utf8.count
-        if size > maxBytes { throw .tokenTooLarge(size: size, limit: maxBytes) }
-        var dots: [String.Index] = []
-        var i = token.utf8.startIndex
-        while i < token.utf8.endIndex {
-            if token.utf8[i] == UInt8(ascii: ".") {
-                dots.append(i)
-                if dots.count > 4 { break }
-            }
-            i = token.utf8.index(after: i)
+    /// Runs `body` over the token's UTF-8 in place (a copy only for a non-contiguous string), so
+    /// splitting and decoding read the bytes once, without String indices.
+    static func withUTF8<R>(of token: String, _ body: (UnsafeBufferPointer<UInt8>) throws(JWTError) -> R) throws(JWTError) -> R {
+        func run(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<R, JWTError> {
+            do throws(JWTError) { return .success(try body(bytes)) } catch { return .failure(error) }
         }
-        if dots.count == 4 { throw .malformed(.encrypted) }
-        guard dots.count == 2 else { throw .malformed(.notCompact(segments: dots.count + 1)) }
-        let (d1, d2) = (dots[0], dots[1])
-        let emptyHeader = d1 == token.startIndex
-        let emptyPayload = token.utf8.index(after: d1) == d2
-        let emptySignature = token.utf8.index(after: d2) == token.endIndex
+        let result = token.utf8.withContiguousStorageIfAvailable(run) ?? Array(token.utf8).withUnsafeBufferPointer(run)
+        return try result.get()
+    }
+
+    /// The UTF-8 offsets of the two dots, after the size and segment-count checks.
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>, maxBytes: Int, allowEmptyPayload: Bool) throws(JWTError) -> (Int, Int) {
+        let size = bytes.count
+        if size > maxBytes { throw .tokenTooLarge(size: size, limit: maxBytes) }
+        // Count dots up to five (five or more is "not compact", exactly four a JWE), keeping the first two.
+        var dots = 0
+        var d1 = 0
+        var d2 = 0
+        var i = 0
+        let dot = UInt8(ascii: ".")
+        if let base = bytes.baseAddress {
+            // Eight bytes at a time: a word without a dot (the common case) costs a few instructions.
+            let raw = UnsafeRawPointer(base)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let dotWord = ones &* UInt64(dot)
+            while i &+ 8 <= size && dots <= 4 {
+                let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ dotWord
+                if (x &- ones) & ~x & (ones &* 0x80) != 0 {
+                    for j in i..<(i &+ 8) where bytes[j] == dot {
+                        if dots == 0 { d1 = j } else if dots == 1 { d2 = j }
+                        dots &+= 1
+                    }
+                }
+                i &+= 8
+            }
+        }
+        while i < size && dots <= 4 {
+            if bytes[i] == dot {
+                if dots == 0 { d1 = i } else if dots == 1 { d2 = i }
+                dots &+= 1
+            }
+            i &+= 1
+        }
+        if dots > 5 { dots = 5 }
+        if dots == 4 { throw .malformed(.encrypted) }
+        guard dots == 2 else { throw .malformed(.notCompact(segments: dots + 1)) }
+        let emptyHeader = d1 == 0
+        let emptyPayload = d1 + 1 == d2
+        let emptySignature = d2 + 1 == size
         if emptyHeader || emptySignature || (emptyPayload && !allowEmptyPayload) {
             throw .malformed(.notCompact(segments: [emptyHeader, emptyPayload, emptySignature].filter { !$0 }.count))
         }
         return (d1, d2)
     }
 
-    static func parseHeader(_ segment: Substring, limits: JSONLimits) throws(JWTError) -> (JOSEHeader, JWTAlgorithm) {
-        guard let bytes = Base64URL.decode(segment.utf8) else { throw .malformed(.headerBase64) }
+    static func parseHeader(_ segment: UnsafeBufferPointer<UInt8>, limits: JSONLimits) throws(JWTError) -> (JOSEHeader, JWTAlgorithm) {
+        guard let bytes = Base64URL.decode(bytes: segment) else { throw .malformed(.headerBase64) }
         let json: JSONValue
         do { json = try JSONParser.parse(bytes, limits: limits) } catch { throw .malformed(.headerJSON(error.description)) }
         guard case .object(let members) = json else { throw .malformed(.headerJSON("not an object")) }
-        guard let alg = members["alg"]?.stringValue else { throw .malformed(.algorithmMissing) }
+        // One pass instead of five hash lookups (exact: see RegisteredClaims).
+        var algValue, kidValue, critValue, typValue, ctyValue: JSONValue?
+        for (key, value) in members where key.utf8.count == 3 || key.utf8.count == 4 {
+            switch key {
+            case "alg": algValue = value
+            case "kid": kidValue = value
+            case "typ": typValue = value
+            case "cty": ctyValue = value
+            case "crit": critValue = value
+            default: break
+            }
+        }
+        guard let alg = algValue?.stringValue else { throw .malformed(.algorithmMissing) }
         guard let algorithm = JWTAlgorithm(rawValue: alg) else { throw .unsupportedAlgorithm(alg) }
         var kid: String? = nil
-        if let k = members["kid"] {
+        if let k = kidValue {
             guard let s = k.stringValue else { throw .malformed(.kidNotString) }
             kid = s
         }
-        if let crit = members["crit"] {
+        if let crit = critValue {
             // RFC 7515 §4.1.11: a non-empty list of extension names the recipient must understand.
             // Warden implements no JWS extension, so any critical entry is a rejection.
             guard let list = crit.arrayValue, !list.isEmpty else { throw .malformed(.unsupportedCritical(["(malformed crit)"])) }
             throw .malformed(.unsupportedCritical(list.map { $0.stringValue ?? $0.serialized }))
         }
-        let header = JOSEHeader(alg: alg, kid: kid, typ: members["typ"]?.stringValue, cty: members["cty"]?.stringValue, members: members)
+        let header = JOSEHeader(alg: alg, kid: kid, typ: typValue?.stringValue, cty: ctyValue?.stringValue, members: members)
         return (header, algorithm)
     }
 
-    static func decodeSignature(_ segment: Substring) throws(JWTError) -> [UInt8] {
-        guard let sig = Base64URL.decode(segment.utf8) else { throw .malformed(.signatureBase64) }
+    static func decodeSignature(_ segment: UnsafeBufferPointer<UInt8>) throws(JWTError) -> [UInt8] {
+        guard let sig = Base64URL.decode(bytes: segment) else { throw .malformed(.signatureBase64) }
         return sig
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Bytes `start..<end` as a buffer of their own.
+    @inline(__always)
+    func segment(_ start: Int, _ end: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: self[start..<end])
     }
 }

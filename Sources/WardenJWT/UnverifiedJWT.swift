@@ -32,32 +32,68 @@ public struct UnverifiedJWT: Sendable {
     ///     size `maxBytes`, which a decoded segment can never exceed anyway).
     public static func parse(_ token: String, maxBytes: Int = 8192, jsonLimits: JSONLimits? = nil) throws(JWTError) -> UnverifiedJWT {
         let jsonLimits = jsonLimits ?? JSONLimits(maxDepth: defaultJSONDepth, maxBytes: maxBytes)
-        let (d1, d2) = try CompactJWS.split(token, maxBytes: maxBytes, allowEmptyPayload: false)
-        let (header, alg) = try CompactJWS.parseHeader(token[..<d1], limits: jsonLimits)
-        guard let payload = Base64URL.decode(token[token.index(after: d1)..<d2].utf8) else { throw .malformed(.payloadBase64) }
-        let json: JSONValue
-        do { json = try JSONParser.parse(payload, limits: jsonLimits) } catch { throw .malformed(.payloadJSON(error.description)) }
-        guard case .object(let claims) = json else { throw .malformed(.payloadJSON("not an object")) }
+        return try CompactJWS.withUTF8(of: token) { (bytes) throws(JWTError) -> UnverifiedJWT in
+            let (d1, d2) = try CompactJWS.split(bytes, maxBytes: maxBytes, allowEmptyPayload: false)
+            let (header, alg) = try CompactJWS.parseHeader(bytes.segment(0, d1), limits: jsonLimits)
+            guard let payload = Base64URL.decode(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
+            let json: JSONValue
+            do throws(JSONError) { json = try JSONParser.parse(payload, limits: jsonLimits) } catch { throw .malformed(.payloadJSON(error.description)) }
+            guard case .object(let claims) = json else { throw .malformed(.payloadJSON("not an object")) }
+            let registered = try RegisteredClaims(claims)
+            let signature = try CompactJWS.decodeSignature(bytes.segment(d2 + 1, bytes.count))
+            let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
+            return UnverifiedJWT(jws: jws, claims: claims, issuer: registered.iss, subject: registered.sub, audiences: registered.audiences,
+                                 presenter: registered.azp?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf, issuedAt: registered.iat)
+        }
+    }
+}
 
-        func string(_ name: String) throws(JWTError) -> String? {
-            guard let v = claims[name] else { return nil }
+/// The registered claims whose types Envoy checks, in its order: iss, sub, iat, nbf, exp, jti, aud.
+private struct RegisteredClaims {
+    var iss: String?
+    var sub: String?
+    var iat: Double?
+    var nbf: Double?
+    var exp: Double?
+    var audiences: [String] = []
+    var azp: JSONValue?
+
+    init(_ claims: [String: JSONValue]) throws(JWTError) {
+        // One pass over the members instead of eight hash lookups. Keys are matched with String `==`
+        // (canonical equivalence, like the dictionary); the length filter is exact because no string
+        // other than these ASCII names themselves is canonically equivalent to them.
+        var issValue, subValue, iatValue, nbfValue, expValue, jtiValue, audValue: JSONValue?
+        for (key, value) in claims where key.utf8.count == 3 {
+            switch key {
+            case "iss": issValue = value
+            case "sub": subValue = value
+            case "iat": iatValue = value
+            case "nbf": nbfValue = value
+            case "exp": expValue = value
+            case "jti": jtiValue = value
+            case "aud": audValue = value
+            case "azp": azp = value
+            default: break
+            }
+        }
+        func string(_ v: JSONValue?, _ name: String) throws(JWTError) -> String? {
+            guard let v else { return nil }
             guard let s = v.stringValue else { throw .malformed(.claimType(claim: name)) }
             return s
         }
-        func date(_ name: String) throws(JWTError) -> Double? {
-            guard let v = claims[name] else { return nil }
+        func date(_ v: JSONValue?, _ name: String) throws(JWTError) -> Double? {
+            guard let v else { return nil }
             guard let n = v.numberValue else { throw .malformed(.claimType(claim: name)) }
             guard n >= 0, n < 9.2e18 else { throw .malformed(.claimOutOfRange(claim: name)) }
             return n
         }
-        let iss = try string("iss")
-        let sub = try string("sub")
-        let iat = try date("iat")
-        let nbf = try date("nbf")
-        let exp = try date("exp")
-        _ = try string("jti")
-        var audiences: [String] = []
-        switch claims["aud"] {
+        iss = try string(issValue, "iss")
+        sub = try string(subValue, "sub")
+        iat = try date(iatValue, "iat")
+        nbf = try date(nbfValue, "nbf")
+        exp = try date(expValue, "exp")
+        _ = try string(jtiValue, "jti")
+        switch audValue {
         case nil: break
         case .string(let s)?: audiences = [s]
         case .array(let list)?:
@@ -67,9 +103,5 @@ public struct UnverifiedJWT: Sendable {
             }
         default: throw .malformed(.claimType(claim: "aud"))
         }
-        let signature = try CompactJWS.decodeSignature(token[token.index(after: d2)...])
-        let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
-        return UnverifiedJWT(jws: jws, claims: claims, issuer: iss, subject: sub, audiences: audiences,
-                             presenter: claims["azp"]?.stringValue, expiresAt: exp, notBefore: nbf, issuedAt: iat)
     }
 }
