@@ -3,8 +3,9 @@ internal import CWardenShims
 
 /// An immutable public key backed by an OpenSSL `EVP_PKEY`, safe to use from many threads at once.
 ///
-/// Every verification uses a fresh `EVP_MD_CTX`; the `EVP_PKEY` itself is never mutated after
-/// construction, which OpenSSL 3 documents as safe for concurrent use.
+/// The `EVP_PKEY` itself is never mutated after construction, which OpenSSL 3 documents as safe for
+/// concurrent use; verification contexts are initialised once per scheme and lent to one thread at a
+/// time by a small pool (`VerifierPool`).
 public final class PublicKey: @unchecked Sendable {
     /// What kind of key this is.
     public enum Kind: Sendable, Hashable {
@@ -15,6 +16,7 @@ public final class PublicKey: @unchecked Sendable {
 
     public let kind: Kind
     let pkey: OpaquePointer
+    private let verifiers = VerifierPool()
 
     private init(owning pkey: OpaquePointer, kind: Kind) {
         self.pkey = pkey
@@ -162,49 +164,27 @@ public final class PublicKey: @unchecked Sendable {
     ) -> Bool {
         guard supports(scheme) else { return false }
         switch scheme {
-        case .ecdsaRaw(let digest):
+        case .ecdsaRaw:
             guard case .ec(let curve) = kind,
                   let der = Self.derSignature(fromRaw: Array(signature), coordinateSize: curve.coordinateByteCount)
             else { return false }
-            return verify(der, message, digest: digest, pss: false)
-        case .rsaPKCS1v15(let digest):
-            return withBytes(signature) { verify($0, message, digest: digest, pss: false) }
-        case .rsaPSS(let digest):
-            return withBytes(signature) { verify($0, message, digest: digest, pss: true) }
+            return der.withUnsafeBufferPointer { verify($0, message, scheme: scheme) }
+        case .rsaPKCS1v15, .rsaPSS:
+            return withBytes(signature) { verify($0, message, scheme: scheme) }
         case .ed25519:
             guard signature.count == 64 else { return false }
-            return withBytes(signature) { verify($0, message, digest: nil, pss: false) }
+            return withBytes(signature) { verify($0, message, scheme: scheme) }
         }
     }
 
     private func verify<Message: Collection<UInt8>>(
-        _ signature: [UInt8], _ message: Message, digest: Digest?, pss: Bool
+        _ signature: UnsafeBufferPointer<UInt8>, _ message: Message, scheme: SignatureScheme
     ) -> Bool {
-        signature.withUnsafeBufferPointer { verify($0, message, digest: digest, pss: pss) }
+        withBytes(message) { verifiers.verify(pkey: pkey, scheme: scheme, signature: signature, message: $0) }
     }
 
-    private func verify<Message: Collection<UInt8>>(
-        _ signature: UnsafeBufferPointer<UInt8>, _ message: Message, digest: Digest?, pss: Bool
-    ) -> Bool {
-        guard let ctx = EVP_MD_CTX_new() else { OpenSSLErrorQueue.clear(); return false }
-        defer { EVP_MD_CTX_free(ctx) }
-        let md = digest.map { FetchedDigests.shared.md($0) }
-        var pctx: OpaquePointer? = nil
-        guard EVP_DigestVerifyInit(ctx, &pctx, md, nil, pkey) == 1 else { OpenSSLErrorQueue.clear(); return false }
-        if pss {
-            guard let pctx,
-                  EVP_PKEY_CTX_set_rsa_padding(pctx, warden_rsa_pkcs1_pss_padding()) == 1,
-                  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, warden_rsa_pss_saltlen_digest()) == 1,
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
-            else { OpenSSLErrorQueue.clear(); return false }
-        }
-        let rc = withBytes(message) { msg in
-            EVP_DigestVerify(ctx, signature.baseAddress ?? emptyByte, signature.count,
-                             msg.baseAddress ?? emptyByte, msg.count)
-        }
-        if rc != 1 { OpenSSLErrorQueue.clear() }
-        return rc == 1
-    }
+    /// Idle verification contexts kept for `scheme` (for tests of the pool's bound).
+    func idleVerifierCount(_ scheme: SignatureScheme) -> Int { verifiers.idleCount(scheme) }
 
     /// Converts a JOSE raw `R || S` signature to a DER `ECDSA-Sig-Value`; nil for a wrong length.
     static func derSignature(fromRaw raw: [UInt8], coordinateSize size: Int) -> [UInt8]? {
