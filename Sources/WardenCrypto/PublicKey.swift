@@ -3,8 +3,9 @@ internal import CWardenShims
 
 /// An immutable public key backed by an OpenSSL `EVP_PKEY`, safe to use from many threads at once.
 ///
-/// Every verification uses a fresh `EVP_MD_CTX`; the `EVP_PKEY` itself is never mutated after
-/// construction, which OpenSSL 3 documents as safe for concurrent use.
+/// The `EVP_PKEY` itself is never mutated after construction, which OpenSSL 3 documents as safe for
+/// concurrent use; verification contexts are initialised once per scheme and lent to one thread at a
+/// time by a small pool (`VerifierPool`).
 public final class PublicKey: @unchecked Sendable {
     /// What kind of key this is.
     public enum Kind: Sendable, Hashable {
@@ -15,6 +16,7 @@ public final class PublicKey: @unchecked Sendable {
 
     public let kind: Kind
     let pkey: OpaquePointer
+    private let verifiers = VerifierPool()
 
     private init(owning pkey: OpaquePointer, kind: Kind) {
         self.pkey = pkey
@@ -162,65 +164,61 @@ public final class PublicKey: @unchecked Sendable {
     ) -> Bool {
         guard supports(scheme) else { return false }
         switch scheme {
-        case .ecdsaRaw(let digest):
-            guard case .ec(let curve) = kind,
-                  let der = Self.derSignature(fromRaw: Array(signature), coordinateSize: curve.coordinateByteCount)
-            else { return false }
-            return verify(der, message, digest: digest, pss: false)
-        case .rsaPKCS1v15(let digest):
-            return withBytes(signature) { verify($0, message, digest: digest, pss: false) }
-        case .rsaPSS(let digest):
-            return withBytes(signature) { verify($0, message, digest: digest, pss: true) }
+        case .ecdsaRaw:
+            guard case .ec(let curve) = kind else { return false }
+            let size = curve.coordinateByteCount
+            return withBytes(signature) { raw in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maxDERSignatureLength) { der in
+                    guard let n = Self.derSignature(fromRaw: raw, coordinateSize: size, into: der) else { return false }
+                    return verify(UnsafeBufferPointer(rebasing: der[..<n]), message, scheme: scheme)
+                }
+            }
+        case .rsaPKCS1v15, .rsaPSS:
+            return withBytes(signature) { verify($0, message, scheme: scheme) }
         case .ed25519:
             guard signature.count == 64 else { return false }
-            return withBytes(signature) { verify($0, message, digest: nil, pss: false) }
+            return withBytes(signature) { verify($0, message, scheme: scheme) }
         }
     }
 
     private func verify<Message: Collection<UInt8>>(
-        _ signature: [UInt8], _ message: Message, digest: Digest?, pss: Bool
+        _ signature: UnsafeBufferPointer<UInt8>, _ message: Message, scheme: SignatureScheme
     ) -> Bool {
-        signature.withUnsafeBufferPointer { verify($0, message, digest: digest, pss: pss) }
+        withBytes(message) { verifiers.verify(pkey: pkey, scheme: scheme, signature: signature, message: $0) }
     }
 
-    private func verify<Message: Collection<UInt8>>(
-        _ signature: UnsafeBufferPointer<UInt8>, _ message: Message, digest: Digest?, pss: Bool
-    ) -> Bool {
-        guard let ctx = EVP_MD_CTX_new() else { OpenSSLErrorQueue.clear(); return false }
-        defer { EVP_MD_CTX_free(ctx) }
-        let md = digest.map { FetchedDigests.shared.md($0) }
-        var pctx: OpaquePointer? = nil
-        guard EVP_DigestVerifyInit(ctx, &pctx, md, nil, pkey) == 1 else { OpenSSLErrorQueue.clear(); return false }
-        if pss {
-            guard let pctx,
-                  EVP_PKEY_CTX_set_rsa_padding(pctx, warden_rsa_pkcs1_pss_padding()) == 1,
-                  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, warden_rsa_pss_saltlen_digest()) == 1,
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
-            else { OpenSSLErrorQueue.clear(); return false }
-        }
-        let rc = withBytes(message) { msg in
-            EVP_DigestVerify(ctx, signature.baseAddress ?? emptyByte, signature.count,
-                             msg.baseAddress ?? emptyByte, msg.count)
-        }
-        if rc != 1 { OpenSSLErrorQueue.clear() }
-        return rc == 1
-    }
+    /// Idle verification contexts kept for `scheme` (for tests of the pool's bound).
+    func idleVerifierCount(_ scheme: SignatureScheme) -> Int { verifiers.idleCount(scheme) }
 
-    /// Converts a JOSE raw `R || S` signature to a DER `ECDSA-Sig-Value`; nil for a wrong length.
-    static func derSignature(fromRaw raw: [UInt8], coordinateSize size: Int) -> [UInt8]? {
-        guard raw.count == 2 * size else { return nil }
-        func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-            var v = Array(bytes.drop { $0 == 0 })
-            if v.isEmpty { v = [0] }
-            if v[0] & 0x80 != 0 { v.insert(0, at: 0) }
-            return [0x02] + length(v.count) + v
+    /// Room for the largest DER `ECDSA-Sig-Value` (P-521: 2 + 2 × (2 + 67) bytes).
+    static let maxDERSignatureLength = 160
+
+    /// Writes the DER `ECDSA-Sig-Value` of a JOSE raw `R || S` signature into `out` without allocating;
+    /// returns its length, or nil for a raw signature that is not exactly `2 × coordinateSize` bytes.
+    static func derSignature(fromRaw raw: UnsafeBufferPointer<UInt8>, coordinateSize size: Int,
+                             into out: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        guard raw.count == 2 * size, size <= 66, out.count >= maxDERSignatureLength else { return nil }
+        // Minimal big-endian INTEGER content: leading zeros dropped (one kept for zero), a 0x00
+        // prepended when the high bit is set.
+        func integer(at start: Int) -> (from: Int, pad: Int, length: Int) {
+            var i = start
+            while i < start + size - 1, raw[i] == 0 { i += 1 }
+            let pad = raw[i] & 0x80 != 0 ? 1 : 0
+            return (i, pad, start + size - i + pad)
         }
-        func length(_ n: Int) -> [UInt8] {
-            if n < 0x80 { return [UInt8(n)] }
-            if n < 0x100 { return [0x81, UInt8(n)] }
-            return [0x82, UInt8(n >> 8), UInt8(n & 0xFF)]
+        let r = integer(at: 0), s = integer(at: size)
+        let body = 2 + r.length + 2 + s.length  // each length ≤ 67: short form
+        var o = 0
+        out[o] = 0x30; o += 1
+        if body >= 0x80 { out[o] = 0x81; o += 1 }
+        out[o] = UInt8(body); o += 1
+        func write(_ v: (from: Int, pad: Int, length: Int), end: Int) {
+            out[o] = 0x02; out[o + 1] = UInt8(v.length); o += 2
+            if v.pad == 1 { out[o] = 0; o += 1 }
+            for i in v.from..<end { out[o] = raw[i]; o += 1 }
         }
-        let body = integer(raw[0..<size]) + integer(raw[size...])
-        return [0x30] + length(body.count) + body
+        write(r, end: size)
+        write(s, end: 2 * size)
+        return o
     }
 }

@@ -150,27 +150,46 @@ public struct ProtobufWriter: Sendable {
         buffer.append(contentsOf: value)
     }
 
-    /// Writes a nested message whose body `body` appends; the length prefix is fixed up after.
+    /// Writes a nested message whose body `body` appends, in one pass over the output.
+    ///
+    /// One length byte is reserved before the body (most nested messages are shorter than 128 bytes);
+    /// a longer body is moved up once by the extra length bytes, in place: no temporary buffer, no
+    /// allocation, whatever the depth.
     @inlinable
     public mutating func writeNested(field: Int, _ body: (inout ProtobufWriter) -> Void) {
         writeTag(field, .lengthDelimited)
         let lengthAt = buffer.count
-        buffer.append(0)  // one byte reserved: most nested messages are shorter than 128 bytes
+        buffer.append(0)
         body(&self)
         let length = buffer.count - lengthAt - 1
         if length < 0x80 {
-            buffer[lengthAt] = UInt8(length)
-            return
+            buffer[lengthAt] = UInt8(truncatingIfNeeded: length)
+        } else {
+            patchLongLength(at: lengthAt, length: length)
         }
-        var prefix: [UInt8] = []
-        var v = UInt64(length)
-        while v >= 0x80 {
-            prefix.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
+    }
+
+    /// Replaces the one reserved length byte at `lengthAt` by the full varint of `length` (≥ 128),
+    /// moving the `length` body bytes that follow it up by the extra bytes.
+    @usableFromInline
+    mutating func patchLongLength(at lengthAt: Int, length: Int) {
+        var extra = 0
+        var v = UInt64(length) >> 7
+        while v != 0 { extra += 1; v >>= 7 }
+        for _ in 0..<extra { buffer.append(0) }
+        buffer.withUnsafeMutableBufferPointer { b in
+            let base = UnsafeMutableRawPointer(b.baseAddress!)
+            // copyMemory is memmove: the regions overlap.
+            (base + lengthAt + 1 + extra).copyMemory(from: base + lengthAt + 1, byteCount: length)
+            var v = UInt64(length)
+            var i = lengthAt
+            while v >= 0x80 {
+                b[i] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                i += 1
+            }
+            b[i] = UInt8(truncatingIfNeeded: v)
         }
-        prefix.append(UInt8(v))
-        buffer[lengthAt] = prefix[0]
-        buffer.insert(contentsOf: prefix[1...], at: lengthAt + 1)
     }
 
     /// Writes a (present) nested message.
@@ -201,22 +220,41 @@ public struct ProtobufWriter: Sendable {
     /// key and value are always written, as protoc does.
     @inlinable
     public mutating func writeStringMap(_ map: [String: String], field: Int) {
-        for key in map.keys.sorted() {
-            writeNested(field: field) { w in
-                w.writeString(key, field: 1, always: true)
-                w.writeString(map[key]!, field: 2, always: true)
-            }
+        if map.count == 1, let (key, value) = map.first {
+            writeStringMapEntry(key, value, field: field)
+            return
+        }
+        // Sorting the entries, not the keys, saves a hash lookup per entry.
+        for (key, value) in map.sorted(by: { $0.key < $1.key }) {
+            writeStringMapEntry(key, value, field: field)
+        }
+    }
+
+    @inlinable
+    mutating func writeStringMapEntry(_ key: String, _ value: String, field: Int) {
+        writeNested(field: field) { w in
+            w.writeString(key, field: 1, always: true)
+            w.writeString(value, field: 2, always: true)
         }
     }
 
     /// Writes a `map<string, M>`, entries sorted by key.
     @inlinable
     public mutating func writeMessageMap<M: ProtobufMessage>(_ map: [String: M], field: Int) {
-        for key in map.keys.sorted() {
-            writeNested(field: field) { w in
-                w.writeString(key, field: 1, always: true)
-                w.writeMessage(map[key]!, field: 2)
-            }
+        if map.count == 1, let (key, value) = map.first {
+            writeMessageMapEntry(key, value, field: field)
+            return
+        }
+        for (key, value) in map.sorted(by: { $0.key < $1.key }) {
+            writeMessageMapEntry(key, value, field: field)
+        }
+    }
+
+    @inlinable
+    mutating func writeMessageMapEntry<M: ProtobufMessage>(_ key: String, _ value: M, field: Int) {
+        writeNested(field: field) { w in
+            w.writeString(key, field: 1, always: true)
+            w.writeMessage(value, field: 2)
         }
     }
 

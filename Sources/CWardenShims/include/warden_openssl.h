@@ -13,6 +13,7 @@ static inline int warden_evp_pkey_ed25519(void) { return EVP_PKEY_ED25519; }
 /// RSA_PSS_SALTLEN_DIGEST: PSS salt length equal to the digest length.
 static inline int warden_rsa_pss_saltlen_digest(void) { return RSA_PSS_SALTLEN_DIGEST; }
 static inline int warden_rsa_pkcs1_pss_padding(void) { return RSA_PKCS1_PSS_PADDING; }
+static inline int warden_rsa_pkcs1_padding(void) { return RSA_PKCS1_PADDING; }
 
 /// An RSA public EVP_PKEY from big-endian n and e; NULL on failure (details on the error queue).
 EVP_PKEY *warden_rsa_public_key(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len);
