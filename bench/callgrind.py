@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Instructions (callgrind Ir) per cached RS256 check, reproducible on a noisy machine.
 
-    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS] [--uncached] [--alg RS256|ES256|EdDSA]
+    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS] [--uncached | --constant] [--alg RS256|ES256|EdDSA]
 
 Copies the binary stripped of DWARF (valgrind 3.19 cannot read Swift's DWARF 5), runs it under
 valgrind --tool=callgrind with --threads 1 and the bench policy, warms up with 1000 checks, zeroes the
 counters, sends CHECKS (default 4000) identical CheckRequests with h2load (-c1 -m4), dumps, and prints
 the whole process's Ir ÷ the checks Warden counted. --uncached runs Warden with --token-cache-size 0
-(every check parses and verifies the token). Profile: callgrind_annotate --inclusive=yes
+(every check parses and verifies the token); --constant measures the constant-answer transport
+(`--bench-constant-allow`). Profile: callgrind_annotate --inclusive=yes
 bench/tmp/callgrind/cg-LABEL.out.1
 """
 import glob
@@ -24,6 +25,9 @@ args = [a for a in sys.argv[1:]]
 uncached = "--uncached" in args
 if uncached:
     args.remove("--uncached")
+constant = "--constant" in args
+if constant:
+    args.remove("--constant")
 alg = "RS256"
 if "--alg" in args:
     i = args.index("--alg"); alg = args[i + 1]; del args[i:i + 2]
@@ -63,7 +67,8 @@ for f in glob.glob(str(cgfile) + "*"):
     Path(f).unlink()
 p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgfile}", str(stripped), "serve",
     "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", "--threads", "1", "--reload-interval", "0",
-    "--log-level", "warn", "--policy", str(pol)] + (["--token-cache-size", "0"] if uncached else []), stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
+    "--log-level", "warn", "--policy", str(pol)] + (["--token-cache-size", "0"] if uncached else [])
+    + (["--bench-constant-allow"] if constant else []), stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
 try:
     B.wait_for(lambda: B.http_get(f"http://127.0.0.1:{admin}/readyz")[0] == 200, 120, "readyz", p)
     url = f"http://127.0.0.1:{port}/envoy.service.auth.v3.Authorization/Check"
@@ -82,5 +87,5 @@ dump = sorted(glob.glob(str(cgfile) + ".*"))[0]  # the explicit dump is the firs
 txt = subprocess.run(["callgrind_annotate", dump], capture_output=True, text=True).stdout
 m = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", txt) or re.search(r"([\d,]+)\s+PROGRAM TOTALS", txt)
 total = int(m.group(1).replace(",", ""))
-checks = k1 - k0
+checks = n if constant else k1 - k0   # the constant mode counts nothing
 print(f"{label}: {total} Ir over {checks:.0f} checks = {total/checks:.0f} Ir/check  (dump {dump})")

@@ -32,19 +32,23 @@ extension CheckOutcome {
     /// The wire answer for `decision`: the bytes of `CheckResponse(decision)`, with the `jwt_payload`
     /// metadata copied from its encoding cached with the token (the parsed-token memo) when there is one.
     public func serializedCheckResponse() -> [UInt8] {
-        guard case .allow(let ok) = decision, let encodedMetadata,
-              ok.dynamicMetadata.count == 1, ok.dynamicMetadata[ResponseBuilder.payloadMetadataKey] != nil
-        else { return CheckResponse(decision).serializedBytes() }
+        guard case .allow(let ok) = decision else { return CheckResponse(decision).serializedBytes() }
         // Field order as CheckResponse.encode: status = 1, ok_response = 3, dynamic_metadata = 4.
-        var writer = ProtobufWriter(capacity: 64 + encodedMetadata.count)
+        var writer = ProtobufWriter(capacity: 256 + (encodedMetadata?.count ?? 512))
         CheckResponse(status: RPCStatus(code: 0), httpResponse: .okResponse(OkHttpResponse(ok))).encode(to: &writer)
-        writer.writeBytes(encodedMetadata, field: 4)
+        if let encodedMetadata, ok.dynamicMetadata.count == 1, ok.dynamicMetadata[ResponseBuilder.payloadMetadataKey] != nil {
+            writer.writeBytes(encodedMetadata, field: 4)
+        } else if !ok.dynamicMetadata.isEmpty {
+            writer.writeNested(field: 4) { ClaimsMetadata.writeStructFields(ok.dynamicMetadata, to: &$0) }
+        }
         return writer.bytes
     }
 
     /// The encoded `dynamic_metadata` Struct `{"jwt_payload": claims}` for a token's claims.
     static func encodedPayloadMetadata(_ claims: [String: JSONValue]) -> [UInt8] {
-        ProtobufStruct(fields: [ResponseBuilder.payloadMetadataKey: ProtobufValue(.object(claims))]).serializedBytes()
+        var writer = ProtobufWriter(capacity: 512)
+        ClaimsMetadata.writeStructFields([ResponseBuilder.payloadMetadataKey: .object(claims)], to: &writer)
+        return writer.bytes
     }
 }
 
