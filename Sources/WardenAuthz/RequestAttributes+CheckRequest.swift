@@ -5,42 +5,26 @@ extension RequestAttributes {
     /// Plain request facts from Envoy's CheckRequest: HTTP attributes, the connection peer (not
     /// x-forwarded-for), the mTLS principal, SNI and per-route context extensions.
     public init(_ check: CheckRequest) {
+        self.init(CheckRequestEssentials(check))
+    }
+
+    /// Plain request facts from the essentials of a CheckRequest (decoded per check with
+    /// `CheckRequestEssentials(serializedBytes:)`); method, path and host fall back to the
+    /// `:method`, `:path` and `:authority` (else `host`) headers when Envoy left them empty.
+    public init(_ e: consuming CheckRequestEssentials) {
         self.init()
-        // Read through the stored optionals (`$field`): the `field` getters return a copy of each
-        // nested message, or a freshly built default one, per access.
-        guard let a = check.$attributes else { return }
-        if let http = a.$request?.$http {
-            method = http.method
-            path = http.path
-            host = http.host
-            scheme = http.scheme
-            if !http.headers.isEmpty {
-                headers = http.headers
-            } else if let raw = http.$headerMap {
-                // encode_raw_headers: Envoy sends header_map (raw_value) instead of the map; join repeats with ",".
-                for h in raw.headers {
-                    let key = h.key.lowercased()
-                    let value = h.rawValue.isEmpty ? h.value : String(decoding: h.rawValue, as: UTF8.self)
-                    headers[key] = headers[key].map { $0 + "," + value } ?? value
-                }
-            }
-        }
-        if method.isEmpty { method = headers[":method"] ?? "" }
-        if path.isEmpty { path = headers[":path"] ?? "" }
-        if host.isEmpty { host = headers[":authority"] ?? headers["host"] ?? "" }
-        if let source = a.$source {
-            if let s = source.$address?.socketAddress {
-                sourceIP = s.address
-                sourcePort = s.portValue ?? 0
-            }
-            sourcePrincipal = source.principal
-        }
-        if let d = a.$destination?.$address?.socketAddress {
-            destinationIP = d.address
-            destinationPort = d.portValue ?? 0
-        }
-        if let tls = a.$tlsSession { sni = tls.sni }
-        contextExtensions = a.contextExtensions
+        headers = e.headers
+        method = e.method.isEmpty ? headers[":method"] ?? "" : e.method
+        path = e.path.isEmpty ? headers[":path"] ?? "" : e.path
+        host = e.host.isEmpty ? headers[":authority"] ?? headers["host"] ?? "" : e.host
+        scheme = e.scheme
+        sourceIP = e.sourceAddress
+        sourcePort = e.sourcePort
+        sourcePrincipal = e.sourcePrincipal
+        destinationIP = e.destinationAddress
+        destinationPort = e.destinationPort
+        sni = e.sni
+        contextExtensions = e.contextExtensions
     }
 }
 

@@ -267,6 +267,31 @@ public struct ProtobufReader {
         return s
     }
 
+    /// A `string` field checked like `readString(_:)` (wire type, length, strict UTF-8) and
+    /// dropped, without building the `String`: for fields a caller must validate but never reads.
+    @inlinable
+    public mutating func skipString(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
+        try expect(tag, .lengthDelimited)
+        let range = try readLengthDelimitedRange()
+        position = range.upperBound
+        if range.isEmpty { return }
+        let valid: Bool = bytes.withUnsafeBufferPointer { buffer in
+            // UTF8Span's validation is the stdlib's, the same `String._tryFromUTF8` runs.
+            let span = Span(_unsafeElements: UnsafeBufferPointer(rebasing: buffer[range]))
+            do { _ = try UTF8Span(validating: span); return true } catch { return false }
+        }
+        guard valid else {
+            throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)
+        }
+    }
+
+    /// A `bytes` field checked like `readBytes(_:)` (wire type, length) and dropped, without copying it.
+    @inlinable
+    public mutating func skipBytes(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
+        try expect(tag, .lengthDelimited)
+        position = try readLengthDelimitedRange().upperBound
+    }
+
     /// A `bytes` field (copied out of the input).
     @inlinable
     public mutating func readBytes(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> [UInt8] {
@@ -307,16 +332,71 @@ public struct ProtobufReader {
     public mutating func withNestedMessage(
         _ tag: ProtobufTag, _ body: (inout ProtobufReader) throws(ProtobufDecodeError) -> Void
     ) throws(ProtobufDecodeError) {
+        let outer = try enterMessage(tag)
+        try body(&self)
+        leaveMessage(outer)
+    }
+
+    /// Where reading resumes after a nested message: returned by `enterMessage(_:)`, handed back
+    /// to `leaveMessage(_:)`.
+    public struct OuterMessage: Sendable {
+        @usableFromInline let end: Int
+        @inlinable init(end: Int) { self.end = end }
+    }
+
+    /// Narrows the reader to the nested message that `tag` introduces (the closure-free form of
+    /// `withNestedMessage`): read its fields with `nextTag()` until nil, then call
+    /// `leaveMessage(_:)` with the returned value. Checks the wire type, the nesting bound and the
+    /// length, in that order. After a thrown error the reader is not to be used again.
+    @inlinable
+    public mutating func enterMessage(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> OuterMessage {
         try expect(tag, .lengthDelimited)
         guard depth < maxDepth else { throw ProtobufDecodeError(.nestingTooDeep(limit: maxDepth), at: tag.offset) }
         let range = try readLengthDelimitedRange()
-        let outerEnd = end
+        let outer = OuterMessage(end: end)
         end = range.upperBound
         depth += 1
-        try body(&self)
-        position = range.upperBound
-        end = outerEnd
+        return outer
+    }
+
+    /// Ends the nested message entered by `enterMessage(_:)`: reading continues after it.
+    @inlinable
+    public mutating func leaveMessage(_ outer: OuterMessage) {
+        position = end
+        end = outer.end
         depth -= 1
+    }
+
+    /// Reads one entry of a `map<string, string>` field as `readStringMapEntry(_:into:)` does
+    /// (same checks, same defaults) and returns it instead of inserting it.
+    @inlinable
+    public mutating func readStringMapPair(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> (key: String, value: String) {
+        var key = ""
+        var value = ""
+        let outer = try enterMessage(tag)
+        while let t = try nextTag() {
+            switch t.fieldNumber {
+            case 1: key = try readString(t)
+            case 2: value = try readString(t)
+            default: try skip(t)
+            }
+        }
+        leaveMessage(outer)
+        return (key, value)
+    }
+
+    /// Checks one entry of a `map<string, string>` field as `readStringMapEntry(_:into:)` does and
+    /// drops it.
+    @inlinable
+    public mutating func skipStringMapEntry(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
+        let outer = try enterMessage(tag)
+        while let t = try nextTag() {
+            switch t.fieldNumber {
+            case 1, 2: try skipString(t)
+            default: try skip(t)
+            }
+        }
+        leaveMessage(outer)
     }
 
     /// Reads one entry of a `map<string, V>` field (a nested message `{key = 1; value = 2}`),
@@ -345,7 +425,7 @@ public struct ProtobufReader {
     /// Reads a `map<string, string>` entry into `map`.
     @inlinable
     public mutating func readStringMapEntry(_ tag: ProtobufTag, into map: inout [String: String]) throws(ProtobufDecodeError) {
-        let entry = try readMapEntry(tag, defaultValue: "") { (r, t) throws(ProtobufDecodeError) in try r.readString(t) }
+        let entry = try readStringMapPair(tag)
         map[entry.key] = entry.value
     }
 
