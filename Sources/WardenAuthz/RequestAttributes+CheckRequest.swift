@@ -11,20 +11,28 @@ extension RequestAttributes {
     /// Plain request facts from the essentials of a CheckRequest (decoded per check with
     /// `CheckRequestEssentials(serializedBytes:)`); method, path and host fall back to the
     /// `:method`, `:path` and `:authority` (else `host`) headers when Envoy left them empty.
-    public init(_ e: consuming CheckRequestEssentials) {
-        self.init()
-        headers = e.headers
-        method = e.method.isEmpty ? headers[":method"] ?? "" : e.method
-        path = e.path.isEmpty ? headers[":path"] ?? "" : e.path
-        host = e.host.isEmpty ? headers[":authority"] ?? headers["host"] ?? "" : e.host
-        scheme = e.scheme
-        sourceIP = e.sourceAddress
-        sourcePort = e.sourcePort
-        sourcePrincipal = e.sourcePrincipal
-        destinationIP = e.destinationAddress
-        destinationPort = e.destinationPort
-        sni = e.sni
-        contextExtensions = e.contextExtensions
+    public init(_ essentials: consuming CheckRequestEssentials) {
+        self = Self.moving(essentials)
+    }
+
+    private static func moving(_ essentials: consuming CheckRequestEssentials) -> RequestAttributes {
+        // Moved field by field (swap, not copy): no retain of each string here and release when
+        // the essentials go away.
+        var r = RequestAttributes()
+        var e = essentials
+        swap(&r.headers, &e.headers)
+        if e.method.isEmpty { r.method = r.headers[":method"] ?? "" } else { swap(&r.method, &e.method) }
+        if e.path.isEmpty { r.path = r.headers[":path"] ?? "" } else { swap(&r.path, &e.path) }
+        if e.host.isEmpty { r.host = r.headers[":authority"] ?? r.headers["host"] ?? "" } else { swap(&r.host, &e.host) }
+        swap(&r.scheme, &e.scheme)
+        swap(&r.sourceIP, &e.sourceAddress)
+        r.sourcePort = e.sourcePort
+        swap(&r.sourcePrincipal, &e.sourcePrincipal)
+        swap(&r.destinationIP, &e.destinationAddress)
+        r.destinationPort = e.destinationPort
+        swap(&r.sni, &e.sni)
+        swap(&r.contextExtensions, &e.contextExtensions)
+        return r
     }
 }
 

@@ -11,20 +11,38 @@ import WardenProtobuf
 // this decoder with `CheckRequestEssentials(CheckRequest(serializedBytes:))`.
 
 extension CheckRequestEssentials {
+    /// Header names Envoy sends on most requests, methods and schemes: read from the table
+    /// instead of built per check (no validation, no allocation for names over 15 bytes).
+    static let commonStrings = ProtobufReader.StringTable([
+        ":authority", ":method", ":path", ":scheme", ":protocol", "host", "user-agent", "accept", "accept-encoding",
+        "accept-language", "authorization", "cache-control", "connection", "content-length", "content-type", "cookie",
+        "origin", "referer", "te", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+        "x-forwarded-port", "x-forwarded-client-cert", "x-envoy-internal", "x-envoy-expected-rq-timeout-ms",
+        "x-envoy-attempt-count", "x-envoy-decorator-operation", "x-envoy-peer-metadata", "x-envoy-peer-metadata-id",
+        "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "traceparent", "tracestate", "baggage",
+        "grpc-timeout", "x-real-ip", "if-none-match", "if-modified-since", "pragma", "upgrade", "x-api-key",
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "http", "https",
+    ])
+
     /// Decodes the essentials of a serialized `CheckRequest`.
     /// - Parameter maxDepth: nesting bound, as for `CheckRequest(serializedBytes:maxDepth:)`.
     /// - Throws: the `ProtobufDecodeError` `CheckRequest(serializedBytes:maxDepth:)` throws for the same input.
     public init(serializedBytes bytes: [UInt8], maxDepth: Int = ProtobufReader.defaultMaxDepth) throws(ProtobufDecodeError) {
-        self.init()
+        self = try Self.decode(bytes, maxDepth: maxDepth)
+    }
+
+    private static func decode(_ bytes: [UInt8], maxDepth: Int) throws(ProtobufDecodeError) -> CheckRequestEssentials {
+        var e = CheckRequestEssentials()
         var reader = ProtobufReader(bytes: bytes, maxDepth: maxDepth)
         var rawHeaders = HeaderMap()
         while let tag = try reader.nextTag() {
             switch tag.fieldNumber {
-            case 1: try decodeAttributes(tag, &reader, &rawHeaders)
+            case 1: try e.decodeAttributes(tag, &reader, &rawHeaders)
             default: try reader.skip(tag)
             }
         }
-        if headers.isEmpty && !rawHeaders.headers.isEmpty { headers = Self.joined(rawHeaders.headers) }
+        if e.headers.isEmpty && !rawHeaders.headers.isEmpty { e.headers = joined(rawHeaders.headers) }
+        return e
     }
 
     /// `AttributeContext`.
@@ -147,15 +165,15 @@ extension CheckRequestEssentials {
         while let t = try r.nextTag() {
             switch t.fieldNumber {
             case 1: httpID = try r.readString(t)
-            case 2: method = try r.readString(t)
+            case 2: method = try r.readString(t, interning: Self.commonStrings)
             case 3:
                 // Envoy sends a dozen or more headers: skip the rehashes of growing from empty.
-                if headers.isEmpty { headers.reserveCapacity(16) }
-                let entry = try r.readStringMapPair(t)
+                if headers.isEmpty { headers = Dictionary(minimumCapacity: 16) }
+                let entry = try r.readStringMapPair(t, keys: Self.commonStrings)
                 headers[entry.key] = entry.value
             case 4: path = try r.readString(t)
             case 5: host = try r.readString(t)
-            case 6: scheme = try r.readString(t)
+            case 6: scheme = try r.readString(t, interning: Self.commonStrings)
             case 7, 8, 10, 11: try r.skipString(t)   // query, fragment, protocol, body
             case 9: _ = try r.readInt64(t)            // size
             case 12: try r.skipBytes(t)               // raw_body

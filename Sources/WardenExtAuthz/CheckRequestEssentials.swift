@@ -12,41 +12,58 @@
 /// ```
 public struct CheckRequestEssentials: Sendable, Equatable {
     /// `attributes.request.http.id`: Envoy's stream id (not `x-request-id`).
-    public var httpID: String = ""
+    public var httpID: String
     /// `attributes.request.http.method`.
-    public var method: String = ""
+    public var method: String
     /// `attributes.request.http.path`, with the query string.
-    public var path: String = ""
+    public var path: String
     /// `attributes.request.http.host`.
-    public var host: String = ""
+    public var host: String
     /// `attributes.request.http.scheme`.
-    public var scheme: String = ""
+    public var scheme: String
     /// `attributes.request.http.headers` (lower-case keys, a later duplicate key wins); when that
     /// map is empty, the `header_map` Envoy sends with `encode_raw_headers` instead: keys
     /// lower-cased, `raw_value` preferred over `value` (invalid UTF-8 replaced), repeats joined with ",".
-    public var headers: [String: String] = [:]
+    public var headers: [String: String]
     /// `attributes.source.address.socket_address.address` ("" for a pipe or internal address).
-    public var sourceAddress: String = ""
+    public var sourceAddress: String
     /// `attributes.source.address.socket_address.port_value` (0 for a named port or none).
-    public var sourcePort: UInt32 = 0
+    public var sourcePort: UInt32
     /// `attributes.source.principal`: the mTLS peer identity.
-    public var sourcePrincipal: String = ""
+    public var sourcePrincipal: String
     /// `attributes.destination.address.socket_address.address`.
-    public var destinationAddress: String = ""
+    public var destinationAddress: String
     /// `attributes.destination.address.socket_address.port_value`.
-    public var destinationPort: UInt32 = 0
+    public var destinationPort: UInt32
     /// `attributes.tls_session.sni`.
-    public var sni: String = ""
+    public var sni: String
     /// `attributes.context_extensions`.
-    public var contextExtensions: [String: String] = [:]
+    public var contextExtensions: [String: String]
 
     /// Every field empty.
-    public init() {}
+    public init() {
+        // Assigned here, not as property defaults: `init(serializedBytes:)` replaces `self`
+        // whole and would build and drop the defaults first.
+        httpID = ""
+        method = ""
+        path = ""
+        host = ""
+        scheme = ""
+        headers = [:]
+        sourceAddress = ""
+        sourcePort = 0
+        sourcePrincipal = ""
+        destinationAddress = ""
+        destinationPort = 0
+        sni = ""
+        contextExtensions = [:]
+    }
 
     /// The essentials of a decoded `CheckRequest` (the reference for `init(serializedBytes:)`).
     public init(_ check: CheckRequest) {
         // Read through the stored optionals (`$field`): the `field` getters return a copy of each
         // nested message, or a freshly built default one, per access.
+        self.init()
         guard let a = check.$attributes else { return }
         if let http = a.$request?.$http {
             httpID = http.id

@@ -40,7 +40,7 @@ public struct ProtobufReader {
     // MARK: - Tags
 
     /// Reads the next field key, or returns nil at the end of the current message.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func nextTag() throws(ProtobufDecodeError) -> ProtobufTag? {
         if position >= end { return nil }
         let start = position
@@ -92,18 +92,23 @@ public struct ProtobufReader {
     // MARK: - Raw values (no tag check)
 
     /// Reads a base-128 varint of at most 10 bytes; bits beyond 64 are discarded, as protobuf does.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readRawVarint() throws(ProtobufDecodeError) -> UInt64 {
-        let start = position
-        var i = position
-        // Fast path: one byte.
-        if i < end {
-            let b = bytes[i]
+        // Fast path, inlined into every caller: one byte (tags of fields 1-15, short lengths).
+        if position < end {
+            let b = bytes[position]
             if b < 0x80 {
-                position = i + 1
+                position += 1
                 return UInt64(b)
             }
         }
+        return try readMultiByteVarint()
+    }
+
+    @usableFromInline
+    mutating func readMultiByteVarint() throws(ProtobufDecodeError) -> UInt64 {
+        let start = position
+        var i = position
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -142,7 +147,7 @@ public struct ProtobufReader {
 
     /// Reads a length prefix and returns the range of the payload (not yet consumed), checked
     /// against the end of the current message before anything is allocated.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func readLengthDelimitedRange() throws(ProtobufDecodeError) -> Range<Int> {
         let start = position
         let length = try readRawVarint()
@@ -267,6 +272,71 @@ public struct ProtobufReader {
         return s
     }
 
+    /// A fixed set of strings that `readString(_:interning:)` returns as they are instead of
+    /// building a new `String` from equal bytes (for values most messages repeat: header names).
+    public struct StringTable: Sendable {
+        /// The strings' UTF-8, back to back, grouped by length.
+        @usableFromInline let storage: [UInt8]
+        /// `(offset in storage, string)`, grouped by length like `storage`.
+        @usableFromInline let entries: [(offset: Int, string: String)]
+        /// Entries of byte length `n` are `entries[starts[n] ..< starts[n + 1]]`.
+        @usableFromInline let starts: [Int]
+
+        public init(_ strings: [String]) {
+            let unique = Array(Set(strings)).sorted { ($0.utf8.count, $0) < ($1.utf8.count, $1) }
+            let longest = unique.last?.utf8.count ?? 0
+            var storage: [UInt8] = []
+            var entries: [(offset: Int, string: String)] = []
+            var starts = [Int](repeating: 0, count: longest + 2)
+            for s in unique {
+                entries.append((storage.count, s))
+                storage += s.utf8
+            }
+            for n in 0...longest + 1 { starts[n] = unique.firstIndex { $0.utf8.count >= n } ?? unique.count }
+            self.storage = storage
+            self.entries = entries
+            self.starts = starts
+        }
+
+        /// The table's string whose UTF-8 is `bytes`, if any.
+        @inlinable
+        public func string(for bytes: UnsafeBufferPointer<UInt8>) -> String? {
+            let n = bytes.count
+            guard n + 1 < starts.count else { return nil }
+            let range = starts[n]..<starts[n + 1]
+            if range.isEmpty { return nil }
+            return storage.withUnsafeBufferPointer { stored -> String? in
+                for i in range {
+                    let at = entries[i].offset
+                    var k = n - 1
+                    // Last bytes first: header names share their prefixes (`x-forwarded-…`).
+                    while k >= 0 && stored[at + k] == bytes[k] { k -= 1 }
+                    if k < 0 { return entries[i].string }
+                }
+                return nil
+            }
+        }
+    }
+
+    /// A `string` field as `readString(_:)` reads it (same checks, same errors), returned from
+    /// `table` when its bytes are one of the table's strings.
+    @inlinable
+    public mutating func readString(_ tag: ProtobufTag, interning table: StringTable) throws(ProtobufDecodeError) -> String {
+        try expect(tag, .lengthDelimited)
+        let range = try readLengthDelimitedRange()
+        position = range.upperBound
+        if range.isEmpty { return "" }
+        let decoded: String? = bytes.withUnsafeBufferPointer { buffer in
+            let slice = UnsafeBufferPointer(rebasing: buffer[range])
+            // A table string's bytes are valid UTF-8, so a hit needs no validation.
+            return table.string(for: slice) ?? String._tryFromUTF8(slice)
+        }
+        guard let s = decoded else {
+            throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)
+        }
+        return s
+    }
+
     /// A `string` field checked like `readString(_:)` (wire type, length, strict UTF-8) and
     /// dropped, without building the `String`: for fields a caller must validate but never reads.
     @inlinable
@@ -348,7 +418,7 @@ public struct ProtobufReader {
     /// `withNestedMessage`): read its fields with `nextTag()` until nil, then call
     /// `leaveMessage(_:)` with the returned value. Checks the wire type, the nesting bound and the
     /// length, in that order. After a thrown error the reader is not to be used again.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func enterMessage(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> OuterMessage {
         try expect(tag, .lengthDelimited)
         guard depth < maxDepth else { throw ProtobufDecodeError(.nestingTooDeep(limit: maxDepth), at: tag.offset) }
@@ -360,7 +430,7 @@ public struct ProtobufReader {
     }
 
     /// Ends the nested message entered by `enterMessage(_:)`: reading continues after it.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func leaveMessage(_ outer: OuterMessage) {
         position = end
         end = outer.end
@@ -369,14 +439,16 @@ public struct ProtobufReader {
 
     /// Reads one entry of a `map<string, string>` field as `readStringMapEntry(_:into:)` does
     /// (same checks, same defaults) and returns it instead of inserting it.
+    /// - Parameter keys: strings returned as they are when a key's bytes match one.
     @inlinable
-    public mutating func readStringMapPair(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> (key: String, value: String) {
+    public mutating func readStringMapPair(_ tag: ProtobufTag, keys: StringTable? = nil) throws(ProtobufDecodeError) -> (key: String, value: String) {
         var key = ""
         var value = ""
         let outer = try enterMessage(tag)
         while let t = try nextTag() {
             switch t.fieldNumber {
-            case 1: key = try readString(t)
+            case 1:
+                if let keys { key = try readString(t, interning: keys) } else { key = try readString(t) }
             case 2: value = try readString(t)
             default: try skip(t)
             }

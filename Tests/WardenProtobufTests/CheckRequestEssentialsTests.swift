@@ -144,8 +144,12 @@ struct CheckRequestEssentialsTests {
 
     // MARK: randomized
 
-    static let strings = ["", "a", "GET", "/p?q=1", "10.0.0.1", Fixtures.unicode, "spiffe://cluster.local/ns/a/sa/b",
+    static let strings = ["", "a", "GET", "POST", "https", "htt", "get", "/p?q=1", "10.0.0.1", Fixtures.unicode, "spiffe://cluster.local/ns/a/sa/b",
                           String(repeating: "long-value-", count: 12), "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln"]
+
+    /// Header names in the decoder's table, and near misses.
+    static let headerNames = [":authority", ":path", "authorization", "x-forwarded-proto", "x-forwarded-prot", "x-forwarded-protp",
+                              "X-Request-Id", "x-request-id", "te", "tf", "GET", "http", "user-agent", "", "ü"]
 
     static func randomString(_ rng: inout RandomizedDecodingTests.SplitMix64) -> String {
         strings[Int.random(in: 0..<strings.count, using: &rng)]
@@ -153,7 +157,11 @@ struct CheckRequestEssentialsTests {
 
     static func randomMap(_ rng: inout RandomizedDecodingTests.SplitMix64, max: Int) -> [String: String] {
         var m: [String: String] = [:]
-        for _ in 0..<Int.random(in: 0...max, using: &rng) { m[randomString(&rng) + String(Int.random(in: 0..<4, using: &rng))] = randomString(&rng) }
+        for _ in 0..<Int.random(in: 0...max, using: &rng) {
+            let key = Bool.random(using: &rng) ? headerNames[Int.random(in: 0..<headerNames.count, using: &rng)]
+                : randomString(&rng) + String(Int.random(in: 0..<4, using: &rng))
+            m[key] = randomString(&rng)
+        }
         return m
     }
 
@@ -255,7 +263,29 @@ struct CheckRequestEssentialsTests {
         }
     }
 
-    // MARK: the reader's check-only helpers
+    // MARK: the reader's helpers
+
+    @Test("readString(_:interning:) returns what readString(_:) returns, table hit or not")
+    func interning() {
+        let table = ProtobufReader.StringTable(["", "a", ":path", ":paths", "x-forwarded-proto", "x-forwarded-for", "é", "GET"])
+        let inputs: [[UInt8]] = [[], Array("a".utf8), Array(":path".utf8), Array(":patH".utf8), Array(":paths".utf8), Array("x-forwarded-proto".utf8),
+                                 Array("y-forwarded-proto".utf8), Array("x-forwarded-for".utf8), Array("é".utf8), [0xC3], [0xC3, 0x28],
+                                 Array("GET".utf8), Array("GEt".utf8), Array(String(repeating: "z", count: 100).utf8), [0xFF, 0x61, 0x61]]
+        for payload in inputs {
+            let field = [0x12, UInt8(payload.count)] + payload   // field 2, even when empty
+            var a = ProtobufReader(bytes: field)
+            var b = ProtobufReader(bytes: field)
+            let tagA = try! a.nextTag()!
+            let tagB = try! b.nextTag()!
+            let plain = Result { () throws(ProtobufDecodeError) in try a.readString(tagA) }
+            let interned = Result { () throws(ProtobufDecodeError) in try b.readString(tagB, interning: table) }
+            #expect(plain == interned, "\(payload.hex)")
+            #expect(a.offset == b.offset)
+        }
+        func lookup(_ s: String) -> String? { Array(s.utf8).withUnsafeBufferPointer { table.string(for: $0) } }
+        #expect(lookup(":path") == ":path" && lookup("x-forwarded-for") == "x-forwarded-for" && lookup("") == "")
+        #expect(lookup(":patH") == nil && lookup("b") == nil && lookup(String(repeating: "x", count: 40)) == nil)
+    }
 
     /// `skipString` accepts exactly what `readString` accepts, with the same error.
     static func skipAgrees(_ payload: [UInt8]) -> Bool {
