@@ -274,46 +274,85 @@ public struct ProtobufReader {
 
     /// A fixed set of strings that `readString(_:interning:)` returns as they are instead of
     /// building a new `String` from equal bytes (for values most messages repeat: header names).
-    public struct StringTable: Sendable {
-        /// The strings' UTF-8, back to back, grouped by length.
-        @usableFromInline let storage: [UInt8]
-        /// `(offset in storage, string)`, grouped by length like `storage`.
-        @usableFromInline let entries: [(offset: Int, string: String)]
-        /// Entries of byte length `n` are `entries[starts[n] ..< starts[n + 1]]`.
-        @usableFromInline let starts: [Int]
+    ///
+    /// An open-addressing hash table keyed by length, first and last byte, so that a lookup
+    /// costs one probe and one comparison in the common case. A class over raw buffers so that a
+    /// lookup retains nothing: immutable after `init`, it owns its buffers (freed in `deinit`),
+    /// hence the audited `@unchecked Sendable`.
+    public final class StringTable: @unchecked Sendable {
+        @usableFromInline static let slotCount = 256
+        /// The strings' UTF-8, back to back.
+        @usableFromInline let storage: UnsafeMutableBufferPointer<UInt8>
+        /// Per slot: 0 when empty, else 1 + the index of the string in `strings`.
+        @usableFromInline let slots: UnsafeMutableBufferPointer<Int>
+        /// Where each string starts in `storage`, and its length.
+        @usableFromInline let offsets: UnsafeMutableBufferPointer<Int>
+        @usableFromInline let lengths: UnsafeMutableBufferPointer<Int>
+        @usableFromInline let strings: [String]
 
+        /// - Precondition: fewer than 128 strings (the table stays at most half full).
         public init(_ strings: [String]) {
-            let unique = Array(Set(strings)).sorted { ($0.utf8.count, $0) < ($1.utf8.count, $1) }
-            let longest = unique.last?.utf8.count ?? 0
-            var storage: [UInt8] = []
-            var entries: [(offset: Int, string: String)] = []
-            var starts = [Int](repeating: 0, count: longest + 2)
-            for s in unique {
-                entries.append((storage.count, s))
-                storage += s.utf8
+            let unique = Array(Set(strings)).sorted()
+            precondition(unique.count < Self.slotCount / 2, "StringTable holds fewer than \(Self.slotCount / 2) strings")
+            var bytes: [UInt8] = []
+            storage = .allocate(capacity: max(unique.reduce(0) { $0 + $1.utf8.count }, 1))
+            slots = .allocate(capacity: Self.slotCount)
+            slots.initialize(repeating: 0)
+            offsets = .allocate(capacity: max(unique.count, 1))
+            lengths = .allocate(capacity: max(unique.count, 1))
+            for (i, s) in unique.enumerated() {
+                let utf8 = Array(s.utf8)
+                (offsets.baseAddress! + i).initialize(to: bytes.count)
+                (lengths.baseAddress! + i).initialize(to: utf8.count)
+                bytes += utf8
+                var slot = Self.hash(utf8.count, utf8.first ?? 0, utf8.last ?? 0)
+                while slots[slot] != 0 { slot = (slot + 1) & (Self.slotCount - 1) }
+                slots[slot] = i + 1
             }
-            for n in 0...longest + 1 { starts[n] = unique.firstIndex { $0.utf8.count >= n } ?? unique.count }
-            self.storage = storage
-            self.entries = entries
-            self.starts = starts
+            _ = storage.initialize(from: bytes)
+            self.strings = unique
+        }
+
+        deinit {
+            storage.deallocate()
+            slots.deallocate()
+            offsets.deallocate()
+            lengths.deallocate()
+        }
+
+        @inlinable @inline(__always)
+        static func hash(_ count: Int, _ first: UInt8, _ last: UInt8) -> Int {
+            (count &* 37 &+ Int(first) &* 5 &+ Int(last) &* 11) & (slotCount - 1)
         }
 
         /// The table's string whose UTF-8 is `bytes`, if any.
+        public func string(for bytes: [UInt8]) -> String? {
+            bytes.withUnsafeBufferPointer { string(for: $0) }
+        }
+
         @inlinable
-        public func string(for bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        func string(for bytes: UnsafeBufferPointer<UInt8>) -> String? {
             let n = bytes.count
-            guard n + 1 < starts.count else { return nil }
-            let range = starts[n]..<starts[n + 1]
-            if range.isEmpty { return nil }
-            return storage.withUnsafeBufferPointer { stored -> String? in
-                for i in range {
-                    let at = entries[i].offset
-                    var k = n - 1
-                    // Last bytes first: header names share their prefixes (`x-forwarded-…`).
-                    while k >= 0 && stored[at + k] == bytes[k] { k -= 1 }
-                    if k < 0 { return entries[i].string }
+            guard n > 0, let candidate = bytes.baseAddress else { return strings.contains("") ? "" : nil }
+            var slot = Self.hash(n, candidate[0], candidate[n &- 1])
+            while true {
+                let entry = slots[slot]
+                if entry == 0 { return nil }
+                let i = entry &- 1
+                if lengths[i] == n {
+                    let stored = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + offsets[i])
+                    let probe = UnsafeRawPointer(candidate)
+                    var k = 0
+                    while k &+ 8 <= n {
+                        if stored.loadUnaligned(fromByteOffset: k, as: UInt64.self) != probe.loadUnaligned(fromByteOffset: k, as: UInt64.self) { break }
+                        k &+= 8
+                    }
+                    if k &+ 8 > n {
+                        while k < n && stored.load(fromByteOffset: k, as: UInt8.self) == probe.load(fromByteOffset: k, as: UInt8.self) { k &+= 1 }
+                        if k == n { return strings[i] }
+                    }
                 }
-                return nil
+                slot = (slot &+ 1) & (Self.slotCount &- 1)
             }
         }
     }

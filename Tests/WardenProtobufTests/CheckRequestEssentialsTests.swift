@@ -282,9 +282,15 @@ struct CheckRequestEssentialsTests {
             #expect(plain == interned, "\(payload.hex)")
             #expect(a.offset == b.offset)
         }
-        func lookup(_ s: String) -> String? { Array(s.utf8).withUnsafeBufferPointer { table.string(for: $0) } }
+        func lookup(_ s: String) -> String? { table.string(for: Array(s.utf8)) }
         #expect(lookup(":path") == ":path" && lookup("x-forwarded-for") == "x-forwarded-for" && lookup("") == "")
         #expect(lookup(":patH") == nil && lookup("b") == nil && lookup(String(repeating: "x", count: 40)) == nil)
+        // A difference in the first 8-byte word, in the second, in the tail: same length, same ends.
+        #expect(lookup("x-forXarded-proto") == nil && lookup("x-forwardeX-proto") == nil && lookup("x-forwarded-prXto") == nil)
+        #expect(lookup("x-forwarded-proto") == "x-forwarded-proto")
+        let many = ProtobufReader.StringTable((0..<100).map { "h\($0)" })
+        #expect((0..<100).allSatisfy { many.string(for: Array("h\($0)".utf8)) == "h\($0)" })
+        #expect(many.string(for: Array("h100".utf8)) == nil)
     }
 
     /// `skipString` accepts exactly what `readString` accepts, with the same error.
