@@ -295,10 +295,9 @@ struct CheckRequestEssentialsTests {
 
     /// `skipString` accepts exactly what `readString` accepts, with the same error.
     static func skipAgrees(_ payload: [UInt8]) -> Bool {
-        var w = ProtobufWriter()
-        w.writeBytes(payload, field: 1)
-        var a = ProtobufReader(bytes: w.bytes)
-        var b = ProtobufReader(bytes: w.bytes)
+        let field = [0x0A, UInt8(payload.count)] + payload   // field 1; payloads are short
+        var a = ProtobufReader(bytes: field)
+        var b = ProtobufReader(bytes: field)
         let tagA = try! a.nextTag()!
         let tagB = try! b.nextTag()!
         let read: ProtobufDecodeError? = { () -> ProtobufDecodeError? in
@@ -310,17 +309,18 @@ struct CheckRequestEssentialsTests {
         return read == skipped && (read != nil || a.offset == b.offset)
     }
 
-    @Test("skipString validates UTF-8 like readString: every 1- to 3-byte string, sampled 4-byte ones")
+    @Test("skipString validates UTF-8 like readString: every 1- and 2-byte string, sampled 3- and 4-byte ones")
     func skipStringUTF8() {
         var mismatches = 0
         for a in 0...255 where !Self.skipAgrees([UInt8(a)]) { mismatches += 1 }
         for a in 0...255 { for b in 0...255 where !Self.skipAgrees([UInt8(a), UInt8(b)]) { mismatches += 1 } }
-        for a in 0xC0...0xFF { for b in 0...255 { for c in stride(from: 0, through: 255, by: 5) where !Self.skipAgrees([UInt8(a), UInt8(b), UInt8(c)]) { mismatches += 1 } } }
+        // 3-byte leads with every second byte, and the boundary values as third byte.
+        for a in 0xE0...0xEF { for b in 0...255 { for c in [0x00, 0x7F, 0x80, 0xBF, 0xC0, 0xFF] where !Self.skipAgrees([UInt8(a), UInt8(b), UInt8(c)]) { mismatches += 1 } } }
         for a in 0xF0...0xF7 { for b in 0x70...0xC0 { for c in [0x7F, 0x80, 0xBF, 0xC0] { for d in [0x7F, 0x80, 0xBF, 0xC0] {
             if !Self.skipAgrees([UInt8(a), UInt8(b), UInt8(c), UInt8(d)]) { mismatches += 1 }
         } } } }
         var rng = RandomizedDecodingTests.SplitMix64(state: 11)
-        for _ in 0..<50_000 {
+        for _ in 0..<20_000 {
             let n = Int.random(in: 4...40, using: &rng)
             var s = (0..<n).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
