@@ -5,42 +5,34 @@ extension RequestAttributes {
     /// Plain request facts from Envoy's CheckRequest: HTTP attributes, the connection peer (not
     /// x-forwarded-for), the mTLS principal, SNI and per-route context extensions.
     public init(_ check: CheckRequest) {
-        self.init()
-        // Read through the stored optionals (`$field`): the `field` getters return a copy of each
-        // nested message, or a freshly built default one, per access.
-        guard let a = check.$attributes else { return }
-        if let http = a.$request?.$http {
-            method = http.method
-            path = http.path
-            host = http.host
-            scheme = http.scheme
-            if !http.headers.isEmpty {
-                headers = http.headers
-            } else if let raw = http.$headerMap {
-                // encode_raw_headers: Envoy sends header_map (raw_value) instead of the map; join repeats with ",".
-                for h in raw.headers {
-                    let key = h.key.lowercased()
-                    let value = h.rawValue.isEmpty ? h.value : String(decoding: h.rawValue, as: UTF8.self)
-                    headers[key] = headers[key].map { $0 + "," + value } ?? value
-                }
-            }
-        }
-        if method.isEmpty { method = headers[":method"] ?? "" }
-        if path.isEmpty { path = headers[":path"] ?? "" }
-        if host.isEmpty { host = headers[":authority"] ?? headers["host"] ?? "" }
-        if let source = a.$source {
-            if let s = source.$address?.socketAddress {
-                sourceIP = s.address
-                sourcePort = s.portValue ?? 0
-            }
-            sourcePrincipal = source.principal
-        }
-        if let d = a.$destination?.$address?.socketAddress {
-            destinationIP = d.address
-            destinationPort = d.portValue ?? 0
-        }
-        if let tls = a.$tlsSession { sni = tls.sni }
-        contextExtensions = a.contextExtensions
+        self.init(CheckRequestEssentials(check))
+    }
+
+    /// Plain request facts from the essentials of a CheckRequest (decoded per check with
+    /// `CheckRequestEssentials(serializedBytes:)`); method, path and host fall back to the
+    /// `:method`, `:path` and `:authority` (else `host`) headers when Envoy left them empty.
+    public init(_ essentials: consuming CheckRequestEssentials) {
+        self = Self.moving(essentials)
+    }
+
+    private static func moving(_ essentials: consuming CheckRequestEssentials) -> RequestAttributes {
+        // Moved field by field (swap, not copy): no retain of each string here and release when
+        // the essentials go away.
+        var r = RequestAttributes()
+        var e = essentials
+        swap(&r.headers, &e.headers)
+        if e.method.isEmpty { r.method = r.headers[":method"] ?? "" } else { swap(&r.method, &e.method) }
+        if e.path.isEmpty { r.path = r.headers[":path"] ?? "" } else { swap(&r.path, &e.path) }
+        if e.host.isEmpty { r.host = r.headers[":authority"] ?? r.headers["host"] ?? "" } else { swap(&r.host, &e.host) }
+        swap(&r.scheme, &e.scheme)
+        swap(&r.sourceIP, &e.sourceAddress)
+        r.sourcePort = e.sourcePort
+        swap(&r.sourcePrincipal, &e.sourcePrincipal)
+        swap(&r.destinationIP, &e.destinationAddress)
+        r.destinationPort = e.destinationPort
+        swap(&r.sni, &e.sni)
+        swap(&r.contextExtensions, &e.contextExtensions)
+        return r
     }
 }
 

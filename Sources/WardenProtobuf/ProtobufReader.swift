@@ -40,7 +40,7 @@ public struct ProtobufReader {
     // MARK: - Tags
 
     /// Reads the next field key, or returns nil at the end of the current message.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func nextTag() throws(ProtobufDecodeError) -> ProtobufTag? {
         if position >= end { return nil }
         let start = position
@@ -92,18 +92,23 @@ public struct ProtobufReader {
     // MARK: - Raw values (no tag check)
 
     /// Reads a base-128 varint of at most 10 bytes; bits beyond 64 are discarded, as protobuf does.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readRawVarint() throws(ProtobufDecodeError) -> UInt64 {
-        let start = position
-        var i = position
-        // Fast path: one byte.
-        if i < end {
-            let b = bytes[i]
+        // Fast path, inlined into every caller: one byte (tags of fields 1-15, short lengths).
+        if position < end {
+            let b = bytes[position]
             if b < 0x80 {
-                position = i + 1
+                position += 1
                 return UInt64(b)
             }
         }
+        return try readMultiByteVarint()
+    }
+
+    @usableFromInline
+    mutating func readMultiByteVarint() throws(ProtobufDecodeError) -> UInt64 {
+        let start = position
+        var i = position
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -142,7 +147,7 @@ public struct ProtobufReader {
 
     /// Reads a length prefix and returns the range of the payload (not yet consumed), checked
     /// against the end of the current message before anything is allocated.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func readLengthDelimitedRange() throws(ProtobufDecodeError) -> Range<Int> {
         let start = position
         let length = try readRawVarint()
@@ -267,6 +272,135 @@ public struct ProtobufReader {
         return s
     }
 
+    /// A fixed set of strings that `readString(_:interning:)` returns as they are instead of
+    /// building a new `String` from equal bytes (for values most messages repeat: header names).
+    ///
+    /// An open-addressing hash table keyed by length, first and last byte, so that a lookup
+    /// costs one probe and one comparison in the common case. A class over raw buffers so that a
+    /// lookup retains nothing: immutable after `init`, it owns its buffers (freed in `deinit`),
+    /// hence the audited `@unchecked Sendable`.
+    public final class StringTable: @unchecked Sendable {
+        @usableFromInline static let slotCount = 256
+        /// The strings' UTF-8, back to back.
+        @usableFromInline let storage: UnsafeMutableBufferPointer<UInt8>
+        /// Per slot: 0 when empty, else 1 + the index of the string in `strings`.
+        @usableFromInline let slots: UnsafeMutableBufferPointer<Int>
+        /// Where each string starts in `storage`, and its length.
+        @usableFromInline let offsets: UnsafeMutableBufferPointer<Int>
+        @usableFromInline let lengths: UnsafeMutableBufferPointer<Int>
+        @usableFromInline let strings: [String]
+
+        /// - Precondition: fewer than 128 strings (the table stays at most half full).
+        public init(_ strings: [String]) {
+            let unique = Array(Set(strings)).sorted()
+            precondition(unique.count < Self.slotCount / 2, "StringTable holds fewer than \(Self.slotCount / 2) strings")
+            var bytes: [UInt8] = []
+            storage = .allocate(capacity: max(unique.reduce(0) { $0 + $1.utf8.count }, 1))
+            slots = .allocate(capacity: Self.slotCount)
+            slots.initialize(repeating: 0)
+            offsets = .allocate(capacity: max(unique.count, 1))
+            lengths = .allocate(capacity: max(unique.count, 1))
+            for (i, s) in unique.enumerated() {
+                let utf8 = Array(s.utf8)
+                (offsets.baseAddress! + i).initialize(to: bytes.count)
+                (lengths.baseAddress! + i).initialize(to: utf8.count)
+                bytes += utf8
+                var slot = Self.hash(utf8.count, utf8.first ?? 0, utf8.last ?? 0)
+                while slots[slot] != 0 { slot = (slot + 1) & (Self.slotCount - 1) }
+                slots[slot] = i + 1
+            }
+            _ = storage.initialize(from: bytes)
+            self.strings = unique
+        }
+
+        deinit {
+            storage.deallocate()
+            slots.deallocate()
+            offsets.deallocate()
+            lengths.deallocate()
+        }
+
+        @inlinable @inline(__always)
+        static func hash(_ count: Int, _ first: UInt8, _ last: UInt8) -> Int {
+            (count &* 37 &+ Int(first) &* 5 &+ Int(last) &* 11) & (slotCount - 1)
+        }
+
+        /// The table's string whose UTF-8 is `bytes`, if any.
+        public func string(for bytes: [UInt8]) -> String? {
+            bytes.withUnsafeBufferPointer { string(for: $0) }
+        }
+
+        @inlinable
+        func string(for bytes: UnsafeBufferPointer<UInt8>) -> String? {
+            let n = bytes.count
+            guard n > 0, let candidate = bytes.baseAddress else { return strings.contains("") ? "" : nil }
+            var slot = Self.hash(n, candidate[0], candidate[n &- 1])
+            while true {
+                let entry = slots[slot]
+                if entry == 0 { return nil }
+                let i = entry &- 1
+                if lengths[i] == n {
+                    let stored = UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped + offsets[i])
+                    let probe = UnsafeRawPointer(candidate)
+                    var k = 0
+                    while k &+ 8 <= n {
+                        if stored.loadUnaligned(fromByteOffset: k, as: UInt64.self) != probe.loadUnaligned(fromByteOffset: k, as: UInt64.self) { break }
+                        k &+= 8
+                    }
+                    if k &+ 8 > n {
+                        while k < n && stored.load(fromByteOffset: k, as: UInt8.self) == probe.load(fromByteOffset: k, as: UInt8.self) { k &+= 1 }
+                        if k == n { return strings[i] }
+                    }
+                }
+                slot = (slot &+ 1) & (Self.slotCount &- 1)
+            }
+        }
+    }
+
+    /// A `string` field as `readString(_:)` reads it (same checks, same errors), returned from
+    /// `table` when its bytes are one of the table's strings.
+    @inlinable
+    public mutating func readString(_ tag: ProtobufTag, interning table: StringTable) throws(ProtobufDecodeError) -> String {
+        try expect(tag, .lengthDelimited)
+        let range = try readLengthDelimitedRange()
+        position = range.upperBound
+        if range.isEmpty { return "" }
+        let decoded: String? = bytes.withUnsafeBufferPointer { buffer in
+            let slice = UnsafeBufferPointer(rebasing: buffer[range])
+            // A table string's bytes are valid UTF-8, so a hit needs no validation.
+            return table.string(for: slice) ?? String._tryFromUTF8(slice)
+        }
+        guard let s = decoded else {
+            throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)
+        }
+        return s
+    }
+
+    /// A `string` field checked like `readString(_:)` (wire type, length, strict UTF-8) and
+    /// dropped, without building the `String`: for fields a caller must validate but never reads.
+    @inlinable
+    public mutating func skipString(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
+        try expect(tag, .lengthDelimited)
+        let range = try readLengthDelimitedRange()
+        position = range.upperBound
+        if range.isEmpty { return }
+        let valid: Bool = bytes.withUnsafeBufferPointer { buffer in
+            // UTF8Span's validation is the stdlib's, the same `String._tryFromUTF8` runs.
+            let span = Span(_unsafeElements: UnsafeBufferPointer(rebasing: buffer[range]))
+            do { _ = try UTF8Span(validating: span); return true } catch { return false }
+        }
+        guard valid else {
+            throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)
+        }
+    }
+
+    /// A `bytes` field checked like `readBytes(_:)` (wire type, length) and dropped, without copying it.
+    @inlinable
+    public mutating func skipBytes(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
+        try expect(tag, .lengthDelimited)
+        position = try readLengthDelimitedRange().upperBound
+    }
+
     /// A `bytes` field (copied out of the input).
     @inlinable
     public mutating func readBytes(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> [UInt8] {
@@ -307,16 +441,73 @@ public struct ProtobufReader {
     public mutating func withNestedMessage(
         _ tag: ProtobufTag, _ body: (inout ProtobufReader) throws(ProtobufDecodeError) -> Void
     ) throws(ProtobufDecodeError) {
+        let outer = try enterMessage(tag)
+        try body(&self)
+        leaveMessage(outer)
+    }
+
+    /// Where reading resumes after a nested message: returned by `enterMessage(_:)`, handed back
+    /// to `leaveMessage(_:)`.
+    public struct OuterMessage: Sendable {
+        @usableFromInline let end: Int
+        @inlinable init(end: Int) { self.end = end }
+    }
+
+    /// Narrows the reader to the nested message that `tag` introduces (the closure-free form of
+    /// `withNestedMessage`): read its fields with `nextTag()` until nil, then call
+    /// `leaveMessage(_:)` with the returned value. Checks the wire type, the nesting bound and the
+    /// length, in that order. After a thrown error the reader is not to be used again.
+    @inlinable @inline(__always)
+    public mutating func enterMessage(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> OuterMessage {
         try expect(tag, .lengthDelimited)
         guard depth < maxDepth else { throw ProtobufDecodeError(.nestingTooDeep(limit: maxDepth), at: tag.offset) }
         let range = try readLengthDelimitedRange()
-        let outerEnd = end
+        let outer = OuterMessage(end: end)
         end = range.upperBound
         depth += 1
-        try body(&self)
-        position = range.upperBound
-        end = outerEnd
+        return outer
+    }
+
+    /// Ends the nested message entered by `enterMessage(_:)`: reading continues after it.
+    @inlinable @inline(__always)
+    public mutating func leaveMessage(_ outer: OuterMessage) {
+        position = end
+        end = outer.end
         depth -= 1
+    }
+
+    /// Reads one entry of a `map<string, string>` field as `readStringMapEntry(_:into:)` does
+    /// (same checks, same defaults) and returns it instead of inserting it.
+    /// - Parameter keys: strings returned as they are when a key's bytes match one.
+    @inlinable
+    public mutating func readStringMapPair(_ tag: ProtobufTag, keys: StringTable? = nil) throws(ProtobufDecodeError) -> (key: String, value: String) {
+        var key = ""
+        var value = ""
+        let outer = try enterMessage(tag)
+        while let t = try nextTag() {
+            switch t.fieldNumber {
+            case 1:
+                if let keys { key = try readString(t, interning: keys) } else { key = try readString(t) }
+            case 2: value = try readString(t)
+            default: try skip(t)
+            }
+        }
+        leaveMessage(outer)
+        return (key, value)
+    }
+
+    /// Checks one entry of a `map<string, string>` field as `readStringMapEntry(_:into:)` does and
+    /// drops it.
+    @inlinable
+    public mutating func skipStringMapEntry(_ tag: ProtobufTag) throws(ProtobufDecodeError) {
+        let outer = try enterMessage(tag)
+        while let t = try nextTag() {
+            switch t.fieldNumber {
+            case 1, 2: try skipString(t)
+            default: try skip(t)
+            }
+        }
+        leaveMessage(outer)
     }
 
     /// Reads one entry of a `map<string, V>` field (a nested message `{key = 1; value = 2}`),
@@ -345,7 +536,7 @@ public struct ProtobufReader {
     /// Reads a `map<string, string>` entry into `map`.
     @inlinable
     public mutating func readStringMapEntry(_ tag: ProtobufTag, into map: inout [String: String]) throws(ProtobufDecodeError) {
-        let entry = try readMapEntry(tag, defaultValue: "") { (r, t) throws(ProtobufDecodeError) in try r.readString(t) }
+        let entry = try readStringMapPair(tag)
         map[entry.key] = entry.value
     }
 

@@ -59,18 +59,19 @@ final class ServerState: Sendable {
         }
         return { [self] call in
             let start = DispatchTime.now().uptimeNanoseconds
-            let request: CheckRequest
+            // Straight from the bytes to the fields Warden reads; rejects what CheckRequest(serializedBytes:) rejects.
+            let request: CheckRequestEssentials
             do throws(ProtobufDecodeError) {
-                request = try CheckRequest(serializedBytes: call.request)
+                request = try CheckRequestEssentials(serializedBytes: call.request)
             } catch {
                 metrics.recordInvalidRequest()
                 log.warn("malformed CheckRequest", [("error", .string(error.description)), ("peer", .string(call.peer))])
                 return call.respond(.failure(.invalidArgument, "malformed CheckRequest: \(error)"))
             }
+            // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
+            let httpID = request.httpID
             let attributes = RequestAttributes(request)
             metrics.inFlight.add(1, ordering: .relaxed)
-            // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
-            let httpID = request.httpRequestID
             let requestID = httpID.isEmpty ? attributes.requestID : httpID
             pipeline.check(attributes) { [self] outcome in
                 let answer = outcome.serializedCheckResponse()
