@@ -58,7 +58,7 @@ struct Authenticator: Sendable {
             if let remembered, let recent, recent.usable(remembered, for: snapshot) {
                 return completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: remembered.verified,
                                                          encodedClaims: remembered.encodedMetadata,
-                                                         identity: remembered.identity)))
+                                                         identity: remembered.identity, remembered: remembered)))
             }
             switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: snapshot.keys, now: now, cache: tokenCache) {
             case .success(let v):

@@ -3,7 +3,7 @@ import WardenPolicy
 /// A decision with everything needed to explain it: reason, metric label, matched policy, principal.
 public struct CheckOutcome: Sendable {
     public var decision: Decision {
-        didSet { encodedMetadata = nil }  // the cached encoding was of the old decision's metadata
+        didSet { encodedMetadata = nil; encodedResponse = nil }  // cached encodings were of the old decision
     }
     /// Human explanation, e.g. `Jwt is expired: exp 1700000000 is 3600 s before now (skew 60 s)`.
     public var reason: String {
@@ -33,6 +33,8 @@ public struct CheckOutcome: Sendable {
     public var generation: Int
     /// `decision`'s dynamic metadata already encoded (a `google.protobuf.Struct`), when known.
     var encodedMetadata: [UInt8]?
+    /// The whole encoded `CheckResponse` for `decision`, when known (a remembered allow answer).
+    var encodedResponse: [UInt8]?
 
     /// Reason and policy, as text or as the authorization decision they are rendered from when read:
     /// most checks never read them (the decision log is off at info level for allows), and rendering

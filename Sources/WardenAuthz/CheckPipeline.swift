@@ -84,6 +84,25 @@ public final class CheckPipeline: Sendable {
         let decision = AuthorizationEvaluator.evaluate(scope.effective, request: request, identity: identity,
                                                        options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))
         if decision.isAllowed {
+            // One remembered token from a header, no debug headers: the answer is the one built last
+            // time for this token and scope (RememberedAllow), encoded once.
+            if tokens.count == 1, !options.debugHeaders, let entry = tokens[0].remembered,
+               case .header(let headerName, _) = tokens[0].extracted.location {
+                if let last = entry.allowAnswer.withLock({ $0 }), last.scope === scope, last.headerName == headerName {
+                    var outcome = CheckOutcome(decision: .allow(last.response), authorization: decision, reasonCode: "allowed",
+                                               principal: identity?.principal, generation: generation)
+                    outcome.encodedResponse = last.encoded
+                    return outcome
+                }
+                var outcome = responses.allowed(decision, request: request, tokens: tokens, scope: scope,
+                                                principal: identity?.principal, generation: generation)
+                if case .allow(let ok) = outcome.decision {
+                    let encoded = outcome.serializedCheckResponse()
+                    outcome.encodedResponse = encoded
+                    entry.allowAnswer.withLock { $0 = RememberedAllow(scope: scope, headerName: headerName, response: ok, encoded: encoded) }
+                }
+                return outcome
+            }
             return responses.allowed(decision, request: request, tokens: tokens, scope: scope, principal: identity?.principal, generation: generation)
         }
         return responses.policyDenied(decision, principal: identity?.principal, generation: generation)

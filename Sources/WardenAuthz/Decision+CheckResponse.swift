@@ -32,6 +32,7 @@ extension CheckOutcome {
     /// The wire answer for `decision`: the bytes of `CheckResponse(decision)`, with the `jwt_payload`
     /// metadata copied from its encoding cached with the token (the parsed-token memo) when there is one.
     public func serializedCheckResponse() -> [UInt8] {
+        if let encodedResponse { return encodedResponse }
         guard case .allow(let ok) = decision else { return CheckResponse(decision).serializedBytes() }
         // Field order as CheckResponse.encode: status = 1, ok_response = 3, dynamic_metadata = 4.
         var writer = ProtobufWriter(capacity: 256 + (encodedMetadata?.count ?? 512))

@@ -27,6 +27,8 @@ final class RecentTokens: Sendable {
         let source: JWKSSource
         let keyGeneration: UInt64
         let validUntil: Double
+        /// The last allow answer built for this token (see `RememberedAllow`).
+        let allowAnswer = Mutex<RememberedAllow?>(nil)
 
         init(hash: Int, token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, encodedMetadata: [UInt8],
              source: JWKSSource, keyGeneration: UInt64, validUntil: Double) {
@@ -137,4 +139,16 @@ final class RecentTokens: Sendable {
 
     /// Requests answered from here (they are verified-token cache hits that skipped the cache itself).
     var hits: Int { hitCount.load(ordering: .relaxed) }
+}
+
+/// An allow answer for one remembered token, reusable while its inputs are the same: the compiled
+/// scope (policies, output headers, rules — a reload compiles a new one), the header the token came
+/// from, and one token per request. Without debug headers the answer does not depend on the request
+/// otherwise (the matched rule only names the reason); query-parameter tokens are never reused (the
+/// keys to strip depend on the path).
+struct RememberedAllow: Sendable {
+    let scope: CompiledScope
+    let headerName: String
+    let response: AllowResponse
+    let encoded: [UInt8]
 }

@@ -14,9 +14,12 @@ final class VerifiedToken: Sendable {
     let encodedClaims: [UInt8]?
     /// Istio's `request.auth.*` view of the token (built once per remembered token).
     let identity: RequestIdentity
+    /// The parsed-token memo's entry this token was answered from, if any.
+    let remembered: RecentTokens.Entry?
 
     init(extracted: ExtractedToken, provider: JWTProvider, jwt: VerifiedJWT, encodedClaims: [UInt8]? = nil,
-         identity: RequestIdentity? = nil) {
+         identity: RequestIdentity? = nil, remembered: RecentTokens.Entry? = nil) {
+        self.remembered = remembered
         self.extracted = extracted
         self.provider = provider
         self.jwt = jwt

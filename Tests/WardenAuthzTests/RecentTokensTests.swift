@@ -110,3 +110,51 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
     #expect(edited.serializedCheckResponse() == CheckResponse(edited.decision).serializedBytes())
     #expect(edited.serializedCheckResponse() != expected)
 }
+
+/// A remembered token's allow answer is reused only while it would be built the same: same compiled
+/// policies and header; a reload that changes the output headers, another header location or a
+/// query-parameter token builds it anew. Every answer's bytes are its decision's encoding.
+@Test func rememberedAllowAnswerFollowsPolicyAndLocation() throws {
+    func rules(_ claimHeader: String) throws -> PolicySet {
+        try PolicySet.parse(yaml: """
+        apiVersion: security.istio.io/v1
+        kind: RequestAuthentication
+        metadata: {name: jwt, namespace: default}
+        spec:
+          jwtRules:
+          - issuer: "\(issuer)"
+            jwks: '\(jwks)'
+            outputClaimToHeaders:
+            - {header: \(claimHeader), claim: sub}
+            fromHeaders:
+            - {name: authorization, prefix: "Bearer "}
+            - {name: x-jwt}
+            fromParams: [token]
+        """)
+    }
+    let p = cachedPipeline(try rules("x-sub"), clock: Clock())
+    func check(_ r: RequestAttributes) -> CheckOutcome {
+        let o = p.decide(r)
+        #expect(o.decision.isAllowed)
+        #expect(o.serializedCheckResponse() == CheckResponse(o.decision).serializedBytes())
+        return o
+    }
+    let first = check(bearer(good))
+    let second = check(bearer(good))
+    #expect(second.decision == first.decision)
+    #expect(second.decision.allow?.headersToSet == [HTTPHeader("x-sub", "alice")])
+    #expect(second.decision.allow?.headersToRemove.contains("authorization") == true)
+    // Same token in another header: that header is the one removed.
+    let other = check(request(headers: ["x-jwt": good]))
+    #expect(other.decision.allow?.headersToRemove.contains("x-jwt") == true)
+    #expect(other.decision.allow?.headersToRemove.contains("authorization") == false)
+    #expect(check(bearer(good)).decision == first.decision)
+    // A query-parameter token: its key is stripped, per request path.
+    let query = check(request("GET", "/p?token=\(good)&a=1"))
+    #expect(query.decision.allow?.queryParametersToRemove.contains("token") == true)
+    // Reload with another claim header: the remembered answer is not reused.
+    p.install(try rules("x-user"))
+    let reloaded = check(bearer(good))
+    #expect(reloaded.decision.allow?.headersToSet == [HTTPHeader("x-user", "alice")])
+    #expect(reloaded.decision.allow?.headersToRemove.contains("x-sub") == false)
+}
