@@ -22,7 +22,7 @@ public final class CheckPipeline: Sendable {
         self.keyStore = keyStore
         self.tokenCache = tokenCache
         self.clock = clock
-        current = Mutex(PolicyGeneration(policies: policies, number: 1, options: options))
+        current = Mutex(PolicyGeneration(policies: policies, number: 1, options: options, defaultScope: scope))
         authenticator = Authenticator(keyStore: keyStore, tokenCache: tokenCache, options: options)
         responses = ResponseBuilder(options: options)
         registerSources(of: policies)
@@ -40,7 +40,7 @@ public final class CheckPipeline: Sendable {
     public func install(_ policies: PolicySet) -> Int {
         registerSources(of: policies)
         let number = current.withLock { gen in
-            gen = PolicyGeneration(policies: policies, number: gen.number + 1, options: options)
+            gen = PolicyGeneration(policies: policies, number: gen.number + 1, options: options, defaultScope: scope)
             return gen.number
         }
         return number
@@ -62,8 +62,8 @@ public final class CheckPipeline: Sendable {
     /// Decides one request; `completion` runs exactly once, on this thread when no key fetch is needed.
     public func check(_ request: RequestAttributes, completion: @escaping @Sendable (CheckOutcome) -> Void) {
         let gen = generation
-        let workload = request.contextExtensions.isEmpty ? scope : scope.applying(contextExtensions: request.contextExtensions)
-        let compiled = gen.compiled(for: workload)
+        let compiled = request.contextExtensions.isEmpty
+            ? gen.defaultCompiled : gen.compiled(for: scope.applying(contextExtensions: request.contextExtensions))
         let tokens = request.isCORSPreflight ? [] : compiled.extractor.extract(from: request)
         let now = clock()
         if tokens.isEmpty {

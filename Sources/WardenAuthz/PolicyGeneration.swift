@@ -8,11 +8,24 @@ public final class PolicyGeneration: Sendable {
     public let number: Int
     let options: AuthzOptions
     private let scopes = Mutex<[WorkloadScope: CompiledScope]>([:])
+    /// The server's own workload (`--namespace`, `--workload-labels`) and its compiled policies once
+    /// asked for: most checks carry no `context_extensions` and need no hashed scope lookup.
+    private let defaultScope: WorkloadScope
+    private let defaultSlot = Mutex<CompiledScope?>(nil)
 
-    init(policies: PolicySet, number: Int, options: AuthzOptions) {
+    init(policies: PolicySet, number: Int, options: AuthzOptions, defaultScope: WorkloadScope) {
         self.policies = policies
         self.number = number
         self.options = options
+        self.defaultScope = defaultScope
+    }
+
+    /// `compiled(for: defaultScope)`, without hashing the scope.
+    var defaultCompiled: CompiledScope {
+        if let hit = defaultSlot.withLock({ $0 }) { return hit }
+        let compiled = compiled(for: defaultScope)
+        defaultSlot.withLock { $0 = compiled }
+        return compiled
     }
 
     /// The compiled policies for `scope`, cached (bounded: the cache is cleared when full).

@@ -242,10 +242,30 @@ struct MatchContext {
             guard let azp = identity?.presenter else { return false }
             return p.matches(azp)
         case (.requestClaim(let path), .string(let p)):
-            return claimValues(path)?.contains(where: p.matches) ?? false
+            return claimMatches(path, p)
         case (.destinationPort, .port(let port)): return request.destinationPort == port
         case (.connectionSNI, .string(let p)): return !request.sni.isEmpty && p.matches(request.sni)
         default: return false
+        }
+    }
+
+    /// Whether one of `claimValues(path)` matches `p`, without building the list: the words of an
+    /// ASCII space-delimited claim (`scope`) are matched in place.
+    func claimMatches(_ path: [String], _ p: StringPattern) -> Bool {
+        guard let identity, let first = path.first, path.count == 1, case .string(let s)? = identity.claims[first],
+              splitClaims.contains(first), s.utf8.allSatisfy({ $0 < 0x80 })
+        else { return claimValues(path)?.contains(where: p.matches) ?? false }
+        // ASCII: every byte is a Character, so splitting on the byte 0x20 is `split(separator: " ")`.
+        let utf8 = s.utf8
+        var start = utf8.startIndex
+        var i = start
+        while true {
+            if i == utf8.endIndex || utf8[i] == UInt8(ascii: " ") {
+                if i > start, p.matches(s[start..<i]) { return true }
+                if i == utf8.endIndex { return false }
+                start = utf8.index(after: i)
+            }
+            i = utf8.index(after: i)
         }
     }
 

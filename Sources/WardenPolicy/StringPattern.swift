@@ -28,6 +28,16 @@ public enum StringPattern: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Case-sensitive match of a part of a string (one word of a space-delimited claim).
+    func matches(_ value: Substring) -> Bool {
+        switch self {
+        case .exact(let s): return value == s
+        case .prefix(let s): return value.hasPrefix(s)
+        case .suffix(let s): return value.hasSuffix(s)
+        case .presence: return !value.isEmpty
+        }
+    }
+
     /// Case-insensitive (ASCII) match, used for hosts.
     public func matchesIgnoringCase(_ value: String) -> Bool {
         let v = value.lowercased()

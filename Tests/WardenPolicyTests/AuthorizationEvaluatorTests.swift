@@ -268,3 +268,23 @@ let evaluatorCases: [EvalCase] = [
         #expect(eff.customPolicies.count == 1)
     }
 }
+
+/// Words of a space-delimited claim are matched in place for ASCII values; the answer must be the one
+/// the split list gives (`split(separator: " ")`: empty words dropped), for every pattern kind.
+@Suite struct SpaceDelimitedClaimTests {
+    static let values = ["", " ", "a", "a b", "  a  b  ", "orders:read orders:write", "orders:writer", "x orders:",
+                         "é orders:write", "orders:write\u{301} b", "a\tb", "b a"]
+    static let patterns: [StringPattern] = [.exact("orders:write"), .exact("a"), .exact(""), .prefix("orders:"),
+                                            .suffix("write"), .suffix("b"), .presence]
+
+    @Test(arguments: values)
+    func inPlaceMatchAgreesWithTheSplitList(_ value: String) throws {
+        let effective = try PolicySet.parse(yaml: "", file: "test.yaml").effective(for: WorkloadScope())
+        let context = MatchContext(effective: effective, request: RequestAttributes(),
+                                   identity: identity(claims: ["scope": .string(value)]), options: EvaluationOptions())
+        for p in Self.patterns {
+            let expected = value.split(separator: " ").map(String.init).contains(where: p.matches)
+            #expect(context.claimMatches(["scope"], p) == expected, "\(value) \(p)")
+        }
+    }
+}
