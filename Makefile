@@ -40,15 +40,20 @@ build: apt-deps
 build-debug: apt-deps
 	$(SWIFT) build
 
+# Swift tests in two runs: the CPU-bound suites (vectors, randomized agreement tests, many threads)
+# first, then the ones that time real servers, fetches and backoffs, so a busy core cannot starve them.
+CPU_SUITES = WardenCryptoTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
+
 unit-test: deps
-	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
+	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test --filter '$(CPU_SUITES)'
+	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test --skip-build --skip '$(CPU_SUITES)'
 
 integration-test: deps build
 	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
 
 ## Everything: install, build, unit tests (Swift Testing), integration tests with real peers.
 test: deps build
-	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test
+	$(MAKE) unit-test
 	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests
 	$(MAKE) fuzz-smoke
 
