@@ -63,7 +63,7 @@ func denyBecomesDeniedResponse(_ status: Int, _ grpc: Int32) {
     (.number(42), "42"),
     (.number(1.5), "1.500000"),
     (.number(-3), "-3.000000"),
-    (.number(12_345_678_901_234_567_168), "12345678901234567168")  // 12345678901234567890 as a Double,
+    (.number(12_345_678_901_234_567_168), "12345678901234567168"),  // 12345678901234567890 as a Double
     (.null, nil),
     (.array([.string("a"), .string("b")]), "WyJhIiwiYiJd"),
     (.array([.number(1e-7), .number(100), .number(1.0 / 3), .string("<é>")]), "WzFlLTA3LDEwMCwwLjMzMzMzMzMzMzMzMzMzMzMxLCJcdTAwM2PDqVx1MDAzZSJd"),
