@@ -256,20 +256,7 @@ public struct ProtobufReader {
     /// A `string` field; invalid UTF-8 is `.invalidUTF8`.
     @inlinable
     public mutating func readString(_ tag: ProtobufTag) throws(ProtobufDecodeError) -> String {
-        try expect(tag, .lengthDelimited)
-        let range = try readLengthDelimitedRange()
-        position = range.upperBound
-        if range.isEmpty { return "" }
-        let decoded: String? = bytes.withUnsafeBufferPointer { buffer in
-            let slice = UnsafeBufferPointer(rebasing: buffer[range])
-            // One strict validation pass (the stdlib rejects overlongs, surrogates and > U+10FFFF, as
-            // UTF8Validation does) instead of validating, then String(decoding:) validating again.
-            return String._tryFromUTF8(slice)
-        }
-        guard let s = decoded else {
-            throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)
-        }
-        return s
+        try readString(tag, interning: nil)
     }
 
     /// A fixed set of strings that `readString(_:interning:)` returns as they are instead of
@@ -360,15 +347,17 @@ public struct ProtobufReader {
     /// A `string` field as `readString(_:)` reads it (same checks, same errors), returned from
     /// `table` when its bytes are one of the table's strings.
     @inlinable
-    public mutating func readString(_ tag: ProtobufTag, interning table: StringTable) throws(ProtobufDecodeError) -> String {
+    public mutating func readString(_ tag: ProtobufTag, interning table: StringTable?) throws(ProtobufDecodeError) -> String {
         try expect(tag, .lengthDelimited)
         let range = try readLengthDelimitedRange()
         position = range.upperBound
         if range.isEmpty { return "" }
         let decoded: String? = bytes.withUnsafeBufferPointer { buffer in
             let slice = UnsafeBufferPointer(rebasing: buffer[range])
-            // A table string's bytes are valid UTF-8, so a hit needs no validation.
-            return table.string(for: slice) ?? String._tryFromUTF8(slice)
+            // A table string's bytes are valid UTF-8, so a hit needs no validation. Otherwise one strict
+            // pass (the stdlib rejects overlongs, surrogates and > U+10FFFF, as UTF8Validation does)
+            // instead of validating, then String(decoding:) validating again.
+            return table?.string(for: slice) ?? String._tryFromUTF8(slice)
         }
         guard let s = decoded else {
             throw ProtobufDecodeError(.invalidUTF8(fieldNumber: tag.fieldNumber), at: range.lowerBound)

@@ -21,24 +21,9 @@ struct ContextReuseTests {
         }
     }
 
-    static func rsaKey(_ c: Wycheproof.Case) throws -> PublicKey {
-        let pk = c.group["publicKey"] as! [String: any Sendable]
-        return try PublicKey.rsa(modulus: Wycheproof.hex(pk["modulus"] as! String), exponent: Wycheproof.hex(pk["publicExponent"] as! String))
-    }
+    static func rsaKey(_ c: Wycheproof.Case) throws -> PublicKey { try c.rsaPublicKey() }
 
-    static func ecKey(_ c: Wycheproof.Case) throws -> PublicKey {
-        let pk = c.group["publicKey"] as! [String: any Sendable]
-        let curve: Curve = switch pk["curve"] as? String {
-        case "secp384r1": .p384
-        case "secp521r1": .p521
-        default: .p256
-        }
-        func coord(_ key: String) -> [UInt8] {
-            let v = Array(Wycheproof.hex(pk[key] as! String).drop { $0 == 0 })
-            return [UInt8](repeating: 0, count: curve.coordinateByteCount - v.count) + v
-        }
-        return try PublicKey.ec(curve: curve, x: coord("wx"), y: coord("wy"))
-    }
+    static func ecKey(_ c: Wycheproof.Case) throws -> PublicKey { try c.ecPublicKey() }
 
     static let files: [VectorFile] = [
         VectorFile(file: "rsa_signature_2048_sha256_test.json", scheme: { .rsaPKCS1v15(digest($0)) }, key: rsaKey),

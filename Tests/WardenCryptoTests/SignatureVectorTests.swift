@@ -21,18 +21,8 @@ struct SignatureVectorTests {
 
     @Test("ECDSA P1363 (raw R||S) vectors", arguments: ecdsaCases())
     func ecdsa(_ c: Wycheproof.Case) throws {
-        let pk = c.group["publicKey"] as! [String: any Sendable]
-        let curve: Curve = switch pk["curve"] as? String {
-        case "secp384r1": .p384
-        case "secp521r1": .p521
-        default: .p256
-        }
-        // wx/wy are minimal big-endian with an optional sign byte; left-pad to the coordinate size.
-        func coord(_ key: String) -> [UInt8] {
-            let v = Array(Wycheproof.hex(pk[key] as! String).drop { $0 == 0 })
-            return [UInt8](repeating: 0, count: curve.coordinateByteCount - v.count) + v
-        }
-        let key = try PublicKey.ec(curve: curve, x: coord("wx"), y: coord("wy"))
+        let curve = c.curve
+        let key = try c.ecPublicKey()
         #expect(key.kind == .ec(curve))
         let ok = key.isValidSignature(c.hex("sig"), for: c.hex("msg"), scheme: .ecdsaRaw(Self.digest(c.group["sha"] as? String)))
         #expect(ok == (c.result == "valid"), "\(c)")
@@ -46,8 +36,7 @@ struct SignatureVectorTests {
 
     @Test("RSASSA-PKCS1-v1_5 vectors", arguments: rsaCases())
     func rsaPKCS1(_ c: Wycheproof.Case) throws {
-        let pk = c.group["publicKey"] as! [String: any Sendable]
-        let key = try PublicKey.rsa(modulus: Wycheproof.hex(pk["modulus"] as! String), exponent: Wycheproof.hex(pk["publicExponent"] as! String))
+        let key = try c.rsaPublicKey()
         let ok = key.isValidSignature(c.hex("sig"), for: c.hex("msg"), scheme: .rsaPKCS1v15(Self.digest(c.group["sha"] as? String)))
         if c.result == "acceptable" { return }
         #expect(ok == (c.result == "valid"), "\(c)")
@@ -59,8 +48,7 @@ struct SignatureVectorTests {
 
     @Test("RSASSA-PSS vectors (salt = digest length, MGF1 same digest)", arguments: pssCases())
     func rsaPSS(_ c: Wycheproof.Case) throws {
-        let pk = c.group["publicKey"] as! [String: any Sendable]
-        let key = try PublicKey.rsa(modulus: Wycheproof.hex(pk["modulus"] as! String), exponent: Wycheproof.hex(pk["publicExponent"] as! String))
+        let key = try c.rsaPublicKey()
         let d = Self.digest(c.group["sha"] as? String)
         #expect(c.group["sLen"] as? Int == d.byteCount)
         let ok = key.isValidSignature(c.hex("sig"), for: c.hex("msg"), scheme: .rsaPSS(d))

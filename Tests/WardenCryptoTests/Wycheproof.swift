@@ -1,4 +1,5 @@
 import Foundation
+import WardenCrypto
 
 /// Loads Wycheproof vector files from `<package>/Tests/Vectors/wycheproof` (a copy of shared/vectors/wycheproof) (or `$WARDEN_WYCHEPROOF`).
 enum Wycheproof {
@@ -64,5 +65,34 @@ enum Wycheproof {
         }
         while let hi = it.next(), let lo = it.next() { out.append(nibble(hi) << 4 | nibble(lo)) }
         return out
+    }
+}
+
+extension Wycheproof.Case {
+    /// The test group's RSA public key (`publicKey.modulus`, `publicExponent`).
+    func rsaPublicKey() throws -> PublicKey {
+        let pk = group["publicKey"] as! [String: any Sendable]
+        return try PublicKey.rsa(modulus: Wycheproof.hex(pk["modulus"] as! String), exponent: Wycheproof.hex(pk["publicExponent"] as! String))
+    }
+
+    /// The test group's EC curve (`publicKey.curve`).
+    var curve: Curve {
+        switch (group["publicKey"] as! [String: any Sendable])["curve"] as? String {
+        case "secp384r1": .p384
+        case "secp521r1": .p521
+        default: .p256
+        }
+    }
+
+    /// The test group's EC public key; wx/wy are minimal big-endian with an optional sign byte,
+    /// left-padded here to the coordinate size.
+    func ecPublicKey() throws -> PublicKey {
+        let pk = group["publicKey"] as! [String: any Sendable]
+        let curve = self.curve
+        func coord(_ key: String) -> [UInt8] {
+            let v = Array(Wycheproof.hex(pk[key] as! String).drop { $0 == 0 })
+            return [UInt8](repeating: 0, count: curve.coordinateByteCount - v.count) + v
+        }
+        return try PublicKey.ec(curve: curve, x: coord("wx"), y: coord("wy"))
     }
 }
