@@ -288,3 +288,32 @@ let evaluatorCases: [EvalCase] = [
         }
     }
 }
+
+/// Hosts are matched with ASCII case folding in place; the answer must be the lower-cased comparison's.
+@Suite struct HostCaseFoldingTests {
+    static func reference(_ p: StringPattern, _ value: String) -> Bool {
+        let v = value.lowercased()
+        switch p {
+        case .exact(let s): return v == s.lowercased()
+        case .prefix(let s): return v.hasPrefix(s.lowercased())
+        case .suffix(let s): return v.hasSuffix(s.lowercased())
+        case .presence: return !value.isEmpty
+        }
+    }
+
+    @Test func agreesWithLowerCasedComparison() {
+        let alphabet = ["a", "A", "z", "Z", ".", "-", "0", "@", "[", "`", "{", "é", "É", "\u{212A}", "k", "ß", "SS"]
+        var rng = SystemRandomNumberGenerator()
+        func word() -> String { (0..<Int.random(in: 0...5, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined() }
+        for _ in 0..<20_000 {
+            let value = word(), text = word()
+            for p in [StringPattern.exact(text), .prefix(text), .suffix(text), .presence] {
+                #expect(p.matchesIgnoringCase(value) == Self.reference(p, value), "\(p) \(value)")
+            }
+        }
+        #expect(StringPattern.exact("API.Example.COM").matchesIgnoringCase("api.example.com"))
+        #expect(StringPattern.suffix(".example.com").matchesIgnoringCase("WWW.EXAMPLE.COM"))
+        #expect(!StringPattern.prefix("api.").matchesIgnoringCase("app.example.com"))
+        #expect(StringPattern.exact("k.com").matchesIgnoringCase("\u{212A}.com"))  // Kelvin sign lower-cases to k
+    }
+}
