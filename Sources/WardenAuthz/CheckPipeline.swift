@@ -55,8 +55,17 @@ public final class CheckPipeline: Sendable {
     /// Where the keys for `rule` come from: `--jwks-file` for its issuer, else the rule's own source.
     public func keySource(for rule: JWTRule) -> JWKSSource { JWTProvider.source(of: rule, options: options) }
 
+    /// Registers every source with its fetch timeout: the `timeout` of the last rule naming the source
+    /// that sets one (rules sharing a `jwksUri` share one fetch), else nil = `--jwks-fetch-timeout`.
+    /// Every install registers again, so a reload that changes or drops a `timeout` takes effect.
+    /// `--jwks-file` sources are files: no timeout applies.
     private func registerSources(of policies: PolicySet) {
-        for s in sources(of: policies) { keyStore.register(s) }
+        var timeouts: [JWKSSource: Double] = [:]
+        for rule in policies.requestAuthentications.flatMap(\.jwtRules) {
+            let source = keySource(for: rule)
+            if let timeout = rule.timeout, source.isFetched { timeouts[source] = timeout.seconds }
+        }
+        for s in sources(of: policies) { keyStore.register(s, fetchTimeout: timeouts[s]) }
     }
 
     /// Decides one request; `completion` runs exactly once, on this thread when no key fetch is needed.
@@ -106,5 +115,22 @@ public final class CheckPipeline: Sendable {
             return responses.allowed(decision, request: request, tokens: tokens, scope: scope, principal: identity?.principal, generation: generation)
         }
         return responses.policyDenied(decision, principal: identity?.principal, generation: generation)
+    }
+}
+
+private extension JWKSSource {
+    /// Whether keys come over HTTP (so a fetch timeout applies).
+    var isFetched: Bool {
+        switch self {
+        case .remote, .discovery: return true
+        case .inline, .file: return false
+        }
+    }
+}
+
+private extension Duration {
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18  // a division rounds 0.3 s to 0.3
     }
 }

@@ -11,6 +11,8 @@ extension JWKSStore {
         let jwksURI: String?
         let rediscover: Bool
         let hasKeys: Bool
+        /// Bound on each request of this fetch, seconds.
+        let timeout: Double
     }
 
     enum FetchOutcome {
@@ -23,7 +25,7 @@ extension JWKSStore {
         let plan = state.withLock { st -> FetchPlan? in
             guard let s = st.sources[source] else { return nil }
             return FetchPlan(source: source, etag: s.etag, jwksURI: s.jwksURI, rediscover: s.rediscover,
-                             hasKeys: s.snapshot != nil)
+                             hasKeys: s.snapshot != nil, timeout: fetchTimeout(of: s))
         }
         guard let plan else { return }
         var logs: [String] = []
@@ -101,7 +103,7 @@ extension JWKSStore {
         case .discovery(let issuer):
             var uri = plan.jwksURI
             if plan.rediscover || uri == nil {
-                switch discover(issuer: issuer, logs: &logs) {
+                switch discover(issuer: issuer, timeout: plan.timeout, logs: &logs) {
                 case .success(let found):
                     uri = found
                 case .failure(let error):
@@ -112,16 +114,16 @@ extension JWKSStore {
             }
             let sameURI = uri == plan.jwksURI
             let jwksPlan = FetchPlan(source: plan.source, etag: sameURI ? plan.etag : nil, jwksURI: uri,
-                                     rediscover: false, hasKeys: plan.hasKeys)
+                                     rediscover: false, hasKeys: plan.hasKeys, timeout: plan.timeout)
             return (getJWKS(uri!, plan: jwksPlan), uri)
         }
     }
 
     /// GET `<issuer>/.well-known/openid-configuration` → its http(s) `jwks_uri`.
-    private func discover(issuer: String, logs: inout [String]) -> Result<String, JWKSError> {
+    private func discover(issuer: String, timeout: Double, logs: inout [String]) -> Result<String, JWKSError> {
         let url = JWKSSource.discoveryURL(issuer: issuer)
         let document: FetchedDocument
-        switch get(url, etag: nil) {
+        switch get(url, etag: nil, timeout: timeout) {
         case .success(let d): document = d
         case .failure(let e): return .failure(e)
         }
@@ -144,7 +146,7 @@ extension JWKSStore {
     private func getJWKS(_ url: String, plan: FetchPlan) -> Result<FetchOutcome, JWKSError> {
         let etag = plan.hasKeys ? plan.etag : nil
         let document: FetchedDocument
-        switch get(url, etag: etag) {
+        switch get(url, etag: etag, timeout: plan.timeout) {
         case .success(let d): document = d
         case .failure(let e): return .failure(e)
         }
@@ -157,9 +159,9 @@ extension JWKSStore {
         }
     }
 
-    private func get(_ url: String, etag: String?) -> Result<FetchedDocument, JWKSError> {
+    private func get(_ url: String, etag: String?, timeout: Double) -> Result<FetchedDocument, JWKSError> {
         guard FetchError.isHTTP(url) else { return .failure(.fetch(.unsupportedScheme(url))) }
-        let request = FetchRequest(url: url, timeout: configuration.fetchTimeout,
+        let request = FetchRequest(url: url, timeout: timeout,
                                    maxBytes: configuration.maxDocumentBytes, ifNoneMatch: etag)
         let document: FetchedDocument
         do { document = try fetcher.get(request) } catch { return .failure(.fetch(error)) }

@@ -41,15 +41,25 @@ public final class JWKSStore: Sendable {
 
     // MARK: Sources
 
-    /// Adds a source; registering one that exists does nothing. Inline and file sources are parsed
-    /// before this returns (a failure is recorded in `status()`). Remote and discovery sources get
-    /// their persisted copy (if any) at once and their first fetch as soon as the refresher runs
-    /// (`start()`) or a caller asks for keys.
-    public func register(_ source: JWKSSource) {
+    /// Adds a source, or updates the fetch timeout of one already registered. Inline and file sources
+    /// are parsed before this returns (a failure is recorded in `status()`). Remote and discovery
+    /// sources get their persisted copy (if any) at once and their first fetch as soon as the
+    /// refresher runs (`start()`) or a caller asks for keys.
+    ///
+    /// - Parameter fetchTimeout: bound in seconds on each request of this source (the JWKS GET and,
+    ///   for discovery, the discovery GET) and so on how long a cold caller waits; nil = the
+    ///   configuration's `fetchTimeout`. The latest registration decides: registering the source
+    ///   again with another value (or nil) replaces it from the next fetch on, so a policy reload
+    ///   can change or remove a rule's `timeout`. Values that are not finite and positive count as nil.
+    public func register(_ source: JWKSSource, fetchTimeout: Double? = nil) {
         let now = clock()
+        let timeout = fetchTimeout.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
         let inserted = state.withLock { st -> Bool in
-            guard st.sources[source] == nil else { return false }
-            var s = SourceState(source: source, nextAttempt: now)
+            guard st.sources[source] == nil else {
+                st.sources[source]!.fetchTimeout = timeout
+                return false
+            }
+            var s = SourceState(source: source, fetchTimeout: timeout, nextAttempt: now)
             s.inFlight = !source.isRemote  // loaded right here, below
             st.sources[source] = s
             return true
@@ -89,7 +99,7 @@ public final class JWKSStore: Sendable {
     }
 
     /// Stops the refresher and waits for its thread to exit. Fetches already running finish on their own
-    /// (bounded by `fetchTimeout`) and still complete their waiters.
+    /// (bounded by their fetch timeout) and still complete their waiters.
     public func stop() {
         let wasRunning = state.withLock { st -> Bool in
             defer { st.running = false }
@@ -136,7 +146,7 @@ public final class JWKSStore: Sendable {
 
     /// Calls `completion` with the source's keys: at once when they exist; when cold, after the
     /// first fetch (joining one in flight, or starting it unless a retry backoff is pending),
-    /// with nil if that fails or takes longer than `fetchTimeout` per request. Never blocks the caller.
+    /// with nil if that fails or takes longer than the source's fetch timeout per request. Never blocks the caller.
     public func keys(for source: JWKSSource, completion: @escaping @Sendable (KeySnapshot?) -> Void) {
         let now = clock()
         let action = state.withLock { st -> Action in
@@ -231,7 +241,7 @@ public final class JWKSStore: Sendable {
                            _ completion: @escaping @Sendable (KeySnapshot?) -> Void, start: Bool) -> Action {
         let id = st.takeWaiterID()
         s.waiters.append(SourceState.Waiter(id: id, completion: completion))
-        let bound = configuration.fetchTimeout * s.requestsPerFetch + 0.25
+        let bound = fetchTimeout(of: s) * s.requestsPerFetch + 0.25
         return start ? .startAndWait(id: id, bound: bound) : .wait(id: id, bound: bound)
     }
 
@@ -277,6 +287,11 @@ public final class JWKSStore: Sendable {
         return now <= snapshot.expiresAt + configuration.maxStaleness ? snapshot : nil
     }
 
+    /// The bound on one request of the source: its registered timeout, else the configuration's.
+    func fetchTimeout(of s: SourceState) -> Double {
+        s.fetchTimeout ?? configuration.fetchTimeout
+    }
+
     func isFile(_ source: JWKSSource) -> Bool {
         if case .file = source { return true }
         return false
@@ -294,6 +309,7 @@ public final class JWKSStore: Sendable {
         let scheduled = (s.source.isRemote || isFile(s.source)) && s.nextAttempt.isFinite
         return SourceStatus(
             source: s.source, uri: uri,
+            fetchTimeout: s.source.isRemote ? fetchTimeout(of: s) : nil,
             kids: snapshot.map { $0.keys.kids.sorted() } ?? [],
             keyCount: snapshot?.keys.keys.count ?? 0,
             skipped: snapshot?.keys.skipped ?? [],

@@ -7,7 +7,8 @@ public struct JWKSStoreConfiguration: Sendable {
     /// How long before expiry the background refresh starts; nil = 20% of `cacheDuration`
     /// (that is, refresh at 80% of the cache duration).
     public var refreshBefore: Double?
-    /// Bound on one HTTP request (connect + transfer). A discovery source makes two requests.
+    /// Bound on one HTTP request (connect + transfer) of sources registered without their own
+    /// timeout (`JWKSStore.register(_:fetchTimeout:)`). A discovery source makes two requests.
     public var fetchTimeout: Double
     /// How long after expiry last-good keys keep serving while refreshes fail; after that the
     /// source is unavailable (tokens for it fail with "JWKS unavailable").

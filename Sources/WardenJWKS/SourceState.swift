@@ -8,6 +8,9 @@ struct SourceState {
     }
 
     let source: JWKSSource
+    /// Bound on one request of this source, set by the latest registration; nil = the store's
+    /// `configuration.fetchTimeout`.
+    var fetchTimeout: Double?
     var snapshot: KeySnapshot?
     /// The parsed document behind `snapshot`, to tell a changed key set from a refetch of the same one.
     var document: JSONValue?
@@ -26,8 +29,9 @@ struct SourceState {
     var unknownKidRefetches = 0
     var unknownKidRateLimited = 0
 
-    init(source: JWKSSource, nextAttempt: Double) {
+    init(source: JWKSSource, fetchTimeout: Double?, nextAttempt: Double) {
         self.source = source
+        self.fetchTimeout = fetchTimeout
         self.nextAttempt = nextAttempt
     }
 

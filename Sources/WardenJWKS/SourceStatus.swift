@@ -17,6 +17,9 @@ public struct SourceStatus: Sendable {
     /// The JWKS URI (given, or found by discovery), or the file path; nil for inline keys and
     /// for a discovery source that has not discovered yet.
     public let uri: String?
+    /// The bound on each request of a remote or discovery source (its registered timeout, else the
+    /// store's `fetchTimeout`), seconds; nil for inline and file sources.
+    public let fetchTimeout: Double?
     /// Key ids being served (sorted); keys without `kid` count only in `keyCount`.
     public let kids: [String]
     public let keyCount: Int

@@ -56,7 +56,7 @@ struct ServeOptions: Sendable {
     JWT and JWKS:
       --clock-skew SECONDS       allowed exp/nbf skew (default: 60)
       --jwks-cache-duration D    keep fetched keys this long, refreshed ahead (default: 20m)
-      --jwks-fetch-timeout D     per-fetch timeout (default: 5s)
+      --jwks-fetch-timeout D     per-request JWKS/discovery fetch timeout for rules without `timeout` (default: 5s)
       --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
       --jwks-file ISSUER=PATH    take ISSUER's keys from a local JWKS file (re-read on unknown kid); repeatable
       --token-cache-size N       verified-token cache entries (default: 100000; 0 disables)

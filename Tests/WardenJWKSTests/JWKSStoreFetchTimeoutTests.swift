@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+import WardenJWKS
+
+/// Per-source fetch timeouts (a rule's `timeout`) against a real, slow IdP (Fixtures/idp.py `delay_ms`).
+@Suite("JWKS store per-source fetch timeout")
+struct JWKSStoreFetchTimeoutTests {
+    @Test func sourceTimeoutBoundsItsFetchWhileTheDefaultStillWaits() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["delay_ms": 1500])
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 5, logger: { _ in }))
+        let short = JWKSSource.remote(uri: idp.jwksURL)
+        let standard = JWKSSource.remote(uri: idp.jwksURL + "?default")  // same document, its own source
+        store.register(short, fetchTimeout: 0.3)
+        store.register(standard)
+        #expect(store.status(for: short)?.fetchTimeout == 0.3)
+        #expect(store.status(for: standard)?.fetchTimeout == 5)
+
+        // Timed inside the completions: the test task itself may resume late on a busy machine.
+        let answered = Locked<[String: (at: Date, snapshot: KeySnapshot?)]>([:])
+        let start = Date()
+        store.keys(for: short) { snapshot in answered.withLock { $0["short"] = (Date(), snapshot) } }
+        store.keys(for: standard) { snapshot in answered.withLock { $0["standard"] = (Date(), snapshot) } }
+        #expect(await eventually(timeout: 10) { answered.withLock { $0.count == 2 } })
+        let results = answered.withLock { $0 }
+
+        let timedOut = try #require(results["short"])
+        #expect(timedOut.snapshot == nil)
+        #expect(timedOut.at.timeIntervalSince(start) < 1.2, "answered after \(timedOut.at.timeIntervalSince(start)) s")
+        #expect(await eventually(timeout: 3) { store.status(for: short)?.lastError == .fetch(.timedOut) })
+
+        let waited = try #require(results["standard"])
+        #expect(waited.snapshot?.keys.kids == ["k1", "k2"])
+        #expect(waited.at.timeIntervalSince(start) >= 1.4)
+    }
+
+    @Test func latestRegistrationDecidesTheTimeout() async throws {
+        let idp = try IdP()
+        defer { idp.stop() }
+        idp.set(["delay_ms": 1500])
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 5, retryBackoffBase: 0.1, retryJitter: 0,
+                                                                    logger: { _ in }))
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        store.register(source)
+        #expect(store.status(for: source)?.fetchTimeout == 5)
+
+        // Shortened before the first fetch: that fetch gives up after 0.3 s.
+        store.register(source, fetchTimeout: 0.3)
+        #expect(store.status(for: source)?.fetchTimeout == 0.3)
+        let start = Date()
+        #expect(await store.awaitKeys(source) == nil)
+        #expect(Date().timeIntervalSince(start) < 1.4)
+        #expect(await eventually(timeout: 3) { store.status(for: source)?.lastError == .fetch(.timedOut) })
+
+        // Registered again without one (a reload dropping `timeout`): back to the store's 5 s, and
+        // the next fetch (after the 0.1 s retry backoff) waits for the slow IdP and succeeds.
+        store.register(source)
+        #expect(store.status(for: source)?.fetchTimeout == 5)
+        var snapshot: KeySnapshot?
+        let deadline = Date().addingTimeInterval(10)
+        while snapshot == nil, Date() < deadline {
+            snapshot = await store.awaitKeys(source)
+            if snapshot == nil { try await Task.sleep(nanoseconds: 50_000_000) }
+        }
+        #expect(snapshot?.keys.kids == ["k1", "k2"])
+        #expect(store.status(for: source)?.consecutiveFailures == 0)
+    }
+
+    /// Both requests of a discovery source (discovery document, then `jwks_uri`) carry its timeout;
+    /// none, zero, negative or infinite means the store's.
+    @Test(arguments: [(0.75, 0.75), (nil, 2.5), (0, 2.5), (-1, 2.5), (.infinity, 2.5)] as [(Double?, Double)])
+    func everyRequestOfTheSourceCarriesItsTimeout(registered: Double?, expected: Double) async throws {
+        let document = #"{"issuer":"http://idp.test","jwks_uri":"http://idp.test/jwks.json","keys":[]}"#
+        let fetcher = ScriptedFetcher(ScriptedFetcher.jwks(document))
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 2.5, logger: { _ in }), fetcher: fetcher)
+        let source = JWKSSource.discovery(issuer: "http://idp.test")
+        store.register(source, fetchTimeout: registered)
+        _ = await store.awaitKeys(source)
+        #expect(fetcher.requests.map(\.url) == ["http://idp.test/.well-known/openid-configuration", "http://idp.test/jwks.json"])
+        #expect(fetcher.requests.map(\.timeout) == [expected, expected])
+        #expect(store.status(for: source)?.fetchTimeout == expected)
+    }
+
+    @Test func inlineSourcesReportNoFetchTimeout() throws {
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
+        let source = JWKSSource.inline(try Fixtures.text("rfc7517-a1.json"))
+        store.register(source, fetchTimeout: 1)
+        #expect(store.status(for: source)?.fetchTimeout == nil)
+    }
+}
