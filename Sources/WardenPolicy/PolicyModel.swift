@@ -120,7 +120,8 @@ public struct JWTRule: Sendable, Hashable {
     public var forwardOriginalToken: Bool
     public var outputClaimToHeaders: [ClaimToHeader]
     public var outputPayloadToHeader: String?
-    /// JWKS fetch timeout; nil means Istio's default of 5 s (see `effectiveTimeout`).
+    /// Bound on each JWKS / OIDC discovery request for this rule's key source; nil means the
+    /// server's `--jwks-fetch-timeout` (default 5 s, Istio's default).
     public var timeout: Duration?
     /// Claims split on spaces in addition to `scope`, `scp` and `permission`.
     public var spaceDelimitedClaims: [String]
@@ -146,8 +147,6 @@ public struct JWTRule: Sendable, Hashable {
         self.spaceDelimitedClaims = spaceDelimitedClaims
         self.source = source
     }
-
-    public var effectiveTimeout: Duration { timeout ?? .seconds(5) }
 
     /// True when neither headers nor params are configured, so the Istio defaults apply
     /// (`Authorization: Bearer` and `access_token`).

@@ -66,6 +66,7 @@ extension ServerState {
             "last_error": s.lastError.map { .string($0.description) } ?? .null,
             "last_error_at": time(s.lastErrorAt),
             "consecutive_failures": .number(Double(s.consecutiveFailures)),
+            "fetch_timeout_seconds": s.fetchTimeout.map { .number($0) } ?? .null,
             "fetches": .object([
                 "success": .number(Double(s.fetches.succeeded)),
                 "failed": .number(Double(s.fetches.failed)),

@@ -4,6 +4,7 @@ the resolver will spend waiting for the JWKS to be fetched. Default is 5s"); rul
 """
 from __future__ import annotations
 
+import json
 import time
 
 from harness.grpc_client import AuthzClient
@@ -36,6 +37,11 @@ def test_rule_timeout_bounds_a_cold_check_while_the_default_waits(make_warden, i
         # No `timeout` on the rule: --jwks-fetch-timeout (5 s) applies, so the 1.5 s fetch (started at
         # startup, or by this check) completes and the check is allowed.
         assert outcome(clients[1], minter.mint(), "/patient", timeout=8) == "allow"
+
+        # /config_dump shows the bound in force per source.
+        bounds = [json.loads(w.admin_status("/config_dump")[1])["jwks"][0]["fetch_timeout_seconds"]
+                  for w in (hasty, patient)]
+        assert bounds == [0.5, 5.0], bounds
     finally:
         for c in clients:
             c.close()

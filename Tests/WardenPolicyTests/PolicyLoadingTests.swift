@@ -98,11 +98,11 @@ let errorFixtures: [ErrorFixture] = [
         #expect(r.forwardOriginalToken)
         #expect(r.outputClaimToHeaders == [ClaimToHeader(header: "x-user", claim: "sub"), ClaimToHeader(header: "x-org", claim: "org.name")])
         #expect(r.outputPayloadToHeader == "x-jwt-payload")
-        #expect(r.effectiveTimeout == .seconds(90))
+        #expect(r.timeout == .seconds(90))
         #expect(r.spaceDelimitedClaims == ["roles"])
         #expect(r.source == ra.ref)
         let other = ra.jwtRules[1]
-        #expect(other.jwks == "{\"keys\":[]}" && other.usesDefaultLocations && other.effectiveTimeout == .seconds(5) && !other.forwardOriginalToken)
+        #expect(other.jwks == "{\"keys\":[]}" && other.usesDefaultLocations && other.timeout == nil && !other.forwardOriginalToken)
     }
 
     @Test func unknownKindsAreSkippedWithAWarning() throws {
