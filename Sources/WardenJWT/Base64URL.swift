@@ -67,6 +67,19 @@ public enum Base64URL {
         return valid ? out : nil
     }
 
+    /// Decodes one segment of a compact JWT the way Envoy's jwt_verify_lib does: strict base64url,
+    /// except that ASCII whitespace (space, `\t`, `\n`, `\v`, `\f`, `\r`) between characters is
+    /// skipped, as absl's `WebSafeBase64Unescape` skips it. So `Bearer <jwt> junk` fails where Envoy
+    /// fails it (the signature, not the format). Strict input takes the strict decoder unchanged.
+    static func decodeSegment(bytes src: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        if let strict = decode(bytes: src) { return strict }
+        guard src.contains(where: isASCIIWhitespace) else { return nil }
+        return src.filter { !isASCIIWhitespace($0) }.withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    @inline(__always)
+    static func isASCIIWhitespace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+
     /// Encodes without padding.
     public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         var out = [UInt8]()

@@ -35,7 +35,7 @@ public struct CompactJWS: Sendable {
         try withUTF8(of: token) { (bytes) throws(JWTError) -> CompactJWS in
             let (d1, d2) = try split(bytes, maxBytes: maxBytes, allowEmptyPayload: true)
             let (header, alg) = try parseHeader(bytes.segment(0, d1), limits: headerLimits)
-            guard let payload = Base64URL.decode(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
+            guard let payload = Base64URL.decodeSegment(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
             let signature = try decodeSignature(bytes.segment(d2 + 1, bytes.count))
             return CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
         }
@@ -137,7 +137,7 @@ public struct CompactJWS: Sendable {
     }
 
     static func parseHeader(_ segment: UnsafeBufferPointer<UInt8>, limits: JSONLimits) throws(JWTError) -> (JOSEHeader, JWTAlgorithm) {
-        guard let bytes = Base64URL.decode(bytes: segment) else { throw .malformed(.headerBase64) }
+        guard let bytes = Base64URL.decodeSegment(bytes: segment) else { throw .malformed(.headerBase64) }
         let json: JSONValue
         do { json = try JSONParser.parse(bytes, limits: limits) } catch { throw .malformed(.headerJSON(error.description)) }
         guard case .object(let members) = json else { throw .malformed(.headerJSON("not an object")) }
@@ -171,7 +171,7 @@ public struct CompactJWS: Sendable {
     }
 
     static func decodeSignature(_ segment: UnsafeBufferPointer<UInt8>) throws(JWTError) -> [UInt8] {
-        guard let sig = Base64URL.decode(bytes: segment) else { throw .malformed(.signatureBase64) }
+        guard let sig = Base64URL.decodeSegment(bytes: segment) else { throw .malformed(.signatureBase64) }
         return sig
     }
 }

@@ -35,7 +35,7 @@ public struct UnverifiedJWT: Sendable {
         return try CompactJWS.withUTF8(of: token) { (bytes) throws(JWTError) -> UnverifiedJWT in
             let (d1, d2) = try CompactJWS.split(bytes, maxBytes: maxBytes, allowEmptyPayload: false)
             let (header, alg) = try CompactJWS.parseHeader(bytes.segment(0, d1), limits: jsonLimits)
-            guard let payload = Base64URL.decode(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
+            guard let payload = Base64URL.decodeSegment(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
             let json: JSONValue
             do throws(JSONError) { json = try JSONParser.parse(payload, limits: jsonLimits) } catch { throw .malformed(.payloadJSON(error.description)) }
             guard case .object(let claims) = json else { throw .malformed(.payloadJSON("not an object")) }

@@ -96,6 +96,24 @@ struct Base64URLTests {
             #expect(Base64URL.reference(Array(text.utf8)) == bytes)
         }
     }
+
+    @Test("a JWT segment skips ASCII whitespace like absl (and only whitespace); strict input decodes as before",
+          arguments: [
+              ("QUJD", [0x41, 0x42, 0x43] as [UInt8]?),
+              ("QU JD", [0x41, 0x42, 0x43]),
+              ("Q\tU\nJ\rD\u{0B}\u{0C} ", [0x41, 0x42, 0x43]),
+              ("QUJD QQ", [0x41, 0x42, 0x43, 0x41]),
+              ("QUJD Q", nil),        // 5 characters once whitespace is gone: length 1 mod 4
+              ("QU+JD", nil),         // not the base64url alphabet
+              ("QU\u{A0}JD", nil),   // a non-ASCII space is not skipped
+              ("QUJD QR", nil),       // non-canonical trailing bits stay rejected
+              (" ", []),
+          ])
+    func segmentSkipsWhitespace(text: String, expected: [UInt8]?) {
+        let bytes = Array(text.utf8)
+        #expect(bytes.withUnsafeBufferPointer { Base64URL.decodeSegment(bytes: $0) } == expected)
+        #expect(Base64URL.decode(bytes) == Self.reference(bytes), "the strict decoder is unchanged")
+    }
 }
 
 extension Base64URL {

@@ -71,6 +71,10 @@ struct FailureReasonTests {
             Case("payload bad base64", parts[0] + ".ab+c." + parts[2], .malformed(.payloadBase64), "Jwt payload is an invalid Base64url encoded"),
             Case("payload not an object", hs("[1,2]"), .malformed(.payloadJSON("not an object")), "Jwt payload is an invalid JSON"),
             Case("signature padded", t + "=", .malformed(.signatureBase64), "Jwt signature is an invalid Base64url encoded"),
+            // jwt_verify_lib decodes with absl, which skips whitespace: junk after a space is part of the
+            // signature, so the signature fails, not the format (Envoy's body for `Bearer <jwt> junk`).
+            Case("signature then a space and junk", t + " trailing", .badSignature, "Jwt verification fails"),
+            Case("signature then a space and a non-alphabet byte", t + " tr!", .malformed(.signatureBase64), "Jwt signature is an invalid Base64url encoded"),
             Case("exp as string", hs(#"{"iss":"https://issuer.example","exp":"1700000600"}"#), .malformed(.claimType(claim: "exp")), "Jwt payload [exp] field is not an integer"),
             Case("nbf as string", hs(#"{"iss":"https://issuer.example","nbf":"0"}"#), .malformed(.claimType(claim: "nbf")), "Jwt payload [nbf] field is not an integer"),
             Case("exp negative", hs(#"{"iss":"https://issuer.example","exp":-5}"#), .malformed(.claimOutOfRange(claim: "exp")), "Jwt payload [exp] field is not a positive 64 bit integer"),
