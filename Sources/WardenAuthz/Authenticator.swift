@@ -22,17 +22,34 @@ struct Authenticator: Sendable {
 
     typealias Completion = @Sendable (Result<[VerifiedToken], AuthenticationFailure>) -> Void
 
+    /// Verifies `tokens` (in extraction order) in Envoy's order, which decides the error reported when
+    /// several are invalid: the authenticator pops its tokens from the back, so the last one extracted is
+    /// checked first and the first failure is the answer; `Jwt issuer is not configured` is reported only
+    /// when no other token failed (Envoy's any-of aggregation prefers every other error to it). The
+    /// verified tokens come back in extraction order.
     func authenticate(_ tokens: [ExtractedToken], scope: CompiledScope, now: Double, completion: @escaping Completion) {
-        verifyAll(tokens[...], verified: [], scope: scope, now: now, completion: completion)
+        if tokens.count == 1 {
+            return verify(tokens[0], scope: scope, now: now) { completion($0.map { [$0] }) }
+        }
+        verifyAll(tokens.reversed()[...], verified: [], unknownIssuer: nil, scope: scope, now: now) { result in
+            completion(result.map { $0.reversed() })
+        }
     }
 
-    private func verifyAll(_ rest: ArraySlice<ExtractedToken>, verified: [VerifiedToken], scope: CompiledScope,
-                           now: Double, completion: @escaping Completion) {
-        guard let token = rest.first else { return completion(.success(verified)) }
+    private func verifyAll(_ rest: ArraySlice<ExtractedToken>, verified: [VerifiedToken], unknownIssuer: AuthenticationFailure?,
+                           scope: CompiledScope, now: Double, completion: @escaping Completion) {
+        guard let token = rest.first else {
+            return completion(unknownIssuer.map { .failure($0) } ?? .success(verified))
+        }
         verify(token, scope: scope, now: now) { result in
             switch result {
+            case .failure(let f) where f.error.isUnknownIssuer:
+                self.verifyAll(rest.dropFirst(), verified: verified, unknownIssuer: unknownIssuer ?? f, scope: scope, now: now,
+                               completion: completion)
             case .failure(let f): completion(.failure(f))
-            case .success(let v): self.verifyAll(rest.dropFirst(), verified: verified + [v], scope: scope, now: now, completion: completion)
+            case .success(let v):
+                self.verifyAll(rest.dropFirst(), verified: verified + [v], unknownIssuer: unknownIssuer, scope: scope, now: now,
+                               completion: completion)
             }
         }
     }
@@ -89,6 +106,16 @@ struct Authenticator: Sendable {
                 }
                 finish(snapshot, true)
             }
+        }
+    }
+}
+
+extension JWTError {
+    /// `Jwt issuer is not configured` (Envoy's `JwtUnknownIssuer`), whatever the precise cause.
+    var isUnknownIssuer: Bool {
+        switch self {
+        case .issuerNotConfigured, .issuerMismatch: return true
+        default: return false
         }
     }
 }

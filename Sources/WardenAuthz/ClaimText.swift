@@ -7,9 +7,9 @@ import WardenJSON
 
 /// Claim lookup and formatting as Envoy's `claim_to_headers` does it.
 enum ClaimText {
-    /// The claim at a dotted path (`a.b.c` walks nested objects); a literal top-level name wins.
+    /// The claim at a dotted path: `a.b.c` walks nested objects, as jwt_verify_lib's `StructUtils`
+    /// does. A top-level member whose name contains a dot is never found (Envoy 1.40 neither).
     static func lookup(_ path: String, in claims: [String: JSONValue]) -> JSONValue? {
-        if let direct = claims[path] { return direct }
         var current: JSONValue = .object(claims)
         for part in path.split(separator: ".", omittingEmptySubsequences: false) {
             guard let next = current[String(part)] else { return nil }
@@ -18,15 +18,15 @@ enum ClaimText {
         return current
     }
 
-    /// String as is; booleans `true`/`false`; whole non-negative numbers as integers, others as C++'s
-    /// `std::to_string(double)` (six decimals); lists and objects as standard, padded base64 of their
-    /// JSON (Envoy 1.40). An empty string or `null` gives no header (nil).
+    /// String as is; booleans `true`/`false`; whole numbers in `0 ..< 2^64` as integers, others as C++'s
+    /// `std::to_string(double)` (`%f`: six decimals, every integer digit); lists and objects as standard,
+    /// padded base64 of their JSON (Envoy 1.40). An empty string or `null` gives no header (nil).
     static func headerValue(_ value: JSONValue) -> String? {
         switch value {
         case .string(let s): return s.isEmpty ? nil : s
         case .bool(let b): return b ? "true" : "false"
         case .number(let n):
-            if n >= 0, n < 1.8e19, n == n.rounded(.towardZero) { return String(UInt64(n)) }
+            if n >= 0, n < 18_446_744_073_709_551_616.0, n == n.rounded(.towardZero) { return String(UInt64(n)) }
             return sixDecimals(n)
         case .array, .object:
             var json = ""
@@ -36,13 +36,9 @@ enum ClaimText {
         }
     }
 
+    /// `std::to_string(double)`, i.e. `printf("%f")`: correctly rounded, all integer digits.
     static func sixDecimals(_ n: Double) -> String {
-        let negative = n < 0
-        let scaled = (abs(n) * 1_000_000).rounded()
-        guard scaled < 9e18 else { return String(n) }
-        let micro = UInt64(scaled)
-        let frac = String(micro % 1_000_000)
-        return (negative ? "-" : "") + String(micro / 1_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
+        format("%f", n)
     }
 
     /// JSON as protobuf's printer writes a `google.protobuf.Value` (what Envoy serializes): compact,
@@ -109,9 +105,14 @@ enum ClaimText {
     }
 
     private static func printG(_ n: Double, precision: Int32) -> String {
-        var buffer = [CChar](repeating: 0, count: 40)
-        _ = withVaList([precision, n]) { args in
-            buffer.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, $0.count, "%.*g", args) }
+        format("%.*g", precision, n)
+    }
+
+    /// `vsnprintf` into a buffer large enough for `%f` of any finite Double (309 integer digits).
+    private static func format(_ pattern: String, _ args: any CVarArg...) -> String {
+        var buffer = [CChar](repeating: 0, count: 400)
+        _ = withVaList(args) { list in
+            buffer.withUnsafeMutableBufferPointer { vsnprintf($0.baseAddress, $0.count, pattern, list) }
         }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

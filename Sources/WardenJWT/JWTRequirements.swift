@@ -26,8 +26,10 @@ public struct JWTRequirements: Sendable, Hashable {
 extension UnverifiedJWT {
     /// Checks the claims in Envoy's order: issuer → nbf → exp (with skew) → lifetime → audience.
     ///
-    /// Boundaries as Envoy: valid while `now + skew >= nbf` and `now <= exp + skew`.
+    /// Boundaries as Envoy: valid while `now + skew >= nbf` and `now <= exp + skew`, with `now` in whole
+    /// seconds (Envoy compares `uint64_t` seconds, so a token is valid through the whole last second).
     public func checkClaims(_ req: JWTRequirements, now: Double) throws(JWTError) {
+        let now = now.rounded(.down)
         if let expected = req.issuer, issuer != expected {
             throw .issuerMismatch(expected: expected, actual: issuer)
         }

@@ -81,17 +81,19 @@ private struct RegisteredClaims {
             guard let s = v.stringValue else { throw .malformed(.claimType(claim: name)) }
             return s
         }
+        /// Whole seconds, as jwt_verify_lib keeps them (a `uint64_t`, the fraction truncated).
         func date(_ v: JSONValue?, _ name: String) throws(JWTError) -> Double? {
             guard let v else { return nil }
             guard let n = v.numberValue else { throw .malformed(.claimType(claim: name)) }
             guard n >= 0, n < 9.2e18 else { throw .malformed(.claimOutOfRange(claim: name)) }
-            return n
+            return n.rounded(.towardZero)
         }
         iss = try string(issValue, "iss")
         sub = try string(subValue, "sub")
         iat = try date(iatValue, "iat")
         nbf = try date(nbfValue, "nbf")
-        exp = try date(expValue, "exp")
+        // jwt_verify_lib's `exp_ == 0` means "no expiration": `"exp": 0` (or 0.5) is as if absent.
+        exp = try date(expValue, "exp").flatMap { $0 == 0 ? nil : $0 }
         _ = try string(jtiValue, "jti")
         switch audValue {
         case nil: break

@@ -51,7 +51,7 @@ struct FailureReasonTests {
             Case("nbf in future", hs(#"{"iss":"https://issuer.example","aud":"api","nbf":1700000100}"#), .notYetValid(nbf: 1700000100, now: now), "Jwt not yet valid"),
             Case("exp one second past skew", hs(#"{"iss":"https://issuer.example","aud":"api","exp":1699999939}"#), .expired(exp: 1699999939, now: now), "Jwt is expired"),
             Case("nbf one second past skew", hs(#"{"iss":"https://issuer.example","aud":"api","nbf":1700000061}"#), .notYetValid(nbf: 1700000061, now: now), "Jwt not yet valid"),
-            Case("decimal exp past skew", hs(#"{"iss":"https://issuer.example","aud":"api","exp":1699999939.5}"#), .expired(exp: 1699999939.5, now: now), "Jwt is expired"),
+            Case("decimal exp past skew", hs(#"{"iss":"https://issuer.example","aud":"api","exp":1699999939.5}"#), .expired(exp: 1699999939, now: now), "Jwt is expired"),  // fraction dropped, as Envoy
             Case("issuer trailing slash", hs(#"{"iss":"https://issuer.example/","aud":"api"}"#), .issuerMismatch(expected: "https://issuer.example", actual: "https://issuer.example/"), "Jwt issuer is not configured"),
             Case("issuer http vs https", hs(#"{"iss":"http://issuer.example","aud":"api"}"#), .issuerMismatch(expected: "https://issuer.example", actual: "http://issuer.example"), "Jwt issuer is not configured"),
             Case("issuer missing", hs(#"{"aud":"api"}"#), .issuerMismatch(expected: "https://issuer.example", actual: nil), "Jwt issuer is not configured"),
@@ -106,9 +106,10 @@ struct FailureReasonTests {
         let exp = 1_700_000_000.0
         let t = Self.hs(#"{"iss":"https://issuer.example","aud":"api","exp":1700000000,"nbf":1700000000}"#)
         #expect(throws: Never.self) { try Self.verify(t, now: exp + 60).get() }          // now == exp + skew: valid
-        #expect(Self.verify(t, now: exp + 60.001).failure == .expired(exp: exp, now: exp + 60.001))
+        #expect(throws: Never.self) { try Self.verify(t, now: exp + 60.999).get() }      // whole seconds (Envoy's uint64 now)
+        #expect(Self.verify(t, now: exp + 61).failure == .expired(exp: exp, now: exp + 61))
         #expect(throws: Never.self) { try Self.verify(t, now: exp - 60).get() }          // now + skew == nbf: valid
-        #expect(Self.verify(t, now: exp - 60.001).failure == .notYetValid(nbf: exp, now: exp - 60.001))
+        #expect(Self.verify(t, now: exp - 60.001).failure == .notYetValid(nbf: exp, now: exp - 61))
         // Custom skew 0.
         let strict = JWTRequirements(issuer: "https://issuer.example", audiences: ["api"], clockSkew: 0)
         #expect(throws: Never.self) { try Self.verify(t, strict, now: exp).get() }

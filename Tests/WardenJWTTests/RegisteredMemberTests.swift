@@ -47,6 +47,33 @@ struct RegisteredMemberTests {
         #expect(none.issuer == nil && none.presenter == nil && none.audiences.isEmpty)
     }
 
+    @Test("times are whole seconds and exp 0 means no expiration, as in jwt_verify_lib", arguments: [
+        (#"{"exp":0,"nbf":0,"iat":0}"#, nil as Double?, 0 as Double?),
+        (#"{"exp":0.9,"nbf":7.9}"#, nil, 7),
+        (#"{"exp":1700000000.75,"nbf":1}"#, 1_700_000_000, 1),
+    ])
+    func wholeSecondTimes(payload: String, exp: Double?, nbf: Double?) throws {
+        let jwt = try Self.parse(header: #"{"alg":"HS256"}"#, payload: payload).get()
+        #expect(jwt.expiresAt == exp)
+        #expect(jwt.notBefore == nbf)
+    }
+
+    @Test func expZeroIsNotExpired() throws {
+        let jwt = try Self.parse(header: #"{"alg":"HS256"}"#, payload: #"{"iss":"i","exp":0}"#).get()
+        #expect(throws: Never.self) { try jwt.checkClaims(JWTRequirements(issuer: "i"), now: 1_800_000_000) }
+        #expect(throws: JWTError.missingExpiration) {
+            try jwt.checkClaims(JWTRequirements(issuer: "i", requireExpiration: true), now: 1_800_000_000)
+        }
+    }
+
+    @Test("now is compared in whole seconds", arguments: [(1060.99, true), (1061.0, false)])
+    func wholeSecondNow(now: Double, valid: Bool) throws {
+        let jwt = try Self.parse(header: #"{"alg":"HS256"}"#, payload: #"{"iss":"i","exp":1000}"#).get()
+        var accepted = true
+        do throws(JWTError) { try jwt.checkClaims(JWTRequirements(issuer: "i", clockSkew: 60), now: now) } catch { accepted = false }
+        #expect(accepted == valid)
+    }
+
     @Test("claim errors come in Envoy's order whatever the member order", arguments: [
         (#"{"aud":1,"jti":1,"exp":"x","nbf":"x","iat":"x","sub":1,"iss":1}"#, JWTError.malformed(.claimType(claim: "iss"))),
         (#"{"aud":1,"jti":1,"exp":"x","nbf":"x","iat":"x","sub":1}"#, .malformed(.claimType(claim: "sub"))),
