@@ -67,14 +67,23 @@ public enum Base64URL {
         return valid ? out : nil
     }
 
-    /// Decodes one segment of a compact JWT the way Envoy's jwt_verify_lib does: strict base64url,
-    /// except that ASCII whitespace (space, `\t`, `\n`, `\v`, `\f`, `\r`) between characters is
-    /// skipped, as absl's `WebSafeBase64Unescape` skips it. So `Bearer <jwt> junk` fails where Envoy
-    /// fails it (the signature, not the format). Strict input takes the strict decoder unchanged.
+    /// Decodes one segment of a compact JWT the way Envoy's jwt_verify_lib does (absl's
+    /// `WebSafeBase64Unescape`): strict base64url, except that ASCII whitespace (space, `\t`, `\n`,
+    /// `\v`, `\f`, `\r`) between characters is skipped and complete `=` padding is accepted. So
+    /// `Bearer <jwt> junk` fails where Envoy fails it (the signature, not the format). The signature
+    /// still covers the segment as sent. Strict input takes the strict decoder unchanged.
     static func decodeSegment(bytes src: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         if let strict = decode(bytes: src) { return strict }
-        guard src.contains(where: isASCIIWhitespace) else { return nil }
-        return src.filter { !isASCIIWhitespace($0) }.withUnsafeBufferPointer { decode(bytes: $0) }
+        let pad = UInt8(ascii: "=")
+        guard src.contains(where: { isASCIIWhitespace($0) || $0 == pad }) else { return nil }
+        var text = src.filter { !isASCIIWhitespace($0) }
+        // Padding: one `=` after 3 characters of a quantum, two after 2; nothing else.
+        if text.count % 4 == 0, text.last == pad {
+            let padding = text.count >= 2 && text[text.count - 2] == pad ? 2 : 1
+            text.removeLast(padding)
+            if text.last == pad || text.count % 4 != 4 - padding { return nil }
+        }
+        return text.withUnsafeBufferPointer { decode(bytes: $0) }
     }
 
     @inline(__always)

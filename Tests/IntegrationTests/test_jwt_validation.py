@@ -273,7 +273,10 @@ CASES = [
          401, BAD_FORMAT, "JWE", "jwt_malformed"),
     Case("bad-base64-header", lambda r: tamper_segment(r.minter.mint(), 0, 5, "+"), 401,
          "Jwt header is an invalid Base64url encoded", "header segment is not strict base64url", "jwt_malformed"),
+    # Complete padding decodes, as absl's decoder in Envoy does; the signature covers the text as sent.
     Case("padded-header", lambda r: (lambda t: t.replace(".", "=.", 1))(r.minter.mint()), 401,
+         VERIFY_FAILS, "does not verify", "jwt_bad_signature"),
+    Case("over-padded-header", lambda r: (lambda t: t.replace(".", "===.", 1))(r.minter.mint()), 401,
          "Jwt header is an invalid Base64url encoded", "header segment is not strict base64url", "jwt_malformed"),
     Case("bad-base64-payload", lambda r: tamper_segment(r.minter.mint(), 1, 7, "*"), 401,
          "Jwt payload is an invalid Base64url encoded", "payload segment is not strict base64url", "jwt_malformed"),

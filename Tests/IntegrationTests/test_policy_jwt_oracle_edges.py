@@ -169,8 +169,21 @@ def toks(idps):
         "alg_lower": raw_token({"alg": "rs256", "kid": rsa.kid}, claims, b"x" * 256),
         "padded_header": b64url(json.dumps({"alg": "RS256"})) + "==." + b64url(json.dumps(claims)) + ".AAAA",
         "empty_signature": raw_token({"alg": "RS256", "kid": rsa.kid}, claims, b""),
+        # absl's base64 (jwt_verify_lib) skips whitespace and accepts complete '=' padding in any segment
+        "padded_signature": ma.mint() + "==",
+        "padded_signature_short": ma.mint() + "=",
+        "space_in_signature": (lambda tok: tok[:-100] + " " + tok[-100:])(ma.mint()),
+        "junk_after_space": ma.mint() + " junk",
+        # the unused low bits of the last character set (342 characters: 4 unused bits)
+        "noncanonical_signature": (lambda tok: tok[:-1] + _flip_low_bits(tok[-1]))(ma.mint()),
         "payload_not_object": raw_token({"alg": "RS256", "kid": rsa.kid}, "WzFd", b"x" * 256),
     }
+
+
+def _flip_low_bits(c: str) -> str:
+    """The base64url character with the same top two bits as `c` and the low four bits set."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return alphabet[alphabet.index(c) | 0x0F]
 
 
 def _rs256(header: dict, claims: dict, key) -> str:
@@ -212,7 +225,8 @@ def _cases(t):
         "iss_trailing_slash", "sub_number", "jti_number", "aud_http_no_slash", "aud_bare_host",
         "aud_upper_scheme", "aud_plain_slash", "aud_list_with_number", "aud_empty_list", "aud_object",
         "claims_literal_dotted", "claims_both", "claims_deep", "claims_deep_not_object", "typ_at_jwt", "crit",
-        "kid_number", "alg_lower", "padded_header", "empty_signature", "payload_not_object")]
+        "kid_number", "alg_lower", "padded_header", "empty_signature", "payload_not_object", "padded_signature",
+        "padded_signature_short", "space_in_signature", "junk_after_space", "noncanonical_signature")]
     return single + [
         # rule B: a header without prefix, a query parameter; neither forwarded
         ("b-header", "GET", "/e", {B_HEADER: t["b"]}),
@@ -255,8 +269,9 @@ CASE_IDS = [c[0] for c in _cases(collections.defaultdict(lambda: "x"))]
 # Divergences: deliberate ones (README "Where Warden deliberately differs" / Security) and one left to WardenJWT.
 KNOWN: dict[str, str] = {
     "crit": "deliberate: Warden rejects critical JWS extensions it does not implement (RFC 7515 4.1.11)",
-    "padded_header": "WardenJWT's base64url decoder is strict; absl's accepts padding and whitespace",
     "a-b-c-valid": "deliberate: Warden applies every rule whose token verified (Envoy only the first)",
+    "noncanonical_signature": "deliberate: Warden requires canonical base64url (unused bits zero, RFC 4648 3.5); absl ignores them",
+    "junk_after_space": "deliberate: as noncanonical_signature (the junk leaves non-zero unused bits); body differs, both 401",
 }
 
 

@@ -97,7 +97,7 @@ struct Base64URLTests {
         }
     }
 
-    @Test("a JWT segment skips ASCII whitespace like absl (and only whitespace); strict input decodes as before",
+    @Test("a JWT segment skips ASCII whitespace and accepts complete padding like absl; strict input decodes as before",
           arguments: [
               ("QUJD", [0x41, 0x42, 0x43] as [UInt8]?),
               ("QU JD", [0x41, 0x42, 0x43]),
@@ -108,6 +108,16 @@ struct Base64URLTests {
               ("QU\u{A0}JD", nil),   // a non-ASCII space is not skipped
               ("QUJD QR", nil),       // non-canonical trailing bits stay rejected
               (" ", []),
+              ("QUI=", [0x41, 0x42]),       // complete padding, as absl accepts
+              ("QQ==", [0x41]),
+              ("QUJDQQ= =", [0x41, 0x42, 0x43, 0x41]),
+              ("QUI", [0x41, 0x42]),
+              ("QUI==", nil),               // too much padding
+              ("QQ=", nil),                 // incomplete padding
+              ("QUJD====", nil),
+              ("Q===", nil),
+              ("QU=I", nil),                // padding inside
+              ("QUJD=", nil),
           ])
     func segmentSkipsWhitespace(text: String, expected: [UInt8]?) {
         let bytes = Array(text.utf8)

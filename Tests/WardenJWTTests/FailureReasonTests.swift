@@ -65,12 +65,14 @@ struct FailureReasonTests {
             Case("four segments", t + ".x", .malformed(.notCompact(segments: 4)), badFormat),
             Case("JWE (five segments)", "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d", .malformed(.encrypted), badFormat),
             Case("header bad base64", "e$J." + parts[1] + "." + parts[2], .malformed(.headerBase64), "Jwt header is an invalid Base64url encoded"),
-            Case("header padded", parts[0] + "=." + parts[1] + "." + parts[2], .malformed(.headerBase64), "Jwt header is an invalid Base64url encoded"),
+            // Complete padding decodes (absl, as Envoy); the signature then fails, as it covers the text sent.
+            Case("header padded", parts[0] + "=." + parts[1] + "." + parts[2], .badSignature, "Jwt verification fails"),
+            Case("header over-padded", parts[0] + "===." + parts[1] + "." + parts[2], .malformed(.headerBase64), "Jwt header is an invalid Base64url encoded"),
             Case("header non-canonical bits", "eyJhbGciOiJIUzI1NiIsIngiOjEyfR." + parts[1] + "." + parts[2], .malformed(.headerBase64), "Jwt header is an invalid Base64url encoded"),
             Case("header not JSON", Fixture.b64("{alg:HS256}") + "." + parts[1] + "." + parts[2], .malformed(.headerJSON("unexpected byte 0x61 at byte 1")), "Jwt header is an invalid JSON"),
             Case("payload bad base64", parts[0] + ".ab+c." + parts[2], .malformed(.payloadBase64), "Jwt payload is an invalid Base64url encoded"),
             Case("payload not an object", hs("[1,2]"), .malformed(.payloadJSON("not an object")), "Jwt payload is an invalid JSON"),
-            Case("signature padded", t + "=", .malformed(.signatureBase64), "Jwt signature is an invalid Base64url encoded"),
+            Case("signature over-padded", t + "==", .malformed(.signatureBase64), "Jwt signature is an invalid Base64url encoded"),
             // jwt_verify_lib decodes with absl, which skips whitespace: junk after a space is part of the
             // signature, so the signature fails, not the format (Envoy's body for `Bearer <jwt> junk`).
             Case("signature then a space and junk", t + " trailing", .badSignature, "Jwt verification fails"),
