@@ -133,9 +133,10 @@ struct MatchContext {
         }
     }
 
-    func matchesRequestPrincipal(_ p: StringPattern) -> Bool {
+    /// The token's `iss` and `sub` claims against the pattern's two halves (see `RequestPrincipalPattern`).
+    func matchesRequestPrincipal(_ p: RequestPrincipalPattern) -> Bool {
         guard let identity else { return false }
-        return p.matches(identity.principal)
+        return p.matches(issuer: identity.claims["iss"]?.stringValue, subject: identity.claims["sub"]?.stringValue)
     }
 
     /// Istio compiles namespaces to regexes on the peer principal: `ns` → `.*/ns/ns/.*`,
@@ -236,7 +237,7 @@ struct MatchContext {
         case (.sourceServiceAccount, .string(let p)):
             guard let sa = MatchContext.spiffeParts(principal)?.serviceAccount else { return false }
             return p.matches(sa)
-        case (.requestPrincipal, .string(let p)): return matchesRequestPrincipal(p)
+        case (.requestPrincipal, .requestPrincipal(let p)): return matchesRequestPrincipal(p)
         case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: p.matches) ?? false
         case (.requestPresenter, .string(let p)):
             guard let azp = identity?.presenter else { return false }

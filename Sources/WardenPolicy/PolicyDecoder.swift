@@ -280,8 +280,8 @@ enum PolicyDecoder {
         var s = Source()
         s.principals = try patterns(f["principals"]).map(stripSpiffe)
         s.notPrincipals = try patterns(f["notPrincipals"]).map(stripSpiffe)
-        s.requestPrincipals = try patterns(f["requestPrincipals"])
-        s.notRequestPrincipals = try patterns(f["notRequestPrincipals"])
+        s.requestPrincipals = try (f["requestPrincipals"]?.stringList() ?? []).map(RequestPrincipalPattern.init)
+        s.notRequestPrincipals = try (f["notRequestPrincipals"]?.stringList() ?? []).map(RequestPrincipalPattern.init)
         s.namespaces = try patterns(f["namespaces"])
         s.notNamespaces = try patterns(f["notNamespaces"])
         s.ipBlocks = try ipBlocks(f["ipBlocks"])
@@ -380,6 +380,8 @@ enum PolicyDecoder {
                     out.append(.port(p))
                 case .sourcePrincipal:
                     out.append(.string(stripSpiffe(StringPattern(v))))
+                case .requestPrincipal:
+                    out.append(.requestPrincipal(RequestPrincipalPattern(v)))
                 default:
                     out.append(.string(StringPattern(v)))
                 }

@@ -202,8 +202,9 @@ public struct AuthorizationRule: Sendable, Hashable {
 public struct Source: Sendable, Hashable {
     public var principals: [StringPattern] = []
     public var notPrincipals: [StringPattern] = []
-    public var requestPrincipals: [StringPattern] = []
-    public var notRequestPrincipals: [StringPattern] = []
+    /// `iss/sub` patterns, matched against the token's `iss` and `sub` separately (as istiod compiles them).
+    public var requestPrincipals: [RequestPrincipalPattern] = []
+    public var notRequestPrincipals: [RequestPrincipalPattern] = []
     public var namespaces: [StringPattern] = []
     public var notNamespaces: [StringPattern] = []
     public var ipBlocks: [IPBlock] = []
@@ -271,6 +272,8 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
 /// A compiled `when` value.
 public enum ConditionValue: Sendable, Hashable {
     case string(StringPattern)
+    /// `request.auth.principal`: an `iss/sub` pattern (see `RequestPrincipalPattern`).
+    case requestPrincipal(RequestPrincipalPattern)
     case ip(IPBlock)
     case port(UInt32)
 }
