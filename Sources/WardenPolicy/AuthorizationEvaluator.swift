@@ -229,6 +229,9 @@ struct MatchContext {
             // Envoy's HeaderMatcher matches the whole value, repeated headers joined with "," — exactly
             // what ext_authz sends — so "user,admin" does not equal "admin".
             return p.matches(header)
+        case (.requestInlineHeader(let name), .string(let p)):
+            guard let header = request.headers[name] else { return false }
+            return InlineHeaderMatch.matches(p, header)
         case (.sourceIP, .ip(let b)): return b.contains(request.sourceIP)
         case (.remoteIP, .ip(let b)): return b.contains(remoteIP)
         case (.destinationIP, .ip(let b)): return b.contains(request.destinationIP)

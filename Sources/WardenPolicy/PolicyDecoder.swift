@@ -412,6 +412,12 @@ enum PolicyDecoder {
         default: break
         }
         if key.hasPrefix("destination.labels") { throw KeyError(message: "attribute \(key) is replaced by the workload selector") }
+        if key.hasPrefix("request.experimental.inline.headers") {
+            guard let names = bracketed(key, after: "request.experimental.inline.headers"), names.count == 1 else {
+                throw KeyError(message: "bad key (\(key)): should have format a[b]")
+            }
+            return .requestInlineHeader(names[0].lowercased())
+        }
         if key.hasPrefix("request.headers") {
             guard let names = bracketed(key, after: "request.headers"), names.count == 1 else {
                 throw KeyError(message: "bad key (\(key)): should have format a[b]")

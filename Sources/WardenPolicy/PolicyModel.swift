@@ -238,6 +238,9 @@ public struct Operation: Sendable, Hashable {
 public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     /// `request.headers[name]`, name lower-cased.
     case requestHeader(String)
+    /// `request.experimental.inline.headers[name]`, name lower-cased: like `requestHeader`, but a value
+    /// also matches one element of a comma-separated header (see `InlineHeaderMatch`).
+    case requestInlineHeader(String)
     case sourceIP, remoteIP, destinationIP
     case sourceNamespace, sourcePrincipal, sourceServiceAccount
     case requestPrincipal, requestAudiences, requestPresenter
@@ -252,6 +255,7 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .requestHeader(let h): return "request.headers[\(h)]"
+        case .requestInlineHeader(let h): return "request.experimental.inline.headers[\(h)]"
         case .sourceIP: return "source.ip"
         case .remoteIP: return "remote.ip"
         case .destinationIP: return "destination.ip"
