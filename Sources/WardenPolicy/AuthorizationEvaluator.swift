@@ -133,13 +133,15 @@ struct MatchContext {
         }
     }
 
-    func matchesRequestPrincipal(_ p: StringPattern) -> Bool {
+    /// The token's `iss` and `sub` claims against the pattern's two halves (see `RequestPrincipalPattern`).
+    func matchesRequestPrincipal(_ p: RequestPrincipalPattern) -> Bool {
         guard let identity else { return false }
-        return p.matches(identity.principal)
+        return p.matches(issuer: identity.claims["iss"]?.stringValue, subject: identity.claims["sub"]?.stringValue)
     }
 
-    /// Istio compiles namespaces to regexes on the peer principal: `ns` → `.*/ns/ns/.*`,
-    /// `ns-*` → `.*/ns/ns-.*/.*`, `*-ns` → `.*/ns/.*-ns/.*`, `*` → `.*/ns/.*/.*`.
+    /// Istio compiles namespaces to regexes on the peer principal, every `*` of the value becoming `.*`
+    /// (`srcNamespaceGenerator`): `ns` → `.*/ns/ns/.*`, `ns-*` → `.*/ns/ns-.*/.*`, `*` → `.*/ns/.*/.*`,
+    /// and a `*` inside the value is a wildcard too (`team-*-prod`).
     func matchesNamespace(_ p: StringPattern) -> Bool {
         MatchContext.namespaceMatches(p, principal: principal)
     }
@@ -148,32 +150,35 @@ struct MatchContext {
         guard !principal.isEmpty else { return false }
         let u = Array(principal.utf8)
         let marker = Array("/ns/".utf8)
-        var starts: [Int] = []
+        let glob = Array(p.description.utf8)
         var i = 0
         while i + marker.count <= u.count {
-            if u[i..<(i + marker.count)].elementsEqual(marker) { starts.append(i + marker.count) }
+            if u[i..<(i + marker.count)].elementsEqual(marker) {
+                // `.*/ns/<glob>/.*`: the glob must match everything between this `/ns/` and some later `/`.
+                let start = i + marker.count
+                for end in start..<u.count where u[end] == UInt8(ascii: "/") && globMatches(glob[...], u[start..<end]) {
+                    return true
+                }
+            }
             i += 1
         }
-        func slash(after k: Int) -> Bool { k < u.count && u[k...].contains(UInt8(ascii: "/")) }
-        for start in starts {
-            let rest = u[start...]
-            switch p {
-            case .exact(let v):
-                if rest.starts(with: Array((v + "/").utf8)) { return true }
-            case .prefix(let v):
-                if rest.starts(with: Array(v.utf8)) && slash(after: start + v.utf8.count) { return true }
-            case .suffix(let v):
-                let needle = Array((v + "/").utf8)
-                var j = start
-                while j + needle.count <= u.count {
-                    if u[j..<(j + needle.count)].elementsEqual(needle) { return true }
-                    j += 1
-                }
-            case .presence:
-                if slash(after: start) { return true }
+        return false
+    }
+
+    /// `*` matches any run of bytes (`/` included, as the regex's `.*`); every other byte itself.
+    static func globMatches(_ glob: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+        guard let first = glob.first else { return text.isEmpty }
+        if first == UInt8(ascii: "*") {
+            let rest = glob.dropFirst()
+            var t = text
+            while true {
+                if globMatches(rest, t) { return true }
+                if t.isEmpty { return false }
+                t = t.dropFirst()
             }
         }
-        return false
+        guard let c = text.first, c == first else { return false }
+        return globMatches(glob.dropFirst(), text.dropFirst())
     }
 
     /// `ns/sa` against `spiffe://<trust domain>/ns/<ns>/sa/<sa>`.
@@ -228,6 +233,9 @@ struct MatchContext {
             // Envoy's HeaderMatcher matches the whole value, repeated headers joined with "," — exactly
             // what ext_authz sends — so "user,admin" does not equal "admin".
             return p.matches(header)
+        case (.requestInlineHeader(let name), .string(let p)):
+            guard let header = request.headers[name] else { return false }
+            return InlineHeaderMatch.matches(p, header)
         case (.sourceIP, .ip(let b)): return b.contains(request.sourceIP)
         case (.remoteIP, .ip(let b)): return b.contains(remoteIP)
         case (.destinationIP, .ip(let b)): return b.contains(request.destinationIP)
@@ -236,7 +244,7 @@ struct MatchContext {
         case (.sourceServiceAccount, .string(let p)):
             guard let sa = MatchContext.spiffeParts(principal)?.serviceAccount else { return false }
             return p.matches(sa)
-        case (.requestPrincipal, .string(let p)): return matchesRequestPrincipal(p)
+        case (.requestPrincipal, .requestPrincipal(let p)): return matchesRequestPrincipal(p)
         case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: p.matches) ?? false
         case (.requestPresenter, .string(let p)):
             guard let azp = identity?.presenter else { return false }

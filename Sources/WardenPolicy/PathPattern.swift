@@ -37,6 +37,36 @@ public enum PathPattern: Sendable, Hashable, CustomStringConvertible {
 
     static func isTemplate(_ text: String) -> Bool { text.contains("{*}") || text.contains("{**}") }
 
+    /// Why Istio rejects `text` as a path (`CheckValidPathTemplate` in `pkg/config/security/security.go`),
+    /// or nil. Checked per `/`-separated segment (leading and trailing `/` trimmed): a `{*}` or `{**}`
+    /// after a `{**}`, braces anywhere but in a whole-segment `{*}`/`{**}`, and — in a path that uses a
+    /// template — any literal segment that is empty or not made of RFC 3986 `pchar`s (no `*`, `?`, space…).
+    static func templateProblem(_ text: String) -> String? {
+        let hasTemplate = isTemplate(text)
+        var sawAnySegments = false
+        var trimmed = Substring(text)
+        while trimmed.first == "/" { trimmed = trimmed.dropFirst() }
+        while trimmed.last == "/" { trimmed = trimmed.dropLast() }
+        for segment in trimmed.split(separator: "/", omittingEmptySubsequences: false) {
+            if segment == "{*}" || segment == "{**}" {
+                if sawAnySegments { return "{**} must be the last operator" }
+                if segment == "{**}" { sawAnySegments = true }
+                continue
+            }
+            if segment.contains("{") || segment.contains("}") { return "only {*} and {**} are supported" }
+            if hasTemplate && !isPathLiteral(segment) { return "segment \"\(segment)\" is not a valid path literal" }
+        }
+        return nil
+    }
+
+    /// Istio's `^[a-zA-Z0-9-._~%!$&'()+,;:@=]+$`.
+    static func isPathLiteral(_ segment: Substring) -> Bool {
+        !segment.isEmpty && segment.utf8.allSatisfy { b in
+            (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+                || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || "-._~%!$&'()+,;:@=".utf8.contains(b)
+        }
+    }
+
     /// Matches a normalized path (no query string).
     public func matches(_ path: String) -> Bool {
         switch self {

@@ -215,23 +215,43 @@ enum PolicyDecoder {
         }
         var rules: [AuthorizationRule] = []
         let rulesField = f["rules"]
-        for (i, item) in (try rulesField?.list() ?? []).enumerated() {
-            _ = i
-            rules.append(try decodeRule(item, policyNamespace: ref.namespace))
+        for item in try rulesField?.list() ?? [] {
+            rules.append(try decodeRule(item, policyNamespace: ref.namespace, custom: action == .custom))
         }
         if action == .deny && rules.isEmpty {
             throw (rulesField ?? f["action"] ?? spec).error("a DENY policy must have at least one rule (use rules: [{}] to deny everything)")
+        }
+        if action == .custom && rules.isEmpty {
+            throw (rulesField ?? f["action"] ?? spec).error("a CUSTOM policy must have at least one rule (use rules: [{}] to send every request)")
         }
         return AuthorizationPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, action: action,
                                    provider: provider, rules: rules, dryRun: dryRun)
     }
 
-    static func decodeRule(_ c: YAMLCursor, policyNamespace: String) throws(PolicyLoadError) -> AuthorizationRule {
+    /// Source fields and `when` keys Istio rejects in a CUSTOM policy: its ext_authz filter runs before
+    /// authentication and sees no peer or request identity (`ValidateAuthorizationPolicy`).
+    static let customUnsupportedSourceFields = ["namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts",
+                                                "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals"]
+
+    static func customSupports(_ key: ConditionKey) -> Bool {
+        switch key {
+        case .sourceNamespace, .sourceServiceAccount, .sourcePrincipal,
+             .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim: return false
+        default: return true
+        }
+    }
+
+    static func decodeRule(_ c: YAMLCursor, policyNamespace: String, custom: Bool = false) throws(PolicyLoadError) -> AuthorizationRule {
         let f = try c.fields(allowed: ["from", "to", "when"])
         var rule = AuthorizationRule()
         for item in try f["from"]?.list() ?? [] {
             let ff = try item.fields(allowed: ["source"])
             guard let src = ff["source"], !src.isNull else { throw item.error("`from.source` must not be nil") }
+            if custom, let sf = try? src.fields() {
+                for name in customUnsupportedSourceFields where sf[name] != nil {
+                    throw sf[name]!.error("\(name) is not supported with action CUSTOM")
+                }
+            }
             rule.from.append(try decodeSource(src, policyNamespace: policyNamespace))
         }
         for item in try f["to"]?.list() ?? [] {
@@ -239,7 +259,13 @@ enum PolicyDecoder {
             guard let op = tf["operation"], !op.isNull else { throw item.error("`to.operation` must not be nil") }
             rule.to.append(try decodeOperation(op))
         }
-        for item in try f["when"]?.list() ?? [] { rule.when.append(try decodeCondition(item)) }
+        for item in try f["when"]?.list() ?? [] {
+            let condition = try decodeCondition(item)
+            if custom && !customSupports(condition.key) {
+                throw (((try? item.fields()) ?? [:])["key"] ?? item).error("\(condition.key) is not supported with action CUSTOM")
+            }
+            rule.when.append(condition)
+        }
         return rule
     }
 
@@ -280,8 +306,8 @@ enum PolicyDecoder {
         var s = Source()
         s.principals = try patterns(f["principals"]).map(stripSpiffe)
         s.notPrincipals = try patterns(f["notPrincipals"]).map(stripSpiffe)
-        s.requestPrincipals = try patterns(f["requestPrincipals"])
-        s.notRequestPrincipals = try patterns(f["notRequestPrincipals"])
+        s.requestPrincipals = try (f["requestPrincipals"]?.stringList() ?? []).map(RequestPrincipalPattern.init)
+        s.notRequestPrincipals = try (f["notRequestPrincipals"]?.stringList() ?? []).map(RequestPrincipalPattern.init)
         s.namespaces = try patterns(f["namespaces"])
         s.notNamespaces = try patterns(f["notNamespaces"])
         s.ipBlocks = try ipBlocks(f["ipBlocks"])
@@ -343,19 +369,13 @@ enum PolicyDecoder {
         guard let c else { return [] }
         var out: [PathPattern] = []
         for (i, text) in try c.stringList().enumerated() {
-            if PathPattern.isTemplate(text) && !isSupportedTemplate(text) {
+            if let problem = PathPattern.templateProblem(text) {
                 let item = c.node.sequence.map { YAMLCursor(node: $0[i], path: "\(c.path)[\(i)]", file: c.file) } ?? c
-                throw item.error("invalid or unsupported path template \"\(text)\" (only {*} and {**} are supported)")
+                throw item.error("invalid or unsupported path template \"\(text)\" (\(problem))")
             }
             out.append(PathPattern(text))
         }
         return out
-    }
-
-    /// Istio rejects templates that also contain named variables, `{}`, or bare `*`/`**` segments.
-    static func isSupportedTemplate(_ text: String) -> Bool {
-        let stripped = text.replacing("{**}", with: "").replacing("{*}", with: "")
-        return !stripped.contains("{") && !stripped.contains("}") && !stripped.contains("*")
     }
 
     static func decodeCondition(_ c: YAMLCursor) throws(PolicyLoadError) -> Condition {
@@ -380,6 +400,8 @@ enum PolicyDecoder {
                     out.append(.port(p))
                 case .sourcePrincipal:
                     out.append(.string(stripSpiffe(StringPattern(v))))
+                case .requestPrincipal:
+                    out.append(.requestPrincipal(RequestPrincipalPattern(v)))
                 default:
                     out.append(.string(StringPattern(v)))
                 }
@@ -410,6 +432,12 @@ enum PolicyDecoder {
         default: break
         }
         if key.hasPrefix("destination.labels") { throw KeyError(message: "attribute \(key) is replaced by the workload selector") }
+        if key.hasPrefix("request.experimental.inline.headers") {
+            guard let names = bracketed(key, after: "request.experimental.inline.headers"), names.count == 1 else {
+                throw KeyError(message: "bad key (\(key)): should have format a[b]")
+            }
+            return .requestInlineHeader(names[0].lowercased())
+        }
         if key.hasPrefix("request.headers") {
             guard let names = bracketed(key, after: "request.headers"), names.count == 1 else {
                 throw KeyError(message: "bad key (\(key)): should have format a[b]")

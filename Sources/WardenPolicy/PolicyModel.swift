@@ -202,8 +202,9 @@ public struct AuthorizationRule: Sendable, Hashable {
 public struct Source: Sendable, Hashable {
     public var principals: [StringPattern] = []
     public var notPrincipals: [StringPattern] = []
-    public var requestPrincipals: [StringPattern] = []
-    public var notRequestPrincipals: [StringPattern] = []
+    /// `iss/sub` patterns, matched against the token's `iss` and `sub` separately (as istiod compiles them).
+    public var requestPrincipals: [RequestPrincipalPattern] = []
+    public var notRequestPrincipals: [RequestPrincipalPattern] = []
     public var namespaces: [StringPattern] = []
     public var notNamespaces: [StringPattern] = []
     public var ipBlocks: [IPBlock] = []
@@ -237,6 +238,9 @@ public struct Operation: Sendable, Hashable {
 public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     /// `request.headers[name]`, name lower-cased.
     case requestHeader(String)
+    /// `request.experimental.inline.headers[name]`, name lower-cased: like `requestHeader`, but a value
+    /// also matches one element of a comma-separated header (see `InlineHeaderMatch`).
+    case requestInlineHeader(String)
     case sourceIP, remoteIP, destinationIP
     case sourceNamespace, sourcePrincipal, sourceServiceAccount
     case requestPrincipal, requestAudiences, requestPresenter
@@ -251,6 +255,7 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .requestHeader(let h): return "request.headers[\(h)]"
+        case .requestInlineHeader(let h): return "request.experimental.inline.headers[\(h)]"
         case .sourceIP: return "source.ip"
         case .remoteIP: return "remote.ip"
         case .destinationIP: return "destination.ip"
@@ -271,6 +276,8 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
 /// A compiled `when` value.
 public enum ConditionValue: Sendable, Hashable {
     case string(StringPattern)
+    /// `request.auth.principal`: an `iss/sub` pattern (see `RequestPrincipalPattern`).
+    case requestPrincipal(RequestPrincipalPattern)
     case ip(IPBlock)
     case port(UInt32)
 }

@@ -96,6 +96,7 @@ enum PolicyDump {
     static func conditionValue(_ v: ConditionValue) -> String {
         switch v {
         case .string(let p): return p.description
+        case .requestPrincipal(let p): return p.description
         case .ip(let b): return b.description
         case .port(let p): return String(p)
         }

@@ -42,6 +42,11 @@ func identity(_ iss: String = "https://issuer.example", sub: String = "alice", a
     return RequestIdentity(issuer: iss, subject: sub, audiences: aud, presenter: azp, claims: all)
 }
 
+/// A verified token from `iss` without a `sub` claim.
+func identityWithoutSubject(_ iss: String = "https://issuer.example") -> RequestIdentity {
+    RequestIdentity(issuer: iss, subject: "", audiences: ["api"], presenter: nil, claims: ["iss": .string(iss)])
+}
+
 /// Loads YAML and scopes it to namespace `foo` (labels app=web), root `istio-system`.
 func effective(_ yaml: String, scope: WorkloadScope = WorkloadScope(namespace: "foo", labels: ["app": "web"])) throws -> EffectivePolicy {
     try PolicySet.parse(yaml: yaml, file: "test.yaml").effective(for: scope)
