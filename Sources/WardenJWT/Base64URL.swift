@@ -67,12 +67,13 @@ public enum Base64URL {
         return valid ? out : nil
     }
 
-    /// Decodes one segment of a compact JWT the way Envoy's jwt_verify_lib does (absl's
+    /// Decodes one segment of a compact JWT as Envoy's jwt_verify_lib does (absl's
     /// `WebSafeBase64Unescape`): strict base64url, except that ASCII whitespace (space, `\t`, `\n`,
-    /// `\v`, `\f`, `\r`) between characters is skipped and complete `=` padding is accepted. So
-    /// `Bearer <jwt> junk` fails where Envoy fails it (the signature, not the format). The signature
-    /// still covers the segment as sent. Strict input takes the strict decoder unchanged.
-    static func decodeSegment(bytes src: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    /// `\v`, `\f`, `\r`) is skipped and complete `=` padding is accepted. Such a segment sets
+    /// `lenient`: a JWS has neither (RFC 7515 §2), so the caller never lets that token verify, but it
+    /// fails where Envoy fails it (`Bearer <jwt> junk` at the signature, not as a format error).
+    /// Strict input takes the strict decoder unchanged.
+    static func decodeSegment(bytes src: UnsafeBufferPointer<UInt8>, lenient: inout Bool) -> [UInt8]? {
         if let strict = decode(bytes: src) { return strict }
         let pad = UInt8(ascii: "=")
         guard src.contains(where: { isASCIIWhitespace($0) || $0 == pad }) else { return nil }
@@ -83,7 +84,9 @@ public enum Base64URL {
             text.removeLast(padding)
             if text.last == pad || text.count % 4 != 4 - padding { return nil }
         }
-        return text.withUnsafeBufferPointer { decode(bytes: $0) }
+        guard let bytes = text.withUnsafeBufferPointer({ decode(bytes: $0) }) else { return nil }
+        lenient = true
+        return bytes
     }
 
     @inline(__always)

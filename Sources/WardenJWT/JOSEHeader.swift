@@ -19,6 +19,9 @@ public struct CompactJWS: Sendable {
     public let algorithm: JWTAlgorithm
     public let payload: [UInt8]
     public let signature: [UInt8]
+    /// A segment needed whitespace skipped or `=` padding removed to decode (as Envoy's decoder
+    /// does): such a token is not a JWS and never verifies (`.lenientEncoding`).
+    public let lenientEncoding: Bool
     /// The token as received (kept for the signing input; never logged).
     let token: String
     let firstDot: String.Index
@@ -34,19 +37,23 @@ public struct CompactJWS: Sendable {
     public static func parse(_ token: String, maxBytes: Int = 8192, headerLimits: JSONLimits = JSONLimits(maxDepth: 16, maxBytes: 8192)) throws(JWTError) -> CompactJWS {
         try withUTF8(of: token) { (bytes) throws(JWTError) -> CompactJWS in
             let (d1, d2) = try split(bytes, maxBytes: maxBytes, allowEmptyPayload: true)
-            let (header, alg) = try parseHeader(bytes.segment(0, d1), limits: headerLimits)
-            guard let payload = Base64URL.decodeSegment(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
-            let signature = try decodeSignature(bytes.segment(d2 + 1, bytes.count))
-            return CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
+            var lenient = false
+            let (header, alg) = try parseHeader(bytes.segment(0, d1), limits: headerLimits, lenient: &lenient)
+            guard let payload = Base64URL.decodeSegment(bytes: bytes.segment(d1 + 1, d2), lenient: &lenient) else { throw .malformed(.payloadBase64) }
+            let signature = try decodeSignature(bytes.segment(d2 + 1, bytes.count), lenient: &lenient)
+            return CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, lenientEncoding: lenient,
+                              token: token, firstDot: d1, secondDot: d2)
         }
     }
 
     /// `firstDot`/`secondDot` are UTF-8 offsets into `token`.
-    init(header: JOSEHeader, algorithm: JWTAlgorithm, payload: [UInt8], signature: [UInt8], token: String, firstDot: Int, secondDot: Int) {
+    init(header: JOSEHeader, algorithm: JWTAlgorithm, payload: [UInt8], signature: [UInt8], lenientEncoding: Bool,
+         token: String, firstDot: Int, secondDot: Int) {
         self.header = header
         self.algorithm = algorithm
         self.payload = payload
         self.signature = signature
+        self.lenientEncoding = lenientEncoding
         self.token = token
         let utf8 = token.utf8
         self.firstDot = utf8.index(utf8.startIndex, offsetBy: firstDot)
@@ -60,6 +67,7 @@ public struct CompactJWS: Sendable {
     /// equals the token's. Among them, a key only verifies what its type allows.
     /// - Returns: the key that verified.
     /// - Throws: `.unknownKid` when no key is a candidate (the caller may refetch the JWKS),
+    ///   `.lenientEncoding` when candidates exist but a segment was not strict base64url,
     ///   `.badSignature` when candidates exist but none verifies.
     @discardableResult
     public func verifySignature(with keys: JWKSet) throws(JWTError) -> JWK {
@@ -72,6 +80,7 @@ public struct CompactJWS: Sendable {
                     if pass == 0 ? key.kid != kid : key.kid != nil { continue }
                 } else if pass == 1 { continue }
                 tried = true
+                if lenientEncoding { throw .lenientEncoding }
                 if key.verify(signature, over: signingInput, algorithm: algorithm) { return key }
             }
         }
@@ -136,8 +145,8 @@ public struct CompactJWS: Sendable {
         return (d1, d2)
     }
 
-    static func parseHeader(_ segment: UnsafeBufferPointer<UInt8>, limits: JSONLimits) throws(JWTError) -> (JOSEHeader, JWTAlgorithm) {
-        guard let bytes = Base64URL.decodeSegment(bytes: segment) else { throw .malformed(.headerBase64) }
+    static func parseHeader(_ segment: UnsafeBufferPointer<UInt8>, limits: JSONLimits, lenient: inout Bool) throws(JWTError) -> (JOSEHeader, JWTAlgorithm) {
+        guard let bytes = Base64URL.decodeSegment(bytes: segment, lenient: &lenient) else { throw .malformed(.headerBase64) }
         let json: JSONValue
         do { json = try JSONParser.parse(bytes, limits: limits) } catch { throw .malformed(.headerJSON(error.description)) }
         guard case .object(let members) = json else { throw .malformed(.headerJSON("not an object")) }
@@ -170,8 +179,8 @@ public struct CompactJWS: Sendable {
         return (header, algorithm)
     }
 
-    static func decodeSignature(_ segment: UnsafeBufferPointer<UInt8>) throws(JWTError) -> [UInt8] {
-        guard let sig = Base64URL.decodeSegment(bytes: segment) else { throw .malformed(.signatureBase64) }
+    static func decodeSignature(_ segment: UnsafeBufferPointer<UInt8>, lenient: inout Bool) throws(JWTError) -> [UInt8] {
+        guard let sig = Base64URL.decodeSegment(bytes: segment, lenient: &lenient) else { throw .malformed(.signatureBase64) }
         return sig
     }
 }

@@ -11,6 +11,10 @@ public enum JWTError: Error, Sendable, Hashable {
     case unknownKid(String?)
     /// A key matched but the signature does not verify with it (or the key cannot verify this alg).
     case badSignature
+    /// A key matched, but a segment had whitespace or `=` padding: Envoy's decoder skips them (and
+    /// answers `Jwt verification fails` if the signature then fails); a JWS has neither, so Warden
+    /// never verifies such a token (Wycheproof: spaces in header, payload or MAC are invalid).
+    case lenientEncoding
     /// `exp` + skew is in the past.
     case expired(exp: Double, now: Double)
     /// `nbf` − skew is in the future.
@@ -63,7 +67,7 @@ public enum JWTError: Error, Sendable, Hashable {
             }
         case .unsupportedAlgorithm: return "Jwt header [alg] is not supported"
         case .unknownKid: return "Jwks doesn't have key to match kid or alg from Jwt"
-        case .badSignature: return "Jwt verification fails"
+        case .badSignature, .lenientEncoding: return "Jwt verification fails"
         case .expired, .missingExpiration, .lifetimeTooLong: return "Jwt is expired"
         case .notYetValid: return "Jwt not yet valid"
         case .issuerNotConfigured, .issuerMismatch: return "Jwt issuer is not configured"
@@ -96,6 +100,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .unsupportedAlgorithm: return "unsupported_algorithm"
         case .unknownKid: return "unknown_kid"
         case .badSignature: return "bad_signature"
+        case .lenientEncoding: return "lenient_encoding"
         case .expired: return "expired"
         case .notYetValid: return "not_yet_valid"
         case .issuerNotConfigured: return "issuer_not_configured"
@@ -145,6 +150,7 @@ public enum JWTError: Error, Sendable, Hashable {
             if let kid { return "no key with kid \(Self.quote(kid)) and a compatible alg in the issuer's JWKS" }
             return "the token has no kid and no key in the issuer's JWKS has a compatible alg"
         case .badSignature: return "the signature does not verify with the matching key(s)"
+        case .lenientEncoding: return "a segment has whitespace or '=' padding, which a JWS never has (RFC 7515 §2): refused at the signature step, where Envoy's lenient decoder would fail or accept it"
         case .expired(let exp, let now): return "expired at \(Self.time(exp)), now \(Self.time(now)) (clock skew included)"
         case .notYetValid(let nbf, let now): return "not valid before \(Self.time(nbf)), now \(Self.time(now)) (clock skew included)"
         case .issuerNotConfigured(let iss): return "no rule is configured for issuer \(iss.map(Self.quote) ?? "(none)")"

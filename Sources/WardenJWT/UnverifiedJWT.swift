@@ -34,14 +34,16 @@ public struct UnverifiedJWT: Sendable {
         let jsonLimits = jsonLimits ?? JSONLimits(maxDepth: defaultJSONDepth, maxBytes: maxBytes)
         return try CompactJWS.withUTF8(of: token) { (bytes) throws(JWTError) -> UnverifiedJWT in
             let (d1, d2) = try CompactJWS.split(bytes, maxBytes: maxBytes, allowEmptyPayload: false)
-            let (header, alg) = try CompactJWS.parseHeader(bytes.segment(0, d1), limits: jsonLimits)
-            guard let payload = Base64URL.decodeSegment(bytes: bytes.segment(d1 + 1, d2)) else { throw .malformed(.payloadBase64) }
+            var lenient = false
+            let (header, alg) = try CompactJWS.parseHeader(bytes.segment(0, d1), limits: jsonLimits, lenient: &lenient)
+            guard let payload = Base64URL.decodeSegment(bytes: bytes.segment(d1 + 1, d2), lenient: &lenient) else { throw .malformed(.payloadBase64) }
             let json: JSONValue
             do throws(JSONError) { json = try JSONParser.parse(payload, limits: jsonLimits) } catch { throw .malformed(.payloadJSON(error.description)) }
             guard case .object(let claims) = json else { throw .malformed(.payloadJSON("not an object")) }
             let registered = try RegisteredClaims(claims)
-            let signature = try CompactJWS.decodeSignature(bytes.segment(d2 + 1, bytes.count))
-            let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, token: token, firstDot: d1, secondDot: d2)
+            let signature = try CompactJWS.decodeSignature(bytes.segment(d2 + 1, bytes.count), lenient: &lenient)
+            let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, lenientEncoding: lenient,
+                                 token: token, firstDot: d1, secondDot: d2)
             return UnverifiedJWT(jws: jws, claims: claims, issuer: registered.iss, subject: registered.sub, audiences: registered.audiences,
                                  presenter: registered.azp?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf, issuedAt: registered.iat)
         }

@@ -272,6 +272,8 @@ KNOWN: dict[str, str] = {
     "a-b-c-valid": "deliberate: Warden applies every rule whose token verified (Envoy only the first)",
     "noncanonical_signature": "deliberate: Warden requires canonical base64url (unused bits zero, RFC 4648 3.5); absl ignores them",
     "junk_after_space": "deliberate: as noncanonical_signature (the junk leaves non-zero unused bits); body differs, both 401",
+    "padded_signature": "deliberate: a padded segment is not a JWS (RFC 7515 2): Warden never verifies it, Envoy does",
+    "space_in_signature": "deliberate: whitespace in a segment is not a JWS (Wycheproof: invalid): Warden never verifies it",
 }
 
 
