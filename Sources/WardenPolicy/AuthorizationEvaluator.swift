@@ -166,19 +166,24 @@ struct MatchContext {
     }
 
     /// `*` matches any run of bytes (`/` included, as the regex's `.*`); every other byte itself.
+    /// Greedy with one backtrack point (the last `*`): O(glob × text), whatever the number of stars.
     static func globMatches(_ glob: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
-        guard let first = glob.first else { return text.isEmpty }
-        if first == UInt8(ascii: "*") {
-            let rest = glob.dropFirst()
-            var t = text
-            while true {
-                if globMatches(rest, t) { return true }
-                if t.isEmpty { return false }
-                t = t.dropFirst()
+        let star = UInt8(ascii: "*")
+        var g = glob.startIndex, t = text.startIndex
+        var starAt: Int? = nil, resumeAt = text.startIndex
+        while t < text.endIndex {
+            if g < glob.endIndex && glob[g] == star {
+                starAt = g; resumeAt = t; g += 1
+            } else if g < glob.endIndex && glob[g] == text[t] {
+                g += 1; t += 1
+            } else if let s = starAt {
+                g = s + 1; resumeAt += 1; t = resumeAt
+            } else {
+                return false
             }
         }
-        guard let c = text.first, c == first else { return false }
-        return globMatches(glob.dropFirst(), text.dropFirst())
+        while g < glob.endIndex && glob[g] == star { g += 1 }
+        return g == glob.endIndex
     }
 
     /// `ns/sa` against `spiffe://<trust domain>/ns/<ns>/sa/<sa>`.
