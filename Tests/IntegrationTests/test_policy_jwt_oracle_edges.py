@@ -21,8 +21,7 @@ import pytest
 
 from harness.idp import IdP, generate_key
 from harness.tokens import Minter, b64url, raw_token
-from harness.warden import Warden, write_policy_dir
-from harness.envoy import render_config
+from harness.oracle import envoy_pair, istiod_jwt_authn
 from policy_support import send
 
 A_AUDIENCES = ["https://api.example.com/", "plain-aud"]
@@ -75,36 +74,15 @@ def _oracle_filter(a: IdP, b: IdP, c: IdP) -> dict:
         {"issuer": c.issuer, "forward": False, "payload_in_metadata": c.issuer, "from_cookies": [C_COOKIE],
          "local_jwks": {"inline_string": json.dumps(c.jwks())}},
     ]
-    ordered = sorted(providers, key=lambda p: p["issuer"])
-    names = [f"origins-{i}" for i in range(len(ordered))]
-    inner = [{"requires_any": {"requirements": [{"provider_name": n}, {"allow_missing": {}}]}} for n in names]
-    outer = [{"provider_name": n} for n in names] + [{"requires_all": {"requirements": inner}}]
-    return {
-        "name": "envoy.filters.http.jwt_authn",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-            "providers": dict(zip(names, ordered)),
-            "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": outer}}}],
-            "bypass_cors_preflight": True,
-        },
-    }
+    return istiod_jwt_authn(providers)
 
 
 @pytest.fixture(scope="module")
 def pair(idps, upstream, warden_bin, make_envoy, tmp_path_factory):
-    base = tmp_path_factory.mktemp("jwt-oracle-edges")
-    w = Warden(write_policy_dir(base / "policies", _warden_policies(*idps)), binary=warden_bin, work_dir=base,
-               debug_headers=False)
-    warden_envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
-    config = render_config(upstream_port=upstream.port, warden_port=w.port)
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    hcm["http_filters"] = [_oracle_filter(*idps), hcm["http_filters"][-1]]
-    hcm["route_config"]["virtual_hosts"][0]["routes"] = [{"match": {"prefix": "/"},
-                                                          "route": {"cluster": "upstream", "timeout": "5s"}}]
-    oracle = make_envoy(config)
-    yield warden_envoy, oracle
-    w.stop()
-    w.process.unregister()
+    with envoy_pair(policies=_warden_policies(*idps), oracle_filters=[_oracle_filter(*idps)],
+                    base=tmp_path_factory.mktemp("jwt-oracle-edges"), warden_bin=warden_bin, upstream=upstream,
+                    make_envoy=make_envoy) as envoys:
+        yield envoys
 
 
 @pytest.fixture(scope="module")

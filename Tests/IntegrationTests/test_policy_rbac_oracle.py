@@ -18,10 +18,9 @@ import json
 import pytest
 import yaml
 
-from harness.envoy import render_config
 from harness.idp import IdP
 from harness.tokens import Minter
-from harness.warden import Warden, write_policy_dir
+from harness.oracle import envoy_pair, istiod_jwt_authn
 from policy_support import send
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
@@ -103,16 +102,9 @@ def _warden_policies(idp: IdP, cases) -> dict[str, str]:
 
 def _oracle_filters(idp: IdP, cases) -> list[dict]:
     issuers = sorted([idp.issuer, f"{idp.issuer}/tenant"])
-    names = [f"origins-{i}" for i in range(len(issuers))]
-    providers = {n: {"issuer": iss, "audiences": ["warden-test"], "payload_in_metadata": PAYLOAD,
-                     "normalize_payload_in_metadata": {"space_delimited_claims": ["scope", "permission"]},
-                     "local_jwks": {"inline_string": json.dumps(idp.jwks())}} for n, iss in zip(names, issuers)}
-    inner = [{"requires_any": {"requirements": [{"provider_name": n}, {"allow_missing": {}}]}} for n in names]
-    outer = [{"provider_name": n} for n in names] + [{"requires_all": {"requirements": inner}}]
-    jwt = {"name": JWT_FILTER, "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-        "providers": providers, "bypass_cors_preflight": True,
-        "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": outer}}}]}}
+    jwt = istiod_jwt_authn([{"issuer": iss, "audiences": ["warden-test"], "payload_in_metadata": PAYLOAD,
+                             "normalize_payload_in_metadata": {"space_delimited_claims": ["scope", "permission"]},
+                             "local_jwks": {"inline_string": json.dumps(idp.jwks())}} for iss in issuers])
     policies = {}
     for i, (_, permissions, principals) in enumerate(cases):
         path = {"url_path": {"path": {"prefix": f"/c{i}/"}}}
@@ -139,19 +131,10 @@ def cases(idp):
 
 @pytest.fixture(scope="module")
 def pair(idp, cases, upstream, warden_bin, make_envoy, tmp_path_factory):
-    base = tmp_path_factory.mktemp("rbac-oracle")
-    w = Warden(write_policy_dir(base / "policies", _warden_policies(idp, cases)), binary=warden_bin, work_dir=base,
-               debug_headers=False)
-    warden_envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
-    config = render_config(upstream_port=upstream.port, warden_port=w.port)
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    hcm["http_filters"] = [*_oracle_filters(idp, cases), hcm["http_filters"][-1]]
-    hcm["route_config"]["virtual_hosts"][0]["routes"] = [{"match": {"prefix": "/"},
-                                                          "route": {"cluster": "upstream", "timeout": "5s"}}]
-    oracle = make_envoy(config)
-    yield warden_envoy, oracle
-    w.stop()
-    w.process.unregister()
+    with envoy_pair(policies=_warden_policies(idp, cases), oracle_filters=_oracle_filters(idp, cases),
+                    base=tmp_path_factory.mktemp("rbac-oracle"), warden_bin=warden_bin, upstream=upstream,
+                    make_envoy=make_envoy) as envoys:
+        yield envoys
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,50 @@
+"""Side-by-side oracles: one Envoy asks Warden (ext_authz), another runs Envoy's own filters configured
+the way istiod compiles RequestAuthentication / AuthorizationPolicy. Tests send each request to both
+and compare what a client and the upstream see."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.envoy import render_config
+from harness.warden import Warden, write_policy_dir
+
+JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+
+
+def istiod_jwt_authn(providers: list[dict]) -> dict:
+    """A jwt_authn filter as istiod writes it for the given JwtProvider configs: providers sorted by
+    issuer and named `origins-<i>`; a request passes when one provider verifies or every provider's token
+    is missing (`any{P0, P1, …, all{any{P0, allow_missing}, …}}`); CORS preflight bypassed."""
+    ordered = sorted(providers, key=lambda p: p["issuer"])
+    names = [f"origins-{i}" for i in range(len(ordered))]
+    inner = [{"requires_any": {"requirements": [{"provider_name": n}, {"allow_missing": {}}]}} for n in names]
+    outer = [{"provider_name": n} for n in names] + [{"requires_all": {"requirements": inner}}]
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": JWT_AUTHN_TYPE,
+            "providers": dict(zip(names, ordered)),
+            "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": outer}}}],
+            "bypass_cors_preflight": True,
+        },
+    }
+
+
+@contextmanager
+def envoy_pair(*, policies: dict[str, str], oracle_filters: list[dict], base: Path, warden_bin, upstream,
+               make_envoy):
+    """Yields (Envoy → Warden with `policies`, Envoy running `oracle_filters` then the router), both
+    routing to `upstream`."""
+    w = Warden(write_policy_dir(base / "policies", policies), binary=warden_bin, work_dir=base, debug_headers=False)
+    try:
+        warden_envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
+        config = render_config(upstream_port=upstream.port, warden_port=w.port)
+        hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm["http_filters"] = [*oracle_filters, hcm["http_filters"][-1]]
+        hcm["route_config"]["virtual_hosts"][0]["routes"] = [{"match": {"prefix": "/"},
+                                                              "route": {"cluster": "upstream", "timeout": "5s"}}]
+        yield warden_envoy, make_envoy(config)
+    finally:
+        w.stop()
+        w.process.unregister()
