@@ -63,7 +63,7 @@ public final class CheckPipeline: Sendable {
         var timeouts: [JWKSSource: Double] = [:]
         for rule in policies.requestAuthentications.flatMap(\.jwtRules) {
             let source = keySource(for: rule)
-            if let timeout = rule.timeout, source.isFetched { timeouts[source] = timeout.seconds }
+            if let timeout = rule.timeoutSeconds, source.isRemote { timeouts[source] = timeout }
         }
         for s in sources(of: policies) { keyStore.register(s, fetchTimeout: timeouts[s]) }
     }
@@ -115,22 +115,5 @@ public final class CheckPipeline: Sendable {
             return responses.allowed(decision, request: request, tokens: tokens, scope: scope, principal: identity?.principal, generation: generation)
         }
         return responses.policyDenied(decision, principal: identity?.principal, generation: generation)
-    }
-}
-
-private extension JWKSSource {
-    /// Whether keys come over HTTP (so a fetch timeout applies).
-    var isFetched: Bool {
-        switch self {
-        case .remote, .discovery: return true
-        case .inline, .file: return false
-        }
-    }
-}
-
-private extension Duration {
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18  // a division rounds 0.3 s to 0.3
     }
 }

@@ -41,8 +41,9 @@ public enum JWKSSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether the keys come over the network (and so are refreshed, persisted and rate-limited).
-    var isRemote: Bool {
+    /// Whether the keys come over the network (and so are refreshed, persisted, rate-limited and
+    /// bounded by a fetch timeout).
+    public var isRemote: Bool {
         switch self {
         case .remote, .discovery: return true
         case .inline, .file: return false

@@ -136,7 +136,8 @@ struct MatchContext {
     /// The token's `iss` and `sub` claims against the pattern's two halves (see `RequestPrincipalPattern`).
     func matchesRequestPrincipal(_ p: RequestPrincipalPattern) -> Bool {
         guard let identity else { return false }
-        return p.matches(issuer: identity.claims["iss"]?.stringValue, subject: identity.claims["sub"]?.stringValue)
+        // `issuer` is the verified `iss`; `sub` from the claims, as a missing one must not match.
+        return p.matches(issuer: identity.issuer, subject: identity.claims["sub"]?.stringValue)
     }
 
     /// Istio compiles namespaces to regexes on the peer principal, every `*` of the value becoming `.*`

@@ -248,8 +248,8 @@ enum PolicyDecoder {
             let ff = try item.fields(allowed: ["source"])
             guard let src = ff["source"], !src.isNull else { throw item.error("`from.source` must not be nil") }
             if custom, let sf = try? src.fields() {
-                for name in customUnsupportedSourceFields where sf[name] != nil {
-                    throw sf[name]!.error("\(name) is not supported with action CUSTOM")
+                for name in customUnsupportedSourceFields {
+                    if let field = sf[name] { throw field.error("\(name) is not supported with action CUSTOM") }
                 }
             }
             rule.from.append(try decodeSource(src, policyNamespace: policyNamespace))
@@ -259,13 +259,7 @@ enum PolicyDecoder {
             guard let op = tf["operation"], !op.isNull else { throw item.error("`to.operation` must not be nil") }
             rule.to.append(try decodeOperation(op))
         }
-        for item in try f["when"]?.list() ?? [] {
-            let condition = try decodeCondition(item)
-            if custom && !customSupports(condition.key) {
-                throw (((try? item.fields()) ?? [:])["key"] ?? item).error("\(condition.key) is not supported with action CUSTOM")
-            }
-            rule.when.append(condition)
-        }
+        for item in try f["when"]?.list() ?? [] { rule.when.append(try decodeCondition(item, custom: custom)) }
         return rule
     }
 
@@ -378,12 +372,14 @@ enum PolicyDecoder {
         return out
     }
 
-    static func decodeCondition(_ c: YAMLCursor) throws(PolicyLoadError) -> Condition {
+    /// - Parameter custom: the condition is in a CUSTOM policy, which rejects identity keys.
+    static func decodeCondition(_ c: YAMLCursor, custom: Bool = false) throws(PolicyLoadError) -> Condition {
         let f = try c.fields(allowed: ["key", "values", "notValues"])
         guard let keyField = f["key"] else { throw c.error("key must not be empty") }
         let keyText = try keyField.string()
         let key: ConditionKey
         do { key = try parseConditionKey(keyText) } catch { throw keyField.error(error.message) }
+        if custom && !customSupports(key) { throw keyField.error("\(key) is not supported with action CUSTOM") }
         let values = try f["values"]?.stringList() ?? []
         let notValues = try f["notValues"]?.stringList() ?? []
         if values.isEmpty && notValues.isEmpty { throw c.error("at least one of values or notValues must be set for key \(keyText)") }

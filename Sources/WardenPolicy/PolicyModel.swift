@@ -123,6 +123,10 @@ public struct JWTRule: Sendable, Hashable {
     /// Bound on each JWKS / OIDC discovery request for this rule's key source; nil means the
     /// server's `--jwks-fetch-timeout` (default 5 s, Istio's default).
     public var timeout: Duration?
+    /// `timeout` in seconds (exact: attoseconds are added, not divided, so 0.3 s stays 0.3).
+    public var timeoutSeconds: Double? {
+        timeout.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+    }
     /// Claims split on spaces in addition to `scope`, `scp` and `permission`.
     public var spaceDelimitedClaims: [String]
     /// The RequestAuthentication this rule came from.

@@ -30,7 +30,7 @@ enum PolicyDump {
             o["output_claim_to_headers"] = .array(r.outputClaimToHeaders.map { .object(["header": .string($0.header), "claim": .string($0.claim)]) })
         }
         if let h = r.outputPayloadToHeader { o["output_payload_to_header"] = .string(h) }
-        if let t = r.timeout { o["timeout_seconds"] = .number(Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18) }
+        if let t = r.timeoutSeconds { o["timeout_seconds"] = .number(t) }
         if !r.spaceDelimitedClaims.isEmpty { o["space_delimited_claims"] = strings(r.spaceDelimitedClaims) }
         return .object(o)
     }

@@ -101,7 +101,7 @@ def _warden_policies(idp: IdP, cases) -> dict[str, str]:
 
 
 def _oracle_filters(idp: IdP, cases) -> list[dict]:
-    issuers = sorted([idp.issuer, f"{idp.issuer}/tenant"])
+    issuers = [idp.issuer, f"{idp.issuer}/tenant"]
     jwt = istiod_jwt_authn([{"issuer": iss, "audiences": ["warden-test"], "payload_in_metadata": PAYLOAD,
                              "normalize_payload_in_metadata": {"space_delimited_claims": ["scope", "permission"]},
                              "local_jwks": {"inline_string": json.dumps(idp.jwks())}} for iss in issuers])
