@@ -22,6 +22,7 @@ let package = Package(
         .target(name: "CWardenShims", dependencies: ["CGRPC", "COpenSSL", "CCurl", "CMicroHTTPD"]),
 
         // Pure Swift layers.
+        .target(name: "WardenSync"),
         .target(name: "WardenProtobuf"),
         .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf"]),
         .target(name: "WardenJSON"),
