@@ -1,6 +1,6 @@
 internal import CMicroHTTPD
 internal import CWardenShims
-import Synchronization
+import WardenSync
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -19,7 +19,7 @@ public final class AdminServer: Sendable {
     public let host: String
 
     private let handlerBox: HandlerBox
-    private let daemon: Mutex<DaemonHandle?>
+    private let daemon: Locked<DaemonHandle?>
 
     /// Starts listening on `listen` ("host:port"; port 0 picks a free port).
     /// - Parameters:
@@ -55,7 +55,7 @@ public final class AdminServer: Sendable {
         }
         let handle = DaemonHandle(pointer: started)
         self.handlerBox = box
-        self.daemon = Mutex(handle)
+        self.daemon = Locked(handle)
         self.host = address.host
         let bound = Int(warden_mhd_bound_port(started))
         self.port = bound != 0 ? bound : Int(address.port)

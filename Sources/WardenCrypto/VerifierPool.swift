@@ -1,6 +1,6 @@
 internal import COpenSSL
 internal import CWardenShims
-import Synchronization
+import WardenSync
 
 /// Ready-to-use OpenSSL verification contexts for one key, handed out to one thread at a time.
 ///
@@ -15,7 +15,7 @@ final class VerifierPool: Sendable {
     static let perSchemeLimit = 8
 
     /// Idle contexts by `SignatureScheme.poolSlot`.
-    private let idle = Mutex<[[VerifyContext]]>(Array(repeating: [], count: SignatureScheme.poolSlotCount))
+    private let idle = Locked<[[VerifyContext]]>(Array(repeating: [], count: SignatureScheme.poolSlotCount))
 
     /// Whether `signature` verifies `message` under `pkey` with `scheme`; leaves OpenSSL's error queue empty.
     ///

@@ -1,5 +1,6 @@
 internal import CGRPC
 internal import CWardenShims
+import WardenSync
 #if canImport(Glibc)
 import Glibc
 #endif

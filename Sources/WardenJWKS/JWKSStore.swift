@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import WardenJWT
+import WardenSync
 
 /// Keeps the signing keys of every configured issuer available: fetched in the background before
 /// they expire, last-good keys served through IdP outages (up to `maxStaleness`) and restarts
