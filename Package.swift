@@ -1,10 +1,11 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layers (dependencies point inward):
-//   warden → {WardenGRPC, WardenAdmin, WardenAuthz}
-//   WardenAuthz → {WardenExtAuthz, WardenPolicy, WardenJWKS, WardenJWT}
-//   WardenExtAuthz → WardenProtobuf;  WardenJWT → {WardenCrypto, WardenJSON}
+// Layers (dependencies point inward; docs/architecture.md):
+//   warden → {WardenGRPC, WardenAdmin, WardenExtAuthz}
+//   WardenExtAuthz (the Envoy wire edge) → {WardenProtobuf, WardenAuthz}
+//   WardenAuthz (the socket-free Check path) → {WardenPolicy, WardenJWKS, WardenJWT}
+//   WardenJWT → {WardenCrypto, WardenJSON};  every module that locks → WardenSync
 // Only the C* targets and the module that wraps each of them touch C.
 let package = Package(
     name: "Warden",
@@ -24,14 +25,14 @@ let package = Package(
         // Pure Swift layers.
         .target(name: "WardenSync"),
         .target(name: "WardenProtobuf"),
-        .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf"]),
+        .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf", "WardenAuthz", "WardenPolicy", "WardenJSON"]),
         .target(name: "WardenJSON"),
         .target(name: "WardenCrypto", dependencies: ["COpenSSL", "CWardenShims", "WardenSync"]),
         .target(name: "WardenJWT", dependencies: ["WardenCrypto", "WardenJSON"]),
         .target(name: "WardenJWKS", dependencies: ["WardenJWT", "WardenJSON", "WardenSync", "CCurl", "CWardenShims"]),
         .target(name: "WardenYAML", dependencies: ["CYAML"]),
         .target(name: "WardenPolicy", dependencies: ["WardenYAML", "WardenJSON"]),
-        .target(name: "WardenAuthz", dependencies: ["WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON"]),
+        .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync"]),
         .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims", "WardenSync"]),
         .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
         .executableTarget(name: "warden", dependencies: [
@@ -45,7 +46,8 @@ let package = Package(
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenExtAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
+        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
+        .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
     ]

@@ -1,111 +1,135 @@
+import Dispatch
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
 
 /// Verifies every token a request carries, as Envoy's jwt_authn does under Istio: no token passes with
 /// no identity; every token present must be valid; a token's issuer must be one the location was
-/// configured for. Keys come from the store without waiting when warm; a cold source or an unknown
-/// `kid` defers the answer to the store's completion instead of blocking the caller's thread.
+/// configured for. Keys come from the provider's key slot without waiting when warm; a cold source or
+/// an unknown `kid` defers the answer to the store's completion instead of blocking the caller's thread.
+/// Owns the token cache.
 struct Authenticator: Sendable {
     let keyStore: JWKSStore
-    let tokenCache: VerifiedTokenCache?
+    let cache: TokenCache
     let options: AuthzOptions
-    /// Parsed + verified results of repeated tokens; present only with `tokenCache`.
-    let recent: RecentTokens?
 
-    init(keyStore: JWKSStore, tokenCache: VerifiedTokenCache?, options: AuthzOptions) {
-        self.keyStore = keyStore
-        self.tokenCache = tokenCache
-        self.options = options
-        recent = tokenCache.map { RecentTokens(maxEntryAge: $0.maxEntryAge) }
+    /// Every token's trace in extraction order, the index of the one whose failure answers (if any),
+    /// and the nanoseconds spent waiting for keys.
+    struct Result: Sendable {
+        var traces: [TokenTrace]
+        var rejected: Int?
+        var keyWaitNanos: UInt64
     }
 
-    typealias Completion = @Sendable (Result<[VerifiedToken], AuthenticationFailure>) -> Void
+    typealias Completion = @Sendable (Result) -> Void
 
     /// Verifies `tokens` (in extraction order) in Envoy's order, which decides the error reported when
     /// several are invalid: the authenticator pops its tokens from the back, so the last one extracted is
     /// checked first and the first failure is the answer; `Jwt issuer is not configured` is reported only
-    /// when no other token failed (Envoy's any-of aggregation prefers every other error to it). The
-    /// verified tokens come back in extraction order.
-    func authenticate(_ tokens: [ExtractedToken], scope: CompiledScope, now: Double, completion: @escaping Completion) {
+    /// when no other token failed (Envoy's any-of aggregation prefers every other error to it).
+    func authenticate(_ tokens: [ExtractedToken], scope: ScopePlan, now: Double, completion: @escaping Completion) {
         if tokens.count == 1 {
-            return verify(tokens[0], scope: scope, now: now) { completion($0.map { [$0] }) }
+            return verify(tokens[0], scope: scope, now: now) { trace, wait in
+                completion(Result(traces: [trace], rejected: trace.error == nil ? nil : 0, keyWaitNanos: wait))
+            }
         }
-        verifyAll(tokens.reversed()[...], verified: [], unknownIssuer: nil, scope: scope, now: now) { result in
-            completion(result.map { $0.reversed() })
-        }
+        var traces = tokens.map { TokenTrace(location: $0.location, byteCount: $0.token.utf8.count, jwt: nil, provider: nil,
+                                             keys: nil, outcome: .notChecked) }
+        verifyAll(tokens, next: tokens.count - 1, traces: &traces, unknownIssuer: nil, waited: 0, scope: scope, now: now,
+                  completion: completion)
     }
 
-    private func verifyAll(_ rest: ArraySlice<ExtractedToken>, verified: [VerifiedToken], unknownIssuer: AuthenticationFailure?,
-                           scope: CompiledScope, now: Double, completion: @escaping Completion) {
-        guard let token = rest.first else {
-            return completion(unknownIssuer.map { .failure($0) } ?? .success(verified))
+    private func verifyAll(_ tokens: [ExtractedToken], next: Int, traces: inout [TokenTrace], unknownIssuer: Int?, waited: UInt64,
+                           scope: ScopePlan, now: Double, completion: @escaping Completion) {
+        guard next >= 0 else {
+            return completion(Result(traces: traces, rejected: unknownIssuer, keyWaitNanos: waited))
         }
-        verify(token, scope: scope, now: now) { result in
-            switch result {
-            case .failure(let f) where f.error.isUnknownIssuer:
-                self.verifyAll(rest.dropFirst(), verified: verified, unknownIssuer: unknownIssuer ?? f, scope: scope, now: now,
-                               completion: completion)
-            case .failure(let f): completion(.failure(f))
-            case .success(let v):
-                self.verifyAll(rest.dropFirst(), verified: verified + [v], unknownIssuer: unknownIssuer, scope: scope, now: now,
-                               completion: completion)
+        let sofar = traces
+        verify(tokens[next], scope: scope, now: now) { trace, wait in
+            var traces = sofar
+            traces[next] = trace
+            switch trace.outcome {
+            case .rejected(let e) where e.isUnknownIssuer:
+                verifyAll(tokens, next: next - 1, traces: &traces, unknownIssuer: unknownIssuer ?? next, waited: waited + wait,
+                          scope: scope, now: now, completion: completion)
+            case .rejected:
+                completion(Result(traces: traces, rejected: next, keyWaitNanos: waited + wait))
+            default:
+                verifyAll(tokens, next: next - 1, traces: &traces, unknownIssuer: unknownIssuer, waited: waited + wait,
+                          scope: scope, now: now, completion: completion)
             }
         }
     }
 
-    private func verify(_ token: ExtractedToken, scope: CompiledScope, now: Double,
-                        completion: @escaping @Sendable (Result<VerifiedToken, AuthenticationFailure>) -> Void) {
-        @Sendable func fail(_ e: JWTError) { completion(.failure(AuthenticationFailure(error: e, location: token.location))) }
-        let remembered = recent?.lookup(token.token, now: now)
+    /// One token: parse → issuer (the rule for this location) → claims against `now` → keys → signature
+    /// (or the cache). Completes with the token's trace and the nanoseconds waited for keys.
+    private func verify(_ token: ExtractedToken, scope: ScopePlan, now: Double,
+                        completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
+        let size = token.token.utf8.count
+        @Sendable func trace(_ jwt: UnverifiedJWT?, _ provider: JWTProvider?, _ keys: KeySnapshot?, _ outcome: TokenTrace.Outcome,
+                             fromCache: Bool = false, identity: RequestIdentity? = nil) -> TokenTrace {
+            TokenTrace(location: token.location, byteCount: size, jwt: jwt, provider: provider, keys: keys, outcome: outcome,
+                       fromCache: fromCache, identity: identity)
+        }
+        let cached = cache.lookup(token.token, now: now)
         let jwt: UnverifiedJWT
-        if let remembered {
-            jwt = remembered.jwt
+        if let cached {
+            jwt = cached.jwt
         } else {
-            do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch { return fail(error) }
+            do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch {
+                return completion(trace(nil, nil, nil, .rejected(error)), 0)
+            }
         }
         let issuer = jwt.issuer ?? ""
         guard scope.extractor.issuers(at: token.location).contains(issuer), let provider = scope.providers[issuer] else {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
-            return fail(JWTError.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys))
+            return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys))), 0)
         }
-        do { try jwt.checkClaims(provider.requirements, now: now) } catch { return fail(error) }
+        do { try jwt.checkClaims(provider.requirements, now: now) } catch {
+            return completion(trace(jwt, provider, nil, .rejected(error)), 0)
+        }
 
-        let finish: @Sendable (KeySnapshot, Bool) -> Void = { snapshot, mayRefetch in
-            if let remembered, let recent, recent.usable(remembered, for: snapshot) {
-                return completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: remembered.verified,
-                                                         encodedClaims: remembered.encodedMetadata,
-                                                         identity: remembered.identity, remembered: remembered)))
+        let finish: @Sendable (KeySnapshot, UInt64) -> Void = { snapshot, waited in
+            if let cached, cache.answers(cached, for: snapshot) {
+                return completion(trace(jwt, provider, snapshot, .verified(cached.verified), fromCache: true, identity: cached.identity), waited)
             }
-            switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: snapshot.keys, now: now, cache: tokenCache) {
-            case .success(let v):
-                recent?.remember(token.token, jwt: jwt, verified: v, snapshot: snapshot, now: now)
-                completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: v)))
-            case .failure(.unknownKid) where mayRefetch && provider.source.canRefetch:
+            do throws(JWTError) {
+                let key = try jwt.verifySignature(with: snapshot.keys)
+                let verified = VerifiedJWT(jwt, verifiedBy: key.fingerprint, fromCache: false)
+                cache.insert(token.token, jwt: jwt, verified: verified, snapshot: snapshot, now: now)
+                completion(trace(jwt, provider, snapshot, .verified(verified)), waited)
+            } catch .unknownKid(let kid) where provider.source.canRefetch {
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch.
+                let start = DispatchTime.now().uptimeNanoseconds
                 keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid) { fresh in
+                    let waited = waited + (DispatchTime.now().uptimeNanoseconds - start)
                     guard let fresh, fresh.generation != snapshot.generation else {
-                        return fail(.unknownKid(jwt.header.kid))
+                        return completion(trace(jwt, provider, snapshot, .rejected(.unknownKid(kid))), waited)
                     }
-                    switch JWTVerifier.verifySignature(of: jwt, token: token.token, keys: fresh.keys, now: now, cache: tokenCache) {
-                    case .success(let v): completion(.success(VerifiedToken(extracted: token, provider: provider, jwt: v)))
-                    case .failure(let e): fail(e)
+                    do throws(JWTError) {
+                        let key = try jwt.verifySignature(with: fresh.keys)
+                        let verified = VerifiedJWT(jwt, verifiedBy: key.fingerprint, fromCache: false)
+                        cache.insert(token.token, jwt: jwt, verified: verified, snapshot: fresh, now: now)
+                        completion(trace(jwt, provider, fresh, .verified(verified)), waited)
+                    } catch {
+                        completion(trace(jwt, provider, fresh, .rejected(error)), waited)
                     }
                 }
-            case .failure(let e):
-                fail(e)
+            } catch {
+                completion(trace(jwt, provider, snapshot, .rejected(error)), waited)
             }
         }
-        if let snapshot = keyStore.snapshot(for: provider.source) {
-            finish(snapshot, true)
-        } else {
-            keyStore.keys(for: provider.source) { snapshot in
-                guard let snapshot else {
-                    let why = keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
-                    return fail(.jwksUnavailable(why))
-                }
-                finish(snapshot, true)
+        if let snapshot = provider.slot.snapshot(now: now) {
+            return finish(snapshot, 0)
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        keyStore.keys(for: provider.source) { snapshot in
+            let waited = DispatchTime.now().uptimeNanoseconds - start
+            guard let snapshot else {
+                let why = keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
+                return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
             }
+            finish(snapshot, waited)
         }
     }
 }

@@ -2,40 +2,55 @@ import WardenJWKS
 import WardenJWT
 import WardenPolicy
 
-/// One RequestAuthentication JWT rule, ready for verification: requirements, key source, token locations.
-/// A class: every check passes it through several closures, and copies of the struct were retains of
-/// each of its fields.
+/// One RequestAuthentication JWT rule, ready for verification: requirements, token locations and the
+/// slot its keys are read from. A class: every check passes it through several closures.
 final class JWTProvider: Sendable {
     let rule: JWTRule
     let requirements: JWTRequirements
-    let source: JWKSSource
+    let slot: KeySlot
     let locations: [TokenLocation]
 
-    init(rule: JWTRule, options: AuthzOptions) {
+    init(rule: JWTRule, options: AuthzOptions, slot: KeySlot) {
         self.rule = rule
         requirements = JWTRequirements(issuer: rule.issuer, audiences: rule.audiences, clockSkew: options.clockSkew,
                                        requireExpiration: options.requireExpiration)
-        source = JWTProvider.source(of: rule, options: options)
-        var locations: [TokenLocation] = rule.fromHeaders.map { .header(name: $0.name.lowercased(), prefix: $0.prefix) }
-        locations += rule.fromParams.map { .queryParameter($0) }
-        locations += rule.fromCookies.map { .cookie($0) }
-        self.locations = locations
+        self.slot = slot
+        locations = rule.ownTokenLocations
     }
 
-    /// An operator's `--jwks-file` for the issuer wins; then the rule's own source.
-    static func source(of rule: JWTRule, options: AuthzOptions) -> JWKSSource {
-        options.jwksFiles[rule.issuer].map { .file(path: $0) } ?? source(of: rule)
-    }
-
-    /// Inline `jwks` wins, then `jwksUri`, else OIDC discovery from the issuer (as istiod does).
-    static func source(of rule: JWTRule) -> JWKSSource {
-        if let jwks = rule.jwks, !jwks.isEmpty { return .inline(jwks) }
-        if let uri = rule.jwksUri, !uri.isEmpty { return .remote(uri: uri) }
-        return .discovery(issuer: rule.issuer)
-    }
+    var source: JWKSSource { slot.source }
 
     /// Headers this rule writes; client-supplied copies are always removed (Envoy's sanitizeHeaders).
     var outputHeaders: [String] {
         rule.outputClaimToHeaders.map { $0.header.lowercased() } + (rule.outputPayloadToHeader.map { [$0.lowercased()] } ?? [])
+    }
+}
+
+extension JWTRule {
+    /// The locations the rule names itself (empty: the defaults apply).
+    var ownTokenLocations: [TokenLocation] {
+        var locations: [TokenLocation] = fromHeaders.map { .header(name: $0.name.lowercased(), prefix: $0.prefix) }
+        locations += fromParams.map { .queryParameter($0) }
+        locations += fromCookies.map { .cookie($0) }
+        return locations
+    }
+
+    /// Where tokens for this rule are looked for (the Istio defaults when the rule names none).
+    public var tokenLocations: [TokenLocation] {
+        let own = ownTokenLocations
+        return own.isEmpty ? TokenLocation.defaults : own
+    }
+
+    /// Where this rule's keys come from: inline `jwks` wins, then `jwksUri`, else OIDC discovery from
+    /// the issuer (as istiod does).
+    public var keySource: JWKSSource {
+        if let jwks, !jwks.isEmpty { return .inline(jwks) }
+        if let uri = jwksUri, !uri.isEmpty { return .remote(uri: uri) }
+        return .discovery(issuer: issuer)
+    }
+
+    /// The source the server reads: an operator's `--jwks-file` for the issuer wins over the rule's own.
+    public func keySource(options: AuthzOptions) -> JWKSSource {
+        options.jwksFiles[issuer].map { .file(path: $0) } ?? keySource
     }
 }

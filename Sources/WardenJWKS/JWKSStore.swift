@@ -52,26 +52,29 @@ public final class JWKSStore: Sendable {
     ///   configuration's `fetchTimeout`. The latest registration decides: registering the source
     ///   again with another value (or nil) replaces it from the next fetch on, so a policy reload
     ///   can change or remove a rule's `timeout`. Values that are not finite and positive count as nil.
-    public func register(_ source: JWKSSource, fetchTimeout: Double? = nil) {
+    /// - Returns: the source's slot, which the request path reads its keys from.
+    @discardableResult
+    public func register(_ source: JWKSSource, fetchTimeout: Double? = nil) -> KeySlot {
         let now = clock()
         let timeout = fetchTimeout.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
-        let inserted = state.withLock { st -> Bool in
-            guard st.sources[source] == nil else {
+        let (inserted, slot) = state.withLock { st -> (Bool, KeySlot) in
+            if let existing = st.sources[source] {
                 st.sources[source]!.fetchTimeout = timeout
-                return false
+                return (false, existing.slot)
             }
-            var s = SourceState(source: source, fetchTimeout: timeout, nextAttempt: now)
+            var s = SourceState(source: source, fetchTimeout: timeout, nextAttempt: now, maxStaleness: configuration.maxStaleness)
             s.inFlight = !source.isRemote  // loaded right here, below
             st.sources[source] = s
-            return true
+            return (true, s.slot)
         }
-        guard inserted else { return }
+        guard inserted else { return slot }
         if source.isRemote {
             loadPersisted(source, now: now)
             wakeup.signal()
         } else {
             runFetch(source)
         }
+        return slot
     }
 
     /// Forgets a source. Waiters on it complete with nil; an in-flight fetch is discarded.

@@ -11,7 +11,10 @@ struct SourceState {
     /// Bound on one request of this source, set by the latest registration; nil = the store's
     /// `configuration.fetchTimeout`.
     var fetchTimeout: Double?
-    var snapshot: KeySnapshot?
+    /// Published into `slot` on every change, so plans holding the slot see it.
+    var snapshot: KeySnapshot? { didSet { slot.publish(snapshot) } }
+    /// The request path's reference to this source's keys.
+    let slot: KeySlot
     /// The parsed document behind `snapshot`, to tell a changed key set from a refetch of the same one.
     var document: JSONValue?
     var etag: String?
@@ -29,8 +32,9 @@ struct SourceState {
     var unknownKidRefetches = 0
     var unknownKidRateLimited = 0
 
-    init(source: JWKSSource, fetchTimeout: Double?, nextAttempt: Double) {
+    init(source: JWKSSource, fetchTimeout: Double?, nextAttempt: Double, maxStaleness: Double) {
         self.source = source
+        slot = KeySlot(source: source, maxStaleness: maxStaleness)
         self.fetchTimeout = fetchTimeout
         self.nextAttempt = nextAttempt
     }

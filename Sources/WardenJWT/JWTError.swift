@@ -1,8 +1,6 @@
 /// Why a token or key set was rejected: one case per cause. The same case feeds the 401/403 body
 /// (`envoyMessage`, byte-identical to Envoy jwt_authn), the HTTP status, the metric label and the log line.
 public enum JWTError: Error, Sendable, Hashable {
-    /// No token in the request (`Jwt is missing`; Envoy sends no `error=` in WWW-Authenticate).
-    case missing
     /// The token cannot be parsed.
     case malformed(JWTFormatError)
     /// Header `alg` is not one Warden implements (`none` in any case, `ES256K`, …).
@@ -35,16 +33,11 @@ public enum JWTError: Error, Sendable, Hashable {
     case jwksUnavailable(String)
     /// The JWKS document is unusable as a whole (not JSON, no `keys` array).
     case malformedJWKS(String)
-    /// The JWKS parsed but holds no usable key.
-    case noUsableKeys
-    /// The request carries more than one token.
-    case multipleTokens
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
     public var envoyMessage: String {
         switch self {
-        case .missing: return "Jwt is missing"
         case .malformed(let f):
             switch f {
             case .notCompact, .encrypted: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
@@ -75,8 +68,7 @@ public enum JWTError: Error, Sendable, Hashable {
         // Envoy has no token size limit; an oversized token is reported as a malformed one.
         case .tokenTooLarge: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
         case .jwksUnavailable: return "Jwks remote fetch is failed"
-        case .malformedJWKS, .noUsableKeys: return "Jwks doesn't have any valid public key"
-        case .multipleTokens: return "Found multiple Jwt tokens"
+        case .malformedJWKS: return "Jwks doesn't have any valid public key"
         }
     }
 
@@ -86,41 +78,10 @@ public enum JWTError: Error, Sendable, Hashable {
         return 401
     }
 
-    /// Whether Envoy appends `error="invalid_token"` to `WWW-Authenticate` (every case but `missing`).
-    public var isInvalidToken: Bool {
-        if case .missing = self { return false }
-        return true
-    }
-
-    /// A stable snake_case label for metrics (`warden_jwt_rejected_total{reason=…}`).
-    public var metricLabel: String {
-        switch self {
-        case .missing: return "missing"
-        case .malformed: return "malformed"
-        case .unsupportedAlgorithm: return "unsupported_algorithm"
-        case .unknownKid: return "unknown_kid"
-        case .badSignature: return "bad_signature"
-        case .lenientEncoding: return "lenient_encoding"
-        case .expired: return "expired"
-        case .notYetValid: return "not_yet_valid"
-        case .issuerNotConfigured: return "issuer_not_configured"
-        case .issuerMismatch: return "issuer_mismatch"
-        case .audienceMismatch: return "audience_mismatch"
-        case .missingExpiration: return "missing_expiration"
-        case .lifetimeTooLong: return "lifetime_too_long"
-        case .tokenTooLarge: return "token_too_large"
-        case .jwksUnavailable: return "jwks_unavailable"
-        case .malformedJWKS: return "malformed_jwks"
-        case .noUsableKeys: return "no_usable_keys"
-        case .multipleTokens: return "multiple_tokens"
-        }
-    }
-
     /// A human explanation with specifics for logs and `warden explain`. Never contains the token;
     /// values taken from the token (iss, aud, kid) are quoted and truncated.
     public var detail: String {
         switch self {
-        case .missing: return "no JWT in the request"
         case .malformed(let f):
             switch f {
             case .notCompact(let n): return "a compact JWS has 3 non-empty segments separated by dots; this token has \(n)"
@@ -175,8 +136,6 @@ public enum JWTError: Error, Sendable, Hashable {
         case .tokenTooLarge(let size, let limit): return "token is \(size) bytes; the limit is \(limit)"
         case .jwksUnavailable(let why): return "the issuer's keys are unavailable: \(why)"
         case .malformedJWKS(let why): return "the JWKS is unusable: \(why)"
-        case .noUsableKeys: return "the JWKS holds no usable key"
-        case .multipleTokens: return "the request carries more than one JWT"
         }
     }
 
@@ -217,5 +176,5 @@ public enum JWTError: Error, Sendable, Hashable {
 }
 
 extension JWTError: CustomStringConvertible {
-    public var description: String { "\(metricLabel): \(detail)" }
+    public var description: String { "\(envoyMessage): \(detail)" }
 }

@@ -17,7 +17,7 @@ public struct VerifiedJWT: Sendable {
     public let payloadSegment: String
     /// The key that verified the signature (now or when the token was cached).
     public let verifiedBy: KeyFingerprint
-    /// True when the signature check was skipped because the verified-token cache had this token.
+    /// True when the signature check was skipped because a token cache had verified this token before.
     public let fromCache: Bool
 
     /// Istio's `request.auth.principal`: `iss/sub` (nil unless both are present).
@@ -26,7 +26,8 @@ public struct VerifiedJWT: Sendable {
         return issuer + "/" + subject
     }
 
-    init(_ jwt: UnverifiedJWT, verifiedBy: KeyFingerprint, fromCache: Bool) {
+    /// A verified view of `jwt`, whose signature `verifiedBy` checked (now, or before: `fromCache`).
+    public init(_ jwt: UnverifiedJWT, verifiedBy: KeyFingerprint, fromCache: Bool) {
         issuer = jwt.issuer
         subject = jwt.subject
         audiences = jwt.audiences

@@ -16,6 +16,8 @@ public struct RequestAttributes: Sendable, Equatable {
     public var destinationIP: String = ""
     public var destinationPort: UInt32 = 0
     public var sni: String = ""
+    /// The front door's own id for the request (Envoy: CheckRequest `http.id`, the stream id).
+    public var streamID: String = ""
     /// Per-route `context_extensions` from the Envoy ext_authz filter.
     public var contextExtensions: [String: String] = [:]
 

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import WardenSync
 import WardenAuthz
 import WardenJSON
 import WardenJWKS
@@ -53,7 +53,7 @@ struct ExplainCommand {
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
         let scope = options.scope
-        let pipeline = CheckPipeline(policies: policies, scope: scope, keyStore: store, tokenCache: nil, options: authz, clock: { now })
+        let pipeline = CheckService(policies: policies, scope: scope, keyStore: store, options: authz, clock: { now })
 
         var request = RequestAttributes()
         request.method = options.method
@@ -68,7 +68,7 @@ struct ExplainCommand {
 
         // The verdict: the real pipeline, exactly as serve runs it.
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<CheckOutcome?>(nil)
+        let result = Locked<CheckResult?>(nil)
         pipeline.check(request) { outcome in
             result.withLock { $0 = outcome }
             done.signal()
@@ -86,7 +86,7 @@ struct ExplainCommand {
 
     // MARK: the walk
 
-    private func narrate(request: RequestAttributes, effective: EffectivePolicy, policies: PolicySet, pipeline: CheckPipeline,
+    private func narrate(request: RequestAttributes, effective: EffectivePolicy, policies: PolicySet, pipeline: CheckService,
                          store: JWKSStore, now: Double, out: Lines) -> WalkVerdict {
         out.add("warden explain: \(request.method) \(request.path) (host \(request.host))")
         let labels = options.workloadLabels.keys.sorted().map { "\($0)=\(options.workloadLabels[$0]!)" }.joined(separator: ",")
@@ -101,7 +101,7 @@ struct ExplainCommand {
         // 1. Token present?
         out.add("1. Token")
         let tokens = pipeline.extractTokens(from: request)
-        let extractor = pipeline.tokenExtractor(for: effective.scope)
+        let extractor = pipeline.plan.tokenExtractor(for: effective.scope)
         var seen = Set<TokenLocation>()
         let locations = effective.jwtRules.flatMap(\.tokenLocations).filter { seen.insert($0).inserted }
         if effective.jwtRules.isEmpty {
@@ -346,21 +346,21 @@ struct ExplainCommand {
 
     // MARK: result
 
-    private func finish(_ outcome: CheckOutcome, walk: WalkVerdict, out: Lines) {
+    private func finish(_ outcome: CheckResult, walk: WalkVerdict, out: Lines) {
         switch outcome.decision {
         case .allow(let ok):
-            out.add("Result: ✓ 200 allowed (\(outcome.reasonCode))")
+            out.add("Result: ✓ 200 allowed (\(outcome.record.reasonCode.rawValue))")
             if ok.headersToSet.isEmpty { out.info("headers set: none") }
             for h in ok.headersToSet { out.info("header set: \(h.name): \(Self.shorten(h.value))") }
             if !ok.headersToRemove.isEmpty { out.info("headers removed: " + ok.headersToRemove.joined(separator: ", ")) }
             if !ok.queryParametersToRemove.isEmpty { out.info("query parameters removed: " + ok.queryParametersToRemove.joined(separator: ", ")) }
             if !ok.dynamicMetadata.isEmpty { out.info("dynamic metadata: " + ok.dynamicMetadata.keys.sorted().joined(separator: ", ")) }
         case .deny(let d):
-            out.add("Result: ✗ \(d.status) \(d.status == 401 ? "Unauthorized" : "Forbidden") (\(outcome.reasonCode))")
+            out.add("Result: ✗ \(d.status) \(d.status == 401 ? "Unauthorized" : "Forbidden") (\(outcome.record.reasonCode.rawValue))")
             out.info("body: \(quote(d.body))")
             for h in d.headers { out.info("header: \(h.name): \(h.value)") }
         }
-        out.info("reason: \(outcome.reason)")
+        out.info("reason: \(outcome.record.reason)")
         let expected: Int
         switch walk {
         case .tokenRejected(let s): expected = s
@@ -376,7 +376,7 @@ struct ExplainCommand {
     private func keys(for source: JWKSSource, store: JWKSStore) -> KeySnapshot? {
         if let s = store.snapshot(for: source) { return s }
         let done = DispatchSemaphore(value: 0)
-        let box = Mutex<KeySnapshot?>(nil)
+        let box = Locked<KeySnapshot?>(nil)
         store.keys(for: source) { s in
             box.withLock { $0 = s }
             done.signal()

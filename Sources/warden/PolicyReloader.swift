@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import WardenPolicy
+import WardenSync
 
 /// Reloads policies when their files change (polled fingerprint, which follows ConfigMap symlink swaps)
 /// or on SIGHUP: a new set is parsed and validated in full before it is swapped in; a broken one is
@@ -9,15 +10,15 @@ final class PolicyReloader: Sendable {
     private let source: PolicySource
     private let state: ServerState
     private let interval: Double
-    private let lastFingerprint: Mutex<PolicyFingerprint>
+    private let lastFingerprint: Locked<PolicyFingerprint>
     private let running = Atomic<Bool>(false)
-    private let reloadLock = Mutex<Void>(())
+    private let reloadLock = Locked<Void>(())
 
     init(source: PolicySource, state: ServerState, interval: Double) {
         self.source = source
         self.state = state
         self.interval = interval
-        lastFingerprint = Mutex(source.fingerprint())
+        lastFingerprint = Locked(source.fingerprint())
     }
 
     func start() {

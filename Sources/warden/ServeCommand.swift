@@ -1,3 +1,4 @@
+import WardenJSON
 import Foundation
 import Synchronization
 import WardenAdmin
@@ -25,7 +26,7 @@ struct ServeCommand {
         let source = PolicySource(paths: options.policyPaths)
         let policies: PolicySet
         do {
-            policies = options.benchConstantAllow && options.policyPaths.isEmpty ? try PolicySet.parse(yaml: "", file: "<none>") : try source.load()
+            policies = try source.load()
         } catch {
             for e in error.errors { log.error("invalid policy", [("error", .string(e.description))]) }
             printErr("warden: policies not loaded (\(error.errors.count) error(s)); first: \(error.errors.first?.description ?? "?")")
@@ -37,7 +38,6 @@ struct ServeCommand {
             cacheDuration: options.jwksCacheDuration, fetchTimeout: options.jwksFetchTimeout,
             cacheDirectory: options.cacheDir,
             logger: { line in log.info("jwks", [("detail", .string(line))]) }))
-        let cache = options.tokenCacheSize > 0 ? VerifiedTokenCache(capacity: options.tokenCacheSize) : nil
         var authz = AuthzOptions()
         authz.clockSkew = options.clockSkew
         authz.requireExpiration = options.requireExpiration
@@ -47,9 +47,11 @@ struct ServeCommand {
         authz.jwksFiles = options.jwksFiles
         let scope = WorkloadScope(namespace: options.namespace, labels: options.workloadLabels,
                                   rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))
-        let pipeline = CheckPipeline(policies: policies, scope: scope, keyStore: store, tokenCache: cache, options: authz,
-                                     clock: { Date().timeIntervalSince1970 })
-        let state = ServerState(pipeline: pipeline, store: store, log: log, options: options)
+        let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
+                                   tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
+                                   decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims),
+                                   clock: { Date().timeIntervalSince1970 })
+        let state = ServerState(service: service, store: store, log: log, options: options)
 
         let server: GRPCServer
         do {

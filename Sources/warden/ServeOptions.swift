@@ -1,4 +1,5 @@
 import Glibc
+import WardenAuthz
 
 /// Everything `warden serve` is told on its command line.
 struct ServeOptions: Sendable {
@@ -25,6 +26,7 @@ struct ServeOptions: Sendable {
     /// `--jwks-file ISSUER=PATH`: local JWKS files that replace the rules' remote sources.
     var jwksFiles: [String: String] = [:]
     var tokenCacheSize = 100_000
+    var tokenCacheBytes = 32 << 20
     var maxTokenBytes = 8192
     var requireExpiration = false
     var numTrustedProxies = 0
@@ -34,7 +36,6 @@ struct ServeOptions: Sendable {
     var redactClaims: Set<String> = []
     var reloadInterval = 2.0
     var readyTimeout = 10.0
-    var benchConstantAllow = false
 
     static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
@@ -59,7 +60,8 @@ struct ServeOptions: Sendable {
       --jwks-fetch-timeout D     per-request JWKS/discovery fetch timeout for rules without `timeout` (default: 5s)
       --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
       --jwks-file ISSUER=PATH    take ISSUER's keys from a local JWKS file (re-read on unknown kid); repeatable
-      --token-cache-size N       verified-token cache entries (default: 100000; 0 disables)
+      --token-cache-size N       token cache entries (default: 100000; 0 disables)
+      --token-cache-bytes N      token cache memory bound, estimated heap bytes (default: 33554432 = 32 MiB)
       --max-token-bytes N        longest accepted token (default: 8192)
       --require-expiration       reject tokens without exp
       --ready-timeout D          /readyz is 503 while a JWKS source has no keys, up to this long after start (default: 10s)
@@ -111,6 +113,7 @@ struct ServeOptions: Sendable {
                 o.jwksFiles[String(raw[..<eq])] = String(raw[raw.index(after: eq)...])
             case "--jwks-fetch-timeout": o.jwksFetchTimeout = try reader.seconds(for: flag)
             case "--token-cache-size": o.tokenCacheSize = try reader.int(for: flag, in: 0...10_000_000)
+            case "--token-cache-bytes": o.tokenCacheBytes = try reader.int(for: flag, in: 0...(16 << 30))
             case "--max-token-bytes": o.maxTokenBytes = try reader.int(for: flag, in: 256...(1 << 20))
             case "--require-expiration": o.requireExpiration = true
             case "--num-trusted-proxies": o.numTrustedProxies = try reader.int(for: flag, in: 0...64)
@@ -127,11 +130,10 @@ struct ServeOptions: Sendable {
                 o.redactClaims.formUnion(try reader.value(for: flag).split(separator: ",").map { String($0) })
             case "--reload-interval": o.reloadInterval = try reader.seconds(for: flag)
             case "--ready-timeout": o.readyTimeout = try reader.seconds(for: flag)
-            case "--bench-constant-allow": o.benchConstantAllow = true
             default: throw UsageError("unknown flag \(flag) (see warden serve --help)")
             }
         }
-        if o.policyPaths.isEmpty && !o.benchConstantAllow { throw UsageError("missing --policy PATH (a file or directory of Istio YAML)") }
+        if o.policyPaths.isEmpty { throw UsageError("missing --policy PATH (a file or directory of Istio YAML)") }
         if (o.tlsCert == nil) != (o.tlsKey == nil) { throw UsageError("--tls-cert and --tls-key go together") }
         if o.tlsClientCA != nil && o.tlsCert == nil { throw UsageError("--tls-client-ca needs --tls-cert and --tls-key") }
         return o

@@ -8,8 +8,8 @@ extension ServerState {
     /// `/config_dump`: the effective policies for this Warden's scope, the loaded generation and files,
     /// and the status of every key source. No tokens, no key material, no inline JWKS text.
     func configDump() -> JSONValue {
-        let gen = pipeline.generation
-        let scope = pipeline.scope
+        let gen = service.plan
+        let scope = service.scope
         let effective = gen.policies.effective(for: scope)
         let enforced = Set((effective.allowPolicies + effective.denyPolicies + effective.auditPolicies
                             + effective.customPolicies + effective.dryRunPolicies).map(\.ref))
@@ -32,28 +32,19 @@ extension ServerState {
             "request_authentications": .array(effective.requestAuthentications.map(PolicyDump.requestAuthentication)),
             "authorization_policies": .array(policies.map(PolicyDump.authorizationPolicy)),
             "notes": PolicyDump.strings((gen.policies.notes + effective.notes).map(\.description)),
-            "jwks": .array(store.status().map { jwksStatus($0) }),
+            "jwks": .array(store.status().map { jwksStatus($0, issuers: gen.issuersBySource) }),
             "ready": .object(["ready": .bool(ready.ready), "reason": .string(ready.reason)]),
         ]
         if let e = lastReloadError.withLock({ $0 }) { o["last_reload_error"] = .string(e) }
         return .object(o)
     }
 
-    /// Issuer per key source, from the loaded rules (the first rule naming the source wins).
-    func issuersBySource() -> [JWKSSource: String] {
-        var map: [JWKSSource: String] = [:]
-        for rule in pipeline.generation.policies.requestAuthentications.flatMap(\.jwtRules) where map[pipeline.keySource(for: rule)] == nil {
-            map[pipeline.keySource(for: rule)] = rule.issuer
-        }
-        return map
-    }
-
-    private func jwksStatus(_ s: SourceStatus) -> JSONValue {
+    private func jwksStatus(_ s: SourceStatus, issuers: [JWKSSource: String]) -> JSONValue {
         func time(_ t: Double?) -> JSONValue { t.map { $0.isFinite ? .string(TimeText.rfc3339($0)) : .string("never") } ?? .null }
         var o: [String: JSONValue] = [
             "source": .string(s.source.description),
             "uri": s.uri.map { .string($0) } ?? .null,
-            "issuer": issuersBySource()[s.source].map { .string($0) } ?? .null,
+            "issuer": issuers[s.source].map { .string($0) } ?? .null,
             "kids": PolicyDump.strings(s.kids),
             "key_count": .number(Double(s.keyCount)),
             "available": .bool(s.available),

@@ -1,31 +1,35 @@
+import WardenJSON
 import Foundation
 import Synchronization
 import WardenAdmin
 import WardenAuthz
 import WardenExtAuthz
 import WardenGRPC
-import WardenJSON
 import WardenJWKS
-import WardenJWT
 import WardenPolicy
+import WardenSync
 
-/// What the handlers share: the pipeline, the key store, readiness, metrics and logging.
+/// The wiring `warden serve` shares between its listeners: the Check path (`CheckService` behind the
+/// ext_authz adapter), readiness, reload bookkeeping and the admin pages. No decision is made here.
 final class ServerState: Sendable {
-    let pipeline: CheckPipeline
+    let service: CheckService
+    let extAuthz: ExtAuthzService
     let store: JWKSStore
     let log: Logger
     let options: ServeOptions
-    let metrics = Metrics()
     private let serving = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
     private let startedAt = Date().timeIntervalSince1970
-    let lastReloadError = Mutex<String?>(nil)
+    let lastReloadError = Locked<String?>(nil)
 
-    init(pipeline: CheckPipeline, store: JWKSStore, log: Logger, options: ServeOptions) {
-        self.pipeline = pipeline
+    init(service: CheckService, store: JWKSStore, log: Logger, options: ServeOptions) {
+        self.service = service
         self.store = store
         self.log = log
         self.options = options
+        extAuthz = ExtAuthzService(service: service) { error in
+            log.warn("malformed CheckRequest", [("error", .string(error))])
+        }
     }
 
     func markServing() { serving.store(true, ordering: .releasing) }
@@ -34,15 +38,15 @@ final class ServerState: Sendable {
     // MARK: policies
 
     func install(_ set: PolicySet) {
-        let generation = pipeline.install(set)
-        metrics.recordReload(ok: true)
+        let generation = service.install(set)
+        service.metrics.recordReload(ok: true)
         lastReloadError.withLock { $0 = nil }
         log.info("policies reloaded", [("generation", .number(Double(generation))),
                                        ("resources", .number(Double(set.authorizationPolicies.count + set.requestAuthentications.count)))])
     }
 
     func reloadFailed(_ failure: PolicyLoadFailure) {
-        metrics.recordReload(ok: false)
+        service.metrics.recordReload(ok: false)
         let first = failure.errors.first?.description ?? "unknown error"
         lastReloadError.withLock { $0 = first }
         for e in failure.errors {
@@ -53,34 +57,12 @@ final class ServerState: Sendable {
     // MARK: gRPC handlers
 
     func checkHandler() -> UnaryHandler {
-        if options.benchConstantAllow {
-            let answer = CheckResponse(.allow(AllowResponse())).serializedBytes()
-            return { call in call.respond(.response(answer)) }
-        }
-        return { [self] call in
-            let start = DispatchTime.now().uptimeNanoseconds
-            // Straight from the bytes to the fields Warden reads; rejects what CheckRequest(serializedBytes:) rejects.
-            let request: CheckRequestEssentials
-            do throws(ProtobufDecodeError) {
-                request = try CheckRequestEssentials(serializedBytes: call.request)
-            } catch {
-                metrics.recordInvalidRequest()
-                log.warn("malformed CheckRequest", [("error", .string(error.description)), ("peer", .string(call.peer))])
-                return call.respond(.failure(.invalidArgument, "malformed CheckRequest: \(error)"))
-            }
-            // Envoy sets CheckRequest's http.id from x-request-id; the header is the fallback.
-            let httpID = request.httpID
-            let attributes = RequestAttributes(request)
-            metrics.inFlight.add(1, ordering: .relaxed)
-            let requestID = httpID.isEmpty ? attributes.requestID : httpID
-            pipeline.check(attributes) { [self] outcome in
-                let answer = outcome.serializedCheckResponse()
-                // Counted before answering, so a client that saw its answer also sees it in /metrics.
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                metrics.recordCheck(allowed: outcome.decision.isAllowed, reason: outcome.reasonCode, seconds: seconds)
-                metrics.inFlight.subtract(1, ordering: .relaxed)
-                call.respond(.response(answer))
-                logDecision(attributes, outcome, requestID: requestID, seconds: seconds)
+        { [extAuthz] call in
+            extAuthz.check(call.request) { answer, _ in
+                switch answer {
+                case .response(let bytes): call.respond(.response(bytes))
+                case .invalidArgument(let message): call.respond(.failure(.invalidArgument, message))
+                }
             }
         }
     }
@@ -96,35 +78,6 @@ final class ServerState: Sendable {
             let up = serving.load(ordering: .acquiring) && !shuttingDown.load(ordering: .acquiring)
             call.respond(.response(HealthCheckResponse(status: up ? .serving : .notServing).serializedBytes()))
         }
-    }
-
-    // MARK: decision log
-
-    private func logDecision(_ r: RequestAttributes, _ o: CheckOutcome, requestID: String, seconds: Double) {
-        let level: LogLevel = o.decision.isAllowed ? .debug : .info
-        guard log.enabled(level) else { return }
-        // Values of `--redact-claims` claims, read from the request's own tokens, are cut out of every
-        // free-text field (a path, a reason quoting an issuer or audience, the principal).
-        let redactor = options.redactClaims.isEmpty ? nil
-            : LogRedactor(claims: options.redactClaims, tokens: pipeline.extractTokens(from: r).map(\.token), maxTokenBytes: options.maxTokenBytes)
-        func text(_ s: String) -> JSONValue { .string(redactor?.scrub(s) ?? s) }
-        var fields: [(String, JSONValue)] = [
-            ("request_id", text(requestID)), ("method", text(r.method)), ("host", text(r.host)),
-            ("path", text(Self.pathWithoutSecrets(r.path))), ("decision", .string(o.decision.isAllowed ? "allow" : "deny")),
-            ("status", .number(Double(o.decision.httpStatus))), ("reason", text(o.reason)), ("reason_code", .string(o.reasonCode)),
-        ]
-        if let p = o.policy { fields.append(("policy", .string(p))) }
-        if let p = o.principal { fields.append(("principal", text(p))) }
-        fields.append(("generation", .number(Double(o.generation))))
-        fields.append(("latency_ms", .number((seconds * 1e6).rounded() / 1e3)))
-        log.log(level, "decision", fields)
-    }
-
-    /// The path with query values dropped: a token may ride in `?access_token=`.
-    static func pathWithoutSecrets(_ path: String) -> String {
-        guard let q = path.firstIndex(of: "?") else { return path }
-        let names = path[path.index(after: q)...].split(separator: "&").map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "" }
-        return String(path[..<q]) + "?" + names.map { $0 + "=…" }.joined(separator: "&")
     }
 
     // MARK: admin
@@ -161,51 +114,14 @@ final class ServerState: Sendable {
             case "/config_dump":
                 return .json(configDump().serialized + "\n")
             case "/metrics":
-                var out = ""
-                metrics.render(into: &out)
-                renderStoreMetrics(into: &out)
-                return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out)
+                var out = PrometheusText()
+                service.renderMetrics(into: &out)
+                out.family("warden_ready", "gauge", "Whether /readyz answers 200.")
+                out.sample("warden_ready", readiness().ready ? 1 : 0)
+                return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out.text)
             default:
                 return .notFound
             }
         }
-    }
-
-    private func renderStoreMetrics(into out: inout String) {
-        let gen = pipeline.generation.number
-        out += "# HELP warden_policy_generation Loaded policy generation (1 at start, +1 per successful reload).\n# TYPE warden_policy_generation gauge\n"
-        out += "warden_policy_generation \(gen)\n"
-        if let c = pipeline.tokenCache?.statistics {
-            out += "# HELP warden_token_cache_hits_total Verified-token cache hits.\n# TYPE warden_token_cache_hits_total counter\nwarden_token_cache_hits_total \(c.hits + pipeline.recentTokenHits)\n"
-            out += "# HELP warden_token_cache_misses_total Verified-token cache misses.\n# TYPE warden_token_cache_misses_total counter\nwarden_token_cache_misses_total \(c.misses)\n"
-            out += "# HELP warden_token_cache_entries Verified-token cache size.\n# TYPE warden_token_cache_entries gauge\nwarden_token_cache_entries \(c.count)\n"
-        }
-        let statuses = store.status()
-        let now = Date().timeIntervalSince1970
-        let issuers = issuersBySource()
-        func labels(_ s: SourceStatus) -> String {
-            let src = Metrics.escape(s.uri ?? s.source.description)
-            return "issuer=\"\(Metrics.escape(issuers[s.source] ?? ""))\",source=\"\(src)\""
-        }
-        out += "# HELP warden_jwks_fetches_total JWKS fetches by issuer, source and result.\n# TYPE warden_jwks_fetches_total counter\n"
-        for s in statuses {
-            out += "warden_jwks_fetches_total{\(labels(s)),result=\"success\"} \(s.fetches.succeeded)\n"
-            out += "warden_jwks_fetches_total{\(labels(s)),result=\"failed\"} \(s.fetches.failed)\n"
-            out += "warden_jwks_fetches_total{\(labels(s)),result=\"not_modified\"} \(s.fetches.notModified)\n"
-        }
-        out += "# HELP warden_jwks_keys Usable keys per source.\n# TYPE warden_jwks_keys gauge\n"
-        for s in statuses { out += "warden_jwks_keys{\(labels(s))} \(s.keyCount)\n" }
-        out += "# HELP warden_jwks_available Whether the source serves keys now (1) or not (0).\n# TYPE warden_jwks_available gauge\n"
-        for s in statuses { out += "warden_jwks_available{\(labels(s))} \(s.available ? 1 : 0)\n" }
-        out += "# HELP warden_jwks_age_seconds Age of the last good keys per source.\n# TYPE warden_jwks_age_seconds gauge\n"
-        for s in statuses {
-            if let f = s.fetchedAt { out += "warden_jwks_age_seconds{\(labels(s))} \(max(0, now - f))\n" }
-        }
-        out += "# HELP warden_jwks_unknown_kid_refetches_total Refetches triggered by an unknown kid.\n# TYPE warden_jwks_unknown_kid_refetches_total counter\n"
-        for s in statuses { out += "warden_jwks_unknown_kid_refetches_total{\(labels(s))} \(s.unknownKidRefetches)\n" }
-        out += "# HELP warden_jwks_unknown_kid_rate_limited_total Unknown-kid refetches refused by the rate limit.\n# TYPE warden_jwks_unknown_kid_rate_limited_total counter\n"
-        for s in statuses { out += "warden_jwks_unknown_kid_rate_limited_total{\(labels(s))} \(s.unknownKidRateLimited)\n" }
-        let ready = readiness().ready
-        out += "# HELP warden_ready Whether /readyz answers 200.\n# TYPE warden_ready gauge\nwarden_ready \(ready ? 1 : 0)\n"
     }
 }

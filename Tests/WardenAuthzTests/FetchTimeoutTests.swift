@@ -18,11 +18,11 @@ private func requestAuthentication(_ rules: String) throws -> PolicySet {
 
 private let slowURI = "http://127.0.0.1:9/jwks.json"
 
-private func timeoutPipeline(_ set: PolicySet, jwksFiles: [String: String] = [:]) -> CheckPipeline {
+private func timeoutPipeline(_ set: PolicySet, jwksFiles: [String: String] = [:]) -> CheckService {
     var options = AuthzOptions()
     options.jwksFiles = jwksFiles
     let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 2, logger: { _ in }))
-    return CheckPipeline(policies: set, scope: WorkloadScope(), keyStore: store, tokenCache: nil, options: options, clock: { testNow })
+    return CheckService(policies: set, scope: WorkloadScope(), keyStore: store, options: options, clock: { testNow })
 }
 
 @Test(arguments: [

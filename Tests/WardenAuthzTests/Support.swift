@@ -45,28 +45,35 @@ func policies(rule extra: String = "", _ authorizationPolicies: String = "") thr
     return try PolicySet.parse(yaml: yaml)
 }
 
-/// A pipeline over an inline key: no sockets, no fetches; `check` completes on the calling thread.
-func pipeline(_ set: PolicySet, debug: Bool = false) -> CheckPipeline {
+/// A Check path over an inline key: no sockets, no fetches; `check` completes on the calling thread.
+func pipeline(_ set: PolicySet, debug: Bool = false, tokenCache: (Int, Int) = (0, 0),
+              clock: @escaping @Sendable () -> Double = { testNow }) -> CheckService {
     var options = AuthzOptions()
     options.debugHeaders = debug
-    return CheckPipeline(policies: set, scope: WorkloadScope(), keyStore: JWKSStore(), tokenCache: nil,
-                         options: options, clock: { testNow })
+    return CheckService(policies: set, scope: WorkloadScope(), keyStore: JWKSStore(), options: options,
+                        tokenCache: tokenCache, clock: clock)
 }
 
-extension CheckPipeline {
+extension CheckService {
     /// Runs one check synchronously (inline keys never defer the completion).
-    func decide(_ request: RequestAttributes) -> CheckOutcome {
-        let box = OutcomeBox()
+    func decide(_ request: RequestAttributes) -> CheckResult {
+        let box = ResultBox()
         check(request) { box.set($0) }
         return box.get()!
     }
 }
 
-final class OutcomeBox: @unchecked Sendable {
+extension CheckResult {
+    var reasonCode: ReasonCode { record.reasonCode }
+    var principal: String? { record.principal }
+    var generation: Int { record.generation }
+}
+
+final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var value: CheckOutcome?
-    func set(_ v: CheckOutcome) { lock.withLock { value = v } }
-    func get() -> CheckOutcome? { lock.withLock { value } }
+    private var value: CheckResult?
+    func set(_ v: CheckResult) { lock.withLock { value = v } }
+    func get() -> CheckResult? { lock.withLock { value } }
 }
 
 func request(_ method: String = "GET", _ path: String = "/", headers: [String: String] = [:], host: String = "api.example.com") -> RequestAttributes {

@@ -1,7 +1,10 @@
+import WardenJWKS
 import WardenPolicy
 
-/// The policies that apply to one workload scope, with the token extractor and providers derived from them.
-final class CompiledScope: Sendable {
+/// The policies that apply to one workload scope, compiled for checks: the effective policies, the
+/// token extractor, one provider per issuer with a direct reference to its key slot, and the headers
+/// whose client copies are always removed. Immutable; part of one `CheckPlan`.
+final class ScopePlan: Sendable {
     let effective: EffectivePolicy
     let extractor: TokenExtractor
     /// Provider per issuer; the first rule naming an issuer wins (as Envoy's findByIssuer).
@@ -9,9 +12,9 @@ final class CompiledScope: Sendable {
     /// Every header any applicable rule outputs, to strip client-supplied copies.
     let outputHeaders: [String]
 
-    init(effective: EffectivePolicy, options: AuthzOptions) {
+    init(effective: EffectivePolicy, options: AuthzOptions, slots: (JWTRule) -> KeySlot) {
         self.effective = effective
-        let all = effective.jwtRules.map { JWTProvider(rule: $0, options: options) }
+        let all = effective.jwtRules.map { JWTProvider(rule: $0, options: options, slot: slots($0)) }
         var providers: [String: JWTProvider] = [:]
         for p in all where providers[p.rule.issuer] == nil { providers[p.rule.issuer] = p }
         self.providers = providers

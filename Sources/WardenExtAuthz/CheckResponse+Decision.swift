@@ -1,4 +1,4 @@
-import WardenExtAuthz
+import WardenAuthz
 import WardenJSON
 
 extension CheckResponse {
@@ -17,6 +17,18 @@ extension CheckResponse {
             self.init(status: RPCStatus(code: d.status == 401 ? 16 : 7), httpResponse: .deniedResponse(denied))
         }
     }
+
+    /// The bytes of `CheckResponse(decision)`, written without building the intermediate messages for the
+    /// claims: `dynamic_metadata` goes straight from the JSON claims to `google.protobuf.Struct` fields
+    /// (`ClaimsMetadata`), which `CheckResponseEncodingTests` compares with the message encoder.
+    public static func serializedBytes(for decision: Decision) -> [UInt8] {
+        guard case .allow(let ok) = decision, !ok.dynamicMetadata.isEmpty else { return CheckResponse(decision).serializedBytes() }
+        // Field order as CheckResponse.encode: status = 1, ok_response = 3, dynamic_metadata = 4.
+        var writer = ProtobufWriter(capacity: 1024)
+        CheckResponse(status: RPCStatus(code: 0), httpResponse: .okResponse(OkHttpResponse(ok))).encode(to: &writer)
+        writer.writeNested(field: 4) { ClaimsMetadata.writeStructFields(ok.dynamicMetadata, to: &$0) }
+        return writer.bytes
+    }
 }
 
 extension OkHttpResponse {
@@ -25,31 +37,6 @@ extension OkHttpResponse {
         headers = ok.headersToSet.map { HeaderValueOption(key: $0.name, value: $0.value, appendAction: .overwriteIfExistsOrAdd) }
         headersToRemove = ok.headersToRemove
         queryParametersToRemove = ok.queryParametersToRemove
-    }
-}
-
-extension CheckOutcome {
-    /// The wire answer for `decision`: the bytes of `CheckResponse(decision)`, with the `jwt_payload`
-    /// metadata copied from its encoding cached with the token (the parsed-token memo) when there is one.
-    public func serializedCheckResponse() -> [UInt8] {
-        if let encodedResponse { return encodedResponse }
-        guard case .allow(let ok) = decision else { return CheckResponse(decision).serializedBytes() }
-        // Field order as CheckResponse.encode: status = 1, ok_response = 3, dynamic_metadata = 4.
-        var writer = ProtobufWriter(capacity: 256 + (encodedMetadata?.count ?? 512))
-        CheckResponse(status: RPCStatus(code: 0), httpResponse: .okResponse(OkHttpResponse(ok))).encode(to: &writer)
-        if let encodedMetadata, ok.dynamicMetadata.count == 1, ok.dynamicMetadata[ResponseBuilder.payloadMetadataKey] != nil {
-            writer.writeBytes(encodedMetadata, field: 4)
-        } else if !ok.dynamicMetadata.isEmpty {
-            writer.writeNested(field: 4) { ClaimsMetadata.writeStructFields(ok.dynamicMetadata, to: &$0) }
-        }
-        return writer.bytes
-    }
-
-    /// The encoded `dynamic_metadata` Struct `{"jwt_payload": claims}` for a token's claims.
-    static func encodedPayloadMetadata(_ claims: [String: JSONValue]) -> [UInt8] {
-        var writer = ProtobufWriter(capacity: 512)
-        ClaimsMetadata.writeStructFields([ResponseBuilder.payloadMetadataKey: .object(claims)], to: &writer)
-        return writer.bytes
     }
 }
 

@@ -1,5 +1,3 @@
-import WardenPolicy
-
 extension RequestAttributes {
     /// Envoy's `buildOriginalUri`: `scheme://host` + the original path (x-envoy-original-path if set),
     /// the path cut to 256 bytes — the realm jwt_authn puts in `WWW-Authenticate`.
@@ -16,6 +14,10 @@ extension RequestAttributes {
         method == "OPTIONS" && !(headers["origin"] ?? "").isEmpty && !(headers["access-control-request-method"] ?? "").isEmpty
     }
 
-    /// `x-request-id`, for correlating decision logs with Envoy's access log.
-    public var requestID: String { headers["x-request-id"] ?? "" }
+    /// `x-request-id` (what Envoy's access log shows as `%REQ(X-REQUEST-ID)%`), else the stream id,
+    /// for correlating decision logs with the proxy's own.
+    public var requestID: String {
+        if let id = headers["x-request-id"], !id.isEmpty { return id }
+        return streamID
+    }
 }

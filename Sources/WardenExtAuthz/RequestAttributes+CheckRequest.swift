@@ -1,4 +1,3 @@
-import WardenExtAuthz
 import WardenPolicy
 
 extension RequestAttributes {
@@ -31,6 +30,7 @@ extension RequestAttributes {
         swap(&r.destinationIP, &e.destinationAddress)
         r.destinationPort = e.destinationPort
         swap(&r.sni, &e.sni)
+        swap(&r.streamID, &e.httpID)
         swap(&r.contextExtensions, &e.contextExtensions)
         return r
     }

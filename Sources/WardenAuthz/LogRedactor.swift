@@ -9,10 +9,10 @@ struct LogRedactor {
     /// Longest first, so a value containing another is replaced whole.
     let values: [String]
 
-    init(claims: Set<String>, tokens: [String], maxTokenBytes: Int) {
+    /// - Parameter tokens: the request's tokens as the check parsed them (verified or not).
+    init(claims: Set<String>, tokens: [UnverifiedJWT]) {
         var found = Set<String>()
-        for token in tokens {
-            guard let jwt = try? UnverifiedJWT.parse(token, maxBytes: maxTokenBytes) else { continue }
+        for jwt in tokens {
             for name in claims {
                 if let v = LogRedactor.lookup(name, in: jwt.claims) { LogRedactor.collect(v, into: &found) }
             }
@@ -58,7 +58,7 @@ struct LogRedactor {
 
 extension String {
     /// Replaces every non-overlapping occurrence of `target` (non-empty) with `replacement`.
-    func replacingAll(_ target: String, with replacement: String) -> String {
+    public func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var out = ""
         var rest = Substring(self)

@@ -1,7 +1,8 @@
 import Glibc
 import WardenJSON
 
-enum LogLevel: String, Sendable, Comparable {
+/// Severity of a log line; lines below the logger's level are not written.
+public enum LogLevel: String, Sendable, Comparable {
     case debug, info, warn, error
 
     private var rank: Int {
@@ -13,22 +14,28 @@ enum LogLevel: String, Sendable, Comparable {
         }
     }
 
-    static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
 }
 
-enum LogFormat: String, Sendable {
+/// `--log-format`: one JSON object per line, or `time LEVEL msg key=value…`.
+public enum LogFormat: String, Sendable {
     case json, text
 }
 
 /// Writes one line per event to stderr, as JSON or `key=value` text. Thread-safe: each line is one write(2).
-struct Logger: Sendable {
-    let level: LogLevel
-    let format: LogFormat
+public struct Logger: Sendable {
+    public let level: LogLevel
+    public let format: LogFormat
 
-    func enabled(_ l: LogLevel) -> Bool { l >= level }
+    public init(level: LogLevel, format: LogFormat) {
+        self.level = level
+        self.format = format
+    }
+
+    public func enabled(_ l: LogLevel) -> Bool { l >= level }
 
     /// Logs `message` with structured `fields` (values already redacted by the caller).
-    func log(_ l: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = []) {
+    public func log(_ l: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = []) {
         guard enabled(l) else { return }
         var line = ""
         let time = Logger.timestamp()
@@ -61,13 +68,13 @@ struct Logger: Sendable {
         }
     }
 
-    func debug(_ m: String, _ f: [(String, JSONValue)] = []) { log(.debug, m, f) }
-    func info(_ m: String, _ f: [(String, JSONValue)] = []) { log(.info, m, f) }
-    func warn(_ m: String, _ f: [(String, JSONValue)] = []) { log(.warn, m, f) }
-    func error(_ m: String, _ f: [(String, JSONValue)] = []) { log(.error, m, f) }
+    public func debug(_ m: String, _ f: [(String, JSONValue)] = []) { log(.debug, m, f) }
+    public func info(_ m: String, _ f: [(String, JSONValue)] = []) { log(.info, m, f) }
+    public func warn(_ m: String, _ f: [(String, JSONValue)] = []) { log(.warn, m, f) }
+    public func error(_ m: String, _ f: [(String, JSONValue)] = []) { log(.error, m, f) }
 
     /// RFC 3339 UTC time with milliseconds.
-    static func timestamp() -> String {
+    public static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var t = time_t(ts.tv_sec)

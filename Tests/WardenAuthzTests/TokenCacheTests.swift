@@ -1,23 +1,20 @@
-import Synchronization
 import Testing
-import WardenAuthz
-import WardenExtAuthz
+@testable import WardenAuthz
+import WardenSync
 import WardenJSON
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
 
-/// The parsed-token memo in front of the verified-token cache must never let a repeated token skip a
-/// check that would now fail: time, issuer, keys.
+/// The token cache must never let a repeated token skip a check that would now fail: time, issuer, keys.
 private final class Clock: Sendable {
-    private let now = Mutex(testNow)
+    private let now = Locked(testNow)
     func read() -> Double { now.withLock { $0 } }
     func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
 }
 
-private func cachedPipeline(_ set: PolicySet, clock: Clock) -> CheckPipeline {
-    CheckPipeline(policies: set, scope: WorkloadScope(), keyStore: JWKSStore(), tokenCache: VerifiedTokenCache(),
-                  options: AuthzOptions(), clock: { clock.read() })
+private func cachedPipeline(_ set: PolicySet, clock: Clock, entries: Int = 1000, bytes: Int = 1 << 20) -> CheckService {
+    pipeline(set, tokenCache: (entries, bytes), clock: { clock.read() })
 }
 
 private func bearer(_ t: String) -> RequestAttributes { request(headers: ["authorization": "Bearer \(t)"]) }
@@ -25,9 +22,11 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
 @Test func repeatedTokenIsAllowedAndCountedAsCacheHit() throws {
     let p = cachedPipeline(try policies(), clock: Clock())
     for _ in 0..<3 { #expect(p.decide(bearer(good)).decision.httpStatus == 200) }
-    // First check verifies the signature; the next two are hits (memo or cache), none a second verify.
-    #expect(p.tokenCache!.statistics.hits + p.recentTokenHits == 2)
-    #expect(p.tokenCache!.statistics.insertions == 1)
+    // First check verifies the signature; the next two are hits, none a second verify.
+    #expect(p.tokenCacheStatistics.hits == 2)
+    #expect(p.tokenCacheStatistics.misses == 1)
+    #expect(p.tokenCacheStatistics.entries == 1)
+    #expect(p.decide(bearer(good)).record.tokens.first?.fromCache == true)
 }
 
 @Test func rememberedTokenStillExpires() throws {
@@ -81,40 +80,9 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
     #expect(after.decision.deny?.body == "Jwt issuer is not configured")
 }
 
-/// A memo hit answers with the `jwt_payload` metadata encoded once per token: the bytes must be exactly
-/// what encoding the decision gives, and what the first (verified, not remembered) check answered.
-@Test func rememberedTokenAnswersTheSameBytes() throws {
-    let p = cachedPipeline(try policies(), clock: Clock())
-    let claims: [String: JSONValue] = ["scope": .array([.string("read"), .string("write")]), "n": .number(1.5),
-                                       "nested": .object(["b": .bool(true), "z": .null, "a": .string("ü\u{0}")])]
-    let t = bearer(token(claims))
-    let first = p.decide(t)
-    let second = p.decide(t)
-    #expect(first.decision.isAllowed && second.decision == first.decision)
-    #expect(p.recentTokenHits == 1)
-    let expected = CheckResponse(first.decision).serializedBytes()
-    #expect(first.serializedCheckResponse() == expected)
-    #expect(second.serializedCheckResponse() == expected)
-    let decoded = try CheckResponse(serializedBytes: second.serializedCheckResponse())
-    guard case .structValue(let payload)? = decoded.dynamicMetadata["jwt_payload"] else {
-        Issue.record("no jwt_payload metadata")
-        return
-    }
-    #expect(payload["nested"] == .structValue(["a": .string("ü\u{0}"), "b": .bool(true), "z": .null]))
-    // A decision changed after the check is encoded as it is now, not from the cached bytes.
-    var edited = second
-    if case .allow(var ok) = edited.decision {
-        ok.dynamicMetadata["jwt_payload"] = .object(["sub": .string("someone else")])
-        edited.decision = .allow(ok)
-    }
-    #expect(edited.serializedCheckResponse() == CheckResponse(edited.decision).serializedBytes())
-    #expect(edited.serializedCheckResponse() != expected)
-}
-
-/// A remembered token's allow answer is reused only while it would be built the same: same compiled
-/// policies and header; a reload that changes the output headers, another header location or a
-/// query-parameter token builds it anew. Every answer's bytes are its decision's encoding.
-@Test func rememberedAllowAnswerFollowsPolicyAndLocation() throws {
+/// A cached token's allow answer is built for each request: a reload that changes the output headers,
+/// another header location or a query-parameter token each give their own answer.
+@Test func cachedTokenAnswerFollowsPolicyAndLocation() throws {
     func rules(_ claimHeader: String) throws -> PolicySet {
         try PolicySet.parse(yaml: """
         apiVersion: security.istio.io/v1
@@ -133,10 +101,9 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
         """)
     }
     let p = cachedPipeline(try rules("x-sub"), clock: Clock())
-    func check(_ r: RequestAttributes) -> CheckOutcome {
+    func check(_ r: RequestAttributes) -> CheckResult {
         let o = p.decide(r)
         #expect(o.decision.isAllowed)
-        #expect(o.serializedCheckResponse() == CheckResponse(o.decision).serializedBytes())
         return o
     }
     let first = check(bearer(good))
@@ -157,4 +124,43 @@ private func bearer(_ t: String) -> RequestAttributes { request(headers: ["autho
     let reloaded = check(bearer(good))
     #expect(reloaded.decision.allow?.headersToSet == [HTTPHeader("x-user", "alice")])
     #expect(reloaded.decision.allow?.headersToRemove.contains("x-sub") == false)
+}
+
+/// Keys reloaded with the verifying key still in the set (a new generation, same fingerprint): the
+/// cached token still stands for its signature check.
+@Test func cachedTokenSurvivesAReloadThatKeepsItsKey() throws {
+    let p = cachedPipeline(try policies(), clock: Clock())
+    #expect(p.decide(bearer(good)).decision.isAllowed)
+    let extra = #"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"\#(Base64URL.encode(secret))"},{"kty":"oct","kid":"k2","alg":"HS256","k":"\#(Base64URL.encode(Array("another secret, 32 bytes long!!!".utf8)))"}]}"#
+    p.install(try PolicySet.parse(yaml: """
+    apiVersion: security.istio.io/v1
+    kind: RequestAuthentication
+    metadata: {name: jwt, namespace: default}
+    spec:
+      jwtRules:
+      - issuer: "\(issuer)"
+        audiences: [api]
+        jwks: '\(extra)'
+    """))
+    let after = p.decide(bearer(good))
+    #expect(after.decision.isAllowed)
+    #expect(after.record.tokens.first?.fromCache == true)
+}
+
+/// Bounded by entries and by estimated bytes: neither is ever exceeded, whatever is inserted.
+@Test(arguments: [(4, 1 << 20), (1000, 3 * TokenCache.cost(ofTokenBytes: 200))] as [(Int, Int)])
+func cacheStaysWithinItsBounds(entries: Int, bytes: Int) throws {
+    let p = cachedPipeline(try policies(), clock: Clock(), entries: entries, bytes: bytes)
+    for i in 0..<64 {
+        #expect(p.decide(bearer(token(["n": .number(Double(i))]))).decision.isAllowed)
+        let s = p.tokenCacheStatistics
+        #expect(s.entries <= entries && s.bytes <= bytes)
+    }
+    #expect(p.tokenCacheStatistics.entries > 0)
+}
+
+@Test func disabledCacheVerifiesEveryTime() throws {
+    let p = cachedPipeline(try policies(), clock: Clock(), entries: 0, bytes: 0)
+    for _ in 0..<3 { #expect(p.decide(bearer(good)).record.tokens.first?.fromCache == false) }
+    #expect(p.tokenCacheStatistics.hits == 0 && p.tokenCacheStatistics.entries == 0)
 }

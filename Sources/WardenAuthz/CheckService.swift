@@ -1,0 +1,133 @@
+import Dispatch
+import WardenJWKS
+import WardenJWT
+import WardenPolicy
+
+/// The Check path, with no sockets and no wire format: one decoded request in, the decision and its
+/// `DecisionRecord` out. Every front door (gRPC ext_authz today) is an adapter onto `check`; the decision
+/// log, the metrics and `warden explain` are renderings of the record it returns.
+///
+/// Steps (docs/architecture.md): load the plan → select the scope → extract tokens → authenticate
+/// (token cache, key slots) → evaluate AuthorizationPolicies → build the decision → count and log.
+/// Thread-safe; policies are swapped atomically with `install(_:)`.
+public final class CheckService: Sendable {
+    public let options: AuthzOptions
+    /// The server's own workload scope.
+    public let scope: WorkloadScope
+    public let keyStore: JWKSStore
+    public let metrics = CheckMetrics()
+    private let clock: @Sendable () -> Double
+    private let current: CurrentPlan
+    private let authenticator: Authenticator
+    private let responses: ResponseBuilder
+    private let decisionLog: DecisionLog?
+
+    /// - Parameters:
+    ///   - keyStore: where key slots come from; every source the policies name is registered here.
+    ///   - tokenCache: (entries, bytes) bounds of the token cache; (0, 0) disables it.
+    ///   - clock: seconds since the epoch, for token times (injected: tests and `explain --now`).
+    ///   - decisionLog: where each decision is logged (nil: nowhere).
+    public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
+                tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
+                clock: @escaping @Sendable () -> Double) {
+        self.options = options
+        self.scope = scope
+        self.keyStore = keyStore
+        self.clock = clock
+        self.decisionLog = decisionLog
+        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore))
+        authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
+                                      options: options)
+        responses = ResponseBuilder(options: options)
+    }
+
+    /// The plan new checks run on.
+    public var plan: CheckPlan { current.load() }
+
+    /// Swaps in a new, fully validated policy set; checks in flight finish on the old plan.
+    /// - Returns: the new plan's number.
+    @discardableResult
+    public func install(_ policies: PolicySet) -> Int {
+        let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
+        current.store(next)
+        return next.number
+    }
+
+    /// The token cache's counters.
+    public var tokenCacheStatistics: TokenCacheStatistics {
+        let s = authenticator.cache.statistics
+        return TokenCacheStatistics(hits: s.hits, misses: s.misses, entries: s.entries, bytes: s.bytes, evictions: s.evictions,
+                                    capacity: authenticator.cache.capacity, maxBytes: authenticator.cache.maxBytes)
+    }
+
+    /// Decides one request. `completion` runs exactly once: on this thread when no key fetch is needed,
+    /// else on the key store's thread once keys arrive or the source's fetch timeout passes.
+    /// - Parameter receivedAt: monotonic nanoseconds when the front door had the request (the latency
+    ///   metric and the record's timing start there).
+    public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
+                      completion: @escaping @Sendable (CheckResult) -> Void) {
+        metrics.inFlight.add(1)
+        let plan = current.load()
+        let scopePlan: ScopePlan
+        let workload: WorkloadScope
+        if request.contextExtensions.isEmpty {
+            (scopePlan, workload) = (plan.defaultPlan, plan.defaultScope)
+        } else {
+            workload = scope.applying(contextExtensions: request.contextExtensions)
+            scopePlan = plan.plan(for: workload)
+        }
+        let preflight = request.isCORSPreflight
+        let start = DecisionRecord(generation: plan.number, scope: workload, corsPreflight: preflight, receivedAt: receivedAt)
+        let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
+        if tokens.isEmpty {
+            var record = start
+            return finish(&record, request, scopePlan, completion)
+        }
+        authenticator.authenticate(tokens, scope: scopePlan, now: clock()) { [self] result in
+            var record = start
+            record.tokens = result.traces
+            record.rejectedToken = result.rejected
+            record.keyWaitNanos = result.keyWaitNanos
+            finish(&record, request, scopePlan, completion)
+        }
+    }
+
+    private func finish(_ record: inout DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
+                        _ completion: @Sendable (CheckResult) -> Void) {
+        if let (error, _) = record.rejection {
+            record.reasonCode = error.reasonCode
+        } else {
+            let authorization = AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identity: record.identity,
+                                                                options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))
+            record.authorization = authorization
+            record.reasonCode = authorization.reasonCode
+        }
+        let decision = responses.decision(for: record, request: request, scope: scopePlan)
+        record.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let result = CheckResult(decision: decision, record: record)
+        // Counted before answering, so a client that saw its answer also sees it in /metrics.
+        metrics.record(record)
+        metrics.inFlight.add(-1)
+        completion(result)
+        decisionLog?.write(result, request: request)
+    }
+
+    /// The tokens a check of `request` would verify, in order, with where each was found.
+    public func extractTokens(from request: RequestAttributes) -> [ExtractedToken] {
+        guard !request.isCORSPreflight else { return [] }
+        let plan = current.load()
+        let workload = request.contextExtensions.isEmpty ? scope : scope.applying(contextExtensions: request.contextExtensions)
+        return plan.plan(for: workload).extractor.extract(from: request)
+    }
+}
+
+/// The token cache's counters and bounds, for `/metrics`.
+public struct TokenCacheStatistics: Sendable, Equatable {
+    public var hits: Int
+    public var misses: Int
+    public var entries: Int
+    public var bytes: Int
+    public var evictions: Int
+    public var capacity: Int
+    public var maxBytes: Int
+}

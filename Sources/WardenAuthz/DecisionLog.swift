@@ -1,0 +1,47 @@
+import WardenJSON
+import WardenPolicy
+
+/// The decision log: one line per check, rendered from its `DecisionRecord` (denials at info, allows at
+/// debug). Values of `--redact-claims` claims, read from the request's own tokens, are cut out of every
+/// free-text field (a path, a reason quoting an issuer or audience, the principal).
+public struct DecisionLog: Sendable {
+    public let logger: Logger
+    public let redactClaims: Set<String>
+
+    public init(logger: Logger, redactClaims: Set<String> = []) {
+        self.logger = logger
+        self.redactClaims = redactClaims
+    }
+
+    /// Logs one decision.
+    public func write(_ result: CheckResult, request: RequestAttributes) {
+        let level: LogLevel = result.decision.isAllowed ? .debug : .info
+        guard logger.enabled(level) else { return }
+        logger.log(level, "decision", fields(result, request: request))
+    }
+
+    /// The line's fields, in order.
+    public func fields(_ result: CheckResult, request r: RequestAttributes) -> [(String, JSONValue)] {
+        let record = result.record
+        let redactor = redactClaims.isEmpty ? nil : LogRedactor(claims: redactClaims, tokens: record.tokens.compactMap(\.jwt))
+        func text(_ s: String) -> JSONValue { .string(redactor?.scrub(s) ?? s) }
+        var fields: [(String, JSONValue)] = [
+            ("request_id", text(r.requestID)), ("method", text(r.method)), ("host", text(r.host)),
+            ("path", text(Self.pathWithoutSecrets(r.path))), ("decision", .string(result.decision.isAllowed ? "allow" : "deny")),
+            ("status", .number(Double(result.decision.httpStatus))), ("reason", text(record.reason)),
+            ("reason_code", .string(record.reasonCode.rawValue)),
+        ]
+        if let p = record.policy { fields.append(("policy", .string(p))) }
+        if let p = record.principal { fields.append(("principal", text(p))) }
+        fields.append(("generation", .number(Double(record.generation))))
+        fields.append(("latency_ms", .number((record.seconds * 1e6).rounded() / 1e3)))
+        return fields
+    }
+
+    /// The path with query values dropped: a token may ride in `?access_token=`.
+    public static func pathWithoutSecrets(_ path: String) -> String {
+        guard let q = path.firstIndex(of: "?") else { return path }
+        let names = path[path.index(after: q)...].split(separator: "&").map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "" }
+        return String(path[..<q]) + "?" + names.map { $0 + "=…" }.joined(separator: "&")
+    }
+}

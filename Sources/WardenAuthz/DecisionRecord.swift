@@ -1,0 +1,77 @@
+import WardenJWT
+import WardenPolicy
+
+/// The typed trace of one check: what was found, what ran, how each step ended, and why the answer is
+/// what it is. The single source of every explanation: the decision log line, `x-warden-reason`, the
+/// metric labels and `warden explain` are renderings of it, never computed on their own.
+public struct DecisionRecord: Sendable {
+    /// The policy generation the check ran on.
+    public let generation: Int
+    /// The workload scope the policies were selected for (the server's, or the route's `context_extensions`).
+    public let scope: WorkloadScope
+    /// A CORS preflight: tokens were not looked for (Istio sets jwt_authn's `bypass_cors_preflight`).
+    public let corsPreflight: Bool
+    /// Every token found, in extraction order, with its outcome.
+    public internal(set) var tokens: [TokenTrace] = []
+    /// The index in `tokens` of the token whose failure answered the check, if one did.
+    public internal(set) var rejectedToken: Int?
+    /// The AuthorizationPolicy evaluation; nil when a token was rejected first.
+    public internal(set) var authorization: AuthorizationDecision?
+    /// Why the check ended as it did.
+    public internal(set) var reasonCode: ReasonCode = .allowed
+    /// Monotonic nanoseconds when the front door had the request (before decoding it).
+    public let receivedAt: UInt64
+    /// Nanoseconds spent waiting for keys that were not cached (a cold source or an unknown-kid refetch).
+    public internal(set) var keyWaitNanos: UInt64 = 0
+    /// Monotonic nanoseconds when the decision was made.
+    public internal(set) var decidedAt: UInt64 = 0
+
+    init(generation: Int, scope: WorkloadScope, corsPreflight: Bool, receivedAt: UInt64) {
+        self.generation = generation
+        self.scope = scope
+        self.corsPreflight = corsPreflight
+        self.receivedAt = receivedAt
+    }
+
+    /// The token rejection that answered the check.
+    public var rejection: (error: JWTError, location: TokenLocation)? {
+        guard let i = rejectedToken, let e = tokens[i].error else { return nil }
+        return (e, tokens[i].location)
+    }
+
+    /// Istio's request principal (`iss/sub`) of the first verified token.
+    public var principal: String? {
+        guard rejectedToken == nil else { return nil }
+        return tokens.lazy.compactMap(\.identity).first?.principal
+    }
+
+    /// The identity AuthorizationPolicies saw: the first extracted token's.
+    public var identity: RequestIdentity? {
+        guard rejectedToken == nil else { return nil }
+        return tokens.first?.identity
+    }
+
+    /// One human line, e.g. `Jwt is expired: expired at 1700000000, now 1700003600 (clock skew included)
+    /// (token from header authorization (prefix "Bearer "))` or `denied by DENY policy ns/name rule[0]`.
+    public var reason: String {
+        if let (e, location) = rejection { return "\(e.envoyMessage): \(e.detail) (token from \(location))" }
+        return authorization?.reason ?? "allowed"
+    }
+
+    /// `ns/name rule[i]` of the policy that decided, if one did.
+    public var policy: String? {
+        switch authorization?.verdict {
+        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return "\(m.policy) rule[\(m.ruleIndex)]"
+        default: return nil
+        }
+    }
+
+    /// Seconds from `receivedAt` to `decidedAt`.
+    public var seconds: Double { Double(decidedAt &- receivedAt) / 1e9 }
+}
+
+/// What a check returns: the decision a front door renders, and the record of how it was reached.
+public struct CheckResult: Sendable {
+    public let decision: Decision
+    public let record: DecisionRecord
+}

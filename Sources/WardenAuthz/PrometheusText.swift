@@ -1,0 +1,50 @@
+/// Writes the Prometheus text exposition format (version 0.0.4): every family of `/metrics` is written
+/// through this, so escaping and layout live in one place.
+public struct PrometheusText {
+    public private(set) var text = ""
+
+    public init() {}
+
+    /// `# HELP` and `# TYPE` lines of a family.
+    public mutating func family(_ name: String, _ type: String, _ help: String) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    }
+
+    /// One sample; label values are escaped.
+    public mutating func sample(_ name: String, _ value: String, labels: [(String, String)] = []) {
+        text += name
+        if !labels.isEmpty {
+            text += "{"
+            var first = true
+            for (k, v) in labels {
+                if !first { text += "," }
+                first = false
+                text += k + "=\"" + Self.escape(v) + "\""
+            }
+            text += "}"
+        }
+        text += " " + value + "\n"
+    }
+
+    public mutating func sample(_ name: String, _ value: Int, labels: [(String, String)] = []) {
+        sample(name, String(value), labels: labels)
+    }
+
+    public mutating func sample(_ name: String, _ value: Double, labels: [(String, String)] = []) {
+        sample(name, "\(value)", labels: labels)
+    }
+
+    /// Label value escaping: backslash, double quote and newline.
+    public static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,75 @@
+import WardenJWT
+import WardenPolicy
+
+/// Why a check ended as it did: one case per outcome the Check path produces. The raw value is the
+/// `reason_code` of the decision log, the `reason` label of `warden_checks_total` and the README's table
+/// (`ReasonCodeTests` compares them), so it is stable: add cases, never rename one.
+public enum ReasonCode: String, CaseIterable, Sendable {
+    /// Every token present verified and the AuthorizationPolicies allow the request.
+    case allowed
+    // A token was rejected (401, or 403 for the audience): one case per JWTError that reaches a check.
+    case jwtMalformed = "jwt_malformed"
+    case jwtTokenTooLarge = "jwt_token_too_large"
+    case jwtUnsupportedAlgorithm = "jwt_unsupported_algorithm"
+    case jwtIssuerNotConfigured = "jwt_issuer_not_configured"
+    case jwtIssuerMismatch = "jwt_issuer_mismatch"
+    case jwtExpired = "jwt_expired"
+    case jwtNotYetValid = "jwt_not_yet_valid"
+    case jwtMissingExpiration = "jwt_missing_expiration"
+    case jwtLifetimeTooLong = "jwt_lifetime_too_long"
+    case jwtAudienceMismatch = "jwt_audience_mismatch"
+    case jwtJWKSUnavailable = "jwt_jwks_unavailable"
+    case jwtUnknownKid = "jwt_unknown_kid"
+    case jwtBadSignature = "jwt_bad_signature"
+    case jwtLenientEncoding = "jwt_lenient_encoding"
+    // The AuthorizationPolicies deny (403 `RBAC: access denied`).
+    /// A DENY policy matched.
+    case policyDenied = "policy_denied"
+    /// ALLOW policies apply and none matched.
+    case noAllowPolicyMatched = "no_allow_policy_matched"
+    /// The path cannot be normalized.
+    case invalidPath = "invalid_path"
+
+    /// Whether the request goes through.
+    public var isAllowed: Bool { self == .allowed }
+
+    /// A dense index (0 ..< allCases.count), for per-reason counters.
+    public var index: Int { Self.indices[self]! }
+    private static let indices: [ReasonCode: Int] = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
+}
+
+extension JWTError {
+    /// The reason code a check rejected with this error reports.
+    public var reasonCode: ReasonCode {
+        switch self {
+        case .malformed: return .jwtMalformed
+        case .tokenTooLarge: return .jwtTokenTooLarge
+        case .unsupportedAlgorithm: return .jwtUnsupportedAlgorithm
+        case .issuerNotConfigured: return .jwtIssuerNotConfigured
+        case .issuerMismatch: return .jwtIssuerMismatch
+        case .expired: return .jwtExpired
+        case .notYetValid: return .jwtNotYetValid
+        case .missingExpiration: return .jwtMissingExpiration
+        case .lifetimeTooLong: return .jwtLifetimeTooLong
+        case .audienceMismatch: return .jwtAudienceMismatch
+        case .jwksUnavailable: return .jwtJWKSUnavailable
+        // A JWKS document that does not parse never becomes keys: a check sees no keys for the source.
+        case .malformedJWKS: return .jwtJWKSUnavailable
+        case .unknownKid: return .jwtUnknownKid
+        case .badSignature: return .jwtBadSignature
+        case .lenientEncoding: return .jwtLenientEncoding
+        }
+    }
+}
+
+extension AuthorizationDecision {
+    /// The reason code of this authorization result.
+    public var reasonCode: ReasonCode {
+        switch verdict {
+        case .allow: return .allowed
+        case .deny(.denyPolicyMatched): return .policyDenied
+        case .deny(.noAllowPolicyMatched): return .noAllowPolicyMatched
+        case .deny(.invalidPath): return .invalidPath
+        }
+    }
+}

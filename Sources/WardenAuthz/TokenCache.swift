@@ -1,0 +1,190 @@
+import Synchronization
+import WardenJWKS
+import WardenJWT
+import WardenPolicy
+import WardenSync
+
+/// The one token cache of the Check path, owned by the authenticator (Envoy keeps one `jwt_cache` per
+/// provider): tokens whose signature verified, by their exact text, with what parsing and verifying
+/// produced, so a repeated token skips base64, JSON and the signature. Claims (issuer, time, audience)
+/// are still checked against `now` on every hit.
+///
+/// An entry stands for a signature check only against keys that still hold the key that verified it
+/// (the same key snapshot, or its fingerprint — material, kid, alg — still in the set: removing or
+/// rotating that key invalidates the entry at once), before the token's `exp`, and at most
+/// `maxEntryAge` after it was verified. Which rule takes the token (issuer, location) is decided anew
+/// on every check, before the cache is asked.
+///
+/// Bounded twice: `capacity` entries and `maxBytes` (an estimate of each entry's heap: the token, its
+/// payload segment and decoded claims). Two-way set-associative by a seeded hash of the token (the way
+/// not used last is replaced), so every operation is O(1) under one lock; hashing and comparing the
+/// token's text happen outside it. Entries hold the token's full text, so a hash collision is a miss.
+final class TokenCache: Sendable {
+    final class Entry: Sendable {
+        let hash: Int
+        let token: String
+        let jwt: UnverifiedJWT
+        let verified: VerifiedJWT
+        let identity: RequestIdentity
+        let source: JWKSSource
+        let keyGeneration: UInt64
+        let validUntil: Double
+        let cost: Int
+
+        init(hash: Int, token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, snapshot: KeySnapshot, validUntil: Double) {
+            self.hash = hash
+            self.token = token
+            self.jwt = jwt
+            self.verified = verified
+            identity = RequestIdentity(verified)
+            source = snapshot.source
+            keyGeneration = snapshot.generation
+            self.validUntil = validUntil
+            cost = TokenCache.cost(ofTokenBytes: token.utf8.count)
+        }
+    }
+
+    /// Counters for `/metrics`.
+    public struct Statistics: Sendable, Equatable {
+        public var hits = 0
+        public var misses = 0
+        public var entries = 0
+        public var bytes = 0
+        public var evictions = 0
+    }
+
+    private struct State {
+        var ways: [Entry?]       // set i: ways[2i], ways[2i + 1]
+        var victim: [UInt8]      // per set: the way to replace next
+        var entries = 0
+        var bytes = 0
+        var evictions = 0
+    }
+
+    let capacity: Int
+    let maxBytes: Int
+    let maxEntryAge: Double
+    private let state: Locked<State>
+    private let mask: Int
+    private let seed = UInt64.random(in: .min ... .max)
+    private let hitCount = Atomic<Int>(0)
+    private let missCount = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - capacity: most tokens held (0 disables the cache).
+    ///   - maxBytes: most estimated heap bytes held.
+    ///   - maxEntryAge: seconds an entry lives at most, also for tokens without `exp`.
+    init(capacity: Int, maxBytes: Int, maxEntryAge: Double = 3600) {
+        self.capacity = max(0, capacity)
+        self.maxBytes = max(0, maxBytes)
+        self.maxEntryAge = maxEntryAge
+        var sets = 1
+        while 2 * sets < self.capacity { sets <<= 1 }  // room for `capacity`; `entries` enforces it
+        state = Locked(State(ways: [Entry?](repeating: nil, count: 2 * sets), victim: [UInt8](repeating: 0, count: sets)))
+        mask = sets - 1
+    }
+
+    /// Estimated heap bytes of one entry for a token of `bytes` bytes: the token, its payload segment
+    /// (about 3/4 of it) and decoded claims (about as much again), plus fixed overhead.
+    static func cost(ofTokenBytes bytes: Int) -> Int { 3 * bytes + 768 }
+
+    /// The entry for exactly `token`, if one is within its lifetime.
+    func lookup(_ token: String, now: Double) -> Entry? {
+        guard capacity > 0 else { return nil }
+        let hash = hash(token)
+        let set = hash & mask
+        let entry: Entry? = state.withLock { s in
+            for way in 0..<2 {
+                if let e = s.ways[2 * set + way], e.hash == hash {
+                    s.victim[set] = UInt8(1 - way)
+                    return e
+                }
+            }
+            return nil
+        }
+        guard let entry, now < entry.validUntil, entry.token == token else { return nil }
+        return entry
+    }
+
+    /// Whether `entry` may stand for a signature check against `snapshot`: the key that verified it is
+    /// still there. Counts a hit when it may.
+    func answers(_ entry: Entry, for snapshot: KeySnapshot) -> Bool {
+        guard (entry.keyGeneration == snapshot.generation && entry.source == snapshot.source)
+                || snapshot.keys.fingerprints.contains(entry.verified.verifiedBy)
+        else { return false }
+        hitCount.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Remembers a token whose signature just verified with a key of `snapshot`; counts the miss.
+    func insert(_ token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, snapshot: KeySnapshot, now: Double) {
+        guard capacity > 0 else { return }
+        missCount.add(1, ordering: .relaxed)
+        let validUntil = min(jwt.expiresAt ?? .infinity, now + maxEntryAge)
+        guard validUntil > now else { return }
+        let hash = hash(token)
+        let entry = Entry(hash: hash, token: token, jwt: jwt, verified: verified, snapshot: snapshot, validUntil: validUntil)
+        let set = hash & mask
+        let replaced = state.withLock { s -> Entry? in
+            var way = Int(s.victim[set])
+            // The same token (a re-verification after a key change) replaces itself.
+            if s.ways[2 * set + way]?.hash != hash, s.ways[2 * set + 1 - way]?.hash == hash { way = 1 - way }
+            let old = s.ways[2 * set + way]
+            let freed = old?.cost ?? 0
+            guard s.bytes - freed + entry.cost <= maxBytes, old != nil || s.entries < capacity else { return nil }
+            s.victim[set] = UInt8(1 - way)
+            s.ways[2 * set + way] = entry
+            s.bytes += entry.cost - freed
+            if old == nil { s.entries += 1 } else if old!.hash != hash { s.evictions += 1 }
+            return old
+        }
+        _ = replaced  // released after the lock
+    }
+
+    /// Drops every entry (counters are kept).
+    func removeAll() {
+        let dropped = state.withLock { s -> [Entry?] in
+            let old = s.ways
+            s.ways = [Entry?](repeating: nil, count: old.count)
+            s.entries = 0
+            s.bytes = 0
+            return old
+        }
+        _ = dropped
+    }
+
+    var statistics: Statistics {
+        var stats = state.withLock { Statistics(entries: $0.entries, bytes: $0.bytes, evictions: $0.evictions) }
+        stats.hits = hitCount.load(ordering: .relaxed)
+        stats.misses = missCount.load(ordering: .relaxed)
+        return stats
+    }
+
+    /// A seeded multiply-xorshift hash of the token's bytes, 8 at a time: a third of the instructions of
+    /// `String.hashValue` (SipHash) on a ~600-byte token. A collision costs only a miss (entries are
+    /// compared by their full text), and the per-process seed keeps set choice unpredictable.
+    private func hash(_ token: String) -> Int {
+        var text = token
+        return text.withUTF8 { bytes -> Int in
+            var h = seed ^ UInt64(bytes.count)
+            var i = 0
+            let n = bytes.count
+            let raw = UnsafeRawBufferPointer(bytes)
+            while n - i >= 8 {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+                h ^= h >> 29
+                i += 8
+            }
+            var tail: UInt64 = 0
+            while i < n {
+                tail = tail << 8 | UInt64(bytes[i])
+                i += 1
+            }
+            h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            h = h &* 0x94D0_49BB_1331_11EB
+            h ^= h >> 32
+            return Int(truncatingIfNeeded: h)
+        }
+    }
+}

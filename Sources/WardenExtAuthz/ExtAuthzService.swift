@@ -1,0 +1,43 @@
+import Dispatch
+import WardenAuthz
+import WardenPolicy
+
+/// Envoy's `envoy.service.auth.v3.Authorization/Check` as bytes in, bytes out: decodes the CheckRequest,
+/// hands the request attributes to the `CheckService`, encodes its decision. No sockets: the gRPC server
+/// (or a test) passes the message body and sends back what this answers.
+public struct ExtAuthzService: Sendable {
+    /// What to send back on the RPC.
+    public enum Answer: Sendable, Equatable {
+        /// A serialized `CheckResponse`.
+        case response([UInt8])
+        /// The request did not decode: INVALID_ARGUMENT with this message.
+        case invalidArgument(String)
+    }
+
+    public let service: CheckService
+    /// Called for a request that does not decode (with the decoder's error), before answering.
+    let onMalformed: @Sendable (String) -> Void
+
+    public init(service: CheckService, onMalformed: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.service = service
+        self.onMalformed = onMalformed
+    }
+
+    /// Decides one serialized CheckRequest; `completion` runs exactly once (see `CheckService.check`),
+    /// with the answer and, for a decoded request, the check's result.
+    public func check(_ bytes: [UInt8], completion: @escaping @Sendable (Answer, CheckResult?) -> Void) {
+        let receivedAt = DispatchTime.now().uptimeNanoseconds
+        // Straight from the bytes to the fields Warden reads; rejects what CheckRequest(serializedBytes:) rejects.
+        let essentials: CheckRequestEssentials
+        do throws(ProtobufDecodeError) {
+            essentials = try CheckRequestEssentials(serializedBytes: bytes)
+        } catch {
+            service.metrics.recordInvalidRequest()
+            onMalformed(error.description)
+            return completion(.invalidArgument("malformed CheckRequest: \(error)"), nil)
+        }
+        service.check(RequestAttributes(essentials), receivedAt: receivedAt) { result in
+            completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
+        }
+    }
+}
