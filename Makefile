@@ -92,6 +92,7 @@ bench: deps build
 	  echo "==> installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+	$(SWIFT) build -c release --product warden-transport-bench
 	$(PY) bench/run.py --warden $(WARDEN) --envoy $(VENV)/bin/envoy $(BENCH_ARGS)
 
 ## The five-minute tour: local IdP, Warden (deploy/demo/policies), Envoy (deploy/envoy/envoy.yaml), echo app;

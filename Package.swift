@@ -11,6 +11,7 @@ let package = Package(
     name: "Warden",
     products: [
         .executable(name: "warden", targets: ["warden"]),
+        .executable(name: "warden-transport-bench", targets: ["warden-transport-bench"]),
     ],
     targets: [
         // System libraries: module maps only.
@@ -35,6 +36,8 @@ let package = Package(
         .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync"]),
         .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims", "WardenSync"]),
         .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        // Bench harness only (make bench): the gRPC transport answering a constant allow.
+        .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
             "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON",
         ]),

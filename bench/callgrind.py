@@ -8,7 +8,7 @@ valgrind --tool=callgrind with --threads 1 and the bench policy, warms up with 1
 counters, sends CHECKS (default 4000) identical CheckRequests with h2load (-c1 -m4), dumps, and prints
 the whole process's Ir ÷ the checks Warden counted. --uncached runs Warden with --token-cache-size 0
 (every check parses and verifies the token); --constant measures the constant-answer transport
-(`--bench-constant-allow`). Profile: callgrind_annotate --inclusive=yes
+(the `warden-transport-bench` executable beside the warden binary). Profile: callgrind_annotate --inclusive=yes
 bench/tmp/callgrind/cg-LABEL.out.1
 """
 import glob
@@ -60,7 +60,7 @@ spec:
 """)
 data = d / "check.grpc"; data.write_bytes(B.grpc_frame(B.check_request(tok)))
 stripped = out / f"warden-{label}"
-subprocess.run(["objcopy", "--strip-debug", binary, stripped], check=True)
+subprocess.run(["objcopy", "--strip-debug", str(Path(binary).with_name("warden-transport-bench")) if constant else binary, stripped], check=True)
 port, admin = B.free_port(), B.free_port()
 cgfile = out / f"cg-{label}.out"
 for f in glob.glob(str(cgfile) + "*"):
@@ -68,7 +68,7 @@ for f in glob.glob(str(cgfile) + "*"):
 p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgfile}", str(stripped), "serve",
     "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", "--threads", "1", "--reload-interval", "0",
     "--log-level", "warn", "--policy", str(pol)] + (["--token-cache-size", "0"] if uncached else [])
-    + (["--bench-constant-allow"] if constant else []), stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
+    , stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
 try:
     B.wait_for(lambda: B.http_get(f"http://127.0.0.1:{admin}/readyz")[0] == 200, 120, "readyz", p)
     url = f"http://127.0.0.1:{port}/envoy.service.auth.v3.Authorization/Check"

@@ -4,7 +4,7 @@
 One bounded run (~4-5 minutes), loopback only, side by side on this machine:
   1. through Envoy (wrk, a pool of RS256 tokens): (a) no auth, (b) jwt_authn + RBAC, (c) ext_authz → Warden,
      plus the p99 Envoy adds with Warden at half of (c)'s max rate (h2load --h1 --rps, open-ish loop);
-  2. direct gRPC (h2load, pre-encoded CheckRequest): (i) --bench-constant-allow, (ii) a cached token,
+  2. direct gRPC (h2load, pre-encoded CheckRequest): (i) warden-transport-bench (constant allow), (ii) a cached token,
      (iii) uncached RS256 / ES256 / EdDSA (--token-cache-size 0: every check verifies the signature);
   3. `openssl speed` verify/s;  4. Warden's RSS after 100k distinct cached tokens.
 Prints a Markdown table and writes bench/results/latest.md plus a dated copy.
@@ -399,7 +399,8 @@ spec:
             log(f"direct {label}: {r['rps']:.0f} req/s, p50 {r['p50_us']}µs p99 {r['p99_us']}µs, "
                 f"{r['cpu_us_per_check']:.1f} µs CPU/check")
 
-        with Warden(self.a.warden, self.run_dir, self.server_cpu, None, ["--bench-constant-allow"]) as w:
+        # The transport alone: a separate bench executable (the warden binary has no allow-everything switch).
+        with Warden(str(Path(self.a.warden).with_name("warden-transport-bench")), self.run_dir, self.server_cpu, None) as w:
             measure(w, "constant", files["constant"], False)
         with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir) as w:
             measure(w, "cached RS256", files["RS256"], True)
