@@ -29,10 +29,11 @@ struct ExplainOptions {
                           --method M --path P [--host H] [--header 'name: value']… [--jwks FILE | --fetch]
                           [--now UNIX]
 
-    Decides one request offline with the same policies and pipeline as `warden serve`, and walks the
-    401/403 flowchart step by step (✓ passed, ✗ failed, · information, ! hint): token found → decoded
-    header and payload (unverified) → issuer → exp/nbf → audience → kid → signature → AuthorizationPolicy
-    → final status and the headers Envoy would get.
+    Decides one request offline, once, through the same Check path as `warden serve`, and renders what
+    that check recorded as the 401/403 flowchart (✓ passed, ✗ the check it stopped at, · information,
+    ! hint): token found → decoded header and payload (unverified) → issuer → exp/nbf → audience → kid →
+    signature → AuthorizationPolicy → final status and the headers Envoy would get. Checks after the
+    first failure are shown as not checked, as Warden does not run them.
 
     Request:
       --method M                 HTTP method (default: GET)

@@ -6,6 +6,7 @@ Deterministic: fixed keys (golden/explain/*.pem; RS256 signatures are determinis
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -70,6 +71,8 @@ CASES = {
     "deny-policy-403": (["--path", "/admin/users"] + bearer(token()), 1, "403 Forbidden"),
     "no-allow-matched-403": (["--method", "DELETE", "--path", "/orders/7"] + bearer(token()), 1, "403 Forbidden"),
     "other-namespace-no-policies": (["--namespace", "other", "--path", "/anything"], 0, "200 allowed"),
+    # Two tokens: the last one found (the query parameter) is checked first, fails, and the other is not checked.
+    "two-tokens-last-checked-first": (["--path", "/orders?access_token=not-a-jwt"] + bearer(token()), 1, "401 Unauthorized"),
 }
 
 
@@ -77,11 +80,16 @@ def run_warden(warden_bin: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([warden_bin, *args], cwd=GOLDEN, capture_output=True, text=True, timeout=30)
 
 
+def explain(warden_bin: str, name: str) -> subprocess.CompletedProcess:
+    args = CASES[name][0]
+    namespace = [] if "--namespace" in args else ["--namespace", "shop"]
+    return run_warden(warden_bin, "explain", "--policy", "policies.yaml", *namespace, "--now", str(NOW), *args)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_explain_golden(warden_bin, name):
     args, code, status = CASES[name]
-    namespace = [] if "--namespace" in args else ["--namespace", "shop"]
-    result = run_warden(warden_bin, "explain", "--policy", "policies.yaml", *namespace, "--now", str(NOW), *args)
+    result = explain(warden_bin, name)
     assert result.returncode == code, result.stdout + result.stderr
     assert f"Result: {'✓' if code == 0 else '✗'} {status}" in result.stdout
     # The token never appears whole in the output (header and payload are shown decoded).
@@ -110,12 +118,64 @@ def test_explain_usage_errors_exit_2(warden_bin, args, message):
     assert message in result.stderr
 
 
-def test_explain_agrees_with_serve_on_every_case(warden_bin):
-    """The status in each golden is the pipeline's own (explain never reports a verdict of its own):
-    the walk's narrative must not contradict it."""
-    for name in CASES:
-        text = (GOLDEN / f"{name}.txt").read_text() if (GOLDEN / f"{name}.txt").exists() else ""
-        assert "the step-by-step walk expected" not in text, name
+# The walk's step for the check each token reason code comes from (TokenCheck, in Warden's order).
+TOKEN_STEPS = ["Decoded", "Issuer", "Expiry and not-before", "Audience", "Key (kid)", "Signature"]
+STEP_OF_REASON = {
+    "jwt_malformed": "Decoded", "jwt_token_too_large": "Decoded", "jwt_unsupported_algorithm": "Decoded",
+    "jwt_issuer_not_configured": "Issuer", "jwt_issuer_mismatch": "Issuer",
+    "jwt_expired": "Expiry and not-before", "jwt_not_yet_valid": "Expiry and not-before",
+    "jwt_missing_expiration": "Expiry and not-before", "jwt_lifetime_too_long": "Expiry and not-before",
+    "jwt_audience_mismatch": "Audience",
+    "jwt_jwks_unavailable": "Key (kid)", "jwt_unknown_kid": "Key (kid)",
+    "jwt_bad_signature": "Signature", "jwt_lenient_encoding": "Signature",
+}
+
+
+def steps(text: str) -> list[tuple[str, str, list[str]]]:
+    """(check, token label, lines) per numbered step; check is a TOKEN_STEPS entry, or the title."""
+    out: list[tuple[str, str, list[str]]] = []
+    for line in text.split("\n"):
+        m = re.match(r"^\d+\. (.+)$", line)
+        if m:
+            title = m.group(1).split(" — ")[0]
+            check = next((c for c in TOKEN_STEPS if title.startswith(c)), title)
+            label = re.search(r"\(token \d+\)", title)
+            out.append((check, label.group(0) if label else "", []))
+        elif line.startswith("Result:"):
+            out.append(("Result", "", [line]))
+        elif out:
+            out[-1][2].append(line)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_explain_walk_ends_at_the_check_that_decided(warden_bin, name):
+    """explain renders the check's own record, so its walk must agree with the decision: the ✗ is at the
+    step of the check the reason code comes from, that token's later checks are marked as not run (never
+    ✓), and AuthorizationPolicies are evaluated exactly when no token was rejected."""
+    text = explain(warden_bin, name).stdout
+    walk = steps(text)
+    result = re.search(r"^Result: [✓✗] (\d+) .*\((\w+)\)$", text, re.M)
+    assert result, text
+    status, code = result.groups()
+    tokens = [s for s in walk if s[0] in TOKEN_STEPS]
+    failed = [i for i, (_, _, lines) in enumerate(tokens) if any(line.startswith("  ✗ ") for line in lines)]
+    authorization = next(lines for check, _, lines in walk if check == "Authorization")
+    if code in STEP_OF_REASON:
+        assert len(failed) == 1, text
+        check, label, _ = tokens[failed[0]]
+        assert check == STEP_OF_REASON[code], text
+        rest = [lines for c, l, lines in tokens[failed[0] + 1:] if l == label]
+        assert len(rest) == len(TOKEN_STEPS) - 1 - TOKEN_STEPS.index(check), text
+        for lines in rest:
+            assert lines[0] == "  · not checked: Warden stops at the first failed check", text
+            assert not any(line.startswith(("  ✓ ", "  ✗ ")) for line in lines), text
+        assert f"the request is rejected with {status}" in "\n".join(rest[-1] if rest else tokens[failed[0]][2]), text
+        assert authorization[0].startswith(f"  · not evaluated: a token that fails verification is rejected with {status}"), text
+    else:
+        assert not failed and "not checked" not in text, text
+        reason = re.search(r"^  · reason: (.*)$", text, re.M).group(1)
+        assert f"  {'✓' if status == '200' else '✗'} {reason}" in authorization, text
 
 
 def test_decode_prints_unverified_header_payload_and_dates(warden_bin):
