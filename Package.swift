@@ -26,7 +26,7 @@ let package = Package(
         // Pure Swift layers.
         .target(name: "WardenSync"),
         .target(name: "WardenProtobuf"),
-        .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf", "WardenAuthz", "WardenPolicy", "WardenJSON"]),
+        .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf", "WardenAuthz", "WardenPolicy", "WardenJSON", "WardenSync"]),
         .target(name: "WardenJSON"),
         .target(name: "WardenCrypto", dependencies: ["COpenSSL", "CWardenShims", "WardenSync"]),
         .target(name: "WardenJWT", dependencies: ["WardenCrypto", "WardenJSON"]),

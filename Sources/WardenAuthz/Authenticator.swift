@@ -67,9 +67,9 @@ struct Authenticator: Sendable {
                         completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
         let size = token.token.utf8.count
         @Sendable func trace(_ jwt: UnverifiedJWT?, _ provider: JWTProvider?, _ keys: KeySnapshot?, _ outcome: TokenTrace.Outcome,
-                             fromCache: Bool = false, identity: RequestIdentity? = nil) -> TokenTrace {
+                             cached: TokenCache.Entry? = nil) -> TokenTrace {
             TokenTrace(location: token.location, byteCount: size, jwt: jwt, provider: provider, keys: keys, outcome: outcome,
-                       fromCache: fromCache, identity: identity)
+                       cached: cached)
         }
         let cached = cache.lookup(token.token, now: now)
         let jwt: UnverifiedJWT
@@ -91,7 +91,7 @@ struct Authenticator: Sendable {
 
         let finish: @Sendable (KeySnapshot, UInt64) -> Void = { snapshot, waited in
             if let cached, cache.answers(cached, for: snapshot) {
-                return completion(trace(jwt, provider, snapshot, .verified(cached.verified), fromCache: true, identity: cached.identity), waited)
+                return completion(trace(jwt, provider, snapshot, .verified(cached.verified), cached: cached), waited)
             }
             do throws(JWTError) {
                 let key = try jwt.verifySignature(with: snapshot.keys)

@@ -7,8 +7,10 @@ import WardenPolicy
 public struct DecisionRecord: Sendable {
     /// The policy generation the check ran on.
     public let generation: Int
+    /// The compiled policies the check ran on (a reference: records are copied along the path).
+    let scopePlan: ScopePlan
     /// The workload scope the policies were selected for (the server's, or the route's `context_extensions`).
-    public let scope: WorkloadScope
+    public var scope: WorkloadScope { scopePlan.effective.scope }
     /// A CORS preflight: tokens were not looked for (Istio sets jwt_authn's `bypass_cors_preflight`).
     public let corsPreflight: Bool
     /// Every token found, in extraction order, with its outcome.
@@ -26,9 +28,9 @@ public struct DecisionRecord: Sendable {
     /// Monotonic nanoseconds when the decision was made.
     public internal(set) var decidedAt: UInt64 = 0
 
-    init(generation: Int, scope: WorkloadScope, corsPreflight: Bool, receivedAt: UInt64) {
+    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64) {
         self.generation = generation
-        self.scope = scope
+        self.scopePlan = scopePlan
         self.corsPreflight = corsPreflight
         self.receivedAt = receivedAt
     }
@@ -74,4 +76,19 @@ public struct DecisionRecord: Sendable {
 public struct CheckResult: Sendable {
     public let decision: Decision
     public let record: DecisionRecord
+    /// Set when this allow answer is, byte for byte, the one every check with the same key gets: one
+    /// cached token from a header, the same compiled policies, no debug headers. A front door may keep
+    /// its encoding of the answer under this key (bounded); nil means encode this answer afresh.
+    public let answerKey: AnswerKey?
+}
+
+/// Identifies an allow answer that does not depend on the request beyond its token: the token-cache
+/// entry (serial numbers are never reused), the compiled scope and the header the token came from.
+public struct AnswerKey: Sendable, Hashable {
+    let entry: UInt64
+    let scope: UInt64
+    let header: String
+
+    /// A well-spread hash for a direct-mapped memo.
+    public var slot: Int { Int(truncatingIfNeeded: (entry &* 0x9E37_79B9_7F4A_7C15) ^ (scope &* 0xBF58_476D_1CE4_E5B9)) }
 }

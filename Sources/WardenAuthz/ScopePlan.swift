@@ -1,3 +1,4 @@
+import Synchronization
 import WardenJWKS
 import WardenPolicy
 
@@ -11,6 +12,8 @@ final class ScopePlan: Sendable {
     let providers: [String: JWTProvider]
     /// Every header any applicable rule outputs, to strip client-supplied copies.
     let outputHeaders: [String]
+    /// Unique for the process's life (answer keys name the compiled scope by it).
+    let serial = Serials.next()
 
     init(effective: EffectivePolicy, options: AuthzOptions, slots: (JWTRule) -> KeySlot) {
         self.effective = effective
@@ -22,4 +25,10 @@ final class ScopePlan: Sendable {
         var seen = Set<String>()
         outputHeaders = all.flatMap(\.outputHeaders).filter { seen.insert($0).inserted }
     }
+}
+
+/// Process-wide serial numbers: never reused, unlike object addresses.
+enum Serials {
+    private static let counter = Atomic<UInt64>(0)
+    static func next() -> UInt64 { counter.wrappingAdd(1, ordering: .relaxed).newValue }
 }

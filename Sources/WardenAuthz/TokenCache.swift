@@ -30,6 +30,11 @@ final class TokenCache: Sendable {
         let keyGeneration: UInt64
         let validUntil: Double
         let cost: Int
+        /// Unique for the process's life (answer keys name the entry by it).
+        let serial = Serials.next()
+        /// The allow answer last built for this token, with the compiled scope and header it was built
+        /// for: reused while both are the same (the answer depends on nothing else; see `AnswerKey`).
+        let lastAllow = Locked<(scope: UInt64, header: String, answer: AllowResponse)?>(nil)
 
         init(hash: Int, token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, snapshot: KeySnapshot, validUntil: Double) {
             self.hash = hash

@@ -35,9 +35,11 @@ public final class TokenTrace: Sendable {
     public let identity: RequestIdentity?
     /// The provider that took the token (rule + requirements + key slot).
     let provider: JWTProvider?
+    /// The token-cache entry that answered for the signature, if one did.
+    let cached: TokenCache.Entry?
 
     init(location: TokenLocation, byteCount: Int, jwt: UnverifiedJWT?, provider: JWTProvider?, keys: KeySnapshot?,
-         outcome: Outcome, fromCache: Bool = false, identity: RequestIdentity? = nil) {
+         outcome: Outcome, cached: TokenCache.Entry? = nil) {
         self.location = location
         self.byteCount = byteCount
         self.jwt = jwt
@@ -45,9 +47,10 @@ public final class TokenTrace: Sendable {
         rule = provider?.rule
         self.keys = keys
         self.outcome = outcome
-        self.fromCache = fromCache
-        if let identity {
-            self.identity = identity
+        self.cached = cached
+        fromCache = cached != nil
+        if let cached {
+            identity = cached.identity
         } else if case .verified(let v) = outcome {
             self.identity = RequestIdentity(v)
         } else {

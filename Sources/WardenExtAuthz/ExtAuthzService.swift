@@ -17,6 +17,7 @@ public struct ExtAuthzService: Sendable {
     public let service: CheckService
     /// Called for a request that does not decode (with the decoder's error), before answering.
     let onMalformed: @Sendable (String) -> Void
+    private let answers = EncodedAnswers()
 
     public init(service: CheckService, onMalformed: @escaping @Sendable (String) -> Void = { _ in }) {
         self.service = service
@@ -36,8 +37,14 @@ public struct ExtAuthzService: Sendable {
             onMalformed(error.description)
             return completion(.invalidArgument("malformed CheckRequest: \(error)"), nil)
         }
-        service.check(RequestAttributes(essentials), receivedAt: receivedAt) { result in
-            completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
+        service.check(RequestAttributes(essentials), receivedAt: receivedAt) { [answers] result in
+            guard let key = result.answerKey else {
+                return completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
+            }
+            if let bytes = answers.bytes(for: key) { return completion(.response(bytes), result) }
+            let bytes = CheckResponse.serializedBytes(for: result.decision)
+            answers.remember(bytes, for: key)
+            completion(.response(bytes), result)
         }
     }
 }
