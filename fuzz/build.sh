@@ -25,10 +25,11 @@ module CWardenShims {
 MAP
 
 common=(-swift-version 6 -O -g -parse-as-library -package-name warden -sanitize="$SAN"
-        -I "$out/modules" -I "$root/Sources/CYAML" -I "$root/Sources/COpenSSL" -I "$out/include/CWardenShims")
+        -I "$out/modules" -I "$root/Sources/CYAML" -I "$root/Sources/COpenSSL" -I "$root/Sources/CCurl" -I "$out/include/CWardenShims")
 
 # module: dependency order matters.
-modules=(WardenJSON WardenProtobuf WardenExtAuthz WardenYAML WardenPolicy WardenCrypto WardenJWT)
+# WardenExtAuthz sits on the Check path (WardenAuthz → WardenJWKS, which links libcurl).
+modules=(WardenSync WardenJSON WardenProtobuf WardenYAML WardenPolicy WardenCrypto WardenJWT WardenJWKS WardenAuthz WardenExtAuthz)
 
 build_module() {
     local name=$1 stamp=$out/obj/$1.o
@@ -62,5 +63,5 @@ for t in "${targets[@]}"; do
     if [[ -x $bin && $rebuilt == 0 && ! $root/fuzz/targets/$t.swift -nt $bin && ! $0 -nt $bin ]]; then continue; fi
     echo "==> fuzz target $t"
     "$SWIFTC" "${common[@]}" -module-name "Fuzz$t" "$root/fuzz/targets/$t.swift" "${objs[@]}" \
-        -use-ld=lld -lcrypto -lyaml -o "$out/bin/fuzz-$t"
+        -use-ld=lld -lcrypto -lyaml -lcurl -o "$out/bin/fuzz-$t"
 done
