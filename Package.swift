@@ -43,14 +43,14 @@ let package = Package(
         ]),
 
         // Tests mirror modules.
-        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf", "WardenExtAuthz"], exclude: ["Fixtures"]),
+        .testTarget(name: "WardenProtobufTests", dependencies: ["WardenProtobuf"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
-        .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"]),
+        .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
     ]

@@ -1,68 +1,71 @@
 import Foundation
-import Testing
+import WardenProtobuf
 
-/// Paths and external tools (protoc, the venv's Python) used by the interop tests.
-enum Support {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let protoDir = packageRoot.appendingPathComponent("proto").path
+/// Golden encodings in Fixtures/wire, made by protoc and xds-protos from the `.txtpb` beside them
+/// (Tests/IntegrationTests/swift_fixtures/wire.py writes them; its pytest keeps them fresh).
+enum Golden {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/wire").path
 
-    static var python: String {
-        if let p = ProcessInfo.processInfo.environment["WARDEN_PYTHON"], !p.isEmpty { return p }
-        return packageRoot.appendingPathComponent(".venv/bin/python").path
+    /// `NAME.protoc.binpb`: `protoc --encode` of NAME.txtpb.
+    static func protoc(_ name: String) throws -> [UInt8] { try bytes(name + ".protoc.binpb") }
+
+    /// `NAME.xds.binpb`: xds-protos' deterministic encoding of NAME.txtpb.
+    static func xds(_ name: String) throws -> [UInt8] { try bytes(name + ".xds.binpb") }
+
+    static func bytes(_ file: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file)))
     }
 
-    struct ToolError: Error, CustomStringConvertible {
-        var description: String
+    /// The names (NAME of NAME.txtpb) of every golden case in the directory.
+    static func names() throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".txtpb") }.map { String($0.dropLast(".txtpb".count)) })
     }
+}
 
-    /// Runs a program to completion (killed after `timeout` seconds) and returns its stdout.
-    static func run(_ executable: String, _ arguments: [String], stdin: [UInt8] = [], timeout: Double = 60) throws -> [UInt8] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-proto-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let inURL = dir.appendingPathComponent("stdin")
-        let errURL = dir.appendingPathComponent("stderr")
-        try Data(stdin).write(to: inURL)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+/// SplitMix64: a fixed seed gives the same sequence on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = try FileHandle(forReadingFrom: inURL)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        try process.run()
-        let watchdog = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        guard process.terminationStatus == 0 else {
-            let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-            throw ToolError(description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(err)")
+/// A message with one string field (`string name = 1;`), the shape of `grpc.health.v1.HealthCheckRequest`:
+/// the codec tests' vehicle, so they need no Envoy message.
+struct StringMessage: ProtobufMessage {
+    var name = ""
+
+    mutating func decodeField(_ tag: ProtobufTag, from reader: inout ProtobufReader) throws(ProtobufDecodeError) {
+        switch tag.fieldNumber {
+        case 1: name = try reader.readString(tag)
+        default: try reader.skip(tag)
         }
-        return [UInt8](data)
     }
 
-    static func protoc(_ arguments: [String], stdin: [UInt8]) throws -> [UInt8] {
-        try run("/usr/bin/env", ["protoc", "-I", protoDir] + arguments, stdin: stdin)
+    func encode(to writer: inout ProtobufWriter) {
+        writer.writeString(name, field: 1)
+    }
+}
+
+/// A message with one enum field (`Status status = 1;`), the shape of `grpc.health.v1.HealthCheckResponse`.
+struct EnumMessage: ProtobufMessage {
+    var status: Int32 = 0
+
+    mutating func decodeField(_ tag: ProtobufTag, from reader: inout ProtobufReader) throws(ProtobufDecodeError) {
+        switch tag.fieldNumber {
+        case 1: status = try reader.readEnum(tag)
+        default: try reader.skip(tag)
+        }
     }
 
-    /// `protoc --encode=<type>` of a text-format message.
-    static func protocEncode(_ type: String, file: String, text: String) throws -> [UInt8] {
-        try protoc(["--encode=\(type)", file], stdin: Array(text.utf8))
-    }
-
-    /// `protoc --decode=<type>`: the canonical text format of a binary message.
-    static func protocDecode(_ type: String, file: String, bytes: [UInt8]) throws -> String {
-        String(decoding: try protoc(["--decode=\(type)", file], stdin: bytes), as: UTF8.self)
-    }
-
-    /// Runs a Python snippet with the project's interpreter; `stdin` is passed through.
-    static func python(_ script: String, stdin: [UInt8] = []) throws -> [UInt8] {
-        try run(python, ["-c", script], stdin: stdin)
+    func encode(to writer: inout ProtobufWriter) {
+        writer.writeEnum(status, field: 1)
     }
 }
 

@@ -68,15 +68,13 @@ struct CheckRequestEssentialsTests {
 
     @Test("protoc's and xds-protos' encodings of the fixtures")
     func referenceEncodings() throws {
-        let auth = "envoy/service/auth/v3/external_auth.proto"
-        let type = "envoy.service.auth.v3.CheckRequest"
-        for text in [Fixtures.richCheckRequestText, Fixtures.rawHeadersCheckRequestText] {
-            let protoc = try Support.protocEncode(type, file: auth, text: text)
-            #expect(Self.agree(protoc))
-            let python = [UInt8](hex: try XdsProtosInteropTests.helper(["encode", type], stdin: Array(text.utf8)))
-            #expect(Self.agree(python))
+        for name in ["check-request-rich", "check-request-header-map", "check-request-headers-in-any-order", "check-request-from-a-newer-schema"] {
+            #expect(Self.agree(try Golden.protoc(name)), "\(name).protoc.binpb")
         }
-        let built = [UInt8](hex: try XdsProtosInteropTests.helper(["build-request"]))
+        for name in ["check-request-rich", "check-request-header-map", "check-request-headers-in-any-order"] {
+            #expect(Self.agree(try Golden.xds(name)), "\(name).xds.binpb")
+        }
+        let built = try Golden.bytes("check-request-built-with-xds-protos.xds.binpb")
         #expect(Self.agree(built))
         let e = try CheckRequestEssentials(serializedBytes: built)
         #expect(e.headers["x-unicode"] == "ünï ✓ 🚀" && e.sourcePort == 44321 && e.sni == "orders.example")
@@ -151,11 +149,11 @@ struct CheckRequestEssentialsTests {
     static let headerNames = [":authority", ":path", "authorization", "x-forwarded-proto", "x-forwarded-prot", "x-forwarded-protp",
                               "X-Request-Id", "x-request-id", "te", "tf", "GET", "http", "user-agent", "", "ü"]
 
-    static func randomString(_ rng: inout RandomizedDecodingTests.SplitMix64) -> String {
+    static func randomString(_ rng: inout SplitMix64) -> String {
         strings[Int.random(in: 0..<strings.count, using: &rng)]
     }
 
-    static func randomMap(_ rng: inout RandomizedDecodingTests.SplitMix64, max: Int) -> [String: String] {
+    static func randomMap(_ rng: inout SplitMix64, max: Int) -> [String: String] {
         var m: [String: String] = [:]
         for _ in 0..<Int.random(in: 0...max, using: &rng) {
             let key = Bool.random(using: &rng) ? headerNames[Int.random(in: 0..<headerNames.count, using: &rng)]
@@ -165,7 +163,7 @@ struct CheckRequestEssentialsTests {
         return m
     }
 
-    static func randomAddress(_ rng: inout RandomizedDecodingTests.SplitMix64) -> Address? {
+    static func randomAddress(_ rng: inout SplitMix64) -> Address? {
         switch Int.random(in: 0..<6, using: &rng) {
         case 0: return nil
         case 1: return Address(nil)
@@ -179,13 +177,13 @@ struct CheckRequestEssentialsTests {
         }
     }
 
-    static func randomPeer(_ rng: inout RandomizedDecodingTests.SplitMix64) -> AttributeContext.Peer? {
+    static func randomPeer(_ rng: inout SplitMix64) -> AttributeContext.Peer? {
         guard Int.random(in: 0..<5, using: &rng) > 0 else { return nil }
         return .init(address: randomAddress(&rng), service: randomString(&rng), labels: randomMap(&rng, max: 2),
                      principal: randomString(&rng), certificate: randomString(&rng))
     }
 
-    static func randomRequest(_ rng: inout RandomizedDecodingTests.SplitMix64) -> CheckRequest {
+    static func randomRequest(_ rng: inout SplitMix64) -> CheckRequest {
         var http: AttributeContext.HttpRequest?
         if Int.random(in: 0..<6, using: &rng) > 0 {
             var h = AttributeContext.HttpRequest(
@@ -213,7 +211,7 @@ struct CheckRequestEssentialsTests {
 
     /// Mutations aimed at the checks: a tag's wire type changed, a string byte made invalid
     /// UTF-8, a length made too long, a cut; plus the generic byte mutations.
-    static func mutate(_ input: [UInt8], _ rng: inout RandomizedDecodingTests.SplitMix64) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
         guard !bytes.isEmpty else { return RandomizedDecodingTests.mutate(bytes, &rng) }
         let at = Int.random(in: 0..<bytes.count, using: &rng)
@@ -229,7 +227,7 @@ struct CheckRequestEssentialsTests {
 
     @Test("random well-formed requests, alone and concatenated")
     func randomWellFormed() {
-        var rng = RandomizedDecodingTests.SplitMix64(state: 2024)
+        var rng = SplitMix64(state: 2024)
         var accepted = 0
         for _ in 0..<1500 {
             var bytes = Self.randomRequest(&rng).serializedBytes()
@@ -241,7 +239,7 @@ struct CheckRequestEssentialsTests {
 
     @Test("mutated requests: same accept/reject, same error, same essentials", arguments: 0..<4)
     func randomMutated(seed: UInt64) {
-        var rng = RandomizedDecodingTests.SplitMix64(state: 77 + seed)
+        var rng = SplitMix64(state: 77 + seed)
         var accepted = 0
         var rejected = 0
         let seeds = Self.fixtures.map(\.1)
@@ -257,7 +255,7 @@ struct CheckRequestEssentialsTests {
 
     @Test("random bytes")
     func randomBytes() {
-        var rng = RandomizedDecodingTests.SplitMix64(state: 5)
+        var rng = SplitMix64(state: 5)
         for _ in 0..<5000 {
             Self.agree((0..<Int.random(in: 0..<48, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
         }
@@ -319,7 +317,7 @@ struct CheckRequestEssentialsTests {
         for a in 0xF0...0xF7 { for b in 0x70...0xC0 { for c in [0x7F, 0x80, 0xBF, 0xC0] { for d in [0x7F, 0x80, 0xBF, 0xC0] {
             if !Self.skipAgrees([UInt8(a), UInt8(b), UInt8(c), UInt8(d)]) { mismatches += 1 }
         } } } }
-        var rng = RandomizedDecodingTests.SplitMix64(state: 11)
+        var rng = SplitMix64(state: 11)
         for _ in 0..<20_000 {
             let n = Int.random(in: 4...40, using: &rng)
             var s = (0..<n).map { _ in UInt8.random(in: 0x20...0x7E, using: &rng) }
