@@ -6,9 +6,13 @@ difference; the failure names the command that rewrites them.
 """
 from __future__ import annotations
 
-import pytest
+import json
 
-from swift_fixtures import wire
+import pytest
+from joserfc import jwt
+from joserfc.jwk import JWKRegistry
+
+from swift_fixtures import jwt_tokens, wire
 
 WIRE_EXPECTED = wire.expected_files()
 REWRITE_WIRE = "rewrite with: .venv/bin/python Tests/IntegrationTests/swift_fixtures/wire.py --write"
@@ -31,3 +35,47 @@ def test_xds_protos_reads_the_protoc_encoding_as_the_text(case):
     bytes as the message the text describes: together, Envoy's reference decoder reads Swift's encoding."""
     parsed = wire.xds_class(case.message).FromString(case.protoc_path.read_bytes())
     assert parsed == wire.xds_parse_text(case)
+
+
+# --- WardenJWTTests/Fixtures/minted-tokens.json (swift_fixtures/jwt_tokens.py) ---
+
+REWRITE_TOKENS = "rewrite with: .venv/bin/python Tests/IntegrationTests/swift_fixtures/jwt_tokens.py --write"
+
+
+@pytest.fixture(scope="module")
+def minted():
+    return json.loads(jwt_tokens.FIXTURE.read_text())
+
+
+def test_minted_tokens_are_the_planned_cases(minted):
+    assert minted["now"] == jwt_tokens.NOW, REWRITE_TOKENS
+    assert [(t["alg"], t["kid"]) for t in minted["tokens"]] == jwt_tokens.planned_cases(), REWRITE_TOKENS
+    assert sorted(k["kid"] for k in minted["jwks"]["keys"]) == sorted({kid for _, kid in jwt_tokens.PLAN} - {"hmac"})
+    assert sorted(minted["pem"]) == sorted(k["kid"] for k in minted["jwks"]["keys"])
+    assert [k["kid"] for k in minted["secrets"]["keys"]] == ["hmac"]
+    assert all("d" not in k and "p" not in k for k in minted["jwks"]["keys"]), "private key material in the JWKS"
+
+
+def test_every_minted_token_verifies_with_joserfc(minted):
+    """joserfc, not Warden, is the judge: each token verifies under the committed key of its planned kid
+    (the PEM and the JWK of that kid being the same key) and carries exactly the planned header and claims."""
+    keys = {k["kid"]: JWKRegistry.import_key(k) for k in minted["jwks"]["keys"] + minted["secrets"]["keys"]}
+    plan = dict(jwt_tokens.PLAN)
+    for t in minted["tokens"]:
+        kid = plan[t["alg"]]
+        key = keys[kid]
+        token = jwt.decode(t["token"], key, algorithms=[t["alg"]])
+        assert (token.header["alg"], token.header.get("kid")) == (t["alg"], t["kid"])
+        assert token.claims == jwt_tokens.claims(t["alg"]) == t["claims"], t["alg"]
+        if kid in minted["pem"]:
+            pem_key = JWKRegistry.import_key(minted["pem"][kid].encode(), key.key_type)
+            assert pem_key.as_dict(private=False) | {"kid": kid, "use": "sig"} == key.as_dict(private=False) | {"kid": kid, "use": "sig"}
+
+
+def test_a_tampered_minted_token_fails_with_joserfc(minted):
+    t = minted["tokens"][0]
+    header, payload, signature = t["token"].split(".")
+    forged = ".".join([header, payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB"), signature])
+    key = JWKRegistry.import_key(next(k for k in minted["jwks"]["keys"] if k["kid"] == t["kid"]))
+    with pytest.raises(Exception):
+        jwt.decode(forged, key, algorithms=[t["alg"]])

@@ -4,11 +4,12 @@ import WardenCrypto
 import WardenJSON
 @testable import WardenJWT
 
-/// Tokens minted by Python joserfc/cryptography (Fixtures/mint_tokens.py) for every algorithm.
+/// Tokens minted by joserfc/cryptography for every algorithm, with and without `kid`: Fixtures/minted-tokens.json,
+/// written by Tests/IntegrationTests/swift_fixtures/jwt_tokens.py and checked there against joserfc on every
+/// integration run (test_swift_fixtures.py).
 struct MintedTokenTests {
-    static let now = 1_700_000_000.0
-
     struct Minted: Sendable {
+        let now: Double
         let jwks: [UInt8]
         let secrets: [UInt8]
         let tokens: [(alg: String, kid: String?, token: String)]
@@ -16,29 +17,25 @@ struct MintedTokenTests {
     }
 
     static let minted: Minted = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-jwt-\(getpid())-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let python = ProcessInfo.processInfo.environment["WARDEN_PYTHON"] ?? Fixture.packageRoot.appendingPathComponent(".venv/bin/python").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-W", "ignore", Fixture.packageRoot.appendingPathComponent("Tests/WardenJWTTests/Fixtures/mint_tokens.py").path,
-                       dir.path, String(Int(now))]
-        p.standardOutput = FileHandle.nullDevice
-        do { try p.run() } catch { fatalError("cannot run \(python): \(error)") }
-        let deadline = Date().addingTimeInterval(120)
-        while p.isRunning && Date() < deadline { usleep(50_000) }
-        if p.isRunning { p.terminate(); fatalError("mint_tokens.py timed out") }
-        precondition(p.terminationStatus == 0, "mint_tokens.py failed")
-        let doc = Fixture.json(dir.appendingPathComponent("cases.json"))
+        let doc = Fixture.json(Fixture.packageRoot.appendingPathComponent("Tests/WardenJWTTests/Fixtures/minted-tokens.json"))
         let tokens = (doc["tokens"] as! [[String: Any]]).map { ($0["alg"] as! String, $0["kid"] as? String, $0["token"] as! String) }
-        return Minted(jwks: Fixture.jsonBytes(doc["jwks"]!), secrets: Fixture.jsonBytes(doc["secrets"]!), tokens: tokens,
-                      pem: doc["pem"] as! [String: String])
+        return Minted(now: (doc["now"] as! NSNumber).doubleValue, jwks: Fixture.jsonBytes(doc["jwks"]!),
+                      secrets: Fixture.jsonBytes(doc["secrets"]!), tokens: tokens, pem: doc["pem"] as! [String: String])
     }()
+
+    static var now: Double { minted.now }
 
     static let requirements = JWTRequirements(issuer: "https://issuer.example", audiences: ["api"])
 
     static func keys(for alg: String) throws -> JWKSet {
         alg.hasPrefix("HS") ? try JWKSet.parse(minted.secrets, allowSymmetric: true) : try JWKSet.parse(minted.jwks)
+    }
+
+    @Test("the fixture has every algorithm, with and without kid")
+    func everyAlgorithm() {
+        let algorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"]
+        #expect(Self.minted.tokens.map(\.alg) == algorithms.flatMap { [$0, $0] })
+        #expect(Self.minted.tokens.map { $0.kid == nil } == algorithms.flatMap { _ in [false, true] })
     }
 
     @Test("every algorithm, with and without kid", arguments: 0..<26)
