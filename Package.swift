@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"]),
-        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT"], exclude: ["Fixtures"]),
+        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT", "CMicroHTTPD"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),

@@ -1,18 +1,23 @@
 """The Swift unit tests' fixtures are what the reference implementations produce today.
 
-`swift test` is hermetic: it reads committed fixture files instead of starting protoc, xds-protos or
-joserfc. This module regenerates each of them with the real peer (swift_fixtures/) and fails on any
-difference; the failure names the command that rewrites them.
+`swift test` is hermetic: it reads committed fixture files instead of starting protoc, xds-protos, joserfc
+or an IdP written in Python. This module checks each of them against the real peer (swift_fixtures/):
+deterministic files are regenerated and compared byte for byte, random ones (keys, signatures) are checked
+for what the Swift tests rely on. A failure names the command that rewrites the files.
 """
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.jwk import JWKRegistry
 
-from swift_fixtures import jwt_tokens, wire
+from swift_fixtures import idp_keys, jwt_tokens, wire
 
 WIRE_EXPECTED = wire.expected_files()
 REWRITE_WIRE = "rewrite with: .venv/bin/python Tests/IntegrationTests/swift_fixtures/wire.py --write"
@@ -79,3 +84,33 @@ def test_a_tampered_minted_token_fails_with_joserfc(minted):
     key = JWKRegistry.import_key(next(k for k in minted["jwks"]["keys"] if k["kid"] == t["kid"]))
     with pytest.raises(Exception):
         jwt.decode(forged, key, algorithms=[t["alg"]])
+
+
+# --- WardenJWKSTests/Fixtures/idp (swift_fixtures/idp_keys.py) ---
+
+REWRITE_IDP = "rewrite with: .venv/bin/python Tests/IntegrationTests/swift_fixtures/idp_keys.py --write"
+
+
+def test_idp_key_pool_has_valid_public_keys_of_every_kind():
+    keys = json.loads(idp_keys.KEYS.read_text())["keys"]
+    kinds = [(k["kty"], k.get("crv")) for k in keys]
+    assert {kind: kinds.count(kind) for kind in set(kinds)} == idp_keys.POOL, REWRITE_IDP
+    for k in keys:
+        assert set(k) in ({"kty", "n", "e"}, {"kty", "crv", "x", "y"}, {"kty", "crv", "x"}), f"unexpected members {sorted(k)}"
+        key = JWKRegistry.import_key(k)  # joserfc validates the point / modulus
+        if k["kty"] == "RSA":
+            assert key.raw_value.key_size == idp_keys.RSA_BITS
+    assert len({json.dumps(k, sort_keys=True) for k in keys}) == len(keys), "duplicate key material"
+
+
+def test_idp_tls_certificate_is_a_self_signed_ca_for_loopback_that_stays_valid():
+    cert = x509.load_pem_x509_certificate(idp_keys.TLS_CERT.read_bytes())
+    key = serialization.load_pem_private_key(idp_keys.TLS_KEY.read_bytes(), password=None)
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers(), REWRITE_IDP
+    assert cert.issuer == cert.subject
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert cert.not_valid_before_utc <= now
+    assert cert.not_valid_after_utc - now > datetime.timedelta(days=365), f"expires {cert.not_valid_after_utc}; {REWRITE_IDP}"

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WardenJWKS
 
-@Suite("CurlFetcher against a real HTTP server")
+@Suite("CurlFetcher against a real HTTP server (IdP.swift)")
 struct CurlFetcherTests {
     @Test func getsBodyStatusAndETagAndHonoursIfNoneMatch() throws {
         let idp = try IdP()
@@ -10,7 +10,7 @@ struct CurlFetcherTests {
         let fetcher = CurlFetcher()
         let document = try fetcher.get(FetchRequest(url: idp.jwksURL, timeout: 5, maxBytes: 1 << 20))
         #expect(document.status == 200)
-        #expect(String(decoding: document.body, as: UTF8.self) == (try idp.jwks()))
+        #expect(String(decoding: document.body, as: UTF8.self) == idp.jwksDocument)
         let etag = try #require(document.etag)
         let again = try fetcher.get(FetchRequest(url: idp.jwksURL, timeout: 5, maxBytes: 1 << 20, ifNoneMatch: etag))
         #expect(again.status == 304 && again.body.isEmpty)
@@ -27,7 +27,7 @@ struct CurlFetcherTests {
 
     @Test func timeoutAndRefusedConnectionAreTyped() throws {
         let idp = try IdP()
-        idp.set(["delay_ms": 3000])
+        idp.configure { $0.delay = 3 }
         #expect(throws: FetchError.timedOut) {
             try CurlFetcher().get(FetchRequest(url: idp.jwksURL, timeout: 0.5, maxBytes: 1024))
         }
@@ -39,9 +39,7 @@ struct CurlFetcherTests {
     }
 
     @Test func httpsVerifiesAgainstTheConfiguredCABundle() throws {
-        let directory = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let idp = try IdP(tlsDirectory: directory)
+        let idp = try IdP(tls: true)
         defer { idp.stop() }
         let request = FetchRequest(url: idp.jwksURL, timeout: 5, maxBytes: 1 << 20)
         #expect(idp.jwksURL.hasPrefix("https://127.0.0.1:"))
@@ -50,10 +48,10 @@ struct CurlFetcherTests {
         let trusting = CurlFetcher(caBundlePath: ca)
         let document = try trusting.get(request)
         #expect(document.status == 200)
-        #expect(String(decoding: document.body, as: UTF8.self) == (try idp.jwks()))
+        #expect(String(decoding: document.body, as: UTF8.self) == idp.jwksDocument)
 
         // Neither the system store nor a missing bundle trusts the self-signed certificate.
-        for fetcher in [CurlFetcher(), CurlFetcher(caBundlePath: directory + "/missing.pem")] {
+        for fetcher in [CurlFetcher(), CurlFetcher(caBundlePath: NSTemporaryDirectory() + "warden-missing-\(UUID().uuidString).pem")] {
             #expect {
                 try fetcher.get(request)
             } throws: { ($0 as? FetchError)?.label == "tls" }
@@ -61,9 +59,7 @@ struct CurlFetcherTests {
     }
 
     @Test func storeUsesTheConfiguredCABundle() async throws {
-        let directory = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let idp = try IdP(tlsDirectory: directory)
+        let idp = try IdP(tls: true)
         defer { idp.stop() }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(caBundlePath: idp.caBundle, logger: { _ in }))
         let source = JWKSSource.discovery(issuer: idp.base)

@@ -2,13 +2,13 @@ import Foundation
 import Testing
 import WardenJWKS
 
-/// Per-source fetch timeouts (a rule's `timeout`) against a real, slow IdP (Fixtures/idp.py `delay_ms`).
+/// Per-source fetch timeouts (a rule's `timeout`) against a real, slow IdP (IdP.swift `delay`).
 @Suite("JWKS store per-source fetch timeout")
 struct JWKSStoreFetchTimeoutTests {
     @Test func sourceTimeoutBoundsItsFetchWhileTheDefaultStillWaits() async throws {
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["delay_ms": 1500])
+        idp.configure { $0.delay = 1.5 }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 5, logger: { _ in }))
         let short = JWKSSource.remote(uri: idp.jwksURL)
         let standard = JWKSSource.remote(uri: idp.jwksURL + "?default")  // same document, its own source
@@ -38,7 +38,7 @@ struct JWKSStoreFetchTimeoutTests {
     @Test func latestRegistrationDecidesTheTimeout() async throws {
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["delay_ms": 1500])
+        idp.configure { $0.delay = 1.5 }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 5, retryBackoffBase: 0.1, retryJitter: 0,
                                                                     logger: { _ in }))
         let source = JWKSSource.remote(uri: idp.jwksURL)

@@ -3,7 +3,7 @@ import Testing
 import WardenJWKS
 import WardenJWT
 
-/// The store against a real HTTP identity provider on 127.0.0.1 (Fixtures/idp.py).
+/// The store against a real HTTP identity provider on 127.0.0.1 (IdP.swift: libcurl talks to a real socket).
 @Suite("JWKS store against a real IdP")
 struct JWKSStoreIdPTests {
     @Test func fetchesAndParsesRemoteJWKS() async throws {
@@ -28,7 +28,7 @@ struct JWKSStoreIdPTests {
         #expect(status.available && status.lastError == nil)
         // Background refresh at 80% of the cache duration.
         #expect(abs(try #require(status.nextAttemptAt) - (snapshot.fetchedAt + 48)) < 0.001)
-        #expect(idp.stats()["jwks"] == 1)
+        #expect(idp.stats.jwks == 1)
     }
 
     @Test func discoveryFindsJWKSURIAndLogsIssuerMismatch() async throws {
@@ -43,8 +43,8 @@ struct JWKSStoreIdPTests {
         let snapshot = try #require(await store.awaitKeys(source))
         #expect(snapshot.keys.kids == ["k1", "k2"])
         #expect(store.status(for: source)?.uri == idp.jwksURL)
-        #expect(idp.stats()["discovery"] == 1)
-        #expect(idp.stats()["jwks"] == 1)
+        #expect(idp.stats.discovery == 1)
+        #expect(idp.stats.jwks == 1)
         #expect(log.all.contains { $0.contains("document names issuer \"\(idp.base)\"") })
 
         let exact = JWKSSource.discovery(issuer: idp.base)
@@ -56,7 +56,7 @@ struct JWKSStoreIdPTests {
     @Test func discoveryRejectsNonHTTPJWKSURI() async throws {
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["jwks_uri": "file:///etc/passwd"])
+        idp.configure { $0.jwksURI = "file:///etc/passwd" }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
         let source = JWKSSource.discovery(issuer: idp.base)
         store.register(source)
@@ -64,7 +64,7 @@ struct JWKSStoreIdPTests {
         let status = try #require(store.status(for: source))
         #expect(status.lastError?.label == "discovery_invalid")
         #expect(status.uri == nil)
-        #expect(idp.stats()["jwks"] == 0)
+        #expect(idp.stats.jwks == 0)
     }
 
     @Test func rotationIsPickedUpByOneUnknownKidRefetch() async throws {
@@ -81,12 +81,12 @@ struct JWKSStoreIdPTests {
         let after = try #require(await store.awaitRefetch(source, kid: "new"))
         #expect(after.keys.kids == ["old", "new"])
         #expect(after.generation > before.generation)
-        #expect(idp.stats()["jwks"] == 2)
+        #expect(idp.stats.jwks == 2)
 
         // A kid that is now present needs no fetch; another unknown one within the interval is refused.
         #expect(await store.awaitRefetch(source, kid: "new")?.generation == after.generation)
         #expect(await store.awaitRefetch(source, kid: "bogus")?.keys.kids == ["old", "new"])
-        #expect(idp.stats()["jwks"] == 2)
+        #expect(idp.stats.jwks == 2)
         let status = try #require(store.status(for: source))
         #expect(status.unknownKidRefetches == 1)
         #expect(status.unknownKidRateLimited == 1)
@@ -102,7 +102,7 @@ struct JWKSStoreIdPTests {
         let second = try #require(await store.awaitRefetch(source, kid: "missing"))
         #expect(second.generation == first.generation)
         #expect(second.fetchedAt >= first.fetchedAt)
-        #expect(idp.stats()["not_modified"] == 1)
+        #expect(idp.stats.notModified == 1)
         #expect(store.status(for: source)?.fetches == .init(succeeded: 1, failed: 0, notModified: 1))
     }
 
@@ -119,7 +119,7 @@ struct JWKSStoreIdPTests {
         #expect(store.waitUntilReady(timeout: 10))
         let warm = try #require(store.snapshot(for: source))
 
-        idp.set(["down": true, "down_status": 503])
+        idp.configure { $0.down = true; $0.downStatus = 503 }
         let start = Date()
         var servedThroughout = true
         while Date().timeIntervalSince(start) < 3 {
@@ -137,7 +137,7 @@ struct JWKSStoreIdPTests {
         #expect((3...12).contains(failures), "failed fetches in 3 s: \(failures)")
         #expect(abs(try #require(status.nextAttemptAt) - (try #require(status.lastErrorAt)) - 0.8) < 1e-6)
 
-        idp.set(["down": false])
+        idp.configure { $0.down = false }
         #expect(await eventually(timeout: 5) { store.status(for: source)?.consecutiveFailures == 0 })
         let recovered = try #require(store.status(for: source)?.fetches)
         #expect(recovered.succeeded + recovered.notModified >= 2)
@@ -190,7 +190,7 @@ struct JWKSStoreIdPTests {
         let source = JWKSSource.remote(uri: idp.jwksURL)
         store.register(source)
         #expect(await store.awaitKeys(source) != nil)
-        let fetchesBefore = idp.stats()["jwks"] ?? 0
+        let fetchesBefore = idp.stats.jwks
 
         let completed = Counter(), withKeys = Counter()
         let start = Date()
@@ -206,7 +206,7 @@ struct JWKSStoreIdPTests {
         #expect(await eventually(timeout: 10) { completed.count == 1000 })
         let elapsed = Date().timeIntervalSince(start)
         #expect(withKeys.count == 1000)  // every caller still got the good keys
-        let refetches = (idp.stats()["jwks"] ?? 0) - fetchesBefore
+        let refetches = (idp.stats.jwks) - fetchesBefore
         #expect(refetches >= 1)
         #expect(refetches <= Int(elapsed) + 1, "\(refetches) fetches in \(elapsed) s")
         let status = try #require(store.status(for: source))
@@ -224,9 +224,9 @@ struct JWKSStoreIdPTests {
         defer { store.stop() }
         #expect(store.waitUntilReady(timeout: 10))
 
-        idp.set(["delay_ms": 2000])
+        idp.configure { $0.delay = 2 }
         // The refresh starts about 1 s after the first fetch; allow a loaded machine some slack.
-        #expect(await eventually(timeout: 8) { (idp.stats()["in_flight"] ?? 0) >= 1 })
+        #expect(await eventually(timeout: 8) { (idp.stats.inFlight) >= 1 })
         var slowest = 0.0
         var missing = 0
         let start = Date()
@@ -247,7 +247,7 @@ struct JWKSStoreIdPTests {
     @Test func coldStartCallersWaitForTheFirstFetchTogether() async throws {
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["delay_ms": 1000])
+        idp.configure { $0.delay = 1 }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 5, logger: { _ in }))
         let source = JWKSSource.remote(uri: idp.jwksURL)
         store.register(source)
@@ -264,13 +264,13 @@ struct JWKSStoreIdPTests {
         #expect(await eventually(timeout: 8) { results.withLock { $0.count } == 10 })
         #expect(Date().timeIntervalSince(start) >= 0.9)
         #expect(results.withLock { $0.allSatisfy { $0?.keys.kids == ["k1", "k2"] } })
-        #expect(idp.stats()["jwks"] == 1)  // ten cold callers, one fetch
+        #expect(idp.stats.jwks == 1)  // ten cold callers, one fetch
     }
 
     @Test func coldStartWaitIsBoundedByFetchTimeout() async throws {
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["delay_ms": 4000])
+        idp.configure { $0.delay = 4 }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(fetchTimeout: 1, logger: { _ in }))
         let source = JWKSSource.remote(uri: idp.jwksURL)
         store.register(source)
@@ -290,14 +290,14 @@ struct JWKSStoreIdPTests {
     func oversizedDocumentIsRejected(withoutContentLength: Bool) async throws {
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["padding": 200_000, "no_length": withoutContentLength])
+        idp.configure { $0.padding = 200_000; $0.omitContentLength = withoutContentLength }
         let store = JWKSStore(configuration: JWKSStoreConfiguration(maxDocumentBytes: 65536, logger: { _ in }))
         let source = JWKSSource.remote(uri: idp.jwksURL)
         store.register(source)
         #expect(await store.awaitKeys(source) == nil)
         #expect(store.status(for: source)?.lastError == .fetch(.tooLarge(limit: 65536)))
 
-        idp.set(["padding": 1000])  // under the limit: accepted (after the retry backoff)
+        idp.configure { $0.padding = 1000 }  // under the limit: accepted (after the retry backoff)
         let roomy = JWKSStore(configuration: JWKSStoreConfiguration(maxDocumentBytes: 65536, logger: { _ in }))
         roomy.register(source)
         #expect(await roomy.awaitKeys(source)?.keys.kids == ["k1", "k2"])
@@ -315,13 +315,13 @@ struct JWKSStoreIdPTests {
         // A redirect may not leave http/https either.
         let idp = try IdP()
         defer { idp.stop() }
-        idp.set(["redirect_to": "file:///etc/passwd"])
+        idp.configure { $0.redirectTo = "file:///etc/passwd" }
         let redirected = JWKSSource.remote(uri: idp.base + "/redirect")
         store.register(redirected)
         #expect(await store.awaitKeys(redirected) == nil)
         #expect(store.status(for: redirected)?.lastError?.label == "unsupported_scheme")
 
-        idp.set(["redirect_to": idp.jwksURL])  // an http redirect is followed
+        idp.configure { $0.redirectTo = idp.jwksURL }  // an http redirect is followed
         let followed = JWKSSource.remote(uri: idp.base + "/redirect?ok")
         store.register(followed)
         #expect(await store.awaitKeys(followed)?.keys.kids == ["k1", "k2"])

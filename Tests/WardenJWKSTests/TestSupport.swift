@@ -4,18 +4,11 @@ import WardenJWKS
 
 enum Fixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     static func path(_ name: String) -> String { directory + "/" + name }
 
     static func text(_ name: String) throws -> String {
         try String(contentsOfFile: path(name), encoding: .utf8)
-    }
-
-    /// `WARDEN_PYTHON`, else the package's `.venv/bin/python`.
-    static var python: String {
-        ProcessInfo.processInfo.environment["WARDEN_PYTHON"] ?? packageRoot + "/.venv/bin/python"
     }
 
     /// A fresh empty directory under the system temporary directory.
