@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC"]),
+        .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "CGRPC", "CWardenShims"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
     ]
 )

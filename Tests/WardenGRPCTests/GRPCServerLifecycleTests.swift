@@ -58,7 +58,7 @@ struct GRPCServerLifecycleTests {
     @Test func gracefulShutdownFinishesInFlightCalls() throws {
         let service = TestService()
         let server = try service.startServer(threads: 2, callsPerThread: 64)
-        let client = PythonClient(target: "127.0.0.1:\(server.port)")
+        let client = GRPCClient(target: "127.0.0.1:\(server.port)")
         let running = try client.start((0..<20).map { .init(method: TestService.slow, payload: [UInt8($0)]) })
         #expect(service.waitForSlowCalls(20, timeout: 20), "the 20 slow calls did not all arrive")
 
@@ -66,7 +66,7 @@ struct GRPCServerLifecycleTests {
         server.shutdown(gracePeriod: 5)
         let took = Date().timeIntervalSince(started)
 
-        let outcomes = try PythonClient.outcomes(running)
+        let outcomes = GRPCClient.outcomes(running)
         #expect(outcomes == (0..<20).map { .init(code: "OK", details: "", payload: [UInt8($0)]) })
         #expect(took > 0.05 && took < 4, "shutdown took \(took) s; the calls were answered 0.2 s after arriving")
         #expect(try client.call(TestService.echo, [1], timeout: 3).code == "UNAVAILABLE")
@@ -76,7 +76,7 @@ struct GRPCServerLifecycleTests {
     @Test func shutdownCancelsCallsStillOpenAfterTheGracePeriod() throws {
         let service = TestService()
         let server = try service.startServer(threads: 1, callsPerThread: 32)
-        let running = try PythonClient(target: "127.0.0.1:\(server.port)").start([
+        let running = try GRPCClient(target: "127.0.0.1:\(server.port)").start([
             .init(method: TestService.hold, payload: [1], timeout: 30),
             .init(method: TestService.hold, payload: [2], timeout: 30),
             // Gives up before the shutdown: its call is still held by the handler when the server is gone.
@@ -90,7 +90,7 @@ struct GRPCServerLifecycleTests {
         let took = Date().timeIntervalSince(started)
 
         #expect(took >= 0.4 && took < 3, "shutdown took \(took) s with a 0.5 s grace period")
-        let outcomes = try PythonClient.outcomes(running)
+        let outcomes = GRPCClient.outcomes(running)
         #expect(outcomes[0..<2].allSatisfy { $0.code == "UNAVAILABLE" || $0.code == "CANCELLED" }, "\(outcomes)")
         #expect(outcomes[2].code == "DEADLINE_EXCEEDED")
         // Answers arriving after the server is gone are ignored.
@@ -101,11 +101,11 @@ struct GRPCServerLifecycleTests {
     @Test func callHeldAfterItsClientLeftDoesNotBlockShutdown() throws {
         let service = TestService()
         let server = try service.startServer(threads: 1, callsPerThread: 8)
-        let running = try PythonClient(target: "127.0.0.1:\(server.port)").start([
+        let running = try GRPCClient(target: "127.0.0.1:\(server.port)").start([
             .init(method: TestService.hold, payload: [1], timeout: 0.5),
         ])
         #expect(service.waitForHeldCalls(1, timeout: 20))
-        #expect(try PythonClient.outcomes(running).map(\.code) == ["DEADLINE_EXCEEDED"])
+        #expect(GRPCClient.outcomes(running).map(\.code) == ["DEADLINE_EXCEEDED"])
         server.shutdown(gracePeriod: 5)
         for call in service.held.withLock({ $0 }) { call.respond(.response([42])) }
         service.held.withLock { $0.removeAll() }  // the calls reference the handlers, which reference `held`
@@ -114,7 +114,7 @@ struct GRPCServerLifecycleTests {
     @Test func concurrentShutdownsAndDeinitAreSafe() async throws {
         let service = TestService()
         let server = try service.startServer(threads: 2, callsPerThread: 4)
-        #expect(try PythonClient(target: "127.0.0.1:\(server.port)").call(TestService.echo, [5]).payload == [5])
+        #expect(try GRPCClient(target: "127.0.0.1:\(server.port)").call(TestService.echo, [5]).payload == [5])
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<3 { group.addTask { server.shutdown(gracePeriod: 1) } }
         }

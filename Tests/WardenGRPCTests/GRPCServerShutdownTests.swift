@@ -15,13 +15,13 @@ struct GRPCServerShutdownTests {
         for round in 0..<rounds {
             let service = TestService()
             let server = try service.startServer(threads: 2, callsPerThread: 64)
-            let running = try PythonClient(target: "127.0.0.1:\(server.port)")
+            let running = try GRPCClient(target: "127.0.0.1:\(server.port)")
                 .startStress(method: method, threads: 16, perThread: 1_000_000, stopOnError: true)
             let deadline = Date().addingTimeInterval(20)
             while service.answered.withLock({ $0 }) < 200 + round * 97, Date() < deadline { usleep(1000) }
             server.shutdown(gracePeriod: 5)
             let answered = service.answered.withLock { $0 }
-            let (ok, errors) = try PythonClient.stressResult(running)
+            let (ok, errors) = GRPCClient.stressResult(running)
             if ok != answered {
                 lost.append("round \(round): answered \(answered), client got \(ok); \(errors)")
             }
@@ -35,7 +35,7 @@ struct GRPCServerShutdownTests {
         let service = TestService()
         let server = try service.startServer(threads: 2, callsPerThread: 64)
         let count = 16, size = 4 << 20, grace = 0.4
-        let running = try PythonClient(target: "127.0.0.1:\(server.port)").start(
+        let running = try GRPCClient(target: "127.0.0.1:\(server.port)").start(
             (0..<count).map { .init(method: TestService.hold, payload: [UInt8($0)], timeout: 30) }, truncate: true)
         #expect(service.waitForHeldCalls(count, timeout: 20))
         let calls = service.held.withLock { calls in defer { calls.removeAll() }; return calls }
@@ -53,7 +53,7 @@ struct GRPCServerShutdownTests {
         }
         server.shutdown(gracePeriod: grace)
         done.wait()
-        let outcomes = try PythonClient.outcomes(running)
+        let outcomes = GRPCClient.outcomes(running)
         // `started` precedes the server's own deadline, so these were answered before the grace period ended.
         let inTime = answeredAt.withLock { $0 }.filter { $0.value.timeIntervalSince(started) < grace - 0.002 }.keys.sorted()
         #expect(inTime.count >= 2, "only \(inTime.count) calls were answered in time; the test proves little")

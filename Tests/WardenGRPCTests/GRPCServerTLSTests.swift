@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WardenGRPC
 
-/// TLS and mTLS listeners against a grpcio client, with certificates made by the openssl CLI.
+/// TLS and mTLS listeners against a gRPC core client, with certificates made by the openssl CLI.
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct GRPCServerTLSTests {
     @Test func tlsRoundTrip() throws {
@@ -12,10 +12,10 @@ struct GRPCServerTLSTests {
         defer { server.shutdown(gracePeriod: 1) }
         let target = "127.0.0.1:\(server.port)"
 
-        let secure = try PythonClient(target: target, tls: ["ca": certificates.caCertificate])
+        let secure = try GRPCClient(target: target, tls: .init(ca: certificates.caCertificate))
             .call(TestService.echo, Array("over tls".utf8))
         #expect(secure == .init(code: "OK", details: "", payload: Array("over tls".utf8)))
-        #expect(try PythonClient(target: target).call(TestService.echo, [1], timeout: 3).code == "UNAVAILABLE")
+        #expect(try GRPCClient(target: target).call(TestService.echo, [1], timeout: 3).code == "UNAVAILABLE")
     }
 
     struct ClientIdentity: Sendable, CustomTestStringConvertible {
@@ -39,12 +39,12 @@ struct GRPCServerTLSTests {
             certificateChainPath: certificates.serverCertificate, privateKeyPath: certificates.serverKey,
             clientCAPath: certificates.caCertificate))
         defer { server.shutdown(gracePeriod: 1) }
-        var tls = ["ca": certificates.caCertificate]
+        var tls = GRPCClient.TLS(ca: certificates.caCertificate)
         if let stem = identity.files {
-            tls["cert"] = "\(certificates.directory)/\(stem).pem"
-            tls["key"] = "\(certificates.directory)/\(stem).key"
+            tls.certificate = "\(certificates.directory)/\(stem).pem"
+            tls.key = "\(certificates.directory)/\(stem).key"
         }
-        let outcome = try PythonClient(target: "127.0.0.1:\(server.port)", tls: tls)
+        let outcome = try GRPCClient(target: "127.0.0.1:\(server.port)", tls: tls)
             .call(TestService.echo, [3, 1, 4], timeout: 5)
         #expect(outcome.code == identity.code, "\(outcome)")
         if identity.code == "OK" { #expect(outcome.payload == [3, 1, 4]) }

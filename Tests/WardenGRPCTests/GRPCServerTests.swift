@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WardenGRPC
 
-/// Unary calls from a real grpcio client against an in-process server.
+/// Unary calls from a real gRPC client (gRPC core, Support/GRPCClient.swift) against an in-process server.
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct GRPCServerTests {
     struct Expectation: CustomTestStringConvertible, Sendable {
@@ -39,7 +39,7 @@ struct GRPCServerTests {
         let service = TestService()
         let server = try service.startServer()
         defer { server.shutdown(gracePeriod: 1) }
-        let outcome = try PythonClient(target: "127.0.0.1:\(server.port)")
+        let outcome = try GRPCClient(target: "127.0.0.1:\(server.port)")
             .call(expected.method, expected.payload, timeout: 5)
         #expect(outcome == .init(code: expected.code, details: expected.details, payload: expected.response))
     }
@@ -47,7 +47,7 @@ struct GRPCServerTests {
     @Test func handlerSeesMethodAndPeer() throws {
         let server = try TestService().startServer()
         defer { server.shutdown(gracePeriod: 1) }
-        let outcome = try PythonClient(target: "127.0.0.1:\(server.port)").call(TestService.describe)
+        let outcome = try GRPCClient(target: "127.0.0.1:\(server.port)").call(TestService.describe)
         let text = String(decoding: outcome.payload, as: UTF8.self)
         #expect(outcome.code == "OK")
         #expect(text.hasPrefix("\(TestService.describe)|ipv4:127.0.0.1:"), "\(text)")
@@ -56,7 +56,7 @@ struct GRPCServerTests {
     @Test func requestWithoutMessageIsInvalidArgument() throws {
         let server = try TestService().startServer()
         defer { server.shutdown(gracePeriod: 1) }
-        let outcomes = try PythonClient(target: "127.0.0.1:\(server.port)").call([
+        let outcomes = try GRPCClient(target: "127.0.0.1:\(server.port)").call([
             .init(method: TestService.echo, payload: [], streamUnary: true),
             .init(method: TestService.echo, payload: [4, 2], streamUnary: true),
         ])
@@ -69,7 +69,7 @@ struct GRPCServerTests {
     @Test func messageAboveLimitIsResourceExhausted() throws {
         let server = try TestService().startServer(maxReceiveMessageBytes: 1024)
         defer { server.shutdown(gracePeriod: 1) }
-        let outcomes = try PythonClient(target: "127.0.0.1:\(server.port)").call([
+        let outcomes = try GRPCClient(target: "127.0.0.1:\(server.port)").call([
             .init(method: TestService.echo, payload: [UInt8](repeating: 0x61, count: 1025), timeout: 5),
             .init(method: TestService.echo, payload: [UInt8](repeating: 0x62, count: 1024), timeout: 5),
         ])
@@ -80,7 +80,7 @@ struct GRPCServerTests {
     @Test func manyConcurrentCallsAreAnsweredAndMatched() throws {
         let server = try TestService().startServer(threads: 2, callsPerThread: 8)
         defer { server.shutdown(gracePeriod: 1) }
-        let result = try PythonClient(target: "127.0.0.1:\(server.port)")
+        let result = try GRPCClient(target: "127.0.0.1:\(server.port)")
             .stress(method: TestService.echo, threads: 16, perThread: 100)
         #expect(result.errors == [])
         #expect(result.ok == 1600)

@@ -9,8 +9,8 @@ struct TestCertificates: Sendable {
     var serverKey: String { directory + "/server.key" }
     // Client identities: client.pem/.key (signed by ca.pem), stranger.pem/.key (signed by an untrusted CA).
 
-    static let shared: Result<TestCertificates, PythonClient.Failure> = Result { try make() }
-        .mapError { PythonClient.Failure(description: "\($0)") }
+    static let shared: Result<TestCertificates, GRPCClient.Failure> = Result { try make() }
+        .mapError { GRPCClient.Failure(description: "\($0)") }
 
     private static func make() throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory
@@ -48,7 +48,7 @@ struct TestCertificates: Sendable {
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw PythonClient.Failure(description: "openssl \(arguments.joined(separator: " ")): "
+            throw GRPCClient.Failure(description: "openssl \(arguments.joined(separator: " ")): "
                 + String(decoding: message, as: UTF8.self))
         }
     }
