@@ -44,9 +44,10 @@ build-debug: apt-deps
 # first, then the ones that time real servers, fetches and backoffs, so a busy core cannot starve them.
 CPU_SUITES = WardenCryptoTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
 
-unit-test: deps
-	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test --filter '$(CPU_SUITES)'
-	WARDEN_PYTHON=$(abspath $(PY)) $(SWIFT) test --skip-build --skip '$(CPU_SUITES)'
+# No Python, protoc or venv: the peers run in the test process (the real ones are in Tests/IntegrationTests).
+unit-test: apt-deps
+	$(SWIFT) test --filter '$(CPU_SUITES)'
+	$(SWIFT) test --skip-build --skip '$(CPU_SUITES)'
 
 integration-test: deps build
 	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests

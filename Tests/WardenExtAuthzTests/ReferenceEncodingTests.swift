@@ -4,7 +4,7 @@ import WardenProtobuf
 
 /// The Envoy messages against the reference encoders: Fixtures/wire/NAME.txtpb (written against the
 /// project's `proto/` files) encoded by `protoc --encode` (NAME.protoc.binpb) and by xds-protos, the upb-based
-/// package Envoy's own Python clients use (NAME.xds.binpb).
+/// package Envoy's own clients use (NAME.xds.binpb).
 ///
 /// Tests/IntegrationTests/test_swift_fixtures.py regenerates both from the text and checks that xds-protos
 /// parses the protoc bytes as the text's message; so where Swift's encoding equals the protoc bytes, protoc
@@ -79,7 +79,7 @@ struct ReferenceEncodingTests {
         #expect(decoded == expected)
     }
 
-    /// Built field by field with the xds-protos Python API (swift_fixtures/wire.py `build_request`), not from text.
+    /// Built field by field with the xds-protos API (swift_fixtures/wire.py `build_request`), not from text.
     @Test("a CheckRequest built with the xds-protos API decodes in Swift")
     func decodeXdsProtosCheckRequest() throws {
         let request = try CheckRequest(serializedBytes: try Golden.bytes("check-request-built-with-xds-protos.xds.binpb"))
