@@ -91,7 +91,7 @@ struct Authenticator: Sendable {
 
         let finish: @Sendable (KeySnapshot, UInt64) -> Void = { snapshot, waited in
             if let cached, cache.answers(cached, for: snapshot) {
-                return completion(trace(jwt, provider, snapshot, .verified(cached.verified), cached: cached), waited)
+                return completion(trace(nil, provider, snapshot, .notChecked, cached: cached), waited)  // the entry supplies token, view and identity
             }
             do throws(JWTError) {
                 let key = try jwt.verifySignature(with: snapshot.keys)
