@@ -26,7 +26,7 @@ struct ServeOptions: Sendable {
     /// `--jwks-file ISSUER=PATH`: local JWKS files that replace the rules' remote sources.
     var jwksFiles: [String: String] = [:]
     var tokenCacheSize = 100_000
-    var tokenCacheBytes = 32 << 20
+    var tokenCacheBytes = 20 << 20
     var maxTokenBytes = 8192
     var requireExpiration = false
     var numTrustedProxies = 0
@@ -61,7 +61,7 @@ struct ServeOptions: Sendable {
       --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
       --jwks-file ISSUER=PATH    take ISSUER's keys from a local JWKS file (re-read on unknown kid); repeatable
       --token-cache-size N       token cache entries (default: 100000; 0 disables)
-      --token-cache-bytes N      token cache memory bound, estimated heap bytes (default: 33554432 = 32 MiB)
+      --token-cache-bytes N      token cache memory bound, estimated heap bytes (default: 20971520 = 20 MiB)
       --max-token-bytes N        longest accepted token (default: 8192)
       --require-expiration       reject tokens without exp
       --ready-timeout D          /readyz is 503 while a JWKS source has no keys, up to this long after start (default: 10s)
