@@ -39,6 +39,7 @@ public final class PublicKey: @unchecked Sendable {
         guard n.last! & 1 == 1 else { throw .invalidKey("RSA modulus is even") }
 
         let nb = Array(n), eb = Array(e)
+        OpenSSLErrorQueue.discardStale()
         let made = nb.withUnsafeBufferPointer { nn in
             eb.withUnsafeBufferPointer { ee in warden_rsa_public_key(nn.baseAddress, nn.count, ee.baseAddress, ee.count) }
         }
@@ -56,6 +57,7 @@ public final class PublicKey: @unchecked Sendable {
             throw .invalidKey("\(curve.rawValue) coordinates must be \(size) bytes each (got \(x.count) and \(y.count))")
         }
         let point: [UInt8] = [0x04] + x + y
+        OpenSSLErrorQueue.discardStale()
         let made = point.withUnsafeBufferPointer { warden_ec_public_key(curve.groupName, $0.baseAddress, $0.count) }
         guard let pkey = made else {
             throw .invalidKey("\(curve.rawValue) point is not on the curve or malformed (\(OpenSSLErrorQueue.drain().joined(separator: "; ")))")
@@ -69,6 +71,7 @@ public final class PublicKey: @unchecked Sendable {
     /// An Ed25519 public key from its 32 raw bytes (JWK OKP `x`).
     public static func ed25519(_ raw: [UInt8]) throws(CryptoError) -> PublicKey {
         guard raw.count == 32 else { throw .invalidKey("Ed25519 public key must be 32 bytes (got \(raw.count))") }
+        OpenSSLErrorQueue.discardStale()
         guard let pkey = raw.withUnsafeBufferPointer({ EVP_PKEY_new_raw_public_key(warden_evp_pkey_ed25519(), nil, $0.baseAddress, 32) }) else {
             throw OpenSSLErrorQueue.error("EVP_PKEY_new_raw_public_key")
         }
@@ -79,6 +82,7 @@ public final class PublicKey: @unchecked Sendable {
     /// RSA, EC P-256/384/521 or Ed25519.
     public convenience init(pem: String) throws(CryptoError) {
         var bytes = Array(pem.utf8)
+        OpenSSLErrorQueue.discardStale()
         let parsed: OpaquePointer? = bytes.withUnsafeMutableBytes { buf in
             guard let bio = BIO_new_mem_buf(buf.baseAddress, Int32(buf.count)) else { return nil }
             defer { BIO_free(bio) }
@@ -90,6 +94,7 @@ public final class PublicKey: @unchecked Sendable {
 
     /// A public key from DER SubjectPublicKeyInfo bytes.
     public convenience init(spkiDER: [UInt8]) throws(CryptoError) {
+        OpenSSLErrorQueue.discardStale()
         let parsed: OpaquePointer? = spkiDER.withUnsafeBufferPointer { buf in
             var p: UnsafePointer<UInt8>? = buf.baseAddress
             return d2i_PUBKEY(nil, &p, buf.count)

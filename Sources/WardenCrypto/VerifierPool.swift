@@ -22,6 +22,7 @@ final class VerifierPool: Sendable {
     /// `signature` is in OpenSSL's form (DER for ECDSA). `pkey` must be the key this pool belongs to.
     func verify(pkey: OpaquePointer, scheme: SignatureScheme,
                 signature: UnsafeBufferPointer<UInt8>, message: UnsafeBufferPointer<UInt8>) -> Bool {
+        OpenSSLErrorQueue.discardStale()
         let slot = scheme.poolSlot
         let context: VerifyContext
         if let reused = idle.withLock({ $0[slot].popLast() }) {
