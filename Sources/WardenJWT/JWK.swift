@@ -18,21 +18,19 @@ public struct JWK: Sendable {
         case secret(HMACKey)
     }
 
-    /// The key proper. Stored as two optionals (exactly one set), not as `Material`: Swift keeps a
-    /// two-payload enum's case in spare high bits of the payload pointer, which LeakSanitizer cannot
-    /// follow (llvm/llvm-project#56751), so a secret still referenced at exit (each thread keeps its last
-    /// check plans) was reported as leaked by `make test-sanitize`.
-    var material: Material {
-        if let publicKey { return .publicKey(publicKey) }
-        return .secret(secret!)
-    }
+    let material: Material
 
     /// The public key, or nil for a symmetric (`oct`) key.
-    public let publicKey: PublicKey?
-    private let secret: HMACKey?
+    public var publicKey: PublicKey? {
+        if case .publicKey(let k) = material { return k }
+        return nil
+    }
 
     /// Whether this is a symmetric (`oct`) key.
-    public var isSymmetric: Bool { secret != nil }
+    public var isSymmetric: Bool {
+        if case .secret = material { return true }
+        return false
+    }
 
     /// A key from an operator-supplied public key (e.g. a PEM file), optionally restricted to `alg`.
     public init(publicKey: PublicKey, kid: String? = nil, alg: JWTAlgorithm? = nil) {
@@ -57,10 +55,7 @@ public struct JWK: Sendable {
         self.kty = kty
         self.alg = alg
         self.crv = crv
-        switch material {
-        case .publicKey(let key): (publicKey, secret) = (key, nil)
-        case .secret(let key): (publicKey, secret) = (nil, key)
-        }
+        self.material = material
         var id: [UInt8] = []
         for part in [kty, kid ?? "\u{0}", alg ?? "\u{0}", crv ?? "\u{0}"] { id += Array(part.utf8) + [0xFF] }
         self.fingerprint = KeyFingerprint(Digest.sha256.hash(id + materialBytes))
