@@ -52,7 +52,8 @@ struct ExplainWalk {
     // MARK: steps
 
     private func header(_ effective: EffectivePolicy, out: Lines) {
-        out.add("warden explain: \(request.method) \(request.path) (host \(request.host))")
+        // Query values are dropped, as in the decision log: a token may ride in `?access_token=`.
+        out.add("warden explain: \(request.method) \(DecisionLog.pathWithoutSecrets(request.path)) (host \(request.host))")
         let labels = options.workloadLabels.keys.sorted().map { "\($0)=\(options.workloadLabels[$0]!)" }.joined(separator: ",")
         out.add("Scope: namespace \(options.namespace)" + (labels.isEmpty ? "" : ", labels \(labels)") + ", root namespace \(options.rootNamespace)")
         out.add("Policies: \(effective.requestAuthentications.count) of \(policies.requestAuthentications.count) RequestAuthentication(s) and "

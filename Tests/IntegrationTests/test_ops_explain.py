@@ -104,6 +104,16 @@ def test_explain_golden(warden_bin, name):
     assert result.stdout == golden.read_text(), f"output differs from {golden} (WARDEN_UPDATE_GOLDEN=1 to regenerate)"
 
 
+def test_explain_never_prints_a_query_token(warden_bin):
+    """A token in `?access_token=` is dropped from the headline, as from the decision log's path."""
+    good = token()
+    result = run_warden(warden_bin, "explain", "--policy", "policies.yaml", "--namespace", "shop", "--now", str(NOW),
+                        "--method", "POST", "--path", f"/orders?access_token={good}&x=1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warden explain: POST /orders?access_token=…&x=… (host" in result.stdout
+    assert good not in result.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "missing --policy"),
     (["--policy", "policies.yaml", "--bogus"], "unknown flag --bogus"),
