@@ -47,11 +47,11 @@ let package = Package(
         .testTarget(name: "WardenJSONTests", dependencies: ["WardenJSON"]),
         .testTarget(name: "WardenCryptoTests", dependencies: ["WardenCrypto"]),
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT", "CMicroHTTPD"], exclude: ["Fixtures"]),
+        .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT", "WardenSync", "CMicroHTTPD"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "CGRPC", "CWardenShims"]),
-        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin"]),
+        .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "WardenSync", "CGRPC", "CWardenShims"]),
+        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenSync"]),
     ]
 )

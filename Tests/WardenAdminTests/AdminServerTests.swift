@@ -1,5 +1,5 @@
+import WardenSync
 import Foundation
-import Synchronization
 import Testing
 import WardenAdmin
 
@@ -70,7 +70,7 @@ struct AdminServerTests {
     }
 
     @Test func handlerSeesMethodPathQueryAndHeaders() throws {
-        let seen = Mutex<[AdminRequest]>([])
+        let seen = Locked<[AdminRequest]>([])
         let server = try AdminServer(listen: "127.0.0.1:0") { request in
             seen.withLock { $0.append(request) }
             return .text("ok")

@@ -1,3 +1,4 @@
+import WardenSync
 import Foundation
 import Testing
 import WardenJWKS
@@ -72,14 +73,3 @@ func measure(_ body: () -> Void) -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
-/// A value guarded by a pthread mutex (visible to ThreadSanitizer, unlike Synchronization.Mutex on Linux).
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}

@@ -1,3 +1,4 @@
+import WardenSync
 import CGRPC
 import CWardenShims
 import Foundation

@@ -1,5 +1,5 @@
+import WardenSync
 import Foundation
-import Synchronization
 import WardenGRPC
 
 /// Test methods and what the test can observe of them.
@@ -13,11 +13,11 @@ final class TestService: Sendable {
     static let countedLater = "/test.Echo/CountedLater"
 
     /// Slow calls received so far.
-    let slowCalls = Mutex(0)
+    let slowCalls = Locked(0)
     /// Calls the Counted methods answered so far (counted just before `respond`).
     let answered = Locked(0)
     /// Calls the Hold method keeps without ever answering.
-    let held = Mutex<[UnaryCall]>([])
+    let held = Locked<[UnaryCall]>([])
 
     var handlers: [String: UnaryHandler] {
         [
