@@ -1,3 +1,4 @@
+import WardenSync
 import CMicroHTTPD
 import Foundation
 

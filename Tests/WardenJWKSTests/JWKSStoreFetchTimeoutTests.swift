@@ -1,3 +1,4 @@
+import WardenSync
 import Foundation
 import Testing
 import WardenJWKS
