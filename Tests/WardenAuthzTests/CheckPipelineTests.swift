@@ -1,6 +1,5 @@
 import Testing
 import WardenAuthz
-import WardenExtAuthz
 import WardenJSON
 import WardenPolicy
 
@@ -14,6 +13,8 @@ struct PipelineCase: CustomTestStringConvertible, Sendable {
     var body: String? = nil
     /// Expected `www-authenticate` (nil: must be absent).
     var challenge: String? = nil
+    /// The record's reason code (the log field and metric label).
+    var reason: ReasonCode = .allowed
     var testDescription: String { name }
 }
 
@@ -29,27 +30,27 @@ let authenticationCases: [PipelineCase] = [
     PipelineCase(name: "Basic credentials are no token", headers: ["authorization": "Basic dXNlcjpw"], status: 200),
     PipelineCase(name: "access_token query parameter", path: "/?access_token=\(good)", status: 200),
     PipelineCase(name: "expired", headers: ["authorization": "Bearer \(token(["exp": .number(testNow - 61)]))"], status: 401,
-                 body: "Jwt is expired", challenge: realm + invalid),
+                 body: "Jwt is expired", challenge: realm + invalid, reason: .jwtExpired),
     PipelineCase(name: "expired within the 60 s skew", headers: ["authorization": "Bearer \(token(["exp": .number(testNow - 30)]))"], status: 200),
     PipelineCase(name: "not yet valid", headers: ["authorization": "Bearer \(token(["nbf": .number(testNow + 120)]))"], status: 401,
-                 body: "Jwt not yet valid", challenge: realm + invalid),
+                 body: "Jwt not yet valid", challenge: realm + invalid, reason: .jwtNotYetValid),
     PipelineCase(name: "audience mismatch is 403", headers: ["authorization": "Bearer \(token(["aud": .string("other")]))"], status: 403,
-                 body: "Audiences in Jwt are not allowed", challenge: realm + invalid),
+                 body: "Audiences in Jwt are not allowed", challenge: realm + invalid, reason: .jwtAudienceMismatch),
     PipelineCase(name: "unknown issuer", headers: ["authorization": "Bearer \(token(["iss": .string("https://evil.example")]))"], status: 401,
-                 body: "Jwt issuer is not configured", challenge: realm + invalid),
+                 body: "Jwt issuer is not configured", challenge: realm + invalid, reason: .jwtIssuerNotConfigured),
     PipelineCase(name: "bad signature", headers: ["authorization": "Bearer \(token(key: Array("another secret, 32 bytes long!!!".utf8)))"],
-                 status: 401, body: "Jwt verification fails", challenge: realm + invalid),
+                 status: 401, body: "Jwt verification fails", challenge: realm + invalid, reason: .jwtBadSignature),
     PipelineCase(name: "unknown kid", headers: ["authorization": "Bearer \(token(kid: "k9"))"], status: 401,
-                 body: "Jwks doesn't have key to match kid or alg from Jwt", challenge: realm + invalid),
+                 body: "Jwks doesn't have key to match kid or alg from Jwt", challenge: realm + invalid, reason: .jwtUnknownKid),
     PipelineCase(name: "malformed", path: "/x?y=1", headers: ["authorization": "Bearer abc"], status: 401,
                  body: "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
-                 challenge: "Bearer realm=\"http://api.example.com/x?y=1\", error=\"invalid_token\""),
+                 challenge: "Bearer realm=\"http://api.example.com/x?y=1\", error=\"invalid_token\"", reason: .jwtMalformed),
     PipelineCase(name: "valid header + invalid query token", path: "/?access_token=abc", headers: ["authorization": "Bearer \(good)"],
-                 status: 401, challenge: "Bearer realm=\"http://api.example.com/?access_token=abc\", error=\"invalid_token\""),
+                 status: 401, challenge: "Bearer realm=\"http://api.example.com/?access_token=abc\", error=\"invalid_token\"", reason: .jwtMalformed),
     PipelineCase(name: "CORS preflight skips authentication", method: "OPTIONS",
                  headers: ["authorization": "Bearer abc", "origin": "https://a.example", "access-control-request-method": "PUT"], status: 200),
     PipelineCase(name: "OPTIONS without Origin is authenticated", method: "OPTIONS", headers: ["authorization": "Bearer abc"], status: 401,
-                 challenge: realm + invalid),
+                 challenge: realm + invalid, reason: .jwtMalformed),
 ]
 
 @Test(arguments: authenticationCases)
@@ -59,6 +60,7 @@ func authentication(_ c: PipelineCase) throws {
     #expect(outcome.decision.httpStatus == c.status)
     if let body = c.body { #expect(outcome.decision.deny?.body == body) }
     #expect(outcome.decision.header("www-authenticate") == c.challenge)
+    #expect(outcome.reasonCode == c.reason)
 }
 
 let requireJWT = """
