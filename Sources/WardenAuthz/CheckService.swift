@@ -2,6 +2,7 @@ import Dispatch
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenSync
 
 /// The Check path, with no sockets and no wire format: one decoded request in, the decision and its
 /// `DecisionRecord` out. Every front door (gRPC ext_authz today) is an adapter onto `check`; the decision
@@ -21,6 +22,8 @@ public final class CheckService: Sendable {
     private let authenticator: Authenticator
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
+    /// Serializes installs: each numbers its plan one past the last.
+    private let installing = Locked<Void>(())
 
     /// - Parameters:
     ///   - keyStore: where key slots come from; every source the policies name is registered here.
@@ -48,9 +51,11 @@ public final class CheckService: Sendable {
     /// - Returns: the new plan's number.
     @discardableResult
     public func install(_ policies: PolicySet) -> Int {
-        let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
-        current.store(next)
-        return next.number
+        installing.withLock { _ in
+            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
+            current.store(next)
+            return next.number
+        }
     }
 
     /// The token cache's counters.
@@ -105,8 +110,9 @@ public final class CheckService: Sendable {
 
     private func finish(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
                         _ completion: @Sendable (CheckResult) -> Void) {
-        if let (error, _) = record.rejection {
-            record.reasonCode = error.reasonCode
+        if record.rejectedToken != nil {
+            // Fail closed: a rejected token without its error (never produced) still denies.
+            record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
         } else {
             let authorization = AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identity: record.identity,
                                                                 options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))

@@ -1,4 +1,5 @@
 import WardenJSON
+import WardenJWT
 import WardenPolicy
 
 /// The decision log: one line per check, rendered from its `DecisionRecord` (denials at info, allows at
@@ -7,10 +8,13 @@ import WardenPolicy
 public struct DecisionLog: Sendable {
     public let logger: Logger
     public let redactClaims: Set<String>
+    /// Longest token parsed for redaction (`--max-token-bytes`).
+    public let maxTokenBytes: Int
 
-    public init(logger: Logger, redactClaims: Set<String> = []) {
+    public init(logger: Logger, redactClaims: Set<String> = [], maxTokenBytes: Int = 8192) {
         self.logger = logger
         self.redactClaims = redactClaims
+        self.maxTokenBytes = maxTokenBytes
     }
 
     /// Logs one decision.
@@ -23,7 +27,7 @@ public struct DecisionLog: Sendable {
     /// The line's fields, in order.
     public func fields(_ result: CheckResult, request r: RequestAttributes) -> [(String, JSONValue)] {
         let record = result.record
-        let redactor = redactClaims.isEmpty ? nil : LogRedactor(claims: redactClaims, tokens: record.tokens.compactMap(\.jwt))
+        let redactor = redactClaims.isEmpty ? nil : LogRedactor(claims: redactClaims, tokens: tokensForRedaction(record, r))
         func text(_ s: String) -> JSONValue { .string(redactor?.scrub(s) ?? s) }
         var fields: [(String, JSONValue)] = [
             ("request_id", text(r.requestID)), ("method", text(r.method)), ("host", text(r.host)),
@@ -36,6 +40,14 @@ public struct DecisionLog: Sendable {
         fields.append(("generation", .number(Double(record.generation))))
         fields.append(("latency_ms", .number((record.seconds * 1e6).rounded() / 1e3)))
         return fields
+    }
+
+    /// Every token of the request, parsed (not verified): the check's own parse where it has one, else
+    /// parsed here — a token the check never reached (several tokens, an earlier one failed) is as
+    /// private as the others.
+    private func tokensForRedaction(_ record: DecisionRecord, _ request: RequestAttributes) -> [UnverifiedJWT] {
+        if record.tokens.allSatisfy({ $0.jwt != nil }) { return record.tokens.compactMap(\.jwt) }
+        return record.scopePlan.extractor.extract(from: request).compactMap { try? UnverifiedJWT.parse($0.token, maxBytes: maxTokenBytes) }
     }
 
     /// The path with query values dropped: a token may ride in `?access_token=`.

@@ -6,6 +6,11 @@ import WardenJWT
 /// an accepted one's), then every occurrence in a field is replaced by `[redacted]`.
 struct LogRedactor {
     static let mask = "[redacted]"
+    /// Bounds on what one request's tokens can make the redactor search for: the values come from
+    /// unverified tokens, so without them a client could make each log line cost a second of CPU
+    /// (thousands of tiny values × every field). Values beyond the bounds are not redacted.
+    static let maxValues = 64
+    static let maxValueBytes = 16 << 10
     /// Longest first, so a value containing another is replaced whole.
     let values: [String]
 
@@ -17,7 +22,14 @@ struct LogRedactor {
                 if let v = LogRedactor.lookup(name, in: jwt.claims) { LogRedactor.collect(v, into: &found) }
             }
         }
-        values = found.filter { !$0.isEmpty }.sorted { $0.utf8.count > $1.utf8.count }
+        var kept: [String] = []
+        var bytes = 0
+        for v in found.filter({ !$0.isEmpty }).sorted(by: { $0.utf8.count > $1.utf8.count }) {
+            guard kept.count < Self.maxValues, bytes + v.utf8.count <= Self.maxValueBytes else { continue }
+            kept.append(v)
+            bytes += v.utf8.count
+        }
+        values = kept
     }
 
     func scrub(_ text: String) -> String {

@@ -34,17 +34,19 @@ public struct PrometheusText {
         sample(name, "\(value)", labels: labels)
     }
 
-    /// Label value escaping: backslash, double quote and newline.
+    /// Label value escaping: backslash, double quote and line feed, per scalar (a `\r\n` pair is one
+    /// Character in Swift); other control characters, which the format cannot escape, become spaces.
+    /// Label values can come from outside (a discovery document's `jwks_uri`): none may add a line.
     public static func escape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\"": out.append(contentsOf: "\\\"".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            default: out.append(u.value < 0x20 || u.value == 0x7F ? " " : u)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -13,7 +13,10 @@ struct ResponseBuilder: Sendable {
     static let payloadMetadataKey = "jwt_payload"
 
     func decision(for record: DecisionRecord, request: RequestAttributes, scope: ScopePlan) -> Decision {
-        if let (error, _) = record.rejection { return tokenDenied(error, record: record, request: request) }
+        if record.rejectedToken != nil {
+            // Fail closed: a rejected token without its error (never produced) is still a 401.
+            return tokenDenied(record.rejection?.error ?? .badSignature, record: record, request: request)
+        }
         guard let authorization = record.authorization, authorization.isAllowed else {
             return policyDenied(record)
         }

@@ -16,9 +16,12 @@ import WardenSync
 /// on every check, before the cache is asked.
 ///
 /// Bounded twice: `capacity` entries and `maxBytes` (an estimate of each entry's heap: the token, its
-/// payload segment and decoded claims). Two-way set-associative by a seeded hash of the token (the way
-/// not used last is replaced), so every operation is O(1) under one lock; hashing and comparing the
-/// token's text happen outside it. Entries hold the token's full text, so a hash collision is a miss.
+/// payload segment and decoded claims). Two-way set-associative by a seeded hash of the token: an insert
+/// takes its set's empty or expired way, else the way not used last, and when a bound is reached it
+/// evicts the set's other way and then up to `sweepLimit` entries round robin, so a full cache keeps
+/// admitting new tokens (expired entries are also dropped when looked up). Every operation is O(1) under
+/// one lock; hashing and comparing the token's text happen outside it. Entries hold the token's full
+/// text, so a hash collision is a miss.
 final class TokenCache: Sendable {
     final class Entry: Sendable {
         let hash: Int
@@ -64,7 +67,21 @@ final class TokenCache: Sendable {
         var entries = 0
         var bytes = 0
         var evictions = 0
+        /// Where the next sweep for room starts (round robin over `ways`).
+        var cursor = 0
+
+        /// Empties slot `i`; the entry goes to `dropped`, to be released after the lock.
+        mutating func clear(_ i: Int, into dropped: inout [Entry]) {
+            guard let e = ways[i] else { return }
+            ways[i] = nil
+            entries -= 1
+            bytes -= e.cost
+            dropped.append(e)
+        }
     }
+
+    /// Slots looked at per insert when a bound leaves no room (besides the token's own set).
+    static let sweepLimit = 8
 
     let capacity: Int
     let maxBytes: Int
@@ -83,32 +100,41 @@ final class TokenCache: Sendable {
         self.capacity = max(0, capacity)
         self.maxBytes = max(0, maxBytes)
         self.maxEntryAge = maxEntryAge
+        // As many slots as either bound can fill (the byte bound at ~2 KB an entry), a power of two; the
+        // counts enforce the bounds, and an insert makes room by eviction, so the cache never freezes.
+        let slots = min(self.capacity, max(2, self.maxBytes / 2048))
         var sets = 1
-        while 2 * sets < self.capacity { sets <<= 1 }  // room for `capacity`; `entries` enforces it
+        while 2 * sets < slots { sets <<= 1 }
         state = Locked(State(ways: [Entry?](repeating: nil, count: 2 * sets), victim: [UInt8](repeating: 0, count: sets)))
         mask = sets - 1
     }
 
     /// Estimated heap bytes of one entry for a token of `bytes` bytes: the token, its payload segment,
-    /// decoded claims, the verified view and the remembered allow answer. Calibrated by `make bench`'s
+    /// decoded claims and the verified view (the remembered allow answer, which shares the claims, is not
+    /// counted: it appears on a token's second check, not in this measurement). Calibrated by `make bench`'s
     /// memory phase: 3,252 bytes of RSS per cached 598-byte RS256 token (2026-12-04), 4 × 598 + 1024 = 3,416.
     static func cost(ofTokenBytes bytes: Int) -> Int { 4 * bytes + 1024 }
 
-    /// The entry for exactly `token`, if one is within its lifetime.
+    /// The entry for exactly `token`, if one is within its lifetime; an expired one is dropped.
     func lookup(_ token: String, now: Double) -> Entry? {
         guard capacity > 0 else { return nil }
         let hash = hash(token)
         let set = hash & mask
+        var dropped: [Entry] = []
         let entry: Entry? = state.withLock { s in
             for way in 0..<2 {
-                if let e = s.ways[2 * set + way], e.hash == hash {
-                    s.victim[set] = UInt8(1 - way)
-                    return e
+                guard let e = s.ways[2 * set + way], e.hash == hash else { continue }
+                if now >= e.validUntil {
+                    s.clear(2 * set + way, into: &dropped)
+                    return nil
                 }
+                s.victim[set] = UInt8(1 - way)
+                return e
             }
             return nil
         }
-        guard let entry, now < entry.validUntil, entry.token == token else { return nil }
+        _ = dropped  // released after the lock
+        guard let entry, entry.token == token else { return nil }
         return entry
     }
 
@@ -130,21 +156,46 @@ final class TokenCache: Sendable {
         guard validUntil > now else { return }
         let hash = hash(token)
         let entry = Entry(hash: hash, token: token, jwt: jwt, verified: verified, snapshot: snapshot, validUntil: validUntil)
+        guard entry.cost <= maxBytes else { return }
         let set = hash & mask
-        let replaced = state.withLock { s -> Entry? in
-            var way = Int(s.victim[set])
-            // The same token (a re-verification after a key change) replaces itself.
-            if s.ways[2 * set + way]?.hash != hash, s.ways[2 * set + 1 - way]?.hash == hash { way = 1 - way }
-            let old = s.ways[2 * set + way]
-            let freed = old?.cost ?? 0
-            guard s.bytes - freed + entry.cost <= maxBytes, old != nil || s.entries < capacity else { return nil }
+        var dropped: [Entry] = []
+        state.withLock { s in
+            let base = 2 * set
+            // The slot: the same token's (a re-verification after a key change), else an empty one, else an
+            // expired one, else the way not used last.
+            func pick() -> Int {
+                for w in 0..<2 where s.ways[base + w]?.hash == hash { return w }
+                for w in 0..<2 where s.ways[base + w] == nil { return w }
+                for w in 0..<2 where s.ways[base + w]!.validUntil <= now { return w }
+                return Int(s.victim[set])
+            }
+            let way = pick()
+            let slot = base + way
+            if let old = s.ways[slot], old.hash != hash, old.validUntil > now { s.evictions += 1 }
+            s.clear(slot, into: &dropped)
+            func full() -> Bool { s.bytes + entry.cost > maxBytes || s.entries >= capacity }
+            // Room within the set first, then a short round-robin sweep (expired or not): an insert always
+            // makes its own room, so the cache keeps admitting new tokens once full.
+            if full(), s.ways[base + 1 - way] != nil {
+                if s.ways[base + 1 - way]!.validUntil > now { s.evictions += 1 }
+                s.clear(base + 1 - way, into: &dropped)
+            }
+            var looked = 0
+            while full(), looked < Self.sweepLimit {
+                let i = s.cursor
+                s.cursor = (s.cursor + 1) % s.ways.count
+                looked += 1
+                guard i != slot, let e = s.ways[i] else { continue }
+                if e.validUntil > now { s.evictions += 1 }
+                s.clear(i, into: &dropped)
+            }
+            guard !full() else { return }
+            s.ways[slot] = entry
+            s.entries += 1
+            s.bytes += entry.cost
             s.victim[set] = UInt8(1 - way)
-            s.ways[2 * set + way] = entry
-            s.bytes += entry.cost - freed
-            if old == nil { s.entries += 1 } else if old!.hash != hash { s.evictions += 1 }
-            return old
         }
-        _ = replaced  // released after the lock
+        _ = dropped  // released after the lock
     }
 
     /// Drops every entry (counters are kept).

@@ -15,13 +15,10 @@ public struct ExtAuthzService: Sendable {
     }
 
     public let service: CheckService
-    /// Called for a request that does not decode (with the decoder's error), before answering.
-    let onMalformed: @Sendable (String) -> Void
     private let answers = EncodedAnswers()
 
-    public init(service: CheckService, onMalformed: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(service: CheckService) {
         self.service = service
-        self.onMalformed = onMalformed
     }
 
     /// Decides one serialized CheckRequest; `completion` runs exactly once (see `CheckService.check`),
@@ -34,7 +31,6 @@ public struct ExtAuthzService: Sendable {
             essentials = try CheckRequestEssentials(serializedBytes: bytes)
         } catch {
             service.metrics.recordInvalidRequest()
-            onMalformed(error.description)
             return completion(.invalidArgument("malformed CheckRequest: \(error)"), nil)
         }
         service.check(RequestAttributes(essentials), receivedAt: receivedAt) { [answers] result in

@@ -79,7 +79,11 @@ public final class JWKSStore: Sendable {
 
     /// Forgets a source. Waiters on it complete with nil; an in-flight fetch is discarded.
     public func unregister(_ source: JWKSSource) {
-        let waiters = state.withLock { st in st.sources.removeValue(forKey: source)?.waiters ?? [] }
+        let waiters = state.withLock { st -> [SourceState.Waiter] in
+            guard let removed = st.sources.removeValue(forKey: source) else { return [] }
+            removed.slot.publish(nil)  // plans holding the slot ask the store, which no longer knows the source
+            return removed.waiters
+        }
         for waiter in waiters { waiter.completion(nil) }
     }
 

@@ -4,8 +4,8 @@ import WardenSync
 /// of each of its rules and reads it per check, instead of looking the source up in the store (which
 /// hashes the source; for inline keys, JWKS text).
 ///
-/// The store publishes into the slot whenever the source's keys change or are revalidated; a slot of a
-/// source that was unregistered keeps its last keys until they go stale, as the store would.
+/// The store publishes into the slot whenever the source's keys change or are revalidated, and empties
+/// it when the source is unregistered (a check then asks the store, as before the slot existed).
 public final class KeySlot: Sendable {
     public let source: JWKSSource
     private let maxStaleness: Double

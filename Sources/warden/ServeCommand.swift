@@ -49,7 +49,7 @@ struct ServeCommand {
                                   rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
-                                   decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims),
+                                   decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
                                    clock: { Date().timeIntervalSince1970 })
         let state = ServerState(service: service, store: store, log: log, options: options)
 

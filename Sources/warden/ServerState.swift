@@ -27,9 +27,7 @@ final class ServerState: Sendable {
         self.store = store
         self.log = log
         self.options = options
-        extAuthz = ExtAuthzService(service: service) { error in
-            log.warn("malformed CheckRequest", [("error", .string(error))])
-        }
+        extAuthz = ExtAuthzService(service: service)
     }
 
     func markServing() { serving.store(true, ordering: .releasing) }
@@ -57,11 +55,14 @@ final class ServerState: Sendable {
     // MARK: gRPC handlers
 
     func checkHandler() -> UnaryHandler {
-        { [extAuthz] call in
+        { [extAuthz, log] call in
             extAuthz.check(call.request) { answer, _ in
                 switch answer {
-                case .response(let bytes): call.respond(.response(bytes))
-                case .invalidArgument(let message): call.respond(.failure(.invalidArgument, message))
+                case .response(let bytes):
+                    call.respond(.response(bytes))
+                case .invalidArgument(let message):
+                    log.warn("malformed CheckRequest", [("error", .string(message)), ("peer", .string(call.peer))])
+                    call.respond(.failure(.invalidArgument, message))
                 }
             }
         }

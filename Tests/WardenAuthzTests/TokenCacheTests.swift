@@ -164,3 +164,23 @@ func cacheStaysWithinItsBounds(entries: Int, bytes: Int) throws {
     for _ in 0..<3 { #expect(p.decide(bearer(good)).record.tokens.first?.fromCache == false) }
     #expect(p.tokenCacheStatistics.hits == 0 && p.tokenCacheStatistics.entries == 0)
 }
+
+/// A full cache keeps admitting new tokens: by the byte bound with live entries (each new token evicts),
+/// and after the tokens it holds expire (they make room, they do not freeze it).
+@Test func fullCacheKeepsAdmittingNewTokens() throws {
+    let clock = Clock()
+    let p = cachedPipeline(try policies(), clock: clock, entries: 1000, bytes: 3 * TokenCache.cost(ofTokenBytes: 260))
+    for i in 0..<12 {
+        let t = bearer(token(["n": .number(Double(i))]))
+        #expect(p.decide(t).record.tokens.first?.fromCache == false)
+        #expect(p.decide(t).record.tokens.first?.fromCache == true, "token \(i) was not admitted")
+    }
+    clock.advance(400)  // every token above has expired (exp = testNow + 300)
+    for i in 0..<12 {
+        let t = bearer(token(["n": .number(Double(100 + i)), "exp": .number(testNow + 1000)]))
+        #expect(p.decide(t).decision.isAllowed)
+        #expect(p.decide(t).record.tokens.first?.fromCache == true, "token \(i) after expiry was not admitted")
+    }
+    let s = p.tokenCacheStatistics
+    #expect(s.bytes <= 3 * TokenCache.cost(ofTokenBytes: 260) && s.entries <= 3)
+}

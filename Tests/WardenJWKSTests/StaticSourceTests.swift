@@ -18,6 +18,19 @@ struct StaticSourceTests {
         #expect(!source.description.contains("MKBCTNIcKUSD"))  // inline documents are not echoed
     }
 
+    /// The request path reads keys through the slot `register` hands out: it follows the store, and an
+    /// unregistered source's slot is emptied (checks then ask the store, which no longer knows it).
+    @Test func keySlotFollowsRegistration() throws {
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(logger: { _ in }))
+        let source = JWKSSource.inline(try Fixtures.text("rfc7517-a1.json"))
+        let slot = store.register(source)
+        #expect(slot.snapshot(now: 0)?.keys.kids == ["1", "2011-04-29"])
+        #expect(store.register(source) === slot)
+        store.unregister(source)
+        #expect(slot.snapshot(now: 0) == nil)
+        #expect(store.register(source).snapshot(now: 0) != nil)
+    }
+
     @Test(arguments: [
         ("{", "malformed_jwks"),
         (#"{"keys":[]}"#, "no_usable_keys"),
