@@ -23,6 +23,7 @@ public final class CheckMetrics: Sendable {
     let invalidRequests = Counter()
     let reloadsOK = Counter()
     let reloadsFailed = Counter()
+    let droppedHeaders = Counter()
 
     public init() {}
 
@@ -34,6 +35,7 @@ public final class CheckMetrics: Sendable {
         while bucket < Self.bucketNanos.count, nanos > Self.bucketNanos[bucket] { bucket += 1 }
         latency[bucket].add()
         latencyNanos.add(Int(truncatingIfNeeded: nanos))
+        if !record.droppedHeaders.isEmpty { droppedHeaders.add(record.droppedHeaders.count) }
     }
 
     /// Counts a request a front door could not decode (answered INVALID_ARGUMENT / 400).

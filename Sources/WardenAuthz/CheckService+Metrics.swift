@@ -26,6 +26,9 @@ extension CheckService {
         out.sample("warden_check_duration_seconds_bucket", cumulative, labels: [("le", "+Inf")])
         out.sample("warden_check_duration_seconds_sum", Double(m.latencyNanos.load) / 1e9)
         out.sample("warden_check_duration_seconds_count", cumulative)
+        out.family("warden_output_headers_dropped_total", "counter",
+                   "Output headers not set because the claim's value is not a valid HTTP field value (reason invalid_header_value).")
+        out.sample("warden_output_headers_dropped_total", m.droppedHeaders.load)
         out.family("warden_inflight_checks", "gauge", "Checks being decided now.")
         out.sample("warden_inflight_checks", m.checksInFlight)
         out.family("warden_policy_reloads_total", "counter", "Policy reloads by result.")

@@ -139,10 +139,14 @@ public final class CheckService: Sendable {
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }
         let key = AnswerKey(entry: entry.serial, scope: scopePlan.serial, header: header)
         if let last = entry.lastAllow.withLock({ $0 }), last.scope == scopePlan.serial, last.header == header {
+            record.droppedHeaders = last.dropped
             return (.allow(last.answer), key)
         }
         let decision = responses.decision(for: record, request: request, scope: scopePlan)
-        if case .allow(let ok) = decision { entry.lastAllow.withLock { $0 = (scopePlan.serial, header, ok) } }
+        if case .allow(let ok) = decision {
+            let dropped = record.droppedHeaders
+            entry.lastAllow.withLock { $0 = (scopePlan.serial, header, ok, dropped) }
+        }
         return (decision, key)
     }
 

@@ -19,7 +19,8 @@ public struct DecisionLog: Sendable {
 
     /// Logs one decision.
     public func write(_ result: CheckResult, request: RequestAttributes) {
-        let level: LogLevel = result.decision.isAllowed ? .debug : .info
+        // Allows log at debug, unless an output header was dropped: the operator must see that at info.
+        let level: LogLevel = result.decision.isAllowed && result.record.droppedHeaders.isEmpty ? .debug : .info
         guard logger.enabled(level) else { return }
         logger.log(level, "decision", fields(result, request: request))
     }
@@ -37,6 +38,14 @@ public struct DecisionLog: Sendable {
         ]
         if let p = record.policy { fields.append(("policy", .string(p))) }
         if let p = record.principal { fields.append(("principal", text(p))) }
+        if !record.droppedHeaders.isEmpty {
+            fields.append(("dropped_headers", .array(record.droppedHeaders.map { d in
+                var o: [String: JSONValue] = ["header": .string(d.header), "problem": .string(d.problem),
+                                              "reason_code": .string(DroppedHeader.reasonCode)]
+                if let c = d.claim { o["claim"] = .string(c) }
+                return .object(o)
+            })))
+        }
         fields.append(("generation", .number(Double(record.generation))))
         fields.append(("latency_ms", .number((record.seconds * 1e6).rounded() / 1e3)))
         return fields

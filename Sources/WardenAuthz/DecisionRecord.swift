@@ -32,6 +32,9 @@ public final class DecisionRecord: @unchecked Sendable {
     public internal(set) var keyWaitNanos: UInt64 = 0
     /// Monotonic nanoseconds when the decision was made.
     public internal(set) var decidedAt: UInt64 = 0
+    /// Output headers not set because the claim's value is not a valid header value (the client's copy is
+    /// still removed).
+    public internal(set) var droppedHeaders: [DroppedHeader] = []
 
     init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64) {
         self.generation = generation
@@ -75,6 +78,18 @@ public final class DecisionRecord: @unchecked Sendable {
 
     /// Seconds from `receivedAt` to `decidedAt`.
     public var seconds: Double { Double(decidedAt &- receivedAt) / 1e9 }
+}
+
+/// An output header Warden did not set: its value would not be a valid HTTP field value (RFC 9110 §5.5).
+public struct DroppedHeader: Sendable, Equatable {
+    /// The header (lower case).
+    public let header: String
+    /// The claim it comes from; nil for `outputPayloadToHeader`.
+    public let claim: String?
+    /// What is wrong with the value (never the value itself), e.g. `contains LF`.
+    public let problem: String
+    /// The log's reason code for a dropped header.
+    public static let reasonCode = "invalid_header_value"
 }
 
 /// What a check returns: the decision a front door renders, and the record of how it was reached.

@@ -35,10 +35,9 @@ public struct Logger: Sendable {
     public func enabled(_ l: LogLevel) -> Bool { l >= level }
 
     /// Logs `message` with structured `fields` (values already redacted by the caller).
-    public func log(_ l: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = []) {
-        guard enabled(l) else { return }
+    /// One line, newline included, in the logger's format.
+    public func render(_ l: LogLevel, _ message: String, _ fields: [(String, JSONValue)], time: String) -> String {
         var line = ""
-        let time = Logger.timestamp()
         switch format {
         case .json:
             line = "{\"time\":\"\(time)\",\"level\":\"\(l.rawValue)\",\"msg\":"
@@ -53,10 +52,16 @@ public struct Logger: Sendable {
             line = "\(time) \(l.rawValue.uppercased()) \(message)"
             for (k, v) in fields {
                 let text = v.scalarText ?? v.serialized
-                line += " \(k)=" + (text.contains(" ") || text.isEmpty ? v.serialized : text)
+                line += " \(k)=" + (Logger.isBare(text) ? text : v.serialized)
             }
             line += "\n"
         }
+        return line
+    }
+
+    public func log(_ l: LogLevel, _ message: String, _ fields: [(String, JSONValue)] = []) {
+        guard enabled(l) else { return }
+        let line = render(l, message, fields, time: Logger.timestamp())
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { buf in
             var off = 0
@@ -72,6 +77,13 @@ public struct Logger: Sendable {
     public func info(_ m: String, _ f: [(String, JSONValue)] = []) { log(.info, m, f) }
     public func warn(_ m: String, _ f: [(String, JSONValue)] = []) { log(.warn, m, f) }
     public func error(_ m: String, _ f: [(String, JSONValue)] = []) { log(.error, m, f) }
+
+    /// Whether a text-format value can be written without quotes: not empty, and no space, quote,
+    /// backslash, `=` or control character. Anything else is written as a JSON string (control characters
+    /// escaped), so a value — a claim, a path — can never end the line or fake another field.
+    static func isBare(_ text: String) -> Bool {
+        !text.isEmpty && !text.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == 0x22 || $0 == 0x5C || $0 == 0x3D }
+    }
 
     /// RFC 3339 UTC time with milliseconds.
     public static func timestamp() -> String {

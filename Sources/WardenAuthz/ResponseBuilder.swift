@@ -25,10 +25,10 @@ struct ResponseBuilder: Sendable {
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     private func tokenDenied(_ e: JWTError, record: DecisionRecord, request: RequestAttributes) -> Decision {
-        var headers = [HTTPHeader("www-authenticate", "Bearer realm=\"\(request.originalURI)\", error=\"invalid_token\"")]
+        var headers = [HTTPHeader("www-authenticate", "Bearer realm=\"\(HeaderField.realm(request.originalURI))\", error=\"invalid_token\"")]
         if options.debugHeaders {
             headers.append(HTTPHeader("x-warden-decision", "deny"))
-            headers.append(HTTPHeader("x-warden-reason", Self.headerSafe(record.reason)))
+            headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
         }
         return .deny(DenyResponse(status: e.httpStatus, body: e.envoyMessage, headers: headers))
     }
@@ -38,8 +38,8 @@ struct ResponseBuilder: Sendable {
         var headers: [HTTPHeader] = []
         if options.debugHeaders {
             headers.append(HTTPHeader("x-warden-decision", "deny"))
-            headers.append(HTTPHeader("x-warden-reason", Self.headerSafe(record.reason)))
-            if let by = record.authorization?.deniedBy { headers.append(HTTPHeader("x-warden-denied-by", Self.headerSafe(by))) }
+            headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
+            if let by = record.authorization?.deniedBy { headers.append(HTTPHeader("x-warden-denied-by", HeaderField.sanitized(by))) }
         }
         return .deny(DenyResponse(status: 403, body: Self.rbacDenied, headers: headers))
     }
@@ -58,14 +58,23 @@ struct ResponseBuilder: Sendable {
         func remove(_ name: String) {
             if !isSet(name) && !ok.headersToRemove.contains(name) { ok.headersToRemove.append(name) }
         }
+        // A value that is not a valid field value is not set (and the client's copy is still removed
+        // below): a user-editable claim must not decide whether the request fails at the proxy.
+        func output(_ name: String, _ value: String, claim: String?) {
+            if let problem = HeaderField.problem(value) {
+                record.droppedHeaders.append(DroppedHeader(header: name, claim: claim, problem: problem))
+            } else {
+                put(name, value)
+            }
+        }
         for t in record.tokens {
             guard let rule = t.rule, let v = t.verified else { continue }
             if let payloadHeader = rule.outputPayloadToHeader {
-                put(payloadHeader.lowercased(), v.payloadSegment)
+                output(payloadHeader.lowercased(), v.payloadSegment, claim: nil)
             }
             for c in rule.outputClaimToHeaders {
                 if let value = ClaimText.lookup(c.claim, in: v.claims).flatMap(ClaimText.headerValue) {
-                    put(c.header.lowercased(), value)
+                    output(c.header.lowercased(), value, claim: c.claim)
                 }
             }
         }
@@ -87,15 +96,11 @@ struct ResponseBuilder: Sendable {
         }
         if options.debugHeaders {
             put("x-warden-decision", "allow")
-            put("x-warden-reason", Self.headerSafe(record.reason))
+            put("x-warden-reason", HeaderField.sanitized(record.reason))
         }
         // Warden's own headers reach the upstream only when Warden set them, never as a client's copy.
         for h in Self.debugHeaderNames { remove(h) }
         return .allow(ok)
     }
 
-    /// Header values must not carry control characters.
-    static func headerSafe(_ s: String) -> String {
-        String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }.prefix(512)))
-    }
 }

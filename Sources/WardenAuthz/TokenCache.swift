@@ -37,7 +37,7 @@ final class TokenCache: Sendable {
         let serial = Serials.next()
         /// The allow answer last built for this token, with the compiled scope and header it was built
         /// for: reused while both are the same (the answer depends on nothing else; see `AnswerKey`).
-        let lastAllow = Locked<(scope: UInt64, header: String, answer: AllowResponse)?>(nil)
+        let lastAllow = Locked<(scope: UInt64, header: String, answer: AllowResponse, dropped: [DroppedHeader])?>(nil)
 
         init(hash: Int, token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, snapshot: KeySnapshot, validUntil: Double) {
             self.hash = hash
