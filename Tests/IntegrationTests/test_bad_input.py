@@ -400,6 +400,34 @@ def test_envoy_spoofed_identity_header_never_reaches_upstream(envoy, upstream, m
     assert [v for k, v in seen if k == "x-warden-decision"] == ["allow"]  # the debug header Warden set, once
 
 
+def _dropped_headers(warden) -> float:
+    status, text = warden.admin_status("/metrics")
+    assert status == 200
+    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith("warden_output_headers_dropped_total "))
+
+
+@pytest.mark.parametrize("sub", [
+    pytest.param("alice\r\nx-admin: yes", id="crlf"),
+    pytest.param("alice\nx-admin: yes", id="lf"),
+    pytest.param("alice\u0000", id="nul"),
+    pytest.param("alice\u0001bob", id="control"),
+    pytest.param("alice ", id="trailing-space"),
+])
+def test_envoy_claim_that_is_no_header_value_is_not_set(envoy, upstream, mint, jwt_warden, sub):
+    """RFC 9110 §5.5: a validly signed claim with CR/LF/NUL/controls (a user-edited display name) is not
+    copied into its header; the request is still decided (200 here, never a 5xx or Envoy's status_on_error,
+    which is what `validate_mutations: true` turns an invalid answer into), the client's copy is removed,
+    and the drop is counted. Before: Envoy refused Warden's answer."""
+    upstream.clear()
+    before = _dropped_headers(jwt_warden)
+    response = httpclient.request("GET", envoy.url("/data"),
+                                  headers={"authorization": f"Bearer {mint.mint(sub=sub)}", "x-jwt-sub": "admin"})
+    assert response.status == 200, response.body
+    seen = response.json()["header_list"]
+    assert [v for k, v in seen if k in ("x-jwt-sub", "x-admin")] == []
+    assert _dropped_headers(jwt_warden) == before + 1
+
+
 def test_envoy_many_headers(envoy, upstream, mint):
     # 80 headers: forwarded to Warden and decided (the echo upstream, Python's http.server, caps at 100).
     headers = {f"x-h{i}": "v" for i in range(80)}

@@ -1,6 +1,9 @@
 """Every Envoy config in deploy/envoy passes `envoy --mode validate`, and the main one runs in the rig."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -93,3 +96,14 @@ def test_main_config_authorizes_through_warden(make_warden, make_envoy, upstream
         assert response.json()["path"] == path
         assert response.json()["headers"]["x-warden-decision"] == "allow"
     assert "x-warden-decision" not in httpclient.get(envoy.url("/healthz")).json()["headers"]
+
+
+def test_every_envoy_sample_validates_mutations():
+    """Every ext_authz filter under deploy/ (and the bench's) sets validate_mutations: an answer with an
+    invalid header name or value is an error (fail closed), never forwarded."""
+    root = Path(__file__).resolve().parents[2]
+    samples = [p for p in [*root.joinpath("deploy").rglob("*.yaml"), root / "bench/envoy/ext_authz.yaml"]
+               if "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz" in p.read_text()]
+    assert len(samples) >= 4, samples
+    for p in samples:
+        assert re.search(r"^\s*validate_mutations: true\s*$", p.read_text(), re.M), p

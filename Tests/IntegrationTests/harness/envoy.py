@@ -79,6 +79,8 @@ def render_config(*, upstream_port: int, warden_port: int, warden_host: str = LO
         "transport_api_version": "V3",
         "failure_mode_allow": failure_mode_allow,
         "include_peer_certificate": include_peer_certificate,
+        # As every deploy/ sample: an answer with an invalid header name or value is an error, not forwarded.
+        "validate_mutations": True,
     }
     if status_on_error is not None:
         ext_authz["status_on_error"] = {"code": status_on_error}
