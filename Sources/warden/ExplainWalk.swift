@@ -383,6 +383,10 @@ struct ExplainWalk {
             out.add("Result: ✓ 200 allowed (\(record.reasonCode.rawValue))")
             if ok.headersToSet.isEmpty { out.info("headers set: none") }
             for h in ok.headersToSet { out.info("header set: \(h.name): \(Self.shorten(h.value))") }
+            for d in record.droppedHeaders {
+                out.hint("header not set: \(d.header)" + (d.claim.map { " (claim \($0))" } ?? " (payload)")
+                         + ": the value \(d.problem), which no HTTP header may (\(DroppedHeader.reasonCode))")
+            }
             if !ok.headersToRemove.isEmpty { out.info("headers removed: " + ok.headersToRemove.joined(separator: ", ")) }
             if !ok.queryParametersToRemove.isEmpty { out.info("query parameters removed: " + ok.queryParametersToRemove.joined(separator: ", ")) }
             if !ok.dynamicMetadata.isEmpty { out.info("dynamic metadata: " + ok.dynamicMetadata.keys.sorted().joined(separator: ", ")) }

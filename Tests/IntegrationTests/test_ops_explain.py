@@ -71,6 +71,7 @@ CASES = {
     "deny-policy-403": (["--path", "/admin/users"] + bearer(token()), 1, "403 Forbidden"),
     "no-allow-matched-403": (["--method", "DELETE", "--path", "/orders/7"] + bearer(token()), 1, "403 Forbidden"),
     "other-namespace-no-policies": (["--namespace", "other", "--path", "/anything"], 0, "200 allowed"),
+    "claim-not-a-header-value": (["--method", "POST", "--path", "/orders"] + bearer(token(sub="alice\nx-admin: yes")), 0, "200 allowed"),
     # Two tokens: the last one found (the query parameter) is checked first, fails, and the other is not checked.
     "two-tokens-last-checked-first": (["--path", "/orders?access_token=not-a-jwt"] + bearer(token()), 1, "401 Unauthorized"),
 }
