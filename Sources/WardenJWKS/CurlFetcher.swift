@@ -36,7 +36,10 @@ public final class CurlFetcher: JWKSFetcher {
         func set(_ code: CURLcode) { if setup == CURLE_OK { setup = code } }
         set(warden_curl_setopt_string(handle, CURLOPT_URL, request.url))
         set(warden_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"))
-        set(warden_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"))
+        // An https URL never leads to plain http: a redirect from it may only go to https (else an attacker
+        // on the path, or the IdP's own open redirect, could serve keys over http).
+        let https = request.url.utf8.count >= 8 && request.url.prefix(8).lowercased() == "https://"
+        set(warden_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https"))
         set(warden_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1))
         set(warden_curl_setopt_long(handle, CURLOPT_MAXREDIRS, maxRedirects))
         set(warden_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))

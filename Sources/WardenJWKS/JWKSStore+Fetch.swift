@@ -136,6 +136,10 @@ extension JWKSStore {
         }
         guard let uri = value["jwks_uri"]?.stringValue else { return .failure(.discoveryInvalid("no jwks_uri")) }
         guard FetchError.isHTTP(uri) else { return .failure(.discoveryInvalid("jwks_uri is not http/https: \(uri)")) }
+        // A discovery document fetched over https may not send Warden to plain http for the keys.
+        if url.lowercased().hasPrefix("https://"), !uri.lowercased().hasPrefix("https://") {
+            return .failure(.discoveryInvalid("jwks_uri \(uri) is not https, but the discovery document came over https"))
+        }
         let advertised = value["issuer"]?.stringValue
         if advertised != issuer {
             logs.append("discovery:\(issuer): document names issuer \(advertised.map { "\"\($0)\"" } ?? "none"); tokens must carry the configured issuer exactly")

@@ -67,4 +67,36 @@ struct CurlFetcherTests {
         #expect(await store.awaitKeys(source)?.keys.kids == ["k1", "k2"])
         #expect(store.status(for: source)?.uri == idp.jwksURL)
     }
+
+    /// An https jwksUri that redirects to plain http is not followed (an attacker's keys over http would be
+    /// accepted otherwise); an https → https redirect still is.
+    @Test func httpsNeverRedirectsToHTTP() async throws {
+        let tlsIdP = try IdP(tls: true)
+        let plain = try IdP()
+        defer { tlsIdP.stop(); plain.stop() }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(caBundlePath: tlsIdP.caBundle, logger: { _ in }))
+        tlsIdP.configure { $0.redirectTo = plain.jwksURL }
+        let downgraded = JWKSSource.remote(uri: tlsIdP.base + "/redirect")
+        store.register(downgraded)
+        #expect(await store.awaitKeys(downgraded) == nil)
+        #expect(plain.stats.jwks == 0)
+        tlsIdP.configure { $0.redirectTo = tlsIdP.jwksURL }
+        let upgraded = JWKSSource.remote(uri: tlsIdP.base + "/redirect?https")
+        store.register(upgraded)
+        #expect(await store.awaitKeys(upgraded)?.keys.kids == ["k1", "k2"])
+    }
+
+    /// A discovery document served over https that names an http jwks_uri is refused.
+    @Test func httpsDiscoveryNeverNamesHTTPKeys() async throws {
+        let tlsIdP = try IdP(tls: true)
+        let plain = try IdP()
+        defer { tlsIdP.stop(); plain.stop() }
+        tlsIdP.configure { $0.jwksURI = plain.jwksURL }
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(caBundlePath: tlsIdP.caBundle, logger: { _ in }))
+        let source = JWKSSource.discovery(issuer: tlsIdP.base)
+        store.register(source)
+        #expect(await store.awaitKeys(source) == nil)
+        #expect(plain.stats.jwks == 0)
+        #expect(store.status(for: source)?.lastError?.description.contains("not https") == true)
+    }
 }
