@@ -47,13 +47,17 @@ public final class CheckService: Sendable {
     /// The plan new checks run on.
     public var plan: CheckPlan { current.load() }
 
-    /// Swaps in a new, fully validated policy set; checks in flight finish on the old plan.
+    /// Swaps in a new, fully validated policy set; checks in flight finish on the old plan. Key sources
+    /// the new set no longer names are unregistered from the store.
     /// - Returns: the new plan's number.
     @discardableResult
     public func install(_ policies: PolicySet) -> Int {
         installing.withLock { _ in
+            let previous = plan
             let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
             current.store(next)
+            // Sources no rule names any more stop being fetched, persisted and counted for readiness.
+            for source in Set(previous.sources).subtracting(next.sources) { keyStore.unregister(source) }
             return next.number
         }
     }

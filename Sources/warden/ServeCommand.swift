@@ -35,7 +35,7 @@ struct ServeCommand {
         for note in policies.notes { log.info("policy note", [("note", .string(String(describing: note)))]) }
 
         let store = JWKSStore(configuration: JWKSStoreConfiguration(
-            cacheDuration: options.jwksCacheDuration, fetchTimeout: options.jwksFetchTimeout,
+            cacheDuration: options.jwksCacheDuration, fetchTimeout: options.jwksFetchTimeout, maxStaleness: options.jwksMaxStaleness,
             cacheDirectory: options.cacheDir,
             logger: { line in log.info("jwks", [("detail", .string(line))]) }))
         var authz = AuthzOptions()

@@ -22,6 +22,8 @@ struct ServeOptions: Sendable {
     var maxRequestBytes = 4 << 20
     var clockSkew = 60.0
     var jwksCacheDuration = 1200.0
+    /// How long last-good keys keep serving past their cache duration while the IdP cannot be reached.
+    var jwksMaxStaleness = 24 * 3600.0
     var jwksFetchTimeout = 5.0
     /// `--jwks-file ISSUER=PATH`: local JWKS files that replace the rules' remote sources.
     var jwksFiles: [String: String] = [:]
@@ -57,6 +59,7 @@ struct ServeOptions: Sendable {
     JWT and JWKS:
       --clock-skew SECONDS       allowed exp/nbf skew (default: 60)
       --jwks-cache-duration D    keep fetched keys this long, refreshed ahead (default: 20m)
+      --jwks-max-staleness D     serve last-good keys this long past that while the IdP is unreachable (default: 24h)
       --jwks-fetch-timeout D     per-request JWKS/discovery fetch timeout for rules without `timeout` (default: 5s)
       --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
       --jwks-file ISSUER=PATH    take ISSUER's keys from a local JWKS file (re-read on unknown kid); repeatable
@@ -111,6 +114,7 @@ struct ServeOptions: Sendable {
                     throw UsageError("invalid value '\(raw)' for --jwks-file: expected ISSUER=PATH")
                 }
                 o.jwksFiles[String(raw[..<eq])] = String(raw[raw.index(after: eq)...])
+            case "--jwks-max-staleness": o.jwksMaxStaleness = try reader.seconds(for: flag)
             case "--jwks-fetch-timeout": o.jwksFetchTimeout = try reader.seconds(for: flag)
             case "--token-cache-size": o.tokenCacheSize = try reader.int(for: flag, in: 0...10_000_000)
             case "--token-cache-bytes": o.tokenCacheBytes = try reader.int(for: flag, in: 0...(16 << 30))

@@ -178,6 +178,18 @@ def test_outage_after_a_warm_cache_keeps_validating(make_warden, client_for, idp
                8, what="a successful fetch after the IdP came back")
 
 
+def test_max_staleness_bounds_how_long_last_good_keys_serve(make_warden, client_for, idp, minter, tmp_path):
+    """--jwks-max-staleness: past cache duration + max staleness, keys the IdP can no longer confirm stop
+    verifying (a revoked key cannot outlive the bound); with the default (24 h) the same outage is ridden out."""
+    w = make_warden(policies(tmp_path / "p", idp), extra_args=["--jwks-cache-duration", "1s", "--jwks-max-staleness", "1s"])
+    client = client_for(w)
+    assert outcome(client, minter.mint(sub="warm")) == "allow"
+    idp.go_down()
+    time.sleep(2.5)  # cache duration (1 s) + max staleness (1 s) have passed
+    assert outcome(client, minter.mint(sub="after")) == FETCH_FAILED
+    idp.come_up()
+
+
 @pytest.mark.parametrize("source", ["jwksUri", "discovery"])
 def test_restart_during_an_outage_validates_with_the_persisted_keys(make_warden, client_for, tmp_path, source):
     idp = IdP(issuer_path="/persisted")

@@ -57,3 +57,12 @@ func ruleTimeoutReachesTheKeyStore(rules: String, source: JWKSSource, expected: 
     #expect(p.keyStore.sources == [.file(path: "/nonexistent/jwks.json")])
     #expect(p.keyStore.status(for: .file(path: "/nonexistent/jwks.json"))?.fetchTimeout == nil)
 }
+
+/// A reload that drops a rule drops its key source: no more fetches, no more weight in readiness.
+@Test func reloadUnregistersSourcesNoRuleNames() throws {
+    let p = timeoutPipeline(try requestAuthentication("  - {issuer: a, jwksUri: \"\(slowURI)\"}\n  - {issuer: b, jwksUri: \"http://127.0.0.1:9/b\"}"))
+    #expect(Set(p.keyStore.sources) == [.remote(uri: slowURI), .remote(uri: "http://127.0.0.1:9/b")])
+    p.install(try requestAuthentication("  - {issuer: b, jwksUri: \"http://127.0.0.1:9/b\"}"))
+    #expect(p.keyStore.sources == [.remote(uri: "http://127.0.0.1:9/b")])
+    #expect(p.keyStore.status(for: .remote(uri: slowURI)) == nil)
+}
