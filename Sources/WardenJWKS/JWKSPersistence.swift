@@ -13,9 +13,26 @@ struct PersistedJWKS: Equatable {
 }
 
 /// Reads and writes `PersistedJWKS` files; writes are atomic (temporary file, fsync, rename).
+///
+/// The directory is trusted only when no one else can write to it (owned by this user or root, no
+/// group/other write bit): a file planted there would be served as an issuer's keys. Files are created
+/// with `O_EXCL | O_NOFOLLOW` (a planted symlink is never followed), read only when they are regular
+/// files, and a copy cannot extend its own life: a `fetched_at` in the future is refused.
 struct JWKSPersistence: Sendable {
     let directory: String
     let maxBytes: Int
+    /// How far `fetched_at` may be ahead of now (clock adjustments between runs).
+    static let futureTolerance = 60.0
+
+    /// Why the directory cannot be trusted, or nil.
+    func unsafeDirectory() -> String? {
+        var st = stat()
+        guard lstat(directory, &st) == 0 else { return nil }  // missing: created below with 0700
+        if (st.st_mode & S_IFMT) != S_IFDIR { return "not a directory (a symlink or file)" }
+        if st.st_uid != geteuid() && st.st_uid != 0 { return "owned by uid \(st.st_uid), not by this user or root" }
+        if st.st_mode & (S_IWGRP | S_IWOTH) != 0 { return "writable by group or others (mode \(String(st.st_mode & 0o777, radix: 8)))" }
+        return nil
+    }
 
     /// `jwks-<FNV-1a 64 of the source description>.json`: stable across runs, safe as a file name.
     func path(for source: JWKSSource) -> String {
@@ -28,9 +45,12 @@ struct JWKSPersistence: Sendable {
         return directory + "/jwks-" + String(repeating: "0", count: 16 - hex.count) + hex + ".json"
     }
 
-    func load(_ source: JWKSSource) -> Result<PersistedJWKS?, JWKSPersistenceError> {
+    func load(_ source: JWKSSource, now: Double) -> Result<PersistedJWKS?, JWKSPersistenceError> {
         let path = path(for: source)
-        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return .success(nil) }
+        if let why = unsafeDirectory() { return .failure(.unsafe(directory, why)) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return .failure(.corrupt(path, "not a regular file")) }
         guard let data = FileManager.default.contents(atPath: path) else { return .failure(.unreadable(path)) }
         let value: JSONValue
         do { value = try JSONParser.parse([UInt8](data), limits: JSONLimits(maxDepth: 32, maxBytes: maxBytes)) } catch {
@@ -41,6 +61,9 @@ struct JWKSPersistence: Sendable {
         else { return .failure(.corrupt(path, "missing source, fetched_at or jwks")) }
         // A hash collision or a hand-copied file must not serve another issuer's keys.
         guard name == source.description else { return .failure(.corrupt(path, "belongs to \(name)")) }
+        guard fetchedAt.isFinite, fetchedAt <= now + Self.futureTolerance else {
+            return .failure(.corrupt(path, "fetched_at \(fetchedAt) is in the future"))
+        }
         return .success(PersistedJWKS(source: name, fetchedAt: fetchedAt, etag: value["etag"]?.stringValue,
                                       jwksURI: value["jwks_uri"]?.stringValue, document: document))
     }
@@ -54,13 +77,15 @@ struct JWKSPersistence: Sendable {
         let bytes = Array(JSONValue.object(object).serialized.utf8)
 
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
         } catch {
             return .failure(.unwritable(directory, "\(error)"))
         }
+        if let why = unsafeDirectory() { return .failure(.unsafe(directory, why)) }
         let target = path(for: source)
-        let temporary = target + ".tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let temporary = target + ".tmp.\(getpid()).\(UInt32.random(in: .min ... .max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return .failure(.unwritable(temporary, String(cString: strerror(errno)))) }
         var written = 0
         let ok = bytes.withUnsafeBytes { raw -> Bool in
@@ -86,12 +111,14 @@ enum JWKSPersistenceError: Error, CustomStringConvertible {
     case unreadable(String)
     case corrupt(String, String)
     case unwritable(String, String)
+    case unsafe(String, String)
 
     var description: String {
         switch self {
         case .unreadable(let p): return "cannot read persisted JWKS \(p)"
         case .corrupt(let p, let why): return "ignoring persisted JWKS \(p): \(why)"
         case .unwritable(let p, let why): return "cannot persist JWKS to \(p): \(why)"
+        case .unsafe(let p, let why): return "not using the JWKS cache directory \(p): \(why)"
         }
     }
 }

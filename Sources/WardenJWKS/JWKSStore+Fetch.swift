@@ -218,7 +218,7 @@ extension JWKSStore {
     func loadPersisted(_ source: JWKSSource, now: Double) {
         guard let persistence else { return }
         let entry: PersistedJWKS
-        switch persistence.load(source) {
+        switch persistence.load(source, now: now) {
         case .success(nil): return
         case .success(let e?): entry = e
         case .failure(let error):

@@ -144,6 +144,42 @@ struct JWKSStoreIdPTests {
         #expect(recovered.succeeded + recovered.notModified >= 2)
     }
 
+    /// The persisted copy cannot be turned into an attacker's keys or outlive itself: a `fetched_at` in the
+    /// future, a file replaced by a symlink, or a directory others can write are refused at restart.
+    @Test(arguments: ["future", "symlink", "world-writable"])
+    func persistedKeysAreOnlyTrustedFromASafeCopy(_ tamper: String) async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let idp = try IdP(keys: [.init(kid: "persisted")])
+        let source = JWKSSource.remote(uri: idp.jwksURL)
+        let config = JWKSStoreConfiguration(cacheDuration: 600, fetchTimeout: 1, cacheDirectory: directory, logger: { _ in })
+        let first = JWKSStore(configuration: config)
+        first.register(source)
+        #expect(await first.awaitKeys(source)?.keys.kids == ["persisted"])
+        idp.stop()
+        let file = directory + "/" + (try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasSuffix(".json") })!
+        switch tamper {
+        case "future":
+            var text = try String(contentsOfFile: file, encoding: .utf8)
+            let stamp = try #require(text.firstRange(of: try Regex(#""fetched_at":[0-9.e+]+"#)))
+            text.replaceSubrange(stamp, with: #""fetched_at":\#(Date().timeIntervalSince1970 + 30 * 86400)"#)
+            try text.write(toFile: file, atomically: false, encoding: .utf8)
+        case "symlink":
+            try FileManager.default.moveItem(atPath: file, toPath: directory + "/elsewhere")
+            try FileManager.default.createSymbolicLink(atPath: file, withDestinationPath: directory + "/elsewhere")
+        default:
+            #expect(chmod(directory, 0o777) == 0)
+        }
+        let log = LogLines()
+        var restartedConfig = config
+        restartedConfig.logger = log.logger
+        let restarted = JWKSStore(configuration: restartedConfig)
+        restarted.register(source)
+        #expect(restarted.snapshot(for: source) == nil)
+        #expect(log.all.contains { $0.contains("in the future") || $0.contains("not a regular file") || $0.contains("writable by group or others") },
+                "\(log.all)")
+    }
+
     @Test func restartDuringOutageServesPersistedKeys() async throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
