@@ -57,7 +57,7 @@ extension CheckService {
         let now = Date().timeIntervalSince1970
         let issuers = plan.issuersBySource
         func sample(_ name: String, _ s: SourceStatus, _ value: String, result: String? = nil) {
-            let issuer = issuers[s.source] ?? "", source = s.uri ?? s.source.description
+            let issuer = issuers[s.source] ?? "", source = s.uri.map { JWKSSource.redacted(uri: $0) } ?? s.source.redactedDescription
             if let result {
                 out.sample(name, value, labels: [("issuer", issuer), ("source", source), ("result", result)])
             } else {

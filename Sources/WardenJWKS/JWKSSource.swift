@@ -56,4 +56,28 @@ public enum JWKSSource: Sendable, Hashable, CustomStringConvertible {
         while base.hasSuffix("/") { base.removeLast() }
         return base + "/.well-known/openid-configuration"
     }
+
+    /// `description` without what may be a credential in a URI (userinfo, query values): for
+    /// `/config_dump`, `/metrics` labels and logs.
+    public var redactedDescription: String {
+        switch self {
+        case .remote(let uri): return "remote:" + Self.redacted(uri: uri)
+        case .discovery(let issuer): return "discovery:" + Self.redacted(uri: issuer)
+        case .inline, .file: return description
+        }
+    }
+
+    /// `uri` with `user:password@` replaced by `<redacted>@` and query values by `…`.
+    public static func redacted(uri: String) -> String {
+        var text = uri
+        if let scheme = text.range(of: "://") {
+            let authorityEnd = text[scheme.upperBound...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? text.endIndex
+            if let at = text[scheme.upperBound..<authorityEnd].lastIndex(of: "@") {
+                text.replaceSubrange(scheme.upperBound...at, with: "<redacted>@")
+            }
+        }
+        guard let q = text.firstIndex(of: "?") else { return text }
+        let names = text[text.index(after: q)...].split(separator: "&").map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "" }
+        return String(text[..<q]) + "?" + names.map { $0 + "=…" }.joined(separator: "&")
+    }
 }

@@ -1,9 +1,11 @@
 import WardenAuthz
 import WardenJSON
+import WardenJWKS
 import WardenPolicy
 
-/// JSON views of loaded policies for `/config_dump`. Never echoes key material: an inline `jwks`
-/// (which may hold HMAC secrets) is shown as `<inline, N keys>`.
+/// JSON views of loaded policies for `/config_dump`. Never echoes what may be a secret: an inline `jwks`
+/// (which may hold HMAC secrets) is shown as `<inline, N keys>`, a header `when` value (an API key) as
+/// `<redacted, N bytes>`, credentials and query values in a `jwksUri` as `<redacted>` / `…`.
 enum PolicyDump {
     static func requestAuthentication(_ ra: RequestAuthentication) -> JSONValue {
         var o: [String: JSONValue] = [
@@ -22,9 +24,9 @@ enum PolicyDump {
             "audiences": strings(r.audiences),
             "token_locations": strings(r.tokenLocations.map(\.description)),
             "forward_original_token": .bool(r.forwardOriginalToken),
-            "key_source": .string(r.keySource.description),
+            "key_source": .string(r.keySource.redactedDescription),
         ]
-        if let uri = r.jwksUri, !uri.isEmpty { o["jwks_uri"] = .string(uri) }
+        if let uri = r.jwksUri, !uri.isEmpty { o["jwks_uri"] = .string(JWKSSource.redacted(uri: uri)) }
         if let jwks = r.jwks, !jwks.isEmpty { o["jwks"] = .string(inlineSummary(jwks)) }
         if !r.outputClaimToHeaders.isEmpty {
             o["output_claim_to_headers"] = .array(r.outputClaimToHeaders.map { .object(["header": .string($0.header), "claim": .string($0.claim)]) })
@@ -88,8 +90,17 @@ enum PolicyDump {
 
     static func condition(_ c: Condition) -> JSONValue {
         var o: [String: JSONValue] = ["key": .string(c.key.description)]
-        if !c.values.isEmpty { o["values"] = strings(c.values.map(conditionValue)) }
-        if !c.notValues.isEmpty { o["notValues"] = strings(c.notValues.map(conditionValue)) }
+        // Header values are often credentials (`x-api-key`): show that a value is there, not what it is.
+        let secret: Bool
+        switch c.key {
+        case .requestHeader, .requestInlineHeader: secret = true
+        default: secret = false
+        }
+        func shown(_ v: ConditionValue) -> String {
+            secret ? "<redacted, \(conditionValue(v).utf8.count) bytes>" : conditionValue(v)
+        }
+        if !c.values.isEmpty { o["values"] = strings(c.values.map(shown)) }
+        if !c.notValues.isEmpty { o["notValues"] = strings(c.notValues.map(shown)) }
         return .object(o)
     }
 

@@ -42,8 +42,8 @@ extension ServerState {
     private func jwksStatus(_ s: SourceStatus, issuers: [JWKSSource: String]) -> JSONValue {
         func time(_ t: Double?) -> JSONValue { t.map { $0.isFinite ? .string(TimeText.rfc3339($0)) : .string("never") } ?? .null }
         var o: [String: JSONValue] = [
-            "source": .string(s.source.description),
-            "uri": s.uri.map { .string($0) } ?? .null,
+            "source": .string(s.source.redactedDescription),
+            "uri": s.uri.map { .string(JWKSSource.redacted(uri: $0)) } ?? .null,
             "issuer": issuers[s.source].map { .string($0) } ?? .null,
             "kids": PolicyDump.strings(s.kids),
             "key_count": .number(Double(s.keyCount)),

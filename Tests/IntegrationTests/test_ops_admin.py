@@ -183,6 +183,14 @@ spec:
   jwtRules:
   - issuer: https://elsewhere.example.com
     jwksUri: https://elsewhere.example.com/jwks
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: with-credentials, namespace: default}}
+spec:
+  jwtRules:
+  - issuer: with-credentials
+    jwksUri: {idp.jwks_uri.replace("://", "://reader:pa55word@")}?api_key=k3y-s3cret
 """,
         "ap.yaml": REQUIRE_JWT + """
 ---
@@ -217,7 +225,7 @@ spec:
     assert sorted(file_name(f) for f in dump["files"]) == ["ap.yaml", "ra.yaml"]
     assert dump["scope"]["namespace"] == "default"
     ras = {ra["name"]: ra for ra in dump["request_authentications"]}
-    assert sorted(ras) == ["internal", "jwt"]  # `elsewhere` is in another namespace
+    assert sorted(ras) == ["internal", "jwt", "with-credentials"]  # `elsewhere` is in another namespace
     assert ras["internal"]["jwt_rules"][0]["jwks"] == "<inline, 1 key>"
     assert ras["jwt"]["jwt_rules"][0]["jwks_uri"] == idp.jwks_uri
     assert ras["jwt"]["jwt_rules"][0]["audiences"] == ["warden-test"]
@@ -226,7 +234,10 @@ spec:
     assert sorted(aps) == ["deny-admin", "require-jwt"]  # root namespace applies; `other` does not
     assert aps["deny-admin"]["action"] == "DENY"
     assert aps["deny-admin"]["rules"][0]["to"][0]["operation"] == {"paths": ["/admin/*"], "methods": ["POST"]}
-    assert aps["deny-admin"]["rules"][0]["when"][0] == {"key": "request.headers[x-env]", "values": ["prod"]}
+    # A header `when` value may be an API key: /config_dump shows that one is there, not what it is.
+    assert aps["deny-admin"]["rules"][0]["when"][0] == {"key": "request.headers[x-env]", "values": ["<redacted, 4 bytes>"]}
+    creds = ras["with-credentials"]["jwt_rules"][0]
+    assert creds["jwks_uri"] == idp.jwks_uri.replace("://", "://<redacted>@") + "?api_key=…"
     assert aps["require-jwt"]["rules"][0]["from"][0]["source"]["requestPrincipals"] == ["*"]
     assert re.fullmatch(r".*ap\.yaml:\d+", aps["deny-admin"]["origin"])
     sources = {s["source"]: s for s in dump["jwks"]}
@@ -236,10 +247,12 @@ spec:
 
     # No secret in any admin output or in the log: not the HMAC key, not the token, not its signature.
     signature = token.split(".")[2]
-    outputs = [w.admin_status(p)[1] for p in ("/config_dump", "/metrics", "/readyz", "/healthz")] + [w.log_text()]
+    outputs = [w.admin_status(p)[1] for p in ("/config_dump", "/metrics", "/readyz", "/healthz")]
     for text in outputs:
         assert HMAC_SECRET_B64 not in text
         assert token not in text and signature not in text
+        assert "pa55word" not in text and "k3y-s3cret" not in text and '"prod"' not in text
+    assert HMAC_SECRET_B64 not in w.log_text() and token not in w.log_text()
 
 
 def file_name(path: str) -> str:
