@@ -71,6 +71,10 @@ struct Authenticator: Sendable {
             TokenTrace(location: token.location, byteCount: size, jwt: jwt, provider: provider, keys: keys, outcome: outcome,
                        cached: cached)
         }
+        if token.ambiguous {
+            // Which of two tokens "the" token is depends on the application: neither is verified.
+            return completion(trace(nil, nil, nil, .rejected(.multipleTokens(token.location.description))), 0)
+        }
         let cached = cache.lookup(token.token, now: now)
         let jwt: UnverifiedJWT
         if let cached {

@@ -10,6 +10,8 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     // A token was rejected (401, or 403 for the audience): one case per JWTError that reaches a check.
     case jwtMalformed = "jwt_malformed"
     case jwtTokenTooLarge = "jwt_token_too_large"
+    /// One location carries two different tokens (`session=A; session=B`).
+    case jwtMultipleTokens = "jwt_multiple_tokens"
     case jwtUnsupportedAlgorithm = "jwt_unsupported_algorithm"
     case jwtIssuerNotConfigured = "jwt_issuer_not_configured"
     case jwtIssuerMismatch = "jwt_issuer_mismatch"
@@ -44,6 +46,7 @@ extension JWTError {
         switch self {
         case .malformed: return .jwtMalformed
         case .tokenTooLarge: return .jwtTokenTooLarge
+        case .multipleTokens: return .jwtMultipleTokens
         case .unsupportedAlgorithm: return .jwtUnsupportedAlgorithm
         case .issuerNotConfigured: return .jwtIssuerNotConfigured
         case .issuerMismatch: return .jwtIssuerMismatch

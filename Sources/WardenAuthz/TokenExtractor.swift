@@ -39,7 +39,7 @@ public struct TokenExtractor: Sendable {
     public func extract(from request: RequestAttributes) -> [ExtractedToken] {
         var found: [ExtractedToken] = []
         var query: [(String, String)]?
-        var cookies: [String: String]?
+        var cookies: [String: [String]]?
         for spec in specs {
             switch spec.location {
             case .header(let name, let prefix):
@@ -51,13 +51,14 @@ public struct TokenExtractor: Sendable {
                 }
             case .queryParameter(let name):
                 if query == nil { query = QueryString.parse(path: request.path) }
-                if let value = query!.first(where: { $0.0 == name })?.1 {
-                    found.append(ExtractedToken(token: value, location: spec.location))
+                let values = query!.filter { $0.0 == name }.map(\.1)
+                if let value = values.first {
+                    found.append(ExtractedToken(token: value, location: spec.location, ambiguous: values.contains { $0 != value }))
                 }
             case .cookie(let name):
                 if cookies == nil { cookies = TokenExtractor.parseCookies(request.headers["cookie"] ?? "") }
-                if let value = cookies![name] {
-                    found.append(ExtractedToken(token: value, location: spec.location))
+                if let values = cookies![name], let value = values.first {
+                    found.append(ExtractedToken(token: value, location: spec.location, ambiguous: values.contains { $0 != value }))
                 }
             }
         }
@@ -101,17 +102,19 @@ public struct TokenExtractor: Sendable {
         return nil
     }
 
-    /// `a=b; c="d"` → [a: b, c: d]; the first occurrence of a name wins.
-    static func parseCookies(_ header: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for part in header.split(separator: ";") {
+    /// `a=b; c="d"` → [a: [b], c: [d]], every occurrence of a name in order. Pairs are separated by `;`
+    /// and by `,`: ext_authz joins repeated `Cookie` lines with `,` (Envoy's jwt_authn reads each line, so
+    /// a token in the second line is found there too); RFC 6265 cookie values never contain either.
+    static func parseCookies(_ header: String) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for part in header.split(whereSeparator: { $0 == ";" || $0 == "," }) {
             let trimmed = part.drop { $0 == " " || $0 == "\t" }
             guard let eq = trimmed.firstIndex(of: "=") else { continue }
             let key = String(trimmed[..<eq])
             var value = trimmed[trimmed.index(after: eq)...]
             while value.last == " " || value.last == "\t" { value = value.dropLast() }
             if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-            if out[key] == nil { out[key] = String(value) }
+            out[key, default: []].append(String(value))
         }
         return out
     }

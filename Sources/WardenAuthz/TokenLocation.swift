@@ -22,4 +22,13 @@ public enum TokenLocation: Sendable, Hashable, CustomStringConvertible {
 public struct ExtractedToken: Sendable, Equatable {
     public var token: String
     public var location: TokenLocation
+    /// The location carries two or more different tokens (`session=A; session=B`,
+    /// `?access_token=A&access_token=B`): applications disagree on which one wins, so it is rejected.
+    public var ambiguous = false
+
+    public init(token: String, location: TokenLocation, ambiguous: Bool = false) {
+        self.token = token
+        self.location = location
+        self.ambiguous = ambiguous
+    }
 }

@@ -86,7 +86,7 @@ extension JWTError {
     /// The check that produces this error.
     public var check: TokenCheck {
         switch self {
-        case .malformed, .tokenTooLarge, .unsupportedAlgorithm: return .decode
+        case .malformed, .tokenTooLarge, .unsupportedAlgorithm, .multipleTokens: return .decode
         case .issuerNotConfigured, .issuerMismatch: return .issuer
         case .expired, .notYetValid, .missingExpiration, .lifetimeTooLong: return .time
         case .audienceMismatch: return .audience

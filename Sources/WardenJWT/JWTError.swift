@@ -29,6 +29,8 @@ public enum JWTError: Error, Sendable, Hashable {
     case lifetimeTooLong(lifetime: Double?, limit: Double)
     /// The token is longer than the configured limit (bytes).
     case tokenTooLarge(size: Int, limit: Int)
+    /// One token location carries two or more different tokens (a repeated cookie or query parameter).
+    case multipleTokens(String)
     /// The issuer's keys could not be obtained (fetch failed and nothing cached).
     case jwksUnavailable(String)
     /// The JWKS document is unusable as a whole (not JSON, no `keys` array).
@@ -69,6 +71,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .tokenTooLarge: return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
         case .jwksUnavailable: return "Jwks remote fetch is failed"
         case .malformedJWKS: return "Jwks doesn't have any valid public key"
+        case .multipleTokens: return "Found multiple Jwt tokens"
         }
     }
 
@@ -133,6 +136,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .lifetimeTooLong(let lifetime, let limit):
             if let lifetime { return "remaining lifetime \(Self.time(lifetime)) s exceeds the maximum \(Self.time(limit)) s" }
             return "the token has no \"exp\" and the rule caps the lifetime at \(Self.time(limit)) s"
+        case .multipleTokens(let location): return "\(location) carries more than one different token"
         case .tokenTooLarge(let size, let limit): return "token is \(size) bytes; the limit is \(limit)"
         case .jwksUnavailable(let why): return "the issuer's keys are unavailable: \(why)"
         case .malformedJWKS(let why): return "the JWKS is unusable: \(why)"

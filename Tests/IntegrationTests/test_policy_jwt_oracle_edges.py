@@ -247,6 +247,7 @@ CASE_IDS = [c[0] for c in _cases(collections.defaultdict(lambda: "x"))]
 # Divergences: deliberate ones (README "Where Warden deliberately differs" / Security) and one left to WardenJWT.
 KNOWN: dict[str, str] = {
     "crit": "deliberate: Warden rejects critical JWS extensions it does not implement (RFC 7515 4.1.11)",
+    "c-cookie-twice": "deliberate: two different tokens under one cookie name are a 401 (Envoy verifies the first)",
     "a-b-c-valid": "deliberate: Warden applies every rule whose token verified (Envoy only the first)",
     "noncanonical_signature": "deliberate: Warden requires canonical base64url (unused bits zero, RFC 4648 3.5); absl ignores them",
     "junk_after_space": "deliberate: as noncanonical_signature (the junk leaves non-zero unused bits); body differs, both 401",

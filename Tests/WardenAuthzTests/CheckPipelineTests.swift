@@ -216,3 +216,27 @@ func recordExplainsThePolicyDecision(_ path: String, _ auth: String?, _ reason: 
     #expect(outcome.record.policy == policy)
     #expect(outcome.decision.header("x-warden-reason") == reason)
 }
+
+/// One location with two different tokens is ambiguous (applications disagree on which wins): 401
+/// "Found multiple Jwt tokens", neither verified. The same token twice is not ambiguous. Repeated
+/// `Cookie` lines reach ext_authz joined with `,`: a token in the second line is found (and checked).
+@Test(arguments: [
+    ("/?access_token=A&access_token=B", [:], 401, ReasonCode.jwtMultipleTokens),
+    ("/?access_token=A&access_token=A", [:], 200, .allowed),
+    ("/", ["cookie": "session=A; session=B"], 401, .jwtMultipleTokens),
+    ("/", ["cookie": "session=A; other=1; session=A"], 200, .allowed),
+    ("/", ["cookie": "other=1,session=A"], 200, .allowed),        // two Cookie lines, token in the second
+    ("/", ["cookie": "other=1,session=garbage"], 401, .jwtMalformed),  // …and never missed when invalid
+] as [(String, [String: String], Int, ReasonCode)])
+func ambiguousAndSplitCarriers(_ path: String, _ headers: [String: String], _ status: Int, _ reason: ReasonCode) throws {
+    let set = try policies(rule: """
+        fromParams: [access_token]
+        fromCookies: [session]
+    """)
+    let a = good, b = token(["sub": .string("mallory")])
+    func fill(_ s: String) -> String { s.replacingAll("=A", with: "=\(a)").replacingAll("=B", with: "=\(b)") }
+    let r = pipeline(set).decide(request("GET", fill(path), headers: headers.mapValues(fill)))
+    #expect(r.decision.httpStatus == status)
+    #expect(r.reasonCode == reason)
+    if reason == .jwtMultipleTokens { #expect(r.decision.deny?.body == "Found multiple Jwt tokens") }
+}
