@@ -57,6 +57,28 @@ public struct PolicySet: Sendable {
     }
 }
 
+extension PolicySet {
+    /// Resources that use `targetRefs` in the workload's (or the root) namespace, when this Warden was not
+    /// told which Gateway/Service it fronts (no `--target`): each would be skipped, and a skipped ALLOW can
+    /// turn "an ALLOW policy applies, deny by default" into "no ALLOW policy, allow" (a skipped DENY simply
+    /// stops denying). `warden serve` refuses such a set unless the operator states the targets, or
+    /// `--target none`.
+    public func untargetedResources(for scope: WorkloadScope) -> [PolicyLoadError] {
+        guard scope.targets.isEmpty else { return [] }
+        func error(_ kind: String, _ ref: PolicyRef, _ origin: ResourceOrigin, _ refs: [TargetRef]) -> PolicyLoadError {
+            PolicyLoadError(file: origin.file, line: origin.line, fieldPath: "spec.targetRefs",
+                            message: "\(kind) \(ref) uses targetRefs (\(refs.map(\.description).joined(separator: ", "))), but this "
+                                + "Warden was not told which Gateway/Service it fronts, so it would be skipped: pass --target KIND/NAME "
+                                + "(repeatable), or --target none to state that no targetRefs resource applies here")
+        }
+        let inScope = { (ref: PolicyRef) in ref.namespace == scope.namespace || ref.namespace == scope.rootNamespace }
+        return requestAuthentications.filter { !$0.targetRefs.isEmpty && inScope($0.ref) }
+            .map { error("RequestAuthentication", $0.ref, $0.origin, $0.targetRefs) }
+            + authorizationPolicies.filter { !$0.targetRefs.isEmpty && inScope($0.ref) }
+            .map { error("AuthorizationPolicy", $0.ref, $0.origin, $0.targetRefs) }
+    }
+}
+
 /// Accumulates resources and errors across files.
 struct PolicySetBuilder {
     var requestAuthentications: [RequestAuthentication] = []

@@ -45,7 +45,7 @@ final class PolicyReloader: Sendable {
             guard changed || force else { return }
             lastFingerprint.withLock { $0 = fp }
             do throws(PolicyLoadFailure) {
-                let set = try source.load()
+                let set = try ServeCommand.admissible(source.load(), scope: state.service.scope, options: state.options)
                 state.install(set)
             } catch {
                 state.reloadFailed(error)

@@ -24,9 +24,11 @@ struct ServeCommand {
         signal(SIGPIPE, SIG_IGN)
         let log = Logger(level: options.logLevel, format: options.logFormat)
         let source = PolicySource(paths: options.policyPaths)
+        let scope = WorkloadScope(namespace: options.namespace, labels: options.workloadLabels,
+                                  rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))
         let policies: PolicySet
         do {
-            policies = try source.load()
+            policies = try Self.admissible(source.load(), scope: scope, options: options)
         } catch {
             for e in error.errors { log.error("invalid policy", [("error", .string(e.description))]) }
             printErr("warden: policies not loaded (\(error.errors.count) error(s)); first: \(error.errors.first?.description ?? "?")")
@@ -45,8 +47,6 @@ struct ServeCommand {
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
         authz.jwksFiles = options.jwksFiles
-        let scope = WorkloadScope(namespace: options.namespace, labels: options.workloadLabels,
-                                  rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
@@ -109,5 +109,14 @@ struct ServeCommand {
         store.stop()
         log.info("stopped")
         return 0
+    }
+
+    /// `set`, unless it has targetRefs resources in scope and this Warden was told neither its targets nor
+    /// `--target none` (they would be skipped, which can fail open): then a load failure naming each one.
+    static func admissible(_ set: PolicySet, scope: WorkloadScope, options: ServeOptions) throws(PolicyLoadFailure) -> PolicySet {
+        guard !options.noTargets else { return set }
+        let errors = set.untargetedResources(for: scope)
+        if !errors.isEmpty { throw PolicyLoadFailure(errors: errors) }
+        return set
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import WardenAuthz
+import WardenPolicy
 
 /// Everything `warden serve` is told on its command line.
 struct ServeOptions: Sendable {
@@ -11,6 +12,8 @@ struct ServeOptions: Sendable {
     var rootNamespace = "istio-system"
     /// `Kind/name` or `Kind/namespace/name` of the Gateway/Service this Warden stands for (`targetRefs`).
     var targets: [String] = []
+    /// `--target none`: no targetRefs resource applies to this Warden (stated, so they may be skipped).
+    var noTargets = false
     var threads = ServeOptions.defaultThreads
     var shutdownGrace = 10.0
     /// On SIGTERM, keep serving this long while health says NOT_SERVING, so load balancers move away first.
@@ -52,7 +55,9 @@ struct ServeOptions: Sendable {
       --namespace NS             workload namespace (default: default)
       --workload-labels k=v,…    workload labels matched against policy selectors
       --root-namespace NS        mesh root namespace (default: istio-system)
-      --target KIND/NAME         Gateway/Service named by targetRefs policies (repeatable)
+      --target KIND/NAME         Gateway/Service named by targetRefs policies (repeatable); `none`: no
+                                 targetRefs resource applies here (without either, a set that has
+                                 targetRefs resources in scope is refused: skipping them could fail open)
       --reload-interval SECONDS  poll policy files for changes (default: 2; 0 = only on SIGHUP)
       --num-trusted-proxies N    x-forwarded-for hops trusted for remote.ip (default: 0)
 
@@ -95,7 +100,16 @@ struct ServeOptions: Sendable {
             case "--namespace": o.namespace = try nonEmpty(reader.value(for: flag), flag)
             case "--workload-labels": o.workloadLabels.merge(try parseLabels(reader.value(for: flag), flag)) { $1 }
             case "--root-namespace": o.rootNamespace = try nonEmpty(reader.value(for: flag), flag)
-            case "--target": o.targets.append(try nonEmpty(reader.value(for: flag), flag))
+            case "--target":
+                let raw = try nonEmpty(reader.value(for: flag), flag)
+                if raw == "none" {
+                    o.noTargets = true
+                } else {
+                    guard TargetRef(flag: raw) != nil else {
+                        throw UsageError("invalid value '\(raw)' for --target: expected KIND/NAME, KIND/NAMESPACE/NAME or none")
+                    }
+                    o.targets.append(raw)
+                }
             case "--threads": o.threads = try reader.int(for: flag, in: 1...256)
             case "--shutdown-grace": o.shutdownGrace = try reader.seconds(for: flag)
             case "--drain-delay": o.drainDelay = try reader.seconds(for: flag)
@@ -138,6 +152,7 @@ struct ServeOptions: Sendable {
             }
         }
         if o.policyPaths.isEmpty { throw UsageError("missing --policy PATH (a file or directory of Istio YAML)") }
+        if o.noTargets && !o.targets.isEmpty { throw UsageError("--target none cannot be combined with other --target values") }
         if (o.tlsCert == nil) != (o.tlsKey == nil) { throw UsageError("--tls-cert and --tls-key go together") }
         if o.tlsClientCA != nil && o.tlsCert == nil { throw UsageError("--tls-client-ca needs --tls-cert and --tls-key") }
         return o

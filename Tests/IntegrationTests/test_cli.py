@@ -34,6 +34,8 @@ def test_help_and_version_exit_zero(args, needle):
     (["serve", "--policy", "p", "--log-level", "loud"], "--log-level"),
     (["serve", "--policy", "p", "--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
     (["serve", "--policy"], "flag --policy needs a value"),
+    (["serve", "--policy", "p", "--target", "gateway-without-kind"], "invalid value 'gateway-without-kind' for --target"),
+    (["serve", "--policy", "p", "--target", "none", "--target", "Gateway/gw"], "--target none cannot be combined"),
     (["serve"], "missing --policy"),
     (["frobnicate"], "unknown command 'frobnicate'"),
     ([], "Usage:"),
@@ -59,3 +61,33 @@ def test_broken_policy_at_start_names_file_and_line(tmp_path):
     r = run("serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--policy", str(bad))
     assert r.returncode == 1
     assert f"{bad}:" in r.stderr or "bad.yaml:" in r.stderr
+
+
+TARGETED_ALLOW = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: gw-allow, namespace: default}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]
+  action: ALLOW
+  rules: [{to: [{operation: {paths: ["/public/*"]}}]}]
+"""
+
+
+def test_targetrefs_without_a_target_is_refused_unless_stated(tmp_path):
+    """An ALLOW with targetRefs, skipped because Warden was not told its target, would turn "deny by
+    default" into "allow": serve refuses the set (file:line, the resource, the flag) until --target says
+    which Gateway/Service it fronts, or --target none says none."""
+    policy = tmp_path / "gw.yaml"
+    policy.write_text(TARGETED_ALLOW)
+    base = ["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--policy", str(policy)]
+    r = run(*base)
+    assert r.returncode == 1
+    assert "gw.yaml:1" in r.stderr and "default/gw-allow" in r.stderr and "--target" in r.stderr
+    for extra in (["--target", "none"], ["--target", "Gateway/gw"]):
+        p = subprocess.Popen([BIN, *base, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                p.wait(timeout=1.5)  # serving, not refused
+        finally:
+            p.terminate()
+            p.wait(timeout=10)

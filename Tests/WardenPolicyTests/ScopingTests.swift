@@ -100,3 +100,20 @@ let scopeCases: [ScopeCase] = [
         #expect(TargetRef(flag: "Gateway") == nil)
     }
 }
+
+/// Without `--target`, targetRefs resources in the workload's (or root) namespace are named as errors (the
+/// set is refused by serve); other namespaces' are not, and a stated target clears them.
+@Test(arguments: [
+    (WorkloadScope(namespace: "foo"), ["foo/edge"]),
+    (WorkloadScope(namespace: "bar"), []),
+    (WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "Gateway", name: "edge")]), []),
+] as [(WorkloadScope, [String])])
+func untargetedResourcesAreNamed(_ scope: WorkloadScope, _ named: [String]) throws {
+    let set = try PolicySet.parse(yaml: scopingYAML)
+    let errors = set.untargetedResources(for: scope)
+    #expect(errors.count == named.count)
+    for (e, name) in zip(errors, named) {
+        #expect(e.message.contains("AuthorizationPolicy \(name) uses targetRefs") && e.message.contains("--target none"))
+        #expect(e.fieldPath == "spec.targetRefs" && e.line > 0)
+    }
+}
