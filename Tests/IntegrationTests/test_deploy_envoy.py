@@ -107,3 +107,35 @@ def test_every_envoy_sample_validates_mutations():
     assert len(samples) >= 4, samples
     for p in samples:
         assert re.search(r"^\s*validate_mutations: true\s*$", p.read_text(), re.M), p
+
+
+def test_every_envoy_sample_normalizes_paths_as_istio():
+    """The path Warden decides on is the path the application receives: each listener's HCM sets Istio's
+    normalization (normalize_path, merge_slashes) and refuses encoded slashes."""
+    root = Path(__file__).resolve().parents[2]
+    for p in root.joinpath("deploy").rglob("*.yaml"):
+        text = p.read_text()
+        if "envoy.extensions.filters.http.ext_authz.v3.ExtAuthz" not in text:
+            continue
+        for key in ("normalize_path: true", "merge_slashes: true", "path_with_escaped_slashes_action: REJECT_REQUEST"):
+            assert re.search(rf"^\s*{key}\s*$", text, re.M), (p, key)
+
+
+@pytest.mark.parametrize("raw, status, seen", [
+    ("/x/../healthz", 200, "/healthz"),          # RFC 3986 dot segments removed before routing
+    ("//healthz", 200, "/healthz"),              # merged slashes
+    ("/healthz%2Fx", 400, None),                 # encoded slash: refused, never reinterpreted
+], ids=["dot-segment", "double-slash", "encoded-slash"])
+def test_main_config_normalizes_paths_before_deciding(main_envoy_without_warden, upstream, raw, status, seen):
+    """Through the sample itself: the path Envoy routes (and asks Warden about) is normalized as Istio's."""
+    import socket
+    upstream.clear()
+    host, port = main_envoy_without_warden.url("/").split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(f"GET {raw} HTTP/1.1\r\nhost: example.com\r\nconnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert int(data.split(b" ", 2)[1]) == status, data[:200]
+    if seen:
+        assert f'"path": "{seen}"'.encode() in data or f'"path":"{seen}"'.encode() in data
