@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -27,43 +28,46 @@ struct Authenticator: Sendable {
     /// several are invalid: the authenticator pops its tokens from the back, so the last one extracted is
     /// checked first and the first failure is the answer; `Jwt issuer is not configured` is reported only
     /// when no other token failed (Envoy's any-of aggregation prefers every other error to it).
-    func authenticate(_ tokens: [ExtractedToken], scope: ScopePlan, now: Double, completion: @escaping Completion) {
+    /// - Parameter deadline: the caller's deadline (monotonic nanoseconds), if it sent one: a token whose keys
+    ///   are not at hand is answered from the keys at hand shortly before it, never after.
+    func authenticate(_ tokens: [ExtractedToken], scope: ScopePlan, now: Double, deadline: UInt64? = nil,
+                      completion: @escaping Completion) {
         if tokens.count == 1 {
-            return verify(tokens[0], scope: scope, now: now) { trace, wait in
+            return verify(tokens[0], scope: scope, now: now, deadline: deadline) { trace, wait in
                 completion(Result(traces: [trace], rejected: trace.error == nil ? nil : 0, keyWaitNanos: wait))
             }
         }
         var traces = tokens.map { TokenTrace(location: $0.location, byteCount: $0.token.utf8.count, jwt: nil, provider: nil,
                                              keys: nil, outcome: .notChecked) }
         verifyAll(tokens, next: tokens.count - 1, traces: &traces, unknownIssuer: nil, waited: 0, scope: scope, now: now,
-                  completion: completion)
+                  deadline: deadline, completion: completion)
     }
 
     private func verifyAll(_ tokens: [ExtractedToken], next: Int, traces: inout [TokenTrace], unknownIssuer: Int?, waited: UInt64,
-                           scope: ScopePlan, now: Double, completion: @escaping Completion) {
+                           scope: ScopePlan, now: Double, deadline: UInt64?, completion: @escaping Completion) {
         guard next >= 0 else {
             return completion(Result(traces: traces, rejected: unknownIssuer, keyWaitNanos: waited))
         }
         let sofar = traces
-        verify(tokens[next], scope: scope, now: now) { trace, wait in
+        verify(tokens[next], scope: scope, now: now, deadline: deadline) { trace, wait in
             var traces = sofar
             traces[next] = trace
             switch trace.outcome {
             case .rejected(let e) where e.isUnknownIssuer:
                 verifyAll(tokens, next: next - 1, traces: &traces, unknownIssuer: unknownIssuer ?? next, waited: waited + wait,
-                          scope: scope, now: now, completion: completion)
+                          scope: scope, now: now, deadline: deadline, completion: completion)
             case .rejected:
                 completion(Result(traces: traces, rejected: next, keyWaitNanos: waited + wait))
             default:
                 verifyAll(tokens, next: next - 1, traces: &traces, unknownIssuer: unknownIssuer, waited: waited + wait,
-                          scope: scope, now: now, completion: completion)
+                          scope: scope, now: now, deadline: deadline, completion: completion)
             }
         }
     }
 
     /// One token: parse → issuer (the rule for this location) → claims against `now` → keys → signature
     /// (or the cache). Completes with the token's trace and the nanoseconds waited for keys.
-    private func verify(_ token: ExtractedToken, scope: ScopePlan, now: Double,
+    private func verify(_ token: ExtractedToken, scope: ScopePlan, now: Double, deadline: UInt64?,
                         completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
         let size = token.token.utf8.count
         @Sendable func trace(_ jwt: UnverifiedJWT?, _ provider: JWTProvider?, _ keys: KeySnapshot?, _ outcome: TokenTrace.Outcome,
@@ -93,7 +97,7 @@ struct Authenticator: Sendable {
             return completion(trace(jwt, provider, nil, .rejected(error)), 0)
         }
 
-        let finish: @Sendable (KeySnapshot, UInt64) -> Void = { snapshot, waited in
+        let finish: @Sendable (KeySnapshot, UInt64, @escaping @Sendable (TokenTrace, UInt64) -> Void) -> Void = { snapshot, waited, completion in
             if let cached, cache.answers(cached, for: snapshot) {
                 return completion(trace(nil, provider, snapshot, .notChecked, cached: cached), waited)  // the entry supplies token, view and identity
             }
@@ -103,8 +107,12 @@ struct Authenticator: Sendable {
                 cache.insert(token.token, jwt: jwt, verified: verified, snapshot: snapshot, now: now)
                 completion(trace(jwt, provider, snapshot, .verified(verified)), waited)
             } catch .unknownKid(let kid) where provider.source.canRefetch {
-                // A kid we do not know may be a rotation: one rate-limited, coalesced refetch.
+                // A kid we do not know may be a rotation: one rate-limited, coalesced refetch — answered from
+                // the keys at hand if it cannot finish before the caller's deadline.
                 let start = DispatchTime.now().uptimeNanoseconds
+                let completion = Self.bounded(completion, deadline: deadline) {
+                    (trace(jwt, provider, snapshot, .rejected(.unknownKid(kid))), DispatchTime.now().uptimeNanoseconds - start)
+                }
                 keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid) { fresh in
                     let waited = waited + (DispatchTime.now().uptimeNanoseconds - start)
                     guard let fresh, fresh.generation != snapshot.generation else {
@@ -124,18 +132,54 @@ struct Authenticator: Sendable {
             }
         }
         if let snapshot = provider.slot.snapshot(now: now) {
-            return finish(snapshot, 0)
+            return finish(snapshot, 0, completion)
         }
         let start = DispatchTime.now().uptimeNanoseconds
+        let completion = Self.bounded(completion, deadline: deadline) {
+            (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller's deadline"))),
+             DispatchTime.now().uptimeNanoseconds - start)
+        }
         keyStore.keys(for: provider.source) { snapshot in
             let waited = DispatchTime.now().uptimeNanoseconds - start
             guard let snapshot else {
                 let why = keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
                 return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
             }
-            finish(snapshot, waited)
+            finish(snapshot, waited, completion)
         }
     }
+
+    /// Waits on the caller's deadline are answered this long before it (at most 20 ms, at most a fifth of
+    /// the time left), so the answer reaches the caller before it gives up.
+    static func answerBy(_ deadline: UInt64) -> UInt64 {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard deadline > now else { return now }
+        let left = deadline - now
+        return deadline - min(20_000_000, left / 5)
+    }
+
+    private static let deadlines = DispatchQueue(label: "warden.check.deadlines")
+
+    /// `completion`, run once: by the wait it guards, or at the caller's deadline with `fallback` —
+    /// whichever comes first (the other is dropped). Without a deadline, `completion` itself.
+    static func bounded(_ completion: @escaping @Sendable (TokenTrace, UInt64) -> Void, deadline: UInt64?,
+                        fallback: @escaping @Sendable () -> (TokenTrace, UInt64)) -> @Sendable (TokenTrace, UInt64) -> Void {
+        guard let deadline else { return completion }
+        let done = Once()
+        deadlines.asyncAfter(deadline: DispatchTime(uptimeNanoseconds: answerBy(deadline))) {
+            if done.claim() {
+                let (trace, waited) = fallback()
+                completion(trace, waited)
+            }
+        }
+        return { trace, waited in if done.claim() { completion(trace, waited) } }
+    }
+}
+
+/// True for the first `claim` only.
+final class Once: Sendable {
+    private let taken = Atomic<Bool>(false)
+    func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
 }
 
 extension JWTError {

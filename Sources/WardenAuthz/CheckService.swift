@@ -71,10 +71,13 @@ public final class CheckService: Sendable {
 
     /// Decides one request. `completion` runs exactly once: on this thread when no key fetch is needed,
     /// else on the key store's thread once keys arrive or the source's fetch timeout passes.
-    /// - Parameter receivedAt: monotonic nanoseconds when the front door had the request (the latency
-    ///   metric and the record's timing start there).
+    /// - Parameters:
+    ///   - receivedAt: monotonic nanoseconds when the front door had the request (the latency metric and
+    ///     the record's timing start there).
+    ///   - deadline: the caller's deadline (monotonic nanoseconds), if it sent one: a check that would wait
+    ///     for keys answers from the keys at hand shortly before it (401 with Envoy's body), never after.
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
-                      completion: @escaping @Sendable (CheckResult) -> Void) {
+                      deadline: UInt64? = nil, completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
         let scopePlan = request.contextExtensions.isEmpty
@@ -89,7 +92,7 @@ public final class CheckService: Sendable {
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
         // instructions of a cached check (callgrind).
         let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, completion: completion)
-        authenticator.authenticate(tokens, scope: scopePlan, now: clock()) { [self] result in
+        authenticator.authenticate(tokens, scope: scopePlan, now: clock(), deadline: deadline) { [self] result in
             pending.record.tokens = result.traces
             pending.record.rejectedToken = result.rejected
             pending.record.keyWaitNanos = result.keyWaitNanos

@@ -23,7 +23,8 @@ public struct ExtAuthzService: Sendable {
 
     /// Decides one serialized CheckRequest; `completion` runs exactly once (see `CheckService.check`),
     /// with the answer and, for a decoded request, the check's result.
-    public func check(_ bytes: [UInt8], completion: @escaping @Sendable (Answer, CheckResult?) -> Void) {
+    /// - Parameter deadline: the caller's deadline (monotonic nanoseconds; gRPC's `grpc-timeout`), if any.
+    public func check(_ bytes: [UInt8], deadline: UInt64? = nil, completion: @escaping @Sendable (Answer, CheckResult?) -> Void) {
         let receivedAt = DispatchTime.now().uptimeNanoseconds
         // Straight from the bytes to the fields Warden reads; rejects what CheckRequest(serializedBytes:) rejects.
         let essentials: CheckRequestEssentials
@@ -33,7 +34,7 @@ public struct ExtAuthzService: Sendable {
             service.metrics.recordInvalidRequest()
             return completion(.invalidArgument("malformed CheckRequest: \(error)"), nil)
         }
-        service.check(RequestAttributes(essentials), receivedAt: receivedAt) { [answers] result in
+        service.check(RequestAttributes(essentials), receivedAt: receivedAt, deadline: deadline) { [answers] result in
             guard let key = result.answerKey else {
                 return completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
             }

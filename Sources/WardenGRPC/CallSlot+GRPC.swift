@@ -136,7 +136,8 @@ final class CallSlot: @unchecked Sendable {
                 return
             }
             method.handler(UnaryCall(
-                method: method.path, request: request, peer: Self.peer(of: handle), slot: self, generation: generation))
+                method: method.path, request: request, peer: Self.peer(of: handle), deadline: remainingNanos(),
+                slot: self, generation: generation))
         case .unregistered:
             var length = 0
             let start = warden_grpc_call_details_method(details, &length)
@@ -144,6 +145,18 @@ final class CallSlot: @unchecked Sendable {
             state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
             respond(generation: generation, .failure(.unimplemented, "unknown method \(path)"))
         }
+    }
+
+    /// Nanoseconds until the client's deadline (Envoy sends its ext_authz timeout as `grpc-timeout`), or nil
+    /// when the call has none.
+    private func remainingNanos() -> UInt64? {
+        let due = gpr_convert_clock_type(deadline.pointee, GPR_CLOCK_MONOTONIC)
+        let now = gpr_now(GPR_CLOCK_MONOTONIC)
+        if gpr_time_cmp(due, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0 { return nil }
+        let left = gpr_time_sub(due, now)
+        if left.tv_sec < 0 { return 0 }
+        if left.tv_sec > 86_400 { return nil }
+        return UInt64(left.tv_sec) * 1_000_000_000 + UInt64(max(0, left.tv_nsec))
     }
 
     /// The request message, or nil when the client sent none (or gRPC cannot read it, e.g. an unknown compression).

@@ -1,3 +1,4 @@
+import Dispatch
 /// One received unary call of a registered method.
 ///
 /// `respond` must be called exactly once, from any thread: the handler may answer inline or keep the call
@@ -12,14 +13,18 @@ public final class UnaryCall: Sendable {
     public let request: [UInt8]
     /// The peer address as gRPC core reports it, e.g. `ipv4:127.0.0.1:53412`.
     public let peer: String
+    /// The client's deadline as a monotonic time (`DispatchTime.now().uptimeNanoseconds` scale), or nil
+    /// when the client set none.
+    public let deadline: UInt64?
 
     private let slot: CallSlot
     private let generation: UInt64
 
-    init(method: String, request: [UInt8], peer: String, slot: CallSlot, generation: UInt64) {
+    init(method: String, request: [UInt8], peer: String, deadline remaining: UInt64?, slot: CallSlot, generation: UInt64) {
         self.method = method
         self.request = request
         self.peer = peer
+        deadline = remaining.map { DispatchTime.now().uptimeNanoseconds &+ $0 }
         self.slot = slot
         self.generation = generation
     }

@@ -56,7 +56,7 @@ final class ServerState: Sendable {
 
     func checkHandler() -> UnaryHandler {
         { [extAuthz, log] call in
-            extAuthz.check(call.request) { answer, _ in
+            extAuthz.check(call.request, deadline: call.deadline) { answer, _ in
                 switch answer {
                 case .response(let bytes):
                     call.respond(.response(bytes))

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from harness.grpc_client import SERVING, AuthzClient
-from harness.idp import IdP
+from harness import httpclient
+from harness.idp import IdP, generate_key
 from harness.ports import wait_until
 from harness.tokens import Minter, raw_token
 from harness.warden import ALLOW_ALL_POLICY, write_policy_dir
@@ -188,6 +189,25 @@ def test_max_staleness_bounds_how_long_last_good_keys_serve(make_warden, client_
     time.sleep(2.5)  # cache duration (1 s) + max staleness (1 s) have passed
     assert outcome(client, minter.mint(sub="after")) == FETCH_FAILED
     idp.come_up()
+
+
+def test_a_slow_refetch_never_outlives_envoys_deadline(make_warden, make_envoy, upstream, idp, minter, tmp_path):
+    """An unverifiable token (right issuer, unknown kid) parks its check on a refetch; with a slow IdP that
+    outlived Envoy's ext_authz timeout, and with failure_mode_allow (Istio failOpen) Envoy then let the
+    request through. Warden honours the deadline Envoy sends (grpc-timeout) and answers from the keys at
+    hand before it: 401, never a timeout, never a bypass."""
+    w = make_warden(policies(tmp_path / "p", idp))
+    envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port, timeout="0.25s", failure_mode_allow=True)
+    idp.delay = 1.5
+    upstream.clear()
+    forged = minter.mint(key=generate_key("RS256", "not-published"), kid="not-published")
+    started = time.monotonic()
+    response = httpclient.request("GET", envoy.url("/data"), headers={"authorization": f"Bearer {forged}"})
+    assert response.status == 401, (response.status, response.body)
+    assert response.body == KID_MISMATCH.encode()
+    assert upstream.count() == 0
+    assert time.monotonic() - started < 1.0  # answered, not waited out
+    idp.delay = 0
 
 
 @pytest.mark.parametrize("source", ["jwksUri", "discovery"])
