@@ -67,6 +67,26 @@ public enum JWKSSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// `text` (a log line) with every URI in it redacted as `redacted(uri:)` does: a URI runs from its scheme
+    /// to the next whitespace, quote or `)`, without trailing `:,.;`.
+    public static func redactedText(_ text: String) -> String {
+        guard text.contains("://") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let r = rest.range(of: "://") {
+            // The scheme: the letters right before "://".
+            var start = r.lowerBound
+            while start > rest.startIndex, rest[rest.index(before: start)].isLetter { start = rest.index(before: start) }
+            var end = rest[r.upperBound...].firstIndex { $0.isWhitespace || $0 == "\"" || $0 == ")" || $0 == "'" } ?? rest.endIndex
+            // Punctuation that ends a sentence or a `source:` prefix is not part of the URI.
+            while end > r.upperBound, ":,.;".contains(rest[rest.index(before: end)]) { end = rest.index(before: end) }
+            out += rest[..<start]
+            out += redacted(uri: String(rest[start..<end]))
+            rest = rest[end...]
+        }
+        return out + rest
+    }
+
     /// `uri` with `user:password@` replaced by `<redacted>@` and query values by `…`.
     public static func redacted(uri: String) -> String {
         var text = uri

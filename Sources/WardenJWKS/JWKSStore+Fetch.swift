@@ -86,7 +86,7 @@ extension JWKSStore {
         if let persist, let persistence, case .failure(let error) = persistence.save(persist, for: source) {
             logs.append("\(source): \(error)")
         }
-        for line in logs { configuration.logger(line) }
+        for line in logs { configuration.logger(JWKSSource.redactedText(line)) }
         wakeup.signal()
         for waiter in waiters { waiter.completion(snapshot) }
     }
@@ -222,14 +222,14 @@ extension JWKSStore {
         case .success(nil): return
         case .success(let e?): entry = e
         case .failure(let error):
-            configuration.logger("\(source): \(error)")
+            configuration.logger(JWKSSource.redactedText("\(source): \(error)"))
             return
         }
         let keys: JWKSet
         switch keySet(entry.document, for: source) {
         case .success(let k): keys = k
         case .failure(let error):
-            configuration.logger("\(source): ignoring persisted JWKS: \(error)")
+            configuration.logger(JWKSSource.redactedText("\(source): ignoring persisted JWKS: \(error)"))
             return
         }
         let line = state.withLock { st -> String? in
@@ -246,7 +246,7 @@ extension JWKSStore {
             return "\(source): loaded persisted JWKS fetched \(Int(now - entry.fetchedAt)) s ago, kids [\(keys.kids.sorted().joined(separator: ", "))]"
                 + (usable ? "" : " (older than maxStaleness: not served)")
         }
-        if let line { configuration.logger(line) }
+        if let line { configuration.logger(JWKSSource.redactedText(line)) }
     }
 }
 

@@ -253,6 +253,7 @@ spec:
         assert token not in text and signature not in text
         assert "pa55word" not in text and "k3y-s3cret" not in text and '"prod"' not in text
     assert HMAC_SECRET_B64 not in w.log_text() and token not in w.log_text()
+    assert "pa55word" not in w.log_text() and "k3y-s3cret" not in w.log_text()
 
 
 def file_name(path: str) -> str:

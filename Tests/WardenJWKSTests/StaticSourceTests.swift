@@ -18,6 +18,18 @@ struct StaticSourceTests {
         #expect(!source.description.contains("MKBCTNIcKUSD"))  // inline documents are not echoed
     }
 
+    /// Credentials in a URI never reach /config_dump, /metrics or a log line.
+    @Test(arguments: [
+        ("https://user:pa55@idp.example/jwks?key=s3cret&v=1", "https://<redacted>@idp.example/jwks?key=…&v=…"),
+        ("https://idp.example/jwks", "https://idp.example/jwks"),
+        ("http://a@b@idp.example/x", "http://<redacted>@idp.example/x"),
+    ])
+    func urisAreRedacted(_ uri: String, _ redacted: String) {
+        #expect(JWKSSource.redacted(uri: uri) == redacted)
+        #expect(JWKSSource.remote(uri: uri).redactedDescription == "remote:" + redacted)
+        #expect(JWKSSource.redactedText("remote:\(uri): fetch failed (\(uri) said 503)") == "remote:\(redacted): fetch failed (\(redacted) said 503)")
+    }
+
     /// The request path reads keys through the slot `register` hands out: it follows the store, and an
     /// unregistered source's slot is emptied (checks then ask the store, which no longer knows it).
     @Test func keySlotFollowsRegistration() throws {
