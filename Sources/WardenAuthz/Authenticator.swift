@@ -158,15 +158,13 @@ struct Authenticator: Sendable {
         return deadline - min(20_000_000, left / 5)
     }
 
-    private static let deadlines = DispatchQueue(label: "warden.check.deadlines")
-
     /// `completion`, run once: by the wait it guards, or at the caller's deadline with `fallback` —
     /// whichever comes first (the other is dropped). Without a deadline, `completion` itself.
     static func bounded(_ completion: @escaping @Sendable (TokenTrace, UInt64) -> Void, deadline: UInt64?,
                         fallback: @escaping @Sendable () -> (TokenTrace, UInt64)) -> @Sendable (TokenTrace, UInt64) -> Void {
         guard let deadline else { return completion }
         let done = Once()
-        deadlines.asyncAfter(deadline: DispatchTime(uptimeNanoseconds: answerBy(deadline))) {
+        DeadlineTimer.shared.schedule(at: answerBy(deadline)) {
             if done.claim() {
                 let (trace, waited) = fallback()
                 completion(trace, waited)
