@@ -28,9 +28,9 @@ API_VERSIONS = {
 EXPECTED_KINDS = {
     "sidecar": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy"},
     "central": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget",
-                "HorizontalPodAutoscaler"},
+                "HorizontalPodAutoscaler", "NetworkPolicy"},
     "istio": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget",
-              "HorizontalPodAutoscaler", "AuthorizationPolicy", "PeerAuthentication"},
+              "HorizontalPodAutoscaler", "AuthorizationPolicy", "PeerAuthentication", "NetworkPolicy"},
 }
 POLICY_MOUNT = "/etc/warden/policies"
 
@@ -223,6 +223,21 @@ def test_sidecar_network_policy_admits_only_envoy_ports(rendered):
     assert _labels_match(policy["spec"]["podSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"])
     envoy_ports = {p["name"] for p in k.container(deployment, "envoy")["ports"]}
     assert {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]} == envoy_ports
+
+
+@pytest.mark.parametrize("name", ["central", "istio"])
+def test_central_network_policy_admits_only_gateways_and_monitoring(rendered, name):
+    """The central Warden is not open to the whole cluster: Check (gRPC) only from labelled gateway
+    namespaces, the admin port (/config_dump, /metrics) only from the monitoring namespace, nothing else."""
+    resources = rendered[name]
+    deployment = k.one(resources, "Deployment", "warden")
+    policy = k.one(resources, "NetworkPolicy")
+    assert _labels_match(policy["spec"]["podSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"])
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    by_port = {p["port"]: rule["from"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert set(by_port) == {p["name"] for p in k.container(deployment, "warden")["ports"]} == {"grpc", "admin"}
+    assert by_port["grpc"] == [{"namespaceSelector": {"matchLabels": {"warden.io/ext-authz-client": "true"}}}]
+    assert by_port["admin"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
 
 
 # -- the sidecar's Envoy ---------------------------------------------------------------------------------------
