@@ -67,7 +67,4 @@ public final class CheckPlan: Sendable {
         }
         return compiled
     }
-
-    /// The token extractor checks of `scope` use.
-    public func tokenExtractor(for scope: WorkloadScope) -> TokenExtractor { plan(for: scope).extractor }
 }

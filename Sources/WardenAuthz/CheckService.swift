@@ -157,13 +157,6 @@ public final class CheckService: Sendable {
         return (decision, key)
     }
 
-    /// The tokens a check of `request` would verify, in order, with where each was found.
-    public func extractTokens(from request: RequestAttributes) -> [ExtractedToken] {
-        guard !request.isCORSPreflight else { return [] }
-        let plan = current.load()
-        let workload = request.contextExtensions.isEmpty ? scope : scope.applying(contextExtensions: request.contextExtensions)
-        return plan.plan(for: workload).extractor.extract(from: request)
-    }
 }
 
 /// The token cache's counters and bounds, for `/metrics`.

@@ -198,18 +198,6 @@ final class TokenCache: Sendable {
         _ = dropped  // released after the lock
     }
 
-    /// Drops every entry (counters are kept).
-    func removeAll() {
-        let dropped = state.withLock { s -> [Entry?] in
-            let old = s.ways
-            s.ways = [Entry?](repeating: nil, count: old.count)
-            s.entries = 0
-            s.bytes = 0
-            return old
-        }
-        _ = dropped
-    }
-
     var statistics: Statistics {
         var stats = state.withLock { Statistics(entries: $0.entries, bytes: $0.bytes, evictions: $0.evictions) }
         stats.hits = hitCount.load(ordering: .relaxed)
