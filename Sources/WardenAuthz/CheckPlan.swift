@@ -13,6 +13,9 @@ public final class CheckPlan: Sendable {
     public let number: Int
     /// The server's own workload (`--namespace`, `--workload-labels`, `--target`).
     public let defaultScope: WorkloadScope
+    /// The `metadata_context` namespaces the policies read (`PolicySet.filterMetadataNamespaces`): a front
+    /// door converts only these for a check.
+    public let metadataNamespaces: Set<String>
     let defaultPlan: ScopePlan
     private let options: AuthzOptions
     /// Key slot per source named by any rule of `policies` (any scope: routes can select others).
@@ -23,6 +26,7 @@ public final class CheckPlan: Sendable {
         self.policies = policies
         self.number = number
         self.defaultScope = defaultScope
+        metadataNamespaces = policies.filterMetadataNamespaces
         self.options = options
         // Register every source with its fetch timeout: the `timeout` of the last rule naming the source
         // that sets one (rules sharing a `jwksUri` share one fetch), else nil = `--jwks-fetch-timeout`.

@@ -27,6 +27,9 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     // The AuthorizationPolicies deny (403 `RBAC: access denied`).
     /// A DENY policy matched.
     case policyDenied = "policy_denied"
+    /// A DENY policy matched because a `when` on `experimental.envoy.filters.*` needs a metadata namespace
+    /// Envoy did not send (not in the ext_authz filter's `metadata_context_namespaces`): fail closed.
+    case policyDeniedMetadataNotSent = "policy_denied_metadata_not_sent"
     /// ALLOW policies apply and none matched.
     case noAllowPolicyMatched = "no_allow_policy_matched"
     /// The path cannot be normalized.
@@ -70,7 +73,7 @@ extension AuthorizationDecision {
     public var reasonCode: ReasonCode {
         switch verdict {
         case .allow: return .allowed
-        case .deny(.denyPolicyMatched): return .policyDenied
+        case .deny(.denyPolicyMatched(let m)): return m.unsentMetadata.isEmpty ? .policyDenied : .policyDeniedMetadataNotSent
         case .deny(.noAllowPolicyMatched): return .noAllowPolicyMatched
         case .deny(.invalidPath): return .invalidPath
         }

@@ -3,14 +3,26 @@ public struct PolicyMatch: Sendable, Hashable, CustomStringConvertible {
     public var policy: PolicyRef
     public var action: PolicyAction
     public var ruleIndex: Int
+    /// Metadata namespaces the rule's `experimental.envoy.filters.*` conditions needed but Envoy did not
+    /// send, so they were assumed to match (DENY and AUDIT rules fail closed); empty for a plain match.
+    public var unsentMetadata: [String]
 
-    public init(policy: PolicyRef, action: PolicyAction, ruleIndex: Int) {
+    public init(policy: PolicyRef, action: PolicyAction, ruleIndex: Int, unsentMetadata: [String] = []) {
         self.policy = policy
         self.action = action
         self.ruleIndex = ruleIndex
+        self.unsentMetadata = unsentMetadata
     }
 
-    public var description: String { "\(action.rawValue) \(policy) rule[\(ruleIndex)]" }
+    public var description: String {
+        "\(action.rawValue) \(policy) rule[\(ruleIndex)]" + (unsentMetadata.isEmpty ? "" : " (\(Self.unsentNote(unsentMetadata)))")
+    }
+
+    /// Why a rule matched without its metadata, for reasons and logs.
+    static func unsentNote(_ namespaces: [String]) -> String {
+        "fail closed: metadata namespace \(namespaces.joined(separator: ", ")) not sent by Envoy; "
+            + "list it in the ext_authz filter's metadata_context_namespaces"
+    }
 }
 
 /// How a dry-run policy would have matched.
@@ -81,7 +93,8 @@ public struct AuthorizationDecision: Sendable, Hashable, CustomStringConvertible
         switch verdict {
         case .allow(.allowPolicyMatched(let m)): return "allowed by ALLOW policy \(m.policy) rule[\(m.ruleIndex)]"
         case .allow(.noAllowPolicies): return "allowed: no ALLOW policies apply"
-        case .deny(.denyPolicyMatched(let m)): return "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]"
+        case .deny(.denyPolicyMatched(let m)):
+            return "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]" + (m.unsentMetadata.isEmpty ? "" : " (\(PolicyMatch.unsentNote(m.unsentMetadata)))")
         case .deny(.noAllowPolicyMatched(_, let summary)): return "denied: no ALLOW policy matched (\(summary))"
         case .deny(.invalidPath(let p)): return "denied: invalid request path \"\(p)\""
         }

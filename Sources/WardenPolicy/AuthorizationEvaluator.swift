@@ -8,8 +8,8 @@ public enum AuthorizationEvaluator {
     public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?,
                                 options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {
         let context = MatchContext(effective: effective, request: request, identity: identity, options: options)
-        let audit = effective.auditPolicies.compactMap { p in context.firstMatchingRule(p).map { PolicyMatch(policy: p.ref, action: .audit, ruleIndex: $0) } }
-        let dryRun = effective.dryRunPolicies.map { DryRunResult(policy: $0.ref, action: $0.action, matchedRule: context.firstMatchingRule($0)) }
+        let audit = effective.auditPolicies.compactMap { context.firstMatch($0) }
+        let dryRun = effective.dryRunPolicies.map { DryRunResult(policy: $0.ref, action: $0.action, matchedRule: context.firstMatch($0)?.ruleIndex) }
         func decided(_ verdict: AuthorizationDecision.Verdict) -> AuthorizationDecision {
             AuthorizationDecision(verdict: verdict, auditMatches: audit, dryRun: dryRun)
         }
@@ -17,11 +17,11 @@ public enum AuthorizationEvaluator {
             return decided(.deny(.invalidPath(request.requestPath)))
         }
         for p in effective.denyPolicies {
-            if let i = context.firstMatchingRule(p) { return decided(.deny(.denyPolicyMatched(PolicyMatch(policy: p.ref, action: .deny, ruleIndex: i)))) }
+            if let m = context.firstMatch(p) { return decided(.deny(.denyPolicyMatched(m))) }
         }
         if effective.allowPolicies.isEmpty { return decided(.allow(.noAllowPolicies)) }
         for p in effective.allowPolicies {
-            if let i = context.firstMatchingRule(p) { return decided(.allow(.allowPolicyMatched(PolicyMatch(policy: p.ref, action: .allow, ruleIndex: i)))) }
+            if let m = context.firstMatch(p) { return decided(.allow(.allowPolicyMatched(m))) }
         }
         let summary = effective.allowPolicies.map { p in "\(p.ref): \(context.explainMismatch(p))" }.joined(separator: "; ")
         return decided(.deny(.noAllowPolicyMatched(policies: effective.allowPolicies.map(\.ref), summary: summary)))
@@ -68,19 +68,38 @@ struct MatchContext {
         return IPBlock.parseAddress(candidate) != nil ? candidate : request.sourceIP
     }
 
-    func firstMatchingRule(_ policy: AuthorizationPolicy) -> Int? {
-        for (i, rule) in policy.rules.enumerated() where mismatch(rule) == nil { return i }
+    /// The first rule of `policy` that matches, as a `PolicyMatch` with the policy's action.
+    ///
+    /// A condition on a metadata namespace Envoy did not send cannot be decided: it counts as matching
+    /// in DENY and AUDIT policies (a wider deny, as istiod widens a DENY rule it cannot compile) and as
+    /// failing in ALLOW policies, and the namespaces so assumed are named in the match.
+    func firstMatch(_ policy: AuthorizationPolicy) -> PolicyMatch? {
+        let assumeUnsent = policy.action != .allow
+        for (i, rule) in policy.rules.enumerated() {
+            var unsent: [String] = []
+            if mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent) == nil {
+                return PolicyMatch(policy: policy.ref, action: policy.action, ruleIndex: i, unsentMetadata: unsent)
+            }
+        }
         return nil
     }
 
     /// Why no rule of `policy` matched, for the deny reason.
     func explainMismatch(_ policy: AuthorizationPolicy) -> String {
         if policy.rules.isEmpty { return "no rules (an ALLOW policy with an empty spec matches nothing)" }
-        return policy.rules.enumerated().map { i, rule in "rule[\(i)] \(mismatch(rule) ?? "matched")" }.joined(separator: ", ")
+        let assumeUnsent = policy.action != .allow
+        return policy.rules.enumerated().map { i, rule in
+            var unsent: [String] = []
+            return "rule[\(i)] \(mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent) ?? "matched")"
+        }.joined(separator: ", ")
     }
 
     /// nil when the rule matches, else the first failing part.
-    func mismatch(_ rule: AuthorizationRule) -> String? {
+    /// - Parameters:
+    ///   - assumeUnsent: whether a condition on a metadata namespace Envoy did not send counts as
+    ///     matching (DENY, AUDIT) or as failing (ALLOW).
+    ///   - unsent: gets the namespaces a match assumed.
+    func mismatch(_ rule: AuthorizationRule, assumeUnsent: Bool, unsent: inout [String]) -> String? {
         if !rule.from.isEmpty {
             var firstFailure: String?
             var matched = false
@@ -97,7 +116,16 @@ struct MatchContext {
             }
             if !matched { return "to.operation.\(firstFailure ?? "")" }
         }
-        for (i, c) in rule.when.enumerated() where !matches(c) { return "when[\(i)] \(c.key)" }
+        for (i, c) in rule.when.enumerated() {
+            if case .envoyFilterMetadata(let key) = c.key, request.metadataContext[key.namespace] == nil {
+                guard assumeUnsent else {
+                    return "when[\(i)] \(c.key) (metadata namespace \(key.namespace) not sent by Envoy: list it in the ext_authz filter's metadata_context_namespaces)"
+                }
+                if !unsent.contains(key.namespace) { unsent.append(key.namespace) }
+                continue
+            }
+            if !matches(c) { return "when[\(i)] \(c.key)" }
+        }
         return nil
     }
 
@@ -259,6 +287,10 @@ struct MatchContext {
             return claimMatches(path, p)
         case (.destinationPort, .port(let port)): return request.destinationPort == port
         case (.connectionSNI, .string(let p)): return !request.sni.isEmpty && p.matches(request.sni)
+        case (.envoyFilterMetadata(let key), .metadata(let p)):
+            // A sent namespace without the field is a missing attribute: `values` fail, `notValues` pass
+            // (Envoy's metadata matcher sees an unset Value).
+            return p.matches(request.metadataContext[key.namespace]?[key.field])
         default: return false
         }
     }

@@ -398,6 +398,8 @@ enum PolicyDecoder {
                     out.append(.string(stripSpiffe(StringPattern(v))))
                 case .requestPrincipal:
                     out.append(.requestPrincipal(RequestPrincipalPattern(v)))
+                case .envoyFilterMetadata:
+                    out.append(.metadata(MetadataValuePattern(v)))
                 default:
                     out.append(.string(StringPattern(v)))
                 }
@@ -446,9 +448,9 @@ enum PolicyDecoder {
             }
             return .requestClaim(names)
         }
-        if key.hasPrefix("experimental.envoy.filters.") {
-            guard bracketed(key, after: String(key.prefix { $0 != "[" })) != nil else { throw KeyError(message: "bad key (\(key)): should have format a[b]") }
-            return .experimental(key)
+        if key.utf8.starts(with: FilterMetadataKey.prefix.utf8) {
+            guard let parsed = FilterMetadataKey(key: key) else { throw KeyError(message: "bad key (\(key)): should have format a[b]") }
+            return .envoyFilterMetadata(parsed)
         }
         throw KeyError(message: "unknown attribute: \(key)")
     }

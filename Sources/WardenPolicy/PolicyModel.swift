@@ -252,9 +252,10 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     case requestClaim([String])
     case destinationPort
     case connectionSNI
-    /// `experimental.envoy.filters.*[…]`: accepted like Istio, but Warden has no Envoy filter metadata, so
-    /// the attribute is always absent.
-    case experimental(String)
+    /// `experimental.envoy.filters.<filter>[<field>]`: a field of another Envoy filter's dynamic metadata,
+    /// which Envoy sends in the CheckRequest's `metadata_context` for the namespaces listed in the ext_authz
+    /// filter's `metadata_context_namespaces` (see `FilterMetadataKey`).
+    case envoyFilterMetadata(FilterMetadataKey)
 
     public var description: String {
         switch self {
@@ -272,7 +273,7 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
         case .requestClaim(let path): return "request.auth.claims" + path.map { "[\($0)]" }.joined()
         case .destinationPort: return "destination.port"
         case .connectionSNI: return "connection.sni"
-        case .experimental(let k): return k
+        case .envoyFilterMetadata(let k): return k.description
         }
     }
 }
@@ -284,6 +285,8 @@ public enum ConditionValue: Sendable, Hashable {
     case requestPrincipal(RequestPrincipalPattern)
     case ip(IPBlock)
     case port(UInt32)
+    /// `experimental.envoy.filters.*`: a string, or (written `[v]`) a list element.
+    case metadata(MetadataValuePattern)
 }
 
 /// A `when` entry: the attribute must match one of `values` (if any) and none of `notValues`.

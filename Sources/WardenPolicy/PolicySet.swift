@@ -19,6 +19,18 @@ public struct PolicySet: Sendable {
 
     public static let empty = PolicySet()
 
+    /// The metadata namespaces `experimental.envoy.filters.*` conditions read, in any AuthorizationPolicy
+    /// (any scope: a route's `context_extensions` may select another workload's policies).
+    public var filterMetadataNamespaces: Set<String> {
+        var out = Set<String>()
+        for p in authorizationPolicies {
+            for rule in p.rules {
+                for c in rule.when { if case .envoyFilterMetadata(let key) = c.key { out.insert(key.namespace) } }
+            }
+        }
+        return out
+    }
+
     /// Parses and validates YAML text (one or more documents).
     public static func parse(yaml: String, file: String = "<inline>", limits: YAMLLimits = .default) throws(PolicyLoadFailure) -> PolicySet {
         var builder = PolicySetBuilder()

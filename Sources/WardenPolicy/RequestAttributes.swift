@@ -1,3 +1,5 @@
+import WardenJSON
+
 /// The HTTP request and connection facts a check is decided on, independent of protobuf.
 public struct RequestAttributes: Sendable, Equatable {
     public var method: String = ""
@@ -20,6 +22,10 @@ public struct RequestAttributes: Sendable, Equatable {
     public var streamID: String = ""
     /// Per-route `context_extensions` from the Envoy ext_authz filter.
     public var contextExtensions: [String: String] = [:]
+    /// Other filters' dynamic metadata (Envoy: CheckRequest `metadata_context.filter_metadata`), by
+    /// namespace: each namespace's Struct fields. A namespace Envoy did not send is absent — Warden cannot
+    /// tell its fields, and `experimental.envoy.filters.*` conditions on it fail closed.
+    public var metadataContext: [String: [String: JSONValue]] = [:]
 
     public init() {}
 }

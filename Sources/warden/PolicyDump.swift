@@ -90,10 +90,11 @@ enum PolicyDump {
 
     static func condition(_ c: Condition) -> JSONValue {
         var o: [String: JSONValue] = ["key": .string(c.key.description)]
-        // Header values are often credentials (`x-api-key`): show that a value is there, not what it is.
+        // Header values are often credentials (`x-api-key`), and so may be metadata another filter copied
+        // from a header (header_to_metadata): show that a value is there, not what it is.
         let secret: Bool
         switch c.key {
-        case .requestHeader, .requestInlineHeader: secret = true
+        case .requestHeader, .requestInlineHeader, .envoyFilterMetadata: secret = true
         default: secret = false
         }
         func shown(_ v: ConditionValue) -> String {
@@ -110,6 +111,7 @@ enum PolicyDump {
         case .requestPrincipal(let p): return p.description
         case .ip(let b): return b.description
         case .port(let p): return String(p)
+        case .metadata(let p): return p.description
         }
     }
 

@@ -13,6 +13,8 @@ struct Req: Sendable, CustomStringConvertible {
     var destinationIP = "10.0.0.2"
     var destinationPort: UInt32 = 8080
     var sni = ""
+    /// `metadata_context` by namespace (Envoy sends only the namespaces it is told to).
+    var metadata: [String: [String: JSONValue]] = [:]
 
     var attributes: RequestAttributes {
         var r = RequestAttributes()
@@ -28,6 +30,7 @@ struct Req: Sendable, CustomStringConvertible {
         r.destinationIP = destinationIP
         r.destinationPort = destinationPort
         r.sni = sni
+        r.metadataContext = metadata
         return r
     }
 
