@@ -5,7 +5,8 @@ import WardenProtobuf
 // `CheckRequest` decoder checks it (wire type, length, UTF-8 of strings, nesting depth, unknown
 // fields and groups), in the same order, so the same inputs are rejected with the same error and
 // offset. Rarely sent subtrees (metadata, header_map, pipe and internal addresses) go through the
-// full message decoders and are dropped; the hot ones are read here without intermediate messages.
+// full message decoders (`metadata_context`'s filter metadata is kept, the rest dropped); the hot
+// ones are read here without intermediate messages.
 // Merging follows protobuf: a repeated singular message merges into the earlier one, a later
 // scalar wins, a oneof member replaces the other members. `CheckRequestEssentialsTests` compares
 // this decoder with `CheckRequestEssentials(CheckRequest(serializedBytes:))`.
@@ -35,18 +36,22 @@ extension CheckRequestEssentials {
         var e = CheckRequestEssentials()
         var reader = ProtobufReader(bytes: bytes, maxDepth: maxDepth)
         var rawHeaders = HeaderMap()
+        var metadata = Metadata()
         while let tag = try reader.nextTag() {
             switch tag.fieldNumber {
-            case 1: try e.decodeAttributes(tag, &reader, &rawHeaders)
+            case 1: try e.decodeAttributes(tag, &reader, &rawHeaders, &metadata)
             default: try reader.skip(tag)
             }
         }
         if e.headers.isEmpty && !rawHeaders.headers.isEmpty { e.headers = joined(rawHeaders.headers) }
+        if !metadata.filterMetadata.isEmpty { swap(&e.metadataContext, &metadata.filterMetadata) }
         return e
     }
 
-    /// `AttributeContext`.
-    private mutating func decodeAttributes(_ tag: ProtobufTag, _ r: inout ProtobufReader, _ rawHeaders: inout HeaderMap) throws(ProtobufDecodeError) {
+    /// `AttributeContext`. `metadata` collects every `metadata_context` (a repeated message merges).
+    private mutating func decodeAttributes(
+        _ tag: ProtobufTag, _ r: inout ProtobufReader, _ rawHeaders: inout HeaderMap, _ metadata: inout Metadata
+    ) throws(ProtobufDecodeError) {
         let outer = try r.enterMessage(tag)
         while let t = try r.nextTag() {
             switch t.fieldNumber {
@@ -58,9 +63,10 @@ extension CheckRequestEssentials {
             case 10:
                 let entry = try r.readStringMapPair(t)
                 contextExtensions[entry.key] = entry.value
-            case 11, 13:
-                var metadata = Metadata()
-                try r.readMessage(t, into: &metadata)
+            case 11: try r.readMessage(t, into: &metadata)
+            case 13:
+                var routeMetadata = Metadata()
+                try r.readMessage(t, into: &routeMetadata)
             case 12:
                 let tls = try r.enterMessage(t)
                 while let f = try r.nextTag() {

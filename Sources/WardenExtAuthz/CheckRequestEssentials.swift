@@ -1,3 +1,5 @@
+import WardenProtobuf
+
 /// The part of a `CheckRequest` that Warden decides on, as plain values: what
 /// `RequestAttributes` is built from.
 ///
@@ -39,6 +41,10 @@ public struct CheckRequestEssentials: Sendable, Equatable {
     public var sni: String
     /// `attributes.context_extensions`.
     public var contextExtensions: [String: String]
+    /// `attributes.metadata_context.filter_metadata`: the dynamic metadata of the namespaces the ext_authz
+    /// filter lists in `metadata_context_namespaces` (request metadata, else the connection's), by namespace.
+    /// `route_metadata_context` and `typed_filter_metadata` are validated, not kept.
+    public var metadataContext: [String: ProtobufStruct]
 
     /// Every field empty.
     public init() {
@@ -57,6 +63,7 @@ public struct CheckRequestEssentials: Sendable, Equatable {
         destinationPort = 0
         sni = ""
         contextExtensions = [:]
+        metadataContext = [:]
     }
 
     /// The essentials of a decoded `CheckRequest` (the reference for `init(serializedBytes:)`).
@@ -87,6 +94,7 @@ public struct CheckRequestEssentials: Sendable, Equatable {
         }
         if let tls = a.$tlsSession { sni = tls.sni }
         contextExtensions = a.contextExtensions
+        if let metadata = a.$metadataContext { metadataContext = metadata.filterMetadata }
     }
 
     /// `header_map` entries as a header dictionary: keys lower-cased, `raw_value` (decoded,

@@ -34,7 +34,12 @@ public struct ExtAuthzService: Sendable {
             service.metrics.recordInvalidRequest()
             return completion(.invalidArgument("malformed CheckRequest: \(error)"), nil)
         }
-        service.check(RequestAttributes(essentials), receivedAt: receivedAt, deadline: deadline) { [answers] result in
+        // Envoy sends metadata_context only for the namespaces it was told to; convert just those some
+        // policy reads (one extra plan load, and only for requests that carry metadata). A reload between
+        // this load and the check's own leaves a newly needed namespace unconverted: treated as not sent,
+        // so the check fails closed.
+        let namespaces = essentials.metadataContext.isEmpty ? nil : service.plan.metadataNamespaces
+        service.check(RequestAttributes(essentials, metadataNamespaces: namespaces), receivedAt: receivedAt, deadline: deadline) { [answers] result in
             guard let key = result.answerKey else {
                 return completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
             }

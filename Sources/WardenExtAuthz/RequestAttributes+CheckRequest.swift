@@ -1,3 +1,4 @@
+import WardenJSON
 import WardenPolicy
 
 extension RequestAttributes {
@@ -10,11 +11,14 @@ extension RequestAttributes {
     /// Plain request facts from the essentials of a CheckRequest (decoded per check with
     /// `CheckRequestEssentials(serializedBytes:)`); method, path and host fall back to the
     /// `:method`, `:path` and `:authority` (else `host`) headers when Envoy left them empty.
-    public init(_ essentials: consuming CheckRequestEssentials) {
-        self = Self.moving(essentials)
+    /// - Parameter metadataNamespaces: the `metadata_context` namespaces to keep (those some policy's
+    ///   `experimental.envoy.filters.*` condition reads); nil keeps every namespace. The others are not
+    ///   converted: Envoy may send large ones (a JWT payload) no policy looks at.
+    public init(_ essentials: consuming CheckRequestEssentials, metadataNamespaces: Set<String>? = nil) {
+        self = Self.moving(essentials, metadataNamespaces)
     }
 
-    private static func moving(_ essentials: consuming CheckRequestEssentials) -> RequestAttributes {
+    private static func moving(_ essentials: consuming CheckRequestEssentials, _ metadataNamespaces: Set<String>?) -> RequestAttributes {
         // Moved field by field (swap, not copy): no retain of each string here and release when
         // the essentials go away.
         var r = RequestAttributes()
@@ -32,6 +36,9 @@ extension RequestAttributes {
         swap(&r.sni, &e.sni)
         swap(&r.streamID, &e.httpID)
         swap(&r.contextExtensions, &e.contextExtensions)
+        for (namespace, fields) in e.metadataContext where metadataNamespaces?.contains(namespace) ?? true {
+            r.metadataContext[namespace] = fields.fields.mapValues(JSONValue.init)
+        }
         return r
     }
 }
