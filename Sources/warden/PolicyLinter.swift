@@ -14,6 +14,39 @@ struct PolicyLinter {
         var description: String { "warning: \(origin)\(field.isEmpty ? "" : ": " + field): \(message)" }
     }
 
+    /// What the deployment around Warden must provide for a policy to work as written: printed, not a
+    /// warning (`--strict` ignores it).
+    struct Hint: CustomStringConvertible {
+        var origin: ResourceOrigin
+        var field: String
+        var message: String
+        var description: String { "hint: \(origin): \(field): \(message)" }
+    }
+
+    /// One hint per `experimental.envoy.filters.*` condition: Envoy sends a filter's metadata to Warden only
+    /// for the namespaces its ext_authz filter lists, and without it the condition cannot be decided.
+    func hints() -> [Hint] {
+        var out: [Hint] = []
+        for ap in policies.authorizationPolicies {
+            for (r, rule) in ap.rules.enumerated() {
+                for (w, c) in rule.when.enumerated() {
+                    guard case .envoyFilterMetadata(let key) = c.key else { continue }
+                    let effect = ap.action == .allow
+                        ? "this ALLOW rule never matches (fail closed)"
+                        : "this \(ap.action.rawValue) rule matches as if the condition held (fail closed, reason_code policy_denied_metadata_not_sent)"
+                    var message = "\(key) reads the dynamic metadata of \(key.namespace): configure Envoy's ext_authz filter with "
+                        + "metadata_context_namespaces: [\(key.namespace)] (and a filter before it that writes that namespace). "
+                        + "Without it Envoy does not send that metadata and \(effect)"
+                    if key.field.contains("][") {
+                        message += "; note: as in istiod, \"[\(key.field)]\" is the one field \"\(key.field)\", not a nested path"
+                    }
+                    out.append(Hint(origin: ap.origin, field: "spec.rules[\(r)].when[\(w)].key", message: message))
+                }
+            }
+        }
+        return out
+    }
+
     func warnings() -> [Warning] {
         var out: [Warning] = []
         for ra in policies.requestAuthentications {

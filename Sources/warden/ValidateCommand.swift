@@ -9,7 +9,8 @@ struct ValidateCommand {
     Parses and validates Istio RequestAuthentication and AuthorizationPolicy YAML as `warden serve`
     loads it. Errors are printed as file:line: field: message; warnings flag risky configurations:
     a RequestAuthentication no AuthorizationPolicy backs ("blocks nothing"), ALLOW policies on
-    request.auth without audiences, issuers and jwksUris without https.
+    request.auth without audiences, issuers and jwksUris without https. Hints say what Envoy must be
+    configured with (metadata_context_namespaces for experimental.envoy.filters.* conditions).
 
     Exit status: 0 valid (warnings allowed; --strict makes them fail), 1 invalid, 2 usage error.
     """
@@ -44,8 +45,10 @@ struct ValidateCommand {
         }
         let notes = policies.notes.filter { $0.level == .warning }
         for n in notes { print("warning: \(n.location): \(n.message)") }
-        let warnings = PolicyLinter(policies: policies, rootNamespace: rootNamespace).warnings()
+        let linter = PolicyLinter(policies: policies, rootNamespace: rootNamespace)
+        let warnings = linter.warnings()
         for w in warnings { print(w.description) }
+        for h in linter.hints() { print(h.description) }
         let count = notes.count + warnings.count
         print("valid: \(policies.files.count) file(s), \(policies.requestAuthentications.count) RequestAuthentication(s), "
               + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies); \(count) warning(s)")
