@@ -205,6 +205,8 @@ spec:
     when:
     - key: request.headers[x-env]
       values: ["prod"]
+    - key: "experimental.envoy.filters.http.header_to_metadata[api_key]"
+      notValues: ["m3ta-s3cret"]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -236,6 +238,9 @@ spec:
     assert aps["deny-admin"]["rules"][0]["to"][0]["operation"] == {"paths": ["/admin/*"], "methods": ["POST"]}
     # A header `when` value may be an API key: /config_dump shows that one is there, not what it is.
     assert aps["deny-admin"]["rules"][0]["when"][0] == {"key": "request.headers[x-env]", "values": ["<redacted, 4 bytes>"]}
+    # So may metadata another filter copied from a header (header_to_metadata).
+    assert aps["deny-admin"]["rules"][0]["when"][1] == {"key": "experimental.envoy.filters.http.header_to_metadata[api_key]",
+                                                        "notValues": ["<redacted, 11 bytes>"]}
     creds = ras["with-credentials"]["jwt_rules"][0]
     assert creds["jwks_uri"] == idp.jwks_uri.replace("://", "://<redacted>@") + "?api_key=…"
     assert aps["require-jwt"]["rules"][0]["from"][0]["source"]["requestPrincipals"] == ["*"]
@@ -251,7 +256,7 @@ spec:
     for text in outputs:
         assert HMAC_SECRET_B64 not in text
         assert token not in text and signature not in text
-        assert "pa55word" not in text and "k3y-s3cret" not in text and '"prod"' not in text
+        assert "pa55word" not in text and "k3y-s3cret" not in text and '"prod"' not in text and "m3ta-s3cret" not in text
     assert HMAC_SECRET_B64 not in w.log_text() and token not in w.log_text()
     assert "pa55word" not in w.log_text() and "k3y-s3cret" not in w.log_text()
 

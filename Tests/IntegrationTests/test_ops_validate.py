@@ -90,3 +90,30 @@ def test_usage_errors_exit_2(warden_bin, args):
 def test_missing_file_is_an_error_not_a_crash(warden_bin):
     result = validate(warden_bin, "--policy", "nope.yaml")
     assert result.returncode == 1 and "nope.yaml" in result.stdout
+
+
+def test_filter_metadata_keys_hint_how_to_configure_envoy(warden_bin, tmp_path):
+    """`experimental.envoy.filters.*` conditions need Envoy to send that metadata: validate says how, as a
+    hint (not a warning: --strict still passes), and that `[a][b]` is one field, as istiod reads it."""
+    (tmp_path / "md.yaml").write_text("""\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-writes, namespace: shop}
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: "experimental.envoy.filters.network.mysql_proxy[db.table]"
+      values: ["[update]"]
+    - key: "experimental.envoy.filters.http.set_metadata[a][b]"
+      values: [x]
+""")
+    result = validate(warden_bin, "--policy", "md.yaml", "--strict", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("hint: md.yaml:1: spec.rules[0].when[0].key: experimental.envoy.filters.network.mysql_proxy[db.table]")
+    assert "metadata_context_namespaces: [envoy.filters.network.mysql_proxy]" in lines[0]
+    assert "this DENY rule matches as if the condition held (fail closed" in lines[0]
+    assert "metadata_context_namespaces: [envoy.filters.http.set_metadata]" in lines[1]
+    assert '"[a][b]" is the one field "a][b", not a nested path' in lines[1]
+    assert lines[-1].endswith("0 warning(s)")

@@ -31,17 +31,25 @@ def istiod_jwt_authn(providers: list[dict]) -> dict:
     }
 
 
+def http_filters(config: dict) -> list[dict]:
+    """The HTTP filter list of a `render_config()` bootstrap (its one listener's HCM)."""
+    return config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]
+
+
 @contextmanager
 def envoy_pair(*, policies: dict[str, str], oracle_filters: list[dict], base: Path, warden_bin, upstream,
-               make_envoy):
+               make_envoy, prefix_filters: list[dict] = (), ext_authz_config: dict | None = None):
     """Yields (Envoy → Warden with `policies`, Envoy running `oracle_filters` then the router), both
-    routing to `upstream`."""
+    routing to `upstream`. `prefix_filters` run first in both (e.g. filters writing dynamic metadata);
+    `ext_authz_config` adds fields to the Warden side's ext_authz filter."""
     w = Warden(write_policy_dir(base / "policies", policies), binary=warden_bin, work_dir=base, debug_headers=False)
     try:
-        warden_envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
+        warden_config = render_config(upstream_port=upstream.port, warden_port=w.port, extra_filter_config=ext_authz_config)
+        http_filters(warden_config)[:0] = list(prefix_filters)
+        warden_envoy = make_envoy(warden_config)
         config = render_config(upstream_port=upstream.port, warden_port=w.port)
         hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-        hcm["http_filters"] = [*oracle_filters, hcm["http_filters"][-1]]
+        hcm["http_filters"] = [*prefix_filters, *oracle_filters, hcm["http_filters"][-1]]
         hcm["route_config"]["virtual_hosts"][0]["routes"] = [{"match": {"prefix": "/"},
                                                               "route": {"cluster": "upstream", "timeout": "5s"}}]
         yield warden_envoy, make_envoy(config)
