@@ -5,15 +5,19 @@ documented decisions through it."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
+import grpc
 import pytest
 import yaml
 
 from harness import kustomize as k
 from harness import orders_api
-from harness.envoy import Envoy, envoy_binary, load_for_rig, validate
+from harness.envoy import Envoy, envoy_binary, load_for_rig, render_config, validate
+from harness.grpc_client import AuthzClient
+from harness.pki import PKI
 from harness.policy_render import render_policies
 from harness.tokens import Minter
 from harness.warden import Warden
@@ -80,7 +84,7 @@ def test_kubernetes_resources_pass_the_schema(rendered, name):
 def test_schema_validation_rejects_a_broken_manifest(rendered):
     kv = pytest.importorskip("kubernetes_validate.utils", reason="pip install kubernetes-validate")
     deployment = json.loads(json.dumps(_warden_deployment(rendered["central"])))
-    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["grpc"]["port"] = "grpc"
+    deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "grpc"
     with pytest.raises(kv.ValidationError):
         kv.validate(deployment, kv.latest_version(), strict=True)
 
@@ -95,16 +99,21 @@ def test_minimal_renderer_agrees_with_kubectl(rendered, name):
 
 def test_every_kustomization_resource_exists_and_overlays_build_on_the_base():
     base = k.DEPLOY / "kubernetes" / "base"
-    for directory in [base, *k.KUSTOMIZATIONS.values()]:
+    central_base = k.DEPLOY / "kubernetes" / "central-base"
+    for directory in [base, central_base, *k.KUSTOMIZATIONS.values()]:
         kust = k.load_kustomization(directory)
         for entry in kust.get("resources", []):
             assert (directory / entry).exists(), f"{directory}: missing {entry}"
         for gen in kust.get("configMapGenerator", []):
             for f in gen["files"]:
                 assert (directory / f.split("=")[-1]).is_file(), f"{directory}: missing {f}"
-    for overlay in ("sidecar", "central"):
-        assert "../../base" in k.load_kustomization(k.KUSTOMIZATIONS[overlay])["resources"]
-    assert "../kubernetes/overlays/central" in k.load_kustomization(k.KUSTOMIZATIONS["istio"])["resources"]
+        for patch in kust.get("patches", []):
+            assert (directory / patch["path"]).is_file(), f"{directory}: missing {patch['path']}"
+    assert "../../base" in k.load_kustomization(k.KUSTOMIZATIONS["sidecar"])["resources"]
+    assert "../base" in k.load_kustomization(central_base)["resources"]
+    # The central overlay is central-base plus mTLS; Istio's is central-base in the mesh.
+    assert k.load_kustomization(k.KUSTOMIZATIONS["central"])["resources"] == ["../../central-base"]
+    assert "../kubernetes/central-base" in k.load_kustomization(k.KUSTOMIZATIONS["istio"])["resources"]
 
 
 # -- workloads -----------------------------------------------------------------------------------------------
@@ -137,10 +146,18 @@ def test_warden_container_probes_mounts_and_flags(rendered, name):
     # Kubelet probes the pod IP: Warden must listen beyond loopback, on the ports the container declares.
     assert listen_host == admin_host == "0.0.0.0"
     assert ports == {"grpc": int(listen_port), "admin": int(admin_port)}
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert warden[probe]["grpc"]["port"] == ports["grpc"], probe
-    assert warden["readinessProbe"]["grpc"]["service"] == "envoy.service.auth.v3.Authorization"
-    assert warden["livenessProbe"]["grpc"].get("service", "") == ""
+    if k.flag_value(args, "--tls-cert"):
+        # The kubelet's gRPC probe speaks no TLS: the admin port's /healthz and /readyz answer instead.
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert set(warden[probe]) & {"grpc", "tcpSocket", "exec"} == set(), probe
+            assert warden[probe]["httpGet"]["port"] in ("admin", ports["admin"]), probe
+        assert warden["startupProbe"]["httpGet"]["path"] == warden["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert warden["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    else:
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert warden[probe]["grpc"]["port"] == ports["grpc"], probe
+        assert warden["readinessProbe"]["grpc"]["service"] == "envoy.service.auth.v3.Authorization"
+        assert warden["livenessProbe"]["grpc"].get("service", "") == ""
 
     volumes = {v["name"]: v for v in k.pod_spec(deployment)["volumes"]}
     mounts = {m["mountPath"]: m for m in warden["volumeMounts"]}
@@ -327,5 +344,126 @@ def test_central_warden_starts_ready_with_the_manifest_flags(rendered, name, mod
     cm_name = k.mounted_configmap_files(deployment, "warden", POLICY_MOUNT)[0]
     docs = k.policy_documents(k.one(rendered[name], "ConfigMap", cm_name))
     policies = render_policies(docs, tmp_path / "policies", jwks_uri=module_idp.jwks_uri)
-    warden = make_warden([], extra_args=k.local_warden_args(args, policy_dir=policies, cache_dir=tmp_path / "cache"))
+    files = _central_tls_files(deployment, PKI(tmp_path / "pki")) if name == "central" else None
+    warden = make_warden([], extra_args=k.local_warden_args(args, policy_dir=policies, cache_dir=tmp_path / "cache", files=files))
     assert warden.admin_status("/readyz")[0] == 200
+
+
+# -- the central overlay: gRPC over mTLS only ----------------------------------------------------------------
+CENTRAL_DIR = k.KUSTOMIZATIONS["central"]
+# The names the Secret's certificate carries (README: the cert-manager Certificate); the sample's SNI is one.
+WARDEN_DNS = ["warden.warden-system.svc", "warden.warden-system.svc.cluster.local",
+              "warden-headless.warden-system.svc", "warden-headless.warden-system.svc.cluster.local"]
+TLS_FLAGS = ("--tls-cert", "--tls-key", "--tls-client-ca")
+
+
+def _tls_secret_mount(deployment) -> tuple[str, dict]:
+    """(mount path, secret volume source) of the Warden container's Secret volume."""
+    warden = k.container(deployment, "warden")
+    volumes = {v["name"]: v for v in k.pod_spec(deployment)["volumes"]}
+    found = [(m["mountPath"], volumes[m["name"]]["secret"]) for m in warden["volumeMounts"] if "secret" in volumes[m["name"]]]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _central_tls_files(deployment, pki: PKI) -> dict[str, str]:
+    """The overlay's TLS paths (in the Secret's mount) → a generated server certificate, key and client CA."""
+    issued = pki.issue("warden", dns=WARDEN_DNS, client=False)
+    args = k.container(deployment, "warden")["args"]
+    cert, key, ca = (k.flag_value(args, flag) for flag in TLS_FLAGS)
+    return {cert: issued.cert_path, key: issued.key_path, ca: pki.ca_path}
+
+
+def test_central_serves_grpc_over_mtls_only(rendered):
+    """Warden's own listener in the central overlay: server certificate, key and client CA (so a client
+    certificate is required) all from the read-only Secret volume `warden-tls`, in cert-manager's key names.
+    Istio's rendering keeps the mesh's transport and Warden's gRPC probes."""
+    deployment = _warden_deployment(rendered["central"])
+    args = k.container(deployment, "warden")["args"]
+    mount, secret = _tls_secret_mount(deployment)
+    assert secret["secretName"] == "warden-tls" and not secret.get("optional", False)
+    assert [k.flag_value(args, f) for f in TLS_FLAGS] == [f"{mount}/tls.crt", f"{mount}/tls.key", f"{mount}/ca.crt"]
+    assert next(m for m in k.container(deployment, "warden")["volumeMounts"] if m["mountPath"] == mount)["readOnly"] is True
+    assert k.flag_value(args, "--listen") == "0.0.0.0:9191"  # one gRPC listener, and it is the TLS one
+    assert not any(r["kind"] == "Secret" for r in rendered["central"]), "keys are created out of band, never committed"
+    istio_args = k.container(_warden_deployment(rendered["istio"]), "warden")["args"]
+    assert not any(k.flag_values(istio_args, f) for f in TLS_FLAGS)
+
+
+def test_central_envoy_cluster_sample_is_mtls_with_san_checks():
+    cluster = yaml.safe_load((CENTRAL_DIR / "envoy-cluster.yaml").read_text())
+    assert cluster["name"] == "warden" and cluster["type"] == "STRICT_DNS"
+    address = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+    assert address == {"address": "warden-headless.warden-system.svc.cluster.local", "port_value": 9191}
+    tls = cluster["transport_socket"]["typed_config"]
+    assert tls["@type"].endswith("UpstreamTlsContext") and tls["sni"] in WARDEN_DNS
+    common = tls["common_tls_context"]
+    assert common["alpn_protocols"] == ["h2"] and len(common["tls_certificates"]) == 1
+    sans = common["validation_context"]["match_typed_subject_alt_names"]
+    assert sans == [{"san_type": "DNS", "matcher": {"exact": tls["sni"]}}]
+
+
+@pytest.fixture
+def central_mtls_rig(rendered, module_idp, upstream, warden_bin, make_envoy, tmp_path):
+    """Warden with the central overlay's flags (TLS files generated for the Secret's paths) on 127.0.0.1,
+    and an Envoy whose `warden` cluster is the overlay's envoy-cluster.yaml with a gateway client certificate."""
+    deployment = _warden_deployment(rendered["central"])
+    args = k.container(deployment, "warden")["args"]
+    docs = k.policy_documents(k.one(rendered["central"], "ConfigMap", "warden-policies"))
+    policies = render_policies(docs, tmp_path / "policies", jwks_uri=module_idp.jwks_uri)
+    pki = PKI(tmp_path / "pki")
+    files = _central_tls_files(deployment, pki)
+    warden = Warden([], binary=warden_bin, work_dir=tmp_path / "warden", debug_headers=False,
+                    extra_args=k.local_warden_args(args, policy_dir=policies, cache_dir=tmp_path / "cache", files=files))
+    gateway = pki.issue("gateway", uri="spiffe://cluster.local/ns/istio-ingress/sa/gateway", server=False)
+    client_dir = tmp_path / "gateway-tls"
+    client_dir.mkdir()
+    for name, source in (("tls.crt", gateway.cert_path), ("tls.key", gateway.key_path), ("ca.crt", pki.ca_path)):
+        shutil.copy(source, client_dir / name)
+    cluster = yaml.safe_load((CENTRAL_DIR / "envoy-cluster.yaml").read_text().replace("/etc/envoy/warden-tls/", f"{client_dir}/"))
+    cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] = \
+        {"address": "127.0.0.1", "port_value": warden.port}
+    config = render_config(upstream_port=upstream.port, warden_port=warden.port)
+    clusters = config["static_resources"]["clusters"]
+    clusters[[c["name"] for c in clusters].index("warden")] = cluster
+    try:
+        yield warden, make_envoy(config), pki
+    finally:
+        warden.stop()
+        warden.process.unregister()
+
+
+def test_central_gateway_is_decided_by_warden_over_mtls(central_mtls_rig, module_idp, upstream):
+    """The sample cluster, as written, against Warden started as the overlay starts it: the documented
+    decisions arrive over mTLS (handshakes counted by Envoy; health checks pass through the same TLS)."""
+    warden, envoy, _ = central_mtls_rig
+    minter = Minter(module_idp, audience=orders_api.AUDIENCE)
+    for case in orders_api.COMMON[:5]:
+        orders_api.check(case, envoy.base_url, minter, upstream)
+    stats = envoy.stats("cluster.warden.")
+    assert stats["cluster.warden.ssl.handshake"] >= 1, stats
+    assert stats.get("cluster.warden.ssl.connection_error", 0) == 0, stats
+
+
+def test_central_warden_refuses_clients_without_its_client_ca(central_mtls_rig, tmp_path):
+    """Only certificates from Warden's client CA get a Check through: no client certificate, one from
+    another CA, or plaintext — each connection is refused by Warden (UNAVAILABLE)."""
+    warden, _, pki = central_mtls_rig
+    ca = Path(pki.ca_path).read_bytes()
+    stranger = PKI(tmp_path / "stranger").issue("gateway", server=False)
+    attempts = {
+        "no client certificate": grpc.ssl_channel_credentials(ca),
+        "another CA's certificate": grpc.ssl_channel_credentials(ca, Path(stranger.key_path).read_bytes(),
+                                                                  Path(stranger.cert_path).read_bytes()),
+        "plaintext": None,
+    }
+    for what, credentials in attempts.items():
+        options = [("grpc.ssl_target_name_override", WARDEN_DNS[0])] if credentials else []
+        with AuthzClient(warden.address, credentials=credentials, options=options) as client:
+            with pytest.raises(grpc.RpcError) as error:
+                client.check(timeout=2)
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE, what
+    own = pki.issue("ops", server=False)
+    credentials = grpc.ssl_channel_credentials(ca, Path(own.key_path).read_bytes(), Path(own.cert_path).read_bytes())
+    with AuthzClient(warden.address, credentials=credentials, options=[("grpc.ssl_target_name_override", WARDEN_DNS[0])]) as client:
+        assert client.check().status.code == 7  # decided (no token: PERMISSION_DENIED), not refused

@@ -2,7 +2,8 @@
 
 `build(dir)` uses `kubectl kustomize` when kubectl is installed; `build_minimal(dir)` is a small renderer
 for exactly the Kustomize features deploy/ uses (resources, configMapGenerator with files and
-behavior create/replace, generatorOptions.disableNameSuffixHash, namespace, labels, images). The tests
+behavior create/replace, generatorOptions.disableNameSuffixHash, JSON 6902 patches from a file with a
+kind/name target, namespace, labels, images). The tests
 compare the two when both are available, so deploy/ cannot start relying on a feature the fallback lacks.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ KUSTOMIZATIONS = {
     "istio": DEPLOY / "istio",
 }
 SUPPORTED_KEYS = {"apiVersion", "kind", "namespace", "resources", "configMapGenerator", "generatorOptions",
-                  "labels", "images"}
+                  "labels", "images", "patches"}
 
 
 def kubectl() -> str | None:
@@ -78,6 +79,20 @@ def build_minimal(directory: Path) -> list[dict]:
             resources[matches[0]] = cm
         else:
             resources.append(cm)
+    for patch in k.get("patches", []):
+        if set(patch) != {"path", "target"} or set(patch["target"]) - {"kind", "name"}:
+            raise ValueError(f"{directory}: build_minimal applies only `path` + kind/name `target` patches")
+        ops = yaml.safe_load((directory / patch["path"]).read_text())
+        if not isinstance(ops, list):
+            raise ValueError(f"{directory}/{patch['path']}: build_minimal applies only JSON 6902 patches")
+        target = patch["target"]
+        targets = [r for r in resources if r["kind"] == target.get("kind", r["kind"])
+                   and r["metadata"]["name"] == target.get("name", r["metadata"]["name"])]
+        if not targets:
+            raise ValueError(f"{directory}: patch {patch['path']} matches no resource")
+        for r in targets:
+            for op in ops:
+                _json_patch(r, op)
     if k.get("namespace"):
         for r in resources:
             if r["kind"] != "Namespace":
@@ -91,6 +106,39 @@ def build_minimal(directory: Path) -> list[dict]:
             if name == image["name"]:
                 c["image"] = f"{image.get('newName', name)}:{image.get('newTag', tag)}"
     return resources
+
+
+def _json_patch(document: dict, op: dict) -> None:
+    """One RFC 6902 operation (add, remove, replace, test) on `document`, in place."""
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in op["path"].split("/")[1:]]
+    parent = document
+    for token in tokens[:-1]:
+        parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+    last = tokens[-1]
+    kind = op["op"]
+    if isinstance(parent, list):
+        index = len(parent) if last == "-" else int(last)
+        if kind == "add":
+            parent.insert(index, copy.deepcopy(op["value"]))
+        elif kind == "remove":
+            del parent[index]
+        elif kind == "replace":
+            parent[index] = copy.deepcopy(op["value"])
+        elif kind == "test":
+            assert parent[index] == op["value"], op
+        else:
+            raise ValueError(f"unsupported JSON patch op {kind}")
+    else:
+        if kind in ("add", "replace"):
+            if kind == "replace" and last not in parent:
+                raise KeyError(op["path"])
+            parent[last] = copy.deepcopy(op["value"])
+        elif kind == "remove":
+            del parent[last]
+        elif kind == "test":
+            assert parent[last] == op["value"], op
+        else:
+            raise ValueError(f"unsupported JSON patch op {kind}")
 
 
 # -- reading rendered resources ----------------------------------------------------------------------------
@@ -162,9 +210,10 @@ def policy_documents(configmap: dict) -> list[dict]:
     return docs
 
 
-def local_warden_args(args: list[str], *, policy_dir, cache_dir) -> list[str]:
-    """A Warden container's flags with --policy and --cache-dir pointed at local paths and --listen /
-    --admin-listen dropped (harness.warden.Warden adds loopback ones)."""
+def local_warden_args(args: list[str], *, policy_dir, cache_dir, files: dict[str, str] | None = None) -> list[str]:
+    """A Warden container's flags with --policy and --cache-dir pointed at local paths, --listen /
+    --admin-listen dropped (harness.warden.Warden adds loopback ones), and any other value that is a key of
+    `files` (a path in the container, e.g. a mounted TLS file) replaced by its local path."""
     out, i = [], 0
     while i < len(args):
         flag = args[i]
@@ -175,6 +224,6 @@ def local_warden_args(args: list[str], *, policy_dir, cache_dir) -> list[str]:
             out += [flag, str(policy_dir if flag == "--policy" else cache_dir)]
             i += 2
             continue
-        out.append(flag)
+        out.append(str((files or {}).get(flag, flag)))
         i += 1
     return out
