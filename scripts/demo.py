@@ -133,7 +133,7 @@ def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
         say("  warden explain --help     why a request would be allowed or denied, rule by rule")
     say("  deploy/envoy/envoy.yaml   Envoy in front of your app, asking Warden (mTLS variant beside it)")
     say("  kubectl apply -k deploy/kubernetes/overlays/sidecar   Warden + Envoy as sidecars of your app")
-    say("  kubectl apply -k deploy/kubernetes/overlays/central   a shared Warden (Service, PDB, HPA) for gateways")
+    say("  kubectl apply -k deploy/kubernetes/overlays/central   a shared Warden (mTLS, PDB, HPA) for gateways")
     say("  deploy/istio/             Warden as Istio's CUSTOM authorization provider")
     say("  deploy/container/         the container image (docker build -f deploy/container/Dockerfile .)")
     say("  deploy/README.md          what each example is (walkthrough: README.md, Deploy)")
