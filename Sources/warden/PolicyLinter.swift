@@ -27,13 +27,17 @@ struct PolicyLinter {
     /// for the namespaces its ext_authz filter lists, and without it the condition cannot be decided.
     func hints() -> [Hint] {
         var out: [Hint] = []
-        for ap in policies.authorizationPolicies {
+        // CUSTOM policies are not evaluated by Warden (it is the provider), so their conditions need nothing.
+        for ap in policies.authorizationPolicies where ap.action != .custom {
             for (r, rule) in ap.rules.enumerated() {
                 for (w, c) in rule.when.enumerated() {
                     guard case .envoyFilterMetadata(let key) = c.key else { continue }
-                    let effect = ap.action == .allow
-                        ? "this ALLOW rule never matches (fail closed)"
-                        : "this \(ap.action.rawValue) rule matches as if the condition held (fail closed, reason_code policy_denied_metadata_not_sent)"
+                    let effect: String
+                    switch ap.action {
+                    case .allow: effect = "this ALLOW rule never matches (fail closed)"
+                    case .deny: effect = "this DENY rule matches as if the condition held (fail closed, reason_code policy_denied_metadata_not_sent)"
+                    default: effect = "this \(ap.action.rawValue) rule matches as if the condition held"
+                    }
                     var message = "\(key) reads the dynamic metadata of \(key.namespace): configure Envoy's ext_authz filter with "
                         + "metadata_context_namespaces: [\(key.namespace)] (and a filter before it that writes that namespace). "
                         + "Without it Envoy does not send that metadata and \(effect)"
