@@ -28,7 +28,7 @@ public struct GRPCServerConfiguration: Sendable {
         callsPerThread: Int = GRPCServerConfiguration.defaultCallsPerThread,
         maxReceiveMessageBytes: Int = 4 << 20,
         tls: TLSConfiguration? = nil,
-        maxConcurrentStreams: Int = 1024
+        maxConcurrentStreams: Int = 256
     ) {
         self.listen = listen
         self.threads = threads

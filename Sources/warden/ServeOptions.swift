@@ -48,7 +48,7 @@ struct ServeOptions: Sendable {
     /// Checks that may wait for one key source's keys at once.
     var jwksMaxWaiters = 64
     /// Concurrent calls per HTTP/2 connection of the gRPC listener.
-    var maxConcurrentStreams = 1024
+    var maxConcurrentStreams = 256
 
     static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
@@ -91,7 +91,7 @@ struct ServeOptions: Sendable {
       --drain-delay SECONDS      on SIGTERM/SIGINT, first keep serving this long with health NOT_SERVING (default: 0)
       --tls-cert PEM --tls-key PEM [--tls-client-ca PEM]   serve gRPC over TLS (mTLS with a client CA)
       --max-concurrent-streams N calls one HTTP/2 connection may have open at once; bounds the queue a
-                                 client can build up (default: 1024, as Envoy's default circuit breaker)
+                                 client can build up (default: 256)
       --default-deadline D       deadline of a check whose caller sent no grpc-timeout: bounds its wait
                                  for keys (default: 100ms)
       --shed-margin D            shed (answer UNAVAILABLE at once) a check that arrives closer than this
