@@ -6,7 +6,9 @@ One bounded run (~4-5 minutes), loopback only, side by side on this machine:
      plus the p99 Envoy adds with Warden at half of (c)'s max rate (h2load --h1 --rps, open-ish loop);
   2. direct gRPC (h2load, pre-encoded CheckRequest): (i) warden-transport-bench (constant allow), (ii) a cached token,
      (iii) uncached RS256 / ES256 / EdDSA (--token-cache-size 0: every check verifies the signature);
-  3. `openssl speed` verify/s;  4. Warden's RSS after 100k distinct cached tokens.
+  3. `openssl speed` verify/s;  4. Warden's RSS after 100k distinct cached tokens;
+  5. overload: offered 1×, 1.5×, 2× the measured maximum with a deadline per call, then 0.5× (recovery):
+     goodput, answers after the deadline, shed calls, p99, RSS.
 Prints a Markdown table and writes bench/results/latest.md plus a dated copy.
 
 Placement (2 cores): the server side (Envoy --concurrency 1, Warden --threads 1) is pinned to one CPU with
@@ -283,7 +285,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[i]
 
 
-def h2load(argv_tail: list[str], cpus: str | None, log_file: Path | None, timeout: float) -> dict:
+def h2load(argv_tail: list[str], cpus: str | None, log_file: Path | None, timeout: float, late_us: float | None = None) -> dict:
     argv = NICE + (["taskset", "-c", cpus] if cpus else []) + ["h2load", "-t1", *argv_tail]
     if log_file:
         argv += ["--log-file", log_file]
@@ -297,6 +299,9 @@ def h2load(argv_tail: list[str], cpus: str | None, log_file: Path | None, timeou
     if log_file:
         lat = sorted(int(l.split("\t")[2]) for l in log_file.read_text().splitlines() if l.count("\t") >= 2)
         res["p50_us"], res["p99_us"] = percentile(lat, 50), percentile(lat, 99)
+        res["max_us"] = lat[-1] if lat else 0
+        if late_us is not None:
+            res["late"] = sum(1 for v in lat if v > late_us)
         log_file.unlink()
     return res
 
@@ -454,6 +459,51 @@ spec:
                 f"{entries:.0f} cached tokens ({k['allow']:.0f} allowed in {secs:.1f}s)")
             return {"rss0_kib": rss0, "rss_kib": rss1, "entries": entries, "estimated_bytes": estimated,
                     "allowed": k["allow"], "denied": k["deny"], "seconds": secs, "args": " ".join(extra)}
+
+    def overload(self):
+        """Offered 1×, 1.5× and 2× the measured maximum, then 0.5× (recovery), open loop at a fixed rate per
+        connection, every call with a deadline (`grpc-timeout`). The client is Envoy-like: 4 connections ×
+        256 streams = 1024 calls in flight at most, Envoy's default `max_requests` circuit breaker. Every
+        check verifies an RS256 signature (`--token-cache-size 0`), so one h2load core can offer 2× Warden's
+        core. Then a client with 16 connections × 1000 streams at 2×: Warden's `--max-concurrent-streams`
+        (256) bounds what each connection queues."""
+        s, deadline_ms = self.a.overload_seconds, self.a.overload_deadline_ms
+        data = self.run_dir / "check-overload.grpc"
+        data.write_bytes(grpc_frame(check_request(self.single["RS256"])))
+        res = {"deadline_ms": deadline_ms, "rows": []}
+
+        def base(clients: int, streams: int) -> list[str]:
+            return ["-c", str(clients), "-m", str(streams), "-H", "content-type: application/grpc", "-H", "te: trailers",
+                    "-H", f"grpc-timeout: {deadline_ms}m"]
+
+        with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir, ["--token-cache-size", "0"]) as w:
+            url = f"http://127.0.0.1:{w.port}/envoy.service.auth.v3.Authorization/Check"
+            h2load([*base(4, 256), "-n", "20000", "-d", data, url], self.load_cpu, None, 60)  # warm-up
+            top = h2load([*base(4, 256), "-D", str(s), "-d", data, url], self.load_cpu, self.run_dir / "h2.log", s + 60)
+            res["max_rps"] = top["rps"]
+            log(f"overload: closed-loop maximum {top['rps']:.0f} req/s (p99 {top['p99_us']} µs)")
+
+            def phase(label: str, factor: float, clients: int, streams: int):
+                k0, shed0, rss0 = w.checks(), w.metric("warden_checks_shed_total") or 0, w.rss_kib()
+                offered = res["max_rps"] * factor
+                r = h2load([*base(clients, streams), "--rps", f"{offered / clients:.2f}", "-D", str(s), "-d", data, url],
+                           self.load_cpu, self.run_dir / "h2.log", s + 120, late_us=deadline_ms * 1000)
+                k1, shed1 = w.checks(), w.metric("warden_checks_shed_total") or 0
+                row = {"label": label, "factor": factor, "offered": offered, "answered": r["rps"], "done": r["done"],
+                       "allowed_per_s": (k1["allow"] - k0["allow"]) / s, "shed": shed1 - shed0, "late": r.get("late", 0),
+                       "p50_us": r["p50_us"], "p99_us": r["p99_us"], "max_us": r["max_us"], "rss_kib": w.rss_kib(),
+                       "rss0_kib": rss0, "failed": r["failed"]}
+                # Answered within the deadline and allowed: what the callers could use.
+                row["goodput"] = row["allowed_per_s"] * (1 - row["late"] / max(1, r["done"]))
+                res["rows"].append(row)
+                log(f"overload {label}: offered {offered:.0f}/s, answered {r['rps']:.0f}/s, goodput {row['goodput']:.0f}/s, "
+                    f"shed {row['shed']:.0f}, late {row['late']}, p99 {r['p99_us']} µs, max {r['max_us']} µs, RSS {row['rss_kib'] / 1024:.1f} MiB")
+
+            for factor in (1.0, 1.5, 2.0):
+                phase(f"{factor:g}×", factor, 4, 256)
+            phase("0.5× right after (recovery)", 0.5, 4, 256)
+            phase("2×, 16 connections × 1000 streams", 2.0, 16, 1000)
+        self.results["overload"] = res
 
     def envoy(self):
         s, conns = self.a.envoy_seconds, self.a.wrk_conns
@@ -617,6 +667,40 @@ spec:
                 un = D["uncached RS256"]["cpu_us_per_check"]
                 targets.append(("Direct: uncached RS256 ≤ constant + 1.5 × OpenSSL RS256 verify",
                                 f"{un:.1f} µs vs {bound:.1f} µs", un <= bound))
+        if "overload" in R:
+            V = R["overload"]
+            lines += [f"## 5. Overload (direct gRPC, every check verifies RS256, deadline {V['deadline_ms']} ms via `grpc-timeout`)", "",
+                      f"Closed-loop maximum: **{V['max_rps']:,.0f} req/s**. Then a fixed rate per connection (`h2load --rps`) "
+                      f"for {self.a.overload_seconds} s per row, Envoy-like client (4 connections × 256 streams = 1024 in flight "
+                      "at most, Envoy's default `max_requests` circuit breaker), except the last row.", "",
+                      "| offered | answered/s | goodput (allowed in time)/s | shed | answers after the deadline | p50 | p99 | max | Warden RSS |",
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            for r in V["rows"]:
+                lines.append(f"| {r['label']} ({r['offered']:,.0f}/s) | {r['answered']:,.0f} | {r['goodput']:,.0f} | {r['shed']:,.0f} | "
+                             f"{r['late']:,} of {r['done']:,} | {us(r['p50_us'])} | {us(r['p99_us'])} | {us(r['max_us'])} | "
+                             f"{r['rss_kib'] / 1024:.1f} MiB |")
+            lines += ["", "h2load sends no faster than calls complete once every stream is busy, so \"offered\" above what "
+                      "Warden answers queues at the client (with Envoy: in its connection pool, failed by its circuit breaker "
+                      "and timeout, fail-closed). Warden sheds (UNAVAILABLE, `warden_checks_shed_total`) a call that reaches "
+                      "it with less than `--shed-margin` left; time a call spends unread in the client's socket is invisible "
+                      "to it (gRPC starts the deadline when it reads the headers), so what bounds that time is the number of "
+                      "calls in flight: per connection Warden's `--max-concurrent-streams` (default 256, the last row), in "
+                      "total Envoy's circuit breakers.", ""]
+            bounded = [r for r in V["rows"] if "16 connections" not in r["label"]]
+            two = next(r for r in bounded if r["factor"] == 2.0)
+            targets.append(("Overload 2× (Envoy-like client): every answer within the deadline",
+                            f"{two['late']} late of {two['done']:,}; p99 {us(two['p99_us'])}, max {us(two['max_us'])}",
+                            two["late"] == 0))
+            targets.append(("Overload 2×: goodput ≥ 0.8 × the closed-loop maximum",
+                            f"{two['goodput'] / V['max_rps']:.2f} ×", two["goodput"] >= 0.8 * V["max_rps"]))
+            rec = next(r for r in bounded if "recovery" in r["label"])
+            one = next(r for r in bounded if r["factor"] == 1.0)
+            targets.append(("Overload: recovers at once (0.5× right after 2×: nothing late, p99 ≤ the 1× row's)",
+                            f"{rec['late']} late; p99 {us(rec['p99_us'])} vs {us(one['p99_us'])} at 1×",
+                            rec["late"] == 0 and rec["p99_us"] <= one["p99_us"]))
+            targets.append(("Overload: memory bounded (RSS growth during the 2× rows ≤ 64 MiB)",
+                            f"{max(r['rss_kib'] - V['rows'][0]['rss0_kib'] for r in V['rows']) / 1024:.1f} MiB",
+                            max(r['rss_kib'] - V['rows'][0]['rss0_kib'] for r in V['rows']) <= 64 * 1024))
         if "openssl" in R:
             O = R["openssl"]
             lines += [f"## 3. Crypto limit (`openssl speed -seconds {self.a.openssl_seconds} rsa2048 ecdsap256 ed25519`, CPU 0)", "",
@@ -671,7 +755,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warden", default=str(ROOT / ".build/release/warden"))
     ap.add_argument("--envoy", default=str(ROOT / ".venv/bin/envoy"))
-    ap.add_argument("--only", default="crypto,direct,memory,envoy", help="comma-separated phases")
+    ap.add_argument("--only", default="crypto,direct,memory,overload,envoy", help="comma-separated phases")
+    ap.add_argument("--overload-seconds", type=int, default=5)
+    ap.add_argument("--overload-deadline-ms", type=int, default=250)
     ap.add_argument("--envoy-seconds", type=int, default=8)
     ap.add_argument("--direct-seconds", type=int, default=5)
     ap.add_argument("--rate-seconds", type=int, default=8)
@@ -714,6 +800,8 @@ def main():
             b.direct()
         if "memory" in phases:
             b.memory()
+        if "overload" in phases:
+            b.overload()
         if "envoy" in phases:
             b.envoy()
     finally:

@@ -3,6 +3,7 @@ import Synchronization
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenSync
 
 /// Verifies every token a request carries, as Envoy's jwt_authn does under Istio: no token passes with
 /// no identity; every token present must be valid; a token's issuer must be one the location was
@@ -28,46 +29,47 @@ struct Authenticator: Sendable {
     /// several are invalid: the authenticator pops its tokens from the back, so the last one extracted is
     /// checked first and the first failure is the answer; `Jwt issuer is not configured` is reported only
     /// when no other token failed (Envoy's any-of aggregation prefers every other error to it).
-    /// - Parameter deadline: the caller's deadline (monotonic nanoseconds), if it sent one: a token whose keys
-    ///   are not at hand is answered from the keys at hand shortly before it, never after.
-    func authenticate(_ tokens: [ExtractedToken], scope: ScopePlan, now: Double, deadline: UInt64? = nil,
+    /// - Parameter caller: the caller's deadline and cancellation: a token whose keys are not at hand is
+    ///   answered from the keys at hand shortly before the deadline (never after), or at once when the
+    ///   caller cancels.
+    func authenticate(_ tokens: [ExtractedToken], scope: ScopePlan, now: Double, caller: CallerLimits = CallerLimits(),
                       completion: @escaping Completion) {
         if tokens.count == 1 {
-            return verify(tokens[0], scope: scope, now: now, deadline: deadline) { trace, wait in
+            return verify(tokens[0], scope: scope, now: now, caller: caller) { trace, wait in
                 completion(Result(traces: [trace], rejected: trace.error == nil ? nil : 0, keyWaitNanos: wait))
             }
         }
         var traces = tokens.map { TokenTrace(location: $0.location, byteCount: $0.token.utf8.count, jwt: nil, provider: nil,
                                              keys: nil, outcome: .notChecked) }
         verifyAll(tokens, next: tokens.count - 1, traces: &traces, unknownIssuer: nil, waited: 0, scope: scope, now: now,
-                  deadline: deadline, completion: completion)
+                  caller: caller, completion: completion)
     }
 
     private func verifyAll(_ tokens: [ExtractedToken], next: Int, traces: inout [TokenTrace], unknownIssuer: Int?, waited: UInt64,
-                           scope: ScopePlan, now: Double, deadline: UInt64?, completion: @escaping Completion) {
+                           scope: ScopePlan, now: Double, caller: CallerLimits, completion: @escaping Completion) {
         guard next >= 0 else {
             return completion(Result(traces: traces, rejected: unknownIssuer, keyWaitNanos: waited))
         }
         let sofar = traces
-        verify(tokens[next], scope: scope, now: now, deadline: deadline) { trace, wait in
+        verify(tokens[next], scope: scope, now: now, caller: caller) { trace, wait in
             var traces = sofar
             traces[next] = trace
             switch trace.outcome {
             case .rejected(let e) where e.isUnknownIssuer:
                 verifyAll(tokens, next: next - 1, traces: &traces, unknownIssuer: unknownIssuer ?? next, waited: waited + wait,
-                          scope: scope, now: now, deadline: deadline, completion: completion)
+                          scope: scope, now: now, caller: caller, completion: completion)
             case .rejected:
                 completion(Result(traces: traces, rejected: next, keyWaitNanos: waited + wait))
             default:
                 verifyAll(tokens, next: next - 1, traces: &traces, unknownIssuer: unknownIssuer, waited: waited + wait,
-                          scope: scope, now: now, deadline: deadline, completion: completion)
+                          scope: scope, now: now, caller: caller, completion: completion)
             }
         }
     }
 
     /// One token: parse → issuer (the rule for this location) → claims against `now` → keys → signature
     /// (or the cache). Completes with the token's trace and the nanoseconds waited for keys.
-    private func verify(_ token: ExtractedToken, scope: ScopePlan, now: Double, deadline: UInt64?,
+    private func verify(_ token: ExtractedToken, scope: ScopePlan, now: Double, caller: CallerLimits,
                         completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
         let size = token.token.utf8.count
         @Sendable func trace(_ jwt: UnverifiedJWT?, _ provider: JWTProvider?, _ keys: KeySnapshot?, _ outcome: TokenTrace.Outcome,
@@ -110,10 +112,10 @@ struct Authenticator: Sendable {
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch — answered from
                 // the keys at hand if it cannot finish before the caller's deadline.
                 let start = DispatchTime.now().uptimeNanoseconds
-                let completion = Self.bounded(completion, deadline: deadline) {
+                let completion = Self.bounded(completion, caller: caller) { _ in
                     (trace(jwt, provider, snapshot, .rejected(.unknownKid(kid))), DispatchTime.now().uptimeNanoseconds - start)
                 }
-                keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid) { fresh in
+                keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid, cancellation: caller.cancellation) { fresh in
                     let waited = waited + (DispatchTime.now().uptimeNanoseconds - start)
                     guard let fresh, fresh.generation != snapshot.generation else {
                         return completion(trace(jwt, provider, snapshot, .rejected(.unknownKid(kid))), waited)
@@ -135,14 +137,15 @@ struct Authenticator: Sendable {
             return finish(snapshot, 0, completion)
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let completion = Self.bounded(completion, deadline: deadline) {
-            (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller's deadline"))),
+        let completion = Self.bounded(completion, caller: caller) { why in
+            (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller \(why)"))),
              DispatchTime.now().uptimeNanoseconds - start)
         }
-        keyStore.keys(for: provider.source) { snapshot in
+        keyStore.keys(for: provider.source, cancellation: caller.cancellation) { snapshot in
             let waited = DispatchTime.now().uptimeNanoseconds - start
             guard let snapshot else {
-                let why = keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
+                let why = caller.cancellation?.isCancelled == true ? "no keys arrived before the caller\(GiveUp.cancelled)"
+                    : keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
                 return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
             }
             finish(snapshot, waited, completion)
@@ -158,19 +161,43 @@ struct Authenticator: Sendable {
         return deadline - min(20_000_000, left / 5)
     }
 
-    /// `completion`, run once: by the wait it guards, or at the caller's deadline with `fallback` —
-    /// whichever comes first (the other is dropped). Without a deadline, `completion` itself.
-    static func bounded(_ completion: @escaping @Sendable (TokenTrace, UInt64) -> Void, deadline: UInt64?,
-                        fallback: @escaping @Sendable () -> (TokenTrace, UInt64)) -> @Sendable (TokenTrace, UInt64) -> Void {
-        guard let deadline else { return completion }
+    /// `completion`, run once: by the wait it guards, or with `fallback` at the caller's deadline or when
+    /// the caller cancels — whichever comes first (the others are dropped). Without either, `completion` itself.
+    static func bounded(_ completion: @escaping @Sendable (TokenTrace, UInt64) -> Void, caller: CallerLimits,
+                        fallback: @escaping @Sendable (GiveUp) -> (TokenTrace, UInt64)) -> @Sendable (TokenTrace, UInt64) -> Void {
+        guard caller.deadline != nil || caller.cancellation != nil else { return completion }
         let done = Once()
-        DeadlineTimer.shared.schedule(at: answerBy(deadline)) {
+        let giveUp: @Sendable (GiveUp) -> Void = { why in
             if done.claim() {
-                let (trace, waited) = fallback()
+                let (trace, waited) = fallback(why)
                 completion(trace, waited)
             }
         }
+        if let deadline = caller.deadline { DeadlineTimer.shared.schedule(at: answerBy(deadline)) { giveUp(.deadline) } }
+        caller.cancellation?.onCancel { giveUp(.cancelled) }
         return { trace, waited in if done.claim() { completion(trace, waited) } }
+    }
+}
+
+/// Why a wait for keys ended without them.
+enum GiveUp: CustomStringConvertible {
+    case deadline, cancelled
+    var description: String {
+        switch self {
+        case .deadline: "'s deadline"
+        case .cancelled: " cancelled the check"
+        }
+    }
+}
+
+/// What bounds a check's waits for keys: the caller's deadline (monotonic nanoseconds) and its cancellation.
+public struct CallerLimits: Sendable {
+    public var deadline: UInt64?
+    public var cancellation: Cancellation?
+
+    public init(deadline: UInt64? = nil, cancellation: Cancellation? = nil) {
+        self.deadline = deadline
+        self.cancellation = cancellation
     }
 }
 

@@ -15,6 +15,16 @@ public struct AuthzOptions: Sendable {
     public var jwksFiles: [String: String] = [:]
     /// Distinct workload scopes whose compiled policies are cached (per-request `context_extensions` scoping).
     public var maxCachedScopes = 1024
+    /// The deadline of a check whose caller sent none (gRPC without `grpc-timeout`), in seconds: it bounds
+    /// how long the check may wait for keys. Well under Envoy's default ext_authz timeout (200 ms).
+    public var defaultDeadline: Double = 0.1
+    /// A check that reaches Warden with less time than this before its caller's deadline is not started
+    /// (shed, answered UNAVAILABLE at once): under overload the queue ahead of it ate its time, and a
+    /// decision after the deadline helps nobody. Seconds; 0 never sheds.
+    public var shedMargin: Double = 0.002
+
+    var defaultDeadlineNanos: UInt64 { UInt64(max(0, defaultDeadline) * 1e9) }
+    var shedMarginNanos: UInt64 { UInt64(max(0, shedMargin) * 1e9) }
 
     public init() {}
 }

@@ -24,6 +24,8 @@ public final class CheckMetrics: Sendable {
     let reloadsOK = Counter()
     let reloadsFailed = Counter()
     let droppedHeaders = Counter()
+    let shed = Counter()
+    let cancelled = Counter()
 
     public init() {}
 
@@ -40,6 +42,15 @@ public final class CheckMetrics: Sendable {
 
     /// Counts a request a front door could not decode (answered INVALID_ARGUMENT / 400).
     public func recordInvalidRequest() { invalidRequests.add() }
+
+    /// Counts a check not started because its deadline was too close (overload).
+    public func recordShed() { shed.add() }
+
+    /// Counts a call the caller cancelled before it was answered.
+    public func recordCancelled() { cancelled.add() }
+
+    /// Checks shed so far.
+    public var checksShed: Int { shed.load }
 
     /// Counts a policy reload.
     public func recordReload(ok: Bool) { (ok ? reloadsOK : reloadsFailed).add() }

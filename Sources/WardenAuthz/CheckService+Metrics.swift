@@ -16,6 +16,11 @@ extension CheckService {
         }
         out.family("warden_invalid_requests_total", "counter", "Check calls rejected as malformed (INVALID_ARGUMENT).")
         out.sample("warden_invalid_requests_total", m.invalidRequests.load)
+        out.family("warden_checks_shed_total", "counter",
+                   "Checks not started because they reached Warden too close to their caller's deadline (overload), answered UNAVAILABLE.")
+        out.sample("warden_checks_shed_total", m.shed.load)
+        out.family("warden_checks_cancelled_total", "counter", "Checks whose caller cancelled the call before the answer.")
+        out.sample("warden_checks_cancelled_total", m.cancelled.load)
         out.family("warden_check_duration_seconds", "histogram", "Time from request received to decision.")
         var cumulative = 0
         for (i, bound) in CheckMetrics.latencyBuckets.enumerated() {
@@ -80,5 +85,10 @@ extension CheckService {
         for s in statuses { sample("warden_jwks_unknown_kid_refetches_total", s, String(s.unknownKidRefetches)) }
         out.family("warden_jwks_unknown_kid_rate_limited_total", "counter", "Unknown-kid refetches refused by the rate limit.")
         for s in statuses { sample("warden_jwks_unknown_kid_rate_limited_total", s, String(s.unknownKidRateLimited)) }
+        out.family("warden_jwks_waiting_checks", "gauge", "Checks waiting for this source's keys now.")
+        for s in statuses { sample("warden_jwks_waiting_checks", s, String(s.waiting)) }
+        out.family("warden_jwks_waiters_refused_total", "counter",
+                   "Checks answered at once from the keys at hand because the waiter caps (--jwks-max-waiters) were reached.")
+        for s in statuses { sample("warden_jwks_waiters_refused_total", s, String(s.waitersRefused)) }
     }
 }

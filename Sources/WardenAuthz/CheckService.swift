@@ -69,15 +69,29 @@ public final class CheckService: Sendable {
                                     capacity: authenticator.cache.capacity, maxBytes: authenticator.cache.maxBytes)
     }
 
+    /// Whether a check that reached the front door at `now` can still be answered before `deadline`
+    /// (`options.shedMargin`); if not it is counted as shed and the front door answers at once, without
+    /// decoding it. Under overload this keeps every answer Warden gives within its caller's deadline.
+    public func admits(deadline: UInt64?, now: UInt64) -> Bool {
+        guard let deadline, options.shedMargin > 0 else { return true }
+        if deadline > now, deadline - now >= options.shedMarginNanos { return true }
+        metrics.recordShed()
+        return false
+    }
+
     /// Decides one request. `completion` runs exactly once: on this thread when no key fetch is needed,
     /// else on the key store's thread once keys arrive or the source's fetch timeout passes.
     /// - Parameters:
     ///   - receivedAt: monotonic nanoseconds when the front door had the request (the latency metric and
     ///     the record's timing start there).
-    ///   - deadline: the caller's deadline (monotonic nanoseconds), if it sent one: a check that would wait
-    ///     for keys answers from the keys at hand shortly before it (401 with Envoy's body), never after.
+    ///   - deadline: the caller's deadline (monotonic nanoseconds), if it sent one; else `receivedAt` +
+    ///     `options.defaultDeadline`. A check that would wait for keys answers from the keys at hand shortly
+    ///     before it (401 with Envoy's body), never after.
+    ///   - cancellation: fires when the caller has gone (a cancelled call): a wait for keys ends at once
+    ///     and frees its place among the key source's waiters.
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
-                      deadline: UInt64? = nil, completion: @escaping @Sendable (CheckResult) -> Void) {
+                      deadline: UInt64? = nil, cancellation: Cancellation? = nil,
+                      completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
         let scopePlan = request.contextExtensions.isEmpty
@@ -92,7 +106,8 @@ public final class CheckService: Sendable {
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
         // instructions of a cached check (callgrind).
         let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, completion: completion)
-        authenticator.authenticate(tokens, scope: scopePlan, now: clock(), deadline: deadline) { [self] result in
+        let caller = CallerLimits(deadline: deadline ?? receivedAt &+ options.defaultDeadlineNanos, cancellation: cancellation)
+        authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
             pending.record.tokens = result.traces
             pending.record.rejectedToken = result.rejected
             pending.record.keyWaitNanos = result.keyWaitNanos

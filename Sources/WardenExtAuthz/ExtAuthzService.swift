@@ -1,6 +1,7 @@
 import Dispatch
 import WardenAuthz
 import WardenPolicy
+import WardenSync
 
 /// Envoy's `envoy.service.auth.v3.Authorization/Check` as bytes in, bytes out: decodes the CheckRequest,
 /// hands the request attributes to the `CheckService`, encodes its decision. No sockets: the gRPC server
@@ -12,6 +13,9 @@ public struct ExtAuthzService: Sendable {
         case response([UInt8])
         /// The request did not decode: INVALID_ARGUMENT with this message.
         case invalidArgument(String)
+        /// Shed under overload (it arrived too close to its deadline to be answered in time):
+        /// UNAVAILABLE with this message. Envoy then applies its failure mode (fail closed by default).
+        case unavailable(String)
     }
 
     public let service: CheckService
@@ -23,9 +27,16 @@ public struct ExtAuthzService: Sendable {
 
     /// Decides one serialized CheckRequest; `completion` runs exactly once (see `CheckService.check`),
     /// with the answer and, for a decoded request, the check's result.
-    /// - Parameter deadline: the caller's deadline (monotonic nanoseconds; gRPC's `grpc-timeout`), if any.
-    public func check(_ bytes: [UInt8], deadline: UInt64? = nil, completion: @escaping @Sendable (Answer, CheckResult?) -> Void) {
+    /// - Parameters:
+    ///   - deadline: the caller's deadline (monotonic nanoseconds; gRPC's `grpc-timeout`), if any. A request
+    ///     that arrives too close to it is shed (`CheckService.admits`) before it is decoded.
+    ///   - cancellation: fires when the caller cancels the call (see `CheckService.check`).
+    public func check(_ bytes: [UInt8], deadline: UInt64? = nil, cancellation: Cancellation? = nil,
+                      completion: @escaping @Sendable (Answer, CheckResult?) -> Void) {
         let receivedAt = DispatchTime.now().uptimeNanoseconds
+        guard service.admits(deadline: deadline, now: receivedAt) else {
+            return completion(.unavailable("overloaded: the check reached Warden too close to its deadline"), nil)
+        }
         // Straight from the bytes to the fields Warden reads; rejects what CheckRequest(serializedBytes:) rejects.
         let essentials: CheckRequestEssentials
         do throws(ProtobufDecodeError) {
@@ -39,7 +50,8 @@ public struct ExtAuthzService: Sendable {
         // this load and the check's own leaves a newly needed namespace unconverted: treated as not sent,
         // so the check fails closed.
         let namespaces = essentials.metadataContext.isEmpty ? nil : service.plan.metadataNamespaces
-        service.check(RequestAttributes(essentials, metadataNamespaces: namespaces), receivedAt: receivedAt, deadline: deadline) { [answers] result in
+        service.check(RequestAttributes(essentials, metadataNamespaces: namespaces), receivedAt: receivedAt, deadline: deadline,
+                      cancellation: cancellation) { [answers] result in
             guard let key = result.answerKey else {
                 return completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
             }

@@ -1,6 +1,10 @@
 internal import CGRPC
 internal import CWardenShims
 import Synchronization
+import WardenSync
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One pre-armed call of one completion queue, reused call after call.
 ///
@@ -14,6 +18,13 @@ import Synchronization
 /// queue thread) cleaned up, next generation, armed again. `claimed` and `starting` let shutdown wait out a
 /// responder that is inside `start_batch` before the queue is shut down (gRPC asserts if a batch is
 /// started on a shut-down queue).
+///
+/// A handler that returns without answering (it waits for something, e.g. keys) gets its call watched:
+/// awaitingResponse → watchStarting → (a RECV_CLOSE_ON_SERVER batch started alone, tagged `watchTag`)
+/// watching. If that batch completes while nobody has answered, the client cancelled (or its deadline
+/// passed): the slot frees the call and re-arms at once, and runs the handler's `onCancel` action; a late
+/// `respond` is ignored. If an answer comes first, its batch carries no second close op, and the use ends
+/// when both batches have completed.
 final class CallSlot: @unchecked Sendable {
     // @unchecked: the C buffers and `response` are touched by one thread at a time. The queue thread owns
     // them while armed and during arrival; exactly one `respond` wins the awaitingResponse → claimed
@@ -31,6 +42,7 @@ final class CallSlot: @unchecked Sendable {
 
     private enum Phase: UInt64 {
         case armed = 0, awaitingResponse = 1, claimed = 2, sending = 3, retired = 4, starting = 5
+        case watchStarting = 6, watching = 7
     }
 
     private static func state(_ generation: UInt64, _ phase: Phase) -> UInt64 { generation << 3 | phase.rawValue }
@@ -52,6 +64,15 @@ final class CallSlot: @unchecked Sendable {
     private let cancelled = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     private let statusDetails = UnsafeMutablePointer<grpc_slice>.allocate(capacity: 1)
     private var response: UnsafeMutablePointer<grpc_byte_buffer>?
+    private let watchOps = UnsafeMutablePointer<grpc_op>.allocate(capacity: 1)
+    /// The watch batch of this use was started and has not completed (queue thread and responder).
+    private let watchOutstanding = Atomic<Bool>(false)
+    /// The send batch completed while the watch was outstanding (queue thread only; atomic for TSan's sake).
+    private let sendDone = Atomic<Bool>(false)
+    /// What to run if this use's caller cancels: (generation, action).
+    private let cancelAction = Locked<(generation: UInt64, action: @Sendable () -> Void)?>(nil)
+    /// An action was registered since the last use ended (so `finished` clears it; most uses register none).
+    private let hasCancelAction = Atomic<Bool>(false)
 
     init(kind: Kind, server: ServerHandles, queue: OpaquePointer) {
         self.kind = kind
@@ -65,6 +86,7 @@ final class CallSlot: @unchecked Sendable {
         details.initialize(to: grpc_call_details())
         grpc_call_details_init(details)
         ops.initialize(repeating: grpc_op(), count: 4)
+        watchOps.initialize(to: grpc_op())
         cancelled.initialize(to: 0)
         statusDetails.initialize(to: grpc_empty_slice())
     }
@@ -82,11 +104,21 @@ final class CallSlot: @unchecked Sendable {
         payload.deallocate()
         details.deallocate()
         ops.deallocate()
+        watchOps.deallocate()
         cancelled.deallocate()
         statusDetails.deallocate()
     }
 
     private var tag: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    /// The watch batch's tag: the slot's address + 1 (objects are at least 8-byte aligned).
+    private var watchTag: UnsafeMutableRawPointer { tag + 1 }
+
+    /// The slot and whether the event is its watch batch, from a completion-queue tag.
+    static func fromTag(_ tag: UnsafeMutableRawPointer) -> (slot: CallSlot, watch: Bool) {
+        let raw = UInt(bitPattern: tag)
+        let base = UnsafeMutableRawPointer(bitPattern: raw & ~1)!
+        return (Unmanaged<CallSlot>.fromOpaque(base).takeUnretainedValue(), raw & 1 == 1)
+    }
 
     // MARK: Queue thread
 
@@ -116,8 +148,68 @@ final class CallSlot: @unchecked Sendable {
         let generation = Self.generation(current)
         switch Self.phase(current) {
         case .armed: arrived(success: success, generation: generation)
-        case .starting, .sending: finished(generation: generation)
+        case .starting, .sending:
+            if watchOutstanding.load(ordering: .acquiring) {
+                sendDone.store(true, ordering: .relaxed)  // the watch's completion ends the use
+            } else {
+                finished(generation: generation)
+            }
         default: break
+        }
+    }
+
+    /// The watch batch completed: the call has ended, answered or not.
+    func watchCompleted() {
+        watchOutstanding.store(false, ordering: .releasing)
+        let current = state.load(ordering: .acquiring)
+        let generation = Self.generation(current)
+        if sendDone.load(ordering: .relaxed) {
+            finished(generation: generation)
+            return
+        }
+        // Ended with nobody answering: the client cancelled it, or its deadline passed. Claiming it keeps a
+        // late responder out; the call is freed and the slot re-armed now, not when the handler gives up.
+        guard Self.phase(current) == .watching, state.compareExchange(
+            expected: current, desired: Self.state(generation, .claimed), ordering: .acquiringAndReleasing
+        ).exchanged else { return }  // an answer was claimed first: its batch's completion ends the use
+        let action = cancelAction.withLock { slot -> (@Sendable () -> Void)? in
+            defer { slot = nil }
+            return slot?.generation == generation ? slot?.action : nil
+        }
+        finished(generation: generation)
+        action?()
+    }
+
+    /// Starts watching use `generation` for cancellation, if its handler returned without answering.
+    private func watchForCancellation(generation: UInt64) {
+        guard state.compareExchange(
+            expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .watchStarting),
+            ordering: .acquiringAndReleasing
+        ).exchanged else { return }
+        watchOutstanding.store(true, ordering: .releasing)
+        watchOps[0] = closeOp()
+        guard grpc_call_start_batch(call.pointee, watchOps, 1, watchTag, nil) == GRPC_CALL_OK else {
+            // Not expected on a live call; the answer's batch then carries the close op as usual.
+            watchOutstanding.store(false, ordering: .releasing)
+            state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
+            return
+        }
+        state.store(Self.state(generation, .watching), ordering: .releasing)
+    }
+
+    /// Registers what to run if use `generation`'s caller cancels before it is answered.
+    func onCancel(generation: UInt64, _ action: @escaping @Sendable () -> Void) {
+        cancelAction.withLock { $0 = (generation, action) }
+        hasCancelAction.store(true, ordering: .releasing)
+    }
+
+    /// Whether use `generation` has been answered (or has ended).
+    func isAnswered(generation: UInt64) -> Bool {
+        let current = state.load(ordering: .acquiring)
+        guard Self.generation(current) == generation else { return true }
+        switch Self.phase(current) {
+        case .awaitingResponse, .watchStarting, .watching: return false
+        default: return true
         }
     }
 
@@ -138,6 +230,7 @@ final class CallSlot: @unchecked Sendable {
             method.handler(UnaryCall(
                 method: method.path, request: request, peer: Self.peer(of: handle), deadline: remainingNanos(),
                 slot: self, generation: generation))
+            watchForCancellation(generation: generation)
         case .unregistered:
             var length = 0
             let start = warden_grpc_call_details_method(details, &length)
@@ -198,6 +291,10 @@ final class CallSlot: @unchecked Sendable {
             grpc_call_unref(handle)
             call.pointee = nil
         }
+        sendDone.store(false, ordering: .relaxed)
+        if hasCancelAction.exchange(false, ordering: .acquiringAndReleasing) {
+            cancelAction.withLock { $0 = nil }  // releases what the action holds (the waiting check's state)
+        }
         let next = generation &+ 1
         if server.stopping.load(ordering: .acquiring) {
             state.store(Self.state(next, .retired), ordering: .releasing)
@@ -211,10 +308,22 @@ final class CallSlot: @unchecked Sendable {
 
     /// Starts the send batch for use `generation`; ignored unless that use still awaits its response.
     func respond(generation: UInt64, _ result: UnaryResult) {
-        guard state.compareExchange(
-            expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .claimed),
-            ordering: .acquiringAndReleasing
-        ).exchanged else { return }
+        // The close op goes with the answer unless the watch batch already carries it.
+        var withClose = true
+        while true {
+            let current = state.load(ordering: .acquiring)
+            guard Self.generation(current) == generation else { return }
+            switch Self.phase(current) {
+            case .awaitingResponse: withClose = true
+            case .watching: withClose = false
+            case .watchStarting:
+                sched_yield()  // the queue thread is inside start_batch for the watch; a few µs at most
+                continue
+            default: return
+            }
+            if state.compareExchange(expected: current, desired: Self.state(generation, .claimed),
+                                     ordering: .acquiringAndReleasing).exchanged { break }
+        }
 
         let count: Int
         switch result {
@@ -227,7 +336,7 @@ final class CallSlot: @unchecked Sendable {
             ops[1].data.send_message.send_message = response
             ops[2] = statusOp(GRPC_STATUS_OK, details: nil)
             ops[3] = closeOp()
-            count = 4
+            count = withClose ? 4 : 3
         case .failure(let code, let message):
             var text = message
             statusDetails.pointee = text.withUTF8 { utf8 in
@@ -239,7 +348,7 @@ final class CallSlot: @unchecked Sendable {
             ops[0].op = GRPC_OP_SEND_INITIAL_METADATA
             ops[1] = statusOp(grpc_status_code(rawValue: code.rawValue), details: statusDetails)
             ops[2] = closeOp()
-            count = 3
+            count = withClose ? 3 : 2
         }
         // Publishes `response`, `ops` and `statusDetails` to the queue thread that handles the completion; the
         // slot's memory is not touched after this store (that thread may reuse it as soon as the batch ends).
@@ -247,8 +356,13 @@ final class CallSlot: @unchecked Sendable {
         state.store(Self.state(generation, .starting), ordering: .releasing)
         let started = grpc_call_start_batch(handle, ops, count, tag, nil)
         guard started == GRPC_CALL_OK else {
-            // Not expected for these batches on a live call; release the call so the slot is not lost.
-            finished(generation: generation)
+            // Not expected for these batches on a live call; release the call so the slot is not lost
+            // (if the watch is outstanding, its completion does that).
+            if watchOutstanding.load(ordering: .acquiring) {
+                sendDone.store(true, ordering: .relaxed)
+            } else {
+                finished(generation: generation)
+            }
             return
         }
         // Fails harmlessly if the batch already completed and the slot moved on.
@@ -261,14 +375,14 @@ final class CallSlot: @unchecked Sendable {
     /// when the client has gone and the server finished shutting down without it).
     func abandon() {
         let current = state.load(ordering: .acquiring)
-        guard Self.phase(current) == .awaitingResponse else { return }
+        guard [.awaitingResponse, .watchStarting, .watching].contains(Self.phase(current)) else { return }
         respond(generation: Self.generation(current), .failure(.unavailable, "server shutting down"))
     }
 
     /// True while a responder is between winning the call and `grpc_call_start_batch` returning.
     var isStartingBatch: Bool {
         let phase = Self.phase(state.load(ordering: .acquiring))
-        return phase == .claimed || phase == .starting
+        return phase == .claimed || phase == .starting || phase == .watchStarting
     }
 
     /// True from the moment a responder wins the call until the queue thread has seen its batch complete

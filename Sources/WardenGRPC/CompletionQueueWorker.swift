@@ -32,7 +32,8 @@ final class CompletionQueueWorker: @unchecked Sendable {
             let event = grpc_completion_queue_next(queue, gpr_inf_future(GPR_CLOCK_REALTIME), nil)
             if event.type == GRPC_QUEUE_SHUTDOWN { return }
             if event.type == GRPC_OP_COMPLETE, let tag = event.tag {
-                Unmanaged<CallSlot>.fromOpaque(tag).takeUnretainedValue().complete(success: event.success != 0)
+                let (slot, watch) = CallSlot.fromTag(tag)
+                if watch { slot.watchCompleted() } else { slot.complete(success: event.success != 0) }
             }
         }
     }

@@ -44,7 +44,8 @@ public final class GRPCServer: Sendable {
         let credentials = try Self.credentials(for: configuration.tls)
         defer { grpc_server_credentials_release(credentials) }
 
-        let server = Self.makeServer(maxReceiveMessageBytes: configuration.maxReceiveMessageBytes)
+        let server = Self.makeServer(maxReceiveMessageBytes: configuration.maxReceiveMessageBytes,
+                                     maxConcurrentStreams: configuration.maxConcurrentStreams)
         var methods: [RegisteredMethod] = []
         for (path, handler) in handlers.sorted(by: { $0.key < $1.key }) {
             guard let handle = grpc_server_register_method(
@@ -183,6 +184,9 @@ public final class GRPCServer: Sendable {
         if configuration.callsPerThread < 1 || configuration.callsPerThread > 65536 {
             throw .invalidSetting(name: "callsPerThread", value: configuration.callsPerThread)
         }
+        if configuration.maxConcurrentStreams < 1 || configuration.maxConcurrentStreams > 1 << 20 {
+            throw .invalidSetting(name: "maxConcurrentStreams", value: configuration.maxConcurrentStreams)
+        }
         if configuration.maxReceiveMessageBytes < 0 || configuration.maxReceiveMessageBytes > Int(Int32.max) {
             throw .invalidSetting(name: "maxReceiveMessageBytes", value: configuration.maxReceiveMessageBytes)
         }
@@ -194,10 +198,11 @@ public final class GRPCServer: Sendable {
         }
     }
 
-    private static func makeServer(maxReceiveMessageBytes: Int) -> OpaquePointer {
+    private static func makeServer(maxReceiveMessageBytes: Int, maxConcurrentStreams: Int) -> OpaquePointer {
         let settings: [(String, Int32)] = [
             (GRPC_ARG_ALLOW_REUSEPORT, 0),  // a taken port must fail instead of silently sharing it
             (GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(maxReceiveMessageBytes)),
+            (GRPC_ARG_MAX_CONCURRENT_STREAMS, Int32(maxConcurrentStreams)),
         ]
         let keys = settings.map { strdup($0.0) }
         defer { keys.forEach { free($0) } }

@@ -16,20 +16,30 @@ public struct GRPCServerConfiguration: Sendable {
     public var maxReceiveMessageBytes: Int
     /// TLS for the listener; `nil` serves plaintext HTTP/2 (h2c).
     public var tls: TLSConfiguration?
+    /// Concurrent calls per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS). Bounds what one client
+    /// can queue at the server (memory, and time spent deciding calls its caller has given up on): beyond
+    /// it, the client holds its requests (Envoy opens another connection or fails them by its circuit
+    /// breakers and timeout). Calls waiting for keys count too, so keep it well above the waiter caps.
+    public var maxConcurrentStreams: Int
 
     public init(
         listen: String,
         threads: Int = GRPCServerConfiguration.onlineCores,
-        callsPerThread: Int = 256,
+        callsPerThread: Int = GRPCServerConfiguration.defaultCallsPerThread,
         maxReceiveMessageBytes: Int = 4 << 20,
-        tls: TLSConfiguration? = nil
+        tls: TLSConfiguration? = nil,
+        maxConcurrentStreams: Int = 256
     ) {
         self.listen = listen
         self.threads = threads
         self.callsPerThread = callsPerThread
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
         self.tls = tls
+        self.maxConcurrentStreams = maxConcurrentStreams
     }
+
+    /// Calls armed per thread unless told otherwise.
+    public static let defaultCallsPerThread = 256
 
     /// The number of online cores (at least 1).
     public static var onlineCores: Int {

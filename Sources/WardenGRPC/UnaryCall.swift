@@ -34,6 +34,17 @@ public final class UnaryCall: Sendable {
         slot.respond(generation: generation, result)
     }
 
+    /// Registers `action` to run (on a completion-queue thread) if the client cancels the call — or its
+    /// deadline passes — before it is answered; the call's resources are freed at that moment and a later
+    /// `respond` is ignored. Only the last registration counts. Watching starts when the handler returns
+    /// without answering, so a call answered inside its handler costs nothing extra.
+    public func onCancel(_ action: @escaping @Sendable () -> Void) {
+        slot.onCancel(generation: generation, action)
+    }
+
+    /// Whether the call has been answered (or has ended).
+    public var isAnswered: Bool { slot.isAnswered(generation: generation) }
+
     deinit {
         slot.respond(generation: generation, .failure(.internalError, "handler did not respond"))
     }

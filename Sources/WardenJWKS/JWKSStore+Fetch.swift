@@ -79,6 +79,7 @@ extension JWKSStore {
             }
             let waiters = s.waiters
             s.waiters = []
+            st.waiting -= waiters.count
             st.sources[source] = s
             return (waiters, servable(s, now: now))
         }

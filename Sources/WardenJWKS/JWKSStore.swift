@@ -82,6 +82,7 @@ public final class JWKSStore: Sendable {
         let waiters = state.withLock { st -> [SourceState.Waiter] in
             guard let removed = st.sources.removeValue(forKey: source) else { return [] }
             removed.slot.publish(nil)  // plans holding the slot ask the store, which no longer knows the source
+            st.waiting -= removed.waiters.count
             return removed.waiters
         }
         for waiter in waiters { waiter.completion(nil) }
@@ -155,31 +156,38 @@ public final class JWKSStore: Sendable {
     /// Calls `completion` with the source's keys: at once when they exist; when cold, after the
     /// first fetch (joining one in flight, or starting it unless a retry backoff is pending),
     /// with nil if that fails or takes longer than the source's fetch timeout per request. Never blocks the caller.
-    public func keys(for source: JWKSSource, completion: @escaping @Sendable (KeySnapshot?) -> Void) {
+    ///
+    /// Waiting is capped (`maxWaitersPerSource`, `maxWaiters`): a caller beyond the caps completes at once
+    /// with what is served (nil when cold), and the fetch still starts. When `cancellation` fires, the
+    /// caller stops waiting (it completes at once with what is served) and frees its place.
+    public func keys(for source: JWKSSource, cancellation: Cancellation? = nil,
+                     completion: @escaping @Sendable (KeySnapshot?) -> Void) {
         let now = clock()
         let action = state.withLock { st -> Action in
             guard var s = st.sources[source] else { return .complete(nil) }
             if let snapshot = servable(s, now: now) { return .complete(snapshot) }
             let action: Action
             if s.inFlight {
-                action = addWaiter(&s, &st, completion, start: false)
+                action = addWaiter(&s, &st, completion, start: false, now: now)
             } else if (source.isRemote || isFile(source)) && s.nextAttempt <= now {
                 s.inFlight = true
-                action = addWaiter(&s, &st, completion, start: true)
+                action = addWaiter(&s, &st, completion, start: true, now: now)
             } else {
                 return .complete(nil)
             }
             st.sources[source] = s
             return action
         }
-        perform(action, source: source, completion: completion)
+        perform(action, source: source, cancellation: cancellation, completion: completion)
     }
 
     /// Refetches because a token names a `kid` the served keys lack. Single-flight and rate-limited:
     /// at most one such refetch per source per `unknownKidRefetchInterval`; callers arriving while a
-    /// fetch is in flight wait for it, callers refused by the limit complete at once with the current
-    /// keys. Completes at once too when the current keys already contain `kid`.
-    public func refetchForUnknownKid(_ source: JWKSSource, kid: String?, completion: @escaping @Sendable (KeySnapshot?) -> Void) {
+    /// fetch is in flight wait for it (within the waiter caps, as in `keys(for:)`), callers refused by
+    /// the limit or the caps complete at once with the current keys. Completes at once too when the
+    /// current keys already contain `kid`.
+    public func refetchForUnknownKid(_ source: JWKSSource, kid: String?, cancellation: Cancellation? = nil,
+                                     completion: @escaping @Sendable (KeySnapshot?) -> Void) {
         let now = clock()
         let action = state.withLock { st -> Action in
             guard var s = st.sources[source] else { return .complete(nil) }
@@ -188,7 +196,7 @@ public final class JWKSStore: Sendable {
             guard source.isRemote || isFile(source) else { return .complete(current) }
             let action: Action
             if s.inFlight {
-                action = addWaiter(&s, &st, completion, start: false)
+                action = addWaiter(&s, &st, completion, start: false, now: now)
             } else if now - s.lastUnknownKidRefetch < configuration.unknownKidRefetchInterval {
                 s.unknownKidRateLimited += 1
                 action = .complete(current)
@@ -196,12 +204,12 @@ public final class JWKSStore: Sendable {
                 s.lastUnknownKidRefetch = now
                 s.unknownKidRefetches += 1
                 s.inFlight = true
-                action = addWaiter(&s, &st, completion, start: true)
+                action = addWaiter(&s, &st, completion, start: true, now: now)
             }
             st.sources[source] = s
             return action
         }
-        perform(action, source: source, completion: completion)
+        perform(action, source: source, cancellation: cancellation, completion: completion)
     }
 
     // MARK: Readiness and status
@@ -243,24 +251,38 @@ public final class JWKSStore: Sendable {
         case complete(KeySnapshot?)
         case wait(id: UInt64, bound: Double)
         case startAndWait(id: UInt64, bound: Double)
+        /// Over the waiter caps while a fetch should start: complete now, fetch anyway.
+        case startAndComplete(KeySnapshot?)
     }
 
     private func addWaiter(_ s: inout SourceState, _ st: inout StoreState,
-                           _ completion: @escaping @Sendable (KeySnapshot?) -> Void, start: Bool) -> Action {
+                           _ completion: @escaping @Sendable (KeySnapshot?) -> Void, start: Bool, now: Double) -> Action {
+        guard s.waiters.count < configuration.maxWaitersPerSource, st.waiting < configuration.maxWaiters else {
+            s.waitersRefused += 1
+            let current = servable(s, now: now)
+            return start ? .startAndComplete(current) : .complete(current)
+        }
         let id = st.takeWaiterID()
         s.waiters.append(SourceState.Waiter(id: id, completion: completion))
+        st.waiting += 1
         let bound = fetchTimeout(of: s) * s.requestsPerFetch + 0.25
         return start ? .startAndWait(id: id, bound: bound) : .wait(id: id, bound: bound)
     }
 
-    private func perform(_ action: Action, source: JWKSSource, completion: @Sendable (KeySnapshot?) -> Void) {
+    private func perform(_ action: Action, source: JWKSSource, cancellation: Cancellation?,
+                         completion: @Sendable (KeySnapshot?) -> Void) {
         switch action {
         case .complete(let snapshot):
             completion(snapshot)
+        case .startAndComplete(let snapshot):
+            launchFetch(source)
+            completion(snapshot)
         case .wait(let id, let bound):
             expireWaiter(id, of: source, after: bound)
+            cancellation?.onCancel { [self] in releaseWaiter(id, of: source) }
         case .startAndWait(let id, let bound):
             expireWaiter(id, of: source, after: bound)
+            cancellation?.onCancel { [self] in releaseWaiter(id, of: source) }
             launchFetch(source)
         }
     }
@@ -274,18 +296,22 @@ public final class JWKSStore: Sendable {
 
     /// Completes waiter `id` with whatever is served if its fetch has not finished within `bound` seconds.
     private func expireWaiter(_ id: UInt64, of source: JWKSSource, after bound: Double) {
-        timers.asyncAfter(deadline: .now() + bound) {
-            let now = self.clock()
-            let (waiter, snapshot) = self.state.withLock { st -> (SourceState.Waiter?, KeySnapshot?) in
-                guard var s = st.sources[source], let index = s.waiters.firstIndex(where: { $0.id == id }) else {
-                    return (nil, nil)
-                }
-                let waiter = s.waiters.remove(at: index)
-                st.sources[source] = s
-                return (waiter, self.servable(s, now: now))
+        timers.asyncAfter(deadline: .now() + bound) { self.releaseWaiter(id, of: source) }
+    }
+
+    /// Takes waiter `id` off its source (if it still waits) and completes it with whatever is served.
+    private func releaseWaiter(_ id: UInt64, of source: JWKSSource) {
+        let now = clock()
+        let (waiter, snapshot) = state.withLock { st -> (SourceState.Waiter?, KeySnapshot?) in
+            guard var s = st.sources[source], let index = s.waiters.firstIndex(where: { $0.id == id }) else {
+                return (nil, nil)
             }
-            waiter?.completion(snapshot)
+            let waiter = s.waiters.remove(at: index)
+            st.waiting -= 1
+            st.sources[source] = s
+            return (waiter, servable(s, now: now))
         }
+        waiter?.completion(snapshot)
     }
 
     /// The snapshot to serve at `now`: inline keys always, others until `expiresAt + maxStaleness`.
@@ -333,6 +359,7 @@ public final class JWKSStore: Sendable {
             nextAttemptAt: scheduled ? s.nextAttempt : nil,
             fetches: s.fetches,
             unknownKidRefetches: s.unknownKidRefetches,
-            unknownKidRateLimited: s.unknownKidRateLimited)
+            unknownKidRateLimited: s.unknownKidRateLimited,
+            waiting: s.waiters.count, waitersRefused: s.waitersRefused)
     }
 }

@@ -30,6 +30,11 @@ public struct JWKSStoreConfiguration: Sendable {
     public var caBundlePath: String?
     /// Largest JWKS or discovery document accepted.
     public var maxDocumentBytes: Int
+    /// Callers that may wait for one source's keys at once (a cold source, an unknown-`kid` refetch);
+    /// more are answered at once from the keys at hand, so a dead or slow issuer holds few checks.
+    public var maxWaitersPerSource: Int
+    /// Callers that may wait for keys at once, all sources together.
+    public var maxWaiters: Int
     /// Receives one line per notable event (fetch failure, key change, persisted copy loaded).
     public var logger: @Sendable (String) -> Void
 
@@ -46,6 +51,8 @@ public struct JWKSStoreConfiguration: Sendable {
         cacheDirectory: String? = nil,
         caBundlePath: String? = nil,
         maxDocumentBytes: Int = 1 << 20,
+        maxWaitersPerSource: Int = 64,
+        maxWaiters: Int = 256,
         logger: @escaping @Sendable (String) -> Void = JWKSStoreConfiguration.standardErrorLogger
     ) {
         self.cacheDuration = cacheDuration
@@ -60,6 +67,8 @@ public struct JWKSStoreConfiguration: Sendable {
         self.cacheDirectory = cacheDirectory
         self.caBundlePath = caBundlePath
         self.maxDocumentBytes = maxDocumentBytes
+        self.maxWaitersPerSource = max(0, maxWaitersPerSource)
+        self.maxWaiters = max(0, maxWaiters)
         self.logger = logger
     }
 

@@ -31,6 +31,8 @@ struct SourceState {
     var fetches = SourceStatus.FetchCounts()
     var unknownKidRefetches = 0
     var unknownKidRateLimited = 0
+    /// Callers told at once (keys at hand, or none) because the waiter caps were reached.
+    var waitersRefused = 0
 
     init(source: JWKSSource, fetchTimeout: Double?, nextAttempt: Double, maxStaleness: Double) {
         self.source = source
@@ -55,6 +57,8 @@ struct StoreState {
     var nextGeneration: UInt64 = 1
     var nextWaiterID: UInt64 = 1
     var running = false
+    /// Waiters of every source together (bounded by `maxWaiters`).
+    var waiting = 0
 
     mutating func takeGeneration() -> UInt64 {
         defer { nextGeneration += 1 }

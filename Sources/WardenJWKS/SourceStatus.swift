@@ -48,4 +48,8 @@ public struct SourceStatus: Sendable {
     /// Unknown-`kid` refetches started, and those refused by the rate limit.
     public let unknownKidRefetches: Int
     public let unknownKidRateLimited: Int
+    /// Callers waiting for this source's keys now, and those answered at once because the waiter
+    /// caps (`maxWaitersPerSource`, `maxWaiters`) were reached.
+    public let waiting: Int
+    public let waitersRefused: Int
 }

@@ -39,6 +39,9 @@ struct ServeCommand {
         let store = JWKSStore(configuration: JWKSStoreConfiguration(
             cacheDuration: options.jwksCacheDuration, fetchTimeout: options.jwksFetchTimeout, maxStaleness: options.jwksMaxStaleness,
             cacheDirectory: options.cacheDir,
+            // Waiting checks hold their gRPC call slots: all sources together may hold at most half of them.
+            maxWaitersPerSource: options.jwksMaxWaiters,
+            maxWaiters: max(options.jwksMaxWaiters, options.threads * GRPCServerConfiguration.defaultCallsPerThread / 2),
             logger: { line in log.info("jwks", [("detail", .string(line))]) }))
         var authz = AuthzOptions()
         authz.clockSkew = options.clockSkew
@@ -47,6 +50,8 @@ struct ServeCommand {
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
         authz.jwksFiles = options.jwksFiles
+        authz.defaultDeadline = options.defaultDeadline
+        authz.shedMargin = options.shedMargin
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
@@ -61,7 +66,8 @@ struct ServeCommand {
             }
             server = try GRPCServer(
                 configuration: GRPCServerConfiguration(listen: options.listen, threads: options.threads,
-                                                       maxReceiveMessageBytes: options.maxRequestBytes, tls: tls),
+                                                       maxReceiveMessageBytes: options.maxRequestBytes, tls: tls,
+                                                       maxConcurrentStreams: options.maxConcurrentStreams),
                 handlers: [ServeCommand.checkMethod: state.checkHandler(), ServeCommand.healthMethod: state.healthHandler()])
         } catch {
             printErr("warden: cannot serve gRPC on \(options.listen): \(error)")

@@ -41,6 +41,14 @@ struct ServeOptions: Sendable {
     var redactClaims: Set<String> = []
     var reloadInterval = 2.0
     var readyTimeout = 10.0
+    /// The deadline of a check whose caller sent none (no `grpc-timeout`).
+    var defaultDeadline = 0.1
+    /// Checks arriving closer than this to their deadline are shed (UNAVAILABLE).
+    var shedMargin = 0.002
+    /// Checks that may wait for one key source's keys at once.
+    var jwksMaxWaiters = 64
+    /// Concurrent calls per HTTP/2 connection of the gRPC listener.
+    var maxConcurrentStreams = 256
 
     static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
@@ -68,6 +76,8 @@ struct ServeOptions: Sendable {
       --jwks-fetch-timeout D     per-request JWKS/discovery fetch timeout for rules without `timeout` (default: 5s)
       --cache-dir DIR            persist last good JWKS here (survives restarts during IdP outages)
       --jwks-file ISSUER=PATH    take ISSUER's keys from a local JWKS file (re-read on unknown kid); repeatable
+      --jwks-max-waiters N       checks that may wait for one source's keys at once (cold source, unknown
+                                 kid); more are answered from the keys at hand (default: 64)
       --token-cache-size N       token cache entries (default: 100000; 0 disables)
       --token-cache-bytes N      token cache memory bound, estimated heap bytes (default: 20971520 = 20 MiB)
       --max-token-bytes N        longest accepted token (default: 8192)
@@ -80,6 +90,12 @@ struct ServeOptions: Sendable {
       --shutdown-grace SECONDS   on SIGTERM/SIGINT, let in-flight checks finish this long (default: 10)
       --drain-delay SECONDS      on SIGTERM/SIGINT, first keep serving this long with health NOT_SERVING (default: 0)
       --tls-cert PEM --tls-key PEM [--tls-client-ca PEM]   serve gRPC over TLS (mTLS with a client CA)
+      --max-concurrent-streams N calls one HTTP/2 connection may have open at once; bounds the queue a
+                                 client can build up (default: 256)
+      --default-deadline D       deadline of a check whose caller sent no grpc-timeout: bounds its wait
+                                 for keys (default: 100ms)
+      --shed-margin D            shed (answer UNAVAILABLE at once) a check that arrives closer than this
+                                 to its caller's deadline, e.g. under overload (default: 2ms; 0 = never)
 
     Diagnostics:
       --debug-headers            add x-warden-decision / x-warden-reason / x-warden-denied-by headers
@@ -148,6 +164,16 @@ struct ServeOptions: Sendable {
                 o.redactClaims.formUnion(try reader.value(for: flag).split(separator: ",").map { String($0) })
             case "--reload-interval": o.reloadInterval = try reader.seconds(for: flag)
             case "--ready-timeout": o.readyTimeout = try reader.seconds(for: flag)
+            case "--default-deadline":
+                o.defaultDeadline = try reader.seconds(for: flag)
+                if o.defaultDeadline <= 0 || o.defaultDeadline > 60 {
+                    throw UsageError("invalid value for --default-deadline: more than 0 and at most 60s")
+                }
+            case "--shed-margin":
+                o.shedMargin = try reader.seconds(for: flag)
+                if o.shedMargin > 1 { throw UsageError("invalid value for --shed-margin: at most 1s") }
+            case "--max-concurrent-streams": o.maxConcurrentStreams = try reader.int(for: flag, in: 16...65536)
+            case "--jwks-max-waiters": o.jwksMaxWaiters = try reader.int(for: flag, in: 0...65536)
             default: throw UsageError("unknown flag \(flag) (see warden serve --help)")
             }
         }

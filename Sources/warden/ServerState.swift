@@ -56,13 +56,23 @@ final class ServerState: Sendable {
 
     func checkHandler() -> UnaryHandler {
         { [extAuthz, log] call in
-            extAuthz.check(call.request, deadline: call.deadline) { answer, _ in
+            let cancellation = Cancellation()
+            extAuthz.check(call.request, deadline: call.deadline, cancellation: cancellation) { answer, _ in
                 switch answer {
                 case .response(let bytes):
                     call.respond(.response(bytes))
                 case .invalidArgument(let message):
                     log.warn("malformed CheckRequest", [("error", .string(message)), ("peer", .string(call.peer))])
                     call.respond(.failure(.invalidArgument, message))
+                case .unavailable(let message):
+                    call.respond(.failure(.unavailable, message))
+                }
+            }
+            // Still waiting (for keys): if Envoy cancels the call, free it and stop the wait at once.
+            if !call.isAnswered {
+                call.onCancel { [service = extAuthz.service] in
+                    service.metrics.recordCancelled()
+                    cancellation.cancel()
                 }
             }
         }

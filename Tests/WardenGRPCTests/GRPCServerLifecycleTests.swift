@@ -111,6 +111,32 @@ struct GRPCServerLifecycleTests {
         service.held.withLock { $0.removeAll() }  // the calls reference the handlers, which reference `held`
     }
 
+    /// A call its handler keeps unanswered (a check waiting for keys) is freed when the client cancels it
+    /// or its deadline passes: the handler's `onCancel` runs and the call slot takes the next call at once,
+    /// instead of staying busy until the handler answers (issue 14: free the call when Envoy cancels it).
+    @Test func aCancelledCallFreesItsSlotAndTellsTheHandler() throws {
+        let service = TestService()
+        // One armed call per method: a slot still held by the first call would keep the second waiting.
+        let server = try service.startServer(threads: 1, callsPerThread: 1)
+        let client = GRPCClient(target: "127.0.0.1:\(server.port)")
+        let first = try client.start([.init(method: TestService.watch, payload: [1], timeout: 0.3)])
+        #expect(GRPCClient.outcomes(first).map(\.code) == ["DEADLINE_EXCEEDED"])
+        let second = try client.start([.init(method: TestService.watch, payload: [2], timeout: 0.3)])
+        #expect(GRPCClient.outcomes(second).map(\.code) == ["DEADLINE_EXCEEDED"])
+        let deadline = Date().addingTimeInterval(5)
+        while service.cancelled.withLock({ $0 }) < 2, Date() < deadline { usleep(10_000) }
+        #expect(service.watched.withLock { $0.count } == 2, "the second call never reached the handler: its slot was not freed")
+        #expect(service.cancelled.withLock { $0 } == 2)
+        // A call answered by its handler is not reported as cancelled.
+        #expect(try client.call(TestService.echo, [7]).payload == [7])
+        // Late answers to the freed calls are ignored.
+        for call in service.watched.withLock({ $0 }) { call.respond(.response([42])) }
+        #expect(try client.call(TestService.echo, [8]).payload == [8])
+        server.shutdown(gracePeriod: 1)
+        #expect(service.cancelled.withLock { $0 } == 2)
+        service.watched.withLock { $0.removeAll() }  // the calls reference the handlers, which reference `watched`
+    }
+
     @Test func concurrentShutdownsAndDeinitAreSafe() async throws {
         let service = TestService()
         let server = try service.startServer(threads: 2, callsPerThread: 4)

@@ -11,6 +11,7 @@ final class TestService: Sendable {
     static let hold = "/test.Echo/Hold"
     static let counted = "/test.Echo/Counted"
     static let countedLater = "/test.Echo/CountedLater"
+    static let watch = "/test.Echo/Watch"
 
     /// Slow calls received so far.
     let slowCalls = Locked(0)
@@ -18,6 +19,9 @@ final class TestService: Sendable {
     let answered = Locked(0)
     /// Calls the Hold method keeps without ever answering.
     let held = Locked<[UnaryCall]>([])
+    /// Calls the Watch method keeps unanswered, and how many cancellations it was told of.
+    let watched = Locked<[UnaryCall]>([])
+    let cancelled = Locked(0)
 
     var handlers: [String: UnaryHandler] {
         [
@@ -44,6 +48,11 @@ final class TestService: Sendable {
             Self.forget: { _ in },
             Self.hold: { [self] call in
                 held.withLock { $0.append(call) }
+            },
+            // Keeps the call without answering; counts its cancellation.
+            Self.watch: { [self] call in
+                watched.withLock { $0.append(call) }
+                call.onCancel { [self] in cancelled.withLock { $0 += 1 } }
             },
             // Echo, counting the answers (on the queue thread).
             Self.counted: { [self] call in
