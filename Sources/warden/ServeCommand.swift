@@ -34,7 +34,7 @@ struct ServeCommand {
             printErr("warden: policies not loaded (\(error.errors.count) error(s)); first: \(error.errors.first?.description ?? "?")")
             return 1
         }
-        for note in policies.notes { log.info("policy note", [("note", .string(String(describing: note)))]) }
+        for note in policies.notes where note.level == .info { log.info("policy note", [("note", .string(String(describing: note)))]) }
 
         let store = JWKSStore(configuration: JWKSStoreConfiguration(
             cacheDuration: options.jwksCacheDuration, fetchTimeout: options.jwksFetchTimeout, maxStaleness: options.jwksMaxStaleness,
@@ -57,6 +57,7 @@ struct ServeCommand {
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
                                    clock: { Date().timeIntervalSince1970 })
         let state = ServerState(service: service, store: store, log: log, options: options)
+        state.logWarnings(policies)  // warning-level notes (skipped documents) are among them
 
         let server: GRPCServer
         do {

@@ -38,9 +38,18 @@ final class ServerState: Sendable {
     func install(_ set: PolicySet) {
         let generation = service.install(set)
         service.metrics.recordReload(ok: true)
+        logWarnings(set)
         lastReloadError.withLock { $0 = nil }
         log.info("policies reloaded", [("generation", .number(Double(generation))),
                                        ("resources", .number(Double(set.authorizationPolicies.count + set.requestAuthentications.count)))])
+    }
+
+    /// Logs what `warden validate` would warn about in `set` (at start and on every reload), with its code.
+    func logWarnings(_ set: PolicySet) {
+        for w in PolicyLint(policies: set, rootNamespace: options.rootNamespace).warnings() {
+            log.warn("policy warning", [("code", .string(w.code.rawValue)), ("location", .string(w.origin.description)),
+                                        ("field", .string(w.field)), ("message", .string(w.message))])
+        }
     }
 
     func reloadFailed(_ failure: PolicyLoadFailure) {

@@ -1,23 +1,30 @@
+import Foundation
 import WardenPolicy
 
 /// `warden validate --policy PATH…`: loads the policies as serve would and reports every error
 /// (`file:line: field: message`) and risky configuration.
 struct ValidateCommand {
     static let help = """
-    Usage: warden validate --policy PATH [--policy PATH…] [--root-namespace NS] [--strict]
+    Usage: warden validate --policy PATH [--policy PATH…] [--root-namespace NS] [--strict | --fail-on CODE,…]
 
     Parses and validates Istio RequestAuthentication and AuthorizationPolicy YAML as `warden serve`
-    loads it. Errors are printed as file:line: field: message; warnings flag risky configurations:
-    a RequestAuthentication no AuthorizationPolicy backs ("blocks nothing"), ALLOW policies on
-    request.auth without audiences, issuers and jwksUris without https. Hints say what Envoy must be
-    configured with (metadata_context_namespaces for experimental.envoy.filters.* conditions).
+    loads it. Errors are printed as file:line: field: message. Warnings flag valid but risky
+    configurations, each with a stable code (warning[CODE]: file:line: field: message):
+    \(PolicyWarning.Code.allCases.sorted().map(\.rawValue).joined(separator: ", ")).
+    Hints say what Envoy must be configured with (metadata_context_namespaces for
+    experimental.envoy.filters.* conditions); they never fail a run.
 
-    Exit status: 0 valid (warnings allowed; --strict makes them fail), 1 invalid, 2 usage error.
+      --strict           any warning fails the run
+      --fail-on CODE,…   warnings with these codes fail the run (repeatable)
+
+    Exit status: 0 valid (warnings allowed unless --strict / --fail-on), 1 invalid or failed on a
+    warning, 2 usage error.
     """
 
     var policyPaths: [String] = []
     var rootNamespace = "istio-system"
     var strict = false
+    var failOn: Set<PolicyWarning.Code> = []
 
     static func parse(_ args: [String]) throws(UsageError) -> ValidateCommand {
         var c = ValidateCommand()
@@ -27,6 +34,15 @@ struct ValidateCommand {
             case "--policy": c.policyPaths.append(try reader.value(for: flag))
             case "--root-namespace": c.rootNamespace = try reader.value(for: flag)
             case "--strict": c.strict = true
+            case "--fail-on":
+                for raw in try reader.value(for: flag).split(separator: ",") {
+                    let name = raw.trimmingCharacters(in: .whitespaces)
+                    guard let code = PolicyWarning.Code(rawValue: name) else {
+                        throw UsageError("unknown warning code '\(name)' for --fail-on; codes: "
+                                         + PolicyWarning.Code.allCases.sorted().map(\.rawValue).joined(separator: ", "))
+                    }
+                    c.failOn.insert(code)
+                }
             default: throw UsageError("unknown flag \(flag) (see warden validate --help)")
             }
         }
@@ -43,15 +59,18 @@ struct ValidateCommand {
             print("invalid: \(error.errors.count) error(s)")
             return 1
         }
-        let notes = policies.notes.filter { $0.level == .warning }
-        for n in notes { print("warning: \(n.location): \(n.message)") }
-        let linter = PolicyLinter(policies: policies, rootNamespace: rootNamespace)
-        let warnings = linter.warnings()
+        let lint = PolicyLint(policies: policies, rootNamespace: rootNamespace)
+        let warnings = lint.warnings()
         for w in warnings { print(w.description) }
-        for h in linter.hints() { print(h.description) }
-        let count = notes.count + warnings.count
+        for h in lint.hints() { print(h.description) }
         print("valid: \(policies.files.count) file(s), \(policies.requestAuthentications.count) RequestAuthentication(s), "
-              + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies); \(count) warning(s)")
-        return strict && count > 0 ? 1 : 0
+              + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies); \(warnings.count) warning(s)")
+        let failing = warnings.filter { strict || failOn.contains($0.code) }
+        if !failing.isEmpty {
+            let codes = Set(failing.map(\.code)).sorted().map(\.rawValue).joined(separator: ", ")
+            print("failed: \(failing.count) warning(s) with code(s) \(codes) (" + (strict ? "--strict" : "--fail-on") + ")")
+            return 1
+        }
+        return 0
     }
 }

@@ -2,6 +2,7 @@
 warnings for risky configurations. Outputs are golden files (WARDEN_UPDATE_GOLDEN=1 regenerates)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -38,16 +39,72 @@ def test_broken_file_names_every_error_with_file_line_and_field(warden_bin):
 
 def test_risky_warnings(warden_bin):
     out = validate(warden_bin, "--policy", "risky.yaml").stdout
-    assert "warning: risky.yaml:25: RequestAuthentication billing/lonely blocks nothing" in out
-    assert "warning: risky.yaml:3: spec.jwtRules[0].issuer: issuer \"http://idp.example.com\" is not https" in out
-    assert "warning: risky.yaml:3: spec.jwtRules[0].jwksUri:" in out
-    assert "warning: risky.yaml:13: ALLOW policy shop/require-jwt trusts request.auth" in out and "without audiences" in out
-    assert "warning:" not in validate(warden_bin, "--policy", "good.yaml").stdout
+    assert "warning[ra-blocks-nothing]: risky.yaml:25: RequestAuthentication billing/lonely blocks nothing" in out
+    assert "warning[issuer-not-https]: risky.yaml:3: spec.jwtRules[0].issuer: issuer \"http://idp.example.com\" is not https" in out
+    assert "warning[jwksuri-not-https]: risky.yaml:3: spec.jwtRules[0].jwksUri:" in out
+    assert "warning[allow-any-audience]: risky.yaml:13: ALLOW policy shop/require-jwt trusts request.auth" in out and "without audiences" in out
+    assert "warning" not in validate(warden_bin, "--policy", "good.yaml").stdout.replace("0 warning(s)", "")
 
 
 def test_strict_turns_warnings_into_failure(warden_bin):
     assert validate(warden_bin, "--policy", "risky.yaml", "--strict").returncode == 1
     assert validate(warden_bin, "--policy", "good.yaml", "--strict").returncode == 0
+
+
+def test_fail_on_fails_only_for_the_chosen_codes(warden_bin):
+    """CI pipelines choose which warnings block a merge: `--fail-on CODE,…` (repeatable)."""
+    chosen = validate(warden_bin, "--policy", "risky.yaml", "--fail-on", "jwksuri-not-https")
+    assert chosen.returncode == 1
+    assert chosen.stdout.rstrip().endswith("failed: 1 warning(s) with code(s) jwksuri-not-https (--fail-on)")
+    other = validate(warden_bin, "--policy", "risky.yaml", "--fail-on", "wildcard-both-ends,selector-without-labels")
+    assert other.returncode == 0, other.stdout
+    unknown = validate(warden_bin, "--policy", "risky.yaml", "--fail-on", "no-such-code")
+    assert unknown.returncode == 2 and "unknown warning code 'no-such-code'" in unknown.stderr + unknown.stdout
+
+
+CONTAINS_MATCH = """apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: shop}
+spec:
+  jwtRules:
+  - issuer: https://idp.example.com
+    audiences: [orders]
+    jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cLxW9lbDmc7Wz9iwDOAqvk"}]}'
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: writers, namespace: shop}
+spec:
+  selector: {matchLabels: {}}
+  action: ALLOW
+  rules:
+  - from: [{source: {requestPrincipals: ["*/*", "https://idp.example.com/*"]}}]
+    to: [{operation: {methods: [POST], paths: ["/orders/{*}/items", "/api/*/v1"]}}]
+    when:
+    - key: request.auth.claims[scope]
+      values: ['*orders:write*']
+"""
+
+
+def test_warnings_for_the_traps_users_copy(warden_bin, tmp_path):
+    """The seed's example wrote `values: ['*orders:write*']` for "the scope contains orders:write": Istio has no
+    contains-match, so every write was denied. Warned, with what to write instead; a `*` inside a value, a
+    selector without labels and private key material in inline jwks too (Istio warns on the last two)."""
+    (tmp_path / "p.yaml").write_text(CONTAINS_MATCH)
+    result = validate(warden_bin, "--policy", str(tmp_path / "p.yaml"))
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    assert ("spec.rules[0].when[0].values[0]: \"*orders:write*\" is not a contains-match (Istio has none)" in out
+            and "request.auth.claims[scope] is split on spaces, so each scope is matched on its own: write \"orders:write\"" in out)
+    assert "warning[wildcard-both-ends]" in out
+    assert "warning[wildcard-inside]" in out and "spec.rules[0].to[0].operation.paths[1]: \"/api/*/v1\": a * inside a value is literal text" in out
+    assert "paths[0]" not in out  # a URI template is Istio syntax
+    # istiod compiles `*/*` as any issuer with the subject *exactly* "*" (the leading * wins): a trap too.
+    assert "spec.rules[0].from[0].source.requestPrincipals[0]: \"*/*\": a * inside a value is literal text" in out
+    assert "requestPrincipals[1]" not in out
+    assert "warning[selector-without-labels]" in out and "spec.selector: workload selector specified without labels" in out
+    assert "warning[jwks-private-key]" in out and "jwks key at index 0 contains private key material" in out
+    assert validate(warden_bin, "--policy", str(tmp_path / "p.yaml"), "--fail-on", "wildcard-both-ends").returncode == 1
 
 
 def test_directory_with_good_and_broken_files_is_invalid(warden_bin, tmp_path):
@@ -117,3 +174,16 @@ spec:
     assert "metadata_context_namespaces: [envoy.filters.http.set_metadata]" in lines[1]
     assert '"[a][b]" is the one field "a][b", not a nested path' in lines[1]
     assert lines[-1].endswith("0 warning(s)")
+
+
+def test_serve_logs_the_warnings_with_their_codes(make_warden, tmp_path):
+    """What `warden validate` warns about is also logged when `warden serve` loads the policies."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "p.yaml").write_text(CONTAINS_MATCH)
+    w = make_warden(tmp_path / "p", extra_args=["--ready-timeout", "0"])  # the inline key is private: no usable key
+    warnings = [json.loads(line) for line in w.log_text().splitlines()
+                if line.startswith("{") and json.loads(line).get("msg") == "policy warning"]
+    codes = sorted(entry["code"] for entry in warnings)
+    assert codes == ["jwks-private-key", "selector-without-labels", "wildcard-both-ends", "wildcard-inside", "wildcard-inside"], warnings
+    assert all(entry["level"] == "warn" and entry["location"].endswith(".yaml:" + entry["location"].rsplit(":", 1)[1])
+               for entry in warnings)
