@@ -39,7 +39,7 @@ let package = Package(
         // Bench harness only (make bench): the gRPC transport answering a constant allow.
         .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
-            "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON",
+            "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenCrypto",
         ]),
 
         // Tests mirror modules.

@@ -1,6 +1,7 @@
 import Foundation
 import WardenSync
 import WardenAuthz
+import WardenCrypto
 import WardenJWKS
 import WardenPolicy
 
@@ -47,7 +48,25 @@ struct ExplainCommand {
             request.headers[name] = request.headers[name].map { $0 + "," + value } ?? value
         }
         request.sourcePrincipal = options.sourcePrincipal
+        if let file = options.peerCertificate {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                printErr("warden: cannot read --peer-certificate \(file)")
+                return 2
+            }
+            do throws(CryptoError) {
+                request.sourcePrincipal = try PeerCertificate.principal(pem: String(decoding: data, as: UTF8.self))
+            } catch {
+                printErr("warden: --peer-certificate \(file): no certificate (\(error))")
+                return 2
+            }
+        }
         request.sourceIP = options.sourceIP
+        request.sourcePort = options.sourcePort
+        request.destinationIP = options.destinationIP
+        request.destinationPort = options.destinationPort
+        request.sni = options.sni
+        request.contextExtensions = options.contextExtensions
+        request.metadataContext = options.metadata
 
         let result = Self.check(request, with: service)
         let walk = ExplainWalk(options: options, authz: authz, policies: policies, request: request, result: result, now: now)

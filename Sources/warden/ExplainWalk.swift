@@ -360,6 +360,15 @@ struct ExplainWalk {
         }
         let identity = record.identity
         out.info(identity.map { "request principal \(quote($0.principal))" } ?? "no request principal (no verified token)")
+        var connection: [String] = []
+        if !request.sourceIP.isEmpty { connection.append("source \(request.sourceIP)" + (request.sourcePort > 0 ? ":\(request.sourcePort)" : "")) }
+        connection.append(request.sourcePrincipal.isEmpty ? "no mTLS peer" : "mTLS peer \(quote(request.sourcePrincipal))")
+        if !request.destinationIP.isEmpty || request.destinationPort > 0 {
+            connection.append("destination \(request.destinationIP)" + (request.destinationPort > 0 ? ":\(request.destinationPort)" : ""))
+        }
+        if !request.sni.isEmpty { connection.append("SNI \(quote(request.sni))") }
+        if !request.metadataContext.isEmpty { connection.append("metadata \(request.metadataContext.keys.sorted().joined(separator: ", "))") }
+        out.info("connection: " + connection.joined(separator: ", "))
         func list(_ name: String, _ ps: [AuthorizationPolicy]) {
             out.info("\(name): " + (ps.isEmpty ? "none" : ps.map { "\($0.ref) (\($0.origin), \($0.rules.count) rule(s))" }.joined(separator: ", ")))
         }

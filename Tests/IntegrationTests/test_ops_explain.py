@@ -233,3 +233,65 @@ spec:
     assert 'kid "unpublished" is not in the JWKS' in bad.stdout
     assert "a refetch would not help" in bad.stdout
     assert "Result: ✗ 401 Unauthorized (jwt_unknown_kid)" in bad.stdout
+
+
+CONNECTION_POLICIES = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: conn, namespace: edge}
+spec:
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/ops/sa/admin"]}}]
+    to: [{operation: {ports: ["8443"]}}]
+  - from: [{source: {ipBlocks: ["10.1.0.0/16"], remoteIpBlocks: ["203.0.113.0/24"]}}]
+    when: [{key: connection.sni, values: ["api.example.com"]}, {key: destination.ip, values: ["192.0.2.10"]}]
+  - when: [{key: "experimental.envoy.filters.http.header_to_metadata[tier]", values: ["gold"]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: only-orders, namespace: edge}
+spec:
+  selector: {matchLabels: {app: orders}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/private"]}}]}]
+"""
+
+
+def test_explain_can_set_every_attribute_a_policy_matches(warden_bin, tmp_path):
+    """Destination port and address, the mTLS peer (principal or certificate), source address and
+    x-forwarded-for, SNI, context extensions and metadata: any rule can be explained offline (issue 15)."""
+    from harness.pki import PKI
+    (tmp_path / "p.yaml").write_text(CONNECTION_POLICIES)
+    pki = PKI(tmp_path / "pki")
+    spiffe = pki.issue("admin", uri="spiffe://cluster.local/ns/ops/sa/admin")
+    dns_only = pki.issue("web", dns=["web.example.com"])
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return run_warden(warden_bin, "explain", "--policy", str(tmp_path / "p.yaml"), "--namespace", "edge", *args)
+
+    assert run("--destination-port", "8443", "--source-principal", "spiffe://cluster.local/ns/ops/sa/admin").returncode == 0
+    assert run("--destination-port", "8080", "--source-principal", "spiffe://cluster.local/ns/ops/sa/admin").returncode == 1
+    by_cert = run("--destination-port", "8443", "--peer-certificate", spiffe.cert_path)
+    assert by_cert.returncode == 0, by_cert.stdout + by_cert.stderr
+    assert "mTLS peer \"spiffe://cluster.local/ns/ops/sa/admin\"" in by_cert.stdout
+    other_cert = run("--destination-port", "8443", "--peer-certificate", dns_only.cert_path)
+    assert other_cert.returncode == 1 and "mTLS peer \"web.example.com\"" in other_cert.stdout
+
+    network = ["--source-ip", "10.1.2.3:40000", "--header", "x-forwarded-for: 203.0.113.9", "--destination-ip", "192.0.2.10"]
+    assert run(*network, "--sni", "api.example.com").returncode == 0
+    assert run(*network, "--sni", "other.example.com").returncode == 1
+    assert run("--source-ip", "10.1.2.3", "--header", "x-forwarded-for: 198.51.100.1", "--destination-ip", "192.0.2.10",
+               "--sni", "api.example.com").returncode == 1  # remote.ip from x-forwarded-for
+
+    assert run("--metadata", 'envoy.filters.http.header_to_metadata={"tier":"gold"}').returncode == 0
+    assert run("--metadata", 'envoy.filters.http.header_to_metadata={"tier":"silver"}').returncode == 1
+
+    # context_extensions select the workload scope as in serve: the orders workload's DENY applies.
+    private = ["--path", "/private", "--metadata", 'envoy.filters.http.header_to_metadata={"tier":"gold"}']
+    assert run(*private).returncode == 0
+    scoped = run(*private, "--context-extension", "label.app=orders")
+    assert scoped.returncode == 1 and "edge/only-orders" in scoped.stdout
+
+    bad = run("--peer-certificate", str(tmp_path / "p.yaml"))
+    assert bad.returncode == 2 and "no certificate" in bad.stderr
+    assert run("--source-ip", "not-an-ip").returncode == 2

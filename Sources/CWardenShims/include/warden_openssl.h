@@ -21,4 +21,9 @@ EVP_PKEY *warden_rsa_public_key(const uint8_t *n, size_t n_len, const uint8_t *e
 /// An EC public EVP_PKEY from an uncompressed point (0x04 || X || Y) on the named group
 /// ("prime256v1", "secp384r1", "secp521r1"); NULL on failure (details on the error queue).
 EVP_PKEY *warden_ec_public_key(const char *group, const uint8_t *point, size_t point_len);
+
+/// The identity Envoy's ext_authz reports for a peer certificate (PEM): its first URI SAN, else its first
+/// DNS SAN, else its subject (RFC 2253). Writes it to out (cap bytes, not NUL-terminated) and returns its
+/// length; -1 if the PEM holds no certificate or the identity does not fit.
+int warden_x509_peer_identity(const char *pem, size_t pem_len, char *out, size_t cap);
 #endif
