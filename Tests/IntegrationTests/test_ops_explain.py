@@ -276,6 +276,8 @@ def test_explain_can_set_every_attribute_a_policy_matches(warden_bin, tmp_path):
     assert "mTLS peer \"spiffe://cluster.local/ns/ops/sa/admin\"" in by_cert.stdout
     other_cert = run("--destination-port", "8443", "--peer-certificate", dns_only.cert_path)
     assert other_cert.returncode == 1 and "mTLS peer \"web.example.com\"" in other_cert.stdout
+    no_san = run("--peer-certificate", pki.issue("plain").cert_path)  # no SAN: the subject, RFC 2253
+    assert "mTLS peer \"CN=plain\"" in no_san.stdout
 
     network = ["--source-ip", "10.1.2.3:40000", "--header", "x-forwarded-for: 203.0.113.9", "--destination-ip", "192.0.2.10"]
     assert run(*network, "--sni", "api.example.com").returncode == 0
