@@ -108,8 +108,10 @@ public final class CheckService: Sendable {
         let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, completion: completion)
         let caller = CallerLimits(deadline: deadline ?? receivedAt &+ options.defaultDeadlineNanos, cancellation: cancellation)
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
-            pending.record.tokens = result.traces
-            pending.record.rejectedToken = result.rejected
+            var traces = result.traces, rejected = result.rejected
+            if rejected == nil { TokenBinding.check(&traces, rejected: &rejected, certificate: pending.request.sourceCertificate) }
+            pending.record.tokens = traces
+            pending.record.rejectedToken = rejected
             pending.record.keyWaitNanos = result.keyWaitNanos
             finish(pending.record, pending.request, pending.scopePlan, pending.completion)
         }

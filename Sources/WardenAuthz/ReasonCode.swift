@@ -24,6 +24,12 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtUnknownKid = "jwt_unknown_kid"
     case jwtBadSignature = "jwt_bad_signature"
     case jwtLenientEncoding = "jwt_lenient_encoding"
+    /// A token bound to a client certificate (`cnf.x5t#S256`, RFC 8705) without that certificate.
+    case jwtCertificateBinding = "jwt_certificate_binding"
+    /// A DPoP-bound token (`cnf.jkt`) presented as a bearer token (RFC 9449 §7.1).
+    case jwtDPoPBoundAsBearer = "jwt_dpop_bound_as_bearer"
+    /// A `cnf` claim with no confirmation method Warden checks.
+    case jwtUnsupportedConfirmation = "jwt_unsupported_confirmation"
     // The AuthorizationPolicies deny (403 `RBAC: access denied`).
     /// A DENY policy matched.
     case policyDenied = "policy_denied"
@@ -64,6 +70,9 @@ extension JWTError {
         case .unknownKid: return .jwtUnknownKid
         case .badSignature: return .jwtBadSignature
         case .lenientEncoding: return .jwtLenientEncoding
+        case .bindingFailed(.noCertificate), .bindingFailed(.certificateMismatch): return .jwtCertificateBinding
+        case .bindingFailed(.dpopAsBearer): return .jwtDPoPBoundAsBearer
+        case .bindingFailed(.unsupported): return .jwtUnsupportedConfirmation
         }
     }
 }

@@ -78,6 +78,8 @@ public final class TokenTrace: Sendable {
 /// The checks a token goes through, in the order Warden runs them (Envoy's order).
 public enum TokenCheck: Int, Sendable, CaseIterable, Comparable {
     case decode, issuer, time, audience, keys, kid, signature
+    /// Proof of possession for a sender-constrained token (`cnf`): every request, cached or not.
+    case binding
 
     public static func < (a: TokenCheck, b: TokenCheck) -> Bool { a.rawValue < b.rawValue }
 }
@@ -93,6 +95,7 @@ extension JWTError {
         case .jwksUnavailable, .malformedJWKS: return .keys
         case .unknownKid: return .kid
         case .badSignature, .lenientEncoding: return .signature
+        case .bindingFailed: return .binding
         }
     }
 }

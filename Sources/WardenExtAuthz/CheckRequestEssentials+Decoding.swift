@@ -55,10 +55,13 @@ extension CheckRequestEssentials {
         let outer = try r.enterMessage(tag)
         while let t = try r.nextTag() {
             switch t.fieldNumber {
-            case 1: try Self.decodePeer(t, &r, address: &sourceAddress, port: &sourcePort, principal: &sourcePrincipal)
+            case 1:
+                try Self.decodePeer(t, &r, address: &sourceAddress, port: &sourcePort, principal: &sourcePrincipal,
+                                    certificate: &sourceCertificate)
             case 2:
-                var unused = ""
-                try Self.decodePeer(t, &r, address: &destinationAddress, port: &destinationPort, principal: &unused)
+                var unused = "", unusedCertificate = ""
+                try Self.decodePeer(t, &r, address: &destinationAddress, port: &destinationPort, principal: &unused,
+                                    certificate: &unusedCertificate)
             case 4: try decodeRequest(t, &r, &rawHeaders)
             case 10:
                 let entry = try r.readStringMapPair(t)
@@ -82,15 +85,17 @@ extension CheckRequestEssentials {
         r.leaveMessage(outer)
     }
 
-    /// `AttributeContext.Peer`; `principal` is read, the other strings only checked.
+    /// `AttributeContext.Peer`; `principal` and `certificate` are read, the other strings only checked.
     private static func decodePeer(
-        _ tag: ProtobufTag, _ r: inout ProtobufReader, address: inout String, port: inout UInt32, principal: inout String
+        _ tag: ProtobufTag, _ r: inout ProtobufReader, address: inout String, port: inout UInt32, principal: inout String,
+        certificate: inout String
     ) throws(ProtobufDecodeError) {
         let outer = try r.enterMessage(tag)
         while let t = try r.nextTag() {
             switch t.fieldNumber {
             case 1: try decodeAddress(t, &r, address: &address, port: &port)
-            case 2, 5: try r.skipString(t)
+            case 2: try r.skipString(t)
+            case 5: certificate = try r.readString(t)
             case 3: try r.skipStringMapEntry(t)
             case 4: principal = try r.readString(t)
             default: try r.skip(t)

@@ -33,6 +33,9 @@ public struct CheckRequestEssentials: Sendable, Equatable {
     public var sourcePort: UInt32
     /// `attributes.source.principal`: the mTLS peer identity.
     public var sourcePrincipal: String
+    /// `attributes.source.certificate`: the peer's certificate, URL-encoded PEM (empty unless Envoy's
+    /// ext_authz filter sets `include_peer_certificate`).
+    public var sourceCertificate: String
     /// `attributes.destination.address.socket_address.address`.
     public var destinationAddress: String
     /// `attributes.destination.address.socket_address.port_value`.
@@ -59,6 +62,7 @@ public struct CheckRequestEssentials: Sendable, Equatable {
         sourceAddress = ""
         sourcePort = 0
         sourcePrincipal = ""
+        sourceCertificate = ""
         destinationAddress = ""
         destinationPort = 0
         sni = ""
@@ -87,6 +91,7 @@ public struct CheckRequestEssentials: Sendable, Equatable {
                 sourcePort = s.portValue ?? 0
             }
             sourcePrincipal = source.principal
+            sourceCertificate = source.certificate
         }
         if let d = a.$destination?.$address?.socketAddress {
             destinationAddress = d.address

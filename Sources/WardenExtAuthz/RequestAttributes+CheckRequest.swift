@@ -31,6 +31,7 @@ extension RequestAttributes {
         swap(&r.sourceIP, &e.sourceAddress)
         r.sourcePort = e.sourcePort
         swap(&r.sourcePrincipal, &e.sourcePrincipal)
+        swap(&r.sourceCertificate, &e.sourceCertificate)
         swap(&r.destinationIP, &e.destinationAddress)
         r.destinationPort = e.destinationPort
         swap(&r.sni, &e.sni)

@@ -35,6 +35,9 @@ public enum JWTError: Error, Sendable, Hashable {
     case jwksUnavailable(String)
     /// The JWKS document is unusable as a whole (not JSON, no `keys` array).
     case malformedJWKS(String)
+    /// The token is sender-constrained (`cnf`) and the request does not prove possession (RFC 8705 §3,
+    /// RFC 9449 §7.1): checked on every request, cached token or not.
+    case bindingFailed(BindingFailure)
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
@@ -72,6 +75,9 @@ public enum JWTError: Error, Sendable, Hashable {
         case .jwksUnavailable: return "Jwks remote fetch is failed"
         case .malformedJWKS: return "Jwks doesn't have any valid public key"
         case .multipleTokens: return "Found multiple Jwt tokens"
+        case .bindingFailed(.noCertificate), .bindingFailed(.certificateMismatch): return "Jwt is bound to another client certificate"
+        case .bindingFailed(.dpopAsBearer): return "Jwt is DPoP-bound and needs a DPoP proof"
+        case .bindingFailed(.unsupported): return "Jwt confirmation method is not supported"
         }
     }
 
@@ -140,6 +146,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .tokenTooLarge(let size, let limit): return "token is \(size) bytes; the limit is \(limit)"
         case .jwksUnavailable(let why): return "the issuer's keys are unavailable: \(why)"
         case .malformedJWKS(let why): return "the JWKS is unusable: \(why)"
+        case .bindingFailed(let failure): return failure.detail
         }
     }
 
@@ -181,4 +188,33 @@ public enum JWTError: Error, Sendable, Hashable {
 
 extension JWTError: CustomStringConvertible {
     public var description: String { "\(envoyMessage): \(detail)" }
+}
+
+
+/// How a sender-constrained token failed its binding check.
+public enum BindingFailure: Sendable, Hashable {
+    /// `cnf.x5t#S256`, and the request came without a client certificate (Envoy:
+    /// `include_peer_certificate: true` on the ext_authz filter, and an mTLS listener).
+    case noCertificate
+    /// `cnf.x5t#S256` differs from the SHA-256 thumbprint of the client certificate's DER.
+    case certificateMismatch(expected: String, actual: String)
+    /// `cnf.jkt`: bound to a DPoP key, presented with the Bearer scheme and no proof (RFC 9449 §7.1).
+    case dpopAsBearer
+    /// A `cnf` without a confirmation method Warden checks (`x5t#S256`, `jkt`): it cannot be confirmed.
+    case unsupported([String])
+
+    var detail: String {
+        switch self {
+        case .noCertificate:
+            return "the token is bound to a client certificate (cnf x5t#S256, RFC 8705) and the request presented none "
+                + "(mTLS listener, and include_peer_certificate: true in Envoy's ext_authz filter)"
+        case .certificateMismatch(let expected, let actual):
+            return "the token is bound to the client certificate with SHA-256 thumbprint \(expected); the request's has \(actual) (RFC 8705 §3)"
+        case .dpopAsBearer:
+            return "the token is bound to a DPoP key (cnf jkt) and was presented as a bearer token, without a DPoP proof (RFC 9449 §7.1)"
+        case .unsupported(let members):
+            return "the token's cnf claim (members \(members.sorted().joined(separator: ", "))) names no confirmation method Warden can check "
+                + "(x5t#S256, jkt): a sender-constrained token is never accepted as a bearer token"
+        }
+    }
 }

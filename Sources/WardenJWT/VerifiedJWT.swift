@@ -19,6 +19,8 @@ public struct VerifiedJWT: Sendable {
     public let verifiedBy: KeyFingerprint
     /// True when the signature check was skipped because a token cache had verified this token before.
     public let fromCache: Bool
+    /// The `cnf` claim: how the presenter must prove possession (nil: a plain bearer token).
+    public let confirmation: Confirmation?
 
     /// Istio's `request.auth.principal`: `iss/sub` (nil unless both are present).
     public var principal: String? {
@@ -41,5 +43,6 @@ public struct VerifiedJWT: Sendable {
         payloadSegment = String(jwt.payloadSegment)
         self.verifiedBy = verifiedBy
         self.fromCache = fromCache
+        confirmation = Confirmation(claims: jwt.claims)
     }
 }

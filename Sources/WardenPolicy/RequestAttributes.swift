@@ -15,6 +15,9 @@ public struct RequestAttributes: Sendable, Equatable {
     public var sourcePort: UInt32 = 0
     /// mTLS peer identity as Envoy reports it, e.g. `spiffe://cluster.local/ns/foo/sa/bar`; empty without mTLS.
     public var sourcePrincipal: String = ""
+    /// The mTLS peer's certificate as Envoy sends it (`source.certificate`: URL-encoded PEM, with
+    /// `include_peer_certificate: true`); empty without one. Read only for certificate-bound tokens.
+    public var sourceCertificate: String = ""
     public var destinationIP: String = ""
     public var destinationPort: UInt32 = 0
     public var sni: String = ""

@@ -54,7 +54,9 @@ struct ExplainCommand {
                 return 2
             }
             do throws(CryptoError) {
-                request.sourcePrincipal = try PeerCertificate.principal(pem: String(decoding: data, as: UTF8.self))
+                let pem = String(decoding: data, as: UTF8.self)
+                request.sourcePrincipal = try PeerCertificate.principal(pem: pem)
+                request.sourceCertificate = pem  // for certificate-bound tokens (cnf x5t#S256)
             } catch {
                 printErr("warden: --peer-certificate \(file): no certificate (\(error))")
                 return 2

@@ -59,7 +59,8 @@ struct ExplainOptions {
       --source-principal ID      mTLS peer identity, e.g. spiffe://cluster.local/ns/x/sa/y (principals,
                                  namespaces, source.principal/namespace/serviceAccount, trustDomains)
       --peer-certificate PEM     the mTLS peer's certificate: its identity as Envoy reports it (first URI
-                                 SAN, else DNS SAN, else subject) becomes the source principal
+                                 SAN, else DNS SAN, else subject) becomes the source principal, and
+                                 certificate-bound tokens (cnf x5t#S256) are checked against it
       --destination-ip IP        listener address (destination.ip)
       --destination-port N       listener port (ports, destination.port)
       --sni NAME                 TLS server name (connection.sni)

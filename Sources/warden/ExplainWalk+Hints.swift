@@ -16,6 +16,7 @@ extension ExplainWalk {
         case .keys: return "keys"
         case .kid: return "kid"
         case .signature: return "signature"
+        case .binding: return "binding"
         }
     }
 

@@ -345,6 +345,17 @@ struct ExplainWalk {
                 out.fail(error.detail)
             }
         }
+        // Sender-constrained tokens (cnf): the proof of possession, checked on every request.
+        switch state(.binding, trace) {
+        case .failed(let error):
+            out.fail(error.detail)
+        case .passed:
+            if let cnf = trace.verified?.confirmation, let thumbprint = cnf.certificateThumbprint {
+                out.pass("bound to the client certificate with SHA-256 thumbprint \(thumbprint) (cnf x5t#S256): the request presented it")
+            }
+        case .notRun:
+            break
+        }
     }
 
     /// The AuthorizationPolicies as the check evaluated them (or why it did not).

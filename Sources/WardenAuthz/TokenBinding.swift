@@ -1,0 +1,41 @@
+import WardenJWT
+
+/// Proof of possession for sender-constrained tokens (a `cnf` claim), checked on every request — a token
+/// the cache answered for too, since the proof belongs to the connection, not the token.
+///
+/// - `x5t#S256` (RFC 8705 §3): the request's client certificate (Envoy's `source.certificate`) must have
+///   that SHA-256 thumbprint; no certificate or another one is a 401 `invalid_token`. This holds whenever
+///   the claim is present: a resource server that understands `cnf` must check it.
+/// - `jkt` (RFC 9449): a DPoP-bound token presented as a bearer token is rejected (§7.1).
+/// - A `cnf` with neither is a confirmation Warden cannot check: rejected, never taken as a bearer token.
+enum TokenBinding {
+    /// Rejects the first verified token (in check order: the last extracted first) whose binding does not
+    /// hold; sets `rejected` to its index.
+    static func check(_ traces: inout [TokenTrace], rejected: inout Int?, certificate: String) {
+        var thumbprint: String??  // computed once, only for a certificate-bound token
+        for index in traces.indices.reversed() {
+            guard let verified = traces[index].verified, let cnf = verified.confirmation else { continue }
+            let failure: BindingFailure?
+            if let expected = cnf.certificateThumbprint {
+                if thumbprint == nil {
+                    thumbprint = .some(certificate.isEmpty ? nil : Confirmation.certificateThumbprint(pem: certificate))
+                }
+                if let actual = thumbprint! {
+                    failure = actual == expected ? nil : .certificateMismatch(expected: expected, actual: actual)
+                } else {
+                    failure = .noCertificate
+                }
+            } else if cnf.dpopKeyThumbprint != nil {
+                failure = .dpopAsBearer
+            } else {
+                failure = .unsupported(cnf.otherMembers)
+            }
+            guard let failure else { continue }
+            let t = traces[index]
+            traces[index] = TokenTrace(location: t.location, byteCount: t.byteCount, jwt: t.jwt, provider: t.provider, keys: t.keys,
+                                       outcome: .rejected(.bindingFailed(failure)))
+            rejected = index
+            return
+        }
+    }
+}
