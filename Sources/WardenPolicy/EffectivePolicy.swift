@@ -15,14 +15,23 @@ public final class EffectivePolicy: Sendable {
     public let dryRunPolicies: [AuthorizationPolicy]
     /// Skipped targetRefs resources, ignored CUSTOM policies, …
     public let notes: [PolicyNote]
+    /// Applicable Warden `TokenPolicy` resources (sorted by namespace/name).
+    public let tokenPolicies: [TokenPolicy]
+    /// Their rules by issuer: every rule for a token's issuer applies.
+    public let tokenRulesByIssuer: [String: [TokenRule]]
     /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`).
     let spaceDelimitedByIssuer: [String: Set<String>]
 
     static let defaultSpaceDelimited: Set<String> = ["scope", "scp", "permission"]
 
-    public init(scope: WorkloadScope, requestAuthentications: [RequestAuthentication], authorizationPolicies: [AuthorizationPolicy], notes: [PolicyNote] = []) {
+    public init(scope: WorkloadScope, requestAuthentications: [RequestAuthentication], authorizationPolicies: [AuthorizationPolicy],
+                tokenPolicies: [TokenPolicy] = [], notes: [PolicyNote] = []) {
         self.scope = scope
         self.requestAuthentications = requestAuthentications
+        self.tokenPolicies = tokenPolicies
+        var byIssuer: [String: [TokenRule]] = [:]
+        for p in tokenPolicies { for r in p.rules { byIssuer[r.issuer, default: []].append(r) } }
+        tokenRulesByIssuer = byIssuer
         let rules = requestAuthentications.flatMap(\.jwtRules)
         self.jwtRules = rules
         let enforced = authorizationPolicies.filter { !$0.dryRun }

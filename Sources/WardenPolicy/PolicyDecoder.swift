@@ -4,6 +4,7 @@ import WardenYAML
 enum DecodedResource {
     case requestAuthentication(RequestAuthentication)
     case authorizationPolicy(AuthorizationPolicy)
+    case tokenPolicy(TokenPolicy)
     case skipped(PolicyNote)
 }
 
@@ -26,11 +27,12 @@ enum PolicyDecoder {
             }
             return out
         }
-        guard kind == "RequestAuthentication" || kind == "AuthorizationPolicy" else {
+        let wardenKind = kind == TokenPolicy.kind && wardenAPIVersions.contains(apiVersion)
+        guard kind == "RequestAuthentication" || kind == "AuthorizationPolicy" || wardenKind else {
             let what = kind.isEmpty ? "a document without kind" : "kind \(kind)"
             return [.skipped(PolicyNote(level: .warning, location: location, message: "skipped \(what) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion))"))]
         }
-        guard supportedAPIVersions.contains(apiVersion) else {
+        guard wardenKind || supportedAPIVersions.contains(apiVersion) else {
             return [.skipped(PolicyNote(level: .warning, location: location,
                                         message: "skipped \(kind) with unsupported apiVersion \"\(apiVersion)\" (expected security.istio.io/v1 or v1beta1)"))]
         }
@@ -48,6 +50,9 @@ enum PolicyDecoder {
 
         if kind == "RequestAuthentication" {
             return [.requestAuthentication(try decodeRequestAuthentication(spec, ref: ref, origin: origin))]
+        }
+        if wardenKind {
+            return [.tokenPolicy(try decodeTokenPolicy(spec, ref: ref, origin: origin))]
         }
         var dryRun = false
         if let value = annotations[dryRunAnnotation] {

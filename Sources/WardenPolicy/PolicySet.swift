@@ -4,15 +4,18 @@ import WardenYAML
 public struct PolicySet: Sendable {
     public let requestAuthentications: [RequestAuthentication]
     public let authorizationPolicies: [AuthorizationPolicy]
+    /// Warden's own `TokenPolicy` resources.
+    public let tokenPolicies: [TokenPolicy]
     /// Warnings from loading (skipped kinds, …).
     public let notes: [PolicyNote]
     /// Files read, in load order.
     public let files: [String]
 
     public init(requestAuthentications: [RequestAuthentication] = [], authorizationPolicies: [AuthorizationPolicy] = [],
-                notes: [PolicyNote] = [], files: [String] = []) {
+                tokenPolicies: [TokenPolicy] = [], notes: [PolicyNote] = [], files: [String] = []) {
         self.requestAuthentications = requestAuthentications.sorted { $0.ref < $1.ref }
         self.authorizationPolicies = authorizationPolicies.sorted { $0.ref < $1.ref }
+        self.tokenPolicies = tokenPolicies.sorted { $0.ref < $1.ref }
         self.notes = notes
         self.files = files
     }
@@ -65,7 +68,8 @@ public struct PolicySet: Sendable {
         }
         let ras = requestAuthentications.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
         let aps = authorizationPolicies.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
-        return EffectivePolicy(scope: scope, requestAuthentications: ras, authorizationPolicies: aps, notes: notes)
+        let tps = tokenPolicies.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
+        return EffectivePolicy(scope: scope, requestAuthentications: ras, authorizationPolicies: aps, tokenPolicies: tps, notes: notes)
     }
 }
 
@@ -88,6 +92,8 @@ extension PolicySet {
             .map { error("RequestAuthentication", $0.ref, $0.origin, $0.targetRefs) }
             + authorizationPolicies.filter { !$0.targetRefs.isEmpty && inScope($0.ref) }
             .map { error("AuthorizationPolicy", $0.ref, $0.origin, $0.targetRefs) }
+            + tokenPolicies.filter { !$0.targetRefs.isEmpty && inScope($0.ref) }
+            .map { error(TokenPolicy.kind, $0.ref, $0.origin, $0.targetRefs) }
     }
 }
 
@@ -95,6 +101,7 @@ extension PolicySet {
 struct PolicySetBuilder {
     var requestAuthentications: [RequestAuthentication] = []
     var authorizationPolicies: [AuthorizationPolicy] = []
+    var tokenPolicies: [TokenPolicy] = []
     var notes: [PolicyNote] = []
     var errors: [PolicyLoadError] = []
     var files: [String] = []
@@ -127,6 +134,8 @@ struct PolicySetBuilder {
             if unique("RequestAuthentication", ra.ref, ra.origin) { requestAuthentications.append(ra) }
         case .authorizationPolicy(let ap):
             if unique("AuthorizationPolicy", ap.ref, ap.origin) { authorizationPolicies.append(ap) }
+        case .tokenPolicy(let tp):
+            if unique(TokenPolicy.kind, tp.ref, tp.origin) { tokenPolicies.append(tp) }
         }
     }
 
@@ -143,6 +152,7 @@ struct PolicySetBuilder {
 
     func finish() throws(PolicyLoadFailure) -> PolicySet {
         if !errors.isEmpty { throw PolicyLoadFailure(errors: errors) }
-        return PolicySet(requestAuthentications: requestAuthentications, authorizationPolicies: authorizationPolicies, notes: notes, files: files)
+        return PolicySet(requestAuthentications: requestAuthentications, authorizationPolicies: authorizationPolicies,
+                         tokenPolicies: tokenPolicies, notes: notes, files: files)
     }
 }

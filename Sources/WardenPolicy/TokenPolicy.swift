@@ -1,0 +1,94 @@
+/// `security.warden.io/v1alpha1` `TokenPolicy`: what Istio's RequestAuthentication cannot say about a token,
+/// in a kind of Warden's own so policy files stay valid Istio YAML (istiod rejects unknown fields). It lives
+/// in the same files and is scoped exactly like a RequestAuthentication (namespace or root namespace,
+/// `selector`, `targetRefs`). Each rule refines the tokens of one issuer a RequestAuthentication in scope
+/// declares; a rule for an issuer no RequestAuthentication in scope accepts changes nothing (`warden
+/// validate` says so).
+public struct TokenPolicy: Sendable, Hashable {
+    public static let apiVersion = "security.warden.io/v1alpha1"
+    public static let kind = "TokenPolicy"
+
+    public var ref: PolicyRef
+    public var origin: ResourceOrigin
+    public var selector: WorkloadSelector?
+    public var targetRefs: [TargetRef]
+    public var rules: [TokenRule]
+
+    public init(ref: PolicyRef, origin: ResourceOrigin, selector: WorkloadSelector? = nil, targetRefs: [TargetRef] = [],
+                rules: [TokenRule]) {
+        self.ref = ref
+        self.origin = origin
+        self.selector = selector
+        self.targetRefs = targetRefs
+        self.rules = rules
+    }
+}
+
+/// `spec.jwtRules[]` of a TokenPolicy: stricter checks for one issuer's tokens. Every field is optional;
+/// several rules for one issuer in scope all apply (the strictest of each).
+public struct TokenRule: Sendable, Hashable {
+    public var issuer: String
+    /// Accepted JOSE `typ` header values, compared case-insensitively with an optional `application/`
+    /// prefix (RFC 7515 §4.1.9). `[at+jwt]` is RFC 9068's access-token profile (§2.1, §4): an ID token
+    /// (`typ: JWT`, or none) is then refused as an access token. Empty: `typ` is not checked.
+    public var typ: [String]
+    /// Envoy's `max_lifetime`: reject a token whose remaining lifetime `exp − now` is this or more, and a
+    /// token without `exp`.
+    public var maxLifetime: Duration?
+    /// Claims the token must carry (with one of the listed values, when values are given).
+    public var requiredClaims: [RequiredClaim]
+    /// Envoy's `subjects` matcher on `sub`.
+    public var subjects: SubjectMatcher?
+    /// The token must be sender-constrained (`cnf`: bound to a client certificate, RFC 8705, or a DPoP
+    /// key, RFC 9449): a plain bearer token from this issuer is refused.
+    public var senderConstrained: Bool
+
+    public init(issuer: String, typ: [String] = [], maxLifetime: Duration? = nil, requiredClaims: [RequiredClaim] = [],
+                subjects: SubjectMatcher? = nil, senderConstrained: Bool = false) {
+        self.issuer = issuer
+        self.typ = typ
+        self.maxLifetime = maxLifetime
+        self.requiredClaims = requiredClaims
+        self.subjects = subjects
+        self.senderConstrained = senderConstrained
+    }
+}
+
+/// A claim a token must carry: present (as a string, number, boolean, or a list holding one), or, with
+/// `values`, equal to one of them (a list claim: one element equal to one of them; `scope`-like strings are
+/// not split — list each scope on its own in an AuthorizationPolicy `when` instead).
+public struct RequiredClaim: Sendable, Hashable {
+    /// The claim; `a.b` reads a nested object member (as Istio's `outputClaimToHeaders`).
+    public var name: String
+    public var values: [String]
+
+    public init(name: String, values: [String] = []) {
+        self.name = name
+        self.values = values
+    }
+}
+
+/// Envoy's `StringMatcher` as jwt_authn's `subjects` uses it: exactly one of exact, prefix, suffix or
+/// contains (no regular expressions), compared byte for byte.
+public enum SubjectMatcher: Sendable, Hashable, CustomStringConvertible {
+    case exact(String), prefix(String), suffix(String), contains(String)
+
+    public func matches(_ subject: String) -> Bool {
+        let s = Array(subject.utf8)
+        switch self {
+        case .exact(let e): return s.elementsEqual(e.utf8)
+        case .prefix(let p): return s.starts(with: p.utf8)
+        case .suffix(let x): return s.reversed().starts(with: x.utf8.reversed())
+        case .contains(let c): return c.isEmpty || s.firstRange(of: Array(c.utf8)) != nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exact(let s): return "exact \"\(s)\""
+        case .prefix(let s): return "prefix \"\(s)\""
+        case .suffix(let s): return "suffix \"\(s)\""
+        case .contains(let s): return "contains \"\(s)\""
+        }
+    }
+}
