@@ -89,9 +89,9 @@ struct Authenticator: Sendable {
             }
         }
         let issuer = jwt.issuer ?? ""
-        guard scope.extractor.issuers(at: token.location).contains(issuer), let provider = scope.providers[issuer] else {
+        guard scope.extractor.accepts(issuer, at: token.location), let provider = scope.providers[ExactKey(issuer)] else {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
-            return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys))), 0)
+            return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys.map(\.text)))), 0)
         }
         do { try jwt.checkClaims(provider.requirements, now: now) } catch {
             return completion(trace(jwt, provider, nil, .rejected(error)), 0)

@@ -44,7 +44,7 @@ struct MatchContext {
     let method: String
     let remoteIP: String
     let principal: String
-    let splitClaims: Set<String>
+    let splitClaims: Set<ExactKey>
 
     init(effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?, options: EvaluationOptions) {
         self.effective = effective
@@ -58,10 +58,11 @@ struct MatchContext {
         splitClaims = identity.map { effective.spaceDelimitedClaims(issuer: $0.issuer) } ?? []
     }
 
-    /// The (N+1)-th address from the right of `x-forwarded-for`, else the connection peer.
+    /// The (N+1)-th address from the right of `x-forwarded-for`, else the connection peer. Split on the
+    /// comma byte, as Envoy does (a combining mark after a comma must not merge two entries).
     static func remoteAddress(request: RequestAttributes, trustedHops: Int) -> String {
         guard let xff = request.headers["x-forwarded-for"], !xff.isEmpty else { return request.sourceIP }
-        let entries = xff.split(separator: ",", omittingEmptySubsequences: false)
+        let entries = xff.bytesSplit(separator: UInt8(ascii: ","))
         let index = entries.count - 1 - max(0, trustedHops)
         guard index >= 0 else { return request.sourceIP }
         let candidate = entries[index].trimmingSpaces()
@@ -123,12 +124,14 @@ struct MatchContext {
 
     /// Istio compiles principals to `spiffe://<value>` matchers on the peer certificate's URI SAN:
     /// exact/prefix get the prefix, a suffix becomes `spiffe://.*<suffix>`, `*` any non-empty principal.
+    /// Byte-wise, as Envoy's string matchers.
     func matchesPrincipal(_ p: StringPattern) -> Bool {
         guard !principal.isEmpty else { return false }
+        let spiffe = "spiffe://"
         switch p {
-        case .exact(let v): return principal.count == v.count + 9 && principal.hasPrefix("spiffe://") && principal.hasSuffix(v)
-        case .prefix(let v): return principal.hasPrefix("spiffe://") && principal.dropFirst(9).hasPrefix(v)
-        case .suffix(let v): return principal.hasPrefix("spiffe://") && principal.dropFirst(9).hasSuffix(v)
+        case .exact(let v): return principal.utf8.count == v.utf8.count + 9 && principal.bytesHavePrefix(spiffe) && principal.bytesHaveSuffix(v)
+        case .prefix(let v): return principal.bytesHavePrefix(spiffe) && principal.utf8.dropFirst(9).starts(with: v.utf8)
+        case .suffix(let v): return principal.utf8.count >= 9 + v.utf8.count && principal.bytesHavePrefix(spiffe) && principal.bytesHaveSuffix(v)
         case .presence: return true
         }
     }
@@ -137,7 +140,7 @@ struct MatchContext {
     func matchesRequestPrincipal(_ p: RequestPrincipalPattern) -> Bool {
         guard let identity else { return false }
         // `issuer` is the verified `iss`; `sub` from the claims, as a missing one must not match.
-        return p.matches(issuer: identity.issuer, subject: identity.claims["sub"]?.stringValue)
+        return p.matches(issuer: identity.issuer, subject: identity.claims.exactValue(forKey: "sub")?.stringValue)
     }
 
     /// Istio compiles namespaces to regexes on the peer principal, every `*` of the value becoming `.*`
@@ -190,7 +193,7 @@ struct MatchContext {
     /// `ns/sa` against `spiffe://<trust domain>/ns/<ns>/sa/<sa>`.
     func matchesServiceAccount(_ sa: String) -> Bool {
         guard let parsed = MatchContext.spiffeParts(principal) else { return false }
-        return parsed.serviceAccount == sa
+        return parsed.serviceAccount?.bytesEqual(sa) ?? false
     }
 
     func matchesTrustDomain(_ p: StringPattern) -> Bool {
@@ -198,12 +201,12 @@ struct MatchContext {
         return p.matches(parsed.trustDomain)
     }
 
-    /// Trust domain and `ns/sa` of a SPIFFE principal `spiffe://td/ns/<ns>/sa/<sa>`.
+    /// Trust domain and `ns/sa` of a SPIFFE principal `spiffe://td/ns/<ns>/sa/<sa>` (split on `/` bytes).
     static func spiffeParts(_ principal: String) -> (trustDomain: String, serviceAccount: String?)? {
-        guard principal.hasPrefix("spiffe://") else { return nil }
-        let parts = principal.dropFirst(9).split(separator: "/", omittingEmptySubsequences: false)
+        guard principal.bytesHavePrefix("spiffe://") else { return nil }
+        let parts = Substring(principal.utf8.dropFirst(9)).bytesSplit(separator: UInt8(ascii: "/"))
         guard let td = parts.first, !td.isEmpty else { return nil }
-        if parts.count == 5, parts[1] == "ns", parts[3] == "sa" { return (String(td), "\(parts[2])/\(parts[4])") }
+        if parts.count == 5, parts[1].bytesEqual("ns"), parts[3].bytesEqual("sa") { return (String(td), "\(parts[2])/\(parts[4])") }
         return (String(td), nil)
     }
 
@@ -234,13 +237,13 @@ struct MatchContext {
     func attributeMatches(_ key: ConditionKey, _ value: ConditionValue) -> Bool {
         switch (key, value) {
         case (.requestHeader(let name), .string(let p)):
-            guard let header = request.headers[name] else { return false }
+            guard let header = request.headers.exactValue(forKey: name) else { return false }
             if case .presence = p { return true }   // Envoy present_match: any value, even empty
             // Envoy's HeaderMatcher matches the whole value, repeated headers joined with "," — exactly
             // what ext_authz sends — so "user,admin" does not equal "admin".
             return p.matches(header)
         case (.requestInlineHeader(let name), .string(let p)):
-            guard let header = request.headers[name] else { return false }
+            guard let header = request.headers.exactValue(forKey: name) else { return false }
             return InlineHeaderMatch.matches(p, header)
         case (.sourceIP, .ip(let b)): return b.contains(request.sourceIP)
         case (.remoteIP, .ip(let b)): return b.contains(remoteIP)
@@ -251,7 +254,7 @@ struct MatchContext {
             guard let sa = MatchContext.spiffeParts(principal)?.serviceAccount else { return false }
             return p.matches(sa)
         case (.requestPrincipal, .requestPrincipal(let p)): return matchesRequestPrincipal(p)
-        case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: p.matches) ?? false
+        case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: { p.matches($0) }) ?? false
         case (.requestPresenter, .string(let p)):
             guard let azp = identity?.presenter else { return false }
             return p.matches(azp)
@@ -266,9 +269,9 @@ struct MatchContext {
     /// Whether one of `claimValues(path)` matches `p`, without building the list: the words of an
     /// ASCII space-delimited claim (`scope`) are matched in place.
     func claimMatches(_ path: [String], _ p: StringPattern) -> Bool {
-        guard let identity, let first = path.first, path.count == 1, case .string(let s)? = identity.claims[first],
-              splitClaims.contains(first), s.utf8.allSatisfy({ $0 < 0x80 })
-        else { return claimValues(path)?.contains(where: p.matches) ?? false }
+        guard let identity, let first = path.first, path.count == 1, case .string(let s)? = identity.claims.exactValue(forKey: first),
+              splitClaims.contains(ExactKey(first)), s.utf8.allSatisfy({ $0 < 0x80 })
+        else { return claimValues(path)?.contains(where: { p.matches($0) }) ?? false }
         // ASCII: every byte is a Character, so splitting on the byte 0x20 is `split(separator: " ")`.
         let utf8 = s.utf8
         var start = utf8.startIndex
@@ -286,15 +289,19 @@ struct MatchContext {
     /// A claim as the list of strings Istio matches against: a string (split on spaces for `scope`,
     /// `scp`, `permission` and `spaceDelimitedClaims`), each element of a list, and — beyond Istio —
     /// booleans and numbers as their text (`true`, `42`).
+    /// Claim names are looked up byte for byte (`exactValue`), as Envoy's metadata matcher reads its path.
     func claimValues(_ path: [String]) -> [String]? {
-        guard let identity, let first = path.first, var value = identity.claims[first] else { return nil }
+        guard let identity, let first = path.first, var value = identity.claims.exactValue(forKey: first) else { return nil }
         for key in path.dropFirst() {
-            guard let next = value[key] else { return nil }
+            guard let next = value.objectValue?.exactValue(forKey: key) else { return nil }
             value = next
         }
         switch value {
         case .string(let s):
-            if path.count == 1 && splitClaims.contains(first) { return s.split(separator: " ").map(String.init) }
+            // Envoy's normalize_payload_in_metadata splits on the space byte, dropping empty words.
+            if path.count == 1 && splitClaims.contains(ExactKey(first)) {
+                return s.bytesSplit(separator: UInt8(ascii: " ")).filter { !$0.isEmpty }.map(String.init)
+            }
             return [s]
         case .array(let items): return items.compactMap(\.scalarText)
         case .bool, .number: return value.scalarText.map { [$0] }
@@ -304,10 +311,11 @@ struct MatchContext {
 }
 
 extension Substring {
+    /// Without leading and trailing space and tab bytes.
     func trimmingSpaces() -> String {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
+        var u = utf8[...]
+        while let f = u.first, f == UInt8(ascii: " ") || f == UInt8(ascii: "\t") { u = u.dropFirst() }
+        while let l = u.last, l == UInt8(ascii: " ") || l == UInt8(ascii: "\t") { u = u.dropLast() }
+        return String(Substring(u))
     }
 }

@@ -15,10 +15,11 @@ public final class EffectivePolicy: Sendable {
     public let dryRunPolicies: [AuthorizationPolicy]
     /// Skipped targetRefs resources, ignored CUSTOM policies, …
     public let notes: [PolicyNote]
-    /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`).
-    let spaceDelimitedByIssuer: [String: Set<String>]
+    /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`); issuers
+    /// and claim names compared byte for byte.
+    let spaceDelimitedByIssuer: [ExactKey: Set<ExactKey>]
 
-    static let defaultSpaceDelimited: Set<String> = ["scope", "scp", "permission"]
+    static let defaultSpaceDelimited: Set<ExactKey> = ["scope", "scp", "permission"]
 
     public init(scope: WorkloadScope, requestAuthentications: [RequestAuthentication], authorizationPolicies: [AuthorizationPolicy], notes: [PolicyNote] = []) {
         self.scope = scope
@@ -37,14 +38,16 @@ public final class EffectivePolicy: Sendable {
                                        message: "CUSTOM policy (provider \(p.provider ?? "")) ignored: Warden is the external authorizer"))
         }
         self.notes = allNotes
-        var split: [String: Set<String>] = [:]
-        for r in rules { split[r.issuer, default: EffectivePolicy.defaultSpaceDelimited].formUnion(r.spaceDelimitedClaims) }
+        var split: [ExactKey: Set<ExactKey>] = [:]
+        for r in rules {
+            split[ExactKey(r.issuer), default: EffectivePolicy.defaultSpaceDelimited].formUnion(r.spaceDelimitedClaims.map { ExactKey($0) })
+        }
         spaceDelimitedByIssuer = split
     }
 
     /// Claim names whose string values are split on spaces for a token from `issuer`.
-    public func spaceDelimitedClaims(issuer: String) -> Set<String> {
-        spaceDelimitedByIssuer[issuer] ?? EffectivePolicy.defaultSpaceDelimited
+    public func spaceDelimitedClaims(issuer: String) -> Set<ExactKey> {
+        spaceDelimitedByIssuer[ExactKey(issuer)] ?? EffectivePolicy.defaultSpaceDelimited
     }
 
     /// True when no RequestAuthentication and no enforced ALLOW/DENY policy applies.
