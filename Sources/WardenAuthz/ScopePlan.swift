@@ -11,6 +11,8 @@ final class ScopePlan: Sendable {
     /// Provider per issuer (compared byte for byte, as Envoy's `findByIssuer`); the first rule naming an
     /// issuer wins.
     let providers: [ExactKey: JWTProvider]
+    /// One provider per rule, in rule order (Envoy's providers, which istiod makes one per rule).
+    let rules: [JWTProvider]
     /// Every header any applicable rule outputs, to strip client-supplied copies.
     let outputHeaders: [String]
     /// Unique for the process's life (answer keys name the compiled scope by it).
@@ -22,6 +24,7 @@ final class ScopePlan: Sendable {
         var providers: [ExactKey: JWTProvider] = [:]
         for p in all where providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
         self.providers = providers
+        rules = all
         extractor = TokenExtractor(rules: all.map { (issuer: $0.rule.issuer, locations: $0.locations) })
         var seen = Set<String>()
         outputHeaders = all.flatMap(\.outputHeaders).filter { seen.insert($0).inserted }

@@ -28,6 +28,45 @@ public enum AuthorizationEvaluator {
     }
 }
 
+extension AuthorizationEvaluator {
+    /// Evaluates a request that carries several identities (one per verified token, in extraction order):
+    /// it is allowed only if it would be allowed for each identity alone. So a DENY that matches any
+    /// identity denies (a `requestPrincipals`, `notRequestPrincipals` or `request.auth.claims` DENY cannot
+    /// be dodged by sending a second token first), every identity needs an ALLOW (the application may act
+    /// on either token), and a `notValues` / `notRequestPrincipals` is checked against each. Adding a token
+    /// never turns a denial into an allow. With one identity or none, `evaluate(_:request:identity:options:)`.
+    ///
+    /// The decision reported is the first identity's DENY match if any, else its first denial, else the
+    /// first identity's allow; AUDIT matches are those of any identity; a dry-run policy matches as it would
+    /// decide (a DENY or AUDIT if any identity matches, an ALLOW only if every identity does).
+    public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identities: [RequestIdentity],
+                                options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {
+        guard identities.count > 1 else {
+            return evaluate(effective, request: request, identity: identities.first, options: options)
+        }
+        let each = identities.map { evaluate(effective, request: request, identity: $0, options: options) }
+        func deniedByPolicy(_ d: AuthorizationDecision) -> Bool {
+            if case .deny(.denyPolicyMatched) = d.verdict { return true }
+            return false
+        }
+        let index = each.firstIndex(where: deniedByPolicy) ?? each.firstIndex { !$0.isAllowed } ?? 0
+        var decision = each[index]
+        decision.decidingIdentity = .init(index: index, count: identities.count, principal: identities[index].principal)
+        var audit: [PolicyMatch] = []
+        for m in each.flatMap(\.auditMatches) where !audit.contains(m) { audit.append(m) }
+        decision.auditMatches = audit
+        decision.dryRun = each[0].dryRun.indices.map { j in
+            var result = each[0].dryRun[j]
+            let matched = each.map { $0.dryRun[j].matchedRule }
+            result.matchedRule = result.action == .allow
+                ? (matched.allSatisfy { $0 != nil } ? matched[0] : nil)
+                : matched.lazy.compactMap { $0 }.first
+            return result
+        }
+        return decision
+    }
+}
+
 extension RequestAttributes {
     /// `:path` as Envoy sent it (the `path` field, else the pseudo-header).
     var requestPath: String { path.isEmpty ? headers[":path"] ?? "" : path }
