@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WardenJSON
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -21,6 +22,9 @@ struct Authenticator: Sendable {
         var traces: [TokenTrace]
         var rejected: Int?
         var keyWaitNanos: UInt64
+        /// Set when every token verified but they are rejected together (`mixedIssuers`); `rejected` is then
+        /// the token it names.
+        var together: JWTError? = nil
     }
 
     typealias Completion = @Sendable (Result) -> Void
@@ -48,6 +52,10 @@ struct Authenticator: Sendable {
     private func verifyAll(_ tokens: [ExtractedToken], next: Int, traces: inout [TokenTrace], unknownIssuer: Int?, waited: UInt64,
                            scope: ScopePlan, now: Double, caller: CallerLimits, completion: @escaping Completion) {
         guard next >= 0 else {
+            if unknownIssuer == nil, let (i, error) = Self.tokenNoRuleOwns(traces, scope: scope) {
+                // Each token verified (its trace says so); together they are rejected.
+                return completion(Result(traces: traces, rejected: i, keyWaitNanos: waited, together: error))
+            }
             return completion(Result(traces: traces, rejected: unknownIssuer, keyWaitNanos: waited))
         }
         let sofar = traces
@@ -65,6 +73,33 @@ struct Authenticator: Sendable {
                           scope: scope, now: now, caller: caller, completion: completion)
             }
         }
+    }
+
+    /// Several valid tokens pass Envoy's jwt_authn, as istiod configures it (`any{P0, …, Pn, all{any{Pi,
+    /// allow_missing}, …}}`, one provider per rule), only when some rule finds tokens at its own locations
+    /// and all of them are its issuer's: a provider verifies every token at its locations and fails on
+    /// another issuer's (`Jwt issuer is not configured`), and the `all` branch fails with it. With two rules
+    /// that both read `Authorization` and a cookie, a token of each there is a 401 (checked against Envoy in
+    /// `test_policy_several_tokens.py`). Returns the token to report and its error when no rule owns its
+    /// tokens, else nil. The first rule that finds a token names the foreign token it found first.
+    static func tokenNoRuleOwns(_ traces: [TokenTrace], scope: ScopePlan) -> (Int, JWTError)? {
+        var report: (Int, JWTError)?
+        for provider in scope.rules {
+            let locations = provider.rule.tokenLocations
+            var found = false
+            var foreign: Int?
+            for (i, t) in traces.enumerated() where locations.contains(t.location) {
+                found = true
+                if foreign == nil, !(t.verified?.issuer?.bytesEqual(provider.rule.issuer) ?? false) { foreign = i }
+            }
+            guard found else { continue }
+            guard let f = foreign else { return nil }
+            if report == nil {
+                report = (f, .mixedIssuers(location: traces[f].location.description, issuer: traces[f].verified?.issuer,
+                                           rule: provider.rule.issuer))
+            }
+        }
+        return report
     }
 
     /// One token: parse → issuer (the rule for this location) → claims against `now` → keys → signature
@@ -91,9 +126,9 @@ struct Authenticator: Sendable {
             }
         }
         let issuer = jwt.issuer ?? ""
-        guard scope.extractor.issuers(at: token.location).contains(issuer), let provider = scope.providers[issuer] else {
+        guard scope.extractor.accepts(issuer, at: token.location), let provider = scope.providers[ExactKey(issuer)] else {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
-            return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys))), 0)
+            return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys.map(\.text)))), 0)
         }
         do { try jwt.checkClaims(provider.requirements, now: now) } catch {
             return completion(trace(jwt, provider, nil, .rejected(error)), 0)

@@ -112,6 +112,7 @@ public final class CheckService: Sendable {
             if rejected == nil { TokenBinding.check(&traces, rejected: &rejected, certificate: pending.request.sourceCertificate) }
             pending.record.tokens = traces
             pending.record.rejectedToken = rejected
+            pending.record.rejectedTogether = rejected == result.rejected ? result.together : nil
             pending.record.keyWaitNanos = result.keyWaitNanos
             finish(pending.record, pending.request, pending.scopePlan, pending.completion)
         }
@@ -138,8 +139,13 @@ public final class CheckService: Sendable {
             // Fail closed: a rejected token without its error (never produced) still denies.
             record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
         } else {
-            let authorization = AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identity: record.identity,
-                                                                options: EvaluationOptions(numTrustedProxies: options.numTrustedProxies))
+            // Every verified token's identity is evaluated (issue 14): a DENY on the second token's principal
+            // must not be skipped. One token (the common case) takes the single-identity path, no array.
+            let evaluation = EvaluationOptions(numTrustedProxies: options.numTrustedProxies)
+            let authorization = record.tokens.count > 1
+                ? AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identities: record.identities, options: evaluation)
+                : AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identity: record.tokens.first?.identity,
+                                                  options: evaluation)
             record.authorization = authorization
             record.reasonCode = authorization.reasonCode
         }

@@ -4,15 +4,17 @@ import Glibc
 import Darwin
 #endif
 import WardenJSON
+import WardenPolicy
 
 /// Claim lookup and formatting as Envoy's `claim_to_headers` does it.
 enum ClaimText {
     /// The claim at a dotted path: `a.b.c` walks nested objects, as jwt_verify_lib's `StructUtils`
-    /// does. A top-level member whose name contains a dot is never found (Envoy 1.40 neither).
+    /// does. A top-level member whose name contains a dot is never found (Envoy 1.40 neither). Split
+    /// on the dot byte and looked up by bytes, as Envoy does.
     static func lookup(_ path: String, in claims: [String: JSONValue]) -> JSONValue? {
         var current: JSONValue = .object(claims)
-        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard let next = current[String(part)] else { return nil }
+        for part in path.bytesSplit(separator: UInt8(ascii: ".")) {
+            guard let next = current.objectValue?.exactValue(forKey: String(part)) else { return nil }
             current = next
         }
         return current

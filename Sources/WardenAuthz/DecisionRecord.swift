@@ -22,6 +22,9 @@ public final class DecisionRecord: @unchecked Sendable {
     public internal(set) var tokens: [TokenTrace] = []
     /// The index in `tokens` of the token whose failure answered the check, if one did.
     public internal(set) var rejectedToken: Int?
+    /// Set when every token verified on its own but they were rejected together (tokens of several issuers
+    /// where no rule finds only its own, `JWTError.mixedIssuers`); `rejectedToken` names the token reported.
+    public internal(set) var rejectedTogether: JWTError?
     /// The AuthorizationPolicy evaluation; nil when a token was rejected first.
     public internal(set) var authorization: AuthorizationDecision?
     /// Why the check ended as it did.
@@ -45,20 +48,23 @@ public final class DecisionRecord: @unchecked Sendable {
 
     /// The token rejection that answered the check.
     public var rejection: (error: JWTError, location: TokenLocation)? {
-        guard let i = rejectedToken, let e = tokens[i].error else { return nil }
+        guard let i = rejectedToken, let e = rejectedTogether ?? tokens[i].error else { return nil }
         return (e, tokens[i].location)
     }
 
-    /// Istio's request principal (`iss/sub`) of the first verified token.
+    /// Istio's request principal (`iss/sub`) the decision is about: with several verified tokens, that of
+    /// the identity whose evaluation decided (the denied one, for a denial), else the first verified token's.
     public var principal: String? {
         guard rejectedToken == nil else { return nil }
+        if let who = authorization?.decidingIdentity { return who.principal }
         return tokens.lazy.compactMap(\.identity).first?.principal
     }
 
-    /// The identity AuthorizationPolicies saw: the first extracted token's.
-    public var identity: RequestIdentity? {
-        guard rejectedToken == nil else { return nil }
-        return tokens.first?.identity
+    /// The identities the AuthorizationPolicies saw: one per verified token, in extraction order (every
+    /// token present, as none was rejected); empty without a token. Each must be allowed on its own.
+    public var identities: [RequestIdentity] {
+        guard rejectedToken == nil else { return [] }
+        return tokens.compactMap(\.identity)
     }
 
     /// One human line, e.g. `Jwt is expired: expired at 1700000000, now 1700003600 (clock skew included)

@@ -1,14 +1,24 @@
-/// Query-string handling for token extraction and removal.
+import WardenJSON
+
+/// Query-string handling for token extraction and removal. Every delimiter (`?`, `#`, `&`, `=`) is found
+/// by its byte, as Envoy's query parser does: a combining mark after one must not hide it (as a
+/// Character, `?\u{301}` is not `?`, and a token after it would go unverified).
 enum QueryString {
+    /// The query of `path` (after the first `?`, before a `#`), nil without one.
+    static func query(of path: String) -> Substring? {
+        let utf8 = path.utf8
+        guard let q = utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        var query = Substring(utf8[utf8.index(after: q)...])
+        if let hash = query.utf8.firstIndex(of: UInt8(ascii: "#")) { query = Substring(query.utf8[..<hash]) }
+        return query
+    }
+
     /// Decoded `(name, value)` pairs of the query in `path` (the part after `?`, before `#`).
     static func parse(path: String) -> [(String, String)] {
-        // Most paths have no query: a byte scan answers that without Character segmentation.
-        guard path.utf8.contains(UInt8(ascii: "?")), let q = path.firstIndex(of: "?") else { return [] }
-        var query = path[path.index(after: q)...]
-        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
-        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            if let eq = pair.firstIndex(of: "=") {
-                return (decode(pair[..<eq]), decode(pair[pair.index(after: eq)...]))
+        guard let query = query(of: path) else { return [] }
+        return query.bytesSplit(separator: UInt8(ascii: "&")).filter { !$0.isEmpty }.map { pair in
+            if let eq = pair.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                return (decode(Substring(pair.utf8[..<eq])), decode(Substring(pair.utf8[pair.utf8.index(after: eq)...])))
             }
             return (decode(pair), "")
         }
@@ -18,20 +28,18 @@ enum QueryString {
     /// ext_authz `query_parameters_to_remove` must list, since Envoy matches those keys undecoded
     /// while jwt_authn finds the token by its decoded name (`access%5Ftoken` is `access_token`).
     static func rawKeys(named name: String, in path: String) -> [String] {
-        guard path.utf8.contains(UInt8(ascii: "?")), let q = path.firstIndex(of: "?") else { return [] }
-        var query = path[path.index(after: q)...]
-        if let hash = query.firstIndex(of: "#") { query = query[..<hash] }
+        guard let query = query(of: path) else { return [] }
         var keys: [String] = []
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let raw = pair.firstIndex(of: "=").map { pair[..<$0] } ?? pair
-            if decode(raw) == name, !keys.contains(String(raw)) { keys.append(String(raw)) }
+        for pair in query.bytesSplit(separator: UInt8(ascii: "&")) where !pair.isEmpty {
+            let raw = pair.utf8.firstIndex(of: UInt8(ascii: "=")).map { Substring(pair.utf8[..<$0]) } ?? pair
+            if decode(raw).bytesEqual(name), !keys.contains(where: { $0.bytesEqual(raw) }) { keys.append(String(raw)) }
         }
         return keys
     }
 
     /// Percent-decodes (and `+` → space, as Envoy's query parser does); invalid escapes stay as they are.
     static func decode(_ s: Substring) -> String {
-        guard s.contains("%") || s.contains("+") else { return String(s) }
+        guard s.utf8.contains(UInt8(ascii: "%")) || s.utf8.contains(UInt8(ascii: "+")) else { return String(s) }
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         let bytes = Array(s.utf8)

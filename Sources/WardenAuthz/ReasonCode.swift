@@ -12,6 +12,8 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtTokenTooLarge = "jwt_token_too_large"
     /// One location carries two different tokens (`session=A; session=B`).
     case jwtMultipleTokens = "jwt_multiple_tokens"
+    /// Tokens of several issuers, and no rule finds only its own at its locations (Envoy: 401).
+    case jwtMixedIssuers = "jwt_mixed_issuers"
     case jwtUnsupportedAlgorithm = "jwt_unsupported_algorithm"
     case jwtIssuerNotConfigured = "jwt_issuer_not_configured"
     case jwtIssuerMismatch = "jwt_issuer_mismatch"
@@ -56,6 +58,7 @@ extension JWTError {
         case .malformed: return .jwtMalformed
         case .tokenTooLarge: return .jwtTokenTooLarge
         case .multipleTokens: return .jwtMultipleTokens
+        case .mixedIssuers: return .jwtMixedIssuers
         case .unsupportedAlgorithm: return .jwtUnsupportedAlgorithm
         case .issuerNotConfigured: return .jwtIssuerNotConfigured
         case .issuerMismatch: return .jwtIssuerMismatch

@@ -8,8 +8,11 @@ import WardenPolicy
 final class ScopePlan: Sendable {
     let effective: EffectivePolicy
     let extractor: TokenExtractor
-    /// Provider per issuer; the first rule naming an issuer wins (as Envoy's findByIssuer).
-    let providers: [String: JWTProvider]
+    /// Provider per issuer (compared byte for byte, as Envoy's `findByIssuer`); the first rule naming an
+    /// issuer wins.
+    let providers: [ExactKey: JWTProvider]
+    /// One provider per rule, in rule order (Envoy's providers, which istiod makes one per rule).
+    let rules: [JWTProvider]
     /// Every header any applicable rule outputs, to strip client-supplied copies.
     let outputHeaders: [String]
     /// Unique for the process's life (answer keys name the compiled scope by it).
@@ -18,9 +21,10 @@ final class ScopePlan: Sendable {
     init(effective: EffectivePolicy, options: AuthzOptions, slots: (JWTRule) -> KeySlot) {
         self.effective = effective
         let all = effective.jwtRules.map { JWTProvider(rule: $0, options: options, slot: slots($0)) }
-        var providers: [String: JWTProvider] = [:]
-        for p in all where providers[p.rule.issuer] == nil { providers[p.rule.issuer] = p }
+        var providers: [ExactKey: JWTProvider] = [:]
+        for p in all where providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
         self.providers = providers
+        rules = all
         extractor = TokenExtractor(rules: all.map { (issuer: $0.rule.issuer, locations: $0.locations) })
         var seen = Set<String>()
         outputHeaders = all.flatMap(\.outputHeaders).filter { seen.insert($0).inserted }

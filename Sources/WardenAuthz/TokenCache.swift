@@ -1,4 +1,5 @@
 import Synchronization
+import WardenJSON
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -134,7 +135,9 @@ final class TokenCache: Sendable {
             return nil
         }
         _ = dropped  // released after the lock
-        guard let entry, entry.token == token else { return nil }
+        // Byte-wise: `==` would let a token spelled with canonically equivalent characters (U+212A for
+        // `K`) stand for the one that verified.
+        guard let entry, entry.token.bytesEqual(token) else { return nil }
         return entry
     }
 

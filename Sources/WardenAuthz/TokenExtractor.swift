@@ -1,49 +1,54 @@
+import WardenJSON
 import WardenPolicy
 
 /// Finds tokens the way Envoy's jwt_authn extractor does: header locations first (ordered by name and
 /// prefix), then query parameters, then cookies; each location remembers which issuers declared it.
+/// Names, prefixes and issuers are compared byte for byte, as Envoy compares them.
 public struct TokenExtractor: Sendable {
     /// A location and the issuers whose rules named it (an empty issuer allows any).
     struct Spec: Sendable {
         var location: TokenLocation
-        var issuers: Set<String>
+        var issuers: Set<ExactKey>
     }
 
     let specs: [Spec]
 
     /// Builds the extractor for a set of `(issuer, locations)`; empty `locations` means the defaults.
     public init(rules: [(issuer: String, locations: [TokenLocation])]) {
-        var byLocation: [TokenLocation: Set<String>] = [:]
+        var byLocation: [TokenLocation: Set<ExactKey>] = [:]
         for rule in rules {
             for location in rule.locations.isEmpty ? TokenLocation.defaults : rule.locations {
-                byLocation[location, default: []].insert(rule.issuer)
+                byLocation[location, default: []].insert(ExactKey(rule.issuer))
             }
         }
-        func order(_ l: TokenLocation) -> (Int, String) {
+        func order(_ l: TokenLocation) -> (Int, [UInt8]) {
             switch l {
-            case .header(let n, let p): return (0, n + p)
-            case .queryParameter(let p): return (1, p)
-            case .cookie(let c): return (2, c)
+            case .header(let n, let p): return (0, Array(n.utf8) + Array(p.utf8))
+            case .queryParameter(let p): return (1, Array(p.utf8))
+            case .cookie(let c): return (2, Array(c.utf8))
             }
         }
         specs = byLocation.map { Spec(location: $0.key, issuers: $0.value) }
-            .sorted { order($0.location) < order($1.location) }
+            .sorted { a, b in
+                let (x, y) = (order(a.location), order(b.location))
+                return x.0 != y.0 ? x.0 < y.0 : x.1.lexicographicallyPrecedes(y.1)
+            }
     }
 
-    /// Issuers allowed for a token found at `location`.
-    public func issuers(at location: TokenLocation) -> Set<String> {
-        specs.first { $0.location == location }?.issuers ?? []
+    /// Whether a token from `issuer` is accepted at `location` (issuers compared byte for byte).
+    public func accepts(_ issuer: String, at location: TokenLocation) -> Bool {
+        specs.first { $0.location == location }?.issuers.contains(ExactKey(issuer)) ?? false
     }
 
     /// Every token present in the request, in Envoy's extraction order.
     public func extract(from request: RequestAttributes) -> [ExtractedToken] {
         var found: [ExtractedToken] = []
         var query: [(String, String)]?
-        var cookies: [String: [String]]?
+        var cookies: [ExactKey: [String]]?
         for spec in specs {
             switch spec.location {
             case .header(let name, let prefix):
-                guard let value = request.headers[name] else { continue }
+                guard let value = request.headers.exactValue(forKey: name) else { continue }
                 if prefix.isEmpty {
                     found.append(ExtractedToken(token: value, location: spec.location))
                 } else if let token = TokenExtractor.afterPrefix(value, prefix) {
@@ -51,14 +56,14 @@ public struct TokenExtractor: Sendable {
                 }
             case .queryParameter(let name):
                 if query == nil { query = QueryString.parse(path: request.path) }
-                let values = query!.filter { $0.0 == name }.map(\.1)
+                let values = query!.filter { $0.0.bytesEqual(name) }.map(\.1)
                 if let value = values.first {
-                    found.append(ExtractedToken(token: value, location: spec.location, ambiguous: values.contains { $0 != value }))
+                    found.append(ExtractedToken(token: value, location: spec.location, ambiguous: values.contains { !$0.bytesEqual(value) }))
                 }
             case .cookie(let name):
                 if cookies == nil { cookies = TokenExtractor.parseCookies(request.headers["cookie"] ?? "") }
-                if let values = cookies![name], let value = values.first {
-                    found.append(ExtractedToken(token: value, location: spec.location, ambiguous: values.contains { $0 != value }))
+                if let values = cookies![ExactKey(name)], let value = values.first {
+                    found.append(ExtractedToken(token: value, location: spec.location, ambiguous: values.contains { !$0.bytesEqual(value) }))
                 }
             }
         }
@@ -105,16 +110,19 @@ public struct TokenExtractor: Sendable {
     /// `a=b; c="d"` → [a: [b], c: [d]], every occurrence of a name in order. Pairs are separated by `;`
     /// and by `,`: ext_authz joins repeated `Cookie` lines with `,` (Envoy's jwt_authn reads each line, so
     /// a token in the second line is found there too); RFC 6265 cookie values never contain either.
-    static func parseCookies(_ header: String) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for part in header.split(whereSeparator: { $0 == ";" || $0 == "," }) {
-            let trimmed = part.drop { $0 == " " || $0 == "\t" }
-            guard let eq = trimmed.firstIndex(of: "=") else { continue }
-            let key = String(trimmed[..<eq])
+    /// Byte-wise, as Envoy's `parseCookieValue`: a combining mark after `;` or `=` hides neither, and
+    /// names are keys by their bytes.
+    static func parseCookies(_ header: String) -> [ExactKey: [String]] {
+        var out: [ExactKey: [String]] = [:]
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), quote = UInt8(ascii: "\"")
+        for part in header.utf8.split(whereSeparator: { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: ",") }) {
+            let trimmed = part.drop { $0 == space || $0 == tab }
+            guard let eq = trimmed.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = String(Substring(trimmed[..<eq]))
             var value = trimmed[trimmed.index(after: eq)...]
-            while value.last == " " || value.last == "\t" { value = value.dropLast() }
-            if value.count >= 2, value.first == "\"", value.last == "\"" { value = value.dropFirst().dropLast() }
-            out[key, default: []].append(String(value))
+            while let last = value.last, last == space || last == tab { value = value.dropLast() }
+            if value.count >= 2, value.first == quote, value.last == quote { value = value.dropFirst().dropLast() }
+            out[ExactKey(key), default: []].append(String(Substring(value)))
         }
         return out
     }

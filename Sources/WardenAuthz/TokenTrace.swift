@@ -90,6 +90,8 @@ extension JWTError {
         switch self {
         case .malformed, .tokenTooLarge, .unsupportedAlgorithm, .multipleTokens: return .decode
         case .issuerNotConfigured, .issuerMismatch: return .issuer
+        // Raised once every check of every token passed: about the tokens together, after the signature.
+        case .mixedIssuers: return .signature
         case .expired, .notYetValid, .missingExpiration, .lifetimeTooLong: return .time
         case .audienceMismatch: return .audience
         case .jwksUnavailable, .malformedJWKS: return .keys

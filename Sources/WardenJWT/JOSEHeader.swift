@@ -77,7 +77,9 @@ public struct CompactJWS: Sendable {
             for key in keys.keys {
                 if let alg = key.alg, alg != algorithm.rawValue { continue }
                 if let kid {
-                    if pass == 0 ? key.kid != kid : key.kid != nil { continue }
+                    // Byte-wise, as jwt_verify_lib's `std::string` compare: `"K"` must not select a key
+                    // whose kid is `"\u{212A}"` (KELVIN SIGN, canonically equivalent).
+                    if pass == 0 ? !(key.kid?.bytesEqual(kid) ?? false) : key.kid != nil { continue }
                 } else if pass == 1 { continue }
                 tried = true
                 if lenientEncoding { throw .lenientEncoding }

@@ -31,6 +31,10 @@ public enum JWTError: Error, Sendable, Hashable {
     case tokenTooLarge(size: Int, limit: Int)
     /// One token location carries two or more different tokens (a repeated cookie or query parameter).
     case multipleTokens(String)
+    /// Tokens of several issuers, and every rule that finds a token at its locations also finds one of
+    /// another issuer there (at `location`, from `issuer`, next to the tokens of `rule`'s issuer): Envoy's
+    /// jwt_authn, as istiod configures it, then fails every provider (`Jwt issuer is not configured`).
+    case mixedIssuers(location: String, issuer: String?, rule: String)
     /// The issuer's keys could not be obtained (fetch failed and nothing cached).
     case jwksUnavailable(String)
     /// The JWKS document is unusable as a whole (not JSON, no `keys` array).
@@ -78,6 +82,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .bindingFailed(.noCertificate), .bindingFailed(.certificateMismatch): return "Jwt is bound to another client certificate"
         case .bindingFailed(.dpopAsBearer): return "Jwt is DPoP-bound and needs a DPoP proof"
         case .bindingFailed(.unsupported): return "Jwt confirmation method is not supported"
+        case .mixedIssuers: return "Jwt issuer is not configured"
         }
     }
 
@@ -143,6 +148,10 @@ public enum JWTError: Error, Sendable, Hashable {
             if let lifetime { return "remaining lifetime \(Self.time(lifetime)) s exceeds the maximum \(Self.time(limit)) s" }
             return "the token has no \"exp\" and the rule caps the lifetime at \(Self.time(limit)) s"
         case .multipleTokens(let location): return "\(location) carries more than one different token"
+        case .mixedIssuers(let location, let issuer, let rule):
+            return "\(location) carries a token of issuer \(issuer.map(Self.quote) ?? "(none)"), which the rule for \(Self.quote(rule)) "
+                + "reads too, and every rule that finds a token finds another issuer's beside it: with several tokens, one rule "
+                + "must find only its own (Envoy's jwt_authn then rejects the request)"
         case .tokenTooLarge(let size, let limit): return "token is \(size) bytes; the limit is \(limit)"
         case .jwksUnavailable(let why): return "the issuer's keys are unavailable: \(why)"
         case .malformedJWKS(let why): return "the JWKS is unusable: \(why)"

@@ -1,6 +1,9 @@
+import WardenJSON
+
 /// What one rule (Istio `jwtRules` entry / Envoy `JwtProvider`) demands of a token's claims.
 public struct JWTRequirements: Sendable, Hashable {
-    /// Required `iss`, compared exactly (a trailing-slash difference fails). nil: not checked.
+    /// Required `iss`, compared byte for byte (a trailing-slash difference fails, and so does another
+    /// Unicode spelling of the same text, as in Envoy). nil: not checked.
     public var issuer: String?
     /// Allowed audiences; the token needs any one. Empty: `aud` is not checked (Istio/Envoy).
     /// As Envoy, `http(s)://` prefixes and trailing slashes are ignored when comparing.
@@ -30,7 +33,9 @@ extension UnverifiedJWT {
     /// seconds (Envoy compares `uint64_t` seconds, so a token is valid through the whole last second).
     public func checkClaims(_ req: JWTRequirements, now: Double) throws(JWTError) {
         let now = now.rounded(.down)
-        if let expected = req.issuer, issuer != expected {
+        // Byte-wise throughout, as Envoy's `std::string` comparisons: Swift's `==` would take "é" for
+        // "e\u{301}" (canonical equivalence).
+        if let expected = req.issuer, !(issuer?.bytesEqual(expected) ?? false) {
             throw .issuerMismatch(expected: expected, actual: issuer)
         }
         if let nbf = notBefore, now + req.clockSkew < nbf { throw .notYetValid(nbf: nbf, now: now) }
@@ -42,20 +47,24 @@ extension UnverifiedJWT {
             throw .missingExpiration
         }
         if !req.audiences.isEmpty {
-            // Fast path: an exact match is a match after sanitizing too (no Set, no Substring scans).
-            for a in audiences where req.audiences.contains(a) { return }
-            let allowed = Set(req.audiences.map(Self.sanitizeAudience))
-            if !audiences.contains(where: { allowed.contains(Self.sanitizeAudience($0)) }) {
+            // Fast path: an exact match is a match after sanitizing too (no Substring scans).
+            for a in audiences where req.audiences.contains(where: { $0.bytesEqual(a) }) { return }
+            let allowed = req.audiences.map(Self.sanitizeAudience)
+            if !audiences.contains(where: { a in
+                let s = Self.sanitizeAudience(a)
+                return allowed.contains { $0.bytesEqual(s) }
+            }) {
                 throw .audienceMismatch(got: audiences, allowed: req.audiences)
             }
         }
     }
 
-    /// Envoy's `CheckAudience`: strips an `http://`/`https://` prefix and one trailing slash.
+    /// Envoy's `CheckAudience`: strips an `http://`/`https://` prefix and one trailing slash, byte-wise
+    /// (`absl::StartsWith`; a combining mark after the `/` must not keep the prefix on).
     static func sanitizeAudience(_ aud: String) -> Substring {
         var s = Substring(aud)
-        if s.hasPrefix("http://") { s = s.dropFirst(7) } else if s.hasPrefix("https://") { s = s.dropFirst(8) }
-        if s.hasSuffix("/") { s = s.dropLast() }
+        if s.bytesHavePrefix("http://") { s = Substring(s.utf8.dropFirst(7)) } else if s.bytesHavePrefix("https://") { s = Substring(s.utf8.dropFirst(8)) }
+        if s.utf8.last == UInt8(ascii: "/") { s = Substring(s.utf8.dropLast()) }
         return s
     }
 

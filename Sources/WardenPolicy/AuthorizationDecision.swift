@@ -65,11 +65,32 @@ public struct AuthorizationDecision: Sendable, Hashable, CustomStringConvertible
     public var auditMatches: [PolicyMatch]
     /// Results of `istio.io/dry-run` policies.
     public var dryRun: [DryRunResult]
+    /// With several identities (one per verified token): which one's evaluation `verdict` is, and how many
+    /// there were. nil with one identity or none.
+    public var decidingIdentity: DecidingIdentity?
 
-    public init(verdict: Verdict, auditMatches: [PolicyMatch] = [], dryRun: [DryRunResult] = []) {
+    /// The identity a decision over several was reached for.
+    public struct DecidingIdentity: Sendable, Hashable {
+        /// Its index among the identities evaluated (extraction order of their tokens).
+        public var index: Int
+        /// How many identities were evaluated.
+        public var count: Int
+        /// Its request principal, `iss/sub`.
+        public var principal: String
+
+        public init(index: Int, count: Int, principal: String) {
+            self.index = index
+            self.count = count
+            self.principal = principal
+        }
+    }
+
+    public init(verdict: Verdict, auditMatches: [PolicyMatch] = [], dryRun: [DryRunResult] = [],
+                decidingIdentity: DecidingIdentity? = nil) {
         self.verdict = verdict
         self.auditMatches = auditMatches
         self.dryRun = dryRun
+        self.decidingIdentity = decidingIdentity
     }
 
     public var isAllowed: Bool {
@@ -88,16 +109,20 @@ public struct AuthorizationDecision: Sendable, Hashable, CustomStringConvertible
         }
     }
 
-    /// One line for logs and `explain`.
+    /// One line for logs and `explain`; with several identities, it names the one it is about.
     public var reason: String {
+        let text: String
         switch verdict {
-        case .allow(.allowPolicyMatched(let m)): return "allowed by ALLOW policy \(m.policy) rule[\(m.ruleIndex)]"
-        case .allow(.noAllowPolicies): return "allowed: no ALLOW policies apply"
+        case .allow(.allowPolicyMatched(let m)): text = "allowed by ALLOW policy \(m.policy) rule[\(m.ruleIndex)]"
+        case .allow(.noAllowPolicies): text = "allowed: no ALLOW policies apply"
         case .deny(.denyPolicyMatched(let m)):
-            return "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]" + (m.unsentMetadata.isEmpty ? "" : " (\(PolicyMatch.unsentNote(m.unsentMetadata)))")
-        case .deny(.noAllowPolicyMatched(_, let summary)): return "denied: no ALLOW policy matched (\(summary))"
+            text = "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]" + (m.unsentMetadata.isEmpty ? "" : " (\(PolicyMatch.unsentNote(m.unsentMetadata)))")
+        case .deny(.noAllowPolicyMatched(_, let summary)): text = "denied: no ALLOW policy matched (\(summary))"
         case .deny(.invalidPath(let p)): return "denied: invalid request path \"\(p)\""
         }
+        guard let who = decidingIdentity else { return text }
+        let identity = "identity \(who.index + 1) of \(who.count), \"\(who.principal)\""
+        return isAllowed ? "\(text) (\(identity); every identity is allowed)" : "\(text) (\(identity))"
     }
 
     public var description: String {

@@ -28,6 +28,45 @@ public enum AuthorizationEvaluator {
     }
 }
 
+extension AuthorizationEvaluator {
+    /// Evaluates a request that carries several identities (one per verified token, in extraction order):
+    /// it is allowed only if it would be allowed for each identity alone. So a DENY that matches any
+    /// identity denies (a `requestPrincipals`, `notRequestPrincipals` or `request.auth.claims` DENY cannot
+    /// be dodged by sending a second token first), every identity needs an ALLOW (the application may act
+    /// on either token), and a `notValues` / `notRequestPrincipals` is checked against each. Adding a token
+    /// never turns a denial into an allow. With one identity or none, `evaluate(_:request:identity:options:)`.
+    ///
+    /// The decision reported is the first identity's DENY match if any, else its first denial, else the
+    /// first identity's allow; AUDIT matches are those of any identity; a dry-run policy matches as it would
+    /// decide (a DENY or AUDIT if any identity matches, an ALLOW only if every identity does).
+    public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identities: [RequestIdentity],
+                                options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {
+        guard identities.count > 1 else {
+            return evaluate(effective, request: request, identity: identities.first, options: options)
+        }
+        let each = identities.map { evaluate(effective, request: request, identity: $0, options: options) }
+        func deniedByPolicy(_ d: AuthorizationDecision) -> Bool {
+            if case .deny(.denyPolicyMatched) = d.verdict { return true }
+            return false
+        }
+        let index = each.firstIndex(where: deniedByPolicy) ?? each.firstIndex { !$0.isAllowed } ?? 0
+        var decision = each[index]
+        decision.decidingIdentity = .init(index: index, count: identities.count, principal: identities[index].principal)
+        var audit: [PolicyMatch] = []
+        for m in each.flatMap(\.auditMatches) where !audit.contains(m) { audit.append(m) }
+        decision.auditMatches = audit
+        decision.dryRun = each[0].dryRun.indices.map { j in
+            var result = each[0].dryRun[j]
+            let matched = each.map { $0.dryRun[j].matchedRule }
+            result.matchedRule = result.action == .allow
+                ? (matched.allSatisfy { $0 != nil } ? matched[0] : nil)
+                : matched.lazy.compactMap { $0 }.first
+            return result
+        }
+        return decision
+    }
+}
+
 extension RequestAttributes {
     /// `:path` as Envoy sent it (the `path` field, else the pseudo-header).
     var requestPath: String { path.isEmpty ? headers[":path"] ?? "" : path }
@@ -44,7 +83,7 @@ struct MatchContext {
     let method: String
     let remoteIP: String
     let principal: String
-    let splitClaims: Set<String>
+    let splitClaims: Set<ExactKey>
 
     init(effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?, options: EvaluationOptions) {
         self.effective = effective
@@ -58,10 +97,11 @@ struct MatchContext {
         splitClaims = identity.map { effective.spaceDelimitedClaims(issuer: $0.issuer) } ?? []
     }
 
-    /// The (N+1)-th address from the right of `x-forwarded-for`, else the connection peer.
+    /// The (N+1)-th address from the right of `x-forwarded-for`, else the connection peer. Split on the
+    /// comma byte, as Envoy does (a combining mark after a comma must not merge two entries).
     static func remoteAddress(request: RequestAttributes, trustedHops: Int) -> String {
         guard let xff = request.headers["x-forwarded-for"], !xff.isEmpty else { return request.sourceIP }
-        let entries = xff.split(separator: ",", omittingEmptySubsequences: false)
+        let entries = xff.bytesSplit(separator: UInt8(ascii: ","))
         let index = entries.count - 1 - max(0, trustedHops)
         guard index >= 0 else { return request.sourceIP }
         let candidate = entries[index].trimmingSpaces()
@@ -151,12 +191,14 @@ struct MatchContext {
 
     /// Istio compiles principals to `spiffe://<value>` matchers on the peer certificate's URI SAN:
     /// exact/prefix get the prefix, a suffix becomes `spiffe://.*<suffix>`, `*` any non-empty principal.
+    /// Byte-wise, as Envoy's string matchers.
     func matchesPrincipal(_ p: StringPattern) -> Bool {
         guard !principal.isEmpty else { return false }
+        let spiffe = "spiffe://"
         switch p {
-        case .exact(let v): return principal.count == v.count + 9 && principal.hasPrefix("spiffe://") && principal.hasSuffix(v)
-        case .prefix(let v): return principal.hasPrefix("spiffe://") && principal.dropFirst(9).hasPrefix(v)
-        case .suffix(let v): return principal.hasPrefix("spiffe://") && principal.dropFirst(9).hasSuffix(v)
+        case .exact(let v): return principal.utf8.count == v.utf8.count + 9 && principal.bytesHavePrefix(spiffe) && principal.bytesHaveSuffix(v)
+        case .prefix(let v): return principal.bytesHavePrefix(spiffe) && principal.utf8.dropFirst(9).starts(with: v.utf8)
+        case .suffix(let v): return principal.utf8.count >= 9 + v.utf8.count && principal.bytesHavePrefix(spiffe) && principal.bytesHaveSuffix(v)
         case .presence: return true
         }
     }
@@ -165,7 +207,7 @@ struct MatchContext {
     func matchesRequestPrincipal(_ p: RequestPrincipalPattern) -> Bool {
         guard let identity else { return false }
         // `issuer` is the verified `iss`; `sub` from the claims, as a missing one must not match.
-        return p.matches(issuer: identity.issuer, subject: identity.claims["sub"]?.stringValue)
+        return p.matches(issuer: identity.issuer, subject: identity.claims.exactValue(forKey: "sub")?.stringValue)
     }
 
     /// Istio compiles namespaces to regexes on the peer principal, every `*` of the value becoming `.*`
@@ -218,7 +260,7 @@ struct MatchContext {
     /// `ns/sa` against `spiffe://<trust domain>/ns/<ns>/sa/<sa>`.
     func matchesServiceAccount(_ sa: String) -> Bool {
         guard let parsed = MatchContext.spiffeParts(principal) else { return false }
-        return parsed.serviceAccount == sa
+        return parsed.serviceAccount?.bytesEqual(sa) ?? false
     }
 
     func matchesTrustDomain(_ p: StringPattern) -> Bool {
@@ -226,12 +268,12 @@ struct MatchContext {
         return p.matches(parsed.trustDomain)
     }
 
-    /// Trust domain and `ns/sa` of a SPIFFE principal `spiffe://td/ns/<ns>/sa/<sa>`.
+    /// Trust domain and `ns/sa` of a SPIFFE principal `spiffe://td/ns/<ns>/sa/<sa>` (split on `/` bytes).
     static func spiffeParts(_ principal: String) -> (trustDomain: String, serviceAccount: String?)? {
-        guard principal.hasPrefix("spiffe://") else { return nil }
-        let parts = principal.dropFirst(9).split(separator: "/", omittingEmptySubsequences: false)
+        guard principal.bytesHavePrefix("spiffe://") else { return nil }
+        let parts = Substring(principal.utf8.dropFirst(9)).bytesSplit(separator: UInt8(ascii: "/"))
         guard let td = parts.first, !td.isEmpty else { return nil }
-        if parts.count == 5, parts[1] == "ns", parts[3] == "sa" { return (String(td), "\(parts[2])/\(parts[4])") }
+        if parts.count == 5, parts[1].bytesEqual("ns"), parts[3].bytesEqual("sa") { return (String(td), "\(parts[2])/\(parts[4])") }
         return (String(td), nil)
     }
 
@@ -262,13 +304,13 @@ struct MatchContext {
     func attributeMatches(_ key: ConditionKey, _ value: ConditionValue) -> Bool {
         switch (key, value) {
         case (.requestHeader(let name), .string(let p)):
-            guard let header = request.headers[name] else { return false }
+            guard let header = request.headers.exactValue(forKey: name) else { return false }
             if case .presence = p { return true }   // Envoy present_match: any value, even empty
             // Envoy's HeaderMatcher matches the whole value, repeated headers joined with "," — exactly
             // what ext_authz sends — so "user,admin" does not equal "admin".
             return p.matches(header)
         case (.requestInlineHeader(let name), .string(let p)):
-            guard let header = request.headers[name] else { return false }
+            guard let header = request.headers.exactValue(forKey: name) else { return false }
             return InlineHeaderMatch.matches(p, header)
         case (.sourceIP, .ip(let b)): return b.contains(request.sourceIP)
         case (.remoteIP, .ip(let b)): return b.contains(remoteIP)
@@ -279,7 +321,7 @@ struct MatchContext {
             guard let sa = MatchContext.spiffeParts(principal)?.serviceAccount else { return false }
             return p.matches(sa)
         case (.requestPrincipal, .requestPrincipal(let p)): return matchesRequestPrincipal(p)
-        case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: p.matches) ?? false
+        case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: { p.matches($0) }) ?? false
         case (.requestPresenter, .string(let p)):
             guard let azp = identity?.presenter else { return false }
             return p.matches(azp)
@@ -298,9 +340,9 @@ struct MatchContext {
     /// Whether one of `claimValues(path)` matches `p`, without building the list: the words of an
     /// ASCII space-delimited claim (`scope`) are matched in place.
     func claimMatches(_ path: [String], _ p: StringPattern) -> Bool {
-        guard let identity, let first = path.first, path.count == 1, case .string(let s)? = identity.claims[first],
-              splitClaims.contains(first), s.utf8.allSatisfy({ $0 < 0x80 })
-        else { return claimValues(path)?.contains(where: p.matches) ?? false }
+        guard let identity, let first = path.first, path.count == 1, case .string(let s)? = identity.claims.exactValue(forKey: first),
+              splitClaims.contains(ExactKey(first)), s.utf8.allSatisfy({ $0 < 0x80 })
+        else { return claimValues(path)?.contains(where: { p.matches($0) }) ?? false }
         // ASCII: every byte is a Character, so splitting on the byte 0x20 is `split(separator: " ")`.
         let utf8 = s.utf8
         var start = utf8.startIndex
@@ -318,15 +360,19 @@ struct MatchContext {
     /// A claim as the list of strings Istio matches against: a string (split on spaces for `scope`,
     /// `scp`, `permission` and `spaceDelimitedClaims`), each element of a list, and — beyond Istio —
     /// booleans and numbers as their text (`true`, `42`).
+    /// Claim names are looked up byte for byte (`exactValue`), as Envoy's metadata matcher reads its path.
     func claimValues(_ path: [String]) -> [String]? {
-        guard let identity, let first = path.first, var value = identity.claims[first] else { return nil }
+        guard let identity, let first = path.first, var value = identity.claims.exactValue(forKey: first) else { return nil }
         for key in path.dropFirst() {
-            guard let next = value[key] else { return nil }
+            guard let next = value.objectValue?.exactValue(forKey: key) else { return nil }
             value = next
         }
         switch value {
         case .string(let s):
-            if path.count == 1 && splitClaims.contains(first) { return s.split(separator: " ").map(String.init) }
+            // Envoy's normalize_payload_in_metadata splits on the space byte, dropping empty words.
+            if path.count == 1 && splitClaims.contains(ExactKey(first)) {
+                return s.bytesSplit(separator: UInt8(ascii: " ")).filter { !$0.isEmpty }.map(String.init)
+            }
             return [s]
         case .array(let items): return items.compactMap(\.scalarText)
         case .bool, .number: return value.scalarText.map { [$0] }
@@ -336,10 +382,11 @@ struct MatchContext {
 }
 
 extension Substring {
+    /// Without leading and trailing space and tab bytes.
     func trimmingSpaces() -> String {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
+        var u = utf8[...]
+        while let f = u.first, f == UInt8(ascii: " ") || f == UInt8(ascii: "\t") { u = u.dropFirst() }
+        while let l = u.last, l == UInt8(ascii: " ") || l == UInt8(ascii: "\t") { u = u.dropLast() }
+        return String(Substring(u))
     }
 }

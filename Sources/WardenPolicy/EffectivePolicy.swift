@@ -17,20 +17,21 @@ public final class EffectivePolicy: Sendable {
     public let notes: [PolicyNote]
     /// Applicable Warden `TokenPolicy` resources (sorted by namespace/name).
     public let tokenPolicies: [TokenPolicy]
-    /// Their rules by issuer: every rule for a token's issuer applies.
-    public let tokenRulesByIssuer: [String: [TokenRule]]
-    /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`).
-    let spaceDelimitedByIssuer: [String: Set<String>]
+    /// Their rules by issuer (compared byte for byte): every rule for a token's issuer applies.
+    public let tokenRulesByIssuer: [ExactKey: [TokenRule]]
+    /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`); issuers
+    /// and claim names compared byte for byte.
+    let spaceDelimitedByIssuer: [ExactKey: Set<ExactKey>]
 
-    static let defaultSpaceDelimited: Set<String> = ["scope", "scp", "permission"]
+    static let defaultSpaceDelimited: Set<ExactKey> = ["scope", "scp", "permission"]
 
     public init(scope: WorkloadScope, requestAuthentications: [RequestAuthentication], authorizationPolicies: [AuthorizationPolicy],
                 tokenPolicies: [TokenPolicy] = [], notes: [PolicyNote] = []) {
         self.scope = scope
         self.requestAuthentications = requestAuthentications
         self.tokenPolicies = tokenPolicies
-        var byIssuer: [String: [TokenRule]] = [:]
-        for p in tokenPolicies { for r in p.rules { byIssuer[r.issuer, default: []].append(r) } }
+        var byIssuer: [ExactKey: [TokenRule]] = [:]
+        for p in tokenPolicies { for r in p.rules { byIssuer[ExactKey(r.issuer), default: []].append(r) } }
         tokenRulesByIssuer = byIssuer
         let rules = requestAuthentications.flatMap(\.jwtRules)
         self.jwtRules = rules
@@ -46,14 +47,16 @@ public final class EffectivePolicy: Sendable {
                                        message: "CUSTOM policy (provider \(p.provider ?? "")) ignored: Warden is the external authorizer"))
         }
         self.notes = allNotes
-        var split: [String: Set<String>] = [:]
-        for r in rules { split[r.issuer, default: EffectivePolicy.defaultSpaceDelimited].formUnion(r.spaceDelimitedClaims) }
+        var split: [ExactKey: Set<ExactKey>] = [:]
+        for r in rules {
+            split[ExactKey(r.issuer), default: EffectivePolicy.defaultSpaceDelimited].formUnion(r.spaceDelimitedClaims.map { ExactKey($0) })
+        }
         spaceDelimitedByIssuer = split
     }
 
     /// Claim names whose string values are split on spaces for a token from `issuer`.
-    public func spaceDelimitedClaims(issuer: String) -> Set<String> {
-        spaceDelimitedByIssuer[issuer] ?? EffectivePolicy.defaultSpaceDelimited
+    public func spaceDelimitedClaims(issuer: String) -> Set<ExactKey> {
+        spaceDelimitedByIssuer[ExactKey(issuer)] ?? EffectivePolicy.defaultSpaceDelimited
     }
 
     /// True when no RequestAuthentication and no enforced ALLOW/DENY policy applies.

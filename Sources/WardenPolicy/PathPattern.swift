@@ -1,3 +1,5 @@
+import WardenJSON
+
 /// A compiled `paths`/`notPaths` entry: an Istio string pattern or an Envoy URI template
 /// (`{*}` = exactly one non-empty path segment, `{**}` = the rest of the path, possibly empty).
 public enum PathPattern: Sendable, Hashable, CustomStringConvertible {
@@ -12,48 +14,54 @@ public enum PathPattern: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ text: String) {
         if PathPattern.isTemplate(text) {
+            // Byte-wise (a combining mark after `}` must not hide the operator, as it would from Characters).
             var tokens: [TemplateToken] = []
-            var rest = Substring(text)
-            var literal = ""
-            while !rest.isEmpty {
-                if rest.hasPrefix("{**}") {
-                    if !literal.isEmpty { tokens.append(.literal(literal)); literal = "" }
+            var rest = text.utf8[...]
+            var literal: [UInt8] = []
+            func flush() {
+                if !literal.isEmpty { tokens.append(.literal(String(decoding: literal, as: UTF8.self))); literal = [] }
+            }
+            while let b = rest.first {
+                if rest.starts(with: "{**}".utf8) {
+                    flush()
                     tokens.append(.anySegments)
                     rest = rest.dropFirst(4)
-                } else if rest.hasPrefix("{*}") {
-                    if !literal.isEmpty { tokens.append(.literal(literal)); literal = "" }
+                } else if rest.starts(with: "{*}".utf8) {
+                    flush()
                     tokens.append(.oneSegment)
                     rest = rest.dropFirst(3)
                 } else {
-                    literal.append(rest.removeFirst())
+                    literal.append(b)
+                    rest = rest.dropFirst()
                 }
             }
-            if !literal.isEmpty { tokens.append(.literal(literal)) }
+            flush()
             self = .template(source: text, tokens: tokens)
         } else {
             self = .string(StringPattern(text))
         }
     }
 
-    static func isTemplate(_ text: String) -> Bool { text.contains("{*}") || text.contains("{**}") }
+    static func isTemplate(_ text: String) -> Bool { text.bytesContain("{*}") || text.bytesContain("{**}") }
 
     /// Why Istio rejects `text` as a path (`CheckValidPathTemplate` in `pkg/config/security/security.go`),
     /// or nil. Checked per `/`-separated segment (leading and trailing `/` trimmed): a `{*}` or `{**}`
     /// after a `{**}`, braces anywhere but in a whole-segment `{*}`/`{**}`, and — in a path that uses a
     /// template — any literal segment that is empty or not made of RFC 3986 `pchar`s (no `*`, `?`, space…).
+    /// Byte-wise, as istiod's Go string functions.
     static func templateProblem(_ text: String) -> String? {
         let hasTemplate = isTemplate(text)
         var sawAnySegments = false
         var trimmed = Substring(text)
-        while trimmed.first == "/" { trimmed = trimmed.dropFirst() }
-        while trimmed.last == "/" { trimmed = trimmed.dropLast() }
-        for segment in trimmed.split(separator: "/", omittingEmptySubsequences: false) {
-            if segment == "{*}" || segment == "{**}" {
+        while trimmed.utf8.first == UInt8(ascii: "/") { trimmed = Substring(trimmed.utf8.dropFirst()) }
+        while trimmed.utf8.last == UInt8(ascii: "/") { trimmed = Substring(trimmed.utf8.dropLast()) }
+        for segment in trimmed.bytesSplit(separator: UInt8(ascii: "/")) {
+            if segment.bytesEqual("{*}") || segment.bytesEqual("{**}") {
                 if sawAnySegments { return "{**} must be the last operator" }
-                if segment == "{**}" { sawAnySegments = true }
+                if segment.bytesEqual("{**}") { sawAnySegments = true }
                 continue
             }
-            if segment.contains("{") || segment.contains("}") { return "only {*} and {**} are supported" }
+            if segment.utf8.contains(UInt8(ascii: "{")) || segment.utf8.contains(UInt8(ascii: "}")) { return "only {*} and {**} are supported" }
             if hasTemplate && !isPathLiteral(segment) { return "segment \"\(segment)\" is not a valid path literal" }
         }
         return nil

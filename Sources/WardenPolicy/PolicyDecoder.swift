@@ -1,3 +1,4 @@
+import WardenJSON
 import WardenYAML
 
 /// What one YAML document decoded to.
@@ -321,8 +322,8 @@ enum PolicyDecoder {
             if values.count > 16 { throw field.error("at most 16 service accounts are allowed") }
             var expanded: [String] = []
             for v in values {
-                if v.contains("*") { throw field.error("wildcards are not supported in service accounts (\(v))") }
-                let parts = v.split(separator: "/", omittingEmptySubsequences: false)
+                if v.utf8.contains(UInt8(ascii: "*")) { throw field.error("wildcards are not supported in service accounts (\(v))") }
+                let parts = v.bytesSplit(separator: UInt8(ascii: "/"))
                 switch parts.count {
                 case 1: expanded.append("\(policyNamespace)/\(v)")
                 case 2 where !parts[0].isEmpty && !parts[1].isEmpty: expanded.append(v)
@@ -343,8 +344,8 @@ enum PolicyDecoder {
     /// Istio writes principals without `spiffe://`; accept the prefix too (it adds nothing).
     static func stripSpiffe(_ p: StringPattern) -> StringPattern {
         switch p {
-        case .exact(let s) where s.hasPrefix("spiffe://"): return .exact(String(s.dropFirst(9)))
-        case .prefix(let s) where s.hasPrefix("spiffe://"): return .prefix(String(s.dropFirst(9)))
+        case .exact(let s) where s.bytesHavePrefix("spiffe://"): return .exact(String(decoding: s.utf8.dropFirst(9), as: UTF8.self))
+        case .prefix(let s) where s.bytesHavePrefix("spiffe://"): return .prefix(String(decoding: s.utf8.dropFirst(9), as: UTF8.self))
         default: return p
         }
     }

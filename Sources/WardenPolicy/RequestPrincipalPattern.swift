@@ -1,3 +1,5 @@
+import WardenJSON
+
 /// A compiled `requestPrincipals` / `request.auth.principal` value, as istiod compiles it
 /// (`pilot/pkg/security/authz/model/generator.go`, `requestPrincipalGenerator.extendedPrincipal`):
 /// the value is split at its **last** `/` into an issuer and a subject pattern, each matched against
@@ -22,24 +24,30 @@ public struct RequestPrincipalPattern: Sendable, Hashable, CustomStringConvertib
 
     public init(_ text: String) {
         description = text
-        let slash = text.lastIndex(of: "/")
-        let iss = slash.map { String(text[..<$0]) } ?? text
-        let sub = slash.map { String(text[text.index(after: $0)...]) } ?? ""
-        if text == "*" {
+        // Byte-wise, as istiod's `strings.LastIndex` / `HasPrefix` / `HasSuffix`: a combining mark after
+        // the `/` or `*` must not hide it.
+        let utf8 = text.utf8
+        let slash = utf8.lastIndex(of: UInt8(ascii: "/"))
+        let iss = slash.map { String(decoding: utf8[..<$0], as: UTF8.self) } ?? text
+        let sub = slash.map { String(decoding: utf8[utf8.index(after: $0)...], as: UTF8.self) } ?? ""
+        func dropFirst(_ s: String) -> String { String(decoding: s.utf8.dropFirst(), as: UTF8.self) }
+        func dropLast(_ s: String) -> String { String(decoding: s.utf8.dropLast(), as: UTF8.self) }
+        let star = UInt8(ascii: "*")
+        if text.bytesEqual("*") {
             (issuer, subject) = (.presence, .presence)
-        } else if text.hasPrefix("*") {
+        } else if utf8.first == star {
             if slash != nil {
-                issuer = iss == "*" ? .presence : .suffix(String(iss.dropFirst()))
+                issuer = iss.bytesEqual("*") ? .presence : .suffix(dropFirst(iss))
                 subject = .exact(sub)
             } else {
-                (issuer, subject) = (.presence, .suffix(String(text.dropFirst())))
+                (issuer, subject) = (.presence, .suffix(dropFirst(text)))
             }
-        } else if text.hasSuffix("*") {
+        } else if utf8.last == star {
             if slash != nil {
                 issuer = .exact(iss)
-                subject = sub == "*" ? .presence : .prefix(String(sub.dropLast()))
+                subject = sub.bytesEqual("*") ? .presence : .prefix(dropLast(sub))
             } else {
-                (issuer, subject) = (.prefix(String(text.dropLast())), .presence)
+                (issuer, subject) = (.prefix(dropLast(text)), .presence)
             }
         } else {
             (issuer, subject) = (.exact(iss), .exact(sub))

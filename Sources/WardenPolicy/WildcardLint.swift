@@ -56,7 +56,7 @@ enum WildcardLint {
             if condition.key == .sourceNamespace { continue }
             let spaceSplit: Bool
             if case .requestClaim(let path) = condition.key, path.count == 1,
-               EffectivePolicy.defaultSpaceDelimited.contains(path[0]) {
+               EffectivePolicy.defaultSpaceDelimited.contains(ExactKey(path[0])) {
                 spaceSplit = true
             } else {
                 spaceSplit = false

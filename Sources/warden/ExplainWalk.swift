@@ -150,7 +150,12 @@ struct ExplainWalk {
         step += 1
         signature(trace, out: out)
 
-        if let error = trace.error {
+        if record.rejectedToken == i, let error = record.rejectedTogether {
+            // Every check of this token passed; it is rejected together with the others.
+            out.fail("\(error.envoyMessage): \(error.detail)")
+            out.hint("give each rule its own token locations (fromHeaders, fromParams, fromCookies), or send one token")
+            out.info("every token verified, but they are rejected together: the request is rejected with \(result.decision.httpStatus)")
+        } else if let error = trace.error {
             if record.rejectedToken == i {
                 out.info("Warden stops at the first failed check (\(Self.name(error))): the request is rejected with \(result.decision.httpStatus)")
             } else if let r = record.rejectedToken {
@@ -192,7 +197,7 @@ struct ExplainWalk {
         case .failed(let error):
             let iss = trace.jwt?.issuer
             let configured = Array(Set(effective.jwtRules.map(\.issuer))).sorted()
-            if let iss, let rule = effective.jwtRules.first(where: { $0.issuer == iss }) {
+            if let iss, let rule = effective.jwtRules.first(where: { $0.issuer.bytesEqual(iss) }) {
                 out.fail("iss \(quote(iss)) is configured (RequestAuthentication \(rule.source)) but its rule reads tokens from "
                          + rule.tokenLocations.map(\.description).joined(separator: ", ") + ", not from \(trace.location)")
                 return
@@ -369,8 +374,16 @@ struct ExplainWalk {
             }
             return out.add("")
         }
-        let identity = record.identity
-        out.info(identity.map { "request principal \(quote($0.principal))" } ?? "no request principal (no verified token)")
+        let identities = record.identities
+        switch identities.count {
+        case 0: out.info("no request principal (no verified token)")
+        case 1: out.info("request principal \(quote(identities[0].principal))")
+        default:
+            // Every verified token's identity is evaluated, and each must be allowed on its own.
+            let each = zip(identities, record.tokens.filter { $0.identity != nil }).map { "\(quote($0.principal)) (\($1.location))" }
+            out.info("request principals, each evaluated and each required to be allowed: " + each.joined(separator: ", "))
+        }
+        let identity = identities.first
         var connection: [String] = []
         if !request.sourceIP.isEmpty { connection.append("source \(request.sourceIP)" + (request.sourcePort > 0 ? ":\(request.sourcePort)" : "")) }
         connection.append(request.sourcePrincipal.isEmpty ? "no mTLS peer" : "mTLS peer \(quote(request.sourcePrincipal))")

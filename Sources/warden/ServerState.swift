@@ -48,7 +48,7 @@ final class ServerState: Sendable {
     func logWarnings(_ set: PolicySet) {
         for w in PolicyLint(policies: set, rootNamespace: options.rootNamespace).warnings() {
             log.warn("policy warning", [("code", .string(w.code.rawValue)), ("location", .string(w.origin.description)),
-                                        ("field", .string(w.field)), ("message", .string(w.message))])
+                                        ("field", .string(w.field)), ("message", .string(JWKSSource.redactedText(w.message)))])
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import WardenJWKS
 import WardenPolicy
 
 /// `warden validate --policy PATH…`: loads the policies as serve would and reports every error
@@ -61,7 +62,7 @@ struct ValidateCommand {
         }
         let lint = PolicyLint(policies: policies, rootNamespace: rootNamespace)
         let warnings = lint.warnings()
-        for w in warnings { print(w.description) }
+        for w in warnings { print(JWKSSource.redactedText(w.description)) }  // a jwksUri's credentials are not printed
         for h in lint.hints() { print(h.description) }
         print("valid: \(policies.files.count) file(s), \(policies.requestAuthentications.count) RequestAuthentication(s), "
               + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies); \(warnings.count) warning(s)")

@@ -74,6 +74,12 @@ CASES = {
     "claim-not-a-header-value": (["--method", "POST", "--path", "/orders"] + bearer(token(sub="alice\nx-admin: yes")), 0, "200 allowed"),
     # Two tokens: the last one found (the query parameter) is checked first, fails, and the other is not checked.
     "two-tokens-last-checked-first": (["--path", "/orders?access_token=not-a-jwt"] + bearer(token()), 1, "401 Unauthorized"),
+    # Two valid tokens: each identity is evaluated and must be allowed; the second has no `sub`, so
+    # `requestPrincipals: ["*"]` does not allow it (issue 14).
+    "two-tokens-each-identity-evaluated": (["--path", f"/orders?access_token={token(sub=None)}"] + bearer(token()), 1, "403 Forbidden"),
+    # Two valid tokens of two issuers whose rules both read the default locations: Envoy's jwt_authn rejects.
+    "two-issuers-at-shared-locations": (["--path", f"/orders?access_token={token(iss=KC_ISS)}", "--jwks", "jwks.json"]
+                                        + bearer(token()), 1, "401 Unauthorized"),
 }
 
 
@@ -133,7 +139,7 @@ def test_explain_usage_errors_exit_2(warden_bin, args, message):
 TOKEN_STEPS = ["Decoded", "Issuer", "Expiry and not-before", "Audience", "Key (kid)", "Signature"]
 STEP_OF_REASON = {
     "jwt_malformed": "Decoded", "jwt_token_too_large": "Decoded", "jwt_unsupported_algorithm": "Decoded",
-    "jwt_issuer_not_configured": "Issuer", "jwt_issuer_mismatch": "Issuer",
+    "jwt_issuer_not_configured": "Issuer", "jwt_issuer_mismatch": "Issuer", "jwt_mixed_issuers": "Signature",
     "jwt_expired": "Expiry and not-before", "jwt_not_yet_valid": "Expiry and not-before",
     "jwt_missing_expiration": "Expiry and not-before", "jwt_lifetime_too_long": "Expiry and not-before",
     "jwt_audience_mismatch": "Audience",

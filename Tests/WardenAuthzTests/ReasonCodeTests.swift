@@ -40,7 +40,7 @@ import WardenPolicy
                       .issuerNotConfigured("x"), .issuerMismatch(expected: "a", actual: "b"), .expired(exp: 0, now: 1),
                       .notYetValid(nbf: 1, now: 0), .missingExpiration, .lifetimeTooLong(lifetime: nil, limit: 1),
                       .audienceMismatch(got: [], allowed: ["a"]), .jwksUnavailable("x"), .unknownKid(nil), .badSignature,
-                      .lenientEncoding])
+                      .lenientEncoding, .mixedIssuers(location: "cookie session", issuer: "b", rule: "a")])
     func jwtErrorsMapToJWTCodes(_ error: JWTError) {
         #expect(error.reasonCode.rawValue.hasPrefix("jwt_"))
         #expect(!error.reasonCode.isAllowed)

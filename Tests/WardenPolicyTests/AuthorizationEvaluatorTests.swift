@@ -351,14 +351,16 @@ let evaluatorCases: [EvalCase] = [
     }
 }
 
-/// Hosts are matched with ASCII case folding in place; the answer must be the lower-cased comparison's.
+/// Hosts are matched with ASCII case folding in place, every other byte as it is (Envoy's `ignore_case`,
+/// `absl::EqualsIgnoreCase`); the answer must be that of comparing ASCII-lower-cased byte arrays.
 @Suite struct HostCaseFoldingTests {
     static func reference(_ p: StringPattern, _ value: String) -> Bool {
-        let v = value.lowercased()
+        func fold(_ s: String) -> [UInt8] { s.utf8.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 } }
+        let v = fold(value)
         switch p {
-        case .exact(let s): return v == s.lowercased()
-        case .prefix(let s): return v.hasPrefix(s.lowercased())
-        case .suffix(let s): return v.hasSuffix(s.lowercased())
+        case .exact(let s): return v == fold(s)
+        case .prefix(let s): return v.starts(with: fold(s))
+        case .suffix(let s): return v.reversed().starts(with: fold(s).reversed())
         case .presence: return !value.isEmpty
         }
     }
@@ -376,6 +378,8 @@ let evaluatorCases: [EvalCase] = [
         #expect(StringPattern.exact("API.Example.COM").matchesIgnoringCase("api.example.com"))
         #expect(StringPattern.suffix(".example.com").matchesIgnoringCase("WWW.EXAMPLE.COM"))
         #expect(!StringPattern.prefix("api.").matchesIgnoringCase("app.example.com"))
-        #expect(StringPattern.exact("k.com").matchesIgnoringCase("\u{212A}.com"))  // Kelvin sign lower-cases to k
+        // Only ASCII letters fold: the Kelvin sign (which Unicode lower-cases to k) and É/é stay themselves.
+        #expect(!StringPattern.exact("k.com").matchesIgnoringCase("\u{212A}.com"))
+        #expect(!StringPattern.exact("\u{C9}.example").matchesIgnoringCase("\u{E9}.example"))
     }
 }

@@ -55,11 +55,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let decision = AuthorizationEvaluator.evaluate(effective, request: request, identity: identity)
     guard decision.isAllowed else { return 0 }
 
-    let rawPath = String(request.path.prefix { $0 != "?" && $0 != "#" })
+    // Byte-wise, as the policies match (and Envoy): `hasPrefix` would miss "/admin/\u{301}x".
+    let rawPath = String(decoding: request.path.utf8.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }, as: UTF8.self)
     let normalized = PathNormalizer.normalize(rawPath) ?? ""
-    if normalized.hasPrefix("/admin/") { fatalError("allowed under /admin/: \(request.path.debugDescription)") }
-    if part(7).split(separator: ",").contains("banned") { fatalError("allowed a banned group: \(part(7).debugDescription)") }
-    guard request.method == "GET", normalized.hasPrefix("/api/"), identity?.principal == "https://idp/alice" else {
+    if normalized.bytesHavePrefix("/admin/") { fatalError("allowed under /admin/: \(request.path.debugDescription)") }
+    if part(7).split(separator: ",").contains(where: { $0.bytesEqual("banned") }) { fatalError("allowed a banned group: \(part(7).debugDescription)") }
+    guard request.method.bytesEqual("GET"), normalized.bytesHavePrefix("/api/"), identity?.principal.bytesEqual("https://idp/alice") == true else {
         fatalError("allowed outside the ALLOW rule: \(request.method.debugDescription) \(request.path.debugDescription) \(identity?.principal ?? "-")")
     }
     return 0

@@ -15,17 +15,20 @@ JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3
 def istiod_jwt_authn(providers: list[dict]) -> dict:
     """A jwt_authn filter as istiod writes it for the given JwtProvider configs: providers sorted by
     issuer and named `origins-<i>`; a request passes when one provider verifies or every provider's token
-    is missing (`any{P0, P1, …, all{any{P0, allow_missing}, …}}`); CORS preflight bypassed."""
+    is missing (`any{P0, P1, …, all{any{P0, allow_missing}, …}}`, or `any{P0, allow_missing}` for one);
+    CORS preflight bypassed."""
     ordered = sorted(providers, key=lambda p: p["issuer"])
     names = [f"origins-{i}" for i in range(len(ordered))]
     inner = [{"requires_any": {"requirements": [{"provider_name": n}, {"allow_missing": {}}]}} for n in names]
     outer = [{"provider_name": n} for n in names] + [{"requires_all": {"requirements": inner}}]
+    # One provider: istiod writes just `any{P0, allow_missing}` (an `all` needs two entries).
+    requires = inner[0] if len(inner) == 1 else {"requires_any": {"requirements": outer}}
     return {
         "name": "envoy.filters.http.jwt_authn",
         "typed_config": {
             "@type": JWT_AUTHN_TYPE,
             "providers": dict(zip(names, ordered)),
-            "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": outer}}}],
+            "rules": [{"match": {"prefix": "/"}, "requires": requires}],
             "bypass_cors_preflight": True,
         },
     }
