@@ -130,7 +130,10 @@ struct Authenticator: Sendable {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
             return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys.map(\.text)))), 0)
         }
-        do { try jwt.checkClaims(provider.requirements, now: now) } catch {
+        do {
+            try jwt.checkClaims(provider.requirements, now: now)
+            try provider.constraints?.check(jwt)
+        } catch {
             return completion(trace(jwt, provider, nil, .rejected(error)), 0)
         }
 

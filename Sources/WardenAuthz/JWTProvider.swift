@@ -9,11 +9,14 @@ final class JWTProvider: Sendable {
     let requirements: JWTRequirements
     let slot: KeySlot
     let locations: [TokenLocation]
+    /// The TokenPolicy rules in scope for this issuer, merged (nil: none).
+    let constraints: TokenConstraints?
 
-    init(rule: JWTRule, options: AuthzOptions, slot: KeySlot) {
+    init(rule: JWTRule, options: AuthzOptions, slot: KeySlot, tokenRules: [TokenRule] = []) {
         self.rule = rule
+        constraints = TokenConstraints(rules: tokenRules)
         requirements = JWTRequirements(issuer: rule.issuer, audiences: rule.audiences, clockSkew: options.clockSkew,
-                                       requireExpiration: options.requireExpiration)
+                                       requireExpiration: options.requireExpiration, maxLifetime: constraints?.maxLifetime)
         self.slot = slot
         locations = rule.ownTokenLocations
     }

@@ -32,6 +32,14 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtDPoPBoundAsBearer = "jwt_dpop_bound_as_bearer"
     /// A `cnf` claim with no confirmation method Warden checks.
     case jwtUnsupportedConfirmation = "jwt_unsupported_confirmation"
+    /// A TokenPolicy requires sender-constrained tokens and this one is a plain bearer token.
+    case jwtBindingRequired = "jwt_binding_required"
+    /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
+    case jwtTypeNotAllowed = "jwt_type_not_allowed"
+    /// A TokenPolicy's required claim is missing or has another value.
+    case jwtRequiredClaim = "jwt_required_claim"
+    /// `sub` fails a TokenPolicy's `subjects` (Envoy's `subjects`).
+    case jwtSubjectNotAllowed = "jwt_subject_not_allowed"
     // The AuthorizationPolicies deny (403 `RBAC: access denied`).
     /// A DENY policy matched.
     case policyDenied = "policy_denied"
@@ -76,6 +84,10 @@ extension JWTError {
         case .bindingFailed(.noCertificate), .bindingFailed(.certificateMismatch): return .jwtCertificateBinding
         case .bindingFailed(.dpopAsBearer): return .jwtDPoPBoundAsBearer
         case .bindingFailed(.unsupported): return .jwtUnsupportedConfirmation
+        case .bindingFailed(.required): return .jwtBindingRequired
+        case .typeNotAllowed: return .jwtTypeNotAllowed
+        case .requiredClaim: return .jwtRequiredClaim
+        case .subjectNotAllowed: return .jwtSubjectNotAllowed
         }
     }
 }

@@ -20,7 +20,9 @@ final class ScopePlan: Sendable {
 
     init(effective: EffectivePolicy, options: AuthzOptions, slots: (JWTRule) -> KeySlot) {
         self.effective = effective
-        let all = effective.jwtRules.map { JWTProvider(rule: $0, options: options, slot: slots($0)) }
+        let all = effective.jwtRules.map {
+            JWTProvider(rule: $0, options: options, slot: slots($0), tokenRules: effective.tokenRulesByIssuer[ExactKey($0.issuer)] ?? [])
+        }
         var providers: [ExactKey: JWTProvider] = [:]
         for p in all where providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
         self.providers = providers

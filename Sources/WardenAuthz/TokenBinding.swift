@@ -14,7 +14,13 @@ enum TokenBinding {
     static func check(_ traces: inout [TokenTrace], rejected: inout Int?, certificate: String) {
         var thumbprint: String??  // computed once, only for a certificate-bound token
         for index in traces.indices.reversed() {
-            guard let verified = traces[index].verified, let cnf = verified.confirmation else { continue }
+            guard let verified = traces[index].verified else { continue }
+            guard let cnf = verified.confirmation else {
+                // A plain bearer token: fine, unless the issuer's TokenPolicy requires a bound one.
+                guard traces[index].provider?.constraints?.senderConstrained == true else { continue }
+                reject(&traces, index, .required, &rejected)
+                return
+            }
             let failure: BindingFailure?
             if let expected = cnf.certificateThumbprint {
                 if thumbprint == nil {
@@ -31,11 +37,15 @@ enum TokenBinding {
                 failure = .unsupported(cnf.otherMembers)
             }
             guard let failure else { continue }
-            let t = traces[index]
-            traces[index] = TokenTrace(location: t.location, byteCount: t.byteCount, jwt: t.jwt, provider: t.provider, keys: t.keys,
-                                       outcome: .rejected(.bindingFailed(failure)))
-            rejected = index
+            reject(&traces, index, failure, &rejected)
             return
         }
+    }
+
+    private static func reject(_ traces: inout [TokenTrace], _ index: Int, _ failure: BindingFailure, _ rejected: inout Int?) {
+        let t = traces[index]
+        traces[index] = TokenTrace(location: t.location, byteCount: t.byteCount, jwt: t.jwt, provider: t.provider, keys: t.keys,
+                                   outcome: .rejected(.bindingFailed(failure)))
+        rejected = index
     }
 }

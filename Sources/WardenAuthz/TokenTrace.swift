@@ -77,7 +77,10 @@ public final class TokenTrace: Sendable {
 
 /// The checks a token goes through, in the order Warden runs them (Envoy's order).
 public enum TokenCheck: Int, Sendable, CaseIterable, Comparable {
-    case decode, issuer, time, audience, keys, kid, signature
+    case decode, issuer, time, audience
+    /// A TokenPolicy's checks of the token's type, claims and subject.
+    case profile
+    case keys, kid, signature
     /// Proof of possession for a sender-constrained token (`cnf`): every request, cached or not.
     case binding
 
@@ -94,6 +97,7 @@ extension JWTError {
         case .mixedIssuers: return .signature
         case .expired, .notYetValid, .missingExpiration, .lifetimeTooLong: return .time
         case .audienceMismatch: return .audience
+        case .typeNotAllowed, .requiredClaim, .subjectNotAllowed: return .profile
         case .jwksUnavailable, .malformedJWKS: return .keys
         case .unknownKid: return .kid
         case .badSignature, .lenientEncoding: return .signature

@@ -42,6 +42,12 @@ public enum JWTError: Error, Sendable, Hashable {
     /// The token is sender-constrained (`cnf`) and the request does not prove possession (RFC 8705 §3,
     /// RFC 9449 §7.1): checked on every request, cached token or not.
     case bindingFailed(BindingFailure)
+    /// A TokenPolicy's `typ` list does not include the token's `typ` (RFC 9068 §4 for `at+jwt`).
+    case typeNotAllowed(got: String?, allowed: [String])
+    /// A TokenPolicy's required claim is absent, or has none of the required values.
+    case requiredClaim(name: String, present: Bool, values: [String])
+    /// `sub` fails the rule's `subjects` matcher (Envoy's `subjects`).
+    case subjectNotAllowed(String?)
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
@@ -70,7 +76,9 @@ public enum JWTError: Error, Sendable, Hashable {
         case .unsupportedAlgorithm: return "Jwt header [alg] is not supported"
         case .unknownKid: return "Jwks doesn't have key to match kid or alg from Jwt"
         case .badSignature, .lenientEncoding: return "Jwt verification fails"
-        case .expired, .missingExpiration, .lifetimeTooLong: return "Jwt is expired"
+        case .expired, .missingExpiration: return "Jwt is expired"
+        // Envoy 1.40's jwt_authn answers a max_lifetime failure (and no exp under max_lifetime) this way.
+        case .lifetimeTooLong: return "Jwt verification fails"
         case .notYetValid: return "Jwt not yet valid"
         case .issuerNotConfigured, .issuerMismatch: return "Jwt issuer is not configured"
         case .audienceMismatch: return "Audiences in Jwt are not allowed"
@@ -82,6 +90,10 @@ public enum JWTError: Error, Sendable, Hashable {
         case .bindingFailed(.noCertificate), .bindingFailed(.certificateMismatch): return "Jwt is bound to another client certificate"
         case .bindingFailed(.dpopAsBearer): return "Jwt is DPoP-bound and needs a DPoP proof"
         case .bindingFailed(.unsupported): return "Jwt confirmation method is not supported"
+        case .bindingFailed(.required): return "Jwt must be sender-constrained"
+        case .typeNotAllowed: return "Jwt type is not allowed"
+        case .requiredClaim(_, let present, _): return present ? "Jwt claim value is not allowed" : "Jwt is missing a required claim"
+        case .subjectNotAllowed: return "Jwt verification fails"
         case .mixedIssuers: return "Jwt issuer is not configured"
         }
     }
@@ -156,6 +168,14 @@ public enum JWTError: Error, Sendable, Hashable {
         case .jwksUnavailable(let why): return "the issuer's keys are unavailable: \(why)"
         case .malformedJWKS(let why): return "the JWKS is unusable: \(why)"
         case .bindingFailed(let failure): return failure.detail
+        case .typeNotAllowed(let got, let allowed):
+            return "typ \(got.map(Self.quote) ?? "(none)") is not one of [\(allowed.map(Self.quote).joined(separator: ", "))]"
+                + (allowed.contains { $0.lowercased().hasSuffix("at+jwt") } ? " (RFC 9068: an access token says typ at+jwt; an ID token is not an access token)" : "")
+        case .requiredClaim(let name, let present, let values):
+            if !present { return "the token has no \(Self.quote(name)) claim, which the TokenPolicy requires" }
+            return "claim \(Self.quote(name)) has none of the values the TokenPolicy requires: [\(values.prefix(8).map(Self.quote).joined(separator: ", "))]"
+        case .subjectNotAllowed(let sub):
+            return "sub \(sub.map(Self.quote) ?? "(none)") does not match the rule's subjects"
         }
     }
 
@@ -211,6 +231,8 @@ public enum BindingFailure: Sendable, Hashable {
     case dpopAsBearer
     /// A `cnf` without a confirmation method Warden checks (`x5t#S256`, `jkt`): it cannot be confirmed.
     case unsupported([String])
+    /// A TokenPolicy requires sender-constrained tokens from this issuer, and this one has no `cnf`.
+    case required
 
     var detail: String {
         switch self {
@@ -221,6 +243,9 @@ public enum BindingFailure: Sendable, Hashable {
             return "the token is bound to the client certificate with SHA-256 thumbprint \(expected); the request's has \(actual) (RFC 8705 §3)"
         case .dpopAsBearer:
             return "the token is bound to a DPoP key (cnf jkt) and was presented as a bearer token, without a DPoP proof (RFC 9449 §7.1)"
+        case .required:
+            return "the issuer's TokenPolicy requires sender-constrained tokens (cnf: a client certificate, RFC 8705, or a DPoP key, "
+                + "RFC 9449), and this is a plain bearer token"
         case .unsupported(let members):
             return "the token's cnf claim (members \(members.sorted().joined(separator: ", "))) names no confirmation method Warden can check "
                 + "(x5t#S256, jkt): a sender-constrained token is never accepted as a bearer token"

@@ -12,7 +12,7 @@ public struct JWTRequirements: Sendable, Hashable {
     public var clockSkew: Double
     /// Reject tokens without `exp` (Envoy `require_expiration`; default false, as Istio).
     public var requireExpiration: Bool
-    /// Reject tokens whose remaining lifetime `exp − now` exceeds this (Envoy `max_lifetime`);
+    /// Reject tokens whose remaining lifetime `exp − now` is this or more (Envoy `max_lifetime`);
     /// a token without `exp` is then rejected too.
     public var maxLifetime: Double?
 
@@ -42,7 +42,7 @@ extension UnverifiedJWT {
         if let exp = expiresAt, now > exp + req.clockSkew { throw .expired(exp: exp, now: now) }
         if let max = req.maxLifetime {
             guard let exp = expiresAt else { throw .lifetimeTooLong(lifetime: nil, limit: max) }
-            if exp - now > max { throw .lifetimeTooLong(lifetime: exp - now, limit: max) }
+            if exp - now >= max { throw .lifetimeTooLong(lifetime: exp - now, limit: max) }
         } else if req.requireExpiration && expiresAt == nil {
             throw .missingExpiration
         }

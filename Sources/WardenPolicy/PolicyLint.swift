@@ -24,6 +24,13 @@ public struct PolicyLint: Sendable {
         for ap in policies.authorizationPolicies {
             authorizationPolicy(ap, into: &out)
         }
+        for tp in policies.tokenPolicies {
+            for (i, rule) in tp.rules.enumerated()
+            where !policies.requestAuthentications.contains(where: { meet($0.ref.namespace, tp.ref.namespace) && $0.jwtRules.contains { $0.issuer.bytesEqual(rule.issuer) } }) {
+                out.append(PolicyWarning(.tokenPolicyUnknownIssuer, tp.origin, field: "spec.jwtRules[\(i)].issuer",
+                    "no RequestAuthentication in \(tp.ref.namespace) or the root namespace accepts issuer \"\(rule.issuer)\": this rule changes nothing"))
+            }
+        }
         return out.enumerated().sorted { a, b in
             (a.element.origin.file, a.element.origin.line, a.offset) < (b.element.origin.file, b.element.origin.line, b.offset)
         }.map(\.element)
@@ -54,6 +61,21 @@ public struct PolicyLint: Sendable {
             } else if !hasKeys && !rule.issuer.lowercased().hasPrefix("https://") {
                 out.append(PolicyWarning(.issuerWithoutKeys, ra.origin, field: "\(field).issuer",
                     "issuer \"\(rule.issuer)\" is not a URL and the rule has neither jwksUri nor jwks: OIDC discovery cannot find its keys"))
+            }
+            if rule.audiences.isEmpty {
+                let typChecked = policies.tokenPolicies.contains { tp in
+                    meet(ra.ref.namespace, tp.ref.namespace) && tp.rules.contains { $0.issuer.bytesEqual(rule.issuer) && !$0.typ.isEmpty }
+                }
+                if typChecked {
+                    out.append(PolicyWarning(.jwtRuleAnyAudience, ra.origin, field: "\(field).audiences",
+                        "no audiences: a token issuer \"\(rule.issuer)\" minted for any other service is accepted here (RFC 9700 §2.3); "
+                        + "list this service's audience"))
+                } else {
+                    out.append(PolicyWarning(.idTokenAccepted, ra.origin, field: "\(field).audiences",
+                        "no audiences and no TokenPolicy typ for issuer \"\(rule.issuer)\": tokens minted for any other service, "
+                        + "and ID tokens, are accepted as access tokens here (RFC 9700 §2.3). List this service's audience, and a "
+                        + "TokenPolicy with typ: [at+jwt] if the issuer marks access tokens (RFC 9068)"))
+                }
             }
             if let uri = rule.jwksUri, uri.lowercased().hasPrefix("http://") {
                 out.append(PolicyWarning(.jwksURINotHTTPS, ra.origin, field: "\(field).jwksUri",
@@ -140,7 +162,11 @@ public struct PolicyLint: Sendable {
     // MARK: Helpers
 
     private func meet(_ raNamespace: String, _ ap: AuthorizationPolicy) -> Bool {
-        raNamespace == ap.ref.namespace || raNamespace == rootNamespace || ap.ref.namespace == rootNamespace
+        meet(raNamespace, ap.ref.namespace)
+    }
+
+    private func meet(_ a: String, _ b: String) -> Bool {
+        a == b || a == rootNamespace || b == rootNamespace
     }
 
     /// An ALLOW policy whose rules look at the JWT identity.

@@ -18,6 +18,13 @@ public struct PolicyWarning: Sendable, Hashable, CustomStringConvertible {
         case jwksPrivateKey = "jwks-private-key"
         /// An ALLOW on `request.auth` where a rule accepts tokens for any audience.
         case allowAnyAudience = "allow-any-audience"
+        /// A jwtRule without `audiences`: tokens minted for any service are accepted (RFC 9700 §2.3).
+        case jwtRuleAnyAudience = "jwtrule-any-audience"
+        /// A jwtRule without `audiences` and no TokenPolicy `typ` for its issuer: nothing stops an ID token
+        /// from being used as an access token.
+        case idTokenAccepted = "id-token-accepted"
+        /// A TokenPolicy rule for an issuer no RequestAuthentication in its scope accepts: it changes nothing.
+        case tokenPolicyUnknownIssuer = "tokenpolicy-unknown-issuer"
         /// An ALLOW policy without rules: it denies everything it applies to.
         case allowWithoutRules = "allow-without-rules"
         /// `*…*`: Istio has no contains-match; this is a suffix match of text ending in `*`.

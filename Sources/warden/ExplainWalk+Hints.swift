@@ -13,6 +13,7 @@ extension ExplainWalk {
             if case .notYetValid = error { return "nbf" }
             return "exp"
         case .audience: return "aud"
+        case .profile: return "TokenPolicy"
         case .keys: return "keys"
         case .kid: return "kid"
         case .signature: return "signature"

@@ -139,6 +139,7 @@ struct ExplainWalk {
         out.add("\(step). Audience\(label)")
         step += 1
         audience(trace, out: out)
+        tokenPolicy(trace, effective: effective, out: out)
         out.add("")
 
         out.add("\(step). Key (kid)\(label)")
@@ -283,6 +284,30 @@ struct ExplainWalk {
                 }
             }
             out.info("a disallowed audience is answered with \(error.httpStatus) \"\(error.envoyMessage)\" (not 401)")
+        }
+    }
+
+    /// The issuer's TokenPolicy checks (typ, required claims, subjects), shown under the audience step
+    /// when a TokenPolicy applies to the issuer or one of its checks failed.
+    private func tokenPolicy(_ trace: TokenTrace, effective: EffectivePolicy, out: Lines) {
+        let issuer = trace.jwt?.issuer ?? trace.rule?.issuer ?? ""
+        let rules = effective.tokenRulesByIssuer[ExactKey(issuer)] ?? []
+        switch state(.profile, trace) {
+        case .failed(let error):
+            out.fail("TokenPolicy: \(error.detail)")
+            out.info("policies: " + effective.tokenPolicies.filter { $0.rules.contains { $0.issuer.bytesEqual(issuer) } }
+                .map { "\($0.ref) (\($0.origin))" }.joined(separator: ", "))
+        case .passed where !rules.isEmpty:
+            var checks: [String] = []
+            if rules.contains(where: { !$0.typ.isEmpty }) { checks.append("typ \(trace.jwt?.header.typ.map(quote) ?? "(none)")") }
+            let claims = rules.flatMap(\.requiredClaims).map(\.name)
+            if !claims.isEmpty { checks.append("required claims [\(claims.map(quote).joined(separator: ", "))]") }
+            if rules.contains(where: { $0.subjects != nil }) { checks.append("subjects") }
+            if rules.contains(where: { $0.maxLifetime != nil }) { checks.append("maximum lifetime") }
+            if rules.contains(where: \.senderConstrained) { checks.append("sender-constrained (checked with the signature)") }
+            out.pass("TokenPolicy: " + (checks.isEmpty ? "no checks" : checks.joined(separator: ", ")) + " — passed")
+        default:
+            break
         }
     }
 

@@ -71,6 +71,17 @@ struct PolicyLintTests {
             """,
             expected: [(.requestAuthenticationBlocksNothing, ""), (.jwksPrivateKey, "spec.jwtRules[0].jwks"),
                        (.jwksPrivateKey, "spec.jwtRules[0].jwks")]),
+        Row(name: "a rule without audiences accepts ID tokens",
+            yaml: "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\n"
+                + "spec:\n  jwtRules: [{issuer: \"https://idp.example.com\", jwksUri: \"https://idp.example.com/k\"}]\n",
+            expected: [(.requestAuthenticationBlocksNothing, ""), (.idTokenAccepted, "spec.jwtRules[0].audiences")]),
+        Row(name: "a rule without audiences whose TokenPolicy checks typ",
+            yaml: "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\n"
+                + "spec:\n  jwtRules: [{issuer: \"https://idp.example.com\", jwksUri: \"https://idp.example.com/k\"}]\n---\n"
+                + "apiVersion: security.warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: tp, namespace: istio-system}\n"
+                + "spec:\n  jwtRules: [{issuer: \"https://idp.example.com\", typ: [at+jwt]}, {issuer: \"https://other\"}]\n",
+            expected: [(.requestAuthenticationBlocksNothing, ""), (.jwtRuleAnyAudience, "spec.jwtRules[0].audiences"),
+                       (.tokenPolicyUnknownIssuer, "spec.jwtRules[1].issuer")]),
         Row(name: "skipped documents",
             yaml: "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x}\n",
             expected: [(.resourceSkipped, "")]),

@@ -75,6 +75,12 @@ class Minter:
             hdr["kid"] = kid if kid is not None else key.kid
         if header:
             hdr.update(header)
+        if any(v is None for v in hdr.values()):
+            # A None value removes the member; jwt.encode would put typ back, so sign the JWS directly.
+            from joserfc import jws
+            hdr = {k: v for k, v in hdr.items() if v is not None}
+            payload = json.dumps(claims, separators=(",", ":")).encode()
+            return jws.serialize_compact(hdr, payload, key.jwk, algorithms=[alg])
         return jwt.encode(hdr, claims, key.jwk, algorithms=[alg], registry=_REGISTRY)
 
     # -- scenarios -------------------------------------------------------------------------------------
