@@ -18,6 +18,28 @@ enum PolicyDump {
         return .object(o)
     }
 
+    /// A TokenPolicy; required claim values are counted, not shown (they may name tenants or groups).
+    static func tokenPolicy(_ tp: TokenPolicy) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "namespace": .string(tp.ref.namespace), "name": .string(tp.ref.name), "origin": .string(tp.origin.description),
+            "jwt_rules": .array(tp.rules.map { r in
+                var rule: [String: JSONValue] = ["issuer": .string(r.issuer), "sender_constrained": .bool(r.senderConstrained)]
+                if !r.typ.isEmpty { rule["typ"] = strings(r.typ) }
+                if let m = r.maxLifetime { rule["max_lifetime_seconds"] = .number(Double(m.components.seconds)) }
+                if !r.requiredClaims.isEmpty {
+                    rule["required_claims"] = .array(r.requiredClaims.map {
+                        .object(["name": .string($0.name), "values": .string($0.values.isEmpty ? "any" : "<\($0.values.count) value(s)>")])
+                    })
+                }
+                if let s = r.subjects { rule["subjects"] = .string(s.description) }
+                return .object(rule)
+            }),
+        ]
+        if let s = tp.selector { o["selector"] = labels(s.matchLabels) }
+        if !tp.targetRefs.isEmpty { o["target_refs"] = strings(tp.targetRefs.map(\.description)) }
+        return .object(o)
+    }
+
     static func jwtRule(_ r: JWTRule) -> JSONValue {
         var o: [String: JSONValue] = [
             "issuer": .string(r.issuer),

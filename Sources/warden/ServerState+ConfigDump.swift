@@ -28,7 +28,9 @@ extension ServerState {
             "loaded": .object([
                 "request_authentications": .number(Double(gen.policies.requestAuthentications.count)),
                 "authorization_policies": .number(Double(gen.policies.authorizationPolicies.count)),
+                "token_policies": .number(Double(gen.policies.tokenPolicies.count)),
             ]),
+            "token_policies": .array(effective.tokenPolicies.map(PolicyDump.tokenPolicy)),
             "request_authentications": .array(effective.requestAuthentications.map(PolicyDump.requestAuthentication)),
             "authorization_policies": .array(policies.map(PolicyDump.authorizationPolicy)),
             "notes": PolicyDump.strings((gen.policies.notes + effective.notes).map(\.description)),

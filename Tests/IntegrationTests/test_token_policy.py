@@ -63,6 +63,7 @@ def warden_envoy(module_idp, make_warden, make_envoy, upstream, tmp_path):
         from harness.warden import write_policy_dir
         w = make_warden(write_policy_dir(tmp_path / "p", {"ra.yaml": request_authentication(module_idp),
                                                            "tp.yaml": token_policy(module_idp.issuer, rule)}))
+        start.warden = w
         return make_envoy(upstream_port=upstream.port, warden_port=w.port)
     return start
 
@@ -81,6 +82,9 @@ def test_only_access_tokens_rfc9068(warden_envoy, module_idp, typ, status):
 
 def test_required_claims_and_sender_constraint(warden_envoy, module_idp):
     envoy = warden_envoy("    requiredClaims: [{name: client_id}, {name: acr, values: [mfa]}]\n    senderConstrained: true")
+    dump = json.loads(warden_envoy.warden.admin_status("/config_dump")[1])
+    rule = dump["token_policies"][0]["jwt_rules"][0]
+    assert rule["sender_constrained"] and rule["required_claims"][1] == {"name": "acr", "values": "<1 value(s)>"}
     m = Minter(module_idp)
     assert answer(envoy, m.mint())[:2] == (401, b"Jwt is missing a required claim")
     assert answer(envoy, m.mint(client_id="web", acr="pwd"))[:2] == (401, b"Jwt claim value is not allowed")
