@@ -18,6 +18,11 @@ public struct AuthzOptions: Sendable {
     /// The deadline of a check whose caller sent none (gRPC without `grpc-timeout`), in seconds: it bounds
     /// how long the check may wait for keys. Well under Envoy's default ext_authz timeout (200 ms).
     public var defaultDeadline: Double = 0.1
+    /// How far a DPoP proof's `iat` may be from now, either way, in seconds (RFC 9449 §4.3 step 11); also
+    /// how long its `jti` is remembered against replay.
+    public var dpopProofWindow: Double = 60
+    /// Proof ids remembered against replay (per process; oldest evicted first when full).
+    public var dpopReplayCapacity = 100_000
     /// A check that reaches Warden with less time than this before its caller's deadline is not started
     /// (shed, answered UNAVAILABLE at once): under overload the queue ahead of it ate its time, and a
     /// decision after the deadline helps nobody. Seconds; 0 never sheds.

@@ -20,6 +20,8 @@ public final class CheckService: Sendable {
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
     private let authenticator: Authenticator
+    /// DPoP proofs (RFC 9449): window and the per-process replay cache.
+    let dpop: DPoPVerifier
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
     /// Serializes installs: each numbers its plan one past the last.
@@ -42,6 +44,7 @@ public final class CheckService: Sendable {
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
                                       options: options)
         responses = ResponseBuilder(options: options)
+        dpop = DPoPVerifier(window: options.dpopProofWindow, replayCapacity: options.dpopReplayCapacity)
     }
 
     /// The plan new checks run on.
@@ -105,11 +108,13 @@ public final class CheckService: Sendable {
         // One reference crosses the authenticator's closures: capturing the request itself put a copy of
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
         // instructions of a cached check (callgrind).
-        let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, completion: completion)
+        let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, tokens: tokens, completion: completion)
         let caller = CallerLimits(deadline: deadline ?? receivedAt &+ options.defaultDeadlineNanos, cancellation: cancellation)
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
             var traces = result.traces, rejected = result.rejected
-            if rejected == nil { TokenBinding.check(&traces, rejected: &rejected, certificate: pending.request.sourceCertificate) }
+            if rejected == nil {
+                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop)
+            }
             pending.record.tokens = traces
             pending.record.rejectedToken = rejected
             pending.record.rejectedTogether = rejected == result.rejected ? result.together : nil
@@ -123,12 +128,15 @@ public final class CheckService: Sendable {
         let request: RequestAttributes
         let record: DecisionRecord
         let scopePlan: ScopePlan
+        let tokens: [ExtractedToken]
         let completion: @Sendable (CheckResult) -> Void
 
-        init(request: RequestAttributes, record: DecisionRecord, scopePlan: ScopePlan, completion: @escaping @Sendable (CheckResult) -> Void) {
+        init(request: RequestAttributes, record: DecisionRecord, scopePlan: ScopePlan, tokens: [ExtractedToken],
+             completion: @escaping @Sendable (CheckResult) -> Void) {
             self.request = request
             self.record = record
             self.scopePlan = scopePlan
+            self.tokens = tokens
             self.completion = completion
         }
     }

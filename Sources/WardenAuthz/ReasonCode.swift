@@ -34,6 +34,10 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtUnsupportedConfirmation = "jwt_unsupported_confirmation"
     /// A TokenPolicy requires sender-constrained tokens and this one is a plain bearer token.
     case jwtBindingRequired = "jwt_binding_required"
+    /// A DPoP proof that fails RFC 9449 §4.3 (form, signature, htm, htu, iat, ath, replay).
+    case jwtDPoPProofInvalid = "jwt_dpop_proof_invalid"
+    /// A token with the DPoP scheme whose `cnf.jkt` is not the proof's key (or that is not DPoP-bound).
+    case jwtDPoPKeyMismatch = "jwt_dpop_key_mismatch"
     /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
     case jwtTypeNotAllowed = "jwt_type_not_allowed"
     /// A TokenPolicy's required claim is missing or has another value.
@@ -85,6 +89,7 @@ extension JWTError {
         case .bindingFailed(.dpopAsBearer): return .jwtDPoPBoundAsBearer
         case .bindingFailed(.unsupported): return .jwtUnsupportedConfirmation
         case .bindingFailed(.required): return .jwtBindingRequired
+        case .bindingFailed(.dpop(let e)): return e.isProofError ? .jwtDPoPProofInvalid : .jwtDPoPKeyMismatch
         case .typeNotAllowed: return .jwtTypeNotAllowed
         case .requiredClaim: return .jwtRequiredClaim
         case .subjectNotAllowed: return .jwtSubjectNotAllowed

@@ -25,12 +25,22 @@ struct ResponseBuilder: Sendable {
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     private func tokenDenied(_ e: JWTError, record: DecisionRecord, request: RequestAttributes) -> Decision {
-        var headers = [HTTPHeader("www-authenticate", "Bearer realm=\"\(HeaderField.realm(request.originalURI))\", error=\"invalid_token\"")]
+        var headers = [HTTPHeader("www-authenticate", Self.challenge(for: e, realm: HeaderField.realm(request.originalURI)))]
         if options.debugHeaders {
             headers.append(HTTPHeader("x-warden-decision", "deny"))
             headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
         }
         return .deny(DenyResponse(status: e.httpStatus, body: e.envoyMessage, headers: headers))
+    }
+
+    /// `Bearer realm="<uri>", error="invalid_token"`; for a token presented with the DPoP scheme the DPoP
+    /// challenge of RFC 9449 §7.1, with `invalid_dpop_proof` for a bad proof and the algorithms accepted.
+    static func challenge(for e: JWTError, realm: String) -> String {
+        if case .bindingFailed(.dpop(let d)) = e {
+            let algs = DPoPProof.algorithms.map(\.rawValue).joined(separator: " ")
+            return "DPoP realm=\"\(realm)\", error=\"\(d.isProofError ? "invalid_dpop_proof" : "invalid_token")\", algs=\"\(algs)\""
+        }
+        return "Bearer realm=\"\(realm)\", error=\"invalid_token\""
     }
 
     /// 403 `RBAC: access denied` for a policy denial.

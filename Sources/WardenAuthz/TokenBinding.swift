@@ -1,4 +1,5 @@
 import WardenJWT
+import WardenPolicy
 
 /// Proof of possession for sender-constrained tokens (a `cnf` claim), checked on every request — a token
 /// the cache answered for too, since the proof belongs to the connection, not the token.
@@ -6,15 +7,26 @@ import WardenJWT
 /// - `x5t#S256` (RFC 8705 §3): the request's client certificate (Envoy's `source.certificate`) must have
 ///   that SHA-256 thumbprint; no certificate or another one is a 401 `invalid_token`. This holds whenever
 ///   the claim is present: a resource server that understands `cnf` must check it.
-/// - `jkt` (RFC 9449): a DPoP-bound token presented as a bearer token is rejected (§7.1).
+/// - `jkt` (RFC 9449): a token presented with the DPoP scheme needs a valid proof whose key is `cnf.jkt`
+///   (`DPoPVerifier`); a DPoP-bound token presented as a bearer token is rejected (§7.1).
 /// - A `cnf` with neither is a confirmation Warden cannot check: rejected, never taken as a bearer token.
 enum TokenBinding {
     /// Rejects the first verified token (in check order: the last extracted first) whose binding does not
     /// hold; sets `rejected` to its index.
-    static func check(_ traces: inout [TokenTrace], rejected: inout Int?, certificate: String) {
+    static func check(_ traces: inout [TokenTrace], rejected: inout Int?, tokens: [ExtractedToken], request: RequestAttributes,
+                      now: Double, dpop: DPoPVerifier) {
         var thumbprint: String??  // computed once, only for a certificate-bound token
         for index in traces.indices.reversed() {
             guard let verified = traces[index].verified else { continue }
+            if traces[index].location == .dpopAuthorization {
+                // RFC 9449 §7.1: the DPoP scheme; the proof must hold and bind this token (cnf.jkt).
+                if let e = dpop.failure(token: tokens[index].token, boundKey: verified.confirmation?.dpopKeyThumbprint,
+                                        request: request, now: now) {
+                    reject(&traces, index, .dpop(e), &rejected)
+                    return
+                }
+                continue
+            }
             guard let cnf = verified.confirmation else {
                 // A plain bearer token: fine, unless the issuer's TokenPolicy requires a bound one.
                 guard traces[index].provider?.constraints?.senderConstrained == true else { continue }
@@ -24,6 +36,7 @@ enum TokenBinding {
             let failure: BindingFailure?
             if let expected = cnf.certificateThumbprint {
                 if thumbprint == nil {
+                    let certificate = request.sourceCertificate
                     thumbprint = .some(certificate.isEmpty ? nil : Confirmation.certificateThumbprint(pem: certificate))
                 }
                 if let actual = thumbprint! {

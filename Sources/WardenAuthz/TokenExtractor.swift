@@ -19,6 +19,8 @@ public struct TokenExtractor: Sendable {
         for rule in rules {
             for location in rule.locations.isEmpty ? TokenLocation.defaults : rule.locations {
                 byLocation[location, default: []].insert(ExactKey(rule.issuer))
+                // A DPoP-bound token comes with the DPoP scheme instead (its proof is checked with the binding).
+                if location == .bearerAuthorization { byLocation[.dpopAuthorization, default: []].insert(ExactKey(rule.issuer)) }
             }
         }
         func order(_ l: TokenLocation) -> (Int, [UInt8]) {

@@ -11,6 +11,10 @@ public enum TokenLocation: Sendable, Hashable, CustomStringConvertible {
 
     /// `Authorization: Bearer <token>` and `?access_token=`: used when a rule names no location.
     public static let defaults: [TokenLocation] = [.header(name: "authorization", prefix: "Bearer "), .queryParameter("access_token")]
+    /// `Authorization: Bearer …`, Istio's default header location.
+    public static let bearerAuthorization = TokenLocation.header(name: "authorization", prefix: "Bearer ")
+    /// `Authorization: DPoP …` (RFC 9449 §7.1): read wherever `Authorization: Bearer` is, for the same issuers.
+    public static let dpopAuthorization = TokenLocation.header(name: "authorization", prefix: "DPoP ")
 
     /// Equal only with the same bytes (as Envoy's extractor compares names and prefixes): two rules naming
     /// canonically equivalent but different cookies name two locations.

@@ -91,6 +91,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .bindingFailed(.dpopAsBearer): return "Jwt is DPoP-bound and needs a DPoP proof"
         case .bindingFailed(.unsupported): return "Jwt confirmation method is not supported"
         case .bindingFailed(.required): return "Jwt must be sender-constrained"
+        case .bindingFailed(.dpop(let e)): return e.isProofError ? "DPoP proof is invalid" : "Jwt is not bound to the DPoP proof's key"
         case .typeNotAllowed: return "Jwt type is not allowed"
         case .requiredClaim(_, let present, _): return present ? "Jwt claim value is not allowed" : "Jwt is missing a required claim"
         case .subjectNotAllowed: return "Jwt verification fails"
@@ -233,6 +234,8 @@ public enum BindingFailure: Sendable, Hashable {
     case unsupported([String])
     /// A TokenPolicy requires sender-constrained tokens from this issuer, and this one has no `cnf`.
     case required
+    /// Presented with the DPoP scheme (RFC 9449 §7.1), and the proof or the binding fails.
+    case dpop(DPoPError)
 
     var detail: String {
         switch self {
@@ -243,6 +246,7 @@ public enum BindingFailure: Sendable, Hashable {
             return "the token is bound to the client certificate with SHA-256 thumbprint \(expected); the request's has \(actual) (RFC 8705 §3)"
         case .dpopAsBearer:
             return "the token is bound to a DPoP key (cnf jkt) and was presented as a bearer token, without a DPoP proof (RFC 9449 §7.1)"
+        case .dpop(let e): return e.detail
         case .required:
             return "the issuer's TokenPolicy requires sender-constrained tokens (cnf: a client certificate, RFC 8705, or a DPoP key, "
                 + "RFC 9449), and this is a plain bearer token"

@@ -50,6 +50,7 @@ struct ServeCommand {
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
         authz.jwksFiles = options.jwksFiles
+        authz.dpopProofWindow = options.dpopProofWindow
         authz.defaultDeadline = options.defaultDeadline
         authz.shedMargin = options.shedMargin
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,

@@ -47,6 +47,8 @@ struct ServeOptions: Sendable {
     var shedMargin = 0.002
     /// Checks that may wait for one key source's keys at once.
     var jwksMaxWaiters = 64
+    /// How far a DPoP proof's iat may be from now (and how long its jti is remembered).
+    var dpopProofWindow = 60.0
     /// Concurrent calls per HTTP/2 connection of the gRPC listener.
     var maxConcurrentStreams = 256
 
@@ -81,6 +83,8 @@ struct ServeOptions: Sendable {
       --token-cache-size N       token cache entries (default: 100000; 0 disables)
       --token-cache-bytes N      token cache memory bound, estimated heap bytes (default: 20971520 = 20 MiB)
       --max-token-bytes N        longest accepted token (default: 8192)
+      --dpop-proof-window D      DPoP proofs (RFC 9449): iat at most this far from now; jti remembered
+                                 this long against replay, per process (default: 60s)
       --require-expiration       reject tokens without exp
       --ready-timeout D          /readyz is 503 while a JWKS source has no keys, up to this long after start (default: 10s)
 
@@ -173,6 +177,9 @@ struct ServeOptions: Sendable {
                 o.shedMargin = try reader.seconds(for: flag)
                 if o.shedMargin > 1 { throw UsageError("invalid value for --shed-margin: at most 1s") }
             case "--max-concurrent-streams": o.maxConcurrentStreams = try reader.int(for: flag, in: 16...65536)
+            case "--dpop-proof-window":
+                o.dpopProofWindow = try reader.seconds(for: flag)
+                if o.dpopProofWindow < 1 || o.dpopProofWindow > 3600 { throw UsageError("invalid value for --dpop-proof-window: 1s to 1h") }
             case "--jwks-max-waiters": o.jwksMaxWaiters = try reader.int(for: flag, in: 0...65536)
             default: throw UsageError("unknown flag \(flag) (see warden serve --help)")
             }

@@ -1,0 +1,105 @@
+import WardenJWT
+import WardenPolicy
+import WardenSync
+
+/// Checks a DPoP proof against the request it came with and the token it binds (RFC 9449 §4.3 steps
+/// 8–12 and §7.1), after `DPoPProof.verify` checked the proof itself. Keeps the per-process replay cache
+/// of proof `jti`s.
+final class DPoPVerifier: Sendable {
+    /// How far a proof's `iat` may be from now, either way (RFC 9449 §4.3 step 11, §11.1).
+    let window: Double
+    let replay: ReplayCache
+
+    init(window: Double, replayCapacity: Int) {
+        self.window = window
+        replay = ReplayCache(capacity: replayCapacity)
+    }
+
+    /// The failure for `token` (whose `cnf.jkt` is `boundKey`, nil when absent) presented with the DPoP
+    /// scheme on `request`, or nil when the proof holds. A proof is used up only when everything else holds.
+    func failure(token: String, boundKey: String?, request: RequestAttributes, now: Double) -> DPoPError? {
+        guard let header = request.headers.exactValue(forKey: "dpop") else { return .missingProof }
+        // Repeated headers reach ext_authz joined with ","; a compact JWS never has one.
+        if header.utf8.contains(UInt8(ascii: ",")) { return .multipleProofs }
+        let proof: DPoPProof
+        do throws(DPoPError) { proof = try DPoPProof.verify(header) } catch { return error }
+        guard proof.htm.bytesEqual(request.method) else { return .method(proof: proof.htm, request: request.method) }
+        let uri = Self.requestURI(request)
+        guard let htu = Self.normalized(proof.htu), htu.bytesEqual(Self.normalized(uri) ?? "") else {
+            return .uri(proof: proof.htu, request: uri)
+        }
+        guard abs(now - proof.iat) <= window else { return .issuedAt(iat: proof.iat, now: now, window: window) }
+        guard let ath = proof.ath, ath.bytesEqual(DPoPProof.accessTokenHash(token)) else { return .accessTokenHash }
+        guard let boundKey else { return .notBound }
+        guard boundKey.bytesEqual(proof.jkt) else { return .keyMismatch }
+        guard replay.insert(proof.jkt + " " + proof.jti, expires: proof.iat + window, now: now) else { return .replay }
+        return nil
+    }
+
+    /// The request URI a proof's `htu` names: scheme, `:authority` and path, without query (§4.3 step 9).
+    static func requestURI(_ request: RequestAttributes) -> String {
+        let scheme = request.scheme.isEmpty ? "http" : request.scheme
+        var path = Substring(request.path)
+        if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<q] }
+        return "\(scheme)://\(request.host)\(path.isEmpty ? "/" : path)"
+    }
+
+    /// RFC 3986 §6.2.2–6.2.3 for comparing `htu`: scheme and host lower-cased, the default port and
+    /// query/fragment dropped, an empty path as `/`. nil for something that is not an absolute http(s) URI.
+    static func normalized(_ uri: String) -> String? {
+        guard let sep = uri.range(of: "://") else { return nil }
+        let scheme = uri[..<sep.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
+        var rest = uri[sep.upperBound...]
+        if let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<cut] }
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        var authority = rest[..<slash].lowercased()
+        let path = rest[slash...]
+        if authority.contains("@") { return nil }  // no userinfo in an htu
+        let defaultPort = scheme == "https" ? ":443" : ":80"
+        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
+        guard !authority.isEmpty else { return nil }
+        return "\(scheme)://\(authority)\(path.isEmpty ? "/" : path)"
+    }
+}
+
+/// Proof ids seen within their window, bounded: when full, expired entries go first, then the oldest
+/// (counted in `evictedUnexpired`: replay protection for those is lost, so size it for the proof rate ×
+/// the window).
+final class ReplayCache: Sendable {
+    private struct State {
+        var expiries: [String: Double] = [:]
+        var order: [(key: String, expires: Double)] = []
+        var head = 0
+        var evictedUnexpired = 0
+    }
+
+    let capacity: Int
+    private let state = Locked(State())
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Records `key` until `expires`; false if it is already recorded and not expired (a replay).
+    func insert(_ key: String, expires: Double, now: Double) -> Bool {
+        state.withLock { s in
+            if let seen = s.expiries[key], seen >= now { return false }
+            while s.head < s.order.count, s.order[s.head].expires < now || s.expiries.count >= capacity {
+                let old = s.order[s.head]
+                if old.expires >= now { s.evictedUnexpired += 1 }
+                if s.expiries[old.key] == old.expires { s.expiries[old.key] = nil }
+                s.head += 1
+            }
+            if s.head > 4096, s.head * 2 > s.order.count {
+                s.order.removeFirst(s.head)
+                s.head = 0
+            }
+            s.expiries[key] = expires
+            s.order.append((key, expires))
+            return true
+        }
+    }
+
+    /// Entries evicted before they expired (the cache was full).
+    var evictedUnexpired: Int { state.withLock { $0.evictedUnexpired } }
+    var count: Int { state.withLock { $0.expiries.count } }
+}
