@@ -23,6 +23,9 @@ public struct AuthzOptions: Sendable {
     public var dpopProofWindow: Double = 60
     /// Proof ids remembered against replay (per process; oldest evicted first when full).
     public var dpopReplayCapacity = 100_000
+    /// With a shared replay store (Redis) that cannot answer: false fails closed (503), true falls back to
+    /// this process's cache (a proof may then be replayed once per replica).
+    public var dpopReplayFallbackToLocal = false
     /// A check that reaches Warden with less time than this before its caller's deadline is not started
     /// (shed, answered UNAVAILABLE at once): under overload the queue ahead of it ate its time, and a
     /// decision after the deadline helps nobody. Seconds; 0 never sheds.

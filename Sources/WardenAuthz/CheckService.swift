@@ -34,7 +34,7 @@ public final class CheckService: Sendable {
     ///   - decisionLog: where each decision is logged (nil: nowhere).
     public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
                 tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
-                clock: @escaping @Sendable () -> Double) {
+                replayStore: (any ReplayStore)? = nil, clock: @escaping @Sendable () -> Double) {
         self.options = options
         self.scope = scope
         self.keyStore = keyStore
@@ -44,7 +44,12 @@ public final class CheckService: Sendable {
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
                                       options: options)
         responses = ResponseBuilder(options: options)
-        dpop = DPoPVerifier(window: options.dpopProofWindow, replayCapacity: options.dpopReplayCapacity)
+        let local = ReplayCache(capacity: options.dpopReplayCapacity)
+        if let shared = replayStore {
+            dpop = DPoPVerifier(window: options.dpopProofWindow, store: shared, fallback: options.dpopReplayFallbackToLocal ? local : nil)
+        } else {
+            dpop = DPoPVerifier(window: options.dpopProofWindow, store: local)
+        }
     }
 
     /// The plan new checks run on.

@@ -8,11 +8,15 @@ import WardenSync
 final class DPoPVerifier: Sendable {
     /// How far a proof's `iat` may be from now, either way (RFC 9449 §4.3 step 11, §11.1).
     let window: Double
-    let replay: ReplayCache
+    /// Where proof ids are remembered: this process's `ReplayCache`, or a shared store (Redis).
+    let replay: any ReplayStore
+    /// When the shared store cannot answer: nil fails closed (503); else this process's cache answers.
+    let fallback: ReplayCache?
 
-    init(window: Double, replayCapacity: Int) {
+    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil) {
         self.window = window
-        replay = ReplayCache(capacity: replayCapacity)
+        replay = store
+        self.fallback = fallback
     }
 
     /// The failure for `token` (whose `cnf.jkt` is `boundKey`, nil when absent) presented with the DPoP
@@ -32,8 +36,14 @@ final class DPoPVerifier: Sendable {
         guard let ath = proof.ath, ath.bytesEqual(DPoPProof.accessTokenHash(token)) else { return .accessTokenHash }
         guard let boundKey else { return .notBound }
         guard boundKey.bytesEqual(proof.jkt) else { return .keyMismatch }
-        guard replay.insert(proof.jkt + " " + proof.jti, expires: proof.iat + window, now: now) else { return .replay }
-        return nil
+        let key = proof.jkt + " " + proof.jti
+        switch replay.firstUse(of: key, expires: proof.iat + window, now: now) {
+        case .first: return nil
+        case .replay: return .replay
+        case .unavailable(let why):
+            guard let fallback else { return .replayStoreUnavailable(why) }
+            return fallback.insert(key, expires: proof.iat + window, now: now) ? nil : .replay
+        }
     }
 
     /// The request URI a proof's `htu` names: scheme, `:authority` and path, without query (§4.3 step 9).
@@ -63,10 +73,22 @@ final class DPoPVerifier: Sendable {
     }
 }
 
+/// Where DPoP proof ids are remembered against replay: one process (`ReplayCache`) or a fleet (Redis).
+public protocol ReplayStore: Sendable {
+    /// Records `key` until `expires` (seconds since the epoch): `.first` if it was not recorded yet.
+    func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict
+}
+
+public enum ReplayVerdict: Sendable, Equatable {
+    case first, replay
+    /// The store could not answer (e.g. Redis unreachable).
+    case unavailable(String)
+}
+
 /// Proof ids seen within their window, bounded: when full, expired entries go first, then the oldest
 /// (counted in `evictedUnexpired`: replay protection for those is lost, so size it for the proof rate ×
 /// the window).
-final class ReplayCache: Sendable {
+public final class ReplayCache: ReplayStore {
     private struct State {
         var expiries: [String: Double] = [:]
         var order: [(key: String, expires: Double)] = []
@@ -77,7 +99,11 @@ final class ReplayCache: Sendable {
     let capacity: Int
     private let state = Locked(State())
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    public init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    public func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict {
+        insert(key, expires: expires, now: now) ? .first : .replay
+    }
 
     /// Records `key` until `expires`; false if it is already recorded and not expired (a replay).
     func insert(_ key: String, expires: Double, now: Double) -> Bool {

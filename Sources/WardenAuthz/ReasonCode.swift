@@ -38,6 +38,8 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtDPoPProofInvalid = "jwt_dpop_proof_invalid"
     /// A token with the DPoP scheme whose `cnf.jkt` is not the proof's key (or that is not DPoP-bound).
     case jwtDPoPKeyMismatch = "jwt_dpop_key_mismatch"
+    /// The shared DPoP replay store (Redis) could not answer: 503, fail closed.
+    case jwtDPoPReplayUnavailable = "jwt_dpop_replay_unavailable"
     /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
     case jwtTypeNotAllowed = "jwt_type_not_allowed"
     /// A TokenPolicy's required claim is missing or has another value.
@@ -89,6 +91,7 @@ extension JWTError {
         case .bindingFailed(.dpopAsBearer): return .jwtDPoPBoundAsBearer
         case .bindingFailed(.unsupported): return .jwtUnsupportedConfirmation
         case .bindingFailed(.required): return .jwtBindingRequired
+        case .bindingFailed(.dpop(.replayStoreUnavailable)): return .jwtDPoPReplayUnavailable
         case .bindingFailed(.dpop(let e)): return e.isProofError ? .jwtDPoPProofInvalid : .jwtDPoPKeyMismatch
         case .typeNotAllowed: return .jwtTypeNotAllowed
         case .requiredClaim: return .jwtRequiredClaim

@@ -100,11 +100,13 @@ public enum DPoPError: Error, Sendable, Hashable {
     case replay
     /// A token presented with the DPoP scheme that is not DPoP-bound (no `cnf.jkt`).
     case notBound
+    /// The shared replay store (Redis) could not answer, and Warden fails closed.
+    case replayStoreUnavailable(String)
 
     /// Proof errors answer `invalid_dpop_proof`; a token/proof key mismatch or an unbound token `invalid_token`.
     public var isProofError: Bool {
         switch self {
-        case .keyMismatch, .notBound: return false
+        case .keyMismatch, .notBound, .replayStoreUnavailable: return false
         default: return true
         }
     }
@@ -127,6 +129,7 @@ public enum DPoPError: Error, Sendable, Hashable {
         case .keyMismatch: return "the token's cnf.jkt is not the thumbprint of the proof's key"
         case .replay: return "the proof's jti was already used (replay)"
         case .notBound: return "the token was presented with the DPoP scheme but is not DPoP-bound (no cnf.jkt)"
+        case .replayStoreUnavailable(let why): return "the DPoP replay store cannot tell whether the proof was used before (\(why)): failing closed"
         }
     }
 }

@@ -91,6 +91,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .bindingFailed(.dpopAsBearer): return "Jwt is DPoP-bound and needs a DPoP proof"
         case .bindingFailed(.unsupported): return "Jwt confirmation method is not supported"
         case .bindingFailed(.required): return "Jwt must be sender-constrained"
+        case .bindingFailed(.dpop(.replayStoreUnavailable)): return "DPoP replay cache is unavailable"
         case .bindingFailed(.dpop(let e)): return e.isProofError ? "DPoP proof is invalid" : "Jwt is not bound to the DPoP proof's key"
         case .typeNotAllowed: return "Jwt type is not allowed"
         case .requiredClaim(_, let present, _): return present ? "Jwt claim value is not allowed" : "Jwt is missing a required claim"
@@ -102,6 +103,7 @@ public enum JWTError: Error, Sendable, Hashable {
     /// 403 for a disallowed audience (as Envoy), 401 for everything else.
     public var httpStatus: Int {
         if case .audienceMismatch = self { return 403 }
+        if case .bindingFailed(.dpop(.replayStoreUnavailable)) = self { return 503 }
         return 401
     }
 

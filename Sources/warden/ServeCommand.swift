@@ -8,6 +8,7 @@ import WardenGRPC
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenRedis
 
 /// `warden serve`: wires the gRPC server, the admin endpoint, the policy set and the key store.
 struct ServeCommand {
@@ -51,11 +52,27 @@ struct ServeCommand {
         authz.debugHeaders = options.debugHeaders
         authz.jwksFiles = options.jwksFiles
         authz.dpopProofWindow = options.dpopProofWindow
+        authz.dpopReplayFallbackToLocal = options.dpopReplayFallbackToLocal
+        var replayStore: (any ReplayStore)?
+        if let address = options.dpopReplayRedis, let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) {
+            var password: String?
+            if let file = options.dpopReplayRedisPasswordFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    printErr("warden: cannot read --dpop-replay-redis-password-file \(file)")
+                    return 1
+                }
+                password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+            }
+            let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            replayStore = RedisReplayStore(client: RedisClient(host: host, port: port, timeout: options.dpopReplayRedisTimeout,
+                                                               password: password, maxConnections: options.threads))
+        }
         authz.defaultDeadline = options.defaultDeadline
         authz.shedMargin = options.shedMargin
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
+                                   replayStore: replayStore,
                                    clock: { Date().timeIntervalSince1970 })
         let state = ServerState(service: service, store: store, log: log, options: options)
         state.logWarnings(policies)  // warning-level notes (skipped documents) are among them

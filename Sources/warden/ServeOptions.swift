@@ -49,6 +49,12 @@ struct ServeOptions: Sendable {
     var jwksMaxWaiters = 64
     /// How far a DPoP proof's iat may be from now (and how long its jti is remembered).
     var dpopProofWindow = 60.0
+    /// `HOST:PORT` of a Redis shared by the replicas for DPoP replay (nil: per process).
+    var dpopReplayRedis: String?
+    var dpopReplayRedisPasswordFile: String?
+    var dpopReplayRedisTimeout = 0.05
+    /// With Redis unreachable: false → 503 (fail closed), true → this process's cache.
+    var dpopReplayFallbackToLocal = false
     /// Concurrent calls per HTTP/2 connection of the gRPC listener.
     var maxConcurrentStreams = 256
 
@@ -85,6 +91,11 @@ struct ServeOptions: Sendable {
       --max-token-bytes N        longest accepted token (default: 8192)
       --dpop-proof-window D      DPoP proofs (RFC 9449): iat at most this far from now; jti remembered
                                  this long against replay, per process (default: 60s)
+      --dpop-replay-redis HOST:PORT   remember DPoP proof ids in this Redis, shared by every replica
+      --dpop-replay-redis-password-file FILE   Redis AUTH password (first line of FILE)
+      --dpop-replay-redis-timeout D   bound on each Redis command (default: 50ms)
+      --dpop-replay-unavailable MODE  deny (default: 503, fail closed) or local (this process's cache)
+                                 when Redis cannot answer
       --require-expiration       reject tokens without exp
       --ready-timeout D          /readyz is 503 while a JWKS source has no keys, up to this long after start (default: 10s)
 
@@ -180,6 +191,17 @@ struct ServeOptions: Sendable {
             case "--dpop-proof-window":
                 o.dpopProofWindow = try reader.seconds(for: flag)
                 if o.dpopProofWindow < 1 || o.dpopProofWindow > 3600 { throw UsageError("invalid value for --dpop-proof-window: 1s to 1h") }
+            case "--dpop-replay-redis": o.dpopReplayRedis = try reader.address(for: flag)
+            case "--dpop-replay-redis-password-file": o.dpopReplayRedisPasswordFile = try reader.value(for: flag)
+            case "--dpop-replay-redis-timeout":
+                o.dpopReplayRedisTimeout = try reader.seconds(for: flag)
+                if o.dpopReplayRedisTimeout <= 0 || o.dpopReplayRedisTimeout > 5 { throw UsageError("invalid value for --dpop-replay-redis-timeout: more than 0, at most 5s") }
+            case "--dpop-replay-unavailable":
+                switch try reader.value(for: flag) {
+                case "deny": o.dpopReplayFallbackToLocal = false
+                case "local": o.dpopReplayFallbackToLocal = true
+                case let other: throw UsageError("invalid value '\(other)' for --dpop-replay-unavailable: expected deny or local")
+                }
             case "--jwks-max-waiters": o.jwksMaxWaiters = try reader.int(for: flag, in: 0...65536)
             default: throw UsageError("unknown flag \(flag) (see warden serve --help)")
             }

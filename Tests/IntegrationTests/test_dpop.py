@@ -129,3 +129,90 @@ def test_a_dpop_bound_token_as_bearer_is_refused(rig):
     envoy, key, token = rig
     r = send(envoy, token, proof(key, "GET", envoy.url("/data"), token), scheme="Bearer")
     assert (r.status, r.body) == (401, b"Jwt is DPoP-bound and needs a DPoP proof")
+
+
+# ------------------------------------------------------------------ replay across replicas (real Redis)
+
+class Redis:
+    """A real redis-server on 127.0.0.1 (Debian's, installed by `make test`), no persistence."""
+
+    def __init__(self, directory):
+        import shutil
+        import socket
+        import subprocess
+        from harness.ports import free_port, wait_until
+        if shutil.which("redis-server") is None:
+            pytest.skip("redis-server missing (make test installs it)")
+        self.port = free_port()
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(directory)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_until(up, 10, what="redis-server")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def replicas(module_idp, upstream, warden_bin, make_warden, make_envoy, tmp_path):
+    """Two Warden replicas (each behind its own Envoy) with the given extra flags."""
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
+          f"spec:\n  jwtRules:\n  - issuer: {module_idp.issuer}\n    jwksUri: {module_idp.jwks_uri}\n")
+    policies = write_policy_dir(tmp_path / "p", {"allow-all.yaml": ALLOW_ALL_POLICY, "ra.yaml": ra})
+
+    def start(*flags: str):
+        out = []
+        for _ in range(2):
+            w = make_warden(policies, extra_args=list(flags))
+            out.append(make_envoy(upstream_port=upstream.port, warden_port=w.port))
+        return out
+    return start
+
+
+def same_proof_on_both(envoys, module_idp) -> tuple[int, int]:
+    """The same key and jti through replica A, then replica B (each proof names its replica's URL in htu:
+    the Envoys listen on different ports). The replay key is the proof's key and jti."""
+    key = ECKey.generate_key("P-256")
+    token = Minter(module_idp).mint(cnf={"jkt": thumbprint(key)})
+    jti = str(uuid.uuid4())
+    a = send(envoys[0], token, proof(key, "GET", envoys[0].url("/data"), token, jti=jti))
+    b = send(envoys[1], token, proof(key, "GET", envoys[1].url("/data"), token, jti=jti))
+    return a.status, b.status
+
+
+def test_a_proof_id_used_on_one_replica_is_refused_on_the_other_with_redis(replicas, module_idp, tmp_path):
+    redis = Redis(tmp_path)
+    try:
+        envoys = replicas("--dpop-replay-redis", f"127.0.0.1:{redis.port}")
+        assert same_proof_on_both(envoys, module_idp) == (200, 401)
+    finally:
+        redis.stop()
+
+
+def test_without_redis_each_replica_remembers_only_its_own_proofs(replicas, module_idp):
+    """The documented per-process default: the second replica has not seen the jti."""
+    assert same_proof_on_both(replicas(), module_idp) == (200, 200)
+
+
+@pytest.mark.parametrize("mode, status", [("deny", 503), ("local", 200)])
+def test_redis_down_fails_closed_unless_told_to_fall_back(replicas, module_idp, tmp_path, mode, status):
+    redis = Redis(tmp_path)
+    envoys = replicas("--dpop-replay-redis", f"127.0.0.1:{redis.port}", "--dpop-replay-unavailable", mode)
+    redis.stop()
+    key = ECKey.generate_key("P-256")
+    token = Minter(module_idp).mint(cnf={"jkt": thumbprint(key)})
+    started = time.monotonic()
+    r = send(envoys[0], token, proof(key, "GET", envoys[0].url("/data"), token))
+    assert r.status == status, r.body
+    assert time.monotonic() - started < 1.0  # bounded by the Redis timeout, never Envoy's
+    if status == 503:
+        assert r.body == b"DPoP replay cache is unavailable"
