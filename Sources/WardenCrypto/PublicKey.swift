@@ -92,6 +92,22 @@ public final class PublicKey: @unchecked Sendable {
         try self.init(adopting: pkey)
     }
 
+    /// The public key of a PEM `-----BEGIN CERTIFICATE-----` (the first one in `pem`). The certificate is
+    /// only a container for the key here (as in Envoy's x509 JWKS format): nothing about it is validated.
+    public convenience init(certificatePEM pem: String) throws(CryptoError) {
+        var bytes = Array(pem.utf8)
+        OpenSSLErrorQueue.discardStale()
+        let parsed: OpaquePointer? = bytes.withUnsafeMutableBytes { buf in
+            guard let bio = BIO_new_mem_buf(buf.baseAddress, Int32(buf.count)) else { return nil }
+            defer { BIO_free(bio) }
+            guard let cert = PEM_read_bio_X509(bio, nil, nil, nil) else { return nil }
+            defer { X509_free(cert) }
+            return X509_get_pubkey(cert)
+        }
+        guard let pkey = parsed else { throw .invalidKey("not a PEM certificate: \(OpenSSLErrorQueue.drain().joined(separator: "; "))") }
+        try self.init(adopting: pkey)
+    }
+
     /// A public key from DER SubjectPublicKeyInfo bytes.
     public convenience init(spkiDER: [UInt8]) throws(CryptoError) {
         OpenSSLErrorQueue.discardStale()

@@ -197,6 +197,10 @@ extension JWKSStore {
         do {
             document = try JSONParser.parse(bytes, limits: JSONLimits(maxDepth: 32, maxBytes: configuration.maxDocumentBytes))
         } catch {
+            // PEM public keys (Envoy's PEM JWKS format) are no JSON: kept as one string document.
+            if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN PUBLIC KEY-----") {
+                return keySet(.string(text), for: source).map { .updated($0, document: .string(text), etag: nil) }
+            }
             return .failure(.malformedJWKS(error.description))
         }
         return keySet(document, for: source).map { .updated($0, document: document, etag: nil) }
@@ -208,7 +212,9 @@ extension JWKSStore {
         let options = JWKSet.Options(allowSymmetric: !source.isRemote,
                                      jsonLimits: JSONLimits(maxDepth: 8, maxBytes: configuration.maxDocumentBytes * 2))
         let keys: JWKSet
-        do { keys = try JWKSet.parse(Array(document.serialized.utf8), options: options) } catch {
+        let bytes: [UInt8]
+        if case .string(let pem) = document { bytes = Array(pem.utf8) } else { bytes = Array(document.serialized.utf8) }
+        do { keys = try JWKSet.parse(bytes, options: options) } catch {
             return .failure(.malformedJWKS(String(describing: error)))
         }
         guard !keys.keys.isEmpty else { return .failure(.noUsableKeys(skipped: keys.skipped)) }

@@ -64,11 +64,24 @@ public struct JWKSet: Sendable {
     }
 
     /// Parses a JWKS with explicit options.
+    ///
+    /// The formats Envoy's jwt_verify_lib reads are accepted too: PEM public keys (`-----BEGIN PUBLIC KEY-----`
+    /// blocks, keys without kid), an object mapping kids to X.509 certificates in PEM (the format Google
+    /// publishes at …/oauth2/v1/certs: each certificate is only a container for its key), and SPIFFE
+    /// bundles (keys with `use: "jwt-svid"` verify JWT-SVIDs; `x509-svid` keys are skipped).
     public static func parse(_ bytes: [UInt8], options: Options) throws(JWTError) -> JWKSet {
+        if !bytes.contains(UInt8(ascii: "{")), let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN PUBLIC KEY-----") {
+            return try parsePEM(text, options: options)
+        }
         let doc: JSONValue
         do { doc = try JSONParser.parse(bytes, limits: options.jsonLimits) } catch { throw .malformedJWKS("not JSON: \(error.description)") }
-        guard case .object = doc else { throw .malformedJWKS("the document is not a JSON object") }
-        guard let entry = doc["keys"] else { throw .malformedJWKS("no \"keys\" member") }
+        guard case .object(let members) = doc else { throw .malformedJWKS("the document is not a JSON object") }
+        guard let entry = doc["keys"] else {
+            if !members.isEmpty, members.values.allSatisfy({ $0.stringValue?.contains("-----BEGIN CERTIFICATE-----") == true }) {
+                return try parseX509Map(members, options: options)
+            }
+            throw .malformedJWKS("no \"keys\" member")
+        }
         guard let list = entry.arrayValue else { throw .malformedJWKS("\"keys\" is not an array") }
 
         var parsed: [(index: Int, key: JWK)] = []
@@ -117,6 +130,52 @@ public struct JWKSet: Sendable {
         return JWKSet(keys: keys, skipped: skipped)
     }
 
+    /// `-----BEGIN PUBLIC KEY-----` blocks, in order; keys have no kid (a token's kid then selects none,
+    /// and a token without kid is tried against each), as Envoy's PEM JWKS.
+    static func parsePEM(_ text: String, options: Options) throws(JWTError) -> JWKSet {
+        var keys: [JWK] = []
+        var skipped: [String] = []
+        let end = "-----END PUBLIC KEY-----"
+        var rest = Substring(text)
+        var index = 0
+        while let start = rest.firstRange(of: "-----BEGIN PUBLIC KEY-----"), let stop = rest[start.upperBound...].firstRange(of: end) {
+            let block = String(rest[start.lowerBound..<stop.upperBound])
+            do throws(CryptoError) {
+                let key = try PublicKey(pem: block)
+                if case .rsa(let bits) = key.kind, bits < options.minimumRSABits || bits > options.maximumRSABits {
+                    skipped.append("PEM key \(index): RSA modulus has \(bits) bits (allowed \(options.minimumRSABits)…\(options.maximumRSABits))")
+                } else {
+                    keys.append(JWK(publicKey: key))
+                }
+            } catch {
+                skipped.append("PEM key \(index): \(error)")
+            }
+            rest = rest[stop.upperBound...]
+            index += 1
+        }
+        if keys.isEmpty && skipped.isEmpty { throw .malformedJWKS("no PEM public key block") }
+        return JWKSet(keys: keys, skipped: skipped)
+    }
+
+    /// `{"<kid>": "-----BEGIN CERTIFICATE-----…", …}`: each certificate's public key under its kid.
+    static func parseX509Map(_ members: [String: JSONValue], options: Options) throws(JWTError) -> JWKSet {
+        var keys: [JWK] = []
+        var skipped: [String] = []
+        for (kid, value) in members.sorted(by: { $0.key < $1.key }) {
+            do throws(CryptoError) {
+                let key = try PublicKey(certificatePEM: value.stringValue ?? "")
+                if case .rsa(let bits) = key.kind, bits < options.minimumRSABits || bits > options.maximumRSABits {
+                    skipped.append("certificate \(JWTError.quote(kid)): RSA modulus has \(bits) bits")
+                } else {
+                    keys.append(JWK(publicKey: key, kid: kid))
+                }
+            } catch {
+                skipped.append("certificate \(JWTError.quote(kid)): \(error)")
+            }
+        }
+        return JWKSet(keys: keys, skipped: skipped)
+    }
+
     private static func label(_ v: JSONValue) -> String {
         if let kid = v["kid"]?.stringValue { return " (kid \(JWTError.quote(kid)))" }
         return ""
@@ -153,8 +212,9 @@ enum JWKParser {
         let kty = try string(v, "kty", required: true)!
         let kid = try string(v, "kid", required: false)
         let alg = try string(v, "alg", required: false)
-        if let use = try string(v, "use", required: false), use != "sig" {
-            throw SkipReason("\"use\" is \(JWTError.quote(use)), not \"sig\"")
+        // `jwt-svid`: a SPIFFE bundle's key for JWT-SVIDs, a signature key (Envoy accepts it too).
+        if let use = try string(v, "use", required: false), use != "sig", use != "jwt-svid" {
+            throw SkipReason("\"use\" is \(JWTError.quote(use)), not \"sig\" (or a SPIFFE bundle's \"jwt-svid\")")
         }
         if let ops = v["key_ops"] {
             guard let list = ops.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else { throw SkipReason("\"key_ops\" is not an array of strings") }
