@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf", "WardenAuthz", "WardenPolicy", "WardenJSON", "WardenSync"]),
         .target(name: "WardenJSON"),
         .target(name: "WardenCrypto", dependencies: ["COpenSSL", "CWardenShims", "WardenSync"]),
-        .target(name: "WardenJWT", dependencies: ["WardenCrypto", "WardenJSON"]),
+        .target(name: "WardenJWT", dependencies: ["WardenCrypto", "WardenJSON", "WardenSync"]),
         .target(name: "WardenJWKS", dependencies: ["WardenJWT", "WardenJSON", "WardenSync", "CCurl", "CWardenShims"]),
         .target(name: "WardenYAML", dependencies: ["CYAML"]),
         .target(name: "WardenPolicy", dependencies: ["WardenYAML", "WardenJSON"]),

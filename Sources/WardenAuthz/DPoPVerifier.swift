@@ -12,6 +12,8 @@ final class DPoPVerifier: Sendable {
     let replay: any ReplayStore
     /// When the shared store cannot answer: nil fails closed (503); else this process's cache answers.
     let fallback: ReplayCache?
+    /// Public keys of recent proofs (a client reuses its key).
+    let keys = DPoPKeyCache()
 
     init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil) {
         self.window = window
@@ -26,7 +28,7 @@ final class DPoPVerifier: Sendable {
         // Repeated headers reach ext_authz joined with ","; a compact JWS never has one.
         if header.utf8.contains(UInt8(ascii: ",")) { return .multipleProofs }
         let proof: DPoPProof
-        do throws(DPoPError) { proof = try DPoPProof.verify(header) } catch { return error }
+        do throws(DPoPError) { proof = try DPoPProof.verify(header, keys: keys) } catch { return error }
         guard proof.htm.bytesEqual(request.method) else { return .method(proof: proof.htm, request: request.method) }
         let uri = Self.requestURI(request)
         guard let htu = Self.normalized(proof.htu), htu.bytesEqual(Self.normalized(uri) ?? "") else {

@@ -1,5 +1,6 @@
 import WardenCrypto
 import WardenJSON
+import WardenSync
 
 /// A DPoP proof (RFC 9449 §4.2) whose self-contained parts verified (§4.3 steps 2–7): a compact JWS with
 /// `typ: dpop+jwt`, an asymmetric `alg` from the allow-list, a public `jwk` in its header, signed by that
@@ -17,8 +18,10 @@ public struct DPoPProof: Sendable {
     /// Asymmetric algorithms a proof may use (RFC 9449 §4.3 step 5: never `none` nor a MAC).
     public static let algorithms: [JWTAlgorithm] = [.ES256, .ES384, .ES512, .EdDSA, .PS256, .PS384, .PS512, .RS256, .RS384, .RS512]
 
-    /// Parses and verifies `text` (one `DPoP` header value).
-    public static func verify(_ text: String) throws(DPoPError) -> DPoPProof {
+    /// Parses and verifies `text` (one `DPoP` header value). `keys` remembers the public keys of recent
+    /// proofs (a client signs every proof with one key): building an EC key and checking its point costs
+    /// about as much as the signature verification itself.
+    public static func verify(_ text: String, keys: DPoPKeyCache? = nil) throws(DPoPError) -> DPoPProof {
         let jws: CompactJWS
         do throws(JWTError) { jws = try CompactJWS.parse(text, maxBytes: 8192) } catch { throw .malformed(error.detail) }
         guard let typ = jws.header.typ, typ.lowercased() == "dpop+jwt" else { throw .type(jws.header.typ) }
@@ -28,9 +31,15 @@ public struct DPoPProof: Sendable {
             throw .key("the \"jwk\" holds private key material")  // §4.3 step 7
         }
         let key: JWK
-        switch JWKParser.parse(jwkValue, options: JWKSet.Options()) {
-        case .success(let k): key = k
-        case .failure(let why): throw .key(why.reason)
+        let cacheKey = jwkValue.serialized  // the whole jwk (sorted members), not only its thumbprint members
+        if let cached = keys?.key(for: cacheKey) {
+            key = cached
+        } else {
+            switch JWKParser.parse(jwkValue, options: JWKSet.Options()) {
+            case .success(let k): key = k
+            case .failure(let why): throw .key(why.reason)
+            }
+            keys?.remember(key, for: cacheKey)
         }
         guard !key.isSymmetric, key.canVerify(jws.algorithm) else { throw .key("the \"jwk\" cannot verify \(jws.algorithm.rawValue)") }
         guard !jws.lenientEncoding, key.verify(jws.signature, over: jws.signingInput, algorithm: jws.algorithm) else { throw .signature }
@@ -79,6 +88,34 @@ public struct DPoPProof: Sendable {
     /// `ath`: base64url SHA-256 of the access token's ASCII (RFC 9449 §4.2).
     public static func accessTokenHash(_ token: String) -> String {
         Base64URL.encode(Digest.sha256.hash(Array(token.utf8)))
+    }
+}
+
+/// Public keys of recent DPoP proofs by their `jwk` JSON, bounded (oldest out first).
+public final class DPoPKeyCache: Sendable {
+    private struct State {
+        var keys: [String: JWK] = [:]
+        var order: [String] = []
+    }
+    private let state = Locked(State())
+    public let capacity: Int
+
+    public init(capacity: Int = 10_000) { self.capacity = max(1, capacity) }
+
+    func key(for jwk: String) -> JWK? { state.withLock { $0.keys[jwk] } }
+
+    func remember(_ key: JWK, for jwk: String) {
+        guard jwk.utf8.count <= 4096 else { return }
+        state.withLock { s in
+            guard s.keys[jwk] == nil else { return }
+            if s.order.count >= capacity {
+                let drop = s.order.count / 2  // amortized: drop the older half at once
+                for old in s.order[..<drop] { s.keys[old] = nil }
+                s.order.removeFirst(drop)
+            }
+            s.keys[jwk] = key
+            s.order.append(jwk)
+        }
     }
 }
 
