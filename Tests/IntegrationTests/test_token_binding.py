@@ -36,7 +36,10 @@ def rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
                for name in ("a", "b")}
     ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
           f"spec:\n  jwtRules:\n  - issuer: {module_idp.issuer}\n    jwksUri: {module_idp.jwks_uri}\n")
-    w = Warden(write_policy_dir(base / "policies", {"allow-all.yaml": ALLOW_ALL_POLICY, "ra.yaml": ra}),
+    bound_only = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: secure-needs-binding, namespace: default}\n"
+                  "spec:\n  action: DENY\n  rules:\n  - to: [{operation: {paths: [\"/secure*\"]}}]\n"
+                  "    when: [{key: \"request.auth.claims[cnf][x5t#S256]\", notValues: [\"*\"]}]\n")
+    w = Warden(write_policy_dir(base / "policies", {"allow-all.yaml": ALLOW_ALL_POLICY, "ra.yaml": ra, "bound-only.yaml": bound_only}),
                binary=warden_bin, work_dir=base)
     config = render_config(upstream_port=upstream.port, warden_port=w.port)  # include_peer_certificate: true
     chain = config["static_resources"]["listeners"][0]["filter_chains"][0]
@@ -98,3 +101,13 @@ def test_the_token_cache_never_skips_the_binding(rig, module_idp, upstream):
 def test_other_bound_tokens_are_not_bearer_tokens(rig, module_idp, upstream, cnf, body):
     r = get(rig, upstream, "a", Minter(module_idp).mint(cnf=cnf))
     assert (r.status, r.text) == (401, body)
+
+
+def test_a_route_can_demand_a_certificate_bound_token_with_an_istio_condition(rig, module_idp, upstream):
+    """`when: request.auth.claims[cnf][x5t#S256]` is valid Istio; with the binding checked on every request, its
+    presence means "a token bound to this very client certificate"."""
+    envoy, context, thumbs = rig
+    plain, bound = Minter(module_idp).mint(), Minter(module_idp).mint(cnf={"x5t#S256": thumbs["a"]})
+    def status(token):
+        return send(envoy.port, "GET", "/secure/x", {"Authorization": f"Bearer {token}"}, tls=context("a"), upstream=upstream).status
+    assert (status(plain), status(bound)) == (403, 200)
