@@ -49,6 +49,15 @@ struct ExplainWalk {
         return out.text
     }
 
+    /// The challenge with the realm's query cut (`?…`): the realm is the request URI, and a token may ride in
+    /// `?access_token=`; the output never prints a query value (the headline drops them too).
+    static func realmWithoutQuery(_ challenge: String) -> String {
+        guard let open = challenge.range(of: "realm=\""),
+              let close = challenge[open.upperBound...].firstIndex(of: "\""),
+              let question = challenge[open.upperBound..<close].firstIndex(of: "?") else { return challenge }
+        return String(challenge[..<challenge.index(after: question)]) + "…" + String(challenge[close...])
+    }
+
     // MARK: steps
 
     private func header(_ effective: EffectivePolicy, out: Lines) {
@@ -451,7 +460,7 @@ struct ExplainWalk {
         case .deny(let d):
             out.add("Result: ✗ \(d.status) \(d.status == 401 ? "Unauthorized" : "Forbidden") (\(record.reasonCode.rawValue))")
             out.info("body: \(quote(d.body))")
-            for h in d.headers { out.info("header: \(h.name): \(h.value)") }
+            for h in d.headers { out.info("header: \(h.name): \(h.name == "www-authenticate" ? Self.realmWithoutQuery(h.value) : h.value)") }
         }
         out.info("reason: \(record.reason)")
     }

@@ -119,6 +119,12 @@ def test_explain_never_prints_a_query_token(warden_bin):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "warden explain: POST /orders?access_token=…&x=… (host" in result.stdout
     assert good not in result.stdout
+    # A rejected token in the query: the 401's WWW-Authenticate realm is the request URI; its query is cut too.
+    bad = token(iat=NOW - 7200, exp=NOW - 3600)
+    denied = run_warden(warden_bin, "explain", "--policy", "policies.yaml", "--namespace", "shop", "--now", str(NOW),
+                        "--path", f"/orders?access_token={bad}")
+    assert denied.returncode == 1 and 'realm="http://example.com/orders?…"' in denied.stdout, denied.stdout
+    assert bad not in denied.stdout
 
 
 @pytest.mark.parametrize("args, message", [
