@@ -34,7 +34,8 @@ let package = Package(
         .target(name: "WardenJWKS", dependencies: ["WardenJWT", "WardenJSON", "WardenSync", "CCurl", "CWardenShims"]),
         .target(name: "WardenYAML", dependencies: ["CYAML"]),
         .target(name: "WardenPolicy", dependencies: ["WardenYAML", "WardenJSON"]),
-        .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync"]),
+        .target(name: "WardenIntrospection", dependencies: ["WardenJWKS", "WardenJWT", "WardenCrypto", "WardenJSON", "WardenSync"]),
+        .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync", "WardenIntrospection"]),
         .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims", "WardenSync"]),
         .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
         .target(name: "WardenRedis", dependencies: ["CHiredis", "WardenSync"]),
@@ -42,7 +43,7 @@ let package = Package(
         .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
             "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenCrypto",
-            "WardenRedis",
+            "WardenRedis", "WardenIntrospection",
         ]),
 
         // Tests mirror modules.
@@ -52,7 +53,7 @@ let package = Package(
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT", "WardenSync", "CMicroHTTPD"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
+        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenIntrospection", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "WardenSync", "CGRPC", "CWardenShims"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenSync"]),

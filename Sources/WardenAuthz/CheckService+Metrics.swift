@@ -58,6 +58,13 @@ extension CheckService {
             out.sample("warden_token_cache_evictions_total", c.evictions)
         }
 
+        let i = authenticator.introspector.counters
+        out.family("warden_introspection_total", "counter", "Opaque-token introspections (RFC 7662) by result: cache (answered from the cache), call (asked the endpoint), failed (no usable answer), busy (refused: too many in flight).")
+        out.sample("warden_introspection_total", i.hits, labels: [("result", "cache")])
+        out.sample("warden_introspection_total", i.misses, labels: [("result", "call")])
+        out.sample("warden_introspection_total", i.failures, labels: [("result", "failed")])
+        out.sample("warden_introspection_total", i.refused, labels: [("result", "busy")])
+
         let statuses = keyStore.status()
         let now = Date().timeIntervalSince1970
         let issuers = plan.issuersBySource

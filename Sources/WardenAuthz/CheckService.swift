@@ -1,4 +1,5 @@
 import Dispatch
+import WardenIntrospection
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -19,7 +20,7 @@ public final class CheckService: Sendable {
     public let metrics = CheckMetrics()
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
-    private let authenticator: Authenticator
+    let authenticator: Authenticator
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
     let dpop: DPoPVerifier
     private let responses: ResponseBuilder
@@ -34,7 +35,8 @@ public final class CheckService: Sendable {
     ///   - decisionLog: where each decision is logged (nil: nowhere).
     public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
                 tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
-                replayStore: (any ReplayStore)? = nil, clock: @escaping @Sendable () -> Double) {
+                replayStore: (any ReplayStore)? = nil, introspectionTransport: (any IntrospectionTransport)? = nil,
+                clock: @escaping @Sendable () -> Double) {
         self.options = options
         self.scope = scope
         self.keyStore = keyStore
@@ -42,7 +44,8 @@ public final class CheckService: Sendable {
         self.decisionLog = decisionLog
         current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore))
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
-                                      options: options)
+                                      options: options,
+                                      introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
