@@ -36,13 +36,15 @@ let package = Package(
         .target(name: "WardenPolicy", dependencies: ["WardenYAML", "WardenJSON"]),
         .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync"]),
         .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims", "WardenSync"]),
-        .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        .target(name: "WardenHTTPServer", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        .target(name: "WardenAdmin", dependencies: ["WardenHTTPServer"]),
+        .target(name: "WardenHTTPAuthz", dependencies: ["WardenAuthz", "WardenPolicy", "WardenJSON"]),
         .target(name: "WardenRedis", dependencies: ["CHiredis", "WardenSync"]),
         // Bench harness only (make bench): the gRPC transport answering a constant allow.
         .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
             "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenCrypto",
-            "WardenRedis",
+            "WardenRedis", "WardenHTTPServer", "WardenHTTPAuthz",
         ]),
 
         // Tests mirror modules.
@@ -55,6 +57,8 @@ let package = Package(
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "WardenSync", "CGRPC", "CWardenShims"]),
-        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenSync"]),
+        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenHTTPServer", "WardenSync"]),
+        .testTarget(name: "WardenHTTPServerTests", dependencies: ["WardenHTTPServer", "WardenSync"]),
+        .testTarget(name: "WardenHTTPAuthzTests", dependencies: ["WardenHTTPAuthz", "WardenAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenCrypto"]),
     ]
 )
