@@ -43,7 +43,7 @@ build-debug: apt-deps
 
 # Swift tests in two runs: the CPU-bound suites (vectors, randomized agreement tests, many threads)
 # first, then the ones that time real servers, fetches and backoffs, so a busy core cannot starve them.
-CPU_SUITES = WardenCryptoTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
+CPU_SUITES = WardenCryptoTests|WardenHTTPAuthzTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
 
 # No Python, protoc or venv: the peers run in the test process (the real ones are in Tests/IntegrationTests).
 unit-test: apt-deps

@@ -13,10 +13,11 @@ extension HTTPAuthzResponse {
     /// - Allow, Envoy `http_service`: 200, each header to set (Envoy copies those its
     ///   `allowed_upstream_headers` lists, overwriting the client's), and `x-envoy-auth-headers-to-remove`
     ///   with the headers to strip (client copies of output headers, tokens not forwarded).
-    /// - Allow, forward-auth: 200 with each header to set, and each token header the client sent that is
-    ///   kept (`forwardOriginalToken: true`, or not a token: `authorization` carrying something else). The
-    ///   documented proxy configs replace every output header and `Authorization` with what this answer
-    ///   holds — absent means removed — so client copies and stripped tokens never reach the application.
+    /// - Allow, forward-auth: 200 with each header to set, each header to remove with an empty value, each
+    ///   token header the client sent that is kept (`forwardOriginalToken: true`) with its value, and
+    ///   `authorization` always (its value when kept, else empty). The documented proxy configs replace
+    ///   every output header and `Authorization` with what this answer holds — empty means removed — so
+    ///   client copies and stripped tokens never reach the application.
     /// - Deny: the status, body and headers (`WWW-Authenticate`, debug headers) of the gRPC path.
     public init(_ decision: Decision, endpoint: HTTPAuthzEndpoint, record: DecisionRecord?, request: RequestAttributes) {
         switch decision {
@@ -28,12 +29,19 @@ extension HTTPAuthzResponse {
                     headers.append((Self.envoyHeadersToRemove, ok.headersToRemove.joined(separator: ",")))
                 }
             case .forwardAuth, .authRequest:
+                // Every header Warden manages is named, with its value or empty: proxies that copy a listed
+                // header even when the answer lacks it (Caddy 2.6 copies a literal placeholder) copy the
+                // empty value instead, and nginx sends no header whose value is empty.
+                for name in ok.headersToRemove { headers.append((name, "")) }
                 var kept: [String] = []
                 for name in ["authorization"] + (record?.tokens.compactMap(\.headerName) ?? []) where !kept.contains(name) {
-                    guard !ok.headersToRemove.contains(name), !ok.headersToSet.contains(where: { $0.name == name }),
-                          let value = request.headers[name], HeaderField.isValidValue(value) else { continue }
+                    guard !ok.headersToRemove.contains(name), !ok.headersToSet.contains(where: { $0.name == name }) else { continue }
                     kept.append(name)
-                    headers.append((name, value))
+                    if let value = request.headers[name], HeaderField.isValidValue(value) {
+                        headers.append((name, value))
+                    } else if name == "authorization" {
+                        headers.append((name, ""))
+                    }
                 }
             }
             self.init(status: 200, headers: headers)

@@ -315,7 +315,9 @@ private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer)
     guard let created else { return .NO }
     defer { MHD_destroy_response(created) }
     for field in response.headers {
-        _ = MHD_add_response_header(created, field.name, field.value)
+        // libmicrohttpd refuses an empty value; one space is the same field on the wire (RFC 9110 §5.5:
+        // whitespace around a value is not part of it), so an empty field still reaches the client.
+        _ = MHD_add_response_header(created, field.name, field.value.isEmpty ? " " : field.value)
     }
     let status = (100...599).contains(response.status) ? UInt32(response.status) : 500
     return MHD_queue_response(connection, status, created)

@@ -81,11 +81,18 @@ struct HTTPAuthzDecisionTests {
 
     @Test func forwardAuthEchoesOnlyForwardedTokens() throws {
         let http = HTTPAuthzService(service: try checkService())
-        // forwardOriginalToken false (default): not in the answer, so the proxy config removes it.
-        var (answer, _) = http.answer(forwardAuth("GET", "/orders", headers: [("authorization", "Bearer \(Self.good)")]))
+        // forwardOriginalToken false (default): empty in the answer, so the proxy config removes it.
+        var (answer, _) = http.answer(forwardAuth("GET", "/orders", headers: [("authorization", "Bearer \(Self.good)"), ("x-sub", "mallory")]))
         #expect(answer.status == 200)
-        #expect(answer.header("authorization") == nil)
+        #expect(answer.header("authorization") == "")
+        #expect(answer.header("x-sub") == "alice")
+        #expect(answer.headers.filter { $0.name == "x-sub" }.count == 1)
         #expect(answer.header(HTTPAuthzResponse.envoyHeadersToRemove) == nil)
+        // No token: the output header and authorization named, empty.
+        (answer, _) = http.answer(forwardAuth("GET", "/public/x", headers: [("x-sub", "mallory")]))
+        #expect(answer.status == 200)
+        #expect(answer.header("x-sub") == "")
+        #expect(answer.header("authorization") == "")
         // forwardOriginalToken true: echoed, so the proxy keeps it.
         let forwarded = token(["iss": .string("\(issuer)/forwarded")])
         (answer, _) = http.answer(forwardAuth("GET", "/orders", headers: [("x-forwarded-token", forwarded)]))

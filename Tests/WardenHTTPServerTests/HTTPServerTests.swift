@@ -63,6 +63,16 @@ struct HTTPServerTests {
         #expect(server.unanswered == 0)
     }
 
+    @Test func anEmptyHeaderValueIsSent() throws {
+        let server = try Self.server { _, responder in
+            responder.respond(HTTPServerResponse(status: 200, headers: [HTTPField("x-empty", ""), HTTPField("x-full", "v")]))
+        }
+        defer { server.stop() }
+        let result = try curl("http://127.0.0.1:\(server.port)/")
+        #expect(result.headers["x-empty"] == "")
+        #expect(result.headers["x-full"] == "v")
+    }
+
     @Test func onlyTheFirstAnswerCounts() throws {
         let server = try Self.server { _, responder in
             responder.respond(.text("first", status: 200))
