@@ -84,7 +84,8 @@ soak: deps build
 
 BENCH_ARGS ?=
 ## Benchmark, not part of `make test` (~4 min, loopback only, one run): Envoy no-auth / jwt_authn+RBAC /
-## ext_authz→Warden with wrk, direct gRPC with h2load, openssl speed, RSS with 100k cached tokens.
+## ext_authz→Warden with wrk, direct gRPC with h2load, openssl speed, RSS with 100k cached tokens, and the
+## front doors (nginx auth_request and Envoy http_service → Warden's --http-listen, beside the gRPC path).
 ## Prints a Markdown table and writes bench/results/latest.md (+ a dated copy). E.g. BENCH_ARGS="--nice -5".
 bench: deps build
 	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
