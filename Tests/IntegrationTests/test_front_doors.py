@@ -121,6 +121,7 @@ def tokens(module_idp):
         "write": m.mint(scope="orders:write"),
         "expired": m.expired(scope="orders:read"),
         "wrong_key": m.wrong_key(),
+        "wrong_aud": m.mint(aud="billing-api"),
         "forwarded": m.mint(iss=module_idp.issuer + "/forwarded", sub="bob"),
     }
 
@@ -137,6 +138,7 @@ CASES = [
     ("head", "HEAD", "/orders", "read", {}, 200),
     ("expired", "GET", "/orders", "expired", {}, 401),
     ("wrong-key", "GET", "/orders", "wrong_key", {}, 401),
+    ("wrong-audience", "GET", "/orders", "wrong_aud", {}, 403),
     ("garbage", "GET", "/orders", None, {"Authorization": "Bearer abc.def"}, 401),
     ("write-without-scope", "POST", "/orders", "read", {}, 403),
     ("write-with-scope", "POST", "/orders", "write", {}, 200),
@@ -169,7 +171,7 @@ def test_every_front_door_answers_as_grpc(rig, tokens, case):
     results = {door: rig.send(door, method, target, headers) for door in FRONT_DOORS}
     grpc_response, grpc_seen = results["grpc"]
     assert grpc_response.status == status, grpc_response.text
-    if status == 401:
+    if status == 401 or token == "wrong_aud":
         assert grpc_response.headers["www-authenticate"].startswith('Bearer realm="http://shop.example/')
     for door in FRONT_DOORS[1:]:
         r, seen = results[door]
