@@ -108,12 +108,17 @@ public final class HTTPServer: Sendable {
         // New connections wait in the backlog (and are reset at the end) while the unanswered finish.
         let listener = MHD_quiesce_daemon(handle.pointer)
         waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 }
-        for exchange in context.suspended.withLock({ Array($0.values) }) {
-            HTTPResponder(exchange: exchange, context: context).respond(.text("shutting down\n", status: 503))
+        // Past the grace: requests still arriving on kept-alive connections are answered 503 at once, and
+        // every waiting one is answered 503 now. libmicrohttpd must not be stopped with a connection still
+        // suspended (it aborts), and stopping closes connections whose answer is still queued: let those
+        // be sent (bounded).
+        context.closing.withLock { $0 = true }
+        waitUntil(seconds: 2) {
+            for exchange in context.suspended.withLock({ Array($0.values) }) {
+                HTTPResponder(exchange: exchange, context: context).respond(.text("shutting down\n", status: 503))
+            }
+            return context.open.withLock { $0 } == 0 && context.suspended.withLock { $0.isEmpty }
         }
-        // libmicrohttpd must not be stopped with a connection still suspended, and stopping closes
-        // connections whose answer is still queued: let those be sent (bounded).
-        waitUntil(seconds: 2) { context.open.withLock { $0 } == 0 && context.suspended.withLock { $0.isEmpty } }
         MHD_stop_daemon(handle.pointer)
         // Only now: libmicrohttpd's threads may use the quiesced socket until they are joined.
         if listener >= 0 { close(listener) }
@@ -184,6 +189,8 @@ private final class ServerContext: Sendable {
     let running = Locked(0)
     /// Requests begun (request line read) and not finished (answer sent, or connection gone).
     let open = Locked(0)
+    /// Set by `stop` once the grace period is over: new requests are answered 503 without the handler.
+    let closing = Locked(false)
 
     init(handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void, maxBodyBytes: Int) {
         self.handler = handler
@@ -246,6 +253,10 @@ private func accessHandler(
         exchange.state.withLock { $0 = .sent }
         return queue(.text("request body too large\n", status: 413), on: connection)
     case 3:
+        if context.closing.withLock({ $0 }) {
+            exchange.state.withLock { $0 = .sent }
+            return queue(.text("shutting down\n", status: 503), on: connection)
+        }
         let request = HTTPServerRequest(
             method: method.map { String(cString: $0) } ?? "",
             target: exchange.target,
