@@ -37,13 +37,15 @@ let package = Package(
         .target(name: "WardenIntrospection", dependencies: ["WardenJWKS", "WardenJWT", "WardenCrypto", "WardenJSON", "WardenSync"]),
         .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync", "WardenIntrospection"]),
         .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims", "WardenSync"]),
-        .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        .target(name: "WardenHTTPServer", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        .target(name: "WardenAdmin", dependencies: ["WardenHTTPServer"]),
+        .target(name: "WardenHTTPAuthz", dependencies: ["WardenAuthz", "WardenPolicy", "WardenJSON"]),
         .target(name: "WardenRedis", dependencies: ["CHiredis", "WardenSync"]),
         // Bench harness only (make bench): the gRPC transport answering a constant allow.
         .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
             "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenCrypto",
-            "WardenRedis", "WardenIntrospection",
+            "WardenRedis", "WardenIntrospection", "WardenHTTPServer", "WardenHTTPAuthz",
         ]),
 
         // Tests mirror modules.
@@ -56,6 +58,8 @@ let package = Package(
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenIntrospection", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "WardenSync", "CGRPC", "CWardenShims"]),
-        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenSync"]),
+        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenHTTPServer", "WardenSync"]),
+        .testTarget(name: "WardenHTTPServerTests", dependencies: ["WardenHTTPServer", "WardenSync"]),
+        .testTarget(name: "WardenHTTPAuthzTests", dependencies: ["WardenHTTPAuthz", "WardenAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenCrypto"]),
     ]
 )

@@ -14,6 +14,16 @@ extension CheckService {
             guard n > 0 else { continue }
             out.sample("warden_checks_total", n, labels: [("decision", reason.isAllowed ? "allowed" : "denied"), ("reason", reason.rawValue)])
         }
+        out.family("warden_front_door_checks_total", "counter",
+                   "Checks answered, by the protocol they arrived by (grpc, http_envoy, forward_auth) and decision.")
+        for door in FrontDoor.allCases {
+            for allowed in [true, false] {
+                let n = m.checks(through: door, allowed: allowed)
+                guard n > 0 || door == .grpc else { continue }
+                out.sample("warden_front_door_checks_total", n,
+                           labels: [("front_door", door.rawValue), ("decision", allowed ? "allowed" : "denied")])
+            }
+        }
         out.family("warden_invalid_requests_total", "counter", "Check calls rejected as malformed (INVALID_ARGUMENT).")
         out.sample("warden_invalid_requests_total", m.invalidRequests.load)
         out.family("warden_checks_shed_total", "counter",

@@ -100,15 +100,17 @@ public final class CheckService: Sendable {
     ///     before it (401 with Envoy's body), never after.
     ///   - cancellation: fires when the caller has gone (a cancelled call): a wait for keys ends at once
     ///     and frees its place among the key source's waiters.
+    ///   - frontDoor: the protocol the request arrived by (metrics and the decision log).
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
-                      deadline: UInt64? = nil, cancellation: Cancellation? = nil,
+                      deadline: UInt64? = nil, cancellation: Cancellation? = nil, frontDoor: FrontDoor = .grpc,
                       completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
         let scopePlan = request.contextExtensions.isEmpty
             ? plan.defaultPlan : plan.plan(for: scope.applying(contextExtensions: request.contextExtensions))
         let preflight = request.isCORSPreflight
-        let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt)
+        let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt,
+                                    frontDoor: frontDoor)
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
             return finish(record, request, scopePlan, completion)

@@ -46,6 +46,7 @@ public struct DecisionLog: Sendable {
                 return .object(o)
             })))
         }
+        if record.frontDoor != .grpc { fields.append(("front_door", .string(record.frontDoor.rawValue))) }
         fields.append(("generation", .number(Double(record.generation))))
         fields.append(("latency_ms", .number((record.seconds * 1e6).rounded() / 1e3)))
         return fields

@@ -39,7 +39,11 @@ public final class DecisionRecord: @unchecked Sendable {
     /// still removed).
     public internal(set) var droppedHeaders: [DroppedHeader] = []
 
-    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64) {
+    /// The protocol the request arrived by.
+    public let frontDoor: FrontDoor
+
+    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64, frontDoor: FrontDoor = .grpc) {
+        self.frontDoor = frontDoor
         self.generation = generation
         self.scopePlan = scopePlan
         self.corsPreflight = corsPreflight
