@@ -22,6 +22,9 @@ public final class CheckService: Sendable {
     private let authenticator: Authenticator
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
     let dpop: DPoPVerifier
+    /// DPoP for dry-run checks: the same window and key cache, but a proof is never recorded as used (the
+    /// enforced check already did; recording it again would make every dry-run a replay).
+    private let dryRunDPoP: DPoPVerifier
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
     /// Serializes installs: each numbers its plan one past the last.
@@ -40,7 +43,7 @@ public final class CheckService: Sendable {
         self.keyStore = keyStore
         self.clock = clock
         self.decisionLog = decisionLog
-        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore))
+        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics))
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
                                       options: options)
         responses = ResponseBuilder(options: options)
@@ -50,6 +53,7 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local)
         }
+        dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys)
     }
 
     /// The plan new checks run on.
@@ -62,7 +66,7 @@ public final class CheckService: Sendable {
     public func install(_ policies: PolicySet) -> Int {
         installing.withLock { _ in
             let previous = plan
-            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
+            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics)
             current.store(next)
             // Sources no rule names any more stop being fetched, persisted and counted for readiness.
             for source in Set(previous.sources).subtracting(next.sources) { keyStore.unregister(source) }
@@ -148,6 +152,23 @@ public final class CheckService: Sendable {
 
     private func finish(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
                         _ completion: @Sendable (CheckResult) -> Void) {
+        authorize(record, request, scopePlan)
+        if let authorization = record.authorization, !scopePlan.policyCounters.isEmpty {
+            scopePlan.policyCounters.count(authorization, scopePlan.effective)
+        }
+        if let shadow = scopePlan.dryRun { dryRun(record, request, scopePlan, shadow) }
+        let (decision, answerKey) = decide(record, request, scopePlan)
+        record.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
+        // Counted before answering, so a client that saw its answer also sees it in /metrics.
+        metrics.record(record)
+        metrics.inFlight.add(-1)
+        completion(result)
+        decisionLog?.write(result, request: request)
+    }
+
+    /// The AuthorizationPolicies' verdict (when no token was rejected) and the reason code.
+    private func authorize(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) {
         if record.rejectedToken != nil {
             // Fail closed: a rejected token without its error (never produced) still denies.
             record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
@@ -162,14 +183,38 @@ public final class CheckService: Sendable {
             record.authorization = authorization
             record.reasonCode = authorization.reasonCode
         }
-        let (decision, answerKey) = decide(record, request, scopePlan)
-        record.decidedAt = DispatchTime.now().uptimeNanoseconds
-        let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
-        // Counted before answering, so a client that saw its answer also sees it in /metrics.
-        metrics.record(record)
-        metrics.inFlight.add(-1)
-        completion(result)
-        decisionLog?.write(result, request: request)
+    }
+
+    /// Runs the check again on `shadow` (the scope with its dry-run token resources enforced) and keeps
+    /// what it would have answered in `record.dryRun`, counted per dry-run resource. It never waits for
+    /// keys (a cold dry-run source answers `jwt_jwks_unavailable` until the refresher has fetched it), so
+    /// it completes here, on this thread, and adds no wait to the enforced answer.
+    private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
+        let would = DecisionRecord(generation: record.generation, scopePlan: shadow, corsPreflight: record.corsPreflight,
+                                   receivedAt: record.receivedAt)
+        let tokens = would.corsPreflight ? [] : shadow.extractor.extract(from: request)
+        if !tokens.isEmpty {
+            let done = Locked(false)
+            authenticator.authenticate(tokens, scope: shadow, now: clock(), caller: CallerLimits(waitsForKeys: false)) { [self] result in
+                var traces = result.traces, rejected = result.rejected
+                if rejected == nil {
+                    TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dryRunDPoP)
+                }
+                would.tokens = traces
+                would.rejectedToken = rejected
+                would.rejectedTogether = rejected == result.rejected ? result.together : nil
+                done.withLock { $0 = true }
+            }
+            // Never waiting for keys, the authenticator has completed; if it ever did not, nothing is
+            // reported rather than a guess.
+            guard done.withLock({ $0 }) else { return }
+        }
+        authorize(would, request, shadow)
+        let status = would.rejection?.error.httpStatus ?? (would.authorization?.isAllowed == true ? 200 : 403)
+        would.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let outcome = DryRunOutcome(resources: scopePlan.dryRunResources, status: status, record: would)
+        record.dryRun = outcome
+        for resource in outcome.resources { metrics.dryRunDecisions.counter([resource, outcome.would]).add() }
     }
 
     /// The decision for a finished record. An allow for one cached header token without debug headers

@@ -20,7 +20,9 @@ public struct DecisionLog: Sendable {
     /// Logs one decision.
     public func write(_ result: CheckResult, request: RequestAttributes) {
         // Allows log at debug, unless an output header was dropped: the operator must see that at info.
-        let level: LogLevel = result.decision.isAllowed && result.record.droppedHeaders.isEmpty ? .debug : .info
+        // So is a denial a dry-run resource would have caused.
+        let quiet = result.decision.isAllowed && result.record.droppedHeaders.isEmpty && result.record.dryRun?.wouldAllow != false
+        let level: LogLevel = quiet ? .debug : .info
         guard logger.enabled(level) else { return }
         logger.log(level, "decision", fields(result, request: request))
     }
@@ -45,6 +47,14 @@ public struct DecisionLog: Sendable {
                 if let c = d.claim { o["claim"] = .string(c) }
                 return .object(o)
             })))
+        }
+        if let d = record.dryRun {
+            // What the dry-run token resources would have answered; a denial they would cause logs at info
+            // (`write`), so a rollout's would-be 401/403s are seen without debug logging.
+            fields.append(("dry_run", .object([
+                "resources": .array(d.resources.map { .string($0) }), "would": .string(d.would),
+                "status": .number(Double(d.status)), "reason_code": .string(d.reasonCode.rawValue), "reason": text(d.record.reason),
+            ])))
         }
         fields.append(("generation", .number(Double(record.generation))))
         fields.append(("latency_ms", .number((record.seconds * 1e6).rounded() / 1e3)))

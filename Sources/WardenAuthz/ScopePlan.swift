@@ -17,9 +17,20 @@ final class ScopePlan: Sendable {
     let outputHeaders: [String]
     /// Unique for the process's life (answer keys name the compiled scope by it).
     let serial = Serials.next()
+    /// `warden_policy_decisions_total` counters of this scope's AuthorizationPolicies.
+    let policyCounters: PolicyCounters
+    /// The scope with its `istio.io/dry-run` RequestAuthentications and TokenPolicies enforced
+    /// (`EffectivePolicy.enforcingDryRun`): every check here is also run on it, never waiting for keys, to
+    /// tell what Warden would have answered. nil when no dry-run token resource applies.
+    let dryRun: ScopePlan?
+    /// `Kind/namespace/name` of each dry-run token resource (the `resource` label).
+    let dryRunResources: [String]
 
-    init(effective: EffectivePolicy, options: AuthzOptions, slots: (JWTRule) -> KeySlot) {
+    init(effective: EffectivePolicy, options: AuthzOptions, metrics: CheckMetrics, slots: (JWTRule) -> KeySlot) {
         self.effective = effective
+        policyCounters = PolicyCounters(effective, registry: metrics.policyDecisions)
+        dryRun = effective.enforcingDryRun().map { ScopePlan(effective: $0, options: options, metrics: metrics, slots: slots) }
+        dryRunResources = effective.dryRunResources
         let all = effective.jwtRules.map {
             JWTProvider(rule: $0, options: options, slot: slots($0), tokenRules: effective.tokenRulesByIssuer[ExactKey($0.issuer)] ?? [])
         }
