@@ -27,6 +27,8 @@ public final class CheckService: Sendable {
     private let dryRunDPoP: DPoPVerifier
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
+    /// Spans per check (`--otlp-endpoint`); nil: tracing off, no header is looked at.
+    private let tracer: CheckTracer?
     /// Serializes installs: each numbers its plan one past the last.
     private let installing = Locked<Void>(())
 
@@ -37,7 +39,8 @@ public final class CheckService: Sendable {
     ///   - decisionLog: where each decision is logged (nil: nowhere).
     public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
                 tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
-                replayStore: (any ReplayStore)? = nil, clock: @escaping @Sendable () -> Double) {
+                replayStore: (any ReplayStore)? = nil, tracer: CheckTracer? = nil, clock: @escaping @Sendable () -> Double) {
+        self.tracer = tracer
         self.options = options
         self.scope = scope
         self.keyStore = keyStore
@@ -110,6 +113,7 @@ public final class CheckService: Sendable {
             ? plan.defaultPlan : plan.plan(for: scope.applying(contextExtensions: request.contextExtensions))
         let preflight = request.isCORSPreflight
         let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt)
+        if let tracer { record.trace = tracer.begin(request) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
             return finish(record, request, scopePlan, completion)
@@ -165,6 +169,7 @@ public final class CheckService: Sendable {
         metrics.inFlight.add(-1)
         completion(result)
         decisionLog?.write(result, request: request)
+        tracer?.finish(result, request: request)
     }
 
     /// The AuthorizationPolicies' verdict (when no token was rejected) and the reason code.

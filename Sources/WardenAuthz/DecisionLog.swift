@@ -30,7 +30,8 @@ public struct DecisionLog: Sendable {
     /// The line's fields, in order.
     public func fields(_ result: CheckResult, request r: RequestAttributes) -> [(String, JSONValue)] {
         let record = result.record
-        let redactor = redactClaims.isEmpty ? nil : LogRedactor(claims: redactClaims, tokens: tokensForRedaction(record, r))
+        let redactor = redactClaims.isEmpty ? nil
+            : LogRedactor(claims: redactClaims, tokens: Self.tokensForRedaction(record, r, maxTokenBytes: maxTokenBytes))
         func text(_ s: String) -> JSONValue { .string(redactor?.scrub(s) ?? s) }
         var fields: [(String, JSONValue)] = [
             ("request_id", text(r.requestID)), ("method", text(r.method)), ("host", text(r.host)),
@@ -56,6 +57,11 @@ public struct DecisionLog: Sendable {
                 "status": .number(Double(d.status)), "reason_code": .string(d.reasonCode.rawValue), "reason": text(d.record.reason),
             ])))
         }
+        if let t = record.trace {
+            // Joins the line to the trace: Warden's span in it (exported only when sampled).
+            fields.append(("trace_id", .string(t.traceID.description)))
+            fields.append(("span_id", .string(t.spanID.description)))
+        }
         fields.append(("generation", .number(Double(record.generation))))
         fields.append(("latency_ms", .number((record.seconds * 1e6).rounded() / 1e3)))
         return fields
@@ -64,7 +70,7 @@ public struct DecisionLog: Sendable {
     /// Every token of the request, parsed (not verified): the check's own parse where it has one, else
     /// parsed here — a token the check never reached (several tokens, an earlier one failed) is as
     /// private as the others.
-    private func tokensForRedaction(_ record: DecisionRecord, _ request: RequestAttributes) -> [UnverifiedJWT] {
+    static func tokensForRedaction(_ record: DecisionRecord, _ request: RequestAttributes, maxTokenBytes: Int) -> [UnverifiedJWT] {
         if record.tokens.allSatisfy({ $0.jwt != nil }) { return record.tokens.compactMap(\.jwt) }
         return record.scopePlan.extractor.extract(from: request).compactMap { try? UnverifiedJWT.parse($0.token, maxBytes: maxTokenBytes) }
     }

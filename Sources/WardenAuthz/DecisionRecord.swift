@@ -41,6 +41,8 @@ public final class DecisionRecord: @unchecked Sendable {
     /// What the `istio.io/dry-run` RequestAuthentications and TokenPolicies in scope would have answered,
     /// had they been enforced; nil when none applies (or for the dry-run check's own record).
     public internal(set) var dryRun: DryRunOutcome?
+    /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).
+    public internal(set) var trace: TraceIdentity?
 
     init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64) {
         self.generation = generation
