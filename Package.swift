@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "WardenSync"),
         .target(name: "WardenProtobuf"),
         .target(name: "WardenTrace"),
+        .target(name: "WardenOTLP", dependencies: ["WardenTrace", "WardenProtobuf", "WardenSync", "CCurl", "CWardenShims"]),
         .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf", "WardenAuthz", "WardenPolicy", "WardenJSON", "WardenSync"]),
         .target(name: "WardenJSON"),
         .target(name: "WardenCrypto", dependencies: ["COpenSSL", "CWardenShims", "WardenSync"]),
@@ -43,7 +44,7 @@ let package = Package(
         .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
             "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenCrypto",
-            "WardenRedis",
+            "WardenRedis", "WardenTrace", "WardenOTLP",
         ]),
 
         // Tests mirror modules.
@@ -54,7 +55,7 @@ let package = Package(
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT", "WardenSync", "CMicroHTTPD"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync", "WardenTrace"]),
-        .testTarget(name: "WardenTraceTests", dependencies: ["WardenTrace"]),
+        .testTarget(name: "WardenTraceTests", dependencies: ["WardenTrace", "WardenOTLP", "WardenProtobuf"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "WardenSync", "CGRPC", "CWardenShims"]),
         .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenSync"]),

@@ -104,8 +104,10 @@ public final class CheckService: Sendable {
     ///     before it (401 with Envoy's body), never after.
     ///   - cancellation: fires when the caller has gone (a cancelled call): a wait for keys ends at once
     ///     and frees its place among the key source's waiters.
+    ///   - callTraceHeaders: the trace context of the front door's own call (the gRPC metadata Envoy's
+    ///     ext_authz client sends: its span), preferred to the request's headers (the downstream client's).
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
-                      deadline: UInt64? = nil, cancellation: Cancellation? = nil,
+                      deadline: UInt64? = nil, cancellation: Cancellation? = nil, callTraceHeaders: [String: String] = [:],
                       completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
@@ -113,7 +115,7 @@ public final class CheckService: Sendable {
             ? plan.defaultPlan : plan.plan(for: scope.applying(contextExtensions: request.contextExtensions))
         let preflight = request.isCORSPreflight
         let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt)
-        if let tracer { record.trace = tracer.begin(request) }
+        if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
             return finish(record, request, scopePlan, completion)

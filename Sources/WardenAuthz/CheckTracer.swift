@@ -50,10 +50,17 @@ public final class CheckTracer: Sendable {
         wallOffset = (Int64(real.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + (Int64(real.tv_nsec) - Int64(mono.tv_nsec))
     }
 
+    /// The header names a trace context is read from (a front door copies these from its own call).
+    public static let contextHeaders: Set<String> = ["traceparent", "tracestate", "b3", "x-b3-traceid", "x-b3-spanid",
+                                                     "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags"]
+
     /// The check's trace identity: nil when the request has no context and is not sampled (nothing to join,
-    /// nothing to export).
-    func begin(_ request: RequestAttributes) -> TraceIdentity? {
-        switch TraceContext.extract({ request.headers.exactValue(forKey: $0) }) {
+    /// nothing to export). The call's own context (`call`: Envoy's ext_authz span, from the gRPC metadata)
+    /// wins over the request's headers (the downstream client's span, when Envoy itself does not trace).
+    func begin(_ request: RequestAttributes, call: [String: String] = [:]) -> TraceIdentity? {
+        var extracted = call.isEmpty ? .none : TraceContext.extract { call[$0] }
+        if extracted == .none { extracted = TraceContext.extract { request.headers.exactValue(forKey: $0) } }
+        switch extracted {
         case .context(let c):
             return TraceIdentity(traceID: c.traceID, spanID: .random(), parentSpanID: c.parentSpanID,
                                  sampled: sampler.sampled(c.traceID, parent: c.sampled), traceState: c.traceState)

@@ -8,6 +8,8 @@ import WardenGRPC
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenOTLP
+import WardenTrace
 import WardenRedis
 
 /// `warden serve`: wires the gRPC server, the admin endpoint, the policy set and the key store.
@@ -69,12 +71,17 @@ struct ServeCommand {
         }
         authz.defaultDeadline = options.defaultDeadline
         authz.shedMargin = options.shedMargin
+        let exporter = options.otlpEndpoint.map { SpanExporter.forServe(url: $0, options: options, log: log) }
+        let tracer = exporter.map {
+            CheckTracer(sampler: TraceSampler(ratio: options.traceSampleRatio), sink: $0, endUserID: options.traceEndUserID,
+                        redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes)
+        }
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
-                                   replayStore: replayStore,
+                                   replayStore: replayStore, tracer: tracer,
                                    clock: { Date().timeIntervalSince1970 })
-        let state = ServerState(service: service, store: store, log: log, options: options)
+        let state = ServerState(service: service, store: store, log: log, options: options, exporter: exporter)
         state.logWarnings(policies)  // warning-level notes (skipped documents) are among them
 
         let server: GRPCServer
@@ -86,7 +93,8 @@ struct ServeCommand {
             server = try GRPCServer(
                 configuration: GRPCServerConfiguration(listen: options.listen, threads: options.threads,
                                                        maxReceiveMessageBytes: options.maxRequestBytes, tls: tls,
-                                                       maxConcurrentStreams: options.maxConcurrentStreams),
+                                                       maxConcurrentStreams: options.maxConcurrentStreams,
+                                                       capturedMetadata: tracer == nil ? [] : CheckTracer.contextHeaders),
                 handlers: [ServeCommand.checkMethod: state.checkHandler(), ServeCommand.healthMethod: state.healthHandler()])
         } catch {
             printErr("warden: cannot serve gRPC on \(options.listen): \(error)")
@@ -102,6 +110,7 @@ struct ServeCommand {
         }
 
         store.start()
+        exporter?.start()
         server.start()
         state.markServing()
         log.info("warden serving", [("listen", .string(options.listen)), ("grpc_port", .number(Double(server.port))),
@@ -132,6 +141,7 @@ struct ServeCommand {
         server.shutdown(gracePeriod: options.shutdownGrace)
         admin.stop()
         store.stop()
+        exporter?.shutdown()  // what is queued goes out, bounded by --otlp-timeout
         log.info("stopped")
         return 0
     }

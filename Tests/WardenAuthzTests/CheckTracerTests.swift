@@ -136,6 +136,21 @@ struct CheckTracerTests {
         #expect(spans[0].traceID != spans[1].traceID)
     }
 
+    /// The front door's own call context (Envoy's ext_authz span, in the gRPC metadata) wins over the
+    /// downstream request's headers; without it, the request's headers are used.
+    @Test func callContextWins() throws {
+        let sink = Collector()
+        let p = try Self.service(sink)
+        let envoySpan = "1111111111111111", client = "2222222222222222"
+        let r = request(headers: ["traceparent": "00-\(Self.trace)-\(client)-01", "authorization": "Bearer \(token())"])
+        let box = ResultBox()
+        p.check(r, callTraceHeaders: ["traceparent": "00-\(Self.trace)-\(envoySpan)-01"]) { box.set($0) }
+        #expect(box.get()?.record.trace?.parentSpanID?.description == envoySpan)
+        p.check(r, callTraceHeaders: ["grpc-timeout": "1S"]) { box.set($0) }
+        #expect(box.get()?.record.trace?.parentSpanID?.description == client)
+        #expect(sink.spans.count == 2)
+    }
+
     /// Tracing off: no header is read, the record has no trace.
     @Test func offMeansNoTrace() throws {
         let p = pipeline(try policies())
