@@ -87,12 +87,14 @@ public final class CheckTracer: Sendable {
         let redactor = redactClaims.isEmpty ? nil
             : LogRedactor(claims: redactClaims, tokens: DecisionLog.tokensForRedaction(record, r, maxTokenBytes: maxTokenBytes))
         func wall(_ monotonic: UInt64) -> UInt64 { UInt64(truncatingIfNeeded: Int64(bitPattern: monotonic) &+ wallOffset) }
-        var path = Substring(r.path.isEmpty ? r.headers[":path"] ?? "" : r.path)
-        if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<q] }
-        var attributes: [SpanAttribute] = [
-            SpanAttribute("http.request.method", r.method.isEmpty ? r.headers[":method"] ?? "" : r.method),
-            SpanAttribute("url.path", redactor?.scrub(String(path)) ?? String(path)),
-        ]
+        // The path up to `?` or `#`, cut on the bytes (both are ASCII).
+        let full = r.path.isEmpty ? r.headers[":path"] ?? "" : r.path
+        let cut = full.utf8.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+        let path = cut.map { String(full[..<$0]) } ?? full
+        var attributes: [SpanAttribute] = []
+        attributes.reserveCapacity(14)
+        attributes.append(SpanAttribute("http.request.method", r.method.isEmpty ? r.headers[":method"] ?? "" : r.method))
+        attributes.append(SpanAttribute("url.path", redactor?.scrub(path) ?? path))
         let host = r.host.isEmpty ? r.headers[":authority"] ?? "" : r.host
         let (address, port) = Self.splitHostPort(host)
         if !address.isEmpty { attributes.append(SpanAttribute("server.address", redactor?.scrub(address) ?? address)) }
@@ -121,16 +123,27 @@ public final class CheckTracer: Sendable {
                     attributes: attributes, events: events)
     }
 
-    /// `host:port` → (host, port); `[v6]:port` → (v6, port); no port → (host, nil).
+    /// `host:port` → (host, port); `[v6]:port` → (v6, port); no port → (host, nil). On the bytes: every
+    /// delimiter is ASCII (callgrind: the Character version cost ~6k instructions per check).
     static func splitHostPort(_ host: String) -> (String, Int?) {
-        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-            let address = String(host[host.index(after: host.startIndex)..<close])
-            let rest = host[host.index(after: close)...]
-            if rest.hasPrefix(":"), let p = Int(rest.dropFirst()), (0...65535).contains(p) { return (address, p) }
+        let u = host.utf8
+        func port(_ digits: Substring.UTF8View) -> Int? {
+            guard !digits.isEmpty, digits.count <= 5 else { return nil }
+            var p = 0
+            for d in digits {
+                guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
+                p = p * 10 + Int(d - UInt8(ascii: "0"))
+            }
+            return p <= 65535 ? p : nil
+        }
+        if u.first == UInt8(ascii: "["), let close = u.firstIndex(of: UInt8(ascii: "]")) {
+            let address = String(host[u.index(after: u.startIndex)..<close])
+            let rest = host[u.index(after: close)...].utf8
+            if rest.first == UInt8(ascii: ":"), let p = port(rest.dropFirst()) { return (address, p) }
             return (address, nil)
         }
-        if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon,
-           let p = Int(host[host.index(after: colon)...]), (0...65535).contains(p) {
+        if let colon = u.lastIndex(of: UInt8(ascii: ":")), u.firstIndex(of: UInt8(ascii: ":")) == colon,
+           let p = port(host[u.index(after: colon)...].utf8) {
             return (String(host[..<colon]), p)
         }
         return (host, nil)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A W3C trace id: 16 bytes, never all zero.
 public struct TraceID: Sendable, Hashable, CustomStringConvertible {
     public let high: UInt64
@@ -11,22 +13,27 @@ public struct TraceID: Sendable, Hashable, CustomStringConvertible {
 
     /// 32 lower-case hex digits (16 are accepted for B3's 64-bit ids, the high half zero).
     public init?(hex: Substring) {
-        switch hex.utf8.count {
+        var text = String(hex)
+        guard let id = text.withUTF8({ TraceID(hexBytes: $0[...]) }) else { return nil }
+        self = id
+    }
+
+    init?(hexBytes b: Slice<UnsafeBufferPointer<UInt8>>) {
+        switch b.count {
         case 32:
-            guard let h = Hex.uint64(hex.prefix(16)), let l = Hex.uint64(hex.suffix(16)) else { return nil }
+            guard let h = Hex.uint64(b.prefix(16)), let l = Hex.uint64(b.suffix(16)) else { return nil }
             self.init(high: h, low: l)
         case 16:
-            guard let l = Hex.uint64(hex) else { return nil }
+            guard let l = Hex.uint64(b) else { return nil }
             self.init(high: 0, low: l)
         default:
             return nil
         }
     }
 
-    /// A random id (the system's CSPRNG).
+    /// A random id (`IDGenerator`).
     public static func random() -> TraceID {
-        var g = SystemRandomNumberGenerator()
-        while true { if let id = TraceID(high: g.next(), low: g.next()) { return id } }
+        while true { if let id = TraceID(high: IDGenerator.next(), low: IDGenerator.next()) { return id } }
     }
 
     /// The 16 bytes, big-endian (OTLP's `trace_id`).
@@ -46,13 +53,18 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
 
     /// 16 lower-case hex digits.
     public init?(hex: Substring) {
-        guard hex.utf8.count == 16, let v = Hex.uint64(hex) else { return nil }
+        var text = String(hex)
+        guard let id = text.withUTF8({ SpanID(hexBytes: $0[...]) }) else { return nil }
+        self = id
+    }
+
+    init?(hexBytes b: Slice<UnsafeBufferPointer<UInt8>>) {
+        guard b.count == 16, let v = Hex.uint64(b) else { return nil }
         self.init(v)
     }
 
     public static func random() -> SpanID {
-        var g = SystemRandomNumberGenerator()
-        while true { if let id = SpanID(g.next()) { return id } }
+        while true { if let id = SpanID(IDGenerator.next()) { return id } }
     }
 
     /// The 8 bytes, big-endian (OTLP's `span_id`).
@@ -61,12 +73,32 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
     public var description: String { Hex.string(value) }
 }
 
+/// Trace and span ids: SplitMix64 over an atomic counter seeded once from the system's CSPRNG. Ids must be
+/// unique and well spread (the ratio sampler reads the trace id's low bits), not secret; one relaxed atomic
+/// add and a few multiplies instead of a getrandom(2) system call per id (SystemRandomNumberGenerator on
+/// Linux); SplitMix64 is a bijection of the counter, so no id repeats within 2⁶⁴ of them.
+enum IDGenerator {
+    private static let state = Atomic<UInt64>({ var g = SystemRandomNumberGenerator(); return g.next() }())
+
+    static func next() -> UInt64 {
+        var z = state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 enum Hex {
     /// Lower-case hex only (W3C trace context §3.2.2: upper case is invalid; B3 ids are lower-hex too).
     static func uint64(_ s: Substring) -> UInt64? {
-        guard !s.isEmpty, s.utf8.count <= 16 else { return nil }
+        var text = String(s)
+        return text.withUTF8 { uint64($0[...]) }
+    }
+
+    static func uint64(_ s: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {
+        guard !s.isEmpty, s.count <= 16 else { return nil }
         var v: UInt64 = 0
-        for c in s.utf8 {
+        for c in s {
             let d: UInt8
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
