@@ -88,7 +88,11 @@ struct Authenticator: Sendable {
             let locations = provider.rule.tokenLocations
             var found = false
             var foreign: Int?
-            for (i, t) in traces.enumerated() where locations.contains(t.location) {
+            // A rule reading `Authorization: Bearer` reads `Authorization: DPoP` too (`TokenExtractor`).
+            let reads = { (l: TokenLocation) in
+                locations.contains(l) || (l == .dpopAuthorization && locations.contains(.bearerAuthorization))
+            }
+            for (i, t) in traces.enumerated() where reads(t.location) {
                 found = true
                 if foreign == nil, !(t.verified?.issuer?.bytesEqual(provider.rule.issuer) ?? false) { foreign = i }
             }
@@ -150,9 +154,10 @@ struct Authenticator: Sendable {
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch — answered from
                 // the keys at hand if it cannot finish before the caller's deadline.
                 let start = DispatchTime.now().uptimeNanoseconds
-                let completion = Self.bounded(completion, caller: caller) { _ in
+                let (completion, arm) = Self.bounded(completion, caller: caller) { _ in
                     (trace(jwt, provider, snapshot, .rejected(.unknownKid(kid))), DispatchTime.now().uptimeNanoseconds - start)
                 }
+                defer { arm() }
                 keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid, cancellation: caller.cancellation) { fresh in
                     let waited = waited + (DispatchTime.now().uptimeNanoseconds - start)
                     guard let fresh, fresh.generation != snapshot.generation else {
@@ -178,10 +183,11 @@ struct Authenticator: Sendable {
             return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys at hand (a dry-run check never waits for keys)"))), 0)
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let completion = Self.bounded(completion, caller: caller) { why in
+        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
             (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller \(why)"))),
              DispatchTime.now().uptimeNanoseconds - start)
         }
+        defer { arm() }
         keyStore.keys(for: provider.source, cancellation: caller.cancellation) { snapshot in
             let waited = DispatchTime.now().uptimeNanoseconds - start
             guard let snapshot else {
@@ -204,9 +210,13 @@ struct Authenticator: Sendable {
 
     /// `completion`, run once: by the wait it guards, or with `fallback` at the caller's deadline or when
     /// the caller cancels — whichever comes first (the others are dropped). Without either, `completion` itself.
+    /// The deadline and cancellation are watched from `arm()` on, called once the wait has started: a wait
+    /// that completed at once (keys at hand, a cap refused it) leaves no timer entry behind.
     static func bounded(_ completion: @escaping @Sendable (TokenTrace, UInt64) -> Void, caller: CallerLimits,
-                        fallback: @escaping @Sendable (GiveUp) -> (TokenTrace, UInt64)) -> @Sendable (TokenTrace, UInt64) -> Void {
-        guard caller.deadline != nil || caller.cancellation != nil else { return completion }
+                        fallback: @escaping @Sendable (GiveUp) -> (TokenTrace, UInt64))
+        -> (completion: @Sendable (TokenTrace, UInt64) -> Void, arm: @Sendable () -> Void)
+    {
+        guard caller.deadline != nil || caller.cancellation != nil else { return (completion, {}) }
         let done = Once()
         let giveUp: @Sendable (GiveUp) -> Void = { why in
             if done.claim() {
@@ -214,9 +224,12 @@ struct Authenticator: Sendable {
                 completion(trace, waited)
             }
         }
-        if let deadline = caller.deadline { DeadlineTimer.shared.schedule(at: answerBy(deadline)) { giveUp(.deadline) } }
-        caller.cancellation?.onCancel { giveUp(.cancelled) }
-        return { trace, waited in if done.claim() { completion(trace, waited) } }
+        let arm: @Sendable () -> Void = {
+            guard !done.isClaimed else { return }
+            if let deadline = caller.deadline { DeadlineTimer.shared.schedule(at: answerBy(deadline)) { giveUp(.deadline) } }
+            caller.cancellation?.onCancel { giveUp(.cancelled) }
+        }
+        return ({ trace, waited in if done.claim() { completion(trace, waited) } }, arm)
     }
 }
 
@@ -250,6 +263,7 @@ public struct CallerLimits: Sendable {
 final class Once: Sendable {
     private let taken = Atomic<Bool>(false)
     func claim() -> Bool { !taken.exchange(true, ordering: .acquiringAndReleasing) }
+    var isClaimed: Bool { taken.load(ordering: .acquiring) }
 }
 
 extension JWTError {

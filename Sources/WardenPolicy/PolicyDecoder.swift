@@ -30,12 +30,19 @@ enum PolicyDecoder {
         }
         let wardenKind = kind == TokenPolicy.kind && wardenAPIVersions.contains(apiVersion)
         guard kind == "RequestAuthentication" || kind == "AuthorizationPolicy" || wardenKind else {
+            if let refusal = DocumentKind.refusal(kind: kind, apiVersion: apiVersion, keys: Array(top.keys)) { throw doc.error(refusal) }
             let what = kind.isEmpty ? "a document without kind" : "kind \(kind)"
             return [.skipped(PolicyNote(level: .warning, location: location, message: "skipped \(what) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion))"))]
         }
         guard wardenKind || supportedAPIVersions.contains(apiVersion) else {
-            return [.skipped(PolicyNote(level: .warning, location: location,
-                                        message: "skipped \(kind) with unsupported apiVersion \"\(apiVersion)\" (expected security.istio.io/v1 or v1beta1)"))]
+            // Another group's kind of the same name is not ours to read; an Istio version we do not know is
+            // a policy we would silently drop (fail open), so it is refused.
+            guard DocumentKind.group(of: apiVersion) == "security.istio.io" else {
+                return [.skipped(PolicyNote(level: .warning, location: location,
+                                            message: "skipped kind \(kind) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion))"))]
+            }
+            throw doc.error("\(kind) with apiVersion \"\(apiVersion)\" is not supported (expected security.istio.io/v1 or v1beta1); "
+                            + "refusing to load rather than serve without it")
         }
         _ = try doc.fields(allowed: ["apiVersion", "kind", "metadata", "spec", "status"])
         guard let metadata = top["metadata"] else { throw doc.error("\(kind) has no metadata") }

@@ -11,6 +11,7 @@ import WardenPolicy
 import WardenOTLP
 import WardenTrace
 import WardenRedis
+import WardenRedis
 
 /// `warden serve`: wires the gRPC server, the admin endpoint, the policy set and the key store.
 struct ServeCommand {
@@ -66,8 +67,13 @@ struct ServeCommand {
                 password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             }
             let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            replayStore = RedisReplayStore(client: RedisClient(host: host, port: port, timeout: options.dpopReplayRedisTimeout,
-                                                               password: password, maxConnections: options.threads))
+            do throws(RedisError) {
+                replayStore = RedisReplayStore(client: try RedisClient(host: host, port: port, timeout: options.dpopReplayRedisTimeout,
+                                                                       password: password, maxConnections: options.threads))
+            } catch {
+                printErr("warden: --dpop-replay-redis \(address): \(error)")
+                return 1
+            }
         }
         authz.defaultDeadline = options.defaultDeadline
         authz.shedMargin = options.shedMargin
