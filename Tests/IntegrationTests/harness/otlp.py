@@ -171,3 +171,56 @@ def envoy_tracing(collector_port: int, sampling: float = 100.0) -> tuple[dict, d
             "socket_address": {"address": LOCALHOST, "port_value": collector_port}}}}]}]},
     }
     return tracing, cluster
+
+
+HCM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
+def add_envoy_tracing(config: dict, collector_port: int, sampling: float = 100.0) -> dict:
+    """Turns on Envoy's OpenTelemetry tracer in every HTTP connection manager of `config` (in place), with the
+    `otel` cluster and a 200 ms flush interval (runtime `tracing.opentelemetry.flush_interval_ms`; the default,
+    5 s, would make every test wait)."""
+    tracing, cluster = envoy_tracing(collector_port, sampling)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("@type") == HCM_TYPE:
+                node["tracing"] = tracing
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(config["static_resources"]["listeners"])
+    config["static_resources"]["clusters"].append(cluster)
+    layers = config.setdefault("layered_runtime", {}).setdefault("layers", [])
+    layers.insert(0, {"name": "otel-flush", "static_layer": {"tracing.opentelemetry.flush_interval_ms": 200}})
+    return config
+
+
+def trace_tree(spans: list[ReceivedSpan], trace_id: str) -> list[str]:
+    """The spans of one trace as an indented tree: name, service, kind, duration, and Warden's attributes."""
+    mine = [s for s in spans if s.trace_id == trace_id]
+    ids = {s.span_id for s in mine}
+    children: dict[str, list[ReceivedSpan]] = {}
+    for s in mine:
+        children.setdefault(s.parent_span_id if s.parent_span_id in ids else "", []).append(s)
+    kinds = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+    lines = [f"trace {trace_id}"]
+
+    def show(span: ReceivedSpan, prefix: str, last: bool):
+        ms = (span.span.end_time_unix_nano - span.span.start_time_unix_nano) / 1e6
+        extra = ""
+        if span.service == "warden":
+            a = span.attributes
+            keys = ("warden.decision", "warden.status", "warden.reason_code", "warden.policy")
+            extra = "  " + " ".join(f"{k.removeprefix('warden.')}={a[k]}" for k in keys if k in a)
+        lines.append(f"{prefix}{'└─ ' if last else '├─ '}{span.span.name} [{span.service}, {kinds.get(span.span.kind, '?')}] "
+                     f"{ms:.2f} ms{extra}")
+        kids = sorted(children.get(span.span_id, []), key=lambda x: x.span.start_time_unix_nano)
+        for i, kid in enumerate(kids):
+            show(kid, prefix + ("   " if last else "│  "), i == len(kids) - 1)
+    roots = sorted(children.get("", []), key=lambda x: x.span.start_time_unix_nano)
+    for i, root in enumerate(roots):
+        show(root, "", i == len(roots) - 1)
+    return lines
