@@ -126,26 +126,29 @@ public final class CheckTracer: Sendable {
     /// `host:port` → (host, port); `[v6]:port` → (v6, port); no port → (host, nil). On the bytes: every
     /// delimiter is ASCII (callgrind: the Character version cost ~6k instructions per check).
     static func splitHostPort(_ host: String) -> (String, Int?) {
-        let u = host.utf8
-        func port(_ digits: Substring.UTF8View) -> Int? {
-            guard !digits.isEmpty, digits.count <= 5 else { return nil }
-            var p = 0
-            for d in digits {
-                guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
-                p = p * 10 + Int(d - UInt8(ascii: "0"))
+        var text = host
+        return text.withUTF8 { u -> (String, Int?) in
+            func port(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
+                guard !digits.isEmpty, digits.count <= 5 else { return nil }
+                var p = 0
+                for d in digits {
+                    guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
+                    p = p * 10 + Int(d - UInt8(ascii: "0"))
+                }
+                return p <= 65535 ? p : nil
             }
-            return p <= 65535 ? p : nil
+            if u.first == UInt8(ascii: "["), let close = u.firstIndex(of: UInt8(ascii: "]")) {
+                let address = String(decoding: u[1..<close], as: UTF8.self)
+                if close + 1 < u.count, u[close + 1] == UInt8(ascii: ":"), let p = port(u[(close + 2)...]) { return (address, p) }
+                return (address, nil)
+            }
+            var colon = -1
+            for i in u.indices where u[i] == UInt8(ascii: ":") {
+                guard colon < 0 else { return (host, nil) }  // two colons: an IPv6 address without brackets
+                colon = i
+            }
+            if colon >= 0, let p = port(u[(colon + 1)...]) { return (String(decoding: u[..<colon], as: UTF8.self), p) }
+            return (host, nil)
         }
-        if u.first == UInt8(ascii: "["), let close = u.firstIndex(of: UInt8(ascii: "]")) {
-            let address = String(host[u.index(after: u.startIndex)..<close])
-            let rest = host[u.index(after: close)...].utf8
-            if rest.first == UInt8(ascii: ":"), let p = port(rest.dropFirst()) { return (address, p) }
-            return (address, nil)
-        }
-        if let colon = u.lastIndex(of: UInt8(ascii: ":")), u.firstIndex(of: UInt8(ascii: ":")) == colon,
-           let p = port(host[u.index(after: colon)...].utf8) {
-            return (String(host[..<colon]), p)
-        }
-        return (host, nil)
     }
 }

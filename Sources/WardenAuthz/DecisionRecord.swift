@@ -82,7 +82,7 @@ public final class DecisionRecord: @unchecked Sendable {
     /// `ns/name rule[i]` of the policy that decided, if one did.
     public var policy: String? {
         switch authorization?.verdict {
-        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return "\(m.policy) rule[\(m.ruleIndex)]"
+        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return scopePlan.label(for: m)
         default: return nil
         }
     }

@@ -10,6 +10,10 @@ public enum OTLPTraceEncoding {
     static let sampledFlag: UInt32 = 0x01, hasIsRemote: UInt32 = 0x100, isRemote: UInt32 = 0x200
 
     public static func exportRequest(_ spans: [Span], resource: [SpanAttribute], scopeName: String, scopeVersion: String) -> [UInt8] {
+        exportRequest(spans[...], resource: resource, scopeName: scopeName, scopeVersion: scopeVersion)
+    }
+
+    public static func exportRequest(_ spans: ArraySlice<Span>, resource: [SpanAttribute], scopeName: String, scopeVersion: String) -> [UInt8] {
         var w = ProtobufWriter(capacity: 256 + 512 * spans.count)
         w.writeNested(field: 1) { rs in                                    // resource_spans
             rs.writeNested(field: 1) { r in                                // resource
@@ -20,13 +24,13 @@ public enum OTLPTraceEncoding {
                     scope.writeString(scopeName, field: 1)
                     scope.writeString(scopeVersion, field: 2)
                 }
-                for span in spans { ss.writeNested(field: 2) { self.span(span, &$0) } }
+                for i in spans.indices { ss.writeNested(field: 2) { self.span(spans[i], &$0) } }
             }
         }
         return w.bytes
     }
 
-    static func span(_ s: Span, _ w: inout ProtobufWriter) {
+    static func span(_ s: borrowing Span, _ w: inout ProtobufWriter) {
         id(s.traceID.high, s.traceID.low, field: 1, &w)
         id(nil, s.spanID.value, field: 2, &w)
         w.writeString(s.traceState, field: 3)
@@ -35,7 +39,7 @@ public enum OTLPTraceEncoding {
         w.writeEnum(Int32(s.kind.rawValue), field: 6)
         w.writeFixed64(s.startUnixNanos, field: 7)
         w.writeFixed64(s.endUnixNanos, field: 8)
-        for a in s.attributes { keyValue(a, field: 9, &w) }
+        for i in s.attributes.indices { keyValue(s.attributes[i], field: 9, &w) }
         for e in s.events {
             w.writeNested(field: 11) { ev in
                 ev.writeFixed64(e.unixNanos, field: 1)
@@ -59,7 +63,7 @@ public enum OTLPTraceEncoding {
     /// One `KeyValue` as field `field` of the enclosing message. Lengths are computed up front instead of
     /// patched (`writeNested`): a span's dozen attributes were ~3.5k of its ~6.5k encoding instructions
     /// (callgrind) the nested way.
-    static func keyValue(_ a: SpanAttribute, field: Int = 9, _ w: inout ProtobufWriter) {
+    static func keyValue(_ a: borrowing SpanAttribute, field: Int = 9, _ w: inout ProtobufWriter) {
         var key = a.key
         key.withUTF8 { k in
             let keyBytes = 1 + varintSize(k.count) + k.count

@@ -94,17 +94,15 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop { _ = wake.wait(timeout: .now() + options.flushInterval) }
-            while true {
-                let batch = queue.withLock { q -> [Span] in
-                    let n = min(q.count, options.maxBatch)
-                    let b = Array(q.prefix(n))
-                    q.removeFirst(n)
-                    return b
-                }
-                if batch.isEmpty { break }
-                let ok = export(batch)
+            // Take the whole queue at once (the buffer moves, no span is copied), then send it in batches.
+            var taken: [Span] = []
+            queue.withLock { swap(&$0, &taken) }
+            var start = 0
+            while start < taken.count {
+                let end = min(start + options.maxBatch, taken.count)
+                let ok = export(taken[start..<end])
                 if !ok, !failing { failing = true } else if ok { failing = false }
-                if batch.count < options.maxBatch { break }
+                start = end
             }
             if stop || stopping.load(ordering: .acquiring) && queue.withLock({ $0.isEmpty }) { break }
         }
@@ -112,7 +110,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     }
 
     /// One POST; true when the collector took the batch (2xx).
-    private func export(_ batch: [Span]) -> Bool {
+    private func export(_ batch: ArraySlice<Span>) -> Bool {
         let body = OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion)
         let why: String
         do throws(OTLPPostError) {
