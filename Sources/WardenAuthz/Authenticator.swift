@@ -158,7 +158,7 @@ struct Authenticator: Sendable {
                 let verified = VerifiedJWT(jwt, verifiedBy: key.fingerprint, fromCache: false)
                 cache.insert(token.token, jwt: jwt, verified: verified, snapshot: snapshot, now: now)
                 completion(trace(jwt, provider, snapshot, .verified(verified)), waited)
-            } catch .unknownKid(let kid) where provider.source.canRefetch {
+            } catch .unknownKid(let kid) where provider.source.canRefetch && caller.waitsForKeys {
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch — answered from
                 // the keys at hand if it cannot finish before the caller's deadline.
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -186,6 +186,9 @@ struct Authenticator: Sendable {
         }
         if let snapshot = provider.slot.snapshot(now: now) {
             return finish(snapshot, 0, completion)
+        }
+        guard caller.waitsForKeys else {
+            return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys at hand (a dry-run check never waits for keys)"))), 0)
         }
         let start = DispatchTime.now().uptimeNanoseconds
         let (completion, arm) = Self.bounded(completion, caller: caller) { why in
@@ -289,10 +292,14 @@ enum GiveUp: CustomStringConvertible {
 public struct CallerLimits: Sendable {
     public var deadline: UInt64?
     public var cancellation: Cancellation?
+    /// false for a dry-run check: keys not at hand (a cold source) and an unknown `kid` are answered at
+    /// once from what the slot holds, so the authenticator completes before it returns.
+    public var waitsForKeys: Bool
 
-    public init(deadline: UInt64? = nil, cancellation: Cancellation? = nil) {
+    public init(deadline: UInt64? = nil, cancellation: Cancellation? = nil, waitsForKeys: Bool = true) {
         self.deadline = deadline
         self.cancellation = cancellation
+        self.waitsForKeys = waitsForKeys
     }
 }
 

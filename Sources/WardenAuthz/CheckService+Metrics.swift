@@ -50,6 +50,13 @@ extension CheckService {
         out.sample("warden_policy_reloads_total", m.reloadsFailed.load, labels: [("result", "failed")])
         out.sample("warden_policy_reloads_total", m.reloadsOK.load, labels: [("result", "ok")])
 
+        render(m.policyDecisions, "warden_policy_decisions_total",
+               "AuthorizationPolicy evaluations by policy and result (matched, not_matched; dry_run_matched, dry_run_not_matched for istio.io/dry-run policies).",
+               into: &out)
+        render(m.dryRunDecisions, "warden_dry_run_decisions_total",
+               "Checks in scope of an istio.io/dry-run RequestAuthentication or TokenPolicy, by resource and what Warden would have answered had it been enforced.",
+               into: &out)
+
         let plan = self.plan
         out.family("warden_policy_generation", "gauge", "Loaded policy generation (1 at start, +1 per successful reload).")
         out.sample("warden_policy_generation", plan.number)
@@ -107,5 +114,10 @@ extension CheckService {
         out.family("warden_jwks_waiters_refused_total", "counter",
                    "Checks answered at once from the keys at hand because the waiter caps (--jwks-max-waiters) were reached.")
         for s in statuses { sample("warden_jwks_waiters_refused_total", s, String(s.waitersRefused)) }
+    }
+
+    private func render(_ counters: LabeledCounters, _ name: String, _ help: String, into out: inout PrometheusText) {
+        out.family(name, "counter", help)
+        for (values, n) in counters.samples { out.sample(name, n, labels: Array(zip(counters.labels, values))) }
     }
 }

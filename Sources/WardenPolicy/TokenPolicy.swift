@@ -13,9 +13,13 @@ public struct TokenPolicy: Sendable, Hashable {
     public var selector: WorkloadSelector?
     public var targetRefs: [TargetRef]
     public var rules: [TokenRule]
+    /// `istio.io/dry-run: "true"`, the same annotation as Istio's AuthorizationPolicy and Warden's dry-run
+    /// RequestAuthentication: its rules are evaluated and reported, never enforced.
+    public var dryRun: Bool
 
     public init(ref: PolicyRef, origin: ResourceOrigin, selector: WorkloadSelector? = nil, targetRefs: [TargetRef] = [],
-                rules: [TokenRule]) {
+                rules: [TokenRule], dryRun: Bool = false) {
+        self.dryRun = dryRun
         self.ref = ref
         self.origin = origin
         self.selector = selector

@@ -3,13 +3,13 @@
 extension PolicyDecoder {
     static let wardenAPIVersions: Set<String> = [TokenPolicy.apiVersion]
 
-    static func decodeTokenPolicy(_ spec: YAMLCursor, ref: PolicyRef, origin: ResourceOrigin) throws(PolicyLoadError) -> TokenPolicy {
+    static func decodeTokenPolicy(_ spec: YAMLCursor, ref: PolicyRef, origin: ResourceOrigin, dryRun: Bool = false) throws(PolicyLoadError) -> TokenPolicy {
         let f = try spec.fields(allowed: ["selector", "targetRef", "targetRefs", "jwtRules"])
         let (selector, refs) = try decodeScope(f, spec: spec)
         var rules: [TokenRule] = []
         for item in try f["jwtRules"]?.list() ?? [] { rules.append(try decodeTokenRule(item)) }
         if rules.count > 4096 { throw f["jwtRules"]!.error("at most 4096 rules are allowed") }
-        return TokenPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, rules: rules)
+        return TokenPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, rules: rules, dryRun: dryRun)
     }
 
     static func decodeTokenRule(_ c: YAMLCursor) throws(PolicyLoadError) -> TokenRule {

@@ -46,7 +46,22 @@ struct ExplainWalk {
         }
         authorization(effective, step: step, out: out)
         decision(out: out)
+        dryRun(out: out)
         return out.text
+    }
+
+    /// What the dry-run RequestAuthentications and TokenPolicies would have answered had they been enforced.
+    private func dryRun(out: Lines) {
+        guard let d = record.dryRun else { return }
+        out.add("")
+        out.add("Dry run (istio.io/dry-run, not enforced): " + d.resources.joined(separator: ", "))
+        let line = "would answer \(d.status) \(d.wouldAllow ? "allowed" : d.status == 401 ? "Unauthorized" : "Forbidden") (\(d.reasonCode.rawValue))"
+        if d.wouldAllow { out.pass(line) } else { out.fail(line) }
+        out.info("reason: \(d.record.reason)")
+        if d.wouldAllow != result.decision.isAllowed {
+            out.hint(d.wouldAllow ? "enforcing it would allow this request, which is denied now"
+                                  : "enforcing it would deny this request, which is allowed now")
+        }
     }
 
     /// The challenge with the realm's query cut (`?…`): the realm is the request URI, and a token may ride in

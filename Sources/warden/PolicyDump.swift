@@ -15,6 +15,7 @@ enum PolicyDump {
         ]
         if let s = ra.selector { o["selector"] = labels(s.matchLabels) }
         if !ra.targetRefs.isEmpty { o["target_refs"] = strings(ra.targetRefs.map(\.description)) }
+        if ra.dryRun { o["dry_run"] = .bool(true) }
         return .object(o)
     }
 
@@ -46,6 +47,7 @@ enum PolicyDump {
         ]
         if let s = tp.selector { o["selector"] = labels(s.matchLabels) }
         if !tp.targetRefs.isEmpty { o["target_refs"] = strings(tp.targetRefs.map(\.description)) }
+        if tp.dryRun { o["dry_run"] = .bool(true) }
         return .object(o)
     }
 

@@ -53,6 +53,16 @@ def test_demo_prints_status_reason_and_upstream_headers(demo, number, title, sta
         assert "x-jwt-sub: admin\n" not in section.split("upstream received:")[1]
 
 
+def test_demo_prints_a_trace_tree(demo):
+    """One request's trace as the collector got it: Envoy's request span, its ext_authz call, Warden's span."""
+    tree = demo.stdout.split("Trace of GET /orders")[1].split("All requests")[0]
+    lines = [line.strip() for line in tree.splitlines() if line.strip()]
+    assert re.fullmatch(r"trace [0-9a-f]{32}", lines[1]), lines
+    assert re.match(r"└─ \S+ \[envoy, SERVER\]", lines[2]), lines
+    assert re.match(r"└─ async envoy.service.auth.v3.Authorization.Check egress \[envoy, CLIENT\]", lines[3]), lines
+    assert re.match(r"└─ warden.check \[warden, SERVER\] [\d.]+ ms  decision=allow status=200 reason_code=allowed", lines[4]), lines
+
+
 def test_demo_ends_with_what_to_try_next(demo):
     tail = demo.stdout.split("What to try next:")[1]
     for hint in ("make run", "mint-token.py", "deploy/envoy/envoy.yaml", "deploy/kubernetes/overlays/sidecar",
