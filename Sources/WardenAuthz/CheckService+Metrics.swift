@@ -82,6 +82,14 @@ extension CheckService {
         out.sample("warden_introspection_total", i.failures, labels: [("result", "failed")])
         out.sample("warden_introspection_total", i.refused, labels: [("result", "busy")])
 
+        let x = exchanger.counters
+        out.family("warden_token_exchange_total", "counter", "RFC 8693 token exchanges of allowed requests by result: cache (a cached exchanged token), call (asked the token endpoint), refused (the endpoint said no), failed (no usable answer), busy (refused: too many in flight).")
+        out.sample("warden_token_exchange_total", x.hits, labels: [("result", "cache")])
+        out.sample("warden_token_exchange_total", x.calls, labels: [("result", "call")])
+        out.sample("warden_token_exchange_total", x.refusals, labels: [("result", "refused")])
+        out.sample("warden_token_exchange_total", x.failures, labels: [("result", "failed")])
+        out.sample("warden_token_exchange_total", x.busy, labels: [("result", "busy")])
+
         let statuses = keyStore.status()
         let now = Date().timeIntervalSince1970
         let issuers = plan.issuersBySource

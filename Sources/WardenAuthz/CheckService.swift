@@ -21,6 +21,8 @@ public final class CheckService: Sendable {
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
     let authenticator: Authenticator
+    /// RFC 8693 token exchanges for allowed requests a TokenPolicy's `tokenExchange` names.
+    let exchanger: TokenExchanger
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
     let dpop: DPoPVerifier
     /// DPoP for dry-run checks: the same window and key cache, but a proof is never recorded as used (the
@@ -52,6 +54,7 @@ public final class CheckService: Sendable {
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
                                       options: options,
                                       introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
+        exchanger = TokenExchanger(transport: introspectionTransport ?? CurlFetcher(), clock: clock)
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
@@ -124,7 +127,7 @@ public final class CheckService: Sendable {
         if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
-            return finish(record, request, scopePlan, completion)
+            return finish(record, request, scopePlan, tokens: [], caller: nil, completion)
         }
         // One reference crosses the authenticator's closures: capturing the request itself put a copy of
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
@@ -140,7 +143,7 @@ public final class CheckService: Sendable {
             pending.record.rejectedToken = rejected
             pending.record.rejectedTogether = rejected == result.rejected ? result.together : nil
             pending.record.keyWaitNanos = result.keyWaitNanos
-            finish(pending.record, pending.request, pending.scopePlan, pending.completion)
+            finish(pending.record, pending.request, pending.scopePlan, tokens: pending.tokens, caller: caller, pending.completion)
         }
     }
 
@@ -163,12 +166,59 @@ public final class CheckService: Sendable {
     }
 
     private func finish(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
-                        _ completion: @Sendable (CheckResult) -> Void) {
+                        tokens: [ExtractedToken], caller: CallerLimits?, _ completion: @escaping @Sendable (CheckResult) -> Void) {
         authorize(record, request, scopePlan)
         if let authorization = record.authorization, !scopePlan.policyCounters.isEmpty {
             scopePlan.policyCounters.count(authorization, scopePlan.effective)
         }
         if let shadow = scopePlan.dryRun { dryRun(record, request, scopePlan, shadow) }
+        if record.reasonCode == .allowed, !scopePlan.exchanges.isEmpty, let caller,
+           let x = scopePlan.exchange(for: record.tokens, request: request), x.token < tokens.count {
+            return exchange(x, subject: tokens[x.token].token, record, request, scopePlan, caller, completion)
+        }
+        respond(record, request, scopePlan, completion)
+    }
+
+    /// An allowed request a `tokenExchange` rule names: its token is exchanged (RFC 8693) before the answer,
+    /// which then carries the new token toward the upstream; a refusal is 403, no answer by shortly before
+    /// the caller's deadline 503 (fail closed: the original token is never forwarded instead).
+    private func exchange(_ x: (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int), subject: String, _ record: DecisionRecord,
+                          _ request: RequestAttributes, _ scopePlan: ScopePlan, _ caller: CallerLimits,
+                          _ completion: @escaping @Sendable (CheckResult) -> Void) {
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let exchangeRequest = ExchangeRequest(
+            subjectToken: subject, subjectExpiresAt: record.tokens[x.token].verified?.expiresAt, audiences: x.rule.audiences,
+            resources: x.rule.resources, scope: x.rule.scope, requestedTokenType: x.rule.requestedTokenType,
+            actorTokenFile: x.rule.actorTokenFile, actorTokenType: x.rule.actorTokenType, expiryMargin: seconds(x.rule.expiryMargin))
+        let done = Once()
+        @Sendable func end(_ result: ExchangeStep.Result, token: String?) {
+            guard done.claim() else { return }
+            record.exchange = ExchangeStep(endpoint: x.endpoint.url, audiences: x.rule.audiences, resources: x.rule.resources,
+                                           header: x.rule.header, tokenIndex: x.token, result: result, token: token)
+            switch result {
+            case .exchanged: break
+            case .refused: record.reasonCode = .tokenExchangeRefused
+            case .unavailable: record.reasonCode = .tokenExchangeUnavailable
+            }
+            respond(record, request, scopePlan, completion)
+        }
+        exchanger.exchange(exchangeRequest, at: x.endpoint) { outcome in
+            switch outcome {
+            case .exchanged(let token, _, let cached): end(.exchanged(cached: cached), token: token)
+            case .refused(let error, let description): end(.refused(error: error, description: description), token: nil)
+            case .failed(let e): end(.unavailable(e.description), token: nil)
+            }
+        }
+        // Watched only when the answer did not come at once (a cached exchange leaves no timer behind).
+        guard !done.isClaimed else { return }
+        if let deadline = caller.deadline {
+            DeadlineTimer.shared.schedule(at: Authenticator.answerBy(deadline)) { end(.unavailable("no answer before the caller's deadline"), token: nil) }
+        }
+        caller.cancellation?.onCancel { end(.unavailable("the caller cancelled the check"), token: nil) }
+    }
+
+    private func respond(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
+                         _ completion: @Sendable (CheckResult) -> Void) {
         let (decision, answerKey) = decide(record, request, scopePlan)
         record.decidedAt = DispatchTime.now().uptimeNanoseconds
         let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
@@ -235,7 +285,7 @@ public final class CheckService: Sendable {
     /// (entry, scope, header), kept in the token's cache entry, and handed out with its `AnswerKey`
     /// (bench/results: the allow answer was ~5k instructions of a cached check, its encoding ~11k).
     private func decide(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) -> (Decision, AnswerKey?) {
-        guard record.reasonCode == .allowed, !options.debugHeaders, record.tokens.count == 1,
+        guard record.reasonCode == .allowed, !options.debugHeaders, record.tokens.count == 1, record.exchange == nil,
               let entry = record.tokens[0].cached, case .header(let header, _) = record.tokens[0].location
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }
         let key = AnswerKey(entry: entry.serial, scope: scopePlan.serial, header: header)

@@ -50,6 +50,18 @@ public struct DecisionLog: Sendable {
             })))
         }
         if record.frontDoor != .grpc { fields.append(("front_door", .string(record.frontDoor.rawValue))) }
+        if let x = record.exchange {
+            // Where the token went and how it ended; never a token.
+            var o: [String: JSONValue] = ["endpoint": .string(x.endpoint), "header": .string(x.header)]
+            if !x.audiences.isEmpty { o["audiences"] = .array(x.audiences.map { .string($0) }) }
+            if !x.resources.isEmpty { o["resources"] = .array(x.resources.map { .string($0) }) }
+            switch x.result {
+            case .exchanged(let cached): o["result"] = .string(cached ? "cached" : "exchanged")
+            case .refused(let error, _): o["result"] = .string("refused"); o["error"] = .string(error)
+            case .unavailable: o["result"] = .string("unavailable")
+            }
+            fields.append(("exchange", .object(o)))
+        }
         if let d = record.dryRun {
             // What the dry-run token resources would have answered; a denial they would cause logs at info
             // (`write`), so a rollout's would-be 401/403s are seen without debug logging.

@@ -78,8 +78,12 @@ public final class DecisionRecord: @unchecked Sendable {
 
     /// One human line, e.g. `Jwt is expired: expired at 1700000000, now 1700003600 (clock skew included)
     /// (token from header authorization (prefix "Bearer "))` or `denied by DENY policy ns/name rule[0]`.
+    /// The token exchange this allowed request went through (RFC 8693), if a TokenPolicy asked for one.
+    public internal(set) var exchange: ExchangeStep?
+
     public var reason: String {
         if let (e, location) = rejection { return "\(e.envoyMessage): \(e.detail) (token from \(location))" }
+        if let x = exchange, let failure = x.failure { return failure }
         return authorization?.reason ?? "allowed"
     }
 
@@ -142,4 +146,38 @@ public struct AnswerKey: Sendable, Hashable {
 
     /// A well-spread hash for a direct-mapped memo.
     public var slot: Int { Int(truncatingIfNeeded: (entry &* 0x9E37_79B9_7F4A_7C15) ^ (scope &* 0xBF58_476D_1CE4_E5B9)) }
+}
+
+/// One token exchange of a check: for which rule and token, and how it ended. Never holds a token.
+public struct ExchangeStep: Sendable {
+    public enum Result: Sendable, Equatable {
+        /// The exchanged token replaced the original toward the upstream (`cached`: no call was made).
+        case exchanged(cached: Bool)
+        /// The token endpoint refused (RFC 8693 §2.2.2) with this OAuth `error` and description.
+        case refused(error: String, description: String?)
+        /// No usable answer (down, slow past the deadline, malformed, secret unreadable, busy).
+        case unavailable(String)
+    }
+
+    /// The token endpoint.
+    public let endpoint: String
+    public let audiences: [String]
+    public let resources: [String]
+    /// The header the exchanged token is set in.
+    public let header: String
+    /// The index of the subject token in `DecisionRecord.tokens`.
+    public let tokenIndex: Int
+    public internal(set) var result: Result
+    /// The exchanged token, for the response builder only (never logged, never in explain).
+    let token: String?
+
+    /// Why the exchange failed the check, or nil when it succeeded.
+    public var failure: String? {
+        switch result {
+        case .exchanged: return nil
+        case .refused(let error, let description):
+            return "Token exchange was refused: the token endpoint answered \(error)" + (description.map { " (\($0))" } ?? "")
+        case .unavailable(let why): return "Token exchange is unavailable: \(why)"
+        }
+    }
 }

@@ -74,6 +74,14 @@ extension JWTRule {
 }
 
 extension IntrospectionEndpoint {
+    /// The token endpoint of an exchange rule, with its client credentials read now (at policy load).
+    init(exchange rule: ExchangeRule) {
+        var config = IntrospectionConfig(endpoint: rule.endpoint, clientID: rule.clientID, clientSecretFile: rule.clientSecretFile,
+                                         clientAuthMethod: rule.clientAuthMethod, timeout: rule.timeout)
+        config.signingAlgorithm = rule.signingAlgorithm
+        self.init(config: config)
+    }
+
     /// The endpoint a TokenPolicy names, with its client secret read from its file now (at policy load).
     init(config: IntrospectionConfig) {
         var (secret, error) = (String?.none, String?.none)

@@ -1,4 +1,6 @@
 import Synchronization
+import WardenIntrospection
+import WardenJSON
 import WardenJWKS
 import WardenPolicy
 
@@ -13,6 +15,8 @@ final class ScopePlan: Sendable {
     let providers: [ExactKey: JWTProvider]
     /// One provider per rule, in rule order (Envoy's providers, which istiod makes one per rule).
     let rules: [JWTProvider]
+    /// Token exchange rules with their endpoints (client secrets read at plan build), in order.
+    let exchanges: [(rule: ExchangeRule, endpoint: IntrospectionEndpoint)]
     /// Providers whose issuer introspects opaque tokens (RFC 7662), in rule order.
     let introspecting: [JWTProvider]
     /// Every header any applicable rule outputs, to strip client-supplied copies.
@@ -21,6 +25,16 @@ final class ScopePlan: Sendable {
     /// reads that location and whose issuer has an introspection endpoint.
     func introspector(at location: TokenLocation) -> JWTProvider? {
         introspecting.first { $0.reads(location) }
+    }
+
+    /// The first exchange rule that applies to an allowed request: its issuer's verified token (the first
+    /// such token) and its `to` matching the request.
+    func exchange(for tokens: [TokenTrace], request: RequestAttributes) -> (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int)? {
+        for x in exchanges {
+            guard let index = tokens.firstIndex(where: { $0.verified?.issuer?.bytesEqual(x.rule.issuer) == true }) else { continue }
+            if AuthorizationEvaluator.matchesAny(x.rule.to, request: request, effective: effective) { return (x.rule, x.endpoint, index) }
+        }
+        return nil
     }
 
     /// Unique for the process's life (answer keys name the compiled scope by it).
@@ -53,6 +67,7 @@ final class ScopePlan: Sendable {
         self.providers = providers
         rules = all
         introspecting = all.filter { $0.introspection != nil }
+        exchanges = effective.exchanges.map { ($0, IntrospectionEndpoint(exchange: $0)) }
         extractor = TokenExtractor(rules: all.map { (issuer: $0.rule.issuer, locations: $0.locations) })
         var seen = Set<String>()
         outputHeaders = all.flatMap(\.outputHeaders).filter { seen.insert($0).inserted }

@@ -143,24 +143,8 @@ public final class Introspector: Sendable {
     private func call(_ token: String, _ endpoint: IntrospectionEndpoint) -> IntrospectionOutcome {
         var form = "token=\(FormEncoding.encode(token))&token_type_hint=access_token"
         var headers: [String] = []
-        switch endpoint.clientAuth {
-        case .basic, .post:
-            guard let secret = endpoint.clientSecret else { return .failed(.secret(endpoint.secretError ?? "no client secret")) }
-            if endpoint.clientAuth == .basic {
-                let credentials = FormEncoding.encode(endpoint.clientID) + ":" + FormEncoding.encode(secret)
-                headers.append("Authorization: Basic " + Base64.encode(Array(credentials.utf8)))
-            } else {
-                form += "&client_id=\(FormEncoding.encode(endpoint.clientID))&client_secret=\(FormEncoding.encode(secret))"
-            }
-        case .privateKeyJWT(let key, let alg):
-            let assertion: String
-            do throws(CryptoError) {
-                assertion = try ClientAssertion.make(clientID: endpoint.clientID, audience: endpoint.url, key: key, algorithm: alg, now: clock())
-            } catch {
-                return .failed(.secret("cannot sign the client assertion: \(error)"))
-            }
-            form += "&client_id=\(FormEncoding.encode(endpoint.clientID))"
-                + "&client_assertion_type=\(FormEncoding.encode(ClientAssertion.type))&client_assertion=\(assertion)"
+        do throws(IntrospectionError) { try ClientCredentials.apply(endpoint, form: &form, headers: &headers, now: clock()) } catch {
+            return .failed(error)
         }
         let request = FetchRequest(url: endpoint.url, timeout: endpoint.timeout, maxBytes: maxAnswerBytes)
         let document: FetchedDocument

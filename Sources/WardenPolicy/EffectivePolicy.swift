@@ -23,6 +23,8 @@ public final class EffectivePolicy: Sendable {
     public let dryRunTokenPolicies: [TokenPolicy]
     /// Their rules by issuer (compared byte for byte): every rule for a token's issuer applies.
     public let tokenRulesByIssuer: [ExactKey: [TokenRule]]
+    /// Exchange rules of the enforced TokenPolicies, in policy (namespace/name) then rule order.
+    public let exchanges: [ExchangeRule]
     /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`); issuers
     /// and claim names compared byte for byte.
     let spaceDelimitedByIssuer: [ExactKey: Set<ExactKey>]
@@ -44,6 +46,7 @@ public final class EffectivePolicy: Sendable {
         var byIssuer: [ExactKey: [TokenRule]] = [:]
         for p in self.tokenPolicies { for r in p.rules { byIssuer[ExactKey(r.issuer), default: []].append(r) } }
         tokenRulesByIssuer = byIssuer
+        exchanges = self.tokenPolicies.flatMap(\.exchanges)
         let rules = self.requestAuthentications.flatMap(\.jwtRules)
         self.jwtRules = rules
         let enforced = authorizationPolicies.filter { !$0.dryRun }

@@ -13,6 +13,8 @@ public struct TokenPolicy: Sendable, Hashable {
     public var selector: WorkloadSelector?
     public var targetRefs: [TargetRef]
     public var rules: [TokenRule]
+    /// `spec.tokenExchange[]`: RFC 8693 exchanges at the edge, in order (the first that matches applies).
+    public var exchanges: [ExchangeRule] = []
     /// `istio.io/dry-run: "true"`, the same annotation as Istio's AuthorizationPolicy and Warden's dry-run
     /// RequestAuthentication: its rules are evaluated and reported, never enforced.
     public var dryRun: Bool
@@ -142,5 +144,58 @@ public struct IntrospectionConfig: Sendable, Hashable {
         self.cacheDuration = cacheDuration
         self.negativeCacheDuration = negativeCacheDuration
         self.timeout = timeout
+    }
+}
+
+/// `spec.tokenExchange[]` of a TokenPolicy: after a request is allowed, its verified token of `issuer` is
+/// exchanged (RFC 8693) at `endpoint` for one minted for the upstream, which replaces it toward the upstream.
+public struct ExchangeRule: Sendable, Hashable {
+    /// The subject token's issuer (a RequestAuthentication in scope accepts it).
+    public var issuer: String
+    /// Requests it applies to (like an AuthorizationPolicy's `to`); empty: every request in scope.
+    public var to: [Operation]
+    /// The token endpoint (`https`; `http` only to a loopback address).
+    public var endpoint: String
+    public var clientID: String
+    /// The client secret (first line) or, for `private_key_jwt`, a PEM private key.
+    public var clientSecretFile: String
+    public var clientAuthMethod: IntrospectionConfig.ClientAuthMethod
+    public var signingAlgorithm: String?
+    /// RFC 8693 §2.1 `audience` and `resource` values (at least one of the two), `scope`, `requested_token_type`.
+    public var audiences: [String]
+    public var resources: [String]
+    public var scope: String?
+    public var requestedTokenType: String?
+    /// A file whose content is sent as `actor_token` (e.g. a projected service-account token), re-read per call.
+    public var actorTokenFile: String?
+    public var actorTokenType: String
+    /// The header the exchanged token goes in (`authorization`: `Bearer <token>`; another: the token as is).
+    public var header: String
+    /// Bound on one call (the caller's deadline may cut it shorter). Default 2 s.
+    public var timeout: Duration
+    /// Exchanged tokens are reused until this long before they expire. Default 30 s.
+    public var expiryMargin: Duration
+
+    public init(issuer: String, to: [Operation] = [], endpoint: String, clientID: String, clientSecretFile: String,
+                clientAuthMethod: IntrospectionConfig.ClientAuthMethod = .clientSecretBasic, signingAlgorithm: String? = nil,
+                audiences: [String] = [], resources: [String] = [], scope: String? = nil, requestedTokenType: String? = nil,
+                actorTokenFile: String? = nil, actorTokenType: String = "urn:ietf:params:oauth:token-type:jwt",
+                header: String = "authorization", timeout: Duration = .seconds(2), expiryMargin: Duration = .seconds(30)) {
+        self.issuer = issuer
+        self.to = to
+        self.endpoint = endpoint
+        self.clientID = clientID
+        self.clientSecretFile = clientSecretFile
+        self.clientAuthMethod = clientAuthMethod
+        self.signingAlgorithm = signingAlgorithm
+        self.audiences = audiences
+        self.resources = resources
+        self.scope = scope
+        self.requestedTokenType = requestedTokenType
+        self.actorTokenFile = actorTokenFile
+        self.actorTokenType = actorTokenType
+        self.header = header
+        self.timeout = timeout
+        self.expiryMargin = expiryMargin
     }
 }

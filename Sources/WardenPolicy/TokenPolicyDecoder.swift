@@ -4,12 +4,77 @@ extension PolicyDecoder {
     static let wardenAPIVersions: Set<String> = [TokenPolicy.apiVersion]
 
     static func decodeTokenPolicy(_ spec: YAMLCursor, ref: PolicyRef, origin: ResourceOrigin, dryRun: Bool = false) throws(PolicyLoadError) -> TokenPolicy {
-        let f = try spec.fields(allowed: ["selector", "targetRef", "targetRefs", "jwtRules"])
+        let f = try spec.fields(allowed: ["selector", "targetRef", "targetRefs", "jwtRules", "tokenExchange"])
         let (selector, refs) = try decodeScope(f, spec: spec)
         var rules: [TokenRule] = []
         for item in try f["jwtRules"]?.list() ?? [] { rules.append(try decodeTokenRule(item)) }
         if rules.count > 4096 { throw f["jwtRules"]!.error("at most 4096 rules are allowed") }
-        return TokenPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, rules: rules, dryRun: dryRun)
+        var policy = TokenPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, rules: rules, dryRun: dryRun)
+        for item in try f["tokenExchange"]?.list() ?? [] { policy.exchanges.append(try decodeExchange(item)) }
+        if policy.exchanges.count > 256 { throw f["tokenExchange"]!.error("at most 256 exchange rules are allowed") }
+        return policy
+    }
+
+    static func decodeExchange(_ c: YAMLCursor) throws(PolicyLoadError) -> ExchangeRule {
+        let f = try c.fields(allowed: ["issuer", "to", "endpoint", "clientId", "clientSecretFile", "clientAuthMethod", "signingAlgorithm",
+                                       "audiences", "resources", "scope", "requestedTokenType", "actorTokenFile", "actorTokenType",
+                                       "header", "timeout", "expiryMargin"])
+        func required(_ name: String) throws(PolicyLoadError) -> String {
+            guard let v = f[name] else { throw c.error("tokenExchange.\(name) is required") }
+            let s = try v.string()
+            if s.isEmpty { throw v.error("must not be empty") }
+            return s
+        }
+        let endpoint = try required("endpoint")
+        if let why = IntrospectionEndpointRule.problem(endpoint) {
+            throw f["endpoint"]!.error(why.replacingOccurrences(of: "introspection endpoint", with: "token endpoint"))
+        }
+        var rule = ExchangeRule(issuer: try required("issuer"), endpoint: endpoint, clientID: try required("clientId"),
+                                clientSecretFile: try required("clientSecretFile"))
+        for item in try f["to"]?.list() ?? [] {
+            let tf = try item.fields(allowed: ["operation"])
+            guard let op = tf["operation"], !op.isNull else { throw item.error("`to.operation` must not be nil") }
+            rule.to.append(try decodeOperation(op))
+        }
+        if let m = f["clientAuthMethod"] {
+            let text = try m.string()
+            guard let method = IntrospectionConfig.ClientAuthMethod(rawValue: text) else {
+                throw m.error("clientAuthMethod \"\(text)\" is not supported (expected one of: "
+                              + IntrospectionConfig.ClientAuthMethod.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+            }
+            rule.clientAuthMethod = method
+        }
+        rule.signingAlgorithm = try f["signingAlgorithm"]?.string()
+        rule.audiences = try f["audiences"]?.stringList() ?? []
+        rule.resources = try f["resources"]?.stringList() ?? []
+        if rule.audiences.isEmpty && rule.resources.isEmpty {
+            throw c.error("tokenExchange needs audiences or resources: a token for every service is what exchange avoids (RFC 8693 §2.1)")
+        }
+        for (i, r) in rule.resources.enumerated() where !(r.hasPrefix("https://") || r.hasPrefix("http://")) || r.contains("#") {
+            throw f["resources"]!.error("resources[\(i)] must be an absolute URI without fragment (RFC 8707 §2)")
+        }
+        rule.scope = try f["scope"]?.string()
+        rule.requestedTokenType = try f["requestedTokenType"]?.string()
+        rule.actorTokenFile = try f["actorTokenFile"]?.string()
+        if let t = try f["actorTokenType"]?.string() { rule.actorTokenType = t }
+        if let h = f["header"] {
+            let name = try h.string().lowercased()
+            guard !name.isEmpty, name.utf8.allSatisfy({ httpTokenChars.contains($0) }) else {
+                throw h.error("header must be an HTTP field name")
+            }
+            rule.header = name
+        }
+        func duration(_ name: String, max: Duration) throws(PolicyLoadError) -> Duration? {
+            guard let v = f[name], !v.isNull else { return nil }
+            let text = try v.string()
+            guard let d = parseGoDuration(text), d > .zero, d <= max else {
+                throw v.error("invalid duration \"\(text)\" (more than 0, at most \(max))")
+            }
+            return d
+        }
+        if let d = try duration("timeout", max: .seconds(30)) { rule.timeout = d }
+        if let d = try duration("expiryMargin", max: .seconds(3600)) { rule.expiryMargin = d }
+        return rule
     }
 
     static func decodeTokenRule(_ c: YAMLCursor) throws(PolicyLoadError) -> TokenRule {
@@ -123,3 +188,6 @@ enum IntrospectionEndpointRule {
         return nil
     }
 }
+
+/// RFC 9110 §5.6.2 `tchar`: the bytes of a header field name.
+let httpTokenChars: Set<UInt8> = Set(Array("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8))

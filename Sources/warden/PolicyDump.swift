@@ -45,6 +45,19 @@ enum PolicyDump {
                 return .object(rule)
             }),
         ]
+        if !tp.exchanges.isEmpty {
+            o["token_exchange"] = .array(tp.exchanges.map { x in
+                var e: [String: JSONValue] = ["issuer": .string(x.issuer), "endpoint": .string(JWKSSource.redacted(uri: x.endpoint)),
+                                              "client_id": .string(x.clientID), "client_secret_file": .string(x.clientSecretFile),
+                                              "client_auth_method": .string(x.clientAuthMethod.rawValue), "header": .string(x.header),
+                                              "operations": .number(Double(x.to.count))]
+                if !x.audiences.isEmpty { e["audiences"] = strings(x.audiences) }
+                if !x.resources.isEmpty { e["resources"] = strings(x.resources) }
+                if let scope = x.scope { e["scope"] = .string(scope) }
+                if let actor = x.actorTokenFile { e["actor_token_file"] = .string(actor) }
+                return .object(e)
+            })
+        }
         if let s = tp.selector { o["selector"] = labels(s.matchLabels) }
         if !tp.targetRefs.isEmpty { o["target_refs"] = strings(tp.targetRefs.map(\.description)) }
         if tp.dryRun { o["dry_run"] = .bool(true) }

@@ -53,7 +53,8 @@ def test_crd_is_a_structural_v1_crd():
     assert [v["name"] for v in crd["spec"]["versions"]] == ["v1alpha1"]
 
 
-@pytest.mark.parametrize("heading", ["### TokenPolicy (Warden's own kind)", "### Opaque tokens (introspection, RFC 7662)"])
+@pytest.mark.parametrize("heading", ["### TokenPolicy (Warden's own kind)", "### Opaque tokens (introspection, RFC 7662)",
+                                     "### Token exchange at the edge (RFC 8693)"])
 def test_readme_example_loads_in_warden_and_fits_the_crd(warden_bin, tmp_path, heading):
     example = readme_example(heading)
     ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\n"

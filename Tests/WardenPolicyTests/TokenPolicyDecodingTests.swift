@@ -92,6 +92,42 @@ struct TokenPolicyDecodingTests {
         #expect(defaults?.clientAuthMethod == .clientSecretBasic && defaults?.cacheDuration == .seconds(300))
     }
 
+    @Test func decodesTokenExchange() throws {
+        let set = try PolicySet.parse(yaml: Self.doc("""
+          tokenExchange:
+          - issuer: https://idp.example.com
+            to: [{operation: {hosts: [orders.internal], paths: ["/orders*"]}}]
+            endpoint: https://idp.example.com/oauth2/token
+            clientId: gateway
+            clientSecretFile: /etc/warden/secret
+            audiences: [orders-api]
+            resources: ["https://orders.internal/"]
+            scope: orders:read
+            actorTokenFile: /var/run/secrets/tokens/warden
+            header: x-upstream-token
+            expiryMargin: 1m
+        """), file: "tp.yaml")
+        let x = try #require(set.tokenPolicies.first?.exchanges.first)
+        #expect(x.issuer == "https://idp.example.com" && x.to.count == 1 && x.endpoint == "https://idp.example.com/oauth2/token")
+        #expect(x.audiences == ["orders-api"] && x.resources == ["https://orders.internal/"] && x.scope == "orders:read")
+        #expect(x.header == "x-upstream-token" && x.expiryMargin == .seconds(60) && x.timeout == .seconds(2))
+        #expect(x.actorTokenFile == "/var/run/secrets/tokens/warden" && x.clientAuthMethod == .clientSecretBasic)
+    }
+
+    static let exchangeRows: [Bad] = [
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s}]", message: "needs audiences or resources"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: http://idp.example.com/t, clientId: c, clientSecretFile: /s, audiences: [a]}]", message: "token endpoint must be https"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s, resources: [orders]}]", message: "absolute URI"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s, audiences: [a], header: 'x bad'}]", message: "HTTP field name"),
+        Bad(spec: "  tokenExchange: [{endpoint: https://i/t, clientId: c, clientSecretFile: /s, audiences: [a]}]", message: "tokenExchange.issuer is required"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s, audiences: [a], audience: b}]", message: "unknown field"),
+    ]
+
+    @Test(arguments: exchangeRows)
+    func rejectsBadExchange(_ bad: Bad) {
+        rejectsWithFileAndLine(bad)
+    }
+
     static let introspectionRows: [Bad] = [
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {clientId: w, clientSecretFile: /s}}]", message: "introspection.endpoint is required"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientSecretFile: /s}}]", message: "introspection.clientId is required"),
