@@ -471,6 +471,18 @@ struct ExplainWalk {
         }
         for m in decision.auditMatches { out.info("audit: \(m)") }
         for d in decision.dryRun { out.info(d.description) }
+        if let x = record.exchange {
+            let target = (x.audiences.map { "audience \(quote($0))" } + x.resources.map { "resource \(quote($0))" }).joined(separator: ", ")
+            let token = x.tokenIndex < record.tokens.count ? " the token from \(record.tokens[x.tokenIndex].location)" : " the token"
+            switch x.result {
+            case .exchanged(let cached):
+                out.pass("token exchange (RFC 8693): \(token) exchanged at \(x.endpoint) for \(target)\(cached ? " (cached)" : ""); "
+                         + "the new token goes in \(x.header) toward the upstream")
+            case .refused, .unavailable:
+                out.fail("token exchange (RFC 8693) at \(x.endpoint) for \(target): \(x.failure ?? "")")
+                if x.failure?.contains("explain works offline") == true { out.hint("pass --fetch to ask the token endpoint") }
+            }
+        }
         out.add("")
     }
 
@@ -480,7 +492,11 @@ struct ExplainWalk {
         case .allow(let ok):
             out.add("Result: ✓ 200 allowed (\(record.reasonCode.rawValue))")
             if ok.headersToSet.isEmpty { out.info("headers set: none") }
-            for h in ok.headersToSet { out.info("header set: \(h.name): \(Self.shorten(h.value))") }
+            for h in ok.headersToSet {
+                // The exchanged token is a credential: its size, never its text.
+                let value = record.exchange?.header == h.name ? "<exchanged token, \(h.value.utf8.count) bytes>" : Self.shorten(h.value)
+                out.info("header set: \(h.name): \(value)")
+            }
             for d in record.droppedHeaders {
                 out.hint("header not set: \(d.header)" + (d.claim.map { " (claim \($0))" } ?? " (payload)")
                          + ": the value \(d.problem), which no HTTP header may (\(DroppedHeader.reasonCode))")
@@ -489,7 +505,8 @@ struct ExplainWalk {
             if !ok.queryParametersToRemove.isEmpty { out.info("query parameters removed: " + ok.queryParametersToRemove.joined(separator: ", ")) }
             if !ok.dynamicMetadata.isEmpty { out.info("dynamic metadata: " + ok.dynamicMetadata.keys.sorted().joined(separator: ", ")) }
         case .deny(let d):
-            out.add("Result: ✗ \(d.status) \(d.status == 401 ? "Unauthorized" : "Forbidden") (\(record.reasonCode.rawValue))")
+            let text = [401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"][d.status] ?? "Denied"
+            out.add("Result: ✗ \(d.status) \(text) (\(record.reasonCode.rawValue))")
             out.info("body: \(quote(d.body))")
             for h in d.headers { out.info("header: \(h.name): \(h.name == "www-authenticate" ? Self.realmWithoutQuery(h.value) : h.value)") }
         }

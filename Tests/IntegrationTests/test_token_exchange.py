@@ -146,3 +146,26 @@ def test_an_actor_token_names_warden_s_workload(rig, idp, upstream, tmp_path):
     assert get(envoy, Minter(idp).mint(sub="alice")).status == 200
     assert claims_of(upstream.last()["headers"]["authorization"][7:])["act"] == {"sub": "system:serviceaccount:edge:warden"}
     assert idp.state.exchange_requests[-1]["form"]["actor_token_type"] == "urn:ietf:params:oauth:token-type:jwt"
+
+
+def test_explain_shows_the_exchange_and_never_a_token(warden_bin, idp, tmp_path):
+    import subprocess
+    secret = tmp_path / "secret"
+    secret.write_text("introspection-secret\n")
+    (tmp_path / "p.yaml").write_text("---\n".join(policies(idp, secret).values()))
+    user = Minter(idp).mint(sub="alice")
+    base = [warden_bin, "explain", "--policy", str(tmp_path / "p.yaml"), "--path", "/orders/7", "--header", f"authorization: Bearer {user}"]
+    offline = subprocess.run(base + ["--jwks", str(_jwks_file(idp, tmp_path))], capture_output=True, text=True, timeout=30)
+    assert "Result: ✗ 503 Service Unavailable (token_exchange_unavailable)" in offline.stdout, offline.stdout + offline.stderr
+    assert "pass --fetch to ask the token endpoint" in offline.stdout
+    live = subprocess.run(base + ["--fetch"], capture_output=True, text=True, timeout=30)
+    assert live.returncode == 0, live.stdout + live.stderr
+    assert f"exchanged at {idp.token_endpoint} for audience \"orders-api\"" in live.stdout
+    assert "header set: authorization: <exchanged token," in live.stdout
+    assert user not in live.stdout and "eyJ" not in live.stdout.split("Result:")[1]
+
+
+def _jwks_file(idp, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(idp.jwks()))
+    return path
