@@ -12,6 +12,7 @@ final class TestService: Sendable {
     static let counted = "/test.Echo/Counted"
     static let countedLater = "/test.Echo/CountedLater"
     static let watch = "/test.Echo/Watch"
+    static let metadata = "/test.Echo/Metadata"
 
     /// Slow calls received so far.
     let slowCalls = Locked(0)
@@ -39,6 +40,11 @@ final class TestService: Sendable {
                 DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) {
                     call.respond(.response(call.request))
                 }
+            },
+            // The captured metadata, "key=value" lines sorted.
+            Self.metadata: { call in
+                call.respond(.response(Array(call.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    .joined(separator: "\n").utf8)))
             },
             // "method|peer".
             Self.describe: { call in
@@ -89,12 +95,13 @@ final class TestService: Sendable {
 
     /// A started server on an ephemeral loopback port with these handlers.
     func startServer(
-        threads: Int = 2, callsPerThread: Int = 16, maxReceiveMessageBytes: Int = 4 << 20, tls: TLSConfiguration? = nil
+        threads: Int = 2, callsPerThread: Int = 16, maxReceiveMessageBytes: Int = 4 << 20, tls: TLSConfiguration? = nil,
+        capturedMetadata: Set<String> = []
     ) throws -> GRPCServer {
         let server = try GRPCServer(
             configuration: GRPCServerConfiguration(
                 listen: "127.0.0.1:0", threads: threads, callsPerThread: callsPerThread,
-                maxReceiveMessageBytes: maxReceiveMessageBytes, tls: tls),
+                maxReceiveMessageBytes: maxReceiveMessageBytes, tls: tls, capturedMetadata: capturedMetadata),
             handlers: handlers)
         server.start()
         return server
