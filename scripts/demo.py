@@ -5,12 +5,14 @@ Starts, all on 127.0.0.1 and all stopped at the end:
   * Warden with the demo policies (deploy/demo/policies, pointed at that IdP's JWKS);
   * an upstream app that answers with the headers it received;
   * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden), with its
-    OpenTelemetry tracer on, and a small OTLP collector that both Envoy and Warden (--otlp-endpoint) export to;
+    OpenTelemetry tracer on, and a small OTLP collector that both Envoy and Warden (--otlp-endpoint) export to
+    — or, with --front nginx, nginx configured by deploy/nginx/nginx.conf (auth_request → Warden's HTTP front door);
 then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw,
-and the trace tree of one request (Envoy's spans with Warden's span inside).
+and (with Envoy) the trace tree of one request (Envoy's spans with Warden's span inside).
 
-Usage: .venv/bin/python scripts/demo.py [--keep]
+Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx]
   --keep   leave everything running afterwards (Ctrl-C stops it) and print curl commands to try.
+  --front  the proxy in front of the app (default envoy; `make demo FRONT=nginx`).
 Needs the Warden binary: $WARDEN_BIN, else .build/release/warden (make build).
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ from harness.envoy import Envoy, load_for_rig  # noqa: E402
 from harness.idp import IdP  # noqa: E402
 from harness.otlp import Collector, add_envoy_tracing, trace_tree  # noqa: E402
 from harness.policy_render import load_policy_dir, render_policies  # noqa: E402
+from harness.proxies import NGINX_CONF, Nginx  # noqa: E402
 from harness.tokens import Minter  # noqa: E402
 from harness.upstream import EchoUpstream  # noqa: E402
 from harness.warden import Warden  # noqa: E402
@@ -90,7 +93,7 @@ def steps(minter: Minter) -> list[Step]:
     ]
 
 
-def run_step(number: int, step: Step, envoy: Envoy, upstream: EchoUpstream) -> bool:
+def run_step(number: int, step: Step, envoy, upstream: EchoUpstream) -> bool:
     headers = dict(step.headers)
     if step.token:
         headers["authorization"] = f"Bearer {step.token}"
@@ -116,7 +119,7 @@ def run_step(number: int, step: Step, envoy: Envoy, upstream: EchoUpstream) -> b
         if not any(n == "authorization" for n, _ in received):
             say("      (no authorization header: Warden stripped the token)")
     else:
-        say("    upstream received: nothing (the request was stopped at Envoy)")
+        say("    upstream received: nothing (the request was stopped at the proxy)")
     if step.note:
         say(f"    why: {step.note}")
     ok = response.status == step.expect
@@ -149,7 +152,7 @@ def show_trace(envoy: Envoy, upstream: EchoUpstream, collector: Collector, token
     return True
 
 
-def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
+def next_steps(binary: str, envoy, token: str | None) -> None:
     help_text = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10).stdout
     say("What to try next:")
     if envoy and token:
@@ -159,6 +162,7 @@ def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
     if "explain" in help_text:
         say("  warden explain --help     why a request would be allowed or denied, rule by rule")
     say("  deploy/envoy/envoy.yaml   Envoy in front of your app, asking Warden (mTLS variant beside it)")
+    say("  deploy/nginx/, deploy/caddy/, deploy/envoy/envoy-http.yaml   other front doors (README: Front doors)")
     say("  kubectl apply -k deploy/kubernetes/overlays/sidecar   Warden + Envoy as sidecars of your app")
     say("  kubectl apply -k deploy/kubernetes/overlays/central   a shared Warden (mTLS, PDB, HPA) for gateways")
     say("  deploy/istio/             Warden as Istio's CUSTOM authorization provider")
@@ -169,6 +173,7 @@ def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Warden's five-minute tour")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    parser.add_argument("--front", choices=["envoy", "nginx"], default="envoy", help="the proxy in front of the app")
     options = parser.parse_args()
     binary = warden_binary()
     work = Path(tempfile.mkdtemp(prefix="warden-demo-"))
@@ -203,23 +208,32 @@ def main() -> int:
         running.append(collector)
         say(f"collector  OTLP/gRPC 127.0.0.1:{collector.grpc_port} (Envoy), OTLP/HTTP {collector.http_url} (Warden)")
         policies = render_policies(load_policy_dir(POLICIES), work / "policies", jwks_uri=idp.jwks_uri)
+        nginx = options.front == "nginx"
         warden = Warden(policies, binary=binary, work_dir=work / "warden",
-                        extra_args=["--debug-headers", "--otlp-endpoint", collector.http_url])
+                        extra_args=["--debug-headers", "--otlp-endpoint", collector.http_url],
+                        http=nginx, http_trusted_headers="client-address" if nginx else None)
         running.append(warden)
-        say(f"Warden     grpc {warden.address}, admin {warden.admin_url}  "
-            f"(policies: {POLICIES.relative_to(ROOT)}, keys from the IdP)")
-        envoy = Envoy(add_envoy_tracing(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
-                                        collector.grpc_port),
-                      work_dir=work / "envoy", log_level="warn")
-        running.append(envoy)
-        say(f"Envoy      {envoy.base_url}  ({ENVOY_CONFIG.relative_to(ROOT)}: ext_authz → Warden → upstream)")
+        say(f"Warden     grpc {warden.address}, admin {warden.admin_url}"
+            + (f", HTTP front door {warden.http_url}" if nginx else "")
+            + f"  (policies: {POLICIES.relative_to(ROOT)}, keys from the IdP)")
+        if nginx:
+            envoy = Nginx(work / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
+            running.append(envoy)
+            say(f"nginx      {envoy.base_url}  ({NGINX_CONF.relative_to(ROOT)}: auth_request → Warden → upstream)")
+        else:
+            envoy = Envoy(add_envoy_tracing(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
+                                            collector.grpc_port),
+                          work_dir=work / "envoy", log_level="warn")
+            running.append(envoy)
+            say(f"Envoy      {envoy.base_url}  ({ENVOY_CONFIG.relative_to(ROOT)}: ext_authz → Warden → upstream)")
         say(f"tokens     issuer {ISSUER}, audience {AUDIENCE}, subject alice")
         say()
         minter = Minter(idp, audience=AUDIENCE)
         for number, step in enumerate(steps(minter), start=1):
             ok &= run_step(number, step, envoy, upstream)
         token = minter.mint(iss=ISSUER, scope="orders:read orders:write", exp_in=3600)
-        ok &= show_trace(envoy, upstream, collector, token)
+        if not nginx:
+            ok &= show_trace(envoy, upstream, collector, token)
         say("All requests behaved as documented." if ok else "Some requests did NOT behave as documented.")
         say()
         next_steps(binary, envoy if options.keep else None, token if options.keep else None)

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WardenIntrospection
 import WardenJSON
 import WardenJWKS
 import WardenJWT
@@ -15,6 +16,8 @@ struct Authenticator: Sendable {
     let keyStore: JWKSStore
     let cache: TokenCache
     let options: AuthzOptions
+    /// Asks RFC 7662 endpoints about opaque tokens (for issuers whose TokenPolicy names one).
+    let introspector: Introspector
 
     /// Every token's trace in extraction order, the index of the one whose failure answers (if any),
     /// and the nanoseconds spent waiting for keys.
@@ -126,6 +129,11 @@ struct Authenticator: Sendable {
             jwt = cached.jwt
         } else {
             do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch {
+                // Not a JWS at all (no three segments; a JWE stays refused): an opaque token, which an issuer
+                // reading this location may vouch for by introspection.
+                if case .malformed(.notCompact) = error, let provider = scope.introspector(at: token.location) {
+                    return introspect(token, provider: provider, now: now, caller: caller, trace: trace, completion: completion)
+                }
                 return completion(trace(nil, nil, nil, .rejected(error)), 0)
             }
         }
@@ -196,6 +204,42 @@ struct Authenticator: Sendable {
                 return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
             }
             finish(snapshot, waited, completion)
+        }
+    }
+
+    /// An opaque token: the provider's introspection endpoint says whether it is active (RFC 7662) and
+    /// with which claims; those then pass the same claim, TokenPolicy and (later) binding checks as a JWT of
+    /// that issuer. A missing or unusable answer fails closed; the wait ends at the caller's deadline.
+    private func introspect(_ token: ExtractedToken, provider: JWTProvider, now: Double, caller: CallerLimits,
+                            trace: @escaping @Sendable (UnverifiedJWT?, JWTProvider?, KeySnapshot?, TokenTrace.Outcome, TokenCache.Entry?) -> TokenTrace,
+                            completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
+        guard let endpoint = provider.introspection else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+            (trace(nil, provider, nil, .rejected(.introspectionFailed("no answer before the caller\(why)")), nil),
+             DispatchTime.now().uptimeNanoseconds - start)
+        }
+        defer { arm() }
+        let issuer = provider.rule.issuer
+        introspector.introspect(token.token, at: endpoint) { outcome in
+            let waited = DispatchTime.now().uptimeNanoseconds - start
+            switch outcome {
+            case .failed(let e):
+                completion(trace(nil, provider, nil, .rejected(.introspectionFailed(e.description)), nil), waited)
+            case .inactive:
+                completion(trace(nil, provider, nil, .rejected(.tokenInactive), nil), waited)
+            case .active(var claims, let answer, _):
+                // RFC 7662 §2.2: `iss` is optional; the endpoint speaks for the issuer it is configured for.
+                if claims["iss"] == nil { claims["iss"] = .string(issuer) }
+                do throws(JWTError) {
+                    let jwt = try UnverifiedJWT.introspected(claims: claims, answer: answer, endpoint: endpoint.url)
+                    try jwt.checkClaims(provider.requirements, now: now)
+                    try provider.constraints?.check(jwt)
+                    completion(trace(jwt, provider, nil, .verified(VerifiedJWT(introspected: jwt)), nil), waited)
+                } catch {
+                    completion(trace(nil, provider, nil, .rejected(error), nil), waited)
+                }
+            }
         }
     }
 

@@ -14,6 +14,16 @@ extension CheckService {
             guard n > 0 else { continue }
             out.sample("warden_checks_total", n, labels: [("decision", reason.isAllowed ? "allowed" : "denied"), ("reason", reason.rawValue)])
         }
+        out.family("warden_front_door_checks_total", "counter",
+                   "Checks answered, by the protocol they arrived by (grpc, http_envoy, forward_auth) and decision.")
+        for door in FrontDoor.allCases {
+            for allowed in [true, false] {
+                let n = m.checks(through: door, allowed: allowed)
+                guard n > 0 || door == .grpc else { continue }
+                out.sample("warden_front_door_checks_total", n,
+                           labels: [("front_door", door.rawValue), ("decision", allowed ? "allowed" : "denied")])
+            }
+        }
         out.family("warden_invalid_requests_total", "counter", "Check calls rejected as malformed (INVALID_ARGUMENT).")
         out.sample("warden_invalid_requests_total", m.invalidRequests.load)
         out.family("warden_checks_shed_total", "counter",
@@ -64,6 +74,13 @@ extension CheckService {
             out.family("warden_token_cache_evictions_total", "counter", "Tokens replaced in the token cache by others.")
             out.sample("warden_token_cache_evictions_total", c.evictions)
         }
+
+        let i = authenticator.introspector.counters
+        out.family("warden_introspection_total", "counter", "Opaque-token introspections (RFC 7662) by result: cache (answered from the cache), call (asked the endpoint), failed (no usable answer), busy (refused: too many in flight).")
+        out.sample("warden_introspection_total", i.hits, labels: [("result", "cache")])
+        out.sample("warden_introspection_total", i.misses, labels: [("result", "call")])
+        out.sample("warden_introspection_total", i.failures, labels: [("result", "failed")])
+        out.sample("warden_introspection_total", i.refused, labels: [("result", "busy")])
 
         let statuses = keyStore.status()
         let now = Date().timeIntervalSince1970

@@ -1,4 +1,5 @@
 import Dispatch
+import WardenIntrospection
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -19,7 +20,7 @@ public final class CheckService: Sendable {
     public let metrics = CheckMetrics()
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
-    private let authenticator: Authenticator
+    let authenticator: Authenticator
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
     let dpop: DPoPVerifier
     /// DPoP for dry-run checks: the same window and key cache, but a proof is never recorded as used (the
@@ -39,7 +40,8 @@ public final class CheckService: Sendable {
     ///   - decisionLog: where each decision is logged (nil: nowhere).
     public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
                 tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
-                replayStore: (any ReplayStore)? = nil, tracer: CheckTracer? = nil, clock: @escaping @Sendable () -> Double) {
+                replayStore: (any ReplayStore)? = nil, introspectionTransport: (any IntrospectionTransport)? = nil,
+                tracer: CheckTracer? = nil, clock: @escaping @Sendable () -> Double) {
         self.tracer = tracer
         self.options = options
         self.scope = scope
@@ -48,7 +50,8 @@ public final class CheckService: Sendable {
         self.decisionLog = decisionLog
         current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics))
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
-                                      options: options)
+                                      options: options,
+                                      introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
@@ -104,17 +107,20 @@ public final class CheckService: Sendable {
     ///     before it (401 with Envoy's body), never after.
     ///   - cancellation: fires when the caller has gone (a cancelled call): a wait for keys ends at once
     ///     and frees its place among the key source's waiters.
+    ///   - frontDoor: the protocol the request arrived by (metrics and the decision log).
     ///   - callTraceHeaders: the trace context of the front door's own call (the gRPC metadata Envoy's
     ///     ext_authz client sends: its span), preferred to the request's headers (the downstream client's).
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
-                      deadline: UInt64? = nil, cancellation: Cancellation? = nil, callTraceHeaders: [String: String] = [:],
+                      deadline: UInt64? = nil, cancellation: Cancellation? = nil, frontDoor: FrontDoor = .grpc,
+                      callTraceHeaders: [String: String] = [:],
                       completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
         let scopePlan = request.contextExtensions.isEmpty
             ? plan.defaultPlan : plan.plan(for: scope.applying(contextExtensions: request.contextExtensions))
         let preflight = request.isCORSPreflight
-        let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt)
+        let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt,
+                                    frontDoor: frontDoor)
         if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {

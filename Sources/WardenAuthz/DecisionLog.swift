@@ -49,6 +49,7 @@ public struct DecisionLog: Sendable {
                 return .object(o)
             })))
         }
+        if record.frontDoor != .grpc { fields.append(("front_door", .string(record.frontDoor.rawValue))) }
         if let d = record.dryRun {
             // What the dry-run token resources would have answered; a denial they would cause logs at info
             // (`write`), so a rollout's would-be 401/403s are seen without debug logging.

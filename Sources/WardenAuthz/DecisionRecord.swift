@@ -44,7 +44,11 @@ public final class DecisionRecord: @unchecked Sendable {
     /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).
     public internal(set) var trace: TraceIdentity?
 
-    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64) {
+    /// The protocol the request arrived by.
+    public let frontDoor: FrontDoor
+
+    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64, frontDoor: FrontDoor = .grpc) {
+        self.frontDoor = frontDoor
         self.generation = generation
         self.scopePlan = scopePlan
         self.corsPreflight = corsPreflight

@@ -13,8 +13,16 @@ final class ScopePlan: Sendable {
     let providers: [ExactKey: JWTProvider]
     /// One provider per rule, in rule order (Envoy's providers, which istiod makes one per rule).
     let rules: [JWTProvider]
+    /// Providers whose issuer introspects opaque tokens (RFC 7662), in rule order.
+    let introspecting: [JWTProvider]
     /// Every header any applicable rule outputs, to strip client-supplied copies.
     let outputHeaders: [String]
+    /// The provider that introspects an opaque token found at `location`: the first rule in order that
+    /// reads that location and whose issuer has an introspection endpoint.
+    func introspector(at location: TokenLocation) -> JWTProvider? {
+        introspecting.first { $0.reads(location) }
+    }
+
     /// Unique for the process's life (answer keys name the compiled scope by it).
     let serial = Serials.next()
     /// `warden_policy_decisions_total` counters of this scope's AuthorizationPolicies.
@@ -44,6 +52,7 @@ final class ScopePlan: Sendable {
         for p in all where providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
         self.providers = providers
         rules = all
+        introspecting = all.filter { $0.introspection != nil }
         extractor = TokenExtractor(rules: all.map { (issuer: $0.rule.issuer, locations: $0.locations) })
         var seen = Set<String>()
         outputHeaders = all.flatMap(\.outputHeaders).filter { seen.insert($0).inserted }

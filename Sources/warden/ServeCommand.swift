@@ -5,6 +5,7 @@ import WardenAdmin
 import WardenAuthz
 import WardenExtAuthz
 import WardenGRPC
+import WardenHTTPServer
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -115,12 +116,30 @@ struct ServeCommand {
             return 1
         }
 
+        var front: HTTPServer?
+        if let listen = options.httpListen {
+            var configuration = HTTPServer.Configuration(listen: listen)
+            configuration.threads = options.threads
+            configuration.connectionLimit = 4096
+            configuration.idleTimeoutSeconds = 60
+            configuration.maxHeaderBytes = options.httpMaxHeaderBytes
+            do {
+                front = try HTTPServer(configuration: configuration, handler: state.httpHandler())
+            } catch {
+                printErr("warden: cannot serve the HTTP front door on \(listen): \(error)")
+                server.shutdown(gracePeriod: 0)
+                admin.stop()
+                return 1
+            }
+        }
+
         store.start()
         exporter?.start()
         server.start()
         state.markServing()
         log.info("warden serving", [("listen", .string(options.listen)), ("grpc_port", .number(Double(server.port))),
                                      ("admin", .string(options.adminListen)), ("admin_port", .number(Double(admin.port))),
+                                     ("http", .string(options.httpListen ?? "off")), ("http_port", .number(Double(front?.port ?? 0))),
                                      ("policies", .number(Double(policies.authorizationPolicies.count + policies.requestAuthentications.count))),
                                      ("threads", .number(Double(options.threads)))])
         let reloader = PolicyReloader(source: source, state: state, interval: options.reloadInterval)
@@ -144,7 +163,13 @@ struct ServeCommand {
             Thread.sleep(forTimeInterval: options.drainDelay)
         }
         reloader.stop()
+        // Both listeners drain at once: each stops accepting, then lets its checks in flight finish.
+        let frontStopped = DispatchGroup()
+        if let front {
+            DispatchQueue.global().async(group: frontStopped) { [grace = options.shutdownGrace] in front.stop(gracePeriod: grace) }
+        }
         server.shutdown(gracePeriod: options.shutdownGrace)
+        frontStopped.wait()
         admin.stop()
         store.stop()
         exporter?.shutdown()  // what is queued goes out, bounded by --otlp-timeout

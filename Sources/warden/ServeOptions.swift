@@ -1,3 +1,4 @@
+import WardenHTTPAuthz
 import Glibc
 import WardenAuthz
 import WardenPolicy
@@ -6,6 +7,12 @@ import WardenPolicy
 struct ServeOptions: Sendable {
     var listen = "127.0.0.1:9191"
     var adminListen = "127.0.0.1:9901"
+    /// The HTTP front door (Envoy `http_service`, forward-auth); off unless given.
+    var httpListen: String?
+    /// Proxy-set headers trusted on the HTTP front door (`--http-trusted-headers`).
+    var httpTrustedHeaders = ""
+    /// Largest request line + header section on the HTTP front door.
+    var httpMaxHeaderBytes = 64 * 1024
     var policyPaths: [String] = []
     var namespace = "default"
     var workloadLabels: [String: String] = [:]
@@ -76,6 +83,14 @@ struct ServeOptions: Sendable {
 
     Serves Envoy's ext_authz v3 Check (gRPC) and the gRPC health service on --listen, and /healthz,
     /readyz, /metrics and /config_dump on --admin-listen.
+
+    HTTP front door (off unless --http-listen is given; the same policies, keys and decision log):
+      --http-listen HOST:PORT    Envoy ext_authz http_service at /envoy/… (path_prefix: /envoy), forward-auth
+                                 (Traefik, Caddy, APISIX, HAProxy) at /forward-auth, nginx auth_request
+                                 (X-Original-URI) at /auth-request
+      --http-trusted-headers a,b connection facts the proxy reports in headers, trusted on this listener:
+                                 client-address, client-principal, client-cert, sni, all or none (default: none)
+      --http-max-header-bytes N  largest request line + headers; larger ones are answered 414/431 (default: 65536)
 
     Policies (Istio security.istio.io/v1 RequestAuthentication + AuthorizationPolicy YAML):
       --policy PATH              file or directory (recursive *.yaml, *.yml); repeatable; required
@@ -150,6 +165,12 @@ struct ServeOptions: Sendable {
             switch flag {
             case "--listen": o.listen = try reader.address(for: flag)
             case "--admin-listen": o.adminListen = try reader.address(for: flag)
+            case "--http-listen": o.httpListen = try reader.address(for: flag)
+            case "--http-trusted-headers":
+                let raw = try reader.value(for: flag)
+                if case .failure(let e) = TrustedHeader.parse(raw) { throw UsageError("invalid value for --http-trusted-headers: \(e)") }
+                o.httpTrustedHeaders = raw
+            case "--http-max-header-bytes": o.httpMaxHeaderBytes = try reader.int(for: flag, in: 4096...(1 << 20))
             case "--policy": o.policyPaths.append(try reader.value(for: flag))
             case "--namespace": o.namespace = try nonEmpty(reader.value(for: flag), flag)
             case "--workload-labels": o.workloadLabels.merge(try parseLabels(reader.value(for: flag), flag)) { $1 }

@@ -5,6 +5,8 @@ import WardenAdmin
 import WardenAuthz
 import WardenExtAuthz
 import WardenGRPC
+import WardenHTTPAuthz
+import WardenHTTPServer
 import WardenJWKS
 import WardenPolicy
 import WardenOTLP
@@ -15,6 +17,7 @@ import WardenSync
 final class ServerState: Sendable {
     let service: CheckService
     let extAuthz: ExtAuthzService
+    let httpAuthz: HTTPAuthzService
     let store: JWKSStore
     let log: Logger
     let options: ServeOptions
@@ -33,6 +36,8 @@ final class ServerState: Sendable {
         self.log = log
         self.options = options
         extAuthz = ExtAuthzService(service: service)
+        let trusted = (try? TrustedHeader.parse(options.httpTrustedHeaders).get()) ?? []
+        httpAuthz = HTTPAuthzService(service: service, trusted: trusted)
     }
 
     func markServing() { serving.store(true, ordering: .releasing) }
@@ -88,6 +93,23 @@ final class ServerState: Sendable {
                     service.metrics.recordCancelled()
                     cancellation.cancel()
                 }
+            }
+        }
+    }
+
+    /// The HTTP front door: every request to `--http-listen`, answered through `HTTPAuthzService`.
+    func httpHandler() -> @Sendable (HTTPServerRequest, HTTPResponder) -> Void {
+        { [httpAuthz, log] request, responder in
+            let authzRequest = HTTPAuthzRequest(method: request.method, target: request.target,
+                                                headers: request.headers.map { ($0.name, $0.value) },
+                                                peerAddress: request.peerAddress, peerPort: request.peerPort)
+            httpAuthz.check(authzRequest) { answer, _ in
+                if answer.status == 400 {
+                    log.warn("malformed front-door request", [("error", .string(answer.body.trimmingCharacters(in: .newlines))),
+                                                              ("peer", .string(request.peerAddress))])
+                }
+                responder.respond(HTTPServerResponse(status: answer.status, headers: answer.headers.map { HTTPField($0.name, $0.value) },
+                                                     body: Array(answer.body.utf8)))
             }
         }
     }

@@ -14,9 +14,10 @@ from harness.kustomize import REPO_ROOT
 DEMO = REPO_ROOT / "scripts" / "demo.py"
 
 
-@pytest.fixture(scope="module")
-def demo(warden_bin):
-    result = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, timeout=90,
+@pytest.fixture(scope="module", params=["envoy", "nginx"])
+def demo(request, warden_bin):
+    """The tour through Envoy (gRPC ext_authz), and through nginx (`make demo FRONT=nginx`)."""
+    result = subprocess.run([sys.executable, str(DEMO), "--front", request.param], capture_output=True, text=True, timeout=90,
                             env={**os.environ, "WARDEN_BIN": warden_bin})
     return result
 
