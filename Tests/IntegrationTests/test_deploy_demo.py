@@ -55,6 +55,9 @@ def test_demo_prints_status_reason_and_upstream_headers(demo, number, title, sta
 
 def test_demo_prints_a_trace_tree(demo):
     """One request's trace as the collector got it: Envoy's request span, its ext_authz call, Warden's span."""
+    if "nginx" in demo.args:
+        assert "Trace of GET" not in demo.stdout  # nginx has no tracer here: there is no trace to show
+        return
     tree = demo.stdout.split("Trace of GET /orders")[1].split("All requests")[0]
     lines = [line.strip() for line in tree.splitlines() if line.strip()]
     assert re.fullmatch(r"trace [0-9a-f]{32}", lines[1]), lines
