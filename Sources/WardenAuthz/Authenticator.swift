@@ -214,8 +214,21 @@ struct Authenticator: Sendable {
                             trace: @escaping @Sendable (UnverifiedJWT?, JWTProvider?, KeySnapshot?, TokenTrace.Outcome, TokenCache.Entry?) -> TokenTrace,
                             completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
         guard let endpoint = provider.introspection else { return }
+        // A dry-run check never waits: an answer not at hand (the introspector's cache) is reported as none,
+        // and the call it started still warms the cache for the next check.
+        let atHand: Once? = caller.waitsForKeys ? nil : Once()
+        var guarded = completion
+        if let atHand {
+            guarded = { t, w in if atHand.claim() { completion(t, w) } }
+        }
+        defer {
+            if let atHand, atHand.claim() {
+                let none = JWTError.introspectionFailed("no answer at hand (a dry-run check never waits)")
+                completion(trace(nil, provider, nil, .rejected(none), nil), 0)
+            }
+        }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+        let (completion, arm) = Self.bounded(guarded, caller: caller) { why in
             (trace(nil, provider, nil, .rejected(.introspectionFailed("no answer before the caller\(why)")), nil),
              DispatchTime.now().uptimeNanoseconds - start)
         }

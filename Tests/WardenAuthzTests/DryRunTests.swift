@@ -1,6 +1,9 @@
+import Foundation
 import Testing
 @testable import WardenAuthz
+import WardenIntrospection
 import WardenJSON
+import WardenJWKS
 import WardenJWT
 import WardenPolicy
 
@@ -144,6 +147,47 @@ struct DryRunTests {
         #expect(result.decision.httpStatus == 200)
         #expect(result.record.dryRun?.would == "deny_401")
         #expect(result.record.dryRun?.reasonCode == .jwtJWKSUnavailable)
+    }
+
+    /// An introspection endpoint answers a dry-run check only from the introspector's cache: the dry-run
+    /// check never waits, so the first opaque token is reported as unanswered (and its call warms the cache).
+    @Test func dryRunIntrospectionNeverWaits() throws {
+        final class Gated: IntrospectionTransport, @unchecked Sendable {
+            let gate = DispatchSemaphore(value: 0)
+            func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument {
+                gate.wait()
+                return FetchedDocument(status: 200, body: Array(#"{"active":true,"sub":"alice","aud":"api","exp":1767225900}"#.utf8))
+            }
+        }
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("warden-dry-run-secret-\(UUID().uuidString)")
+        try "s3cret\n".write(to: secret, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secret) }
+        let tp = """
+            apiVersion: security.warden.io/v1alpha1
+            kind: TokenPolicy
+            metadata: {name: opaque, namespace: default}
+            spec:
+              jwtRules:
+              - issuer: "\(issuer)"
+                introspection: {endpoint: "https://idp.example/introspect", clientId: warden, clientSecretFile: "\(secret.path)"}
+            """
+        let set = try PolicySet.parse(yaml: Self.requestAuthentication() + "\n---\n" + tp)
+        let transport = Gated()
+        let p = CheckService(policies: set, scope: WorkloadScope(), keyStore: JWKSStore(), introspectionTransport: transport,
+                             clock: { testNow })
+        let r = request(headers: ["authorization": "Bearer opaque-token-123"])
+        let first = p.decide(r)  // decide() requires the answer on this thread: the dry-run check did not wait
+        #expect(first.decision.httpStatus == 200)
+        #expect(first.record.dryRun?.would == "deny_401")
+        #expect(first.record.dryRun?.reasonCode == .tokenIntrospectionFailed)
+        transport.gate.signal()
+        var answered: DryRunOutcome?
+        for _ in 0..<200 {
+            answered = p.decide(r).record.dryRun
+            if answered?.wouldAllow == true { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        #expect(answered?.would == "allow")
     }
 
     /// Warden accepts the annotation on a RequestAuthentication, which Istio's validation refuses: an
