@@ -148,6 +148,13 @@ struct Authenticator: Sendable {
         } catch {
             return completion(trace(jwt, provider, nil, .rejected(error)), 0)
         }
+        // A revocation check after the signature (and the token cache) said yes, when the issuer asks for it.
+        let answer: @Sendable (TokenTrace, UInt64) -> Void
+        if provider.introspectsJWTs {
+            answer = { [self] t, waited in checkNotRevoked(token, t, waited: waited, provider: provider, caller: caller, completion: completion) }
+        } else {
+            answer = completion
+        }
 
         let finish: @Sendable (KeySnapshot, UInt64, @escaping @Sendable (TokenTrace, UInt64) -> Void) -> Void = { snapshot, waited, completion in
             if let cached, cache.answers(cached, for: snapshot) {
@@ -185,13 +192,13 @@ struct Authenticator: Sendable {
             }
         }
         if let snapshot = provider.slot.snapshot(now: now) {
-            return finish(snapshot, 0, completion)
+            return finish(snapshot, 0, answer)
         }
         guard caller.waitsForKeys else {
-            return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys at hand (a dry-run check never waits for keys)"))), 0)
+            return answer(trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys at hand (a dry-run check never waits for keys)"))), 0)
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+        let (keysDone, arm) = Self.bounded(answer, caller: caller) { why in
             (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller \(why)"))),
              DispatchTime.now().uptimeNanoseconds - start)
         }
@@ -201,9 +208,9 @@ struct Authenticator: Sendable {
             guard let snapshot else {
                 let why = caller.cancellation?.isCancelled == true ? "no keys arrived before the caller\(GiveUp.cancelled)"
                     : keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
-                return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
+                return keysDone(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
             }
-            finish(snapshot, waited, completion)
+            finish(snapshot, waited, keysDone)
         }
     }
 
@@ -214,27 +221,14 @@ struct Authenticator: Sendable {
                             trace: @escaping @Sendable (UnverifiedJWT?, JWTProvider?, KeySnapshot?, TokenTrace.Outcome, TokenCache.Entry?) -> TokenTrace,
                             completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
         guard let endpoint = provider.introspection else { return }
-        // A dry-run check never waits: an answer not at hand (the introspector's cache) is reported as none,
-        // and the call it started still warms the cache for the next check.
-        let atHand: Once? = caller.waitsForKeys ? nil : Once()
-        var guarded = completion
-        if let atHand {
-            guarded = { t, w in if atHand.claim() { completion(t, w) } }
-        }
-        defer {
-            if let atHand, atHand.claim() {
-                let none = JWTError.introspectionFailed("no answer at hand (a dry-run check never waits)")
-                completion(trace(nil, provider, nil, .rejected(none), nil), 0)
-            }
-        }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (completion, arm) = Self.bounded(guarded, caller: caller) { why in
+        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
             (trace(nil, provider, nil, .rejected(.introspectionFailed("no answer before the caller\(why)")), nil),
              DispatchTime.now().uptimeNanoseconds - start)
         }
         defer { arm() }
         let issuer = provider.rule.issuer
-        introspector.introspect(token.token, at: endpoint) { outcome in
+        introspector.introspect(token.token, at: endpoint, cachedOnly: !caller.waitsForKeys) { outcome in
             let waited = DispatchTime.now().uptimeNanoseconds - start
             switch outcome {
             case .failed(let e):
@@ -252,6 +246,30 @@ struct Authenticator: Sendable {
                 } catch {
                     completion(trace(nil, provider, nil, .rejected(error), nil), waited)
                 }
+            }
+        }
+    }
+
+    /// A verified JWT of an issuer with `introspectJWTs`: the endpoint must still call it active (RFC 7662
+    /// as a revocation check); otherwise, or without an answer, the token is rejected (fail closed).
+    private func checkNotRevoked(_ token: ExtractedToken, _ verified: TokenTrace, waited: UInt64, provider: JWTProvider, caller: CallerLimits,
+                                 completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
+        guard verified.verified != nil, let endpoint = provider.introspection else { return completion(verified, waited) }
+        @Sendable func rejected(_ e: JWTError) -> TokenTrace {
+            TokenTrace(location: verified.location, byteCount: verified.byteCount, jwt: verified.jwt ?? verified.cached?.jwt,
+                       provider: verified.provider, keys: verified.keys, outcome: .rejected(e))
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+            (rejected(.introspectionFailed("no answer before the caller\(why)")), waited + DispatchTime.now().uptimeNanoseconds - start)
+        }
+        defer { arm() }
+        introspector.introspect(token.token, at: endpoint, cachedOnly: !caller.waitsForKeys) { outcome in
+            let total = waited + DispatchTime.now().uptimeNanoseconds - start
+            switch outcome {
+            case .active: completion(verified, total)
+            case .inactive: completion(rejected(.tokenInactive), total)
+            case .failed(let e): completion(rejected(.introspectionFailed(e.description)), total)
             }
         }
     }

@@ -15,6 +15,8 @@ final class JWTProvider: Sendable {
     /// Where opaque tokens at this rule's locations are introspected (the first TokenPolicy rule in scope
     /// for the issuer that names an endpoint); nil: an opaque token is a malformed JWT.
     let introspection: IntrospectionEndpoint?
+    /// This issuer's JWTs are introspected too once verified (a revocation check).
+    let introspectsJWTs: Bool
 
     init(rule: JWTRule, options: AuthzOptions, slot: KeySlot, tokenRules: [TokenRule] = []) {
         self.rule = rule
@@ -23,7 +25,9 @@ final class JWTProvider: Sendable {
                                        requireExpiration: options.requireExpiration, maxLifetime: constraints?.maxLifetime)
         self.slot = slot
         locations = rule.ownTokenLocations
-        introspection = tokenRules.lazy.compactMap(\.introspection).first.map(IntrospectionEndpoint.init(config:))
+        let config = tokenRules.lazy.compactMap(\.introspection).first
+        introspection = config.map(IntrospectionEndpoint.init(config:))
+        introspectsJWTs = config?.introspectJWTs ?? false
     }
 
     /// Whether this rule reads tokens at `location` (`Authorization: DPoP` wherever it reads `Bearer`).
@@ -72,10 +76,20 @@ extension JWTRule {
 extension IntrospectionEndpoint {
     /// The endpoint a TokenPolicy names, with its client secret read from its file now (at policy load).
     init(config: IntrospectionConfig) {
-        let (secret, error) = Self.readSecret(path: config.clientSecretFile)
+        var (secret, error) = (String?.none, String?.none)
+        let auth: ClientAuth
+        switch config.clientAuthMethod {
+        case .clientSecretBasic, .clientSecretPost:
+            (secret, error) = Self.readSecret(path: config.clientSecretFile)
+            auth = config.clientAuthMethod == .clientSecretPost ? .post : .basic
+        case .privateKeyJWT:
+            let (signing, why) = Self.readSigningKey(path: config.clientSecretFile, algorithm: config.signingAlgorithm)
+            auth = signing ?? .basic
+            error = why
+        }
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         self.init(url: config.endpoint, clientID: config.clientID, clientSecret: secret, secretError: error,
-                  clientAuth: config.clientAuthMethod == .clientSecretPost ? .post : .basic,
+                  clientAuth: auth,
                   cacheDuration: seconds(config.cacheDuration), negativeCacheDuration: seconds(config.negativeCacheDuration),
                   timeout: seconds(config.timeout))
     }

@@ -1,3 +1,6 @@
+import WardenCrypto
+import WardenJWT
+
 /// One RFC 7662 introspection endpoint as Warden calls it: URL, client credentials and cache lifetimes.
 public struct IntrospectionEndpoint: Sendable, Hashable {
     public enum ClientAuth: Sendable, Hashable {
@@ -5,6 +8,24 @@ public struct IntrospectionEndpoint: Sendable, Hashable {
         case basic
         /// `client_id` and `client_secret` in the form body.
         case post
+        /// A client assertion JWT signed with this key and algorithm (RFC 7523 §2.2).
+        case privateKeyJWT(PrivateKey, JWTAlgorithm)
+
+        public static func == (a: ClientAuth, b: ClientAuth) -> Bool {
+            switch (a, b) {
+            case (.basic, .basic), (.post, .post): return true
+            case (.privateKeyJWT(let k1, let a1), .privateKeyJWT(let k2, let a2)): return k1 === k2 && a1 == a2
+            default: return false
+            }
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            switch self {
+            case .basic: hasher.combine(0)
+            case .post: hasher.combine(1)
+            case .privateKeyJWT(let k, let a): hasher.combine(ObjectIdentifier(k)); hasher.combine(a)
+            }
+        }
     }
 
     public let url: String
@@ -30,6 +51,29 @@ public struct IntrospectionEndpoint: Sendable, Hashable {
         self.cacheDuration = cacheDuration
         self.negativeCacheDuration = negativeCacheDuration
         self.timeout = timeout
+    }
+
+    /// The private key in the PEM file `path`, and the assertion algorithm (`requested`, or the key's
+    /// natural one), or why not.
+    public static func readSigningKey(path: String, algorithm requested: String?) -> (auth: ClientAuth?, error: String?) {
+        guard let bytes = FileBytes.read(path, limit: 65_536) else { return (nil, "cannot read the private key file \(path)") }
+        let key: PrivateKey
+        do throws(CryptoError) { key = try PrivateKey(pem: String(decoding: bytes, as: UTF8.self)) } catch {
+            return (nil, "the private key file \(path) holds no usable private key: \(error)")
+        }
+        let natural: JWTAlgorithm
+        switch key.kind {
+        case .rsa: natural = .RS256
+        case .ec(.p256): natural = .ES256
+        case .ec(.p384): natural = .ES384
+        case .ec(.p521): natural = .ES512
+        case .ed25519: natural = .EdDSA
+        }
+        let alg = requested.flatMap(JWTAlgorithm.init(rawValue:)) ?? natural
+        guard let scheme = alg.signatureScheme, (try? key.publicKey.supports(scheme)) == true else {
+            return (nil, "the private key in \(path) cannot sign \(alg.rawValue)")
+        }
+        return (.privateKeyJWT(key, alg), nil)
     }
 
     /// The client secret from the first line of `path` (trailing CR/whitespace removed), or why not.

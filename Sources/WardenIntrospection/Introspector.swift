@@ -59,7 +59,8 @@ public final class Introspector: Sendable {
 
     /// Completes with the endpoint's answer for `token`: at once from the cache, else after one call
     /// (shared with concurrent checks of the same token), on the calling thread or the call's thread.
-    public func introspect(_ token: String, at endpoint: IntrospectionEndpoint, completion: @escaping Completion) {
+    /// - Parameter cachedOnly: answer from the cache or fail, never call (a dry-run check never waits).
+    public func introspect(_ token: String, at endpoint: IntrospectionEndpoint, cachedOnly: Bool = false, completion: @escaping Completion) {
         if let why = endpoint.secretError { return completion(.failed(.secret(why))) }
         let key = Self.cacheKey(token, endpoint)
         let now = clock()
@@ -72,6 +73,7 @@ public final class Introspector: Sendable {
                 case .inactive: return .answered(.inactive(cached: true))
                 }
             }
+            if cachedOnly { return .answered(.failed(.transport("no cached answer, and this check does not call the endpoint (dry run)"))) }
             if var waiters = s.inFlight[key] {
                 guard waiters.count < 1024 else { s.refused += 1; return .refuse }
                 waiters.append(completion)
@@ -139,15 +141,26 @@ public final class Introspector: Sendable {
 
     /// One POST to the endpoint (RFC 7662 §2.1) and its answer read (§2.2).
     private func call(_ token: String, _ endpoint: IntrospectionEndpoint) -> IntrospectionOutcome {
-        guard let secret = endpoint.clientSecret else { return .failed(.secret(endpoint.secretError ?? "no client secret")) }
         var form = "token=\(FormEncoding.encode(token))&token_type_hint=access_token"
         var headers: [String] = []
         switch endpoint.clientAuth {
-        case .basic:
-            let credentials = FormEncoding.encode(endpoint.clientID) + ":" + FormEncoding.encode(secret)
-            headers.append("Authorization: Basic " + Base64.encode(Array(credentials.utf8)))
-        case .post:
-            form += "&client_id=\(FormEncoding.encode(endpoint.clientID))&client_secret=\(FormEncoding.encode(secret))"
+        case .basic, .post:
+            guard let secret = endpoint.clientSecret else { return .failed(.secret(endpoint.secretError ?? "no client secret")) }
+            if endpoint.clientAuth == .basic {
+                let credentials = FormEncoding.encode(endpoint.clientID) + ":" + FormEncoding.encode(secret)
+                headers.append("Authorization: Basic " + Base64.encode(Array(credentials.utf8)))
+            } else {
+                form += "&client_id=\(FormEncoding.encode(endpoint.clientID))&client_secret=\(FormEncoding.encode(secret))"
+            }
+        case .privateKeyJWT(let key, let alg):
+            let assertion: String
+            do throws(CryptoError) {
+                assertion = try ClientAssertion.make(clientID: endpoint.clientID, audience: endpoint.url, key: key, algorithm: alg, now: clock())
+            } catch {
+                return .failed(.secret("cannot sign the client assertion: \(error)"))
+            }
+            form += "&client_id=\(FormEncoding.encode(endpoint.clientID))"
+                + "&client_assertion_type=\(FormEncoding.encode(ClientAssertion.type))&client_assertion=\(assertion)"
         }
         let request = FetchRequest(url: endpoint.url, timeout: endpoint.timeout, maxBytes: maxAnswerBytes)
         let document: FetchedDocument

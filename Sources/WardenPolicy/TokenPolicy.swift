@@ -110,13 +110,18 @@ public struct IntrospectionConfig: Sendable, Hashable {
     public enum ClientAuthMethod: String, Sendable, Hashable, CaseIterable {
         case clientSecretBasic = "client_secret_basic"
         case clientSecretPost = "client_secret_post"
+        /// A JWT signed with Warden's private key (RFC 7523 §2.2, OpenID Connect Core §9).
+        case privateKeyJWT = "private_key_jwt"
     }
 
     /// The endpoint URL (`https`; `http` only to a loopback address).
     public var endpoint: String
     public var clientID: String
-    /// A file holding the client secret (its first line); read at each policy load.
+    /// A file holding the client secret (its first line); read at each policy load. For `private_key_jwt`,
+    /// a PEM private key (RSA, EC P-256/384/521 or Ed25519) instead.
     public var clientSecretFile: String
+    /// The client assertion's `alg` for `private_key_jwt` (nil: RS256 for RSA, ES256/384/512 by curve, EdDSA).
+    public var signingAlgorithm: String?
     public var clientAuthMethod: ClientAuthMethod
     /// The longest an active answer is reused (never past the token's `exp`). Default 5 minutes.
     public var cacheDuration: Duration
@@ -124,6 +129,9 @@ public struct IntrospectionConfig: Sendable, Hashable {
     public var negativeCacheDuration: Duration
     /// Bound on one call to the endpoint (the caller's deadline may cut it shorter). Default 2 seconds.
     public var timeout: Duration
+    /// JWTs of the issuer are introspected too, after their signature verified: a revocation check
+    /// (`active: false` refuses a token whose signature and claims are fine).
+    public var introspectJWTs: Bool = false
 
     public init(endpoint: String, clientID: String, clientSecretFile: String, clientAuthMethod: ClientAuthMethod = .clientSecretBasic,
                 cacheDuration: Duration = .seconds(300), negativeCacheDuration: Duration = .seconds(10), timeout: Duration = .seconds(2)) {

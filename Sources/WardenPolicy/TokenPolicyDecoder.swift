@@ -55,7 +55,8 @@ extension PolicyDecoder {
 
     static func decodeIntrospection(_ c: YAMLCursor) throws(PolicyLoadError) -> IntrospectionConfig {
         let f = try c.fields(allowed: ["endpoint", "clientId", "clientSecretFile", "clientAuthMethod", "cacheDuration",
-                                       "negativeCacheDuration", "timeout"])
+                                       "negativeCacheDuration", "timeout", "introspectJWTs",
+                                       "signingAlgorithm"])
         func required(_ name: String) throws(PolicyLoadError) -> String {
             guard let v = f[name] else { throw c.error("introspection.\(name) is required") }
             let s = try v.string()
@@ -84,6 +85,14 @@ extension PolicyDecoder {
         if let d = try duration("cacheDuration", max: .seconds(86_400)) { config.cacheDuration = d }
         if let d = try duration("negativeCacheDuration", max: .seconds(3600)) { config.negativeCacheDuration = d }
         if let d = try duration("timeout", max: .seconds(30)) { config.timeout = d }
+        config.introspectJWTs = try f["introspectJWTs"]?.bool() ?? false
+        if let a = f["signingAlgorithm"], !a.isNull {
+            let alg = try a.string()
+            let allowed = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+            guard allowed.contains(alg) else { throw a.error("signingAlgorithm \"\(alg)\" is not one of \(allowed.joined(separator: ", "))") }
+            guard config.clientAuthMethod == .privateKeyJWT else { throw a.error("signingAlgorithm applies to clientAuthMethod private_key_jwt only") }
+            config.signingAlgorithm = alg
+        }
         return config
     }
 }

@@ -20,7 +20,7 @@ from harness.warden import write_policy_dir
 
 
 def policies(idp, secret_file, *, auth_method: str = "client_secret_basic", audiences=None, extra_rule: str = "",
-             cache: str = "5m", negative: str = "10s") -> dict[str, str]:
+             cache: str = "5m", negative: str = "10s", introspect_jwts: bool = False) -> dict[str, str]:
     aud = f"    audiences: {json.dumps(audiences)}\n" if audiences else ""
     ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
           f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    jwksUri: {idp.jwks_uri}\n{aud}"
@@ -28,7 +28,8 @@ def policies(idp, secret_file, *, auth_method: str = "client_secret_basic", audi
     tp = ("apiVersion: security.warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: opaque, namespace: default}\n"
           f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n{extra_rule}    introspection:\n"
           f"      endpoint: {idp.introspection_endpoint}\n      clientId: warden\n      clientSecretFile: {secret_file}\n"
-          f"      clientAuthMethod: {auth_method}\n      cacheDuration: {cache}\n      negativeCacheDuration: {negative}\n")
+          f"      clientAuthMethod: {auth_method}\n      cacheDuration: {cache}\n      negativeCacheDuration: {negative}\n"
+          f"      introspectJWTs: {'true' if introspect_jwts else 'false'}\n")
     ap = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: require, namespace: default}\n"
           f"spec:\n  rules:\n  - from: [{{source: {{requestPrincipals: ['{idp.issuer}/alice', '{idp.issuer}/jwt-user']}}}}]\n"
           "    when: [{key: 'request.auth.claims[scope]', values: ['orders:read']}]\n")
@@ -136,6 +137,27 @@ def test_a_jwt_of_the_issuer_is_still_verified_by_signature(rig, idp):
     assert idp.count("/introspect") == 0
 
 
+def test_introspect_jwts_is_a_revocation_check(rig, idp):
+    """`introspectJWTs: true`: a JWT whose signature and claims verify is refused unless the endpoint still
+    calls it active (revoked at the IdP → 401 once the cached answer expires); the JWT's own claims decide."""
+    _, envoy = rig(introspect_jwts=True, cache="1s", negative="1s")
+    jwt = Minter(idp).mint(sub="jwt-user", scope="orders:read")
+    idp.reset_counts()
+    r = get(envoy, jwt)
+    assert (r.status, r.body) == (401, b"Token is not active")  # the IdP does not know it as active
+    assert idp.count("/introspect") == 1
+    with idp.state.lock:
+        idp.state.opaque[jwt] = {"sub": "someone-else"}  # the answer's claims do not replace the JWT's
+    time.sleep(1.1)
+    assert get(envoy, jwt).status == 200
+    assert get(envoy, jwt).status == 200  # the token cache answers the signature; the answer is cached too
+    idp.revoke(jwt)
+    deadline = time.monotonic() + 5
+    while get(envoy, jwt).status == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert get(envoy, jwt).body == b"Token is not active"
+
+
 def test_endpoint_failures_fail_closed(rig, idp, tmp_path):
     _, envoy = rig()
     token = idp.issue_opaque(sub="alice", scope="orders:read")
@@ -199,3 +221,40 @@ def test_explain_walks_an_opaque_token_offline_and_with_fetch(warden_bin, idp, t
     assert live.returncode == 0, live.stdout + live.stderr
     assert f"the introspection endpoint {idp.introspection_endpoint} answered active" in live.stdout
     assert '"sub": "alice"' in live.stdout and "Result: ✓ 200 allowed" in live.stdout
+
+
+@pytest.mark.parametrize("kind, alg", [("rsa", None), ("rsa", "PS256"), ("ec", None)])
+def test_private_key_jwt_client_authentication(idp, make_warden, make_envoy, upstream, tmp_path, kind, alg):
+    """RFC 7523 §2.2: Warden signs a fresh client assertion per call (iss = sub = client id, aud = the
+    endpoint, jti, 60 s); the IdP verifies it with the client's registered public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from joserfc.jwk import JWKRegistry
+    private = rsa.generate_private_key(65537, 2048) if kind == "rsa" else ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_file = tmp_path / "client.pem"
+    key_file.write_bytes(pem)
+    public = JWKRegistry.import_key(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                       serialization.PublicFormat.SubjectPublicKeyInfo),
+                                    "RSA" if kind == "rsa" else "EC")
+    idp.state.client_keys["warden"] = public.as_dict(private=False)
+    files = policies(idp, key_file, auth_method="private_key_jwt")
+    if alg:
+        files["tp.yaml"] = files["tp.yaml"].replace("      clientAuthMethod: private_key_jwt\n",
+                                                    f"      clientAuthMethod: private_key_jwt\n      signingAlgorithm: {alg}\n")
+    w = make_warden(write_policy_dir(tmp_path / "p", files))
+    envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
+    for _ in range(2):  # two calls: each with its own assertion (the IdP refuses a reused jti)
+        token = idp.issue_opaque(sub="alice", scope="orders:read")
+        r = get(envoy, token)
+        assert r.status == 200, r.body
+    req = idp.state.introspection_requests[-1]
+    assert req["method"] == "private_key_jwt" and req["form"]["client_id"] == "warden" and "client_secret" not in req["form"]
+    header = json.loads(__import__("base64").urlsafe_b64decode(req["form"]["client_assertion"].split(".")[0] + "=="))
+    assert header["alg"] == (alg or ("RS256" if kind == "rsa" else "ES256"))
+    # Another key registered at the IdP: the assertion no longer verifies, and Warden fails closed.
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    idp.state.client_keys["warden"] = JWKRegistry.import_key(other.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "EC").as_dict(private=False)
+    r = get(envoy, idp.issue_opaque(sub="alice", scope="orders:read"))
+    assert (r.status, r.body) == (401, b"Token introspection failed")

@@ -99,7 +99,10 @@ struct TokenPolicyDecodingTests {
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: http://idp.example.com/i, clientId: w, clientSecretFile: /s}}]", message: "must be https"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: 'https://u:p@idp/i', clientId: w, clientSecretFile: /s}}]", message: "must not carry credentials"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: ftp://idp/i, clientId: w, clientSecretFile: /s}}]", message: "must be an https URL"),
-        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, clientAuthMethod: private_key_jwt}}]", message: "is not supported"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, clientAuthMethod: tls_client_auth}}]", message: "is not supported"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /k, clientAuthMethod: private_key_jwt, signingAlgorithm: HS256}}]", message: "is not one of"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, signingAlgorithm: RS256}}]", message: "private_key_jwt only"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, introspectJWTs: maybe}}]", message: "introspectJWTs"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, cacheDuration: 2d}}]", message: "invalid duration"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, secret: s}}]", message: "unknown field"),
     ]

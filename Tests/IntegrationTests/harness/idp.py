@@ -67,6 +67,8 @@ class IdPState:
     opaque: dict[str, dict] = field(default_factory=dict)
     clients: dict[str, str] = field(default_factory=lambda: {"warden": "introspection-secret"})
     introspection_requests: list[dict] = field(default_factory=list)
+    client_keys: dict[str, dict] = field(default_factory=dict)  # client id → public JWK (private_key_jwt)
+    assertion_jtis: set = field(default_factory=set)
 
 
 class IdP:
@@ -279,7 +281,11 @@ def _handler_for(idp: IdP):
                 return self._send(404, b'{"error":"not found"}')
             form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
             auth = self.headers.get("Authorization", "")
-            if auth.startswith("Basic "):
+            if form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                client, method = form.get("client_id"), "private_key_jwt"
+                secret = None
+                known = self._assertion_ok(client, form.get("client_assertion", ""))
+            elif auth.startswith("Basic "):
                 user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
                 client, secret, method = unquote(user), unquote(secret), "client_secret_basic"
             else:
@@ -287,13 +293,35 @@ def _handler_for(idp: IdP):
             with state.lock:
                 state.introspection_requests.append({"method": method, "client": client, "form": form,
                                                      "content_type": self.headers.get("Content-Type")})
-                known = client is not None and state.clients.get(client) == secret
+                if method != "private_key_jwt":
+                    known = client is not None and state.clients.get(client) == secret
                 claims = state.opaque.get(form.get("token", ""))
             if not known:  # RFC 7662 §2.3: the protected resource must authenticate
                 return self._send(401, b'{"error":"invalid_client"}')
             if claims is None:
                 return self._send(200, b'{"active":false}')
             return self._send(200, json.dumps({"active": True, **claims}).encode())
+
+        def _assertion_ok(self, client, assertion: str) -> bool:
+            """RFC 7523 §3: signed by the client's registered key; iss = sub = client id; aud = this endpoint;
+            not expired; a jti used once."""
+            from joserfc import jwt as jose_jwt
+            from joserfc.jwk import JWKRegistry
+            jwk = idp.state.client_keys.get(client or "")
+            if jwk is None:
+                return False
+            try:
+                token = jose_jwt.decode(assertion, JWKRegistry.import_key(jwk),
+                                        algorithms=["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+            except Exception:  # noqa: BLE001 - any decoding or signature failure is an unknown client
+                return False
+            c = token.claims
+            now = time.time()
+            with idp.state.lock:
+                fresh = c.get("jti") not in idp.state.assertion_jtis
+                idp.state.assertion_jtis.add(c.get("jti"))
+            return (c.get("iss") == client and c.get("sub") == client and c.get("aud") == idp.introspection_endpoint
+                    and c.get("exp", 0) > now and c.get("iat", now + 10) <= now + 5 and fresh)
 
         def _send(self, status: int, body: bytes, etag: str | None = None):
             self.send_response(status)
