@@ -113,10 +113,19 @@ public final class CheckTracer: Sendable {
         }
         var events: [SpanEvent] = []
         if record.keyWaitNanos > 0 {
-            // The check waited for keys (a cold source or an unknown-kid refetch); the wait ended before
-            // the decision, whose remaining steps take microseconds.
-            events.append(SpanEvent(name: "warden.jwks.wait", unixNanos: wall(record.decidedAt),
-                                    attributes: [SpanAttribute("warden.jwks.wait_ms", .double(Double(record.keyWaitNanos) / 1e6))]))
+            // The check waited for keys (a cold source or an unknown-kid refetch) or for an introspection
+            // answer (an opaque token); the wait ended before the decision, whose remaining steps take
+            // microseconds. The record keeps the total wait, not its start: an event, not a child span.
+            let introspected = record.tokens.contains { t in
+                if t.jwt?.introspectedBy != nil { return true }
+                switch t.error {
+                case .introspectionFailed?, .tokenInactive?: return true
+                default: return false
+                }
+            }
+            let what = introspected ? "introspection" : "jwks"
+            events.append(SpanEvent(name: "warden.\(what).wait", unixNanos: wall(record.decidedAt),
+                                    attributes: [SpanAttribute("warden.\(what).wait_ms", .double(Double(record.keyWaitNanos) / 1e6))]))
         }
         return Span(traceID: trace.traceID, spanID: trace.spanID, parentSpanID: trace.parentSpanID, traceState: trace.traceState,
                     name: Self.spanName, kind: .server, startUnixNanos: wall(record.receivedAt), endUnixNanos: wall(record.decidedAt),

@@ -125,3 +125,18 @@ def test_explain_shows_what_the_dry_run_would_answer(module_idp, warden_bin, tmp
     assert "✗ would answer 403 Forbidden (jwt_audience_mismatch)" in text
     assert "enforcing it would deny this request, which is allowed now" in text
     assert token not in text
+
+
+def test_explain_fetches_a_dry_run_rules_keys_first(module_idp, warden_bin, tmp_path):
+    """The dry-run check uses only keys at hand; explain fetches every source first (as serve's refresher has
+    by then), so a dry-run rule with a jwksUri is judged on its keys (the signature is checked: an audience or
+    expiry failure would be found before the keys), not reported as unavailable."""
+    import subprocess
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\n"
+          'metadata:\n  name: jwt\n  namespace: default\n  annotations: {istio.io/dry-run: "true"}\n'
+          f"spec:\n  jwtRules:\n  - issuer: {module_idp.issuer}\n    audiences: [warden-test]\n    jwksUri: {module_idp.jwks_uri}\n")
+    directory = write_policy_dir(tmp_path / "p", {"ra.yaml": ra})
+    out = subprocess.run([warden_bin, "explain", "--policy", str(directory), "--path", "/orders", "--fetch",
+                          "--header", f"authorization: Bearer {Minter(module_idp).mint()}"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "✓ would answer 200 allowed (allowed)" in out.stdout, out.stdout

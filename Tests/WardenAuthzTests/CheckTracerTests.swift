@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import WardenAuthz
+import WardenIntrospection
 import WardenJSON
 import WardenJWKS
 import WardenPolicy
@@ -149,6 +150,45 @@ struct CheckTracerTests {
         p.check(r, callTraceHeaders: ["grpc-timeout": "1S"]) { box.set($0) }
         #expect(box.get()?.record.trace?.parentSpanID?.description == client)
         #expect(sink.spans.count == 2)
+    }
+
+    /// A check that waited (here for an introspection answer) says so in an event, with the wait.
+    @Test func waitsAreEvents() throws {
+        final class Slow: IntrospectionTransport, @unchecked Sendable {
+            func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument {
+                Thread.sleep(forTimeInterval: 0.03)
+                return FetchedDocument(status: 200, body: Array(#"{"active":true,"sub":"alice","aud":"api","exp":1767225900}"#.utf8))
+            }
+        }
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("warden-trace-secret-\(UUID().uuidString)")
+        try "s3cret\n".write(to: secret, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secret) }
+        let tp = """
+            apiVersion: security.warden.io/v1alpha1
+            kind: TokenPolicy
+            metadata: {name: opaque, namespace: default}
+            spec:
+              jwtRules:
+              - issuer: "\(issuer)"
+                introspection: {endpoint: "https://idp.example/introspect", clientId: warden, clientSecretFile: "\(secret.path)"}
+            """
+        let sink = Collector()
+        let p = CheckService(policies: try policies(rule: "", tp), scope: WorkloadScope(), keyStore: JWKSStore(),
+                             introspectionTransport: Slow(), tracer: CheckTracer(sampler: TraceSampler(ratio: 1), sink: sink),
+                             clock: { testNow })
+        let done = DispatchSemaphore(value: 0)
+        p.check(request(headers: ["authorization": "Bearer opaque-token-123"])) { _ in done.signal() }
+        #expect(done.wait(timeout: .now() + 5) == .success)
+        // The span is handed over after the completion (and the log line), on the introspection thread.
+        for _ in 0..<500 where sink.spans.isEmpty { Thread.sleep(forTimeInterval: 0.01) }
+        let span = try #require(sink.spans.first)
+        #expect(span.attribute("warden.decision") == .string("allow"))
+        let event = try #require(span.events.first)
+        #expect(event.name == "warden.introspection.wait")
+        guard case .double(let ms)? = event.attributes.first(where: { $0.key == "warden.introspection.wait_ms" })?.value else {
+            Issue.record("no wait_ms"); return
+        }
+        #expect(ms >= 25)
     }
 
     /// Tracing off: no header is read, the record has no trace.

@@ -1,8 +1,12 @@
+import Foundation
 import Testing
 @testable import WardenAuthz
+import WardenIntrospection
 import WardenJSON
+import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenSync
 
 /// `istio.io/dry-run` on RequestAuthentication and TokenPolicy (a Warden extension): evaluated on every
 /// request, never enforced; what Warden would have answered is in `DecisionRecord.dryRun`, the decision log
@@ -144,6 +148,40 @@ struct DryRunTests {
         #expect(result.decision.httpStatus == 200)
         #expect(result.record.dryRun?.would == "deny_401")
         #expect(result.record.dryRun?.reasonCode == .jwtJWKSUnavailable)
+    }
+
+    /// An introspection endpoint answers a dry-run check only from the introspector's cache: the dry-run
+    /// check never waits and never calls, so an opaque token no enforced check introspected is unanswered.
+    @Test func dryRunIntrospectionNeverWaits() throws {
+        final class Counting: IntrospectionTransport, @unchecked Sendable {
+            let calls = Locked(0)
+            func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument {
+                calls.withLock { $0 += 1 }
+                return FetchedDocument(status: 200, body: Array(#"{"active":true,"sub":"alice","aud":"api","exp":1767225900}"#.utf8))
+            }
+        }
+        let secret = FileManager.default.temporaryDirectory.appendingPathComponent("warden-dry-run-secret-\(UUID().uuidString)")
+        try "s3cret\n".write(to: secret, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secret) }
+        let tp = """
+            apiVersion: security.warden.io/v1alpha1
+            kind: TokenPolicy
+            metadata: {name: opaque, namespace: default}
+            spec:
+              jwtRules:
+              - issuer: "\(issuer)"
+                introspection: {endpoint: "https://idp.example/introspect", clientId: warden, clientSecretFile: "\(secret.path)"}
+            """
+        let set = try PolicySet.parse(yaml: Self.requestAuthentication() + "\n---\n" + tp)
+        let transport = Counting()
+        let p = CheckService(policies: set, scope: WorkloadScope(), keyStore: JWKSStore(), introspectionTransport: transport,
+                             clock: { testNow })
+        let r = request(headers: ["authorization": "Bearer opaque-token-123"])
+        let first = p.decide(r)  // decide() requires the answer on this thread: the dry-run check did not wait
+        #expect(first.decision.httpStatus == 200)
+        #expect(first.record.dryRun?.would == "deny_401")
+        #expect(first.record.dryRun?.reasonCode == .tokenIntrospectionFailed)
+        #expect(transport.calls.withLock { $0 } == 0)
     }
 
     /// Warden accepts the annotation on a RequestAuthentication, which Istio's validation refuses: an
