@@ -14,9 +14,9 @@ from harness.kustomize import REPO_ROOT
 DEMO = REPO_ROOT / "scripts" / "demo.py"
 
 
-@pytest.fixture(scope="module", params=["envoy", "nginx"])
+@pytest.fixture(scope="module", params=["envoy", "nginx", "caddy", "envoy-http"])
 def demo(request, warden_bin):
-    """The tour through Envoy (gRPC ext_authz), and through nginx (`make demo FRONT=nginx`)."""
+    """The tour through Envoy (gRPC ext_authz), and through each HTTP front door (`make demo FRONT=nginx`)."""
     result = subprocess.run([sys.executable, str(DEMO), "--front", request.param], capture_output=True, text=True, timeout=90,
                             env={**os.environ, "WARDEN_BIN": warden_bin})
     return result
