@@ -6,6 +6,7 @@ headers through each; the spoofing cases check what each proxy config guarantees
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +253,23 @@ def _front_door_counts(warden) -> dict:
 def test_deploy_configs_validate():
     assert validate_nginx().returncode == 0
     assert validate_caddy().returncode == 0
+
+
+@pytest.mark.parametrize("lang, path", [("nginx", "deploy/nginx/nginx.conf"), ("caddyfile", "deploy/caddy/Caddyfile")])
+def test_readme_snippets_are_taken_from_the_tested_configs(lang, path):
+    """Every line of the README's Front doors snippet (comments aside) is a line of the config the tests run."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Front doors"):readme.index("## Configuration reference")]
+    snippet = re.search(rf"```{lang}\n(.*?)```", section, re.S)[1]
+    config = {line.strip() for line in (root / path).read_text().splitlines()}
+    for line in snippet.splitlines():
+        code = line.split("#")[0].strip() if lang == "nginx" else line.strip()
+        if not code or code.startswith("#"):
+            continue
+        # nginx one-line locations in the README are several lines in the file.
+        if lang == "nginx" and code.startswith("location @"):
+            for part in re.findall(r"[^{};]+;", code.split("{", 1)[1]):
+                assert part.strip() in config, part
+            continue
+        assert code in config or code in ("}", "{"), code
