@@ -31,6 +31,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: Tests/IntegrationTests/requirements.txt
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r Tests/IntegrationTests/requirements.txt
+	@# xds-protos ships an older copy of opentelemetry/proto/*: whichever wheel pip unpacks last wins the
+	@# shared files. The pinned opentelemetry-proto must (the OTLP tests need its SpanFlags and newer fields).
+	$(PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps 	  "$$(grep -E '^opentelemetry-proto==' Tests/IntegrationTests/requirements.txt)"
 	@touch $@
 
 deps: apt-deps venv

@@ -8,7 +8,8 @@ One bounded run (~4-5 minutes), loopback only, side by side on this machine:
      (iii) uncached RS256 / ES256 / EdDSA (--token-cache-size 0: every check verifies the signature);
   3. `openssl speed` verify/s;  4. Warden's RSS after 100k distinct cached tokens;
   5. overload: offered 1×, 1.5×, 2× the measured maximum with a deadline per call, then 0.5× (recovery):
-     goodput, answers after the deadline, shed calls, p99, RSS.
+     goodput, answers after the deadline, shed calls, p99, RSS;
+  6. DPoP: Warden CPU per check, bearer vs DPoP;  7. tracing: Warden CPU per cached check, tracing off vs sampled.
 Prints a Markdown table and writes bench/results/latest.md plus a dated copy.
 
 Placement (2 cores): the server side (Envoy --concurrency 1, Warden --threads 1) is pinned to one CPU with
@@ -347,10 +348,12 @@ def grpc_frame(message: bytes) -> bytes:
     return b"\x00" + len(message).to_bytes(4, "big") + message
 
 
-def check_request(token: str | None) -> bytes:
+def check_request(token: str | None, traceparent: str | None = None) -> bytes:
     from harness.grpc_client import make_check_request
     headers = {"user-agent": "wrk", "accept": "*/*", "x-request-id": "0f2c1c56-4b1e-4a52-9a53-3c3f5b1c2a77",
                "x-forwarded-proto": "http"}
+    if traceparent:
+        headers["traceparent"] = traceparent
     if token:
         headers["authorization"] = f"Bearer {token}"
     return make_check_request("GET", "/bench", headers, host="127.0.0.1:8080").SerializeToString()
@@ -610,6 +613,62 @@ spec:
                 os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         self.results["dpop"] = res
 
+    def tracing(self):
+        """Warden CPU per cached check with tracing off, on with nothing sampled, and on with every check sampled
+        (one span each, exported over OTLP/HTTP to the test collector, harness/otlp.py, in this process on the
+        load CPU). The same cached bearer token each time, a distinct W3C traceparent per request; grpcio, 64 in
+        flight, as the DPoP phase."""
+        import grpc
+        from harness.grpc_client import make_check_request
+        from harness.otlp import Collector
+        n = self.a.tracing_requests
+        bearer = sign("RS256", load_or_create_keys()["RS256"], "trace-user", int(time.time()) + 3600)
+
+        def bodies(flags: str | None):
+            out = []
+            for i in range(n):
+                headers = {"authorization": f"Bearer {bearer}"}
+                if flags is not None:
+                    headers["traceparent"] = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-{flags}"
+                out.append(make_check_request("GET", "/bench", headers, host="127.0.0.1:8080").SerializeToString())
+            return out
+        collector = Collector.start()
+        res = {}
+        modes = (("tracing off", [], None), ("--otlp-endpoint, not sampled (traceparent flags 00)", ["--otlp-endpoint", collector.http_url], "00"),
+                 ("--otlp-endpoint, every check sampled (flags 01)", ["--otlp-endpoint", collector.http_url], "01"))
+        try:
+            for label, extra, flags in modes:
+                log(f"tracing: {label}")
+                with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir, extra) as w:
+                    work = bodies(flags)
+
+                    async def send_all(items):
+                        async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
+                            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
+                            it = iter(items)
+
+                            async def worker():
+                                for b in it:
+                                    await call(b, timeout=10)
+                            await asyncio.gather(*(worker() for _ in range(64)))
+                    if self.load_cpu:
+                        os.sched_setaffinity(0, {int(self.load_cpu)})
+                    try:
+                        asyncio.run(send_all(work[:2000]))  # warm-up: connections, token cache
+                        k0, c0 = w.checks(), w.cpu_seconds()
+                        asyncio.run(send_all(work))
+                        time.sleep(1.5)  # the export thread's last batch is Warden CPU too
+                        k1, c1 = w.checks(), w.cpu_seconds()
+                    finally:
+                        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+                    allowed = k1["allow"] - k0["allow"]
+                    res[label] = {"allowed": allowed, "cpu_us_per_check": (c1 - c0) / max(1, allowed) * 1e6,
+                                  "exported": w.metric("warden_trace_spans_exported_total") or 0}
+                    log(f"tracing {label}: {res[label]['cpu_us_per_check']:.1f} µs Warden CPU/check, {res[label]['exported']:.0f} spans exported")
+        finally:
+            collector.close()
+        self.results["tracing"] = res
+
     def envoy(self):
         s, conns = self.a.envoy_seconds, self.a.wrk_conns
         res = {}
@@ -824,6 +883,19 @@ spec:
                 lines += ["", f"A DPoP check costs **{d['cpu_us_per_check'] - b['cpu_us_per_check']:.1f} µs** more than the bearer check: "
                           "the proof's ES256 verify (see section 3 for OpenSSL's own cost), its JSON, the thumbprint, "
                           "ath (SHA-256 of the token) and the per-process replay cache.", ""]
+        if "tracing" in R:
+            T = R["tracing"]
+            lines += [f"## 7. Tracing: Warden CPU per cached check, {self.a.tracing_requests:,} CheckRequests per mode, grpcio, 64 in flight", "",
+                      "| mode | allowed | spans exported | Warden CPU / check |", "|---|---:|---:|---:|"]
+            for label, r in T.items():
+                lines.append(f"| {label} | {r['allowed']:,.0f} | {r['exported']:,.0f} | {r['cpu_us_per_check']:.1f} µs |")
+            if len(T) == 3:
+                off, unsampled, sampled = list(T.values())
+                rise = sampled["cpu_us_per_check"] - off["cpu_us_per_check"]
+                lines += ["", f"Every check sampled costs **{rise:+.1f} µs** per check over tracing off (reading the context, the span, "
+                          "its queueing, and the export thread's encoding and POST, included); with nothing sampled "
+                          f"{unsampled['cpu_us_per_check'] - off['cpu_us_per_check']:+.1f} µs.", ""]
+                targets.append(("Tracing: every check sampled ≤ 2 µs more Warden CPU per cached check", f"{rise:+.1f} µs", rise <= 2))
         if "overload" in R:
             V = R["overload"]
             lines += [f"## 5. Overload (direct gRPC, every check verifies RS256, deadline {V['deadline_ms']} ms via `grpc-timeout`)", "",
@@ -887,7 +959,7 @@ spec:
             targets.append(("RSS ≤ 64 MiB after 100k distinct tokens (default bounds)", f"{M['rss_kib'] / 1024:.1f} MiB", M["rss_kib"] <= 64 * 1024))
         if "fronts" in R:
             F = R["fronts"]
-            lines += ["## 6. Front doors (nginx `auth_request`, Envoy `http_service`, Envoy gRPC)", "",
+            lines += ["## 8. Front doors (nginx `auth_request`, Envoy `http_service`, Envoy gRPC)", "",
                       f"wrk `-c{self.a.wrk_conns}`, {self.a.envoy_seconds} s, the RS256 token pool, every setup answering a static "
                       "200 (no upstream process); one Warden (`--threads 1`, `--http-listen`) behind each. "
                       "Warden CPU / check is its CPU time over the checks it answered.", "",
@@ -937,7 +1009,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warden", default=str(ROOT / ".build/release/warden"))
     ap.add_argument("--envoy", default=str(ROOT / ".venv/bin/envoy"))
-    ap.add_argument("--only", default="crypto,direct,memory,overload,dpop,envoy,fronts", help="comma-separated phases")
+    ap.add_argument("--only", default="crypto,direct,memory,overload,dpop,tracing,envoy,fronts", help="comma-separated phases")
+    ap.add_argument("--tracing-requests", type=int, default=20000)
     ap.add_argument("--dpop-requests", type=int, default=20000)
     ap.add_argument("--overload-seconds", type=int, default=5)
     ap.add_argument("--overload-deadline-ms", type=int, default=250)
@@ -987,6 +1060,8 @@ def main():
             b.overload()
         if "dpop" in phases:
             b.dpop()
+        if "tracing" in phases:
+            b.tracing()
         if "envoy" in phases:
             b.envoy()
         if "fronts" in phases:

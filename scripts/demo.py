@@ -4,10 +4,12 @@ Starts, all on 127.0.0.1 and all stopped at the end:
   * a small OpenID identity provider: signing keys generated on the spot, JWKS served over HTTP;
   * Warden with the demo policies (deploy/demo/policies, pointed at that IdP's JWKS);
   * an upstream app that answers with the headers it received;
-  * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden) — or, with
-    --front nginx|caddy|envoy-http, the proxy of deploy/nginx/nginx.conf, deploy/caddy/Caddyfile or
+  * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden), with its
+    OpenTelemetry tracer on, and a small OTLP collector that both Envoy and Warden (--otlp-endpoint) export to
+    — or, with --front nginx|caddy|envoy-http, the proxy of deploy/nginx/nginx.conf, deploy/caddy/Caddyfile or
     deploy/envoy/envoy-http.yaml, asking Warden's HTTP front door;
-then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw.
+then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw,
+and (with Envoy) the trace tree of one request (Envoy's spans with Warden's span inside).
 
 Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx|caddy|envoy-http]
   --keep   leave everything running afterwards (Ctrl-C stops it) and print curl commands to try.
@@ -35,6 +37,7 @@ from harness import httpclient, process  # noqa: E402
 from harness.deploy import MAIN as ENVOY_CONFIG  # noqa: E402
 from harness.envoy import Envoy, load_for_rig  # noqa: E402
 from harness.idp import IdP  # noqa: E402
+from harness.otlp import Collector, add_envoy_tracing, trace_tree  # noqa: E402
 from harness.policy_render import load_policy_dir, render_policies  # noqa: E402
 from harness.proxies import CADDYFILE, ENVOY_HTTP, NGINX_CONF, Caddy, Nginx, envoy_http_config  # noqa: E402
 from harness.tokens import Minter  # noqa: E402
@@ -46,7 +49,8 @@ ISSUER = "https://demo.warden.local"  # as in deploy/demo/policies/request-authe
 AUDIENCE = "orders-api"
 # Headers every request carries that say nothing about Warden: left out of the printout.
 NOISE = {"host", "user-agent", "content-length", "x-request-id", "x-envoy-expected-rq-timeout-ms",
-         "x-forwarded-proto", "x-forwarded-for", "x-envoy-external-address", "accept", "accept-encoding"}
+         "x-forwarded-proto", "x-forwarded-for", "x-envoy-external-address", "accept", "accept-encoding",
+         "traceparent", "tracestate"}
 
 
 @dataclass
@@ -126,6 +130,29 @@ def run_step(number: int, step: Step, envoy, upstream: EchoUpstream) -> bool:
     return ok
 
 
+def show_trace(envoy: Envoy, upstream: EchoUpstream, collector: Collector, token: str) -> bool:
+    """One more allowed request, then its trace as the collector received it from Envoy and Warden."""
+    upstream.clear()
+    response = httpclient.request("GET", envoy.url("/orders"), headers={"authorization": f"Bearer {token}"})
+    traceparent = upstream.last()["headers"].get("traceparent", "") if upstream.count() else ""
+    say("Trace of GET /orders (Envoy's OpenTelemetry tracer and Warden's --otlp-endpoint, one collector):")
+    if response.status != 200 or len(traceparent.split("-")) != 4:
+        say(f"    no trace: status {response.status}, traceparent {traceparent!r}")
+        return False
+    trace_id = traceparent.split("-")[1]
+    try:
+        spans = collector.wait_for(lambda s: sum(x.trace_id == trace_id for x in s) >= 3, timeout=10,
+                                   what="the request's spans")
+    except AssertionError as error:
+        say(f"    {error}")
+        return False
+    for line in trace_tree(spans, trace_id):
+        say("    " + line)
+    say("    why: Warden's span is a child of Envoy's ext_authz call (the context rides in the call's gRPC metadata)")
+    say()
+    return True
+
+
 def next_steps(binary: str, envoy, token: str | None) -> None:
     help_text = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10).stdout
     say("What to try next:")
@@ -179,9 +206,13 @@ def main() -> int:
         upstream = EchoUpstream()
         running.append(upstream)
         say(f"upstream   {upstream.url}  (answers with the headers it received)")
+        collector = Collector.start()
+        running.append(collector)
+        say(f"collector  OTLP/gRPC 127.0.0.1:{collector.grpc_port} (Envoy), OTLP/HTTP {collector.http_url} (Warden)")
         policies = render_policies(load_policy_dir(POLICIES), work / "policies", jwks_uri=idp.jwks_uri)
         http = options.front != "envoy"
-        warden = Warden(policies, binary=binary, work_dir=work / "warden", extra_args=["--debug-headers"],
+        warden = Warden(policies, binary=binary, work_dir=work / "warden",
+                        extra_args=["--debug-headers", "--otlp-endpoint", collector.http_url],
                         http=http, http_trusted_headers="all" if http else None)
         running.append(warden)
         say(f"Warden     grpc {warden.address}, admin {warden.admin_url}"
@@ -201,7 +232,8 @@ def main() -> int:
             running.append(envoy)
             say(f"Envoy      {envoy.base_url}  ({ENVOY_HTTP.relative_to(ROOT)}: ext_authz http_service → Warden → upstream)")
         else:
-            envoy = Envoy(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
+            envoy = Envoy(add_envoy_tracing(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
+                                            collector.grpc_port),
                           work_dir=work / "envoy", log_level="warn")
             running.append(envoy)
             say(f"Envoy      {envoy.base_url}  ({ENVOY_CONFIG.relative_to(ROOT)}: ext_authz → Warden → upstream)")
@@ -211,6 +243,8 @@ def main() -> int:
         for number, step in enumerate(steps(minter), start=1):
             ok &= run_step(number, step, envoy, upstream)
         token = minter.mint(iss=ISSUER, scope="orders:read orders:write", exp_in=3600)
+        if options.front == "envoy":  # the HTTP front doors have no tracer in front
+            ok &= show_trace(envoy, upstream, collector, token)
         say("All requests behaved as documented." if ok else "Some requests did NOT behave as documented.")
         say()
         next_steps(binary, envoy if options.keep else None, token if options.keep else None)

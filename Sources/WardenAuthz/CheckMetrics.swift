@@ -28,6 +28,11 @@ public final class CheckMetrics: Sendable {
     let droppedHeaders = Counter()
     let shed = Counter()
     let cancelled = Counter()
+    /// `warden_policy_decisions_total{namespace,name,action,result}` (`PolicyCounters`).
+    public let policyDecisions = LabeledCounters(labels: PolicyCounters.labels)
+    /// `warden_dry_run_decisions_total{resource,would}`: per dry-run token resource in scope, what each
+    /// check would have been answered (`allow`, `deny_401`, `deny_403`, …).
+    public let dryRunDecisions = LabeledCounters(labels: ["resource", "would"])
 
     public init() {}
 

@@ -1,4 +1,5 @@
 import Dispatch
+import WardenIntrospection
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -19,11 +20,16 @@ public final class CheckService: Sendable {
     public let metrics = CheckMetrics()
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
-    private let authenticator: Authenticator
+    let authenticator: Authenticator
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
     let dpop: DPoPVerifier
+    /// DPoP for dry-run checks: the same window and key cache, but a proof is never recorded as used (the
+    /// enforced check already did; recording it again would make every dry-run a replay).
+    private let dryRunDPoP: DPoPVerifier
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
+    /// Spans per check (`--otlp-endpoint`); nil: tracing off, no header is looked at.
+    private let tracer: CheckTracer?
     /// Serializes installs: each numbers its plan one past the last.
     private let installing = Locked<Void>(())
 
@@ -34,15 +40,18 @@ public final class CheckService: Sendable {
     ///   - decisionLog: where each decision is logged (nil: nowhere).
     public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
                 tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
-                replayStore: (any ReplayStore)? = nil, clock: @escaping @Sendable () -> Double) {
+                replayStore: (any ReplayStore)? = nil, introspectionTransport: (any IntrospectionTransport)? = nil,
+                tracer: CheckTracer? = nil, clock: @escaping @Sendable () -> Double) {
+        self.tracer = tracer
         self.options = options
         self.scope = scope
         self.keyStore = keyStore
         self.clock = clock
         self.decisionLog = decisionLog
-        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore))
+        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics))
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
-                                      options: options)
+                                      options: options,
+                                      introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
@@ -50,6 +59,7 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local)
         }
+        dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys)
     }
 
     /// The plan new checks run on.
@@ -62,7 +72,7 @@ public final class CheckService: Sendable {
     public func install(_ policies: PolicySet) -> Int {
         installing.withLock { _ in
             let previous = plan
-            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
+            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics)
             current.store(next)
             // Sources no rule names any more stop being fetched, persisted and counted for readiness.
             for source in Set(previous.sources).subtracting(next.sources) { keyStore.unregister(source) }
@@ -98,8 +108,11 @@ public final class CheckService: Sendable {
     ///   - cancellation: fires when the caller has gone (a cancelled call): a wait for keys ends at once
     ///     and frees its place among the key source's waiters.
     ///   - frontDoor: the protocol the request arrived by (metrics and the decision log).
+    ///   - callTraceHeaders: the trace context of the front door's own call (the gRPC metadata Envoy's
+    ///     ext_authz client sends: its span), preferred to the request's headers (the downstream client's).
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
                       deadline: UInt64? = nil, cancellation: Cancellation? = nil, frontDoor: FrontDoor = .grpc,
+                      callTraceHeaders: [String: String] = [:],
                       completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
@@ -108,6 +121,7 @@ public final class CheckService: Sendable {
         let preflight = request.isCORSPreflight
         let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt,
                                     frontDoor: frontDoor)
+        if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
             return finish(record, request, scopePlan, completion)
@@ -150,6 +164,24 @@ public final class CheckService: Sendable {
 
     private func finish(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
                         _ completion: @Sendable (CheckResult) -> Void) {
+        authorize(record, request, scopePlan)
+        if let authorization = record.authorization, !scopePlan.policyCounters.isEmpty {
+            scopePlan.policyCounters.count(authorization, scopePlan.effective)
+        }
+        if let shadow = scopePlan.dryRun { dryRun(record, request, scopePlan, shadow) }
+        let (decision, answerKey) = decide(record, request, scopePlan)
+        record.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
+        // Counted before answering, so a client that saw its answer also sees it in /metrics.
+        metrics.record(record)
+        metrics.inFlight.add(-1)
+        completion(result)
+        decisionLog?.write(result, request: request)
+        tracer?.finish(result, request: request)
+    }
+
+    /// The AuthorizationPolicies' verdict (when no token was rejected) and the reason code.
+    private func authorize(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) {
         if record.rejectedToken != nil {
             // Fail closed: a rejected token without its error (never produced) still denies.
             record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
@@ -164,14 +196,38 @@ public final class CheckService: Sendable {
             record.authorization = authorization
             record.reasonCode = authorization.reasonCode
         }
-        let (decision, answerKey) = decide(record, request, scopePlan)
-        record.decidedAt = DispatchTime.now().uptimeNanoseconds
-        let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
-        // Counted before answering, so a client that saw its answer also sees it in /metrics.
-        metrics.record(record)
-        metrics.inFlight.add(-1)
-        completion(result)
-        decisionLog?.write(result, request: request)
+    }
+
+    /// Runs the check again on `shadow` (the scope with its dry-run token resources enforced) and keeps
+    /// what it would have answered in `record.dryRun`, counted per dry-run resource. It never waits for
+    /// keys (a cold dry-run source answers `jwt_jwks_unavailable` until the refresher has fetched it), so
+    /// it completes here, on this thread, and adds no wait to the enforced answer.
+    private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
+        let would = DecisionRecord(generation: record.generation, scopePlan: shadow, corsPreflight: record.corsPreflight,
+                                   receivedAt: record.receivedAt)
+        let tokens = would.corsPreflight ? [] : shadow.extractor.extract(from: request)
+        if !tokens.isEmpty {
+            let done = Locked(false)
+            authenticator.authenticate(tokens, scope: shadow, now: clock(), caller: CallerLimits(waitsForKeys: false)) { [self] result in
+                var traces = result.traces, rejected = result.rejected
+                if rejected == nil {
+                    TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dryRunDPoP)
+                }
+                would.tokens = traces
+                would.rejectedToken = rejected
+                would.rejectedTogether = rejected == result.rejected ? result.together : nil
+                done.withLock { $0 = true }
+            }
+            // Never waiting for keys, the authenticator has completed; if it ever did not, nothing is
+            // reported rather than a guess.
+            guard done.withLock({ $0 }) else { return }
+        }
+        authorize(would, request, shadow)
+        let status = would.rejection?.error.httpStatus ?? (would.authorization?.isAllowed == true ? 200 : 403)
+        would.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let outcome = DryRunOutcome(resources: scopePlan.dryRunResources, status: status, record: would)
+        record.dryRun = outcome
+        for resource in outcome.resources { metrics.dryRunDecisions.counter([resource, outcome.would]).add() }
     }
 
     /// The decision for a finished record. An allow for one cached header token without debug headers

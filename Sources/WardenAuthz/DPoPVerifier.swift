@@ -13,9 +13,10 @@ final class DPoPVerifier: Sendable {
     /// When the shared store cannot answer: nil fails closed (503); else this process's cache answers.
     let fallback: ReplayCache?
     /// Public keys of recent proofs (a client reuses its key).
-    let keys = DPoPKeyCache()
+    let keys: DPoPKeyCache
 
-    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil) {
+    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil, keys: DPoPKeyCache = DPoPKeyCache()) {
+        self.keys = keys
         self.window = window
         replay = store
         self.fallback = fallback
@@ -38,13 +39,18 @@ final class DPoPVerifier: Sendable {
         guard let ath = proof.ath, ath.bytesEqual(DPoPProof.accessTokenHash(token)) else { return .accessTokenHash }
         guard let boundKey else { return .notBound }
         guard boundKey.bytesEqual(proof.jkt) else { return .keyMismatch }
-        let key = proof.jkt + " " + proof.jti
-        switch replay.firstUse(of: key, expires: proof.iat + window, now: now) {
-        case .first: return nil
+        let key = proof.replayKey
+        let expires = proof.iat + window
+        switch replay.firstUse(of: key, expires: expires, now: now) {
+        case .first:
+            // With a local fallback, this process remembers every proof too: a replay sent while the shared
+            // store is down is then caught here at least.
+            if let fallback { _ = fallback.insert(key, expires: expires, now: now) }
+            return nil
         case .replay: return .replay
         case .unavailable(let why):
             guard let fallback else { return .replayStoreUnavailable(why) }
-            return fallback.insert(key, expires: proof.iat + window, now: now) ? nil : .replay
+            return fallback.insert(key, expires: expires, now: now) ? nil : .replay
         }
     }
 
@@ -60,12 +66,12 @@ final class DPoPVerifier: Sendable {
     /// query/fragment dropped, an empty path as `/`. nil for something that is not an absolute http(s) URI.
     static func normalized(_ uri: String) -> String? {
         guard let sep = uri.range(of: "://") else { return nil }
-        let scheme = uri[..<sep.lowerBound].lowercased()
+        let scheme = String(decoding: uri.utf8[..<sep.lowerBound].map(asciiLowercase), as: UTF8.self)
         guard scheme == "http" || scheme == "https" else { return nil }
         var rest = uri[sep.upperBound...]
         if let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<cut] }
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        var authority = rest[..<slash].lowercased()
+        var authority = String(decoding: rest[..<slash].utf8.map(asciiLowercase), as: UTF8.self)
         let path = rest[slash...]
         if authority.contains("@") { return nil }  // no userinfo in an htu
         let defaultPort = scheme == "https" ? ":443" : ":80"
@@ -73,12 +79,23 @@ final class DPoPVerifier: Sendable {
         guard !authority.isEmpty else { return nil }
         return "\(scheme)://\(authority)\(path.isEmpty ? "/" : path)"
     }
+
+    /// RFC 3986 §6.2.2.1: scheme and host are case-insensitive in ASCII only (no Unicode folding, which
+    /// would make `K` (Kelvin sign) equal `k`).
+    private static func asciiLowercase(_ b: UInt8) -> UInt8 {
+        b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b + 32 : b
+    }
 }
 
 /// Where DPoP proof ids are remembered against replay: one process (`ReplayCache`) or a fleet (Redis).
 public protocol ReplayStore: Sendable {
     /// Records `key` until `expires` (seconds since the epoch): `.first` if it was not recorded yet.
     func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict
+}
+
+/// A store that has seen nothing and remembers nothing: dry-run checks judge a proof without using it up.
+struct NeverSeenReplayStore: ReplayStore {
+    func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict { .first }
 }
 
 public enum ReplayVerdict: Sendable, Equatable {

@@ -38,6 +38,11 @@ public final class DecisionRecord: @unchecked Sendable {
     /// Output headers not set because the claim's value is not a valid header value (the client's copy is
     /// still removed).
     public internal(set) var droppedHeaders: [DroppedHeader] = []
+    /// What the `istio.io/dry-run` RequestAuthentications and TokenPolicies in scope would have answered,
+    /// had they been enforced; nil when none applies (or for the dry-run check's own record).
+    public internal(set) var dryRun: DryRunOutcome?
+    /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).
+    public internal(set) var trace: TraceIdentity?
 
     /// The protocol the request arrived by.
     public let frontDoor: FrontDoor
@@ -81,13 +86,29 @@ public final class DecisionRecord: @unchecked Sendable {
     /// `ns/name rule[i]` of the policy that decided, if one did.
     public var policy: String? {
         switch authorization?.verdict {
-        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return "\(m.policy) rule[\(m.ruleIndex)]"
+        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return scopePlan.label(for: m)
         default: return nil
         }
     }
 
     /// Seconds from `receivedAt` to `decidedAt`.
     public var seconds: Double { Double(decidedAt &- receivedAt) / 1e9 }
+}
+
+/// What a check would have answered with the dry-run token resources of its scope enforced (with the
+/// enforced ones): the same check run on `ScopePlan.dryRun`, without waiting for keys.
+public struct DryRunOutcome: Sendable {
+    /// `Kind/namespace/name` of each dry-run token resource in scope.
+    public let resources: [String]
+    /// The HTTP status it would have answered (200: allow).
+    public let status: Int
+    /// The dry-run check's record: its tokens, reason and reason code.
+    public let record: DecisionRecord
+
+    public var reasonCode: ReasonCode { record.reasonCode }
+    public var wouldAllow: Bool { status == 200 }
+    /// The `would` label: `allow`, or `deny_<status>` (`deny_401`, `deny_403`).
+    public var would: String { wouldAllow ? "allow" : "deny_\(status)" }
 }
 
 /// An output header Warden did not set: its value would not be a valid HTTP field value (RFC 9110 §5.5).

@@ -40,6 +40,10 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtDPoPKeyMismatch = "jwt_dpop_key_mismatch"
     /// The shared DPoP replay store (Redis) could not answer: 503, fail closed.
     case jwtDPoPReplayUnavailable = "jwt_dpop_replay_unavailable"
+    /// An opaque token the RFC 7662 introspection endpoint answered `active: false` for.
+    case tokenInactive = "token_inactive"
+    /// The introspection endpoint gave no usable answer (down, slow, error status, malformed): fail closed.
+    case tokenIntrospectionFailed = "token_introspection_failed"
     /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
     case jwtTypeNotAllowed = "jwt_type_not_allowed"
     /// A TokenPolicy's required claim is missing or has another value.
@@ -96,6 +100,8 @@ extension JWTError {
         case .typeNotAllowed: return .jwtTypeNotAllowed
         case .requiredClaim: return .jwtRequiredClaim
         case .subjectNotAllowed: return .jwtSubjectNotAllowed
+        case .tokenInactive: return .tokenInactive
+        case .introspectionFailed: return .tokenIntrospectionFailed
         }
     }
 }

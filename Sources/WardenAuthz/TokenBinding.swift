@@ -9,7 +9,9 @@ import WardenPolicy
 ///   the claim is present: a resource server that understands `cnf` must check it.
 /// - `jkt` (RFC 9449): a token presented with the DPoP scheme needs a valid proof whose key is `cnf.jkt`
 ///   (`DPoPVerifier`); a DPoP-bound token presented as a bearer token is rejected (§7.1).
-/// - A `cnf` with neither is a confirmation Warden cannot check: rejected, never taken as a bearer token.
+/// - Every member of `cnf` must hold: `x5t#S256` is checked whatever the scheme (a DPoP token bound to a
+///   certificate too needs both), and a member Warden cannot check (`jwk`, `kid`, …, or a known one that is
+///   not a string) rejects the token — never taken as a bearer token.
 enum TokenBinding {
     /// Rejects the first verified token (in check order: the last extracted first) whose binding does not
     /// hold; sets `rejected` to its index.
@@ -18,36 +20,38 @@ enum TokenBinding {
         var thumbprint: String??  // computed once, only for a certificate-bound token
         for index in traces.indices.reversed() {
             guard let verified = traces[index].verified else { continue }
+            let cnf = verified.confirmation
             if traces[index].location == .dpopAuthorization {
                 // RFC 9449 §7.1: the DPoP scheme; the proof must hold and bind this token (cnf.jkt).
-                if let e = dpop.failure(token: tokens[index].token, boundKey: verified.confirmation?.dpopKeyThumbprint,
-                                        request: request, now: now) {
+                if let e = dpop.failure(token: tokens[index].token, boundKey: cnf?.dpopKeyThumbprint, request: request, now: now) {
                     reject(&traces, index, .dpop(e), &rejected)
                     return
                 }
-                continue
-            }
-            guard let cnf = verified.confirmation else {
+            } else if cnf == nil {
                 // A plain bearer token: fine, unless the issuer's TokenPolicy requires a bound one.
                 guard traces[index].provider?.constraints?.senderConstrained == true else { continue }
                 reject(&traces, index, .required, &rejected)
                 return
+            } else if cnf?.dpopKeyThumbprint != nil {
+                reject(&traces, index, .dpopAsBearer, &rejected)
+                return
+            }
+            guard let cnf else { continue }
+            // Every member must hold: one Warden cannot check is a key it cannot confirm (fail closed).
+            if !cnf.otherMembers.isEmpty {
+                reject(&traces, index, .unsupported(cnf.otherMembers), &rejected)
+                return
+            }
+            guard let expected = cnf.certificateThumbprint else { continue }
+            if thumbprint == nil {
+                let certificate = request.sourceCertificate
+                thumbprint = .some(certificate.isEmpty ? nil : Confirmation.certificateThumbprint(pem: certificate))
             }
             let failure: BindingFailure?
-            if let expected = cnf.certificateThumbprint {
-                if thumbprint == nil {
-                    let certificate = request.sourceCertificate
-                    thumbprint = .some(certificate.isEmpty ? nil : Confirmation.certificateThumbprint(pem: certificate))
-                }
-                if let actual = thumbprint! {
-                    failure = actual == expected ? nil : .certificateMismatch(expected: expected, actual: actual)
-                } else {
-                    failure = .noCertificate
-                }
-            } else if cnf.dpopKeyThumbprint != nil {
-                failure = .dpopAsBearer
+            if let actual = thumbprint! {
+                failure = actual.bytesEqual(expected) ? nil : .certificateMismatch(expected: expected, actual: actual)
             } else {
-                failure = .unsupported(cnf.otherMembers)
+                failure = .noCertificate
             }
             guard let failure else { continue }
             reject(&traces, index, failure, &rejected)

@@ -144,6 +144,28 @@ public final class PublicKey: @unchecked Sendable {
         }
         self.init(owning: pkey, kind: kind)
         if case .ec = kind, !publicCheck() { throw .invalidKey("EC point fails the public-key check") }
+        if case .rsa = kind {
+            // The same checks as a JWK's `n`/`e` (`rsa(modulus:exponent:)`): a PEM or certificate is no
+            // reason to accept an even, tiny or huge exponent, or an even modulus.
+            guard let (n, e) = rsaComponents else { throw .invalidKey("RSA key without readable n and e") }
+            _ = try Self.rsa(modulus: n, exponent: e)
+        }
+    }
+
+    /// The big-endian modulus and public exponent of an RSA key (nil for other kinds).
+    public var rsaComponents: (modulus: [UInt8], exponent: [UInt8])? {
+        guard case .rsa = kind else { return nil }
+        func component(_ name: String) -> [UInt8]? {
+            var bn: OpaquePointer?
+            guard EVP_PKEY_get_bn_param(pkey, name, &bn) == 1, let bn else { OpenSSLErrorQueue.clear(); return nil }
+            defer { BN_free(bn) }
+            let count = (Int(BN_num_bits(bn)) + 7) / 8
+            var out = [UInt8](repeating: 0, count: count)
+            _ = BN_bn2bin(bn, &out)
+            return out
+        }
+        guard let n = component("n"), let e = component("e") else { return nil }
+        return (n, e)
     }
 
     private func publicCheck() -> Bool {

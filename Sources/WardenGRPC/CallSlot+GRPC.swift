@@ -65,10 +65,12 @@ final class CallSlot: @unchecked Sendable {
     private let statusDetails = UnsafeMutablePointer<grpc_slice>.allocate(capacity: 1)
     private var response: UnsafeMutablePointer<grpc_byte_buffer>?
     private let watchOps = UnsafeMutablePointer<grpc_op>.allocate(capacity: 1)
-    /// The watch batch of this use was started and has not completed (queue thread and responder).
-    private let watchOutstanding = Atomic<Bool>(false)
-    /// The send batch completed while the watch was outstanding (queue thread only; atomic for TSan's sake).
-    private let sendDone = Atomic<Bool>(false)
+    /// This use's batches: `watchOutstanding` (the watch batch started and has not completed) and
+    /// `sendEnded` (the send batch completed, or failed to start). Each side sets its bit with one atomic
+    /// read-modify-write and learns the other's in the same step, so exactly one of them — whichever ends
+    /// last — finishes the use, whatever thread the responder runs on.
+    private let batches = Atomic<Int>(0)
+    private static let watchOutstanding = 1, sendEnded = 2
     /// What to run if this use's caller cancels: (generation, action).
     private let cancelAction = Locked<(generation: UInt64, action: @Sendable () -> Void)?>(nil)
     /// An action was registered since the last use ended (so `finished` clears it; most uses register none).
@@ -149,21 +151,17 @@ final class CallSlot: @unchecked Sendable {
         switch Self.phase(current) {
         case .armed: arrived(success: success, generation: generation)
         case .starting, .sending:
-            if watchOutstanding.load(ordering: .acquiring) {
-                sendDone.store(true, ordering: .relaxed)  // the watch's completion ends the use
-            } else {
-                finished(generation: generation)
-            }
+            sendEnded(generation: generation)
         default: break
         }
     }
 
     /// The watch batch completed: the call has ended, answered or not.
     func watchCompleted() {
-        watchOutstanding.store(false, ordering: .releasing)
+        let before = batches.bitwiseAnd(~Self.watchOutstanding, ordering: .acquiringAndReleasing).oldValue
         let current = state.load(ordering: .acquiring)
         let generation = Self.generation(current)
-        if sendDone.load(ordering: .relaxed) {
+        if before & Self.sendEnded != 0 {
             finished(generation: generation)
             return
         }
@@ -186,11 +184,12 @@ final class CallSlot: @unchecked Sendable {
             expected: Self.state(generation, .awaitingResponse), desired: Self.state(generation, .watchStarting),
             ordering: .acquiringAndReleasing
         ).exchanged else { return }
-        watchOutstanding.store(true, ordering: .releasing)
+        batches.bitwiseOr(Self.watchOutstanding, ordering: .acquiringAndReleasing)
         watchOps[0] = closeOp()
         guard grpc_call_start_batch(call.pointee, watchOps, 1, watchTag, nil) == GRPC_CALL_OK else {
-            // Not expected on a live call; the answer's batch then carries the close op as usual.
-            watchOutstanding.store(false, ordering: .releasing)
+            // Not expected on a live call; the answer's batch then carries the close op as usual (no
+            // responder runs meanwhile: it waits out watchStarting).
+            batches.bitwiseAnd(~Self.watchOutstanding, ordering: .acquiringAndReleasing)
             state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
             return
         }
@@ -229,7 +228,7 @@ final class CallSlot: @unchecked Sendable {
             }
             method.handler(UnaryCall(
                 method: method.path, request: request, peer: Self.peer(of: handle), deadline: remainingNanos(),
-                slot: self, generation: generation))
+                metadata: method.captured.isEmpty ? [:] : capturedMetadata(method.captured), slot: self, generation: generation))
             watchForCancellation(generation: generation)
         case .unregistered:
             var length = 0
@@ -238,6 +237,26 @@ final class CallSlot: @unchecked Sendable {
             state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
             respond(generation: generation, .failure(.unimplemented, "unknown method \(path)"))
         }
+    }
+
+    /// The entries of the call's request metadata whose keys are in `names`, values validated (printable
+    /// ASCII, at most `UnaryCall.maxMetadataValueBytes`).
+    private func capturedMetadata(_ names: [[UInt8]]) -> [String: String] {
+        var out: [String: String] = [:]
+        let array = metadata.pointee
+        guard let entries = array.metadata else { return out }
+        for i in 0..<array.count {
+            var key = entries[i].key, value = entries[i].value
+            let keyBytes = UnsafeBufferPointer(start: warden_grpc_slice_start(&key), count: warden_grpc_slice_length(&key))
+            guard let name = names.first(where: { $0.elementsEqual(keyBytes) }) else { continue }
+            let text = String(decoding: name, as: UTF8.self)
+            let n = warden_grpc_slice_length(&value)
+            guard out[text] == nil, n <= UnaryCall.maxMetadataValueBytes else { continue }
+            let valueBytes = UnsafeBufferPointer(start: warden_grpc_slice_start(&value), count: n)
+            guard valueBytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { continue }
+            out[text] = String(decoding: valueBytes, as: UTF8.self)
+        }
+        return out
     }
 
     /// Nanoseconds until the client's deadline (Envoy sends its ext_authz timeout as `grpc-timeout`), or nil
@@ -291,7 +310,7 @@ final class CallSlot: @unchecked Sendable {
             grpc_call_unref(handle)
             call.pointee = nil
         }
-        sendDone.store(false, ordering: .relaxed)
+        batches.store(0, ordering: .releasing)
         if hasCancelAction.exchange(false, ordering: .acquiringAndReleasing) {
             cancelAction.withLock { $0 = nil }  // releases what the action holds (the waiting check's state)
         }
@@ -358,17 +377,20 @@ final class CallSlot: @unchecked Sendable {
         guard started == GRPC_CALL_OK else {
             // Not expected for these batches on a live call; release the call so the slot is not lost
             // (if the watch is outstanding, its completion does that).
-            if watchOutstanding.load(ordering: .acquiring) {
-                sendDone.store(true, ordering: .relaxed)
-            } else {
-                finished(generation: generation)
-            }
+            sendEnded(generation: generation)
             return
         }
         // Fails harmlessly if the batch already completed and the slot moved on.
         _ = state.compareExchange(
             expected: Self.state(generation, .starting), desired: Self.state(generation, .sending),
             ordering: .releasing)
+    }
+
+    /// The send batch of use `generation` completed or failed to start: the use ends now, unless the watch
+    /// batch is still outstanding (then its completion ends it).
+    private func sendEnded(generation: UInt64) {
+        let before = batches.bitwiseOr(Self.sendEnded, ordering: .acquiringAndReleasing).oldValue
+        if before & Self.watchOutstanding == 0 { finished(generation: generation) }
     }
 
     /// During shutdown: answers a call whose handler has not responded yet (after the grace period, or

@@ -24,7 +24,8 @@ public struct DPoPProof: Sendable {
     public static func verify(_ text: String, keys: DPoPKeyCache? = nil) throws(DPoPError) -> DPoPProof {
         let jws: CompactJWS
         do throws(JWTError) { jws = try CompactJWS.parse(text, maxBytes: 8192) } catch { throw .malformed(error.detail) }
-        guard let typ = jws.header.typ, typ.lowercased() == "dpop+jwt" else { throw .type(jws.header.typ) }
+        // Media types compare ASCII-case-insensitively (RFC 9110 §8.3.1); never Unicode case folding.
+        guard let typ = jws.header.typ, typ.bytesEqualIgnoringASCIICase("dpop+jwt") else { throw .type(jws.header.typ) }
         guard algorithms.contains(jws.algorithm) else { throw .algorithm(jws.header.alg) }
         guard let jwkValue = jws.header.members["jwk"], case .object(let members) = jwkValue else { throw .key("no \"jwk\" object in the header") }
         if members["d"] != nil || members["k"] != nil || members["p"] != nil {
@@ -32,17 +33,19 @@ public struct DPoPProof: Sendable {
         }
         let key: JWK
         let cacheKey = jwkValue.serialized  // the whole jwk (sorted members), not only its thumbprint members
-        if let cached = keys?.key(for: cacheKey) {
+        let cached = keys?.key(for: cacheKey)
+        if let cached {
             key = cached
         } else {
             switch JWKParser.parse(jwkValue, options: JWKSet.Options()) {
             case .success(let k): key = k
             case .failure(let why): throw .key(why.reason)
             }
-            keys?.remember(key, for: cacheKey)
         }
         guard !key.isSymmetric, key.canVerify(jws.algorithm) else { throw .key("the \"jwk\" cannot verify \(jws.algorithm.rawValue)") }
         guard !jws.lenientEncoding, key.verify(jws.signature, over: jws.signingInput, algorithm: jws.algorithm) else { throw .signature }
+        // Only a key that verified a proof is kept: unsigned junk must not fill the cache or evict real clients.
+        if cached == nil { keys?.remember(key, for: cacheKey) }
         guard let thumbprint = thumbprint(of: members) else { throw .key("the \"jwk\" lacks the members of its key type") }
 
         let payload: JSONValue
@@ -64,7 +67,19 @@ public struct DPoPProof: Sendable {
         } else {
             ath = nil
         }
-        return DPoPProof(jkt: thumbprint, jti: try string("jti"), htm: try string("htm"), htu: try string("htu"), iat: iat, ath: ath)
+        let jti = try string("jti")
+        // RFC 9449 §4.2 asks for 96 bits of randomness; a longer id than this is no proof id but a payload.
+        guard jti.utf8.count <= maxJTIBytes else { throw .claim("jti") }
+        return DPoPProof(jkt: thumbprint, jti: jti, htm: try string("htm"), htu: try string("htu"), iat: iat, ath: ath)
+    }
+
+    /// The longest `jti` a proof may carry (bytes).
+    public static let maxJTIBytes = 256
+
+    /// The key a proof is remembered by against replay: base64url SHA-256 of `jkt` and `jti` — fixed size
+    /// whatever the client sends, and the same in every Warden replica (RFC 9449 §11.1).
+    public var replayKey: String {
+        Base64URL.encode(Digest.sha256.hash(Array("\(jkt) \(jti)".utf8)))
     }
 
     /// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.

@@ -142,8 +142,8 @@ public struct JWKSet: Sendable {
             let block = String(rest[start.lowerBound..<stop.upperBound])
             do throws(CryptoError) {
                 let key = try PublicKey(pem: block)
-                if case .rsa(let bits) = key.kind, bits < options.minimumRSABits || bits > options.maximumRSABits {
-                    skipped.append("PEM key \(index): RSA modulus has \(bits) bits (allowed \(options.minimumRSABits)…\(options.maximumRSABits))")
+                if let problem = rsaProblem(key, options: options) {
+                    skipped.append("PEM key \(index): \(problem)")
                 } else {
                     keys.append(JWK(publicKey: key))
                 }
@@ -164,8 +164,8 @@ public struct JWKSet: Sendable {
         for (kid, value) in members.sorted(by: { $0.key < $1.key }) {
             do throws(CryptoError) {
                 let key = try PublicKey(certificatePEM: value.stringValue ?? "")
-                if case .rsa(let bits) = key.kind, bits < options.minimumRSABits || bits > options.maximumRSABits {
-                    skipped.append("certificate \(JWTError.quote(kid)): RSA modulus has \(bits) bits")
+                if let problem = rsaProblem(key, options: options) {
+                    skipped.append("certificate \(JWTError.quote(kid)): \(problem)")
                 } else {
                     keys.append(JWK(publicKey: key, kid: kid))
                 }
@@ -174,6 +174,19 @@ public struct JWKSet: Sendable {
             }
         }
         return JWKSet(keys: keys, skipped: skipped)
+    }
+
+    /// Why an RSA key from a PEM block or certificate is refused (the same bounds and ROCA check as a
+    /// JWK's; `PublicKey` itself checked the exponent), or nil.
+    static func rsaProblem(_ key: PublicKey, options: Options) -> String? {
+        guard case .rsa(let bits) = key.kind else { return nil }
+        if bits < options.minimumRSABits || bits > options.maximumRSABits {
+            return "RSA modulus has \(bits) bits (allowed \(options.minimumRSABits)…\(options.maximumRSABits))"
+        }
+        if let n = key.rsaComponents?.modulus, ROCA.isVulnerable(modulus: n) {
+            return "RSA modulus has the ROCA fingerprint (CVE-2017-15361)"
+        }
+        return nil
     }
 
     private static func label(_ v: JSONValue) -> String {

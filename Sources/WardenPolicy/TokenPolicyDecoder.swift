@@ -3,17 +3,17 @@
 extension PolicyDecoder {
     static let wardenAPIVersions: Set<String> = [TokenPolicy.apiVersion]
 
-    static func decodeTokenPolicy(_ spec: YAMLCursor, ref: PolicyRef, origin: ResourceOrigin) throws(PolicyLoadError) -> TokenPolicy {
+    static func decodeTokenPolicy(_ spec: YAMLCursor, ref: PolicyRef, origin: ResourceOrigin, dryRun: Bool = false) throws(PolicyLoadError) -> TokenPolicy {
         let f = try spec.fields(allowed: ["selector", "targetRef", "targetRefs", "jwtRules"])
         let (selector, refs) = try decodeScope(f, spec: spec)
         var rules: [TokenRule] = []
         for item in try f["jwtRules"]?.list() ?? [] { rules.append(try decodeTokenRule(item)) }
         if rules.count > 4096 { throw f["jwtRules"]!.error("at most 4096 rules are allowed") }
-        return TokenPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, rules: rules)
+        return TokenPolicy(ref: ref, origin: origin, selector: selector, targetRefs: refs, rules: rules, dryRun: dryRun)
     }
 
     static func decodeTokenRule(_ c: YAMLCursor) throws(PolicyLoadError) -> TokenRule {
-        let f = try c.fields(allowed: ["issuer", "typ", "maxLifetime", "requiredClaims", "subjects", "senderConstrained"])
+        let f = try c.fields(allowed: ["issuer", "typ", "maxLifetime", "requiredClaims", "subjects", "senderConstrained", "introspection"])
         guard let issuer = try f["issuer"]?.string(), !issuer.isEmpty else { throw c.error("issuer must be set") }
         var rule = TokenRule(issuer: issuer)
         if let typ = f["typ"], !typ.isNull {
@@ -49,6 +49,77 @@ extension PolicyDecoder {
             }
         }
         rule.senderConstrained = try f["senderConstrained"]?.bool() ?? false
+        if let i = f["introspection"], !i.isNull { rule.introspection = try decodeIntrospection(i) }
         return rule
+    }
+
+    static func decodeIntrospection(_ c: YAMLCursor) throws(PolicyLoadError) -> IntrospectionConfig {
+        let f = try c.fields(allowed: ["endpoint", "clientId", "clientSecretFile", "clientAuthMethod", "cacheDuration",
+                                       "negativeCacheDuration", "timeout", "introspectJWTs",
+                                       "signingAlgorithm"])
+        func required(_ name: String) throws(PolicyLoadError) -> String {
+            guard let v = f[name] else { throw c.error("introspection.\(name) is required") }
+            let s = try v.string()
+            if s.isEmpty { throw v.error("must not be empty") }
+            return s
+        }
+        let endpoint = try required("endpoint")
+        if let why = IntrospectionEndpointRule.problem(endpoint) { throw f["endpoint"]!.error(why) }
+        var config = IntrospectionConfig(endpoint: endpoint, clientID: try required("clientId"), clientSecretFile: try required("clientSecretFile"))
+        if let m = f["clientAuthMethod"] {
+            let text = try m.string()
+            guard let method = IntrospectionConfig.ClientAuthMethod(rawValue: text) else {
+                throw m.error("clientAuthMethod \"\(text)\" is not supported (expected one of: "
+                              + IntrospectionConfig.ClientAuthMethod.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+            }
+            config.clientAuthMethod = method
+        }
+        func duration(_ name: String, max: Duration) throws(PolicyLoadError) -> Duration? {
+            guard let v = f[name], !v.isNull else { return nil }
+            let text = try v.string()
+            guard let d = parseGoDuration(text), d > .zero, d <= max else {
+                throw v.error("invalid duration \"\(text)\" (expected e.g. \"10s\", \"5m\"; more than 0, at most \(max))")
+            }
+            return d
+        }
+        if let d = try duration("cacheDuration", max: .seconds(86_400)) { config.cacheDuration = d }
+        if let d = try duration("negativeCacheDuration", max: .seconds(3600)) { config.negativeCacheDuration = d }
+        if let d = try duration("timeout", max: .seconds(30)) { config.timeout = d }
+        config.introspectJWTs = try f["introspectJWTs"]?.bool() ?? false
+        if let a = f["signingAlgorithm"], !a.isNull {
+            let alg = try a.string()
+            let allowed = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+            guard allowed.contains(alg) else { throw a.error("signingAlgorithm \"\(alg)\" is not one of \(allowed.joined(separator: ", "))") }
+            guard config.clientAuthMethod == .privateKeyJWT else { throw a.error("signingAlgorithm applies to clientAuthMethod private_key_jwt only") }
+            config.signingAlgorithm = alg
+        }
+        return config
+    }
+}
+
+/// Which introspection endpoints a policy may name: `https`, or `http` to a loopback address (a sidecar IdP
+/// or a test); never with userinfo, query or fragment (the token goes in the POST body only).
+enum IntrospectionEndpointRule {
+    static func problem(_ url: String) -> String? {
+        let lower = url.lowercased()
+        let rest: Substring
+        if lower.hasPrefix("https://") {
+            rest = Substring(url.dropFirst(8))
+        } else if lower.hasPrefix("http://") {
+            rest = Substring(url.dropFirst(7))
+            let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+            let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.prefix { $0 != ":" })
+            guard name == "localhost" || name.hasPrefix("127.") || name == "::1" else {
+                return "the introspection endpoint must be https (http only to a loopback address): the client secret and tokens go to it"
+            }
+        } else {
+            return "the introspection endpoint must be an https URL"
+        }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if authority.isEmpty { return "the introspection endpoint has no host" }
+        if authority.contains("@") { return "the introspection endpoint must not carry credentials (use clientSecretFile)" }
+        if rest.contains("#") { return "the introspection endpoint must not have a fragment" }
+        if rest.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) { return "the introspection endpoint must not contain spaces or control characters" }
+        return nil
     }
 }

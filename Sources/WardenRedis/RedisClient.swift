@@ -9,20 +9,36 @@ import Glibc
 /// writes, and returns it. No more than `maxConnections` exist; a caller beyond them gets a fresh,
 /// short-lived one rather than waiting. Commands are sent with `redisCommandArgv` (binary-safe; hiredis's
 /// printf-style API is never used).
+///
+/// Bounded waits: the host name is resolved once, when the client is made (as nginx resolves a static
+/// upstream), so no command can block in DNS; after a failure the client answers at once with the same
+/// error for `cooldown` seconds (a breaker) instead of making every caller wait `timeout` for a dead
+/// server, then lets one command probe. A pooled connection the server closed while idle is retried
+/// once on a fresh one.
 public final class RedisClient: Sendable {
     public let host: String
+    /// The numeric address `host` resolved to.
+    public let address: String
     public let port: Int
     public let timeout: Double
+    public let cooldown: Double
     public let maxConnections: Int
     private let password: String?
     private let idle = Locked<[Connection]>([])
+    private let breaker = Locked<(until: Double, error: RedisError?)>((0, nil))
+    private let clock: @Sendable () -> Double
 
-    public init(host: String, port: Int, timeout: Double = 0.05, password: String? = nil, maxConnections: Int = 8) {
+    /// - Throws: `.connect` when `host` does not resolve.
+    public init(host: String, port: Int, timeout: Double = 0.05, cooldown: Double = 1, password: String? = nil,
+                maxConnections: Int = 8, clock: @escaping @Sendable () -> Double = RedisClient.monotonicSeconds) throws(RedisError) {
         self.host = host
+        address = try Self.resolve(host)
         self.port = port
         self.timeout = timeout
+        self.cooldown = max(0, cooldown)
         self.password = password
         self.maxConnections = max(1, maxConnections)
+        self.clock = clock
     }
 
     deinit {
@@ -49,7 +65,30 @@ public final class RedisClient: Sendable {
     enum Reply { case status(String), error(String), `nil`, other(Int32) }
 
     private func run(_ args: [String]) throws(RedisError) -> Reply {
-        let connection = try borrow()
+        let now = clock()
+        if let open = breaker.withLock({ b in now < b.until ? b.error : nil }) { throw open }
+        do throws(RedisError) {
+            let (connection, pooled) = try borrow()
+            do throws(RedisError) {
+                let reply = try command(args, on: connection)
+                breaker.withLock { $0 = (0, nil) }
+                return reply
+            } catch .io where pooled && clock() - now < timeout / 2 {
+                // A quick I/O failure on a pooled connection: the server closed it while idle (its
+                // `timeout`, a restart). One fresh try; a slow failure is not retried (bounded wait).
+                let fresh = try connect()
+                let reply = try command(args, on: fresh)
+                breaker.withLock { $0 = (0, nil) }
+                return reply
+            }
+        } catch {
+            if cooldown > 0, error.isUnavailability { breaker.withLock { $0 = (now + cooldown, error) } }
+            throw error
+        }
+    }
+
+    /// Runs one command; the connection goes back to the pool after an answer, is closed after a failure.
+    private func command(_ args: [String], on connection: Connection) throws(RedisError) -> Reply {
         do throws(RedisError) {
             let reply = try connection.command(args)
             giveBack(connection)
@@ -60,9 +99,13 @@ public final class RedisClient: Sendable {
         }
     }
 
-    private func borrow() throws(RedisError) -> Connection {
-        if let c = idle.withLock({ $0.popLast() }) { return c }
-        let c = try Connection(host: host, port: port, timeout: timeout)
+    private func borrow() throws(RedisError) -> (Connection, pooled: Bool) {
+        if let c = idle.withLock({ $0.popLast() }) { return (c, true) }
+        return (try connect(), false)
+    }
+
+    private func connect() throws(RedisError) -> Connection {
+        let c = try Connection(host: address, port: port, timeout: timeout)
         if let password {
             do throws(RedisError) {
                 if case .error(let e) = try c.command(["AUTH", password]) { throw RedisError.server(e) }
@@ -72,6 +115,30 @@ public final class RedisClient: Sendable {
             }
         }
         return c
+    }
+
+    /// A monotonic clock in seconds (for the breaker).
+    public static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// `host` as a numeric address (the first `getaddrinfo` answers, IPv4 or IPv6).
+    static func resolve(_ host: String) throws(RedisError) -> String {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, nil, &hints, &list)
+        guard rc == 0, let first = list else {
+            throw .connect("cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(list) }
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else {
+            throw .connect("cannot resolve \(host)")
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func giveBack(_ c: Connection) {
@@ -102,13 +169,22 @@ public final class RedisClient: Sendable {
 
         func command(_ args: [String]) throws(RedisError) -> Reply {
             guard let context else { throw .io("closed") }
-            let cStrings = args.map { strdup($0) }
-            defer { cStrings.forEach { free($0) } }
-            var pointers = cStrings.map { UnsafePointer($0) }
+            // One buffer holding every argument, passed with explicit lengths: binary-safe (a NUL in a
+            // password is sent as it is, never cut short or read past).
+            let bytes = args.flatMap { Array($0.utf8) }
             var lengths = args.map { $0.utf8.count }
-            let raw = pointers.withUnsafeMutableBufferPointer { p in
-                lengths.withUnsafeMutableBufferPointer { l in
-                    redisCommandArgv(context, Int32(args.count), p.baseAddress, l.baseAddress)
+            let raw: UnsafeMutableRawPointer? = bytes.withUnsafeBufferPointer { buffer in
+                let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+                var pointers: [UnsafePointer<CChar>?] = []
+                var offset = 0
+                for n in lengths {
+                    pointers.append(base + offset)
+                    offset += n
+                }
+                return pointers.withUnsafeMutableBufferPointer { p in
+                    lengths.withUnsafeMutableBufferPointer { l in
+                        redisCommandArgv(context, Int32(args.count), p.baseAddress, l.baseAddress)
+                    }
                 }
             }
             guard let raw else { throw .io(Self.message(context)) }

@@ -9,6 +9,14 @@ public enum RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// An answer of a type the command never gives.
     case unexpectedReply(Int32)
 
+    /// The server could not be reached or did not answer in time (not an answer Redis gave).
+    public var isUnavailability: Bool {
+        switch self {
+        case .connect, .io: return true
+        case .server, .unexpectedReply: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .connect(let why): return "cannot connect to Redis: \(why)"

@@ -37,7 +37,8 @@ struct ExplainCommand {
         authz.maxTokenBytes = options.maxTokenBytes
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
-        let service = CheckService(policies: policies, scope: options.scope, keyStore: store, options: authz, clock: { now })
+        let service = CheckService(policies: policies, scope: options.scope, keyStore: store, options: authz,
+                                   introspectionTransport: options.fetch ? nil : OfflineIntrospection(), clock: { now })
 
         var request = RequestAttributes()
         request.method = options.method

@@ -9,6 +9,9 @@ import WardenHTTPServer
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenOTLP
+import WardenTrace
+import WardenRedis
 import WardenRedis
 
 /// `warden serve`: wires the gRPC server, the admin endpoint, the policy set and the key store.
@@ -65,17 +68,27 @@ struct ServeCommand {
                 password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             }
             let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            replayStore = RedisReplayStore(client: RedisClient(host: host, port: port, timeout: options.dpopReplayRedisTimeout,
-                                                               password: password, maxConnections: options.threads))
+            do throws(RedisError) {
+                replayStore = RedisReplayStore(client: try RedisClient(host: host, port: port, timeout: options.dpopReplayRedisTimeout,
+                                                                       password: password, maxConnections: options.threads))
+            } catch {
+                printErr("warden: --dpop-replay-redis \(address): \(error)")
+                return 1
+            }
         }
         authz.defaultDeadline = options.defaultDeadline
         authz.shedMargin = options.shedMargin
+        let exporter = options.otlpEndpoint.map { SpanExporter.forServe(url: $0, options: options, log: log) }
+        let tracer = exporter.map {
+            CheckTracer(sampler: TraceSampler(ratio: options.traceSampleRatio), sink: $0, endUserID: options.traceEndUserID,
+                        redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes)
+        }
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
-                                   replayStore: replayStore,
+                                   replayStore: replayStore, tracer: tracer,
                                    clock: { Date().timeIntervalSince1970 })
-        let state = ServerState(service: service, store: store, log: log, options: options)
+        let state = ServerState(service: service, store: store, log: log, options: options, exporter: exporter)
         state.logWarnings(policies)  // warning-level notes (skipped documents) are among them
 
         let server: GRPCServer
@@ -87,7 +100,8 @@ struct ServeCommand {
             server = try GRPCServer(
                 configuration: GRPCServerConfiguration(listen: options.listen, threads: options.threads,
                                                        maxReceiveMessageBytes: options.maxRequestBytes, tls: tls,
-                                                       maxConcurrentStreams: options.maxConcurrentStreams),
+                                                       maxConcurrentStreams: options.maxConcurrentStreams,
+                                                       capturedMetadata: tracer == nil ? [] : CheckTracer.contextHeaders),
                 handlers: [ServeCommand.checkMethod: state.checkHandler(), ServeCommand.healthMethod: state.healthHandler()])
         } catch {
             printErr("warden: cannot serve gRPC on \(options.listen): \(error)")
@@ -120,6 +134,7 @@ struct ServeCommand {
         }
 
         store.start()
+        exporter?.start()
         server.start()
         state.markServing()
         log.info("warden serving", [("listen", .string(options.listen)), ("grpc_port", .number(Double(server.port))),
@@ -157,6 +172,7 @@ struct ServeCommand {
         frontStopped.wait()
         admin.stop()
         store.stop()
+        exporter?.shutdown()  // what is queued goes out, bounded by --otlp-timeout
         log.info("stopped")
         return 0
     }

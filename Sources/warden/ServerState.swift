@@ -9,6 +9,7 @@ import WardenHTTPAuthz
 import WardenHTTPServer
 import WardenJWKS
 import WardenPolicy
+import WardenOTLP
 import WardenSync
 
 /// The wiring `warden serve` shares between its listeners: the Check path (`CheckService` behind the
@@ -25,7 +26,11 @@ final class ServerState: Sendable {
     private let startedAt = Date().timeIntervalSince1970
     let lastReloadError = Locked<String?>(nil)
 
-    init(service: CheckService, store: JWKSStore, log: Logger, options: ServeOptions) {
+    /// The span exporter (`--otlp-endpoint`), for its counters.
+    let exporter: SpanExporter?
+
+    init(service: CheckService, store: JWKSStore, log: Logger, options: ServeOptions, exporter: SpanExporter? = nil) {
+        self.exporter = exporter
         self.service = service
         self.store = store
         self.log = log
@@ -71,7 +76,7 @@ final class ServerState: Sendable {
     func checkHandler() -> UnaryHandler {
         { [extAuthz, log] call in
             let cancellation = Cancellation()
-            extAuthz.check(call.request, deadline: call.deadline, cancellation: cancellation) { answer, _ in
+            extAuthz.check(call.request, deadline: call.deadline, cancellation: cancellation, callTraceHeaders: call.metadata) { answer, _ in
                 switch answer {
                 case .response(let bytes):
                     call.respond(.response(bytes))
@@ -158,6 +163,7 @@ final class ServerState: Sendable {
             case "/metrics":
                 var out = PrometheusText()
                 service.renderMetrics(into: &out)
+                if let exporter { exporter.renderMetrics(into: &out) }
                 out.family("warden_ready", "gauge", "Whether /readyz answers 200.")
                 out.sample("warden_ready", readiness().ready ? 1 : 0)
                 return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out.text)

@@ -110,6 +110,90 @@ def test_each_proof_rule(rig, case):
     assert (r.status, r.body) == (status, body), case
 
 
+def raw_proof(header: dict, claims: dict, signing_input_key=None, alg: str = "ES256", *, signature: bytes | None = None) -> str:
+    """A compact JWS built by hand (joserfc refuses to make the bad ones a client could send)."""
+    h = b64u(json.dumps(header).encode())
+    c = b64u(json.dumps(claims).encode())
+    if signature is None:
+        signed = jws.serialize_compact(header, json.dumps(claims).encode(), signing_input_key, algorithms=[alg])
+        return signed
+    return f"{h}.{c}.{b64u(signature)}"
+
+
+def claims_for(url: str, token: str, **extra) -> dict:
+    c = {"jti": str(uuid.uuid4()), "htm": "GET", "htu": url, "iat": int(time.time()),
+         "ath": b64u(hashlib.sha256(token.encode()).digest())}
+    c.update(extra)
+    return c
+
+
+# RFC 9449 §4.3: step 5 (alg is asymmetric, never none/MAC), step 6 (the signature verifies with the jwk),
+# step 7 (the jwk holds no private key); §4.2: the jti is an id, not a payload (Warden bounds it at 256 bytes).
+@pytest.mark.parametrize("case", ["alg none", "alg HS256", "private jwk", "bad signature", "huge jti", "typ upper case"])
+def test_proof_algorithms_and_keys(rig, case):
+    from joserfc.jwk import OctKey
+    envoy, key, token = rig
+    url = envoy.url("/data")
+    public = key.as_dict(private=False)
+    expected = 401
+    if case == "alg none":
+        p = raw_proof({"typ": "dpop+jwt", "alg": "none", "jwk": public}, claims_for(url, token), signature=b"")
+    elif case == "alg HS256":
+        secret = OctKey.generate_key(256)
+        p = jws.serialize_compact({"typ": "dpop+jwt", "alg": "HS256", "jwk": public}, json.dumps(claims_for(url, token)).encode(),
+                                  secret, algorithms=["HS256"])
+    elif case == "private jwk":
+        p = jws.serialize_compact({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=True)},
+                                  json.dumps(claims_for(url, token)).encode(), key, algorithms=["ES256"])
+    elif case == "bad signature":
+        good = proof(key, "GET", url, token)
+        head, body, sig = good.split(".")
+        p = f"{head}.{body}.{sig[:-4]}AAAA"
+    elif case == "huge jti":
+        p = jws.serialize_compact({"typ": "dpop+jwt", "alg": "ES256", "jwk": public},
+                                  json.dumps(claims_for(url, token, jti="x" * 257)).encode(), key, algorithms=["ES256"])
+    else:  # media types are case-insensitive (RFC 9110 §8.3.1): DPOP+JWT is the same typ
+        p = proof(key, "GET", url, token, typ="DPOP+JWT")
+        expected = 200
+    r = send(envoy, token, p)
+    assert r.status == expected, (case, r.body)
+    if expected == 401:
+        assert r.body == b"DPoP proof is invalid", case
+        assert 'error="invalid_dpop_proof"' in r.headers["www-authenticate"]
+
+
+def test_an_rsa_proof_key_binds_an_rsa_thumbprint(rig, module_idp):
+    """RFC 7638 thumbprints of RSA keys use e, kty, n; an RSA-signed proof (PS256) is accepted."""
+    from joserfc.jwk import RSAKey
+    envoy, _, _ = rig
+    rsa = RSAKey.generate_key(2048)
+    pub = rsa.as_dict(private=False)
+    members = {k: pub[k] for k in ("e", "kty", "n")}
+    jkt = b64u(hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest())
+    token = Minter(module_idp).mint(cnf={"jkt": jkt})
+    url = envoy.url("/data")
+    p = jws.serialize_compact({"typ": "dpop+jwt", "alg": "PS256", "jwk": pub}, json.dumps(claims_for(url, token)).encode(),
+                              rsa, algorithms=["PS256"])
+    assert send(envoy, token, p).status == 200
+
+
+# RFC 7800 §3: `cnf` names one key; every member Warden finds there must be satisfied, and one it cannot check
+# (`jwk`, `kid`, …) rejects the token rather than being ignored.
+@pytest.mark.parametrize("case", ["jkt and unknown member", "jkt and x5t#S256 without a certificate"])
+def test_every_cnf_member_must_hold(rig, module_idp, case):
+    envoy, key, _ = rig
+    cnf = {"jkt": thumbprint(key)}
+    if case == "jkt and unknown member":
+        cnf["kid"] = "some-key"
+        body = b"Jwt confirmation method is not supported"
+    else:
+        cnf["x5t#S256"] = b64u(b"\1" * 32)
+        body = b"Jwt is bound to another client certificate"
+    token = Minter(module_idp).mint(cnf=cnf)
+    r = send(envoy, token, proof(key, "GET", envoy.url("/data"), token))
+    assert (r.status, r.body) == (401, body), case
+
+
 def test_the_proof_key_must_be_the_tokens(rig):
     envoy, _, token = rig
     other = ECKey.generate_key("P-256")
@@ -136,14 +220,14 @@ def test_a_dpop_bound_token_as_bearer_is_refused(rig):
 class Redis:
     """A real redis-server on 127.0.0.1 (Debian's, installed by `make test`), no persistence."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, port: int | None = None):
         import shutil
         import socket
         import subprocess
         from harness.ports import free_port, wait_until
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server missing (make test installs it)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", str(directory)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -216,3 +300,58 @@ def test_redis_down_fails_closed_unless_told_to_fall_back(replicas, module_idp, 
     assert time.monotonic() - started < 1.0  # bounded by the Redis timeout, never Envoy's
     if status == 503:
         assert r.body == b"DPoP replay cache is unavailable"
+
+
+def fresh_check(envoy, module_idp):
+    key = ECKey.generate_key("P-256")
+    token = Minter(module_idp).mint(cnf={"jkt": thumbprint(key)})
+    return send(envoy, token, proof(key, "GET", envoy.url("/data"), token))
+
+
+def test_a_redis_restart_does_not_fail_the_next_check(replicas, module_idp, tmp_path):
+    """Warden keeps idle Redis connections; after a restart the pooled one is dead. The first command on it
+    fails at once, and Warden retries it once on a fresh connection instead of failing the check closed."""
+    redis = Redis(tmp_path)
+    try:
+        envoys = replicas("--dpop-replay-redis", f"127.0.0.1:{redis.port}", "--dpop-replay-unavailable", "deny")
+        assert fresh_check(envoys[0], module_idp).status == 200
+        redis.stop()
+        redis = Redis(tmp_path, port=redis.port)
+        r = fresh_check(envoys[0], module_idp)
+        assert r.status == 200, r.body
+    finally:
+        redis.stop()
+
+
+def test_a_hung_redis_is_not_waited_for_on_every_check_and_is_retried_later(replicas, module_idp, tmp_path):
+    """A Redis that accepts connections and never answers costs one check the command timeout (300 ms here);
+    after that failure Warden answers from its breaker (503 at once, fail-closed) for a cooldown of 1 s, then
+    probes again: when Redis is back, checks pass without restarting Warden."""
+    import socket
+    redis = Redis(tmp_path)
+    port = redis.port
+    envoys = replicas("--dpop-replay-redis", f"127.0.0.1:{port}", "--dpop-replay-unavailable", "deny",
+                      "--dpop-replay-redis-timeout", "300ms")
+    redis.stop()
+    hung = socket.socket()
+    hung.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hung.bind(("127.0.0.1", port))
+    hung.listen(64)  # connections complete in the kernel's backlog; nothing ever reads or answers
+    try:
+        started = time.monotonic()
+        assert fresh_check(envoys[0], module_idp).status == 503
+        assert time.monotonic() - started >= 0.25  # it did wait for the command timeout once
+        started = time.monotonic()
+        r = fresh_check(envoys[0], module_idp)
+        assert (r.status, r.body) == (503, b"DPoP replay cache is unavailable")
+        assert time.monotonic() - started < 0.2  # the breaker answered
+    finally:
+        hung.close()
+    redis = Redis(tmp_path, port=port)
+    try:
+        deadline = time.monotonic() + 5
+        while (status := fresh_check(envoys[0], module_idp).status) != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status == 200
+    finally:
+        redis.stop()

@@ -87,3 +87,41 @@ struct PublicKeyTests {
         #expect(results.allSatisfy { $0 })
     }
 }
+
+/// An RSA key that arrives as SubjectPublicKeyInfo (a PEM block, a certificate) gets the same exponent and
+/// modulus checks as a JWK's `n`/`e`: the container is no reason to accept e = 1 (the "signature" is the
+/// message itself) or an even exponent.
+struct SPKIRSAKeyTests {
+    /// DER SubjectPublicKeyInfo for rsaEncryption with this modulus and exponent (RFC 8017 A.1.1, RFC 5280 §4.1).
+    static func spki(n: [UInt8], e: [UInt8]) -> [UInt8] {
+        func length(_ count: Int) -> [UInt8] {
+            if count < 0x80 { return [UInt8(count)] }
+            let bytes = withUnsafeBytes(of: UInt32(count).bigEndian, Array.init).drop { $0 == 0 }
+            return [0x80 | UInt8(bytes.count)] + bytes
+        }
+        func tlv(_ tag: UInt8, _ body: [UInt8]) -> [UInt8] { [tag] + length(body.count) + body }
+        func integer(_ v: [UInt8]) -> [UInt8] { tlv(0x02, v.first.map { $0 & 0x80 != 0 } == true ? [0] + v : v) }
+        let rsaKey = tlv(0x30, integer(n) + integer(e))
+        let algorithm = tlv(0x30, [0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00])
+        return tlv(0x30, algorithm + tlv(0x03, [0] + rsaKey))
+    }
+
+    static let modulus: [UInt8] = [0xC5] + [UInt8](repeating: 0x11, count: 254) + [0x13]
+
+    @Test(arguments: [([UInt8](arrayLiteral: 1), false), ([1, 0, 0], false), ([3], true), ([1, 0, 1], true)])
+    func exponentIsChecked(_ e: [UInt8], _ accepted: Bool) {
+        let der = Self.spki(n: Self.modulus, e: e)
+        if accepted {
+            let key = try? PublicKey(spkiDER: der)
+            #expect(key?.kind == .rsa(bits: 2048))
+            #expect(key?.rsaComponents?.exponent == e)
+            #expect(key?.rsaComponents?.modulus == Self.modulus)
+        } else {
+            #expect(throws: CryptoError.self) { try PublicKey(spkiDER: der) }
+        }
+    }
+
+    @Test func evenModulusIsRejected() {
+        #expect(throws: CryptoError.self) { try PublicKey(spkiDER: Self.spki(n: Array(Self.modulus.dropLast()) + [0x12], e: [1, 0, 1])) }
+    }
+}

@@ -123,6 +123,43 @@ let errorFixtures: [ErrorFixture] = [
         ])
     }
 
+    /// Skipping a document meant to restrict access would serve without it (fail open): only kinds known
+    /// to be irrelevant are skipped; the rest of the security groups, other dialects and kind-less documents
+    /// are load errors naming file and line.
+    @Test(arguments: [
+        ("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "Envoy Gateway SecurityPolicy"),
+        ("providers:\n  keycloak: {issuer: https://idp}\nrules:\n- match: {prefix: /}\n", "Envoy jwt_authn configuration"),
+        ("foo: bar\n", "a document without kind"),
+        ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyV2\nmetadata: {name: x}\n", "kind AuthorizationPolicyV2"),
+        ("apiVersion: security.istio.io/v2\nkind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: DENY}\n", "apiVersion \"security.istio.io/v2\""),
+        ("apiVersion: security.warden.io/v9\nkind: TokenPolicy\nmetadata: {name: x}\n", "kind TokenPolicy of security.warden.io/v9"),
+    ])
+    func documentsThatMayRestrictAccessAreNeverSkipped(_ yaml: String, _ message: String) {
+        do {
+            _ = try PolicySet.parse(yaml: yaml, file: "p.yaml")
+            Issue.record("loaded: \(message)")
+        } catch {
+            #expect(error.description.contains("p.yaml:1"), "\(error)")
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func irrelevantKindsOfSecurityGroupsAndOtherGroupsAreSkipped() throws {
+        let set = try PolicySet.parse(yaml: """
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: BackendTrafficPolicy
+            metadata: {name: btp}
+            ---
+            apiVersion: example.com/v1
+            kind: AuthorizationPolicy
+            metadata: {name: other-group}
+            """, file: "k.yaml")
+        #expect(set.notes.map(\.description) == [
+            "warning: k.yaml:1: skipped kind BackendTrafficPolicy (gateway.envoyproxy.io/v1alpha1)",
+            "warning: k.yaml:5: skipped kind AuthorizationPolicy (example.com/v1)",
+        ])
+    }
+
     @Test func duplicateResourcesAreRejected() {
         let doc = ap("same", "rules:\n- {}")
         #expect(throws: PolicyLoadFailure.self) { try PolicySet.parse(yaml: doc + doc, file: "dup.yaml") }

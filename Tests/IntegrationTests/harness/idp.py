@@ -63,6 +63,12 @@ class IdPState:
     raw_jwks_body: bytes | None = None  # when set, served verbatim instead of the JWKS
     counts: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # RFC 7662 introspection: opaque token → its claims (active) ; client id → secret ; last form seen
+    opaque: dict[str, dict] = field(default_factory=dict)
+    clients: dict[str, str] = field(default_factory=lambda: {"warden": "introspection-secret"})
+    introspection_requests: list[dict] = field(default_factory=list)
+    client_keys: dict[str, dict] = field(default_factory=dict)  # client id → public JWK (private_key_jwt)
+    assertion_jtis: set = field(default_factory=set)
 
 
 class IdP:
@@ -155,10 +161,28 @@ class IdP:
             "jwks_uri": self.jwks_uri,
             "authorization_endpoint": self.issuer + "/authorize",
             "token_endpoint": self.issuer + "/token",
+            "introspection_endpoint": self.introspection_endpoint,
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": sorted({k.alg for k in self.state.keys}),
         }
+
+    # -- opaque tokens (RFC 7662) ----------------------------------------------------------------------
+    @property
+    def introspection_endpoint(self) -> str:
+        return self.issuer + "/introspect"
+
+    def issue_opaque(self, **claims) -> str:
+        """A random opaque token whose introspection answer is `{"active": true, **claims}`."""
+        import secrets
+        token = secrets.token_urlsafe(32)
+        with self.state.lock:
+            self.state.opaque[token] = dict(claims)
+        return token
+
+    def revoke(self, token: str) -> None:
+        with self.state.lock:
+            self.state.opaque.pop(token, None)
 
     # -- faults ----------------------------------------------------------------------------------------
     @property
@@ -238,6 +262,66 @@ def _handler_for(idp: IdP):
             if path == idp.issuer_path + "/.well-known/openid-configuration":
                 return self._send(200, json.dumps(idp.discovery()).encode())
             return self._send(404, b'{"error":"not found"}')
+
+        def do_POST(self):  # noqa: N802
+            """RFC 7662 §2.1: POST form `token`, client authentication by Basic or client_secret_post."""
+            import base64
+            from urllib.parse import parse_qs, unquote
+            state = idp.state
+            path = self.path.split("?", 1)[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            with state.lock:
+                state.counts[path] = state.counts.get(path, 0) + 1
+            if state.delay:
+                time.sleep(state.delay)
+            if state.status_override is not None:
+                return self._send(state.status_override, b'{"error":"unavailable"}')
+            if path != idp.issuer_path + "/introspect":
+                return self._send(404, b'{"error":"not found"}')
+            form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+            auth = self.headers.get("Authorization", "")
+            if form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                client, method = form.get("client_id"), "private_key_jwt"
+                secret = None
+                known = self._assertion_ok(client, form.get("client_assertion", ""))
+            elif auth.startswith("Basic "):
+                user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+                client, secret, method = unquote(user), unquote(secret), "client_secret_basic"
+            else:
+                client, secret, method = form.get("client_id"), form.get("client_secret"), "client_secret_post"
+            with state.lock:
+                state.introspection_requests.append({"method": method, "client": client, "form": form,
+                                                     "content_type": self.headers.get("Content-Type")})
+                if method != "private_key_jwt":
+                    known = client is not None and state.clients.get(client) == secret
+                claims = state.opaque.get(form.get("token", ""))
+            if not known:  # RFC 7662 §2.3: the protected resource must authenticate
+                return self._send(401, b'{"error":"invalid_client"}')
+            if claims is None:
+                return self._send(200, b'{"active":false}')
+            return self._send(200, json.dumps({"active": True, **claims}).encode())
+
+        def _assertion_ok(self, client, assertion: str) -> bool:
+            """RFC 7523 §3: signed by the client's registered key; iss = sub = client id; aud = this endpoint;
+            not expired; a jti used once."""
+            from joserfc import jwt as jose_jwt
+            from joserfc.jwk import JWKRegistry
+            jwk = idp.state.client_keys.get(client or "")
+            if jwk is None:
+                return False
+            try:
+                token = jose_jwt.decode(assertion, JWKRegistry.import_key(jwk),
+                                        algorithms=["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+            except Exception:  # noqa: BLE001 - any decoding or signature failure is an unknown client
+                return False
+            c = token.claims
+            now = time.time()
+            with idp.state.lock:
+                fresh = c.get("jti") not in idp.state.assertion_jtis
+                idp.state.assertion_jtis.add(c.get("jti"))
+            return (c.get("iss") == client and c.get("sub") == client and c.get("aud") == idp.introspection_endpoint
+                    and c.get("exp", 0) > now and c.get("iat", now + 10) <= now + 5 and fresh)
 
         def _send(self, status: int, body: bytes, etag: str | None = None):
             self.send_response(status)
