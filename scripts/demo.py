@@ -6,11 +6,12 @@ Starts, all on 127.0.0.1 and all stopped at the end:
   * an upstream app that answers with the headers it received;
   * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden), with its
     OpenTelemetry tracer on, and a small OTLP collector that both Envoy and Warden (--otlp-endpoint) export to
-    — or, with --front nginx, nginx configured by deploy/nginx/nginx.conf (auth_request → Warden's HTTP front door);
+    — or, with --front nginx|caddy|envoy-http, the proxy of deploy/nginx/nginx.conf, deploy/caddy/Caddyfile or
+    deploy/envoy/envoy-http.yaml, asking Warden's HTTP front door;
 then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw,
 and (with Envoy) the trace tree of one request (Envoy's spans with Warden's span inside).
 
-Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx]
+Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx|caddy|envoy-http]
   --keep   leave everything running afterwards (Ctrl-C stops it) and print curl commands to try.
   --front  the proxy in front of the app (default envoy; `make demo FRONT=nginx`).
 Needs the Warden binary: $WARDEN_BIN, else .build/release/warden (make build).
@@ -38,7 +39,7 @@ from harness.envoy import Envoy, load_for_rig  # noqa: E402
 from harness.idp import IdP  # noqa: E402
 from harness.otlp import Collector, add_envoy_tracing, trace_tree  # noqa: E402
 from harness.policy_render import load_policy_dir, render_policies  # noqa: E402
-from harness.proxies import NGINX_CONF, Nginx  # noqa: E402
+from harness.proxies import CADDYFILE, ENVOY_HTTP, NGINX_CONF, Caddy, Nginx, envoy_http_config  # noqa: E402
 from harness.tokens import Minter  # noqa: E402
 from harness.upstream import EchoUpstream  # noqa: E402
 from harness.warden import Warden  # noqa: E402
@@ -173,7 +174,8 @@ def next_steps(binary: str, envoy, token: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Warden's five-minute tour")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
-    parser.add_argument("--front", choices=["envoy", "nginx"], default="envoy", help="the proxy in front of the app")
+    parser.add_argument("--front", choices=["envoy", "nginx", "caddy", "envoy-http"], default="envoy",
+                        help="the proxy in front of the app")
     options = parser.parse_args()
     binary = warden_binary()
     work = Path(tempfile.mkdtemp(prefix="warden-demo-"))
@@ -208,18 +210,27 @@ def main() -> int:
         running.append(collector)
         say(f"collector  OTLP/gRPC 127.0.0.1:{collector.grpc_port} (Envoy), OTLP/HTTP {collector.http_url} (Warden)")
         policies = render_policies(load_policy_dir(POLICIES), work / "policies", jwks_uri=idp.jwks_uri)
-        nginx = options.front == "nginx"
+        http = options.front != "envoy"
         warden = Warden(policies, binary=binary, work_dir=work / "warden",
                         extra_args=["--debug-headers", "--otlp-endpoint", collector.http_url],
-                        http=nginx, http_trusted_headers="client-address" if nginx else None)
+                        http=http, http_trusted_headers="all" if http else None)
         running.append(warden)
         say(f"Warden     grpc {warden.address}, admin {warden.admin_url}"
-            + (f", HTTP front door {warden.http_url}" if nginx else "")
+            + (f", HTTP front door {warden.http_url}" if http else "")
             + f"  (policies: {POLICIES.relative_to(ROOT)}, keys from the IdP)")
-        if nginx:
+        if options.front == "nginx":
             envoy = Nginx(work / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
             running.append(envoy)
             say(f"nginx      {envoy.base_url}  ({NGINX_CONF.relative_to(ROOT)}: auth_request → Warden → upstream)")
+        elif options.front == "caddy":
+            envoy = Caddy(work / "caddy", warden_http_port=warden.http_port, upstream_port=upstream.port)
+            running.append(envoy)
+            say(f"Caddy      {envoy.base_url}  ({CADDYFILE.relative_to(ROOT)}: forward_auth → Warden → upstream)")
+        elif options.front == "envoy-http":
+            envoy = Envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
+                                            upstream_port=upstream.port), work_dir=work / "envoy", log_level="warn")
+            running.append(envoy)
+            say(f"Envoy      {envoy.base_url}  ({ENVOY_HTTP.relative_to(ROOT)}: ext_authz http_service → Warden → upstream)")
         else:
             envoy = Envoy(add_envoy_tracing(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
                                             collector.grpc_port),
@@ -232,7 +243,7 @@ def main() -> int:
         for number, step in enumerate(steps(minter), start=1):
             ok &= run_step(number, step, envoy, upstream)
         token = minter.mint(iss=ISSUER, scope="orders:read orders:write", exp_in=3600)
-        if not nginx:
+        if options.front == "envoy":  # the HTTP front doors have no tracer in front
             ok &= show_trace(envoy, upstream, collector, token)
         say("All requests behaved as documented." if ok else "Some requests did NOT behave as documented.")
         say()

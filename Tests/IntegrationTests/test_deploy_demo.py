@@ -14,9 +14,9 @@ from harness.kustomize import REPO_ROOT
 DEMO = REPO_ROOT / "scripts" / "demo.py"
 
 
-@pytest.fixture(scope="module", params=["envoy", "nginx"])
+@pytest.fixture(scope="module", params=["envoy", "nginx", "caddy", "envoy-http"])
 def demo(request, warden_bin):
-    """The tour through Envoy (gRPC ext_authz), and through nginx (`make demo FRONT=nginx`)."""
+    """The tour through Envoy (gRPC ext_authz), and through each HTTP front door (`make demo FRONT=nginx`)."""
     result = subprocess.run([sys.executable, str(DEMO), "--front", request.param], capture_output=True, text=True, timeout=90,
                             env={**os.environ, "WARDEN_BIN": warden_bin})
     result.front = request.param
@@ -56,8 +56,9 @@ def test_demo_prints_status_reason_and_upstream_headers(demo, number, title, sta
 
 def test_demo_prints_a_trace_tree(demo):
     """One request's trace as the collector got it: Envoy's request span, its ext_authz call, Warden's span.
-    Through nginx there is no tracer in front (deploy/nginx has none): no tree is printed."""
-    if demo.front == "nginx":
+    Through the HTTP front doors there is no tracer in front (deploy/nginx, deploy/caddy and envoy-http.yaml have
+    none): no tree is printed."""
+    if demo.front != "envoy":
         assert "Trace of GET /orders" not in demo.stdout
         return
     tree = demo.stdout.split("Trace of GET /orders")[1].split("All requests")[0]

@@ -6,14 +6,16 @@ headers through each; the spoofing cases check what each proxy config guarantees
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from harness import httpclient
+from harness import httpclient, orders_api
 from harness.deploy import MAIN
 from harness.envoy import load_for_rig
 from harness.proxies import (Caddy, Nginx, caddy_binary, envoy_http_config, nginx_binary, validate_caddy,
                              validate_nginx)
+from harness.policy_render import load_policy_dir, render_policies
 from harness.tokens import Minter
 from harness.warden import Warden
 
@@ -252,3 +254,56 @@ def _front_door_counts(warden) -> dict:
 def test_deploy_configs_validate():
     assert validate_nginx().returncode == 0
     assert validate_caddy().returncode == 0
+
+
+@pytest.mark.parametrize("lang, path", [("nginx", "deploy/nginx/nginx.conf"), ("caddyfile", "deploy/caddy/Caddyfile")])
+def test_readme_snippets_are_taken_from_the_tested_configs(lang, path):
+    """Every line of the README's Front doors snippet (comments aside) is a line of the config the tests run."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Front doors"):readme.index("## Configuration reference")]
+    snippet = re.search(rf"```{lang}\n(.*?)```", section, re.S)[1]
+    config = {line.strip() for line in (root / path).read_text().splitlines()}
+    for line in snippet.splitlines():
+        code = line.split("#")[0].strip() if lang == "nginx" else line.strip()
+        if not code or code.startswith("#"):
+            continue
+        # nginx one-line locations in the README are several lines in the file.
+        if lang == "nginx" and code.startswith("location @"):
+            for part in re.findall(r"[^{};]+;", code.split("{", 1)[1]):
+                assert part.strip() in config, part
+            continue
+        assert code in config or code in ("}", "{"), code
+
+
+# -- the example policies' documented decisions (deploy/kubernetes/base/policies, harness/orders_api.py) ----
+@pytest.fixture(scope="module")
+def orders_rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
+    base = tmp_path_factory.mktemp("front-doors-orders")
+    root = Path(__file__).resolve().parents[2]
+    policies = render_policies(load_policy_dir(root / "deploy/kubernetes/base/policies"), base / "policies",
+                               jwks_uri=module_idp.jwks_uri)
+    warden = Warden(policies, binary=warden_bin, work_dir=base / "warden", debug_headers=False, http=True,
+                    namespace="orders", workload_labels={"app": "orders"})
+    started = []
+    try:
+        doors = {"envoy_http": make_envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
+                                                           upstream_port=upstream.port))}
+        doors["nginx"] = Nginx(base / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
+        started.append(doors["nginx"])
+        doors["caddy"] = Caddy(base / "caddy", warden_http_port=warden.http_port, upstream_port=upstream.port)
+        started.append(doors["caddy"])
+        yield doors
+    finally:
+        for p in started:
+            p.stop()
+        warden.stop()
+        warden.process.unregister()
+
+
+@pytest.mark.parametrize("door", FRONT_DOORS[1:])
+@pytest.mark.parametrize("case", orders_api.COMMON, ids=[c.name for c in orders_api.COMMON])
+def test_example_policies_give_their_documented_decisions(orders_rig, module_idp, upstream, door, case):
+    """The cases the sidecar pod passes through Envoy's gRPC ext_authz (test_deploy_kubernetes.py): status,
+    body, challenge, upstream headers and no token upstream, through each HTTP front door."""
+    orders_api.check(case, orders_rig[door].base_url, Minter(module_idp, audience=orders_api.AUDIENCE), upstream)
