@@ -1,5 +1,6 @@
 import Dispatch
 import WardenIntrospection
+import WardenJSON
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -201,6 +202,12 @@ public final class CheckService: Sendable {
             case .unavailable: record.reasonCode = .tokenExchangeUnavailable
             }
             respond(record, request, scopePlan, completion)
+        }
+        // RFC 8693 §4.4: a subject token whose `may_act` names another party may not be exchanged by Warden's
+        // client acting for it (with an actor token, the IdP decides: the actor is that token's subject).
+        if x.rule.actorTokenFile == nil, case .object(let may)? = record.tokens[x.token].verified?.claims["may_act"],
+           let allowed = may["sub"]?.stringValue, !allowed.bytesEqual(x.rule.clientID) {
+            return end(.refused(error: "may_act", description: "the subject token's may_act names another actor"), token: nil)
         }
         exchanger.exchange(exchangeRequest, at: x.endpoint) { outcome in
             switch outcome {

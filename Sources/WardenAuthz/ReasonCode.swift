@@ -42,6 +42,8 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtDPoPReplayUnavailable = "jwt_dpop_replay_unavailable"
     /// An opaque token the RFC 7662 introspection endpoint answered `active: false` for.
     case tokenInactive = "token_inactive"
+    /// The token's delegation chain (`act`) is not allowed by its issuer's TokenPolicy (403).
+    case jwtDelegationNotAllowed = "jwt_delegation_not_allowed"
     /// The introspection endpoint gave no usable answer (down, slow, error status, malformed): fail closed.
     case tokenIntrospectionFailed = "token_introspection_failed"
     /// The request was allowed, and the token endpoint refused to exchange its token (403, RFC 8693 §2.2.2).
@@ -105,6 +107,7 @@ extension JWTError {
         case .requiredClaim: return .jwtRequiredClaim
         case .subjectNotAllowed: return .jwtSubjectNotAllowed
         case .tokenInactive: return .tokenInactive
+        case .delegationNotAllowed: return .jwtDelegationNotAllowed
         case .introspectionFailed: return .tokenIntrospectionFailed
         }
     }

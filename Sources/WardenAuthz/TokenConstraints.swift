@@ -12,6 +12,7 @@ struct TokenConstraints: Sendable {
     let requiredClaims: [RequiredClaim]
     let subjects: [SubjectMatcher]
     let senderConstrained: Bool
+    let delegation: [DelegationRule]
 
     /// nil when no rule applies.
     init?(rules: [TokenRule]) {
@@ -21,6 +22,7 @@ struct TokenConstraints: Sendable {
         requiredClaims = rules.flatMap(\.requiredClaims)
         subjects = rules.compactMap(\.subjects)
         senderConstrained = rules.contains(where: \.senderConstrained)
+        delegation = rules.compactMap(\.delegation)
     }
 
     /// `typ`, then required claims, then `subjects` (the lifetime is in the provider's requirements).
@@ -39,6 +41,15 @@ struct TokenConstraints: Sendable {
         }
         for matcher in subjects where !(jwt.subject.map(matcher.matches) ?? false) {
             throw .subjectNotAllowed(jwt.subject)
+        }
+        if !delegation.isEmpty {
+            let chain = Self.actors(in: jwt.claims)
+            for rule in delegation {
+                if let max = rule.maxDepth, chain.count > max { throw .delegationNotAllowed(chain: chain, reason: "more than \(max) actor(s)") }
+                if !rule.actors.isEmpty, !(chain.first.map { a in rule.actors.contains { $0.bytesEqual(a) } } ?? false) {
+                    throw .delegationNotAllowed(chain: chain, reason: "the current actor is not one of [\(rule.actors.joined(separator: ", "))]")
+                }
+            }
         }
     }
 
@@ -73,6 +84,19 @@ struct TokenConstraints: Sendable {
         case .array(let items): return items.contains { matches($0, values) }
         case .null, .object: return false
         }
+    }
+
+    /// The `act` chain's `sub`s, current actor first (RFC 8693 §4.1; at most 32 deep, a malformed link
+    /// counts as an unnamed actor so it still counts toward the depth).
+    static func actors(in claims: [String: JSONValue]) -> [String] {
+        var out: [String] = []
+        var current = claims.exactValue(forKey: "act")
+        while let act = current, out.count < 33 {
+            guard case .object(let members) = act else { out.append(""); break }
+            out.append(members.exactValue(forKey: "sub")?.stringValue ?? "")
+            current = members.exactValue(forKey: "act")
+        }
+        return out
     }
 
     private static func seconds(_ d: Duration) -> Double {

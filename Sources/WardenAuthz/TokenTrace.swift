@@ -99,7 +99,7 @@ extension JWTError {
         case .mixedIssuers: return .signature
         case .expired, .notYetValid, .missingExpiration, .lifetimeTooLong: return .time
         case .audienceMismatch: return .audience
-        case .typeNotAllowed, .requiredClaim, .subjectNotAllowed: return .profile
+        case .typeNotAllowed, .requiredClaim, .subjectNotAllowed, .delegationNotAllowed: return .profile
         case .jwksUnavailable, .malformedJWKS: return .keys
         case .unknownKid: return .kid
         case .badSignature, .lenientEncoding: return .signature

@@ -51,6 +51,8 @@ public enum JWTError: Error, Sendable, Hashable {
     /// An opaque token the introspection endpoint answered `active: false` for (RFC 7662 §2.2: expired,
     /// revoked, unknown, or not for this client).
     case tokenInactive
+    /// The token's RFC 8693 `act` chain is not one the issuer's TokenPolicy allows (depth, current actor).
+    case delegationNotAllowed(chain: [String], reason: String)
     /// The introspection endpoint gave no usable answer (down, slow, an error status, a malformed body):
     /// fail closed.
     case introspectionFailed(String)
@@ -104,6 +106,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .subjectNotAllowed: return "Jwt verification fails"
         case .mixedIssuers: return "Jwt issuer is not configured"
         case .tokenInactive: return "Token is not active"
+        case .delegationNotAllowed: return "Jwt delegation chain is not allowed"
         case .introspectionFailed: return "Token introspection failed"
         }
     }
@@ -111,6 +114,7 @@ public enum JWTError: Error, Sendable, Hashable {
     /// 403 for a disallowed audience (as Envoy), 401 for everything else.
     public var httpStatus: Int {
         if case .audienceMismatch = self { return 403 }
+        if case .delegationNotAllowed = self { return 403 }
         if case .bindingFailed(.dpop(.replayStoreUnavailable)) = self { return 503 }
         return 401
     }
@@ -187,6 +191,8 @@ public enum JWTError: Error, Sendable, Hashable {
             return "claim \(Self.quote(name)) has none of the values the TokenPolicy requires: [\(values.prefix(8).map(Self.quote).joined(separator: ", "))]"
         case .subjectNotAllowed(let sub):
             return "sub \(sub.map(Self.quote) ?? "(none)") does not match the rule's subjects"
+        case .delegationNotAllowed(let chain, let reason):
+            return "act chain [\(chain.prefix(8).map(Self.quote).joined(separator: " ← "))]: \(reason) (RFC 8693 §4.1)"
         case .tokenInactive:
             return "the introspection endpoint answered active: false (the token is expired, revoked, unknown or not for this client; RFC 7662 §2.2)"
         case .introspectionFailed(let why): return "no usable introspection answer (failing closed): \(why)"

@@ -50,6 +50,8 @@ public struct TokenRule: Sendable, Hashable {
     public var senderConstrained: Bool
     /// Opaque tokens at this issuer's locations are checked at an RFC 7662 introspection endpoint.
     public var introspection: IntrospectionConfig?
+    /// The delegation chain a token may carry (RFC 8693 §4.1 `act`): nil: any.
+    public var delegation: DelegationRule?
 
     public init(issuer: String, typ: [String] = [], maxLifetime: Duration? = nil, requiredClaims: [RequiredClaim] = [],
                 subjects: SubjectMatcher? = nil, senderConstrained: Bool = false, introspection: IntrospectionConfig? = nil) {
@@ -197,5 +199,19 @@ public struct ExchangeRule: Sendable, Hashable {
         self.header = header
         self.timeout = timeout
         self.expiryMargin = expiryMargin
+    }
+}
+
+/// `jwtRules[].delegation` of a TokenPolicy: what a token's RFC 8693 `act` chain may be. The current actor is
+/// the outermost `act` (§4.1); earlier actors are nested inside it.
+public struct DelegationRule: Sendable, Hashable {
+    /// At most this many actors in the chain (0: the token must not be delegated at all).
+    public var maxDepth: Int?
+    /// The current actor's `sub` must be one of these (a token without `act` is then refused).
+    public var actors: [String]
+
+    public init(maxDepth: Int? = nil, actors: [String] = []) {
+        self.maxDepth = maxDepth
+        self.actors = actors
     }
 }

@@ -78,7 +78,7 @@ extension PolicyDecoder {
     }
 
     static func decodeTokenRule(_ c: YAMLCursor) throws(PolicyLoadError) -> TokenRule {
-        let f = try c.fields(allowed: ["issuer", "typ", "maxLifetime", "requiredClaims", "subjects", "senderConstrained", "introspection"])
+        let f = try c.fields(allowed: ["issuer", "typ", "maxLifetime", "requiredClaims", "subjects", "senderConstrained", "introspection", "delegation"])
         guard let issuer = try f["issuer"]?.string(), !issuer.isEmpty else { throw c.error("issuer must be set") }
         var rule = TokenRule(issuer: issuer)
         if let typ = f["typ"], !typ.isNull {
@@ -115,6 +115,16 @@ extension PolicyDecoder {
         }
         rule.senderConstrained = try f["senderConstrained"]?.bool() ?? false
         if let i = f["introspection"], !i.isNull { rule.introspection = try decodeIntrospection(i) }
+        if let d = f["delegation"], !d.isNull {
+            let df = try d.fields(allowed: ["maxDepth", "actors"])
+            var delegation = DelegationRule()
+            if let m = df["maxDepth"] {
+                guard let n = Int(try m.string()), (0...32).contains(n) else { throw m.error("maxDepth must be an integer 0…32") }
+                delegation.maxDepth = n
+            }
+            delegation.actors = try df["actors"]?.stringList() ?? []
+            rule.delegation = delegation
+        }
         return rule
     }
 

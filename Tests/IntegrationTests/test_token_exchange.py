@@ -169,3 +169,35 @@ def _jwks_file(idp, tmp_path):
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(idp.jwks()))
     return path
+
+
+def test_may_act_naming_another_party_is_refused_without_a_call(rig, idp):
+    """RFC 8693 §4.4: `may_act` says who may act for the subject; Warden's client is not that party."""
+    _, envoy = rig()
+    idp.reset_counts()
+    r = get(envoy, Minter(idp).mint(sub="alice", may_act={"sub": "billing"}))
+    assert (r.status, r.body) == (403, b"Token exchange was refused")
+    assert idp.count("/token") == 0
+    assert get(envoy, Minter(idp).mint(sub="alice", may_act={"sub": "warden"})).status == 200
+
+
+@pytest.mark.parametrize("act, status", [
+    ({"sub": "gateway"}, 200),
+    ({"sub": "other"}, 403),                                   # not an allowed current actor
+    ({"sub": "gateway", "act": {"sub": "edge"}}, 403),         # two hops, maxDepth 1
+    (None, 403),                                               # actors set: the token must be delegated
+])
+def test_token_policy_bounds_the_delegation_chain(idp, make_warden, make_envoy, upstream, tmp_path, act, status):
+    """TokenPolicy `delegation` (a Warden rule: Istio's `when` keys have no chain depth): the current actor
+    (the outermost `act`, RFC 8693 §4.1) must be listed, and the chain at most `maxDepth` long."""
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
+          f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    jwksUri: {idp.jwks_uri}\n")
+    tp = ("apiVersion: security.warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: chain, namespace: default}\n"
+          f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    delegation: {{maxDepth: 1, actors: [gateway]}}\n")
+    w = make_warden(write_policy_dir(tmp_path / "p", {"ra.yaml": ra, "tp.yaml": tp}))
+    envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
+    token = Minter(idp).mint(sub="alice", **({"act": act} if act else {}))
+    r = get(envoy, token)
+    assert r.status == status, r.body
+    if status == 403:
+        assert r.body == b"Jwt delegation chain is not allowed"

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WardenAuthz
+@testable import WardenAuthz
 import WardenCrypto
 import WardenJSON
 import WardenJWT
@@ -109,4 +109,27 @@ func tokenWithoutExp(header: String) -> String {
     let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(JSONValue.object(claims).serialized.utf8))
     let mac = HMACKey(secret).authenticationCode(for: Array(signingInput.utf8), digest: .sha256)
     return signingInput + "." + Base64URL.encode(mac)
+}
+
+/// RFC 8693 §4.1: the `act` chain, current actor first; a malformed link still counts toward the depth.
+@Suite("Delegation chain (act)")
+struct DelegationChainTests {
+    @Test(arguments: [
+        ("{}", [String]()),
+        (#"{"act":{"sub":"gateway"}}"#, ["gateway"]),
+        (#"{"act":{"sub":"orders","act":{"sub":"gateway"}}}"#, ["orders", "gateway"]),
+        (#"{"act":"gateway"}"#, [""]),
+        (#"{"act":{"act":{"sub":"x"}}}"#, ["", "x"]),
+    ])
+    func actors(_ json: String, _ expected: [String]) throws {
+        guard case .object(let claims) = try JSONParser.parse(json) else { Issue.record("not an object"); return }
+        #expect(TokenConstraints.actors(in: claims) == expected)
+    }
+
+    @Test func aDeepChainIsCutAt33() throws {
+        var json = #"{"sub":"a"}"#
+        for _ in 0..<40 { json = #"{"sub":"a","act":"# + json + "}" }
+        guard case .object(let claims) = try JSONParser.parse("{\"act\":\(json)}", limits: JSONLimits(maxDepth: 64)) else { return }
+        #expect(TokenConstraints.actors(in: claims).count == 33)
+    }
 }
