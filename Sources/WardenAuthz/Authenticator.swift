@@ -239,7 +239,7 @@ struct Authenticator: Sendable {
                 // RFC 7662 §2.2: `iss` is optional; the endpoint speaks for the issuer it is configured for.
                 if claims["iss"] == nil { claims["iss"] = .string(issuer) }
                 do throws(JWTError) {
-                    let jwt = try UnverifiedJWT.introspected(claims: claims, answer: answer, endpoint: endpoint.url)
+                    let jwt = try UnverifiedJWT.introspected(claims: claims, answer: answer, endpoint: endpoint.label)
                     try jwt.checkClaims(provider.requirements, now: now)
                     try provider.constraints?.check(jwt)
                     completion(trace(jwt, provider, nil, .verified(VerifiedJWT(introspected: jwt)), nil), waited)

@@ -194,7 +194,7 @@ public final class CheckService: Sendable {
         let done = Once()
         @Sendable func end(_ result: ExchangeStep.Result, token: String?) {
             guard done.claim() else { return }
-            record.exchange = ExchangeStep(endpoint: x.endpoint.url, audiences: x.rule.audiences, resources: x.rule.resources,
+            record.exchange = ExchangeStep(endpoint: x.endpoint.label, audiences: x.rule.audiences, resources: x.rule.resources,
                                            header: x.rule.header, tokenIndex: x.token, result: result, token: token)
             switch result {
             case .exchanged: break

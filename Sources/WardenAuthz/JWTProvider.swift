@@ -26,7 +26,7 @@ final class JWTProvider: Sendable {
         self.slot = slot
         locations = rule.ownTokenLocations
         let config = tokenRules.lazy.compactMap(\.introspection).first
-        introspection = config.map(IntrospectionEndpoint.init(config:))
+        introspection = config.map { IntrospectionEndpoint(config: $0, issuer: rule.issuer) }
         introspectsJWTs = config?.introspectJWTs ?? false
     }
 
@@ -79,11 +79,11 @@ extension IntrospectionEndpoint {
         var config = IntrospectionConfig(endpoint: rule.endpoint, clientID: rule.clientID, clientSecretFile: rule.clientSecretFile,
                                          clientAuthMethod: rule.clientAuthMethod, timeout: rule.timeout)
         config.signingAlgorithm = rule.signingAlgorithm
-        self.init(config: config)
+        self.init(config: config, issuer: rule.issuer, member: "token_endpoint")
     }
 
     /// The endpoint a TokenPolicy names, with its client secret read from its file now (at policy load).
-    init(config: IntrospectionConfig) {
+    init(config: IntrospectionConfig, issuer: String, member: String = "introspection_endpoint") {
         var (secret, error) = (String?.none, String?.none)
         let auth: ClientAuth
         switch config.clientAuthMethod {
@@ -96,7 +96,7 @@ extension IntrospectionEndpoint {
             error = why
         }
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-        self.init(url: config.endpoint, clientID: config.clientID, clientSecret: secret, secretError: error,
+        self.init(url: config.endpoint, discovery: (issuer, member), clientID: config.clientID, clientSecret: secret, secretError: error,
                   clientAuth: auth,
                   cacheDuration: seconds(config.cacheDuration), negativeCacheDuration: seconds(config.negativeCacheDuration),
                   timeout: seconds(config.timeout))

@@ -61,7 +61,7 @@ public final class TokenTrace: Sendable {
     /// The rule whose issuer the token names and which reads tokens from `location`; nil when none.
     public var rule: JWTRule? { provider?.rule }
     /// The introspection endpoint the token's issuer names (an opaque token is sent there), if any.
-    public var introspectionEndpoint: String? { provider?.introspection?.url }
+    public var introspectionEndpoint: String? { provider?.introspection?.label }
 
     /// The verified token, if verification passed.
     public var verified: VerifiedJWT? {

@@ -3,6 +3,21 @@ import WardenJWT
 
 /// One RFC 7662 introspection endpoint as Warden calls it: URL, client credentials and cache lifetimes.
 public struct IntrospectionEndpoint: Sendable, Hashable {
+    public static func == (a: IntrospectionEndpoint, b: IntrospectionEndpoint) -> Bool {
+        a.label == b.label && a.clientID == b.clientID && a.clientAuth == b.clientAuth && a.clientSecret == b.clientSecret
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(label)
+        hasher.combine(clientID)
+    }
+
+    /// The URL, or where it is discovered from (for logs, explain and cache keys).
+    public var label: String {
+        if let d = discovery { return "\(d.member) of \(d.issuer)" }
+        return url
+    }
+
     public enum ClientAuth: Sendable, Hashable {
         /// `Authorization: Basic` with the form-encoded id and secret (RFC 6749 §2.3.1).
         case basic
@@ -28,7 +43,10 @@ public struct IntrospectionEndpoint: Sendable, Hashable {
         }
     }
 
+    /// The endpoint URL; empty when it is discovered (`discovery`).
     public let url: String
+    /// Where an empty `url` comes from: the issuer whose discovery document names it, and the member.
+    public let discovery: (issuer: String, member: String)?
     public let clientID: String
     /// nil when the secret file could not be read: every call then fails closed with `secretError`.
     public let clientSecret: String?
@@ -41,9 +59,11 @@ public struct IntrospectionEndpoint: Sendable, Hashable {
     /// Seconds one call may take.
     public let timeout: Double
 
-    public init(url: String, clientID: String, clientSecret: String?, secretError: String? = nil, clientAuth: ClientAuth = .basic,
+    public init(url: String, discovery: (issuer: String, member: String)? = nil, clientID: String, clientSecret: String?,
+                secretError: String? = nil, clientAuth: ClientAuth = .basic,
                 cacheDuration: Double = 300, negativeCacheDuration: Double = 10, timeout: Double = 2) {
         self.url = url
+        self.discovery = url.isEmpty ? discovery : nil
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.secretError = secretError

@@ -8,6 +8,15 @@ import WardenSync
 /// The HTTP POST an `Introspector` needs; `CurlFetcher` is the real one.
 public protocol IntrospectionTransport: Sendable {
     func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument
+    /// A GET (discovery documents).
+    func get(_ request: FetchRequest) throws(FetchError) -> FetchedDocument
+}
+
+extension IntrospectionTransport {
+    /// A transport that only POSTs cannot discover endpoints.
+    public func get(_ request: FetchRequest) throws(FetchError) -> FetchedDocument {
+        throw .transfer(code: -1, message: "this transport does not fetch documents")
+    }
 }
 
 extension CurlFetcher: IntrospectionTransport {}
@@ -42,10 +51,12 @@ public final class Introspector: Sendable {
     private let transport: any IntrospectionTransport
     private let clock: @Sendable () -> Double
     private let state = Locked(State())
+    private let discovery: EndpointDiscovery
 
     public init(transport: any IntrospectionTransport, capacity: Int = 10_000, maxInFlight: Int = 64, maxAnswerBytes: Int = 16_384,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.transport = transport
+        discovery = EndpointDiscovery(transport: transport, clock: clock)
         self.capacity = max(1, capacity)
         self.maxInFlight = max(1, maxInFlight)
         self.maxAnswerBytes = maxAnswerBytes
@@ -143,10 +154,14 @@ public final class Introspector: Sendable {
     private func call(_ token: String, _ endpoint: IntrospectionEndpoint) -> IntrospectionOutcome {
         var form = "token=\(FormEncoding.encode(token))&token_type_hint=access_token"
         var headers: [String] = []
-        do throws(IntrospectionError) { try ClientCredentials.apply(endpoint, form: &form, headers: &headers, now: clock()) } catch {
+        let url: String
+        do throws(IntrospectionError) {
+            url = try discovery.url(for: endpoint)
+            try ClientCredentials.apply(endpoint, url: url, form: &form, headers: &headers, now: clock())
+        } catch {
             return .failed(error)
         }
-        let request = FetchRequest(url: endpoint.url, timeout: endpoint.timeout, maxBytes: maxAnswerBytes)
+        let request = FetchRequest(url: url, timeout: endpoint.timeout, maxBytes: maxAnswerBytes)
         let document: FetchedDocument
         do throws(FetchError) {
             document = try transport.post(request, form: Array(form.utf8), headers: headers)
@@ -172,7 +187,7 @@ public final class Introspector: Sendable {
 
     /// SHA-256 over endpoint, client id and token, base64url: the token is never a key in memory.
     static func cacheKey(_ token: String, _ endpoint: IntrospectionEndpoint) -> String {
-        Base64URL.encode(Digest.sha256.hash(Array("\(endpoint.url)\u{0}\(endpoint.clientID)\u{0}\(token)".utf8)))
+        Base64URL.encode(Digest.sha256.hash(Array("\(endpoint.label)\u{0}\(endpoint.clientID)\u{0}\(token)".utf8)))
     }
 }
 

@@ -64,10 +64,12 @@ public final class TokenExchanger: Sendable {
     private let transport: any IntrospectionTransport
     private let clock: @Sendable () -> Double
     private let state = Locked(State())
+    private let discovery: EndpointDiscovery
 
     public init(transport: any IntrospectionTransport, capacity: Int = 10_000, maxInFlight: Int = 64,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.transport = transport
+        discovery = EndpointDiscovery(transport: transport, clock: clock)
         self.capacity = max(1, capacity)
         self.maxInFlight = max(1, maxInFlight)
         self.clock = clock
@@ -163,12 +165,16 @@ public final class TokenExchanger: Sendable {
         }
         var headers: [String] = []
         let now = clock()
-        do throws(IntrospectionError) { try ClientCredentials.apply(endpoint, form: &form, headers: &headers, now: now) } catch {
+        let url: String
+        do throws(IntrospectionError) {
+            url = try discovery.url(for: endpoint)
+            try ClientCredentials.apply(endpoint, url: url, form: &form, headers: &headers, now: now)
+        } catch {
             return .failed(error)
         }
         let document: FetchedDocument
         do throws(FetchError) {
-            document = try transport.post(FetchRequest(url: endpoint.url, timeout: endpoint.timeout, maxBytes: 16_384),
+            document = try transport.post(FetchRequest(url: url, timeout: endpoint.timeout, maxBytes: 16_384),
                                           form: Array(form.utf8), headers: headers)
         } catch {
             return .failed(.transport(error.description))
@@ -217,7 +223,7 @@ public final class TokenExchanger: Sendable {
     }
 
     static func cacheKey(_ r: ExchangeRequest, _ e: IntrospectionEndpoint) -> String {
-        var text = "\(e.url)\u{0}\(e.clientID)\u{0}\(r.subjectToken)\u{0}\(r.audiences.joined(separator: "\u{1}"))"
+        var text = "\(e.label)\u{0}\(e.clientID)\u{0}\(r.subjectToken)\u{0}\(r.audiences.joined(separator: "\u{1}"))"
         text += "\u{0}\(r.resources.joined(separator: "\u{1}"))\u{0}\(r.scope ?? "")\u{0}\(r.requestedTokenType ?? "")\u{0}\(r.actorTokenFile ?? "")"
         return Base64URL.encode(Digest.sha256.hash(Array(text.utf8)))
     }

@@ -118,7 +118,8 @@ public struct IntrospectionConfig: Sendable, Hashable {
         case privateKeyJWT = "private_key_jwt"
     }
 
-    /// The endpoint URL (`https`; `http` only to a loopback address).
+    /// The endpoint URL (`https`; `http` only to a loopback address); empty: the issuer's discovery
+    /// document's `introspection_endpoint` (RFC 8414).
     public var endpoint: String
     public var clientID: String
     /// A file holding the client secret (its first line); read at each policy load. For `private_key_jwt`,
@@ -156,7 +157,8 @@ public struct ExchangeRule: Sendable, Hashable {
     public var issuer: String
     /// Requests it applies to (like an AuthorizationPolicy's `to`); empty: every request in scope.
     public var to: [Operation]
-    /// The token endpoint (`https`; `http` only to a loopback address).
+    /// The token endpoint (`https`; `http` only to a loopback address); empty: the issuer's OIDC discovery
+    /// document's `token_endpoint`.
     public var endpoint: String
     public var clientID: String
     /// The client secret (first line) or, for `private_key_jwt`, a PEM private key.

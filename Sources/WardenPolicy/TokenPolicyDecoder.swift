@@ -25,11 +25,14 @@ extension PolicyDecoder {
             if s.isEmpty { throw v.error("must not be empty") }
             return s
         }
-        let endpoint = try required("endpoint")
-        if let why = IntrospectionEndpointRule.problem(endpoint) {
-            throw f["endpoint"]!.error(why.replacingOccurrences(of: "introspection endpoint", with: "token endpoint"))
+        let issuer = try required("issuer")
+        // No endpoint: the issuer's OIDC discovery document names it (`token_endpoint`).
+        let endpoint = try f["endpoint"]?.string() ?? ""
+        if let why = IntrospectionEndpointRule.problem(endpoint.isEmpty ? issuer : endpoint) {
+            let field = endpoint.isEmpty ? f["issuer"]! : f["endpoint"]!
+            throw field.error(why.replacingOccurrences(of: "introspection endpoint", with: endpoint.isEmpty ? "issuer (discovery)" : "token endpoint"))
         }
-        var rule = ExchangeRule(issuer: try required("issuer"), endpoint: endpoint, clientID: try required("clientId"),
+        var rule = ExchangeRule(issuer: issuer, endpoint: endpoint, clientID: try required("clientId"),
                                 clientSecretFile: try required("clientSecretFile"))
         for item in try f["to"]?.list() ?? [] {
             let tf = try item.fields(allowed: ["operation"])
@@ -114,7 +117,7 @@ extension PolicyDecoder {
             }
         }
         rule.senderConstrained = try f["senderConstrained"]?.bool() ?? false
-        if let i = f["introspection"], !i.isNull { rule.introspection = try decodeIntrospection(i) }
+        if let i = f["introspection"], !i.isNull { rule.introspection = try decodeIntrospection(i, issuer: issuer) }
         if let d = f["delegation"], !d.isNull {
             let df = try d.fields(allowed: ["maxDepth", "actors"])
             var delegation = DelegationRule()
@@ -128,7 +131,7 @@ extension PolicyDecoder {
         return rule
     }
 
-    static func decodeIntrospection(_ c: YAMLCursor) throws(PolicyLoadError) -> IntrospectionConfig {
+    static func decodeIntrospection(_ c: YAMLCursor, issuer: String) throws(PolicyLoadError) -> IntrospectionConfig {
         let f = try c.fields(allowed: ["endpoint", "clientId", "clientSecretFile", "clientAuthMethod", "cacheDuration",
                                        "negativeCacheDuration", "timeout", "introspectJWTs",
                                        "signingAlgorithm"])
@@ -138,8 +141,12 @@ extension PolicyDecoder {
             if s.isEmpty { throw v.error("must not be empty") }
             return s
         }
-        let endpoint = try required("endpoint")
-        if let why = IntrospectionEndpointRule.problem(endpoint) { throw f["endpoint"]!.error(why) }
+        // No endpoint: the issuer's discovery document names it (`introspection_endpoint`, RFC 8414).
+        let endpoint = try f["endpoint"]?.string() ?? ""
+        if endpoint.isEmpty, let why = IntrospectionEndpointRule.problem(issuer) {
+            throw c.error("introspection without endpoint is discovered from the issuer, and " + why.replacingOccurrences(of: "the introspection endpoint", with: "the issuer"))
+        }
+        if !endpoint.isEmpty, let why = IntrospectionEndpointRule.problem(endpoint) { throw f["endpoint"]!.error(why) }
         var config = IntrospectionConfig(endpoint: endpoint, clientID: try required("clientId"), clientSecretFile: try required("clientSecretFile"))
         if let m = f["clientAuthMethod"] {
             let text = try m.string()

@@ -28,4 +28,8 @@ struct OfflineIntrospection: IntrospectionTransport {
     func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument {
         throw .couldNotConnect("explain works offline; pass --fetch to ask the introspection endpoint")
     }
+
+    func get(_ request: FetchRequest) throws(FetchError) -> FetchedDocument {
+        throw .couldNotConnect("explain works offline; pass --fetch to ask the introspection endpoint")
+    }
 }

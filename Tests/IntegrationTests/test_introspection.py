@@ -258,3 +258,15 @@ def test_private_key_jwt_client_authentication(idp, make_warden, make_envoy, ups
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "EC").as_dict(private=False)
     r = get(envoy, idp.issue_opaque(sub="alice", scope="orders:read"))
     assert (r.status, r.body) == (401, b"Token introspection failed")
+
+
+def test_the_introspection_endpoint_comes_from_discovery_when_not_named(idp, make_warden, make_envoy, upstream, tmp_path):
+    """No `endpoint`: the issuer's discovery document's `introspection_endpoint` (RFC 8414 §2)."""
+    secret = tmp_path / "secret"
+    secret.write_text("introspection-secret\n")
+    files = policies(idp, secret)
+    files["tp.yaml"] = "\n".join(line for line in files["tp.yaml"].split("\n") if not line.strip().startswith("endpoint:"))
+    w = make_warden(write_policy_dir(tmp_path / "p", files))
+    envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
+    assert get(envoy, idp.issue_opaque(sub="alice", scope="orders:read")).status == 200
+    assert idp.count("/introspect") == 1

@@ -22,7 +22,7 @@ def claims_of(token: str) -> dict:
 
 
 def policies(idp, secret, *, audience: str = "orders-api", paths: str = "['/orders*']", extra: str = "",
-             actor_file=None, margin: str = "30s", when: str = "") -> dict[str, str]:
+             actor_file=None, margin: str = "30s", when: str = "", named_endpoint: bool = True) -> dict[str, str]:
     ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
           f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    jwksUri: {idp.jwks_uri}\n")
     ap = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: users, namespace: default}\n"
@@ -30,7 +30,8 @@ def policies(idp, secret, *, audience: str = "orders-api", paths: str = "['/orde
     actor = f"    actorTokenFile: {actor_file}\n" if actor_file else ""
     tp = ("apiVersion: security.warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: exchange, namespace: default}\n"
           f"spec:\n  tokenExchange:\n  - issuer: {idp.issuer}\n    to: [{{operation: {{paths: {paths}}}}}]\n"
-          f"    endpoint: {idp.token_endpoint}\n    clientId: warden\n    clientSecretFile: {secret}\n"
+          + (f"    endpoint: {idp.token_endpoint}\n" if named_endpoint else "")
+          + f"    clientId: warden\n    clientSecretFile: {secret}\n"
           f"    audiences: [{audience}]\n    expiryMargin: {margin}\n{actor}{extra}")
     return {"ra.yaml": ra, "ap.yaml": ap, "tp.yaml": tp}
 
@@ -201,3 +202,12 @@ def test_token_policy_bounds_the_delegation_chain(idp, make_warden, make_envoy, 
     assert r.status == status, r.body
     if status == 403:
         assert r.body == b"Jwt delegation chain is not allowed"
+
+
+def test_the_token_endpoint_comes_from_discovery_when_not_named(rig, idp, upstream):
+    """No `endpoint`: the issuer's OIDC discovery document's `token_endpoint` (OIDC Discovery §3, §4.3)."""
+    idp.reset_counts()
+    _, envoy = rig(named_endpoint=False)
+    assert get(envoy, Minter(idp).mint(sub="alice")).status == 200
+    assert idp.count("/.well-known/openid-configuration") >= 1 and idp.count("/token") == 1
+    assert claims_of(upstream.last()["headers"]["authorization"][7:])["aud"] == "orders-api"

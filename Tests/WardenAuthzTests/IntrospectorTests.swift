@@ -23,6 +23,16 @@ struct IntrospectorTests {
             if answer.0 < 0 { throw .couldNotConnect("refused") }
             return FetchedDocument(status: answer.0, body: Array(answer.1.utf8))
         }
+
+        var discovery: (Int, String) = (404, "")
+        var gets: [String] = []
+
+        func get(_ request: FetchRequest) throws(FetchError) -> FetchedDocument {
+            lock.lock()
+            defer { lock.unlock() }
+            gets.append(request.url)
+            return FetchedDocument(status: discovery.0, body: Array(discovery.1.utf8))
+        }
     }
 
     final class Clock: @unchecked Sendable {
@@ -152,5 +162,28 @@ struct IntrospectorTests {
         for n in 0..<20 { _ = Self.ask(i, "t\(n)") }
         _ = Self.ask(i, "t19")  // the newest is kept
         #expect(t.calls.count == 20)
+    }
+
+    @Test func anEndpointWithoutURLIsDiscoveredOnceFromItsIssuer() {
+        let t = Scripted()
+        t.discovery = (200, #"{"issuer":"https://idp","introspection_endpoint":"https://idp/oauth/introspect"}"#)
+        let e = IntrospectionEndpoint(url: "", discovery: ("https://idp", "introspection_endpoint"), clientID: "w", clientSecret: "s")
+        let i = Introspector(transport: t)
+        _ = Self.ask(i, "a", e)
+        _ = Self.ask(i, "b", e)
+        #expect(t.gets == ["https://idp/.well-known/openid-configuration"] && t.calls.count == 2)
+    }
+
+    @Test(arguments: [
+        #"{"issuer":"https://evil","introspection_endpoint":"https://idp/i"}"#,   // another issuer's document
+        #"{"issuer":"https://idp","introspection_endpoint":"http://idp.example/i"}"#,  // plain http off loopback
+        #"{"issuer":"https://idp"}"#,
+    ])
+    func aDiscoveryDocumentIsCheckedBeforeUse(_ body: String) {
+        let t = Scripted()
+        t.discovery = (200, body)
+        let e = IntrospectionEndpoint(url: "", discovery: ("https://idp", "introspection_endpoint"), clientID: "w", clientSecret: "s")
+        guard case .failed(.malformed) = Self.ask(Introspector(transport: t), "a", e) else { Issue.record("accepted \(body)"); return }
+        #expect(t.calls.isEmpty)
     }
 }

@@ -129,7 +129,7 @@ struct TokenPolicyDecodingTests {
     }
 
     static let introspectionRows: [Bad] = [
-        Bad(spec: "  jwtRules: [{issuer: x, introspection: {clientId: w, clientSecretFile: /s}}]", message: "introspection.endpoint is required"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {clientId: w, clientSecretFile: /s}}]", message: "discovered from the issuer, and the issuer must be an https URL"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientSecretFile: /s}}]", message: "introspection.clientId is required"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w}}]", message: "introspection.clientSecretFile is required"),
         Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: http://idp.example.com/i, clientId: w, clientSecretFile: /s}}]", message: "must be https"),
