@@ -10,7 +10,8 @@ the whole process's Ir ÷ the checks Warden counted. --uncached runs Warden with
 (every check parses and verifies the token); --constant measures the constant-answer transport
 (the `warden-transport-bench` executable beside the warden binary); --trace runs Warden with --otlp-endpoint
 (the test collector, Tests/IntegrationTests/harness/otlp.py, in this process) and a sampled W3C traceparent
-on every request, so every check makes and exports a span. Profile: callgrind_annotate --inclusive=yes
+on every request, so every check makes and exports a span; --exchange adds a TokenPolicy tokenExchange rule
+(a token endpoint in this process), so every allowed check hands out the cached exchanged token. Profile: callgrind_annotate --inclusive=yes
 bench/tmp/callgrind/cg-LABEL.out.1
 """
 import glob
@@ -31,6 +32,33 @@ collector = None
 if trace:
     from harness.otlp import Collector  # noqa: E402 (run.py put Tests/IntegrationTests on sys.path)
     collector = Collector.start()
+
+exchange = "--exchange" in args
+if exchange:
+    args.remove("--exchange")
+token_endpoint = None
+if exchange:
+    # A token endpoint answering at once (RFC 8693 §2.2.1); after the first check the exchanged token is cached.
+    import http.server
+    import json
+    import threading
+
+    class _Token(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"access_token": "exchanged." + "x" * 600, "token_type": "Bearer", "expires_in": 3600,
+                               "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    token_endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Token)
+    threading.Thread(target=token_endpoint.serve_forever, daemon=True).start()
 
 uncached = "--uncached" in args
 if uncached:
@@ -68,6 +96,21 @@ spec:
     - key: request.auth.claims[scope]
       values: ["bench:read"]
 """)
+if exchange:
+    (d / "secret").write_text("bench\n")
+    (pol / "exchange.yaml").write_text(f"""apiVersion: security.warden.io/v1alpha1
+kind: TokenPolicy
+metadata: {{name: exchange, namespace: default}}
+spec:
+  tokenExchange:
+  - issuer: {B.ISSUER}
+    endpoint: http://127.0.0.1:{token_endpoint.server_address[1]}/token
+    clientId: bench
+    clientSecretFile: {d / "secret"}
+    audiences: [upstream-api]
+""")
+else:
+    (pol / "exchange.yaml").unlink(missing_ok=True)
 request = B.check_request(tok, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" if trace else None)
 data = d / "check.grpc"; data.write_bytes(B.grpc_frame(request))
 stripped = out / f"warden-{label}"

@@ -613,6 +613,101 @@ spec:
                 os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         self.results["dpop"] = res
 
+    def exchange(self):
+        """Token exchange (RFC 8693): Warden CPU per allowed check for one cached bearer token without an
+        exchange rule and with one whose exchanged token is cached (the issue's "≤ 2 µs" target), and the
+        latency a cold exchange adds against a local token endpoint (a small HTTP server in this process,
+        answering at once: the figure is Warden's own round trip through libcurl, not an IdP's)."""
+        import grpc
+        import http.server
+        import statistics
+        import threading
+
+        class TokenEndpoint(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.dumps({"access_token": "exchanged." + "x" * 600, "token_type": "Bearer", "expires_in": 3600,
+                                   "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        secret = self.run_dir / "exchange-secret"
+        secret.write_text("bench-secret\n")
+        with_rule = self.run_dir / "policies-exchange"
+        shutil.copytree(self.policy_dir, with_rule, dirs_exist_ok=True)
+        (with_rule / "exchange.yaml").write_text(f"""apiVersion: security.warden.io/v1alpha1
+kind: TokenPolicy
+metadata: {{name: exchange, namespace: default}}
+spec:
+  tokenExchange:
+  - issuer: {ISSUER}
+    endpoint: http://127.0.0.1:{server.server_address[1]}/token
+    clientId: bench
+    clientSecretFile: {secret}
+    audiences: [upstream-api]
+""")
+        keys = load_or_create_keys()
+        exp = int(time.time()) + 3600
+        token = sign("RS256", keys["RS256"], "exchange-user", exp)
+        from harness.grpc_client import make_check_request
+        n = self.a.dpop_requests
+
+        def body(headers):
+            return make_check_request("GET", "/bench", headers, host="127.0.0.1:8080").SerializeToString()
+        bodies = [body({"authorization": f"Bearer {token}", "x-nonce": str(i)}) for i in range(n)]
+        cold = [body({"authorization": f"Bearer {sign('RS256', keys['RS256'], f'cold-{i}', exp)}"}) for i in range(200)]
+        res = {}
+        try:
+            for label, policies in (("no exchange rule", self.policy_dir), ("exchange (cached exchanged token)", with_rule)):
+                with Warden(self.a.warden, self.run_dir, self.server_cpu, policies) as w:
+                    async def send_all(items, parallel=64):
+                        async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
+                            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
+                            it = iter(items)
+
+                            async def worker():
+                                for b in it:
+                                    await call(b, timeout=10)
+                            await asyncio.gather(*(worker() for _ in range(parallel)))
+
+                    async def one_by_one(items):
+                        out = []
+                        async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
+                            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
+                            await call(items[0], timeout=10)
+                            for b in items[1:]:
+                                t = time.perf_counter()
+                                await call(b, timeout=10)
+                                out.append((time.perf_counter() - t) * 1e6)
+                        return out
+                    if self.load_cpu:
+                        os.sched_setaffinity(0, {int(self.load_cpu)})
+                    try:
+                        asyncio.run(send_all(bodies[:2000]))
+                        k0, c0 = w.checks(), w.cpu_seconds()
+                        asyncio.run(send_all(bodies))
+                        k1, c1 = w.checks(), w.cpu_seconds()
+                        allowed = k1["allow"] - k0["allow"]
+                        latencies = asyncio.run(one_by_one(cold))
+                    finally:
+                        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+                    res[label] = {"allowed": allowed, "cpu_us_per_check": (c1 - c0) / max(1, allowed) * 1e6,
+                                  "cold_p50_us": statistics.median(latencies)}
+                    log(f"exchange {label}: {allowed:.0f} allowed, {res[label]['cpu_us_per_check']:.1f} µs Warden CPU/check, "
+                        f"first check of a new token p50 {res[label]['cold_p50_us']:.0f} µs")
+        finally:
+            server.shutdown()
+        self.results["exchange"] = res
+
     def tracing(self):
         """Warden CPU per cached check with tracing off, on with nothing sampled, and on with every check sampled
         (one span each, exported over OTLP/HTTP to the test collector, harness/otlp.py, in this process on the
@@ -896,6 +991,20 @@ spec:
                           "its queueing, and the export thread's encoding and POST, included); with nothing sampled "
                           f"{unsampled['cpu_us_per_check'] - off['cpu_us_per_check']:+.1f} µs.", ""]
                 targets.append(("Tracing: every check sampled ≤ 2 µs more Warden CPU per cached check", f"{rise:+.1f} µs", rise <= 2))
+        if "exchange" in R:
+            X = R["exchange"]
+            lines += [f"## 9. Token exchange (RFC 8693): Warden CPU per allowed check, {self.a.dpop_requests:,} CheckRequests, grpcio, 64 in flight", "",
+                      "| mode | allowed | Warden CPU / check | first check of a new token (p50, one at a time) |", "|---|---:|---:|---:|"]
+            for label, r in X.items():
+                lines.append(f"| {label} | {r['allowed']:,.0f} | {r['cpu_us_per_check']:.1f} µs | {r['cold_p50_us']:.0f} µs |")
+            if len(X) == 2:
+                off, on = list(X.values())
+                rise = on["cpu_us_per_check"] - off["cpu_us_per_check"]
+                lines += ["", f"A cached exchange adds **{rise:+.1f} µs** of Warden CPU to an allowed check (the rule match, the "
+                          "memo lookup in the token cache entry, the header); a cold exchange adds "
+                          f"{on['cold_p50_us'] - off['cold_p50_us']:.0f} µs of latency against a token endpoint on loopback "
+                          "(one libcurl POST on the exchange thread).", ""]
+                targets.append(("Token exchange: a cached exchange ≤ 2 µs more Warden CPU per allowed check", f"{rise:+.1f} µs", rise <= 2))
         if "overload" in R:
             V = R["overload"]
             lines += [f"## 5. Overload (direct gRPC, every check verifies RS256, deadline {V['deadline_ms']} ms via `grpc-timeout`)", "",
@@ -1009,7 +1118,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warden", default=str(ROOT / ".build/release/warden"))
     ap.add_argument("--envoy", default=str(ROOT / ".venv/bin/envoy"))
-    ap.add_argument("--only", default="crypto,direct,memory,overload,dpop,tracing,envoy,fronts", help="comma-separated phases")
+    ap.add_argument("--only", default="crypto,direct,memory,overload,dpop,tracing,exchange,envoy,fronts", help="comma-separated phases")
     ap.add_argument("--tracing-requests", type=int, default=20000)
     ap.add_argument("--dpop-requests", type=int, default=20000)
     ap.add_argument("--overload-seconds", type=int, default=5)
@@ -1062,6 +1171,8 @@ def main():
             b.dpop()
         if "tracing" in phases:
             b.tracing()
+        if "exchange" in phases:
+            b.exchange()
         if "envoy" in phases:
             b.envoy()
         if "fronts" in phases:

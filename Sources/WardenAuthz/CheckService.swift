@@ -183,7 +183,7 @@ public final class CheckService: Sendable {
     /// An allowed request a `tokenExchange` rule names: its token is exchanged (RFC 8693) before the answer,
     /// which then carries the new token toward the upstream; a refusal is 403, no answer by shortly before
     /// the caller's deadline 503 (fail closed: the original token is never forwarded instead).
-    private func exchange(_ x: (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int), subject: String, _ record: DecisionRecord,
+    private func exchange(_ x: (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int, index: Int), subject: String, _ record: DecisionRecord,
                           _ request: RequestAttributes, _ scopePlan: ScopePlan, _ caller: CallerLimits,
                           _ completion: @escaping @Sendable (CheckResult) -> Void) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -203,6 +203,13 @@ public final class CheckService: Sendable {
             }
             respond(record, request, scopePlan, completion)
         }
+        // A repeated (cached) token: the exchanged token it got last time, while it may still be handed out.
+        let entry = record.tokens[x.token].cached
+        let now = clock()
+        if let entry, let last = entry.lastExchange.withLock({ $0 }), last.scope == scopePlan.serial, last.rule == x.index, last.until > now {
+            exchanger.countCacheHit()
+            return end(.exchanged(cached: true), token: last.token)
+        }
         // RFC 8693 §4.4: a subject token whose `may_act` names another party may not be exchanged by Warden's
         // client acting for it (with an actor token, the IdP decides: the actor is that token's subject).
         if x.rule.actorTokenFile == nil, case .object(let may)? = record.tokens[x.token].verified?.claims["may_act"],
@@ -211,7 +218,12 @@ public final class CheckService: Sendable {
         }
         exchanger.exchange(exchangeRequest, at: x.endpoint) { outcome in
             switch outcome {
-            case .exchanged(let token, _, let cached): end(.exchanged(cached: cached), token: token)
+            case .exchanged(let token, let expiresAt, let cached):
+                if let entry {
+                    let until = TokenExchanger.reuseUntil(expiresAt: expiresAt, request: exchangeRequest, now: self.clock())
+                    entry.lastExchange.withLock { $0 = (scopePlan.serial, x.index, token, until) }
+                }
+                end(.exchanged(cached: cached), token: token)
             case .refused(let error, let description): end(.refused(error: error, description: description), token: nil)
             case .failed(let e): end(.unavailable(e.description), token: nil)
             }
@@ -290,20 +302,23 @@ public final class CheckService: Sendable {
     /// The decision for a finished record. An allow for one cached header token without debug headers
     /// depends on nothing but the token, the compiled scope and the header: it is built once per
     /// (entry, scope, header), kept in the token's cache entry, and handed out with its `AnswerKey`
-    /// (bench/results: the allow answer was ~5k instructions of a cached check, its encoding ~11k).
+    /// (bench/results: the allow answer was ~5k instructions of a cached check, its encoding ~11k). With a
+    /// token exchange, the exchanged token is part of the key: the same one (cached) reuses the answer.
     private func decide(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) -> (Decision, AnswerKey?) {
-        guard record.reasonCode == .allowed, !options.debugHeaders, record.tokens.count == 1, record.exchange == nil,
+        let exchanged = record.exchange?.token ?? ""
+        guard record.reasonCode == .allowed, !options.debugHeaders, record.tokens.count == 1,
+              record.exchange == nil || !exchanged.isEmpty,
               let entry = record.tokens[0].cached, case .header(let header, _) = record.tokens[0].location
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }
-        let key = AnswerKey(entry: entry.serial, scope: scopePlan.serial, header: header)
-        if let last = entry.lastAllow.withLock({ $0 }), last.scope == scopePlan.serial, last.header == header {
+        let key = AnswerKey(entry: entry.serial, scope: scopePlan.serial, header: header, exchanged: exchanged)
+        if let last = entry.lastAllow.withLock({ $0 }), last.scope == scopePlan.serial, last.header == header, last.exchanged == exchanged {
             record.droppedHeaders = last.dropped
             return (.allow(last.answer), key)
         }
         let decision = responses.decision(for: record, request: request, scope: scopePlan)
         if case .allow(let ok) = decision {
             let dropped = record.droppedHeaders
-            entry.lastAllow.withLock { $0 = (scopePlan.serial, header, ok, dropped) }
+            entry.lastAllow.withLock { $0 = (scopePlan.serial, header, exchanged, ok, dropped) }
         }
         return (decision, key)
     }

@@ -143,6 +143,8 @@ public struct AnswerKey: Sendable, Hashable {
     let entry: UInt64
     let scope: UInt64
     let header: String
+    /// The exchanged token the answer carries ("" without an exchange): a renewed one is another answer.
+    var exchanged: String = ""
 
     /// A well-spread hash for a direct-mapped memo.
     public var slot: Int { Int(truncatingIfNeeded: (entry &* 0x9E37_79B9_7F4A_7C15) ^ (scope &* 0xBF58_476D_1CE4_E5B9)) }

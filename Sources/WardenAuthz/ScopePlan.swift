@@ -29,10 +29,12 @@ final class ScopePlan: Sendable {
 
     /// The first exchange rule that applies to an allowed request: its issuer's verified token (the first
     /// such token) and its `to` matching the request.
-    func exchange(for tokens: [TokenTrace], request: RequestAttributes) -> (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int)? {
-        for x in exchanges {
+    func exchange(for tokens: [TokenTrace], request: RequestAttributes)
+        -> (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int, index: Int)?
+    {
+        for (i, x) in exchanges.enumerated() {
             guard let index = tokens.firstIndex(where: { $0.verified?.issuer?.bytesEqual(x.rule.issuer) == true }) else { continue }
-            if AuthorizationEvaluator.matchesAny(x.rule.to, request: request, effective: effective) { return (x.rule, x.endpoint, index) }
+            if AuthorizationEvaluator.matchesAny(x.rule.to, request: request, effective: effective) { return (x.rule, x.endpoint, index, i) }
         }
         return nil
     }

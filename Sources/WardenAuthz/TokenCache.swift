@@ -38,7 +38,10 @@ final class TokenCache: Sendable {
         let serial = Serials.next()
         /// The allow answer last built for this token, with the compiled scope and header it was built
         /// for: reused while both are the same (the answer depends on nothing else; see `AnswerKey`).
-        let lastAllow = Locked<(scope: UInt64, header: String, answer: AllowResponse, dropped: [DroppedHeader])?>(nil)
+        let lastAllow = Locked<(scope: UInt64, header: String, exchanged: String, answer: AllowResponse, dropped: [DroppedHeader])?>(nil)
+        /// The token last exchanged for this one (RFC 8693), with the compiled scope and rule it was for and
+        /// until when it may be handed out: a repeated token skips the exchanger's keyed cache.
+        let lastExchange = Locked<(scope: UInt64, rule: Int, token: String, until: Double)?>(nil)
 
         init(hash: Int, token: String, jwt: UnverifiedJWT, verified: VerifiedJWT, snapshot: KeySnapshot, validUntil: Double) {
             self.hash = hash

@@ -121,8 +121,7 @@ public final class TokenExchanger: Sendable {
             let waiters = s.inFlight.removeValue(forKey: key) ?? []
             switch outcome {
             case .exchanged(let token, let expiresAt, _):
-                var until = (expiresAt ?? now + 60) - request.expiryMargin
-                if let subject = request.subjectExpiresAt { until = min(until, subject) }
+                let until = Self.reuseUntil(expiresAt: expiresAt, request: request, now: now)
                 if until > now {
                     if s.tokens[key] == nil {
                         if s.tokens.count >= capacity {
@@ -147,6 +146,16 @@ public final class TokenExchanger: Sendable {
         }
         for w in waiters { w(outcome) }
     }
+
+    /// Until when an exchanged token may be handed out: its expiry (60 s when unknown) less the margin,
+    /// never past the subject token's expiry.
+    public static func reuseUntil(expiresAt: Double?, request: ExchangeRequest, now: Double) -> Double {
+        let until = (expiresAt ?? now + 60) - request.expiryMargin
+        return request.subjectExpiresAt.map { min(until, $0) } ?? until
+    }
+
+    /// Counts an exchanged token handed out from a caller's own memo (the token cache entry).
+    public func countCacheHit() { state.withLock { $0.hits += 1 } }
 
     /// One POST (RFC 8693 §2.1) and its answer read (§2.2).
     private func call(_ request: ExchangeRequest, _ endpoint: IntrospectionEndpoint) -> ExchangeOutcome {
