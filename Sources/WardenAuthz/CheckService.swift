@@ -46,9 +46,10 @@ public final class CheckService: Sendable {
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
-            dpop = DPoPVerifier(window: options.dpopProofWindow, store: shared, fallback: options.dpopReplayFallbackToLocal ? local : nil)
+            dpop = DPoPVerifier(window: options.dpopProofWindow, store: shared, fallback: options.dpopReplayFallbackToLocal ? local : nil,
+                                nonces: options.dpopNonces)
         } else {
-            dpop = DPoPVerifier(window: options.dpopProofWindow, store: local)
+            dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
     }
 
@@ -118,7 +119,10 @@ public final class CheckService: Sendable {
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
-                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop)
+                var nonce: String?
+                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop,
+                                   freshNonce: &nonce)
+                pending.record.dpopNonce = nonce
             }
             pending.record.tokens = traces
             pending.record.rejectedToken = rejected
@@ -177,7 +181,8 @@ public final class CheckService: Sendable {
     /// (entry, scope, header), kept in the token's cache entry, and handed out with its `AnswerKey`
     /// (bench/results: the allow answer was ~5k instructions of a cached check, its encoding ~11k).
     private func decide(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) -> (Decision, AnswerKey?) {
-        guard record.reasonCode == .allowed, !options.debugHeaders, record.tokens.count == 1,
+        // An answer carrying a fresh DPoP nonce is this check's alone: never kept.
+        guard record.reasonCode == .allowed, !options.debugHeaders, record.dpopNonce == nil, record.tokens.count == 1,
               let entry = record.tokens[0].cached, case .header(let header, _) = record.tokens[0].location
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }
         let key = AnswerKey(entry: entry.serial, scope: scopePlan.serial, header: header)
