@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SWIFT ?= swift
 APT_PACKAGES := libgrpc-dev libprotobuf-dev protobuf-compiler libssl-dev libyaml-dev \
                 libcurl4-openssl-dev libmicrohttpd-dev pkg-config ca-certificates curl \
-                nghttp2-client libhiredis-dev redis-server
+                nghttp2-client libhiredis-dev redis-server nginx caddy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WARDEN := .build/release/warden
 LISTEN ?= 127.0.0.1:9191
@@ -31,6 +31,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: Tests/IntegrationTests/requirements.txt
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r Tests/IntegrationTests/requirements.txt
+	@# xds-protos ships an older copy of opentelemetry/proto/*: whichever wheel pip unpacks last wins the
+	@# shared files. The pinned opentelemetry-proto must (the OTLP tests need its SpanFlags and newer fields).
+	$(PY) -m pip install -q --disable-pip-version-check --force-reinstall --no-deps 	  "$$(grep -E '^opentelemetry-proto==' Tests/IntegrationTests/requirements.txt)"
 	@touch $@
 
 deps: apt-deps venv
@@ -43,7 +46,7 @@ build-debug: apt-deps
 
 # Swift tests in two runs: the CPU-bound suites (vectors, randomized agreement tests, many threads)
 # first, then the ones that time real servers, fetches and backoffs, so a busy core cannot starve them.
-CPU_SUITES = WardenCryptoTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
+CPU_SUITES = WardenCryptoTests|WardenHTTPAuthzTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
 
 # No Python, protoc or venv: the peers run in the test process (the real ones are in Tests/IntegrationTests).
 unit-test: apt-deps
@@ -84,7 +87,8 @@ soak: deps build
 
 BENCH_ARGS ?=
 ## Benchmark, not part of `make test` (~4 min, loopback only, one run): Envoy no-auth / jwt_authn+RBAC /
-## ext_authz→Warden with wrk, direct gRPC with h2load, openssl speed, RSS with 100k cached tokens.
+## ext_authz→Warden with wrk, direct gRPC with h2load, openssl speed, RSS with 100k cached tokens, and the
+## front doors (nginx auth_request and Envoy http_service → Warden's --http-listen, beside the gRPC path).
 ## Prints a Markdown table and writes bench/results/latest.md (+ a dated copy). E.g. BENCH_ARGS="--nice -5".
 bench: deps build
 	@missing=""; command -v wrk >/dev/null || missing="$$missing wrk"; \
@@ -98,9 +102,11 @@ bench: deps build
 	$(PY) bench/run.py --warden $(WARDEN) --envoy $(VENV)/bin/envoy $(BENCH_ARGS)
 
 ## The five-minute tour: local IdP, Warden (deploy/demo/policies), Envoy (deploy/envoy/envoy.yaml), echo app;
-## six requests explained. DEMO_ARGS=--keep leaves it running until Ctrl-C.
+## six requests explained. DEMO_ARGS=--keep leaves it running until Ctrl-C. FRONT=nginx|caddy|envoy-http: that
+## proxy (deploy/nginx, deploy/caddy, deploy/envoy/envoy-http.yaml) in front, asking Warden's HTTP front door.
+FRONT ?= envoy
 demo: deps build
-	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) scripts/demo.py $(DEMO_ARGS)
+	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) scripts/demo.py --front $(FRONT) $(DEMO_ARGS)
 
 ## A token for `make run` (demo key): make demo-token SCOPE="orders:read orders:write"
 SCOPE ?= orders:read

@@ -27,6 +27,8 @@ let package = Package(
         // Pure Swift layers.
         .target(name: "WardenSync"),
         .target(name: "WardenProtobuf"),
+        .target(name: "WardenTrace"),
+        .target(name: "WardenOTLP", dependencies: ["WardenTrace", "WardenProtobuf", "WardenSync", "CCurl", "CWardenShims"]),
         .target(name: "WardenExtAuthz", dependencies: ["WardenProtobuf", "WardenAuthz", "WardenPolicy", "WardenJSON", "WardenSync"]),
         .target(name: "WardenJSON"),
         .target(name: "WardenCrypto", dependencies: ["COpenSSL", "CWardenShims", "WardenSync"]),
@@ -34,15 +36,18 @@ let package = Package(
         .target(name: "WardenJWKS", dependencies: ["WardenJWT", "WardenJSON", "WardenSync", "CCurl", "CWardenShims"]),
         .target(name: "WardenYAML", dependencies: ["CYAML"]),
         .target(name: "WardenPolicy", dependencies: ["WardenYAML", "WardenJSON"]),
-        .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync"]),
+        .target(name: "WardenIntrospection", dependencies: ["WardenJWKS", "WardenJWT", "WardenCrypto", "WardenJSON", "WardenSync"]),
+        .target(name: "WardenAuthz", dependencies: ["WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenSync", "WardenIntrospection", "WardenTrace"]),
         .target(name: "WardenGRPC", dependencies: ["CGRPC", "CWardenShims", "WardenSync"]),
-        .target(name: "WardenAdmin", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        .target(name: "WardenHTTPServer", dependencies: ["CMicroHTTPD", "CWardenShims", "WardenSync"]),
+        .target(name: "WardenAdmin", dependencies: ["WardenHTTPServer"]),
+        .target(name: "WardenHTTPAuthz", dependencies: ["WardenAuthz", "WardenPolicy", "WardenJSON"]),
         .target(name: "WardenRedis", dependencies: ["CHiredis", "WardenSync"]),
         // Bench harness only (make bench): the gRPC transport answering a constant allow.
         .executableTarget(name: "warden-transport-bench", dependencies: ["WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz"]),
         .executableTarget(name: "warden", dependencies: [
             "WardenGRPC", "WardenAdmin", "WardenAuthz", "WardenExtAuthz", "WardenPolicy", "WardenJWKS", "WardenJWT", "WardenJSON", "WardenCrypto",
-            "WardenRedis",
+            "WardenRedis", "WardenIntrospection", "WardenHTTPServer", "WardenHTTPAuthz", "WardenTrace", "WardenOTLP",
         ]),
 
         // Tests mirror modules.
@@ -52,9 +57,12 @@ let package = Package(
         .testTarget(name: "WardenJWTTests", dependencies: ["WardenJWT", "WardenCrypto", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenJWKSTests", dependencies: ["WardenJWKS", "WardenJWT", "WardenSync", "CMicroHTTPD"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenYAML", "WardenJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync"]),
+        .testTarget(name: "WardenAuthzTests", dependencies: ["WardenAuthz", "WardenIntrospection", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenSync", "WardenTrace"]),
+        .testTarget(name: "WardenTraceTests", dependencies: ["WardenTrace", "WardenOTLP", "WardenProtobuf"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenExtAuthzTests", dependencies: ["WardenExtAuthz", "WardenProtobuf", "WardenAuthz", "WardenCrypto", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "WardenGRPCTests", dependencies: ["WardenGRPC", "WardenSync", "CGRPC", "CWardenShims"]),
-        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenSync"]),
+        .testTarget(name: "WardenAdminTests", dependencies: ["WardenAdmin", "WardenHTTPServer", "WardenSync"]),
+        .testTarget(name: "WardenHTTPServerTests", dependencies: ["WardenHTTPServer", "WardenSync"]),
+        .testTarget(name: "WardenHTTPAuthzTests", dependencies: ["WardenHTTPAuthz", "WardenAuthz", "WardenPolicy", "WardenJWT", "WardenJWKS", "WardenJSON", "WardenCrypto"]),
     ]
 )

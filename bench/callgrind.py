@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Instructions (callgrind Ir) per cached RS256 check, reproducible on a noisy machine.
 
-    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS] [--uncached | --constant] [--alg RS256|ES256|EdDSA]
+    .venv/bin/python bench/callgrind.py .build/release/warden LABEL [CHECKS] [--uncached | --constant] [--alg RS256|ES256|EdDSA] [--trace]
 
 Copies the binary stripped of DWARF (valgrind 3.19 cannot read Swift's DWARF 5), runs it under
 valgrind --tool=callgrind with --threads 1 and the bench policy, warms up with 1000 checks, zeroes the
 counters, sends CHECKS (default 4000) identical CheckRequests with h2load (-c1 -m4), dumps, and prints
 the whole process's Ir ÷ the checks Warden counted. --uncached runs Warden with --token-cache-size 0
 (every check parses and verifies the token); --constant measures the constant-answer transport
-(the `warden-transport-bench` executable beside the warden binary). Profile: callgrind_annotate --inclusive=yes
+(the `warden-transport-bench` executable beside the warden binary); --trace runs Warden with --otlp-endpoint
+(the test collector, Tests/IntegrationTests/harness/otlp.py, in this process) and a sampled W3C traceparent
+on every request, so every check makes and exports a span. Profile: callgrind_annotate --inclusive=yes
 bench/tmp/callgrind/cg-LABEL.out.1
 """
 import glob
@@ -22,6 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as B  # noqa: E402
 
 args = [a for a in sys.argv[1:]]
+trace = "--trace" in args
+if trace:
+    args.remove("--trace")
+collector = None
+if trace:
+    from harness.otlp import Collector  # noqa: E402 (run.py put Tests/IntegrationTests on sys.path)
+    collector = Collector.start()
+
 uncached = "--uncached" in args
 if uncached:
     args.remove("--uncached")
@@ -58,7 +68,8 @@ spec:
     - key: request.auth.claims[scope]
       values: ["bench:read"]
 """)
-data = d / "check.grpc"; data.write_bytes(B.grpc_frame(B.check_request(tok)))
+request = B.check_request(tok, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" if trace else None)
+data = d / "check.grpc"; data.write_bytes(B.grpc_frame(request))
 stripped = out / f"warden-{label}"
 subprocess.run(["objcopy", "--strip-debug", str(Path(binary).with_name("warden-transport-bench")) if constant else binary, stripped], check=True)
 port, admin = B.free_port(), B.free_port()
@@ -68,6 +79,7 @@ for f in glob.glob(str(cgfile) + "*"):
 p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cgfile}", str(stripped), "serve",
     "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}", "--threads", "1", "--reload-interval", "0",
     "--log-level", "warn", "--policy", str(pol)] + (["--token-cache-size", "0"] if uncached else [])
+    + (["--otlp-endpoint", collector.http_url] if collector else [])
     , stdout=subprocess.DEVNULL, stderr=open(out / f"vg-{label}.log", "w"))
 try:
     B.wait_for(lambda: B.http_get(f"http://127.0.0.1:{admin}/readyz")[0] == 200, 120, "readyz", p)
@@ -83,6 +95,8 @@ try:
     k1 = B.Warden.checks(counter)["allow"]
 finally:
     p.terminate(); p.wait(30)
+    if collector:
+        collector.close()
 dump = sorted(glob.glob(str(cgfile) + ".*"))[0]  # the explicit dump is the first numbered file
 txt = subprocess.run(["callgrind_annotate", dump], capture_output=True, text=True).stdout
 m = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", txt) or re.search(r"([\d,]+)\s+PROGRAM TOTALS", txt)

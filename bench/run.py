@@ -8,7 +8,8 @@ One bounded run (~4-5 minutes), loopback only, side by side on this machine:
      (iii) uncached RS256 / ES256 / EdDSA (--token-cache-size 0: every check verifies the signature);
   3. `openssl speed` verify/s;  4. Warden's RSS after 100k distinct cached tokens;
   5. overload: offered 1×, 1.5×, 2× the measured maximum with a deadline per call, then 0.5× (recovery):
-     goodput, answers after the deadline, shed calls, p99, RSS.
+     goodput, answers after the deadline, shed calls, p99, RSS;
+  6. DPoP: Warden CPU per check, bearer vs DPoP;  7. tracing: Warden CPU per cached check, tracing off vs sampled.
 Prints a Markdown table and writes bench/results/latest.md plus a dated copy.
 
 Placement (2 cores): the server side (Envoy --concurrency 1, Warden --threads 1) is pinned to one CPU with
@@ -258,6 +259,43 @@ class Envoy(Proc):
         wait_for(lambda: http_get(f"http://127.0.0.1:{self.admin}/ready")[1].strip() == "LIVE", 30, "envoy /ready", self.p)
 
 
+class Nginx(Proc):
+    """nginx from a bench/nginx template; CPU is the master's and its workers'."""
+
+    def __init__(self, template: str, run_dir: Path, cpus: str | None, **values):
+        self.port = free_port()
+        (run_dir / "www").mkdir(exist_ok=True)
+        (run_dir / "www" / "ok.txt").write_text("ok\n")
+        (run_dir / "nginx-tmp").mkdir(exist_ok=True)
+        text = string.Template((BENCH / "nginx" / template).read_text()).substitute(
+            LISTEN_PORT=self.port, RUN_DIR=run_dir, **values)
+        cfg = run_dir / ("nginx-" + template)
+        cfg.write_text(text)
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        super().__init__("nginx-" + template.split(".")[0],
+                         [binary, "-p", run_dir, "-c", cfg, "-g", f"daemon off; pid {run_dir}/nginx.pid; error_log {run_dir}/nginx-error.log warn;"],
+                         cpus, run_dir)
+        wait_for(lambda: _http_status(f"http://127.0.0.1:{self.port}/") in (200, 401, 403), 20, "nginx", self.p)
+
+    def cpu_seconds(self) -> float:
+        total = super().cpu_seconds()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.pid:  # ppid (field 4)
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return total
+
+
+def _http_status(url: str) -> int:
+    try:
+        return http_get(url, 1.0)[0]
+    except OSError:
+        return 0
+
+
 # ---------------------------------------------------------------- load generators
 
 def run(argv: list[str], timeout: float) -> str:
@@ -310,10 +348,12 @@ def grpc_frame(message: bytes) -> bytes:
     return b"\x00" + len(message).to_bytes(4, "big") + message
 
 
-def check_request(token: str | None) -> bytes:
+def check_request(token: str | None, traceparent: str | None = None) -> bytes:
     from harness.grpc_client import make_check_request
     headers = {"user-agent": "wrk", "accept": "*/*", "x-request-id": "0f2c1c56-4b1e-4a52-9a53-3c3f5b1c2a77",
                "x-forwarded-proto": "http"}
+    if traceparent:
+        headers["traceparent"] = traceparent
     if token:
         headers["authorization"] = f"Bearer {token}"
     return make_check_request("GET", "/bench", headers, host="127.0.0.1:8080").SerializeToString()
@@ -573,6 +613,62 @@ spec:
                 os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         self.results["dpop"] = res
 
+    def tracing(self):
+        """Warden CPU per cached check with tracing off, on with nothing sampled, and on with every check sampled
+        (one span each, exported over OTLP/HTTP to the test collector, harness/otlp.py, in this process on the
+        load CPU). The same cached bearer token each time, a distinct W3C traceparent per request; grpcio, 64 in
+        flight, as the DPoP phase."""
+        import grpc
+        from harness.grpc_client import make_check_request
+        from harness.otlp import Collector
+        n = self.a.tracing_requests
+        bearer = sign("RS256", load_or_create_keys()["RS256"], "trace-user", int(time.time()) + 3600)
+
+        def bodies(flags: str | None):
+            out = []
+            for i in range(n):
+                headers = {"authorization": f"Bearer {bearer}"}
+                if flags is not None:
+                    headers["traceparent"] = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-{flags}"
+                out.append(make_check_request("GET", "/bench", headers, host="127.0.0.1:8080").SerializeToString())
+            return out
+        collector = Collector.start()
+        res = {}
+        modes = (("tracing off", [], None), ("--otlp-endpoint, not sampled (traceparent flags 00)", ["--otlp-endpoint", collector.http_url], "00"),
+                 ("--otlp-endpoint, every check sampled (flags 01)", ["--otlp-endpoint", collector.http_url], "01"))
+        try:
+            for label, extra, flags in modes:
+                log(f"tracing: {label}")
+                with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir, extra) as w:
+                    work = bodies(flags)
+
+                    async def send_all(items):
+                        async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
+                            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
+                            it = iter(items)
+
+                            async def worker():
+                                for b in it:
+                                    await call(b, timeout=10)
+                            await asyncio.gather(*(worker() for _ in range(64)))
+                    if self.load_cpu:
+                        os.sched_setaffinity(0, {int(self.load_cpu)})
+                    try:
+                        asyncio.run(send_all(work[:2000]))  # warm-up: connections, token cache
+                        k0, c0 = w.checks(), w.cpu_seconds()
+                        asyncio.run(send_all(work))
+                        time.sleep(1.5)  # the export thread's last batch is Warden CPU too
+                        k1, c1 = w.checks(), w.cpu_seconds()
+                    finally:
+                        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+                    allowed = k1["allow"] - k0["allow"]
+                    res[label] = {"allowed": allowed, "cpu_us_per_check": (c1 - c0) / max(1, allowed) * 1e6,
+                                  "exported": w.metric("warden_trace_spans_exported_total") or 0}
+                    log(f"tracing {label}: {res[label]['cpu_us_per_check']:.1f} µs Warden CPU/check, {res[label]['exported']:.0f} spans exported")
+        finally:
+            collector.close()
+        self.results["tracing"] = res
+
     def envoy(self):
         s, conns = self.a.envoy_seconds, self.a.wrk_conns
         res = {}
@@ -619,6 +715,47 @@ spec:
                 res["half_rate"]["c*"] = self.fixed_rate(e, rate)
         log(f"half rate {rate:.0f}/s: p99 (a) {res['half_rate']['a']['p99_us']}µs, (c) {res['half_rate']['c']['p99_us']}µs")
         self.results["envoy"] = res
+
+    def fronts(self):
+        """The HTTP front door beside the gRPC path: nginx auth_request and Envoy http_service against the same
+        proxy with no auth and against Envoy's gRPC ext_authz (same policy, same token pool, wrk)."""
+        s, conns = self.a.envoy_seconds, self.a.wrk_conns
+        res = {}
+
+        def measure(label: str, proxy: Proc, w: Warden | None = None, url: str | None = None):
+            url = url or f"http://127.0.0.1:{proxy.port}/bench"
+            wrk(url, self.pool_file, 2, conns, self.load_cpu)  # warm-up: connections, token cache
+            p0, w0, k0 = proxy.cpu_seconds(), w.cpu_seconds() if w else 0.0, w.checks() if w else None
+            r = wrk(url, self.pool_file, s, conns, self.load_cpu)
+            p1, w1, k1 = proxy.cpu_seconds(), w.cpu_seconds() if w else 0.0, w.checks() if w else None
+            n = max(1, r["requests"])
+            r.update(proxy_cpu_us=(p1 - p0) / n * 1e6, warden_cpu_us=(w1 - w0) / n * 1e6 if w else 0.0)
+            if w:
+                checks = (k1["allow"] - k0["allow"]) + (k1["deny"] - k0["deny"])
+                r["warden_checks"] = checks
+                r["warden_cpu_us_per_check"] = (w1 - w0) / max(1, checks) * 1e6
+                r["warden_denied"] = k1["deny"] - k0["deny"]
+            if r["errors"]:
+                self.results["notes"].append(f"fronts {label}: {r['errors']} wrk errors/non-2xx of {r['requests']}")
+            res[label] = r
+            log(f"fronts {label}: {r['rps']:.0f} req/s, p50 {r['p50_us']:.0f}µs p99 {r['p99_us']:.0f}µs, errors {r['errors']}, "
+                f"CPU/request proxy {r['proxy_cpu_us']:.1f}µs + Warden {r['warden_cpu_us']:.1f}µs")
+
+        with Nginx("noauth.conf", self.run_dir, self.server_cpu) as n:
+            measure("n0", n)
+        http_port = free_port()
+        with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir, ["--http-listen", f"127.0.0.1:{http_port}"]) as w:
+            with Nginx("auth_request.conf", self.run_dir, self.server_cpu, WARDEN_HTTP_PORT=http_port) as n:
+                measure("n", n, w)
+            with Envoy(self.a.envoy, "noauth.yaml", self.run_dir, self.server_cpu) as e:
+                measure("a", e)
+            with Envoy(self.a.envoy, "ext_authz_http.yaml", self.run_dir, self.server_cpu, WARDEN_HTTP_PORT=http_port) as e:
+                measure("h", e, w)
+            with Envoy(self.a.envoy, "ext_authz.yaml", self.run_dir, self.server_cpu, WARDEN_PORT=w.port) as e:
+                measure("c", e, w)
+            # Warden alone: wrk straight at the Envoy endpoint (HTTP/1.1 keep-alive, the same requests Envoy sends).
+            measure("d", w, w, url=f"http://127.0.0.1:{http_port}/envoy/bench")
+        self.results["fronts"] = res
 
     def fixed_rate(self, e: Envoy, rate: float) -> dict:
         clients = self.a.rate_clients
@@ -746,6 +883,19 @@ spec:
                 lines += ["", f"A DPoP check costs **{d['cpu_us_per_check'] - b['cpu_us_per_check']:.1f} µs** more than the bearer check: "
                           "the proof's ES256 verify (see section 3 for OpenSSL's own cost), its JSON, the thumbprint, "
                           "ath (SHA-256 of the token) and the per-process replay cache.", ""]
+        if "tracing" in R:
+            T = R["tracing"]
+            lines += [f"## 7. Tracing: Warden CPU per cached check, {self.a.tracing_requests:,} CheckRequests per mode, grpcio, 64 in flight", "",
+                      "| mode | allowed | spans exported | Warden CPU / check |", "|---|---:|---:|---:|"]
+            for label, r in T.items():
+                lines.append(f"| {label} | {r['allowed']:,.0f} | {r['exported']:,.0f} | {r['cpu_us_per_check']:.1f} µs |")
+            if len(T) == 3:
+                off, unsampled, sampled = list(T.values())
+                rise = sampled["cpu_us_per_check"] - off["cpu_us_per_check"]
+                lines += ["", f"Every check sampled costs **{rise:+.1f} µs** per check over tracing off (reading the context, the span, "
+                          "its queueing, and the export thread's encoding and POST, included); with nothing sampled "
+                          f"{unsampled['cpu_us_per_check'] - off['cpu_us_per_check']:+.1f} µs.", ""]
+                targets.append(("Tracing: every check sampled ≤ 2 µs more Warden CPU per cached check", f"{rise:+.1f} µs", rise <= 2))
         if "overload" in R:
             V = R["overload"]
             lines += [f"## 5. Overload (direct gRPC, every check verifies RS256, deadline {V['deadline_ms']} ms via `grpc-timeout`)", "",
@@ -807,6 +957,31 @@ spec:
                           f"(the cache's own estimate: {est:,.0f} bytes)."]
             lines.append("")
             targets.append(("RSS ≤ 64 MiB after 100k distinct tokens (default bounds)", f"{M['rss_kib'] / 1024:.1f} MiB", M["rss_kib"] <= 64 * 1024))
+        if "fronts" in R:
+            F = R["fronts"]
+            lines += ["## 8. Front doors (nginx `auth_request`, Envoy `http_service`, Envoy gRPC)", "",
+                      f"wrk `-c{self.a.wrk_conns}`, {self.a.envoy_seconds} s, the RS256 token pool, every setup answering a static "
+                      "200 (no upstream process); one Warden (`--threads 1`, `--http-listen`) behind each. "
+                      "Warden CPU / check is its CPU time over the checks it answered.", "",
+                      "| setup | req/s | p50 | p99 | proxy CPU / req | Warden CPU / check |", "|---|---:|---:|---:|---:|---:|"]
+            names = {"n0": "(n0) nginx, no auth", "n": "(n) nginx `auth_request` → Warden `/auth-request`",
+                     "a": "(a) Envoy, no auth", "h": "(h) Envoy `http_service` → Warden `/envoy`",
+                     "c": "(c) Envoy gRPC ext_authz → Warden",
+                     "d": "(d) wrk → Warden `/envoy` directly (no proxy)"}
+            for key in ("n0", "n", "a", "h", "c", "d"):
+                r = F.get(key)
+                if not r:
+                    continue
+                wc = f"{r['warden_cpu_us_per_check']:.1f} µs" if "warden_cpu_us_per_check" in r else "–"
+                proxy_cpu = f"{r['proxy_cpu_us']:.1f} µs" if key != "d" else "–"
+                lines.append(f"| {names[key]} | {r['rps']:,.0f} | {us(r['p50_us'])} | {us(r['p99_us'])} | {proxy_cpu} | {wc} |")
+            lines.append("")
+            if all(k in F for k in ("n", "h", "c")):
+                grpc = F["c"]["warden_cpu_us_per_check"]
+                worst = max(F["n"]["warden_cpu_us_per_check"], F["h"]["warden_cpu_us_per_check"])
+                targets.append(("Front doors: Warden CPU per HTTP check ≤ per gRPC check + 2 µs",
+                                f"nginx {F['n']['warden_cpu_us_per_check']:.1f} µs, Envoy HTTP {F['h']['warden_cpu_us_per_check']:.1f} µs "
+                                f"vs gRPC {grpc:.1f} µs", worst <= grpc + 2))
         lines += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
         def verdict(t):
             if len(t) > 3 and t[3]:
@@ -834,7 +1009,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--warden", default=str(ROOT / ".build/release/warden"))
     ap.add_argument("--envoy", default=str(ROOT / ".venv/bin/envoy"))
-    ap.add_argument("--only", default="crypto,direct,memory,overload,dpop,envoy", help="comma-separated phases")
+    ap.add_argument("--only", default="crypto,direct,memory,overload,dpop,tracing,envoy,fronts", help="comma-separated phases")
+    ap.add_argument("--tracing-requests", type=int, default=20000)
     ap.add_argument("--dpop-requests", type=int, default=20000)
     ap.add_argument("--overload-seconds", type=int, default=5)
     ap.add_argument("--overload-deadline-ms", type=int, default=250)
@@ -884,8 +1060,12 @@ def main():
             b.overload()
         if "dpop" in phases:
             b.dpop()
+        if "tracing" in phases:
+            b.tracing()
         if "envoy" in phases:
             b.envoy()
+        if "fronts" in phases:
+            b.fronts()
     finally:
         for p in list(ALL):
             p.stop()

@@ -29,7 +29,7 @@ common=(-swift-version 6 -O -g -parse-as-library -package-name warden -sanitize=
 
 # module: dependency order matters.
 # WardenExtAuthz sits on the Check path (WardenAuthz → WardenJWKS, which links libcurl).
-modules=(WardenSync WardenJSON WardenProtobuf WardenYAML WardenPolicy WardenCrypto WardenJWT WardenJWKS WardenAuthz WardenExtAuthz)
+modules=(WardenSync WardenJSON WardenProtobuf WardenYAML WardenPolicy WardenCrypto WardenJWT WardenJWKS WardenIntrospection WardenTrace WardenAuthz WardenExtAuthz WardenHTTPAuthz)
 
 build_module() {
     local name=$1 stamp=$out/obj/$1.o

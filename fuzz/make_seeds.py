@@ -35,6 +35,13 @@ def uint(n: int) -> str:
 
 
 def main() -> None:
+    # HTTPAuthz: the target, then `name: value` lines (fuzz/targets/HTTPAuthz.swift)
+    put("HTTPAuthz", b"/forward-auth\nx-forwarded-method: GET\nx-forwarded-uri: /public/..//orders?x=%2F\n"
+                     b"x-forwarded-host: shop.example\nx-forwarded-proto: https\nauthorization: Bearer abc\n")
+    put("HTTPAuthz", b"/auth-request\nx-original-method: POST\nx-original-uri: /orders/7\nx-forwarded-host: shop\n"
+                     b"x-forwarded-uri: /public\nx-warden-client-address: [2001:db8::1]:443\n")
+    put("HTTPAuthz", b"/envoy/orders?access_token=abc\nhost: shop.example\nx-forwarded-proto: http\nx-warden-sni: shop.example\n")
+
     # CheckRequest
     put("CheckRequest", make_check_request().SerializeToString())
     put("CheckRequest", make_check_request("POST", "/api/v1/items?x=1", {"authorization": "Bearer abc.def.ghi",

@@ -4,11 +4,16 @@ Starts, all on 127.0.0.1 and all stopped at the end:
   * a small OpenID identity provider: signing keys generated on the spot, JWKS served over HTTP;
   * Warden with the demo policies (deploy/demo/policies, pointed at that IdP's JWKS);
   * an upstream app that answers with the headers it received;
-  * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden);
-then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw.
+  * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden), with its
+    OpenTelemetry tracer on, and a small OTLP collector that both Envoy and Warden (--otlp-endpoint) export to
+    — or, with --front nginx|caddy|envoy-http, the proxy of deploy/nginx/nginx.conf, deploy/caddy/Caddyfile or
+    deploy/envoy/envoy-http.yaml, asking Warden's HTTP front door;
+then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw,
+and (with Envoy) the trace tree of one request (Envoy's spans with Warden's span inside).
 
-Usage: .venv/bin/python scripts/demo.py [--keep]
+Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx|caddy|envoy-http]
   --keep   leave everything running afterwards (Ctrl-C stops it) and print curl commands to try.
+  --front  the proxy in front of the app (default envoy; `make demo FRONT=nginx`).
 Needs the Warden binary: $WARDEN_BIN, else .build/release/warden (make build).
 """
 from __future__ import annotations
@@ -32,7 +37,9 @@ from harness import httpclient, process  # noqa: E402
 from harness.deploy import MAIN as ENVOY_CONFIG  # noqa: E402
 from harness.envoy import Envoy, load_for_rig  # noqa: E402
 from harness.idp import IdP  # noqa: E402
+from harness.otlp import Collector, add_envoy_tracing, trace_tree  # noqa: E402
 from harness.policy_render import load_policy_dir, render_policies  # noqa: E402
+from harness.proxies import CADDYFILE, ENVOY_HTTP, NGINX_CONF, Caddy, Nginx, envoy_http_config  # noqa: E402
 from harness.tokens import Minter  # noqa: E402
 from harness.upstream import EchoUpstream  # noqa: E402
 from harness.warden import Warden  # noqa: E402
@@ -42,7 +49,8 @@ ISSUER = "https://demo.warden.local"  # as in deploy/demo/policies/request-authe
 AUDIENCE = "orders-api"
 # Headers every request carries that say nothing about Warden: left out of the printout.
 NOISE = {"host", "user-agent", "content-length", "x-request-id", "x-envoy-expected-rq-timeout-ms",
-         "x-forwarded-proto", "x-forwarded-for", "x-envoy-external-address", "accept", "accept-encoding"}
+         "x-forwarded-proto", "x-forwarded-for", "x-envoy-external-address", "accept", "accept-encoding",
+         "traceparent", "tracestate"}
 
 
 @dataclass
@@ -86,7 +94,7 @@ def steps(minter: Minter) -> list[Step]:
     ]
 
 
-def run_step(number: int, step: Step, envoy: Envoy, upstream: EchoUpstream) -> bool:
+def run_step(number: int, step: Step, envoy, upstream: EchoUpstream) -> bool:
     headers = dict(step.headers)
     if step.token:
         headers["authorization"] = f"Bearer {step.token}"
@@ -112,7 +120,7 @@ def run_step(number: int, step: Step, envoy: Envoy, upstream: EchoUpstream) -> b
         if not any(n == "authorization" for n, _ in received):
             say("      (no authorization header: Warden stripped the token)")
     else:
-        say("    upstream received: nothing (the request was stopped at Envoy)")
+        say("    upstream received: nothing (the request was stopped at the proxy)")
     if step.note:
         say(f"    why: {step.note}")
     ok = response.status == step.expect
@@ -122,7 +130,30 @@ def run_step(number: int, step: Step, envoy: Envoy, upstream: EchoUpstream) -> b
     return ok
 
 
-def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
+def show_trace(envoy: Envoy, upstream: EchoUpstream, collector: Collector, token: str) -> bool:
+    """One more allowed request, then its trace as the collector received it from Envoy and Warden."""
+    upstream.clear()
+    response = httpclient.request("GET", envoy.url("/orders"), headers={"authorization": f"Bearer {token}"})
+    traceparent = upstream.last()["headers"].get("traceparent", "") if upstream.count() else ""
+    say("Trace of GET /orders (Envoy's OpenTelemetry tracer and Warden's --otlp-endpoint, one collector):")
+    if response.status != 200 or len(traceparent.split("-")) != 4:
+        say(f"    no trace: status {response.status}, traceparent {traceparent!r}")
+        return False
+    trace_id = traceparent.split("-")[1]
+    try:
+        spans = collector.wait_for(lambda s: sum(x.trace_id == trace_id for x in s) >= 3, timeout=10,
+                                   what="the request's spans")
+    except AssertionError as error:
+        say(f"    {error}")
+        return False
+    for line in trace_tree(spans, trace_id):
+        say("    " + line)
+    say("    why: Warden's span is a child of Envoy's ext_authz call (the context rides in the call's gRPC metadata)")
+    say()
+    return True
+
+
+def next_steps(binary: str, envoy, token: str | None) -> None:
     help_text = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10).stdout
     say("What to try next:")
     if envoy and token:
@@ -132,6 +163,7 @@ def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
     if "explain" in help_text:
         say("  warden explain --help     why a request would be allowed or denied, rule by rule")
     say("  deploy/envoy/envoy.yaml   Envoy in front of your app, asking Warden (mTLS variant beside it)")
+    say("  deploy/nginx/, deploy/caddy/, deploy/envoy/envoy-http.yaml   other front doors (README: Front doors)")
     say("  kubectl apply -k deploy/kubernetes/overlays/sidecar   Warden + Envoy as sidecars of your app")
     say("  kubectl apply -k deploy/kubernetes/overlays/central   a shared Warden (mTLS, PDB, HPA) for gateways")
     say("  deploy/istio/             Warden as Istio's CUSTOM authorization provider")
@@ -142,6 +174,8 @@ def next_steps(binary: str, envoy: Envoy | None, token: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Warden's five-minute tour")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    parser.add_argument("--front", choices=["envoy", "nginx", "caddy", "envoy-http"], default="envoy",
+                        help="the proxy in front of the app")
     options = parser.parse_args()
     binary = warden_binary()
     work = Path(tempfile.mkdtemp(prefix="warden-demo-"))
@@ -172,21 +206,45 @@ def main() -> int:
         upstream = EchoUpstream()
         running.append(upstream)
         say(f"upstream   {upstream.url}  (answers with the headers it received)")
+        collector = Collector.start()
+        running.append(collector)
+        say(f"collector  OTLP/gRPC 127.0.0.1:{collector.grpc_port} (Envoy), OTLP/HTTP {collector.http_url} (Warden)")
         policies = render_policies(load_policy_dir(POLICIES), work / "policies", jwks_uri=idp.jwks_uri)
-        warden = Warden(policies, binary=binary, work_dir=work / "warden", extra_args=["--debug-headers"])
+        http = options.front != "envoy"
+        warden = Warden(policies, binary=binary, work_dir=work / "warden",
+                        extra_args=["--debug-headers", "--otlp-endpoint", collector.http_url],
+                        http=http, http_trusted_headers="all" if http else None)
         running.append(warden)
-        say(f"Warden     grpc {warden.address}, admin {warden.admin_url}  "
-            f"(policies: {POLICIES.relative_to(ROOT)}, keys from the IdP)")
-        envoy = Envoy(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
-                      work_dir=work / "envoy", log_level="warn")
-        running.append(envoy)
-        say(f"Envoy      {envoy.base_url}  ({ENVOY_CONFIG.relative_to(ROOT)}: ext_authz → Warden → upstream)")
+        say(f"Warden     grpc {warden.address}, admin {warden.admin_url}"
+            + (f", HTTP front door {warden.http_url}" if http else "")
+            + f"  (policies: {POLICIES.relative_to(ROOT)}, keys from the IdP)")
+        if options.front == "nginx":
+            envoy = Nginx(work / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
+            running.append(envoy)
+            say(f"nginx      {envoy.base_url}  ({NGINX_CONF.relative_to(ROOT)}: auth_request → Warden → upstream)")
+        elif options.front == "caddy":
+            envoy = Caddy(work / "caddy", warden_http_port=warden.http_port, upstream_port=upstream.port)
+            running.append(envoy)
+            say(f"Caddy      {envoy.base_url}  ({CADDYFILE.relative_to(ROOT)}: forward_auth → Warden → upstream)")
+        elif options.front == "envoy-http":
+            envoy = Envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
+                                            upstream_port=upstream.port), work_dir=work / "envoy", log_level="warn")
+            running.append(envoy)
+            say(f"Envoy      {envoy.base_url}  ({ENVOY_HTTP.relative_to(ROOT)}: ext_authz http_service → Warden → upstream)")
+        else:
+            envoy = Envoy(add_envoy_tracing(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
+                                            collector.grpc_port),
+                          work_dir=work / "envoy", log_level="warn")
+            running.append(envoy)
+            say(f"Envoy      {envoy.base_url}  ({ENVOY_CONFIG.relative_to(ROOT)}: ext_authz → Warden → upstream)")
         say(f"tokens     issuer {ISSUER}, audience {AUDIENCE}, subject alice")
         say()
         minter = Minter(idp, audience=AUDIENCE)
         for number, step in enumerate(steps(minter), start=1):
             ok &= run_step(number, step, envoy, upstream)
         token = minter.mint(iss=ISSUER, scope="orders:read orders:write", exp_in=3600)
+        if options.front == "envoy":  # the HTTP front doors have no tracer in front
+            ok &= show_trace(envoy, upstream, collector, token)
         say("All requests behaved as documented." if ok else "Some requests did NOT behave as documented.")
         say()
         next_steps(binary, envoy if options.keep else None, token if options.keep else None)

@@ -1,25 +1,17 @@
-internal import CMicroHTTPD
-internal import CWardenShims
-import WardenSync
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import WardenHTTPServer
 
-/// A small HTTP/1.1 server for Warden's admin endpoints, backed by libmicrohttpd.
+/// Warden's admin endpoints (`/healthz`, `/readyz`, `/metrics`, `/config_dump`) on an ``HTTPServer``.
 ///
-/// It binds only to the address it is given, serves requests on one internal polling thread and
-/// answers each with the handler's response. Request bodies are read and discarded.
-/// The handler runs on that thread: keep it short and never call ``stop()`` from inside it.
+/// It binds only to the address it is given, serves requests on one polling thread and answers each
+/// with the handler's response. Request bodies are read and discarded. The handler runs on that
+/// thread: keep it short and never call ``stop()`` from inside it.
 public final class AdminServer: Sendable {
     /// The bound port (the ephemeral one the kernel chose when the listen address said port 0).
-    public let port: Int
+    public var port: Int { server.port }
     /// The bound host, as an IP literal.
-    public let host: String
+    public var host: String { server.host }
 
-    private let handlerBox: HandlerBox
-    private let daemon: Locked<DaemonHandle?>
+    private let server: HTTPServer
 
     /// Starts listening on `listen` ("host:port"; port 0 picks a free port).
     /// - Parameters:
@@ -33,118 +25,70 @@ public final class AdminServer: Sendable {
         connectionTimeoutSeconds: Int = 10,
         handler: @escaping @Sendable (AdminRequest) -> AdminResponse
     ) throws(AdminServerError) {
-        let address = try ListenAddress(parsing: listen)
-        let box = HandlerBox(handler: handler)
-        var failure: Int32 = 0
-        let started = address.withSockAddr { sockaddr in
-            warden_mhd_start(
-                sockaddr, address.family == .ipv6 ? 1 : 0,
-                UInt32(clamping: max(1, connectionLimit)), UInt32(clamping: max(1, connectionTimeoutSeconds)),
-                { cls, connection, url, method, _, _, uploadDataSize, connectionContext in
-                    adminAccessHandler(cls, connection, url, method, uploadDataSize, connectionContext)
-                },
-                Unmanaged.passUnretained(box).toOpaque(), &failure)
-        }
-        guard let started else {
-            switch failure {
-            case EADDRINUSE: throw .addressInUse(address.display)
-            case EADDRNOTAVAIL: throw .addressNotAvailable(address.display)
-            case EACCES, EPERM: throw .permissionDenied(address.display)
-            default: throw .startFailed(address.display, errno: failure)
+        var configuration = HTTPServer.Configuration(listen: listen)
+        configuration.connectionLimit = connectionLimit
+        configuration.idleTimeoutSeconds = connectionTimeoutSeconds
+        do {
+            server = try HTTPServer(configuration: configuration) { request, responder in
+                responder.respond(handler(AdminRequest(request)).serverResponse)
             }
+        } catch {
+            throw AdminServerError(error)
         }
-        let handle = DaemonHandle(pointer: started)
-        self.handlerBox = box
-        self.daemon = Locked(handle)
-        self.host = address.host
-        let bound = Int(warden_mhd_bound_port(started))
-        self.port = bound != 0 ? bound : Int(address.port)
     }
 
     /// Stops accepting, closes every connection and joins the polling thread. Idempotent.
     /// The port is free again when this returns.
     public func stop() {
-        let handle = daemon.withLock { current -> DaemonHandle? in
-            defer { current = nil }
-            return current
+        server.stop()
+    }
+}
+
+extension AdminRequest {
+    /// The admin view of a request: the path and query arguments percent-decoded (`+` in the query is
+    /// a space), headers by lower-cased name with the last value winning.
+    init(_ request: HTTPServerRequest) {
+        var query: [String: String] = [:]
+        for pair in (request.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = percentDecoded(parts[0], plusIsSpace: true)
+            query[name] = parts.count > 1 ? percentDecoded(parts[1], plusIsSpace: true) : ""
         }
-        if let handle { MHD_stop_daemon(handle.pointer) }
-    }
-
-    deinit {
-        stop()
-        withExtendedLifetime(handlerBox) {}
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name] = field.value }
+        self.init(method: request.method, path: percentDecoded(request.path), query: query, headers: headers)
     }
 }
 
-/// The `struct MHD_Daemon *`; only `AdminServer` touches it, under its mutex.
-private struct DaemonHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
+extension AdminResponse {
+    var serverResponse: HTTPServerResponse {
+        HTTPServerResponse(status: status,
+                           headers: [HTTPField("Content-Type", contentType)] + headers.map { HTTPField($0.name, $0.value) },
+                           body: body)
+    }
 }
 
-/// Owned by `AdminServer`; libmicrohttpd holds an unretained pointer to it while the daemon runs.
-private final class HandlerBox: Sendable {
-    let handler: @Sendable (AdminRequest) -> AdminResponse
-    init(handler: @escaping @Sendable (AdminRequest) -> AdminResponse) { self.handler = handler }
+/// `%XX` sequences decoded as UTF-8 (invalid sequences kept as sent).
+private func percentDecoded<S: StringProtocol>(_ text: S, plusIsSpace: Bool = false) -> String {
+    var bytes: [UInt8] = []
+    var utf8 = Array(text.utf8)[...]
+    while let byte = utf8.popFirst() {
+        if byte == UInt8(ascii: "%"), utf8.count >= 2,
+           let high = hexValue(utf8[utf8.startIndex]), let low = hexValue(utf8[utf8.startIndex + 1]) {
+            bytes.append(high << 4 | low)
+            utf8 = utf8.dropFirst(2)
+        } else {
+            bytes.append(plusIsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
-/// libmicrohttpd's access handler: called first when the headers arrive (we only mark the
-/// connection), then once per body chunk (discarded), then once more when the request is complete.
-private func adminAccessHandler(
-    _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
-    _ url: UnsafePointer<CChar>?, _ method: UnsafePointer<CChar>?,
-    _ uploadDataSize: UnsafeMutablePointer<Int>?,
-    _ connectionContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-) -> MHD_Result {
-    guard let cls, let connection, let connectionContext else { return .NO }
-    if connectionContext.pointee == nil {
-        connectionContext.pointee = UnsafeMutableRawPointer(bitPattern: 1)
-        return .YES
+private func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+    default: nil
     }
-    if let uploadDataSize, uploadDataSize.pointee != 0 {
-        uploadDataSize.pointee = 0
-        return .YES
-    }
-    let box = Unmanaged<HandlerBox>.fromOpaque(cls).takeUnretainedValue()
-    let request = AdminRequest(
-        method: method.map { String(cString: $0) } ?? "",
-        path: url.map { String(cString: $0) } ?? "/",
-        query: connectionValues(connection, kind: .GET_ARGUMENT_KIND, lowercaseKeys: false),
-        headers: connectionValues(connection, kind: .HEADER_KIND, lowercaseKeys: true))
-    return queue(box.handler(request), on: connection)
-}
-
-private final class ValueCollector {
-    var values: [String: String] = [:]
-    let lowercaseKeys: Bool
-    init(lowercaseKeys: Bool) { self.lowercaseKeys = lowercaseKeys }
-}
-
-private func connectionValues(_ connection: OpaquePointer, kind: MHD_ValueKind, lowercaseKeys: Bool) -> [String: String] {
-    let collector = ValueCollector(lowercaseKeys: lowercaseKeys)
-    withExtendedLifetime(collector) {
-        _ = MHD_get_connection_values(connection, kind, { cls, _, key, value in
-            guard let cls, let key else { return .YES }
-            let collector = Unmanaged<ValueCollector>.fromOpaque(cls).takeUnretainedValue()
-            let name = String(cString: key)
-            collector.values[collector.lowercaseKeys ? name.lowercased() : name] = value.map { String(cString: $0) } ?? ""
-            return .YES
-        }, Unmanaged.passUnretained(collector).toOpaque())
-    }
-    return collector.values
-}
-
-private func queue(_ response: AdminResponse, on connection: OpaquePointer) -> MHD_Result {
-    var body = response.body
-    let created = body.withUnsafeMutableBytes { bytes in
-        MHD_create_response_from_buffer(bytes.count, bytes.baseAddress, .RESPMEM_MUST_COPY)
-    }
-    guard let created else { return .NO }
-    defer { MHD_destroy_response(created) }
-    _ = MHD_add_response_header(created, "Content-Type", response.contentType)
-    for header in response.headers {
-        _ = MHD_add_response_header(created, header.name, header.value)
-    }
-    let status = (100...599).contains(response.status) ? UInt32(response.status) : 500
-    return MHD_queue_response(connection, status, created)
 }

@@ -1,3 +1,5 @@
+import WardenHTTPServer
+
 /// Why the admin listener could not start. One case per cause.
 public enum AdminServerError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The listen string is not `host:port` with an IP literal (or `localhost`) and a port in 0...65535.
@@ -18,6 +20,18 @@ public enum AdminServerError: Error, Equatable, Sendable, CustomStringConvertibl
         case .addressNotAvailable(let a): "admin listen address \(a) is not available on this host"
         case .permissionDenied(let a): "permission denied binding admin listener to \(a)"
         case .startFailed(let a, let e): "admin listener on \(a) failed to start (errno \(e))"
+        }
+    }
+}
+
+extension AdminServerError {
+    init(_ error: HTTPServerError) {
+        switch error {
+        case .invalidAddress(let a): self = .invalidAddress(a)
+        case .addressInUse(let a): self = .addressInUse(a)
+        case .addressNotAvailable(let a): self = .addressNotAvailable(a)
+        case .permissionDenied(let a): self = .permissionDenied(a)
+        case .startFailed(let a, let e): self = .startFailed(a, errno: e)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import WardenIntrospection
 import WardenJSON
 import WardenJWKS
 import WardenJWT
@@ -15,6 +16,8 @@ struct Authenticator: Sendable {
     let keyStore: JWKSStore
     let cache: TokenCache
     let options: AuthzOptions
+    /// Asks RFC 7662 endpoints about opaque tokens (for issuers whose TokenPolicy names one).
+    let introspector: Introspector
 
     /// Every token's trace in extraction order, the index of the one whose failure answers (if any),
     /// and the nanoseconds spent waiting for keys.
@@ -126,6 +129,11 @@ struct Authenticator: Sendable {
             jwt = cached.jwt
         } else {
             do { jwt = try UnverifiedJWT.parse(token.token, maxBytes: options.maxTokenBytes) } catch {
+                // Not a JWS at all (no three segments; a JWE stays refused): an opaque token, which an issuer
+                // reading this location may vouch for by introspection.
+                if case .malformed(.notCompact) = error, let provider = scope.introspector(at: token.location) {
+                    return introspect(token, provider: provider, now: now, caller: caller, trace: trace, completion: completion)
+                }
                 return completion(trace(nil, nil, nil, .rejected(error)), 0)
             }
         }
@@ -140,6 +148,13 @@ struct Authenticator: Sendable {
         } catch {
             return completion(trace(jwt, provider, nil, .rejected(error)), 0)
         }
+        // A revocation check after the signature (and the token cache) said yes, when the issuer asks for it.
+        let answer: @Sendable (TokenTrace, UInt64) -> Void
+        if provider.introspectsJWTs {
+            answer = { [self] t, waited in checkNotRevoked(token, t, waited: waited, provider: provider, caller: caller, completion: completion) }
+        } else {
+            answer = completion
+        }
 
         let finish: @Sendable (KeySnapshot, UInt64, @escaping @Sendable (TokenTrace, UInt64) -> Void) -> Void = { snapshot, waited, completion in
             if let cached, cache.answers(cached, for: snapshot) {
@@ -150,7 +165,7 @@ struct Authenticator: Sendable {
                 let verified = VerifiedJWT(jwt, verifiedBy: key.fingerprint, fromCache: false)
                 cache.insert(token.token, jwt: jwt, verified: verified, snapshot: snapshot, now: now)
                 completion(trace(jwt, provider, snapshot, .verified(verified)), waited)
-            } catch .unknownKid(let kid) where provider.source.canRefetch {
+            } catch .unknownKid(let kid) where provider.source.canRefetch && caller.waitsForKeys {
                 // A kid we do not know may be a rotation: one rate-limited, coalesced refetch — answered from
                 // the keys at hand if it cannot finish before the caller's deadline.
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -177,10 +192,13 @@ struct Authenticator: Sendable {
             }
         }
         if let snapshot = provider.slot.snapshot(now: now) {
-            return finish(snapshot, 0, completion)
+            return finish(snapshot, 0, answer)
+        }
+        guard caller.waitsForKeys else {
+            return answer(trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys at hand (a dry-run check never waits for keys)"))), 0)
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+        let (keysDone, arm) = Self.bounded(answer, caller: caller) { why in
             (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller \(why)"))),
              DispatchTime.now().uptimeNanoseconds - start)
         }
@@ -190,9 +208,69 @@ struct Authenticator: Sendable {
             guard let snapshot else {
                 let why = caller.cancellation?.isCancelled == true ? "no keys arrived before the caller\(GiveUp.cancelled)"
                     : keyStore.status(for: provider.source)?.lastError?.description ?? "no keys fetched yet"
-                return completion(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
+                return keysDone(trace(jwt, provider, nil, .rejected(.jwksUnavailable(why))), waited)
             }
-            finish(snapshot, waited, completion)
+            finish(snapshot, waited, keysDone)
+        }
+    }
+
+    /// An opaque token: the provider's introspection endpoint says whether it is active (RFC 7662) and
+    /// with which claims; those then pass the same claim, TokenPolicy and (later) binding checks as a JWT of
+    /// that issuer. A missing or unusable answer fails closed; the wait ends at the caller's deadline.
+    private func introspect(_ token: ExtractedToken, provider: JWTProvider, now: Double, caller: CallerLimits,
+                            trace: @escaping @Sendable (UnverifiedJWT?, JWTProvider?, KeySnapshot?, TokenTrace.Outcome, TokenCache.Entry?) -> TokenTrace,
+                            completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
+        guard let endpoint = provider.introspection else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+            (trace(nil, provider, nil, .rejected(.introspectionFailed("no answer before the caller\(why)")), nil),
+             DispatchTime.now().uptimeNanoseconds - start)
+        }
+        defer { arm() }
+        let issuer = provider.rule.issuer
+        introspector.introspect(token.token, at: endpoint, cachedOnly: !caller.waitsForKeys) { outcome in
+            let waited = DispatchTime.now().uptimeNanoseconds - start
+            switch outcome {
+            case .failed(let e):
+                completion(trace(nil, provider, nil, .rejected(.introspectionFailed(e.description)), nil), waited)
+            case .inactive:
+                completion(trace(nil, provider, nil, .rejected(.tokenInactive), nil), waited)
+            case .active(var claims, let answer, _):
+                // RFC 7662 §2.2: `iss` is optional; the endpoint speaks for the issuer it is configured for.
+                if claims["iss"] == nil { claims["iss"] = .string(issuer) }
+                do throws(JWTError) {
+                    let jwt = try UnverifiedJWT.introspected(claims: claims, answer: answer, endpoint: endpoint.url)
+                    try jwt.checkClaims(provider.requirements, now: now)
+                    try provider.constraints?.check(jwt)
+                    completion(trace(jwt, provider, nil, .verified(VerifiedJWT(introspected: jwt)), nil), waited)
+                } catch {
+                    completion(trace(nil, provider, nil, .rejected(error), nil), waited)
+                }
+            }
+        }
+    }
+
+    /// A verified JWT of an issuer with `introspectJWTs`: the endpoint must still call it active (RFC 7662
+    /// as a revocation check); otherwise, or without an answer, the token is rejected (fail closed).
+    private func checkNotRevoked(_ token: ExtractedToken, _ verified: TokenTrace, waited: UInt64, provider: JWTProvider, caller: CallerLimits,
+                                 completion: @escaping @Sendable (TokenTrace, UInt64) -> Void) {
+        guard verified.verified != nil, let endpoint = provider.introspection else { return completion(verified, waited) }
+        @Sendable func rejected(_ e: JWTError) -> TokenTrace {
+            TokenTrace(location: verified.location, byteCount: verified.byteCount, jwt: verified.jwt ?? verified.cached?.jwt,
+                       provider: verified.provider, keys: verified.keys, outcome: .rejected(e))
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (completion, arm) = Self.bounded(completion, caller: caller) { why in
+            (rejected(.introspectionFailed("no answer before the caller\(why)")), waited + DispatchTime.now().uptimeNanoseconds - start)
+        }
+        defer { arm() }
+        introspector.introspect(token.token, at: endpoint, cachedOnly: !caller.waitsForKeys) { outcome in
+            let total = waited + DispatchTime.now().uptimeNanoseconds - start
+            switch outcome {
+            case .active: completion(verified, total)
+            case .inactive: completion(rejected(.tokenInactive), total)
+            case .failed(let e): completion(rejected(.introspectionFailed(e.description)), total)
+            }
         }
     }
 
@@ -245,10 +323,14 @@ enum GiveUp: CustomStringConvertible {
 public struct CallerLimits: Sendable {
     public var deadline: UInt64?
     public var cancellation: Cancellation?
+    /// false for a dry-run check: keys not at hand (a cold source) and an unknown `kid` are answered at
+    /// once from what the slot holds, so the authenticator completes before it returns.
+    public var waitsForKeys: Bool
 
-    public init(deadline: UInt64? = nil, cancellation: Cancellation? = nil) {
+    public init(deadline: UInt64? = nil, cancellation: Cancellation? = nil, waitsForKeys: Bool = true) {
         self.deadline = deadline
         self.cancellation = cancellation
+        self.waitsForKeys = waitsForKeys
     }
 }
 

@@ -16,6 +16,8 @@ public final class CheckMetrics: Sendable {
     }
 
     let byReason = ReasonCode.allCases.map { _ in Counter() }
+    /// Per front door: allowed, denied.
+    let byFrontDoor = FrontDoor.allCases.map { _ in (allowed: Counter(), denied: Counter()) }
     /// Per bucket (not cumulative); the last counts checks slower than every bound.
     let latency = (0...CheckMetrics.latencyBuckets.count).map { _ in Counter() }
     let latencyNanos = Counter()
@@ -26,12 +28,19 @@ public final class CheckMetrics: Sendable {
     let droppedHeaders = Counter()
     let shed = Counter()
     let cancelled = Counter()
+    /// `warden_policy_decisions_total{namespace,name,action,result}` (`PolicyCounters`).
+    public let policyDecisions = LabeledCounters(labels: PolicyCounters.labels)
+    /// `warden_dry_run_decisions_total{resource,would}`: per dry-run token resource in scope, what each
+    /// check would have been answered (`allow`, `deny_401`, `deny_403`, …).
+    public let dryRunDecisions = LabeledCounters(labels: ["resource", "would"])
 
     public init() {}
 
     /// Counts one answered check.
     func record(_ record: DecisionRecord) {
         byReason[record.reasonCode.index].add()
+        let door = byFrontDoor[record.frontDoor.index]
+        (record.reasonCode.isAllowed ? door.allowed : door.denied).add()
         let nanos = record.decidedAt &- record.receivedAt
         var bucket = 0
         while bucket < Self.bucketNanos.count, nanos > Self.bucketNanos[bucket] { bucket += 1 }
@@ -57,6 +66,12 @@ public final class CheckMetrics: Sendable {
 
     /// Checks answered with `reason` so far.
     public func checks(_ reason: ReasonCode) -> Int { byReason[reason.index].load }
+
+    /// Checks answered through `frontDoor` so far, allowed or denied.
+    public func checks(through frontDoor: FrontDoor, allowed: Bool) -> Int {
+        let door = byFrontDoor[frontDoor.index]
+        return (allowed ? door.allowed : door.denied).load
+    }
 
     /// Checks being decided now.
     public var checksInFlight: Int { inFlight.load }

@@ -18,11 +18,13 @@ public final class CheckPlan: Sendable {
     public let metadataNamespaces: Set<String>
     let defaultPlan: ScopePlan
     private let options: AuthzOptions
+    private let metrics: CheckMetrics
     /// Key slot per source named by any rule of `policies` (any scope: routes can select others).
     private let slots: [JWKSSource: KeySlot]
     private let otherScopes = Locked<[WorkloadScope: ScopePlan]>([:])
 
-    init(policies: PolicySet, number: Int, defaultScope: WorkloadScope, options: AuthzOptions, keyStore: JWKSStore) {
+    init(policies: PolicySet, number: Int, defaultScope: WorkloadScope, options: AuthzOptions, keyStore: JWKSStore, metrics: CheckMetrics) {
+        self.metrics = metrics
         self.policies = policies
         self.number = number
         self.defaultScope = defaultScope
@@ -43,7 +45,7 @@ public final class CheckPlan: Sendable {
         var slots: [JWKSSource: KeySlot] = [:]
         for source in order { slots[source] = keyStore.register(source, fetchTimeout: timeouts[source]) }
         self.slots = slots
-        defaultPlan = ScopePlan(effective: policies.effective(for: defaultScope), options: options) { slots[$0.keySource(options: options)]! }
+        defaultPlan = ScopePlan(effective: policies.effective(for: defaultScope), options: options, metrics: metrics) { slots[$0.keySource(options: options)]! }
     }
 
     /// Every key source the plan's rules name.
@@ -62,7 +64,7 @@ public final class CheckPlan: Sendable {
     func plan(for scope: WorkloadScope) -> ScopePlan {
         if scope == defaultScope { return defaultPlan }
         if let hit = otherScopes.withLock({ $0[scope] }) { return hit }
-        let compiled = ScopePlan(effective: policies.effective(for: scope), options: options) { [slots, options] in
+        let compiled = ScopePlan(effective: policies.effective(for: scope), options: options, metrics: metrics) { [slots, options] in
             slots[$0.keySource(options: options)]!
         }
         otherScopes.withLock { cache in

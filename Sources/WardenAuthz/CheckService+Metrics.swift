@@ -14,6 +14,16 @@ extension CheckService {
             guard n > 0 else { continue }
             out.sample("warden_checks_total", n, labels: [("decision", reason.isAllowed ? "allowed" : "denied"), ("reason", reason.rawValue)])
         }
+        out.family("warden_front_door_checks_total", "counter",
+                   "Checks answered, by the protocol they arrived by (grpc, http_envoy, forward_auth) and decision.")
+        for door in FrontDoor.allCases {
+            for allowed in [true, false] {
+                let n = m.checks(through: door, allowed: allowed)
+                guard n > 0 || door == .grpc else { continue }
+                out.sample("warden_front_door_checks_total", n,
+                           labels: [("front_door", door.rawValue), ("decision", allowed ? "allowed" : "denied")])
+            }
+        }
         out.family("warden_invalid_requests_total", "counter", "Check calls rejected as malformed (INVALID_ARGUMENT).")
         out.sample("warden_invalid_requests_total", m.invalidRequests.load)
         out.family("warden_checks_shed_total", "counter",
@@ -40,6 +50,13 @@ extension CheckService {
         out.sample("warden_policy_reloads_total", m.reloadsFailed.load, labels: [("result", "failed")])
         out.sample("warden_policy_reloads_total", m.reloadsOK.load, labels: [("result", "ok")])
 
+        render(m.policyDecisions, "warden_policy_decisions_total",
+               "AuthorizationPolicy evaluations by policy and result (matched, not_matched; dry_run_matched, dry_run_not_matched for istio.io/dry-run policies).",
+               into: &out)
+        render(m.dryRunDecisions, "warden_dry_run_decisions_total",
+               "Checks in scope of an istio.io/dry-run RequestAuthentication or TokenPolicy, by resource and what Warden would have answered had it been enforced.",
+               into: &out)
+
         let plan = self.plan
         out.family("warden_policy_generation", "gauge", "Loaded policy generation (1 at start, +1 per successful reload).")
         out.sample("warden_policy_generation", plan.number)
@@ -57,6 +74,21 @@ extension CheckService {
             out.family("warden_token_cache_evictions_total", "counter", "Tokens replaced in the token cache by others.")
             out.sample("warden_token_cache_evictions_total", c.evictions)
         }
+
+        let i = authenticator.introspector.counters
+        out.family("warden_introspection_total", "counter", "Opaque-token introspections (RFC 7662) by result: cache (answered from the cache), call (asked the endpoint), failed (no usable answer), busy (refused: too many in flight).")
+        out.sample("warden_introspection_total", i.hits, labels: [("result", "cache")])
+        out.sample("warden_introspection_total", i.misses, labels: [("result", "call")])
+        out.sample("warden_introspection_total", i.failures, labels: [("result", "failed")])
+        out.sample("warden_introspection_total", i.refused, labels: [("result", "busy")])
+
+        let x = exchanger.counters
+        out.family("warden_token_exchange_total", "counter", "RFC 8693 token exchanges of allowed requests by result: cache (a cached exchanged token), call (asked the token endpoint), refused (the endpoint said no), failed (no usable answer), busy (refused: too many in flight).")
+        out.sample("warden_token_exchange_total", x.hits, labels: [("result", "cache")])
+        out.sample("warden_token_exchange_total", x.calls, labels: [("result", "call")])
+        out.sample("warden_token_exchange_total", x.refusals, labels: [("result", "refused")])
+        out.sample("warden_token_exchange_total", x.failures, labels: [("result", "failed")])
+        out.sample("warden_token_exchange_total", x.busy, labels: [("result", "busy")])
 
         let statuses = keyStore.status()
         let now = Date().timeIntervalSince1970
@@ -90,5 +122,10 @@ extension CheckService {
         out.family("warden_jwks_waiters_refused_total", "counter",
                    "Checks answered at once from the keys at hand because the waiter caps (--jwks-max-waiters) were reached.")
         for s in statuses { sample("warden_jwks_waiters_refused_total", s, String(s.waitersRefused)) }
+    }
+
+    private func render(_ counters: LabeledCounters, _ name: String, _ help: String, into out: inout PrometheusText) {
+        out.family(name, "counter", help)
+        for (values, n) in counters.samples { out.sample(name, n, labels: Array(zip(counters.labels, values))) }
     }
 }

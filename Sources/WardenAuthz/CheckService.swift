@@ -1,4 +1,5 @@
 import Dispatch
+import WardenIntrospection
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -19,11 +20,18 @@ public final class CheckService: Sendable {
     public let metrics = CheckMetrics()
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
-    private let authenticator: Authenticator
+    let authenticator: Authenticator
+    /// RFC 8693 token exchanges for allowed requests a TokenPolicy's `tokenExchange` names.
+    let exchanger: TokenExchanger
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
     let dpop: DPoPVerifier
+    /// DPoP for dry-run checks: the same window and key cache, but a proof is never recorded as used (the
+    /// enforced check already did; recording it again would make every dry-run a replay).
+    private let dryRunDPoP: DPoPVerifier
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
+    /// Spans per check (`--otlp-endpoint`); nil: tracing off, no header is looked at.
+    private let tracer: CheckTracer?
     /// Serializes installs: each numbers its plan one past the last.
     private let installing = Locked<Void>(())
 
@@ -34,15 +42,19 @@ public final class CheckService: Sendable {
     ///   - decisionLog: where each decision is logged (nil: nowhere).
     public init(policies: PolicySet, scope: WorkloadScope, keyStore: JWKSStore, options: AuthzOptions = AuthzOptions(),
                 tokenCache: (entries: Int, bytes: Int) = (0, 0), decisionLog: DecisionLog? = nil,
-                replayStore: (any ReplayStore)? = nil, clock: @escaping @Sendable () -> Double) {
+                replayStore: (any ReplayStore)? = nil, introspectionTransport: (any IntrospectionTransport)? = nil,
+                tracer: CheckTracer? = nil, clock: @escaping @Sendable () -> Double) {
+        self.tracer = tracer
         self.options = options
         self.scope = scope
         self.keyStore = keyStore
         self.clock = clock
         self.decisionLog = decisionLog
-        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore))
+        current = CurrentPlan(CheckPlan(policies: policies, number: 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics))
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
-                                      options: options)
+                                      options: options,
+                                      introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
+        exchanger = TokenExchanger(transport: introspectionTransport ?? CurlFetcher(), clock: clock)
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
@@ -51,6 +63,8 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
+        dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys,
+                                  nonces: options.dpopNonces)
     }
 
     /// The plan new checks run on.
@@ -63,7 +77,7 @@ public final class CheckService: Sendable {
     public func install(_ policies: PolicySet) -> Int {
         installing.withLock { _ in
             let previous = plan
-            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore)
+            let next = CheckPlan(policies: policies, number: plan.number + 1, defaultScope: scope, options: options, keyStore: keyStore, metrics: metrics)
             current.store(next)
             // Sources no rule names any more stop being fetched, persisted and counted for readiness.
             for source in Set(previous.sources).subtracting(next.sources) { keyStore.unregister(source) }
@@ -98,18 +112,24 @@ public final class CheckService: Sendable {
     ///     before it (401 with Envoy's body), never after.
     ///   - cancellation: fires when the caller has gone (a cancelled call): a wait for keys ends at once
     ///     and frees its place among the key source's waiters.
+    ///   - frontDoor: the protocol the request arrived by (metrics and the decision log).
+    ///   - callTraceHeaders: the trace context of the front door's own call (the gRPC metadata Envoy's
+    ///     ext_authz client sends: its span), preferred to the request's headers (the downstream client's).
     public func check(_ request: RequestAttributes, receivedAt: UInt64 = DispatchTime.now().uptimeNanoseconds,
-                      deadline: UInt64? = nil, cancellation: Cancellation? = nil,
+                      deadline: UInt64? = nil, cancellation: Cancellation? = nil, frontDoor: FrontDoor = .grpc,
+                      callTraceHeaders: [String: String] = [:],
                       completion: @escaping @Sendable (CheckResult) -> Void) {
         metrics.inFlight.add(1)
         let plan = current.load()
         let scopePlan = request.contextExtensions.isEmpty
             ? plan.defaultPlan : plan.plan(for: scope.applying(contextExtensions: request.contextExtensions))
         let preflight = request.isCORSPreflight
-        let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt)
+        let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt,
+                                    frontDoor: frontDoor)
+        if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
-            return finish(record, request, scopePlan, completion)
+            return finish(record, request, scopePlan, tokens: [], caller: nil, completion)
         }
         // One reference crosses the authenticator's closures: capturing the request itself put a copy of
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
@@ -128,7 +148,7 @@ public final class CheckService: Sendable {
             pending.record.rejectedToken = rejected
             pending.record.rejectedTogether = rejected == result.rejected ? result.together : nil
             pending.record.keyWaitNanos = result.keyWaitNanos
-            finish(pending.record, pending.request, pending.scopePlan, pending.completion)
+            finish(pending.record, pending.request, pending.scopePlan, tokens: pending.tokens, caller: caller, pending.completion)
         }
     }
 
@@ -151,7 +171,72 @@ public final class CheckService: Sendable {
     }
 
     private func finish(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
-                        _ completion: @Sendable (CheckResult) -> Void) {
+                        tokens: [ExtractedToken], caller: CallerLimits?, _ completion: @escaping @Sendable (CheckResult) -> Void) {
+        authorize(record, request, scopePlan)
+        if let authorization = record.authorization, !scopePlan.policyCounters.isEmpty {
+            scopePlan.policyCounters.count(authorization, scopePlan.effective)
+        }
+        if let shadow = scopePlan.dryRun { dryRun(record, request, scopePlan, shadow) }
+        if record.reasonCode == .allowed, !scopePlan.exchanges.isEmpty, let caller,
+           let x = scopePlan.exchange(for: record.tokens, request: request), x.token < tokens.count {
+            return exchange(x, subject: tokens[x.token].token, record, request, scopePlan, caller, completion)
+        }
+        respond(record, request, scopePlan, completion)
+    }
+
+    /// An allowed request a `tokenExchange` rule names: its token is exchanged (RFC 8693) before the answer,
+    /// which then carries the new token toward the upstream; a refusal is 403, no answer by shortly before
+    /// the caller's deadline 503 (fail closed: the original token is never forwarded instead).
+    private func exchange(_ x: (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int), subject: String, _ record: DecisionRecord,
+                          _ request: RequestAttributes, _ scopePlan: ScopePlan, _ caller: CallerLimits,
+                          _ completion: @escaping @Sendable (CheckResult) -> Void) {
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let exchangeRequest = ExchangeRequest(
+            subjectToken: subject, subjectExpiresAt: record.tokens[x.token].verified?.expiresAt, audiences: x.rule.audiences,
+            resources: x.rule.resources, scope: x.rule.scope, requestedTokenType: x.rule.requestedTokenType,
+            actorTokenFile: x.rule.actorTokenFile, actorTokenType: x.rule.actorTokenType, expiryMargin: seconds(x.rule.expiryMargin))
+        let done = Once()
+        @Sendable func end(_ result: ExchangeStep.Result, token: String?) {
+            guard done.claim() else { return }
+            record.exchange = ExchangeStep(endpoint: x.endpoint.url, audiences: x.rule.audiences, resources: x.rule.resources,
+                                           header: x.rule.header, tokenIndex: x.token, result: result, token: token)
+            switch result {
+            case .exchanged: break
+            case .refused: record.reasonCode = .tokenExchangeRefused
+            case .unavailable: record.reasonCode = .tokenExchangeUnavailable
+            }
+            respond(record, request, scopePlan, completion)
+        }
+        exchanger.exchange(exchangeRequest, at: x.endpoint) { outcome in
+            switch outcome {
+            case .exchanged(let token, _, let cached): end(.exchanged(cached: cached), token: token)
+            case .refused(let error, let description): end(.refused(error: error, description: description), token: nil)
+            case .failed(let e): end(.unavailable(e.description), token: nil)
+            }
+        }
+        // Watched only when the answer did not come at once (a cached exchange leaves no timer behind).
+        guard !done.isClaimed else { return }
+        if let deadline = caller.deadline {
+            DeadlineTimer.shared.schedule(at: Authenticator.answerBy(deadline)) { end(.unavailable("no answer before the caller's deadline"), token: nil) }
+        }
+        caller.cancellation?.onCancel { end(.unavailable("the caller cancelled the check"), token: nil) }
+    }
+
+    private func respond(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
+                         _ completion: @Sendable (CheckResult) -> Void) {
+        let (decision, answerKey) = decide(record, request, scopePlan)
+        record.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
+        // Counted before answering, so a client that saw its answer also sees it in /metrics.
+        metrics.record(record)
+        metrics.inFlight.add(-1)
+        completion(result)
+        decisionLog?.write(result, request: request)
+        tracer?.finish(result, request: request)
+    }
+
+    /// The AuthorizationPolicies' verdict (when no token was rejected) and the reason code.
+    private func authorize(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) {
         if record.rejectedToken != nil {
             // Fail closed: a rejected token without its error (never produced) still denies.
             record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
@@ -166,14 +251,41 @@ public final class CheckService: Sendable {
             record.authorization = authorization
             record.reasonCode = authorization.reasonCode
         }
-        let (decision, answerKey) = decide(record, request, scopePlan)
-        record.decidedAt = DispatchTime.now().uptimeNanoseconds
-        let result = CheckResult(decision: decision, record: record, answerKey: answerKey)
-        // Counted before answering, so a client that saw its answer also sees it in /metrics.
-        metrics.record(record)
-        metrics.inFlight.add(-1)
-        completion(result)
-        decisionLog?.write(result, request: request)
+    }
+
+    /// Runs the check again on `shadow` (the scope with its dry-run token resources enforced) and keeps
+    /// what it would have answered in `record.dryRun`, counted per dry-run resource. It never waits for
+    /// keys (a cold dry-run source answers `jwt_jwks_unavailable` until the refresher has fetched it), so
+    /// it completes here, on this thread, and adds no wait to the enforced answer.
+    private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
+        let would = DecisionRecord(generation: record.generation, scopePlan: shadow, corsPreflight: record.corsPreflight,
+                                   receivedAt: record.receivedAt)
+        let tokens = would.corsPreflight ? [] : shadow.extractor.extract(from: request)
+        if !tokens.isEmpty {
+            let done = Locked(false)
+            authenticator.authenticate(tokens, scope: shadow, now: clock(), caller: CallerLimits(waitsForKeys: false)) { [self] result in
+                var traces = result.traces, rejected = result.rejected
+                if rejected == nil {
+                    // The would-be answer needs the nonce as the enforced one does; its fresh nonce is not sent.
+                    var unsent: String?
+                    TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dryRunDPoP,
+                                       freshNonce: &unsent)
+                }
+                would.tokens = traces
+                would.rejectedToken = rejected
+                would.rejectedTogether = rejected == result.rejected ? result.together : nil
+                done.withLock { $0 = true }
+            }
+            // Never waiting for keys, the authenticator has completed; if it ever did not, nothing is
+            // reported rather than a guess.
+            guard done.withLock({ $0 }) else { return }
+        }
+        authorize(would, request, shadow)
+        let status = would.rejection?.error.httpStatus ?? (would.authorization?.isAllowed == true ? 200 : 403)
+        would.decidedAt = DispatchTime.now().uptimeNanoseconds
+        let outcome = DryRunOutcome(resources: scopePlan.dryRunResources, status: status, record: would)
+        record.dryRun = outcome
+        for resource in outcome.resources { metrics.dryRunDecisions.counter([resource, outcome.would]).add() }
     }
 
     /// The decision for a finished record. An allow for one cached header token without debug headers
@@ -182,7 +294,7 @@ public final class CheckService: Sendable {
     /// (bench/results: the allow answer was ~5k instructions of a cached check, its encoding ~11k).
     private func decide(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) -> (Decision, AnswerKey?) {
         // An answer carrying a fresh DPoP nonce is this check's alone: never kept.
-        guard record.reasonCode == .allowed, !options.debugHeaders, record.dpopNonce == nil, record.tokens.count == 1,
+        guard record.reasonCode == .allowed, !options.debugHeaders, record.dpopNonce == nil, record.tokens.count == 1, record.exchange == nil,
               let entry = record.tokens[0].cached, case .header(let header, _) = record.tokens[0].location
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }
         let key = AnswerKey(entry: entry.serial, scope: scopePlan.serial, header: header)

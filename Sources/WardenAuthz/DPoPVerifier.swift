@@ -13,11 +13,13 @@ final class DPoPVerifier: Sendable {
     /// When the shared store cannot answer: nil fails closed (503); else this process's cache answers.
     let fallback: ReplayCache?
     /// Public keys of recent proofs (a client reuses its key).
-    let keys = DPoPKeyCache()
+    let keys: DPoPKeyCache
     /// Server nonces (RFC 9449 §9), when on.
     let nonces: DPoPNonces?
 
-    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil, nonces: DPoPNonces? = nil) {
+    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil, keys: DPoPKeyCache = DPoPKeyCache(),
+         nonces: DPoPNonces? = nil) {
+        self.keys = keys
         self.window = window
         self.nonces = nonces
         replay = store
@@ -118,6 +120,11 @@ final class DPoPVerifier: Sendable {
 public protocol ReplayStore: Sendable {
     /// Records `key` until `expires` (seconds since the epoch): `.first` if it was not recorded yet.
     func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict
+}
+
+/// A store that has seen nothing and remembers nothing: dry-run checks judge a proof without using it up.
+struct NeverSeenReplayStore: ReplayStore {
+    func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict { .first }
 }
 
 public enum ReplayVerdict: Sendable, Equatable {

@@ -41,8 +41,17 @@ public final class DecisionRecord: @unchecked Sendable {
     /// A fresh DPoP server nonce for the client (RFC 9449 §9), sent as `DPoP-Nonce` with a `use_dpop_nonce`
     /// 401 or with an allow whose proof's nonce is past half its lifetime; nil when nonces are off.
     public internal(set) var dpopNonce: String?
+    /// What the `istio.io/dry-run` RequestAuthentications and TokenPolicies in scope would have answered,
+    /// had they been enforced; nil when none applies (or for the dry-run check's own record).
+    public internal(set) var dryRun: DryRunOutcome?
+    /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).
+    public internal(set) var trace: TraceIdentity?
 
-    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64) {
+    /// The protocol the request arrived by.
+    public let frontDoor: FrontDoor
+
+    init(generation: Int, scopePlan: ScopePlan, corsPreflight: Bool, receivedAt: UInt64, frontDoor: FrontDoor = .grpc) {
+        self.frontDoor = frontDoor
         self.generation = generation
         self.scopePlan = scopePlan
         self.corsPreflight = corsPreflight
@@ -72,21 +81,41 @@ public final class DecisionRecord: @unchecked Sendable {
 
     /// One human line, e.g. `Jwt is expired: expired at 1700000000, now 1700003600 (clock skew included)
     /// (token from header authorization (prefix "Bearer "))` or `denied by DENY policy ns/name rule[0]`.
+    /// The token exchange this allowed request went through (RFC 8693), if a TokenPolicy asked for one.
+    public internal(set) var exchange: ExchangeStep?
+
     public var reason: String {
         if let (e, location) = rejection { return "\(e.envoyMessage): \(e.detail) (token from \(location))" }
+        if let x = exchange, let failure = x.failure { return failure }
         return authorization?.reason ?? "allowed"
     }
 
     /// `ns/name rule[i]` of the policy that decided, if one did.
     public var policy: String? {
         switch authorization?.verdict {
-        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return "\(m.policy) rule[\(m.ruleIndex)]"
+        case .allow(.allowPolicyMatched(let m))?, .deny(.denyPolicyMatched(let m))?: return scopePlan.label(for: m)
         default: return nil
         }
     }
 
     /// Seconds from `receivedAt` to `decidedAt`.
     public var seconds: Double { Double(decidedAt &- receivedAt) / 1e9 }
+}
+
+/// What a check would have answered with the dry-run token resources of its scope enforced (with the
+/// enforced ones): the same check run on `ScopePlan.dryRun`, without waiting for keys.
+public struct DryRunOutcome: Sendable {
+    /// `Kind/namespace/name` of each dry-run token resource in scope.
+    public let resources: [String]
+    /// The HTTP status it would have answered (200: allow).
+    public let status: Int
+    /// The dry-run check's record: its tokens, reason and reason code.
+    public let record: DecisionRecord
+
+    public var reasonCode: ReasonCode { record.reasonCode }
+    public var wouldAllow: Bool { status == 200 }
+    /// The `would` label: `allow`, or `deny_<status>` (`deny_401`, `deny_403`).
+    public var would: String { wouldAllow ? "allow" : "deny_\(status)" }
 }
 
 /// An output header Warden did not set: its value would not be a valid HTTP field value (RFC 9110 §5.5).
@@ -120,4 +149,38 @@ public struct AnswerKey: Sendable, Hashable {
 
     /// A well-spread hash for a direct-mapped memo.
     public var slot: Int { Int(truncatingIfNeeded: (entry &* 0x9E37_79B9_7F4A_7C15) ^ (scope &* 0xBF58_476D_1CE4_E5B9)) }
+}
+
+/// One token exchange of a check: for which rule and token, and how it ended. Never holds a token.
+public struct ExchangeStep: Sendable {
+    public enum Result: Sendable, Equatable {
+        /// The exchanged token replaced the original toward the upstream (`cached`: no call was made).
+        case exchanged(cached: Bool)
+        /// The token endpoint refused (RFC 8693 §2.2.2) with this OAuth `error` and description.
+        case refused(error: String, description: String?)
+        /// No usable answer (down, slow past the deadline, malformed, secret unreadable, busy).
+        case unavailable(String)
+    }
+
+    /// The token endpoint.
+    public let endpoint: String
+    public let audiences: [String]
+    public let resources: [String]
+    /// The header the exchanged token is set in.
+    public let header: String
+    /// The index of the subject token in `DecisionRecord.tokens`.
+    public let tokenIndex: Int
+    public internal(set) var result: Result
+    /// The exchanged token, for the response builder only (never logged, never in explain).
+    let token: String?
+
+    /// Why the exchange failed the check, or nil when it succeeded.
+    public var failure: String? {
+        switch result {
+        case .exchanged: return nil
+        case .refused(let error, let description):
+            return "Token exchange was refused: the token endpoint answered \(error)" + (description.map { " (\($0))" } ?? "")
+        case .unavailable(let why): return "Token exchange is unavailable: \(why)"
+        }
+    }
 }

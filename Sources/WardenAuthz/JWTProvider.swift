@@ -1,3 +1,4 @@
+import WardenIntrospection
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
@@ -11,6 +12,11 @@ final class JWTProvider: Sendable {
     let locations: [TokenLocation]
     /// The TokenPolicy rules in scope for this issuer, merged (nil: none).
     let constraints: TokenConstraints?
+    /// Where opaque tokens at this rule's locations are introspected (the first TokenPolicy rule in scope
+    /// for the issuer that names an endpoint); nil: an opaque token is a malformed JWT.
+    let introspection: IntrospectionEndpoint?
+    /// This issuer's JWTs are introspected too once verified (a revocation check).
+    let introspectsJWTs: Bool
 
     init(rule: JWTRule, options: AuthzOptions, slot: KeySlot, tokenRules: [TokenRule] = []) {
         self.rule = rule
@@ -19,6 +25,15 @@ final class JWTProvider: Sendable {
                                        requireExpiration: options.requireExpiration, maxLifetime: constraints?.maxLifetime)
         self.slot = slot
         locations = rule.ownTokenLocations
+        let config = tokenRules.lazy.compactMap(\.introspection).first
+        introspection = config.map(IntrospectionEndpoint.init(config:))
+        introspectsJWTs = config?.introspectJWTs ?? false
+    }
+
+    /// Whether this rule reads tokens at `location` (`Authorization: DPoP` wherever it reads `Bearer`).
+    func reads(_ location: TokenLocation) -> Bool {
+        let all = rule.tokenLocations
+        return all.contains(location) || (location == .dpopAuthorization && all.contains(.bearerAuthorization))
     }
 
     var source: JWKSSource { slot.source }
@@ -55,5 +70,35 @@ extension JWTRule {
     /// The source the server reads: an operator's `--jwks-file` for the issuer wins over the rule's own.
     public func keySource(options: AuthzOptions) -> JWKSSource {
         options.jwksFiles[issuer].map { .file(path: $0) } ?? keySource
+    }
+}
+
+extension IntrospectionEndpoint {
+    /// The token endpoint of an exchange rule, with its client credentials read now (at policy load).
+    init(exchange rule: ExchangeRule) {
+        var config = IntrospectionConfig(endpoint: rule.endpoint, clientID: rule.clientID, clientSecretFile: rule.clientSecretFile,
+                                         clientAuthMethod: rule.clientAuthMethod, timeout: rule.timeout)
+        config.signingAlgorithm = rule.signingAlgorithm
+        self.init(config: config)
+    }
+
+    /// The endpoint a TokenPolicy names, with its client secret read from its file now (at policy load).
+    init(config: IntrospectionConfig) {
+        var (secret, error) = (String?.none, String?.none)
+        let auth: ClientAuth
+        switch config.clientAuthMethod {
+        case .clientSecretBasic, .clientSecretPost:
+            (secret, error) = Self.readSecret(path: config.clientSecretFile)
+            auth = config.clientAuthMethod == .clientSecretPost ? .post : .basic
+        case .privateKeyJWT:
+            let (signing, why) = Self.readSigningKey(path: config.clientSecretFile, algorithm: config.signingAlgorithm)
+            auth = signing ?? .basic
+            error = why
+        }
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        self.init(url: config.endpoint, clientID: config.clientID, clientSecret: secret, secretError: error,
+                  clientAuth: auth,
+                  cacheDuration: seconds(config.cacheDuration), negativeCacheDuration: seconds(config.negativeCacheDuration),
+                  timeout: seconds(config.timeout))
     }
 }

@@ -48,6 +48,14 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     /// The proof's nonce was not issued by this nonce key to this proof key: forged, altered, or the replicas'
     /// key files differ (401 `use_dpop_nonce`).
     case jwtDPoPNonceInvalid = "jwt_dpop_nonce_invalid"
+    /// An opaque token the RFC 7662 introspection endpoint answered `active: false` for.
+    case tokenInactive = "token_inactive"
+    /// The introspection endpoint gave no usable answer (down, slow, error status, malformed): fail closed.
+    case tokenIntrospectionFailed = "token_introspection_failed"
+    /// The request was allowed, and the token endpoint refused to exchange its token (403, RFC 8693 §2.2.2).
+    case tokenExchangeRefused = "token_exchange_refused"
+    /// The request was allowed, and the token exchange got no usable answer in time (503, fail closed).
+    case tokenExchangeUnavailable = "token_exchange_unavailable"
     /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
     case jwtTypeNotAllowed = "jwt_type_not_allowed"
     /// A TokenPolicy's required claim is missing or has another value.
@@ -107,6 +115,8 @@ extension JWTError {
         case .typeNotAllowed: return .jwtTypeNotAllowed
         case .requiredClaim: return .jwtRequiredClaim
         case .subjectNotAllowed: return .jwtSubjectNotAllowed
+        case .tokenInactive: return .tokenInactive
+        case .introspectionFailed: return .tokenIntrospectionFailed
         }
     }
 }

@@ -20,7 +20,20 @@ struct ResponseBuilder: Sendable {
         guard let authorization = record.authorization, authorization.isAllowed else {
             return policyDenied(record)
         }
+        if let x = record.exchange, x.failure != nil { return exchangeFailed(x, record: record) }
         return allowed(record, request: request, scope: scope)
+    }
+
+    /// 403 when the token endpoint refused the exchange (the token may not be used toward this upstream),
+    /// 503 when it gave no answer (try again later). The original token is never forwarded instead.
+    private func exchangeFailed(_ x: ExchangeStep, record: DecisionRecord) -> Decision {
+        var headers: [HTTPHeader] = []
+        if options.debugHeaders {
+            headers.append(HTTPHeader("x-warden-decision", "deny"))
+            headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
+        }
+        if case .refused = x.result { return .deny(DenyResponse(status: 403, body: "Token exchange was refused", headers: headers)) }
+        return .deny(DenyResponse(status: 503, body: "Token exchange is unavailable", headers: headers))
     }
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
@@ -105,6 +118,10 @@ struct ResponseBuilder: Sendable {
                     output(c.header.lowercased(), value, claim: c.claim)
                 }
             }
+        }
+        // RFC 8693: the exchanged token replaces the original toward the upstream (validated as a b64token).
+        if let x = record.exchange, let token = x.token {
+            put(x.header, x.header == "authorization" ? "Bearer " + token : token)
         }
         for h in scope.outputHeaders { remove(h) }
         for t in record.tokens where !(t.rule?.forwardOriginalToken ?? false) {

@@ -25,7 +25,8 @@ struct TokenConstraints: Sendable {
 
     /// `typ`, then required claims, then `subjects` (the lifetime is in the provider's requirements).
     func check(_ jwt: UnverifiedJWT) throws(JWTError) {
-        for allowed in typ where !allowed.contains(where: { Self.sameMediaType($0, jwt.header.typ) }) {
+        // `typ` is a JOSE header; an introspected opaque token has none (RFC 9068 profiles JWTs only).
+        for allowed in typ where jwt.introspectedBy == nil && !allowed.contains(where: { Self.sameMediaType($0, jwt.header.typ) }) {
             throw .typeNotAllowed(got: jwt.header.typ, allowed: allowed)
         }
         for claim in requiredClaims {
@@ -42,13 +43,13 @@ struct TokenConstraints: Sendable {
     }
 
     /// RFC 7515 §4.1.9: `typ` is a media type, case-insensitive, `application/` may be omitted.
+    /// ASCII case-insensitive (RFC 9110 §8.3.1), never Unicode case folding.
     static func sameMediaType(_ a: String, _ b: String?) -> Bool {
         guard let b else { return false }
-        func normal(_ s: String) -> String {
-            let lower = s.lowercased()
-            return lower.hasPrefix("application/") ? String(lower.dropFirst(12)) : lower
+        func normal(_ s: String) -> Substring {
+            s.bytesHavePrefixIgnoringASCIICase("application/") ? Substring(s.utf8.dropFirst(12)) : Substring(s)
         }
-        return normal(a) == normal(b)
+        return normal(a).bytesEqualIgnoringASCIICase(normal(b))
     }
 
     /// The claim at a dotted path (`a.b`: member `b` of object `a`); a member named with the dot wins.

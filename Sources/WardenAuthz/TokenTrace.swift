@@ -60,6 +60,8 @@ public final class TokenTrace: Sendable {
     public var identity: RequestIdentity? { cached?.identity ?? ownIdentity }
     /// The rule whose issuer the token names and which reads tokens from `location`; nil when none.
     public var rule: JWTRule? { provider?.rule }
+    /// The introspection endpoint the token's issuer names (an opaque token is sent there), if any.
+    public var introspectionEndpoint: String? { provider?.introspection?.url }
 
     /// The verified token, if verification passed.
     public var verified: VerifiedJWT? {
@@ -102,6 +104,10 @@ extension JWTError {
         case .unknownKid: return .kid
         case .badSignature, .lenientEncoding: return .signature
         case .bindingFailed: return .binding
+        // The introspection endpoint stands in for keys and signature: it failing is like keys unavailable,
+        // its "inactive" like a signature that does not verify.
+        case .introspectionFailed: return .keys
+        case .tokenInactive: return .signature
         }
     }
 }

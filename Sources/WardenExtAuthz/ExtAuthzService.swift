@@ -32,6 +32,7 @@ public struct ExtAuthzService: Sendable {
     ///     that arrives too close to it is shed (`CheckService.admits`) before it is decoded.
     ///   - cancellation: fires when the caller cancels the call (see `CheckService.check`).
     public func check(_ bytes: [UInt8], deadline: UInt64? = nil, cancellation: Cancellation? = nil,
+                      callTraceHeaders: [String: String] = [:],
                       completion: @escaping @Sendable (Answer, CheckResult?) -> Void) {
         let receivedAt = DispatchTime.now().uptimeNanoseconds
         guard service.admits(deadline: deadline, now: receivedAt) else {
@@ -51,7 +52,7 @@ public struct ExtAuthzService: Sendable {
         // so the check fails closed.
         let namespaces = essentials.metadataContext.isEmpty ? nil : service.plan.metadataNamespaces
         service.check(RequestAttributes(essentials, metadataNamespaces: namespaces), receivedAt: receivedAt, deadline: deadline,
-                      cancellation: cancellation) { [answers] result in
+                      cancellation: cancellation, callTraceHeaders: callTraceHeaders) { [answers] result in
             guard let key = result.answerKey else {
                 return completion(.response(CheckResponse.serializedBytes(for: result.decision)), result)
             }

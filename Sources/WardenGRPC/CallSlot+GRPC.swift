@@ -228,7 +228,7 @@ final class CallSlot: @unchecked Sendable {
             }
             method.handler(UnaryCall(
                 method: method.path, request: request, peer: Self.peer(of: handle), deadline: remainingNanos(),
-                slot: self, generation: generation))
+                metadata: method.captured.isEmpty ? [:] : capturedMetadata(method.captured), slot: self, generation: generation))
             watchForCancellation(generation: generation)
         case .unregistered:
             var length = 0
@@ -237,6 +237,26 @@ final class CallSlot: @unchecked Sendable {
             state.store(Self.state(generation, .awaitingResponse), ordering: .releasing)
             respond(generation: generation, .failure(.unimplemented, "unknown method \(path)"))
         }
+    }
+
+    /// The entries of the call's request metadata whose keys are in `names`, values validated (printable
+    /// ASCII, at most `UnaryCall.maxMetadataValueBytes`).
+    private func capturedMetadata(_ names: [[UInt8]]) -> [String: String] {
+        var out: [String: String] = [:]
+        let array = metadata.pointee
+        guard let entries = array.metadata else { return out }
+        for i in 0..<array.count {
+            var key = entries[i].key, value = entries[i].value
+            let keyBytes = UnsafeBufferPointer(start: warden_grpc_slice_start(&key), count: warden_grpc_slice_length(&key))
+            guard let name = names.first(where: { $0.elementsEqual(keyBytes) }) else { continue }
+            let text = String(decoding: name, as: UTF8.self)
+            let n = warden_grpc_slice_length(&value)
+            guard out[text] == nil, n <= UnaryCall.maxMetadataValueBytes else { continue }
+            let valueBytes = UnsafeBufferPointer(start: warden_grpc_slice_start(&value), count: n)
+            guard valueBytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { continue }
+            out[text] = String(decoding: valueBytes, as: UTF8.self)
+        }
+        return out
     }
 
     /// Nanoseconds until the client's deadline (Envoy sends its ext_authz timeout as `grpc-timeout`), or nil

@@ -54,7 +54,8 @@ public final class GRPCServer: Sendable {
                 grpc_server_destroy(server)
                 throw .invalidMethodName(path)
             }
-            methods.append(RegisteredMethod(path: path, handle: handle, handler: handler))
+            methods.append(RegisteredMethod(path: path, handle: handle, handler: handler,
+                                            captured: configuration.capturedMetadata.sorted().map { Array($0.utf8) }))
         }
 
         let shutdownQueue = grpc_completion_queue_create_for_pluck(nil)!

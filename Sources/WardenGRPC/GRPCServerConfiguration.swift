@@ -21,6 +21,10 @@ public struct GRPCServerConfiguration: Sendable {
     /// it, the client holds its requests (Envoy opens another connection or fails them by its circuit
     /// breakers and timeout). Calls waiting for keys count too, so keep it well above the waiter caps.
     public var maxConcurrentStreams: Int
+    /// Request metadata (lower-case names) copied into `UnaryCall.metadata`, e.g. the trace context gRPC
+    /// clients put in their call's headers (`traceparent`, `b3`). Empty (the default): none is read.
+    /// Values longer than `UnaryCall.maxMetadataValueBytes` or with bytes outside printable ASCII are skipped.
+    public var capturedMetadata: Set<String> = []
 
     public init(
         listen: String,
@@ -28,8 +32,10 @@ public struct GRPCServerConfiguration: Sendable {
         callsPerThread: Int = GRPCServerConfiguration.defaultCallsPerThread,
         maxReceiveMessageBytes: Int = 4 << 20,
         tls: TLSConfiguration? = nil,
-        maxConcurrentStreams: Int = 256
+        maxConcurrentStreams: Int = 256,
+        capturedMetadata: Set<String> = []
     ) {
+        self.capturedMetadata = capturedMetadata
         self.listen = listen
         self.threads = threads
         self.callsPerThread = callsPerThread

@@ -5,4 +5,6 @@ struct RegisteredMethod: @unchecked Sendable {
     let path: String
     let handle: UnsafeMutableRawPointer
     let handler: UnaryHandler
+    /// `GRPCServerConfiguration.capturedMetadata`, as bytes.
+    var captured: [[UInt8]] = []
 }

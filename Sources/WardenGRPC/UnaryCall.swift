@@ -16,12 +16,19 @@ public final class UnaryCall: Sendable {
     /// The client's deadline as a monotonic time (`DispatchTime.now().uptimeNanoseconds` scale), or nil
     /// when the client set none.
     public let deadline: UInt64?
+    /// The request metadata named in `GRPCServerConfiguration.capturedMetadata` that the call carried
+    /// (lower-case names; a repeated entry keeps its first value).
+    public let metadata: [String: String]
+    /// Longest captured metadata value; longer ones are skipped.
+    public static let maxMetadataValueBytes = 1024
 
     private let slot: CallSlot
     private let generation: UInt64
 
-    init(method: String, request: [UInt8], peer: String, deadline remaining: UInt64?, slot: CallSlot, generation: UInt64) {
+    init(method: String, request: [UInt8], peer: String, deadline remaining: UInt64?, metadata: [String: String] = [:],
+         slot: CallSlot, generation: UInt64) {
         self.method = method
+        self.metadata = metadata
         self.request = request
         self.peer = peer
         deadline = remaining.map { DispatchTime.now().uptimeNanoseconds &+ $0 }

@@ -22,6 +22,17 @@ public final class CurlFetcher: JWKSFetcher {
     }
 
     public func get(_ request: FetchRequest) throws(FetchError) -> FetchedDocument {
+        try perform(request, form: nil, extraHeaders: [])
+    }
+
+    /// POSTs `form` (`application/x-www-form-urlencoded`) with `headers` (each a whole `Name: value` line,
+    /// which the caller has validated: no CR, LF or NUL). Redirects are not followed: a POST carries
+    /// credentials and a token, which must not be replayed to another URL.
+    public func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument {
+        try perform(request, form: form, extraHeaders: headers)
+    }
+
+    private func perform(_ request: FetchRequest, form: [UInt8]?, extraHeaders: [String]) throws(FetchError) -> FetchedDocument {
         guard FetchError.isHTTP(request.url) else { throw .unsupportedScheme(request.url) }
         guard let handle = curl_easy_init() else { throw .transfer(code: -1, message: "curl_easy_init failed") }
         defer { curl_easy_cleanup(handle) }
@@ -29,6 +40,8 @@ public final class CurlFetcher: JWKSFetcher {
         let sink = ResponseSink(maxBytes: request.maxBytes)
         var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Accept: application/json")
         if let etag = request.ifNoneMatch { headers = curl_slist_append(headers, "If-None-Match: \(etag)") }
+        if form != nil { headers = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded") }
+        for line in extraHeaders { headers = curl_slist_append(headers, line) }
         defer { curl_slist_free_all(headers) }
 
         let timeoutMs = max(1, Int(request.timeout * 1000))
@@ -40,7 +53,12 @@ public final class CurlFetcher: JWKSFetcher {
         // on the path, or the IdP's own open redirect, could serve keys over http).
         let https = request.url.utf8.count >= 8 && request.url.prefix(8).lowercased() == "https://"
         set(warden_curl_setopt_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https"))
-        set(warden_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1))
+        set(warden_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, form == nil ? 1 : 0))
+        if var form {
+            set(warden_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, form.count))
+            // COPYPOSTFIELDS copies the bytes now (POSTFIELDSIZE set first), so `form` need not outlive this call.
+            set(form.withUnsafeMutableBytes { warden_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) })
+        }
         set(warden_curl_setopt_long(handle, CURLOPT_MAXREDIRS, maxRedirects))
         set(warden_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
         set(warden_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMs))

@@ -48,6 +48,12 @@ public enum JWTError: Error, Sendable, Hashable {
     case requiredClaim(name: String, present: Bool, values: [String])
     /// `sub` fails the rule's `subjects` matcher (Envoy's `subjects`).
     case subjectNotAllowed(String?)
+    /// An opaque token the introspection endpoint answered `active: false` for (RFC 7662 §2.2: expired,
+    /// revoked, unknown, or not for this client).
+    case tokenInactive
+    /// The introspection endpoint gave no usable answer (down, slow, an error status, a malformed body):
+    /// fail closed.
+    case introspectionFailed(String)
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
@@ -98,6 +104,8 @@ public enum JWTError: Error, Sendable, Hashable {
         case .requiredClaim(_, let present, _): return present ? "Jwt claim value is not allowed" : "Jwt is missing a required claim"
         case .subjectNotAllowed: return "Jwt verification fails"
         case .mixedIssuers: return "Jwt issuer is not configured"
+        case .tokenInactive: return "Token is not active"
+        case .introspectionFailed: return "Token introspection failed"
         }
     }
 
@@ -180,6 +188,9 @@ public enum JWTError: Error, Sendable, Hashable {
             return "claim \(Self.quote(name)) has none of the values the TokenPolicy requires: [\(values.prefix(8).map(Self.quote).joined(separator: ", "))]"
         case .subjectNotAllowed(let sub):
             return "sub \(sub.map(Self.quote) ?? "(none)") does not match the rule's subjects"
+        case .tokenInactive:
+            return "the introspection endpoint answered active: false (the token is expired, revoked, unknown or not for this client; RFC 7662 §2.2)"
+        case .introspectionFailed(let why): return "no usable introspection answer (failing closed): \(why)"
         }
     }
 

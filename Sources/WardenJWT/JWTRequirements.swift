@@ -71,6 +71,8 @@ extension UnverifiedJWT {
     /// Verifies the signature against `keys` (see `CompactJWS.verifySignature(with:)`).
     @discardableResult
     public func verifySignature(with keys: JWKSet) throws(JWTError) -> JWK {
-        try jws.verifySignature(with: keys)
+        // Introspected claims have no signature: nothing verifies them but the endpoint's answer.
+        guard let jws else { throw .malformed(.notCompact(segments: 1)) }
+        return try jws.verifySignature(with: keys)
     }
 }

@@ -2,7 +2,9 @@ import WardenJSON
 
 /// A JWT whose structure and claim types are valid but whose signature and claims are not yet checked.
 public struct UnverifiedJWT: Sendable {
-    public let jws: CompactJWS
+    /// The compact JWS; nil for the claims of an opaque token that an introspection endpoint vouched for
+    /// (`introspected(claims:answer:endpoint:)`), which have no header or signature.
+    public let jws: CompactJWS?
     /// The payload claims.
     public let claims: [String: JSONValue]
     public let issuer: String?
@@ -14,11 +16,26 @@ public struct UnverifiedJWT: Sendable {
     public let expiresAt: Double?
     public let notBefore: Double?
     public let issuedAt: Double?
+    /// The RFC 7662 introspection endpoint whose answer these claims are (nil for a JWT).
+    public let introspectedBy: String?
+    private let answerSegment: String?
 
-    public var header: JOSEHeader { jws.header }
-    public var algorithm: JWTAlgorithm { jws.algorithm }
-    /// The base64url payload segment exactly as in the token (for `output_payload_to_header`).
-    public var payloadSegment: Substring { jws.payloadSegment }
+    /// The JOSE header (empty for introspected claims).
+    public var header: JOSEHeader { jws?.header ?? JOSEHeader(alg: "", kid: nil, typ: nil, cty: nil, members: [:]) }
+    /// The signature algorithm (nil for introspected claims).
+    public var algorithm: JWTAlgorithm? { jws?.algorithm }
+    /// The base64url payload segment exactly as in the token (for `output_payload_to_header`); for
+    /// introspected claims, the base64url of the introspection answer.
+    public var payloadSegment: Substring { jws?.payloadSegment ?? Substring(answerSegment ?? "") }
+
+    /// The claims of an opaque token from an active introspection answer (RFC 7662 §2.2), checked like a
+    /// JWT's (iss, exp, nbf, aud, claim types); `answer` is the response body as received.
+    public static func introspected(claims: [String: JSONValue], answer: [UInt8], endpoint: String) throws(JWTError) -> UnverifiedJWT {
+        let registered = try RegisteredClaims(claims)
+        return UnverifiedJWT(jws: nil, claims: claims, issuer: registered.iss, subject: registered.sub, audiences: registered.audiences,
+                             presenter: registered.azp?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf,
+                             issuedAt: registered.iat, introspectedBy: endpoint, answerSegment: Base64URL.encode(answer))
+    }
 
     /// Default JSON nesting limit for header and payload.
     public static let defaultJSONDepth = 16
@@ -45,7 +62,8 @@ public struct UnverifiedJWT: Sendable {
             let jws = CompactJWS(header: header, algorithm: alg, payload: payload, signature: signature, lenientEncoding: lenient,
                                  token: token, firstDot: d1, secondDot: d2)
             return UnverifiedJWT(jws: jws, claims: claims, issuer: registered.iss, subject: registered.sub, audiences: registered.audiences,
-                                 presenter: registered.azp?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf, issuedAt: registered.iat)
+                                 presenter: registered.azp?.stringValue, expiresAt: registered.exp, notBefore: registered.nbf, issuedAt: registered.iat,
+                                 introspectedBy: nil, answerSegment: nil)
         }
     }
 }

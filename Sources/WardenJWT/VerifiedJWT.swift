@@ -1,3 +1,4 @@
+import WardenCrypto
 import WardenJSON
 
 /// A token whose signature and claims checked out: what authorization and header output use.
@@ -12,7 +13,10 @@ public struct VerifiedJWT: Sendable {
     public let notBefore: Double?
     public let issuedAt: Double?
     public let header: JOSEHeader
-    public let algorithm: JWTAlgorithm
+    /// nil for an opaque token's introspected claims.
+    public let algorithm: JWTAlgorithm?
+    /// The RFC 7662 endpoint that vouched for an opaque token (nil for a JWT).
+    public let introspectedBy: String?
     /// The base64url payload segment exactly as in the token (Istio `outputPayloadToHeader`).
     public let payloadSegment: String
     /// The key that verified the signature (now or when the token was cached).
@@ -40,9 +44,16 @@ public struct VerifiedJWT: Sendable {
         issuedAt = jwt.issuedAt
         header = jwt.header
         algorithm = jwt.algorithm
+        introspectedBy = jwt.introspectedBy
         payloadSegment = String(jwt.payloadSegment)
         self.verifiedBy = verifiedBy
         self.fromCache = fromCache
         confirmation = Confirmation(claims: jwt.claims)
+    }
+
+    /// The identity of an opaque token from an active introspection answer (`jwt.introspectedBy` set):
+    /// `verifiedBy` names the endpoint, not a key.
+    public init(introspected jwt: UnverifiedJWT) {
+        self.init(jwt, verifiedBy: KeyFingerprint(Digest.sha256.hash(Array((jwt.introspectedBy ?? "").utf8))), fromCache: false)
     }
 }

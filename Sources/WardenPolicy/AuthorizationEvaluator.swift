@@ -29,6 +29,14 @@ public enum AuthorizationEvaluator {
 }
 
 extension AuthorizationEvaluator {
+    /// Whether `request` matches any of `operations` (an empty list matches every request), as an
+    /// AuthorizationPolicy rule's `to` does.
+    public static func matchesAny(_ operations: [Operation], request: RequestAttributes, effective: EffectivePolicy) -> Bool {
+        guard !operations.isEmpty else { return true }
+        let context = MatchContext(effective: effective, request: request, identity: nil, options: EvaluationOptions())
+        return operations.contains { context.mismatch($0) == nil }
+    }
+
     /// Evaluates a request that carries several identities (one per verified token, in extraction order):
     /// it is allowed only if it would be allowed for each identity alone. So a DENY that matches any
     /// identity denies (a `requestPrincipals`, `notRequestPrincipals` or `request.auth.claims` DENY cannot

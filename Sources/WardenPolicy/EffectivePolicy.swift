@@ -1,8 +1,10 @@
 /// The resources that apply to one `WorkloadScope`, grouped for evaluation. Cache it per scope.
 public final class EffectivePolicy: Sendable {
     public let scope: WorkloadScope
-    /// Applicable RequestAuthentications (sorted by namespace/name).
+    /// Applicable, enforced RequestAuthentications (sorted by namespace/name).
     public let requestAuthentications: [RequestAuthentication]
+    /// Applicable `istio.io/dry-run` RequestAuthentications: evaluated (`enforcingDryRun`), never enforced.
+    public let dryRunRequestAuthentications: [RequestAuthentication]
     /// Their JWT rules, in order; a token is accepted by any of them.
     public let jwtRules: [JWTRule]
     /// Enforced policies by action (dry-run ones are only in `dryRunPolicies`).
@@ -15,25 +17,37 @@ public final class EffectivePolicy: Sendable {
     public let dryRunPolicies: [AuthorizationPolicy]
     /// Skipped targetRefs resources, ignored CUSTOM policies, …
     public let notes: [PolicyNote]
-    /// Applicable Warden `TokenPolicy` resources (sorted by namespace/name).
+    /// Applicable, enforced Warden `TokenPolicy` resources (sorted by namespace/name).
     public let tokenPolicies: [TokenPolicy]
+    /// Applicable `istio.io/dry-run` TokenPolicies: evaluated (`enforcingDryRun`), never enforced.
+    public let dryRunTokenPolicies: [TokenPolicy]
     /// Their rules by issuer (compared byte for byte): every rule for a token's issuer applies.
     public let tokenRulesByIssuer: [ExactKey: [TokenRule]]
+    /// Exchange rules of the enforced TokenPolicies, in policy (namespace/name) then rule order.
+    public let exchanges: [ExchangeRule]
     /// Claims split on spaces per issuer (`scope`, `scp`, `permission` + `spaceDelimitedClaims`); issuers
     /// and claim names compared byte for byte.
     let spaceDelimitedByIssuer: [ExactKey: Set<ExactKey>]
+
+    /// Every applicable AuthorizationPolicy as given (for `enforcingDryRun`).
+    private let authorizationPolicies: [AuthorizationPolicy]
+    private let inputNotes: [PolicyNote]
 
     static let defaultSpaceDelimited: Set<ExactKey> = ["scope", "scp", "permission"]
 
     public init(scope: WorkloadScope, requestAuthentications: [RequestAuthentication], authorizationPolicies: [AuthorizationPolicy],
                 tokenPolicies: [TokenPolicy] = [], notes: [PolicyNote] = []) {
         self.scope = scope
-        self.requestAuthentications = requestAuthentications
-        self.tokenPolicies = tokenPolicies
+        self.requestAuthentications = requestAuthentications.filter { !$0.dryRun }
+        dryRunRequestAuthentications = requestAuthentications.filter(\.dryRun)
+        self.tokenPolicies = tokenPolicies.filter { !$0.dryRun }
+        dryRunTokenPolicies = tokenPolicies.filter(\.dryRun)
+        self.authorizationPolicies = authorizationPolicies
         var byIssuer: [ExactKey: [TokenRule]] = [:]
-        for p in tokenPolicies { for r in p.rules { byIssuer[ExactKey(r.issuer), default: []].append(r) } }
+        for p in self.tokenPolicies { for r in p.rules { byIssuer[ExactKey(r.issuer), default: []].append(r) } }
         tokenRulesByIssuer = byIssuer
-        let rules = requestAuthentications.flatMap(\.jwtRules)
+        exchanges = self.tokenPolicies.flatMap(\.exchanges)
+        let rules = self.requestAuthentications.flatMap(\.jwtRules)
         self.jwtRules = rules
         let enforced = authorizationPolicies.filter { !$0.dryRun }
         allowPolicies = enforced.filter { $0.action == .allow }
@@ -47,6 +61,7 @@ public final class EffectivePolicy: Sendable {
                                        message: "CUSTOM policy (provider \(p.provider ?? "")) ignored: Warden is the external authorizer"))
         }
         self.notes = allNotes
+        self.inputNotes = notes
         var split: [ExactKey: Set<ExactKey>] = [:]
         for r in rules {
             split[ExactKey(r.issuer), default: EffectivePolicy.defaultSpaceDelimited].formUnion(r.spaceDelimitedClaims.map { ExactKey($0) })
@@ -57,6 +72,26 @@ public final class EffectivePolicy: Sendable {
     /// Claim names whose string values are split on spaces for a token from `issuer`.
     public func spaceDelimitedClaims(issuer: String) -> Set<ExactKey> {
         spaceDelimitedByIssuer[ExactKey(issuer)] ?? EffectivePolicy.defaultSpaceDelimited
+    }
+
+    /// The dry-run RequestAuthentications and TokenPolicies (with the enforced ones), as if enforced: what a
+    /// dry-run check evaluates to tell what Warden would have answered. The AuthorizationPolicies are the
+    /// same (dry-run ones stay dry-run). nil when no dry-run token resource applies.
+    public func enforcingDryRun() -> EffectivePolicy? {
+        guard !dryRunRequestAuthentications.isEmpty || !dryRunTokenPolicies.isEmpty else { return nil }
+        func enforced<T>(_ items: [T], _ flag: WritableKeyPath<T, Bool>) -> [T] {
+            items.map { var x = $0; x[keyPath: flag] = false; return x }
+        }
+        let ras = (requestAuthentications + enforced(dryRunRequestAuthentications, \.dryRun)).sorted { $0.ref < $1.ref }
+        let tps = (tokenPolicies + enforced(dryRunTokenPolicies, \.dryRun)).sorted { $0.ref < $1.ref }
+        return EffectivePolicy(scope: scope, requestAuthentications: ras, authorizationPolicies: authorizationPolicies,
+                               tokenPolicies: tps, notes: inputNotes)
+    }
+
+    /// `Kind/namespace/name` of every dry-run token resource applying here: the `resource` label of
+    /// `warden_dry_run_decisions_total`.
+    public var dryRunResources: [String] {
+        dryRunRequestAuthentications.map { "RequestAuthentication/\($0.ref)" } + dryRunTokenPolicies.map { "\(TokenPolicy.kind)/\($0.ref)" }
     }
 
     /// True when no RequestAuthentication and no enforced ALLOW/DENY policy applies.

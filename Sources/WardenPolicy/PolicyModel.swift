@@ -74,13 +74,19 @@ public struct RequestAuthentication: Sendable, Hashable {
     public var selector: WorkloadSelector?
     public var targetRefs: [TargetRef]
     public var jwtRules: [JWTRule]
+    /// `istio.io/dry-run: "true"` (a Warden extension: Istio accepts the annotation on AuthorizationPolicy
+    /// only): its rules are evaluated on every request and what Warden would have answered is reported, but
+    /// they never change the decision (`DecisionRecord.dryRun`).
+    public var dryRun: Bool
 
-    public init(ref: PolicyRef, origin: ResourceOrigin, selector: WorkloadSelector?, targetRefs: [TargetRef], jwtRules: [JWTRule]) {
+    public init(ref: PolicyRef, origin: ResourceOrigin, selector: WorkloadSelector?, targetRefs: [TargetRef], jwtRules: [JWTRule],
+                dryRun: Bool = false) {
         self.ref = ref
         self.origin = origin
         self.selector = selector
         self.targetRefs = targetRefs
         self.jwtRules = jwtRules
+        self.dryRun = dryRun
     }
 }
 

@@ -45,7 +45,8 @@ struct ExplainCommand {
                 return 2
             }
         }
-        let service = CheckService(policies: policies, scope: options.scope, keyStore: store, options: authz, clock: { now })
+        let service = CheckService(policies: policies, scope: options.scope, keyStore: store, options: authz,
+                                   introspectionTransport: options.fetch ? nil : OfflineIntrospection(), clock: { now })
 
         var request = RequestAttributes()
         request.method = options.method
@@ -78,6 +79,15 @@ struct ExplainCommand {
         request.contextExtensions = options.contextExtensions
         request.metadataContext = options.metadata
 
+        // A dry-run check never waits for keys (serve's refresher fetches them right after loading): fetch
+        // every source first, as serve would have by then, so the dry-run part says what serve answers.
+        if service.plan.policies.requestAuthentications.contains(where: \.dryRun) {
+            for source in service.plan.sources {
+                let fetched = DispatchSemaphore(value: 0)
+                store.keys(for: source) { _ in fetched.signal() }
+                _ = fetched.wait(timeout: .now() + 15)
+            }
+        }
         let result = Self.check(request, with: service)
         let walk = ExplainWalk(options: options, authz: authz, policies: policies, request: request, result: result, now: now)
         print(walk.render().joined(separator: "\n"))

@@ -46,7 +46,22 @@ struct ExplainWalk {
         }
         authorization(effective, step: step, out: out)
         decision(out: out)
+        dryRun(out: out)
         return out.text
+    }
+
+    /// What the dry-run RequestAuthentications and TokenPolicies would have answered had they been enforced.
+    private func dryRun(out: Lines) {
+        guard let d = record.dryRun else { return }
+        out.add("")
+        out.add("Dry run (istio.io/dry-run, not enforced): " + d.resources.joined(separator: ", "))
+        let line = "would answer \(d.status) \(d.wouldAllow ? "allowed" : d.status == 401 ? "Unauthorized" : "Forbidden") (\(d.reasonCode.rawValue))"
+        if d.wouldAllow { out.pass(line) } else { out.fail(line) }
+        out.info("reason: \(d.record.reason)")
+        if d.wouldAllow != result.decision.isAllowed {
+            out.hint(d.wouldAllow ? "enforcing it would allow this request, which is denied now"
+                                  : "enforcing it would deny this request, which is allowed now")
+        }
     }
 
     /// The challenge with the realm's query cut (`?…`): the realm is the request URI, and a token may ride in
@@ -183,8 +198,19 @@ struct ExplainWalk {
         case .notRun:
             out.info(Self.notRun)
         case .passed:
-            guard let jwt = trace.jwt else { return out.info("passed (the parsed token is not in the record)") }
-            out.pass("well-formed JWS, alg \(jwt.algorithm.rawValue)")
+            guard let jwt = trace.jwt else {
+                if let endpoint = trace.introspectionEndpoint {
+                    return out.info("not a JWT: an opaque token, sent to the introspection endpoint \(endpoint) (RFC 7662)")
+                }
+                return out.info("passed (the parsed token is not in the record)")
+            }
+            if let endpoint = jwt.introspectedBy {
+                out.pass("an opaque token; the introspection endpoint \(endpoint) answered active (RFC 7662)")
+                out.add("    introspection answer:")
+                out.block(JSONPretty.render(.object(jwt.claims), indent: "", note: JSONPretty.timeClaimNote(now: now)))
+                return
+            }
+            out.pass("well-formed JWS, alg \(jwt.algorithm?.rawValue ?? "?")")
             out.add("    header:")
             out.block(JSONPretty.render(.object(jwt.header.members), indent: ""))
             out.add("    payload:")
@@ -329,6 +355,8 @@ struct ExplainWalk {
         case .failed(let error):
             let from = source.map(describe) ?? "this issuer"
             switch error {
+            case .introspectionFailed(let why):
+                out.fail("an opaque token: no usable answer from the introspection endpoint (RFC 7662): \(why)")
             case .jwksUnavailable(let why):
                 out.fail("no keys for \(from): \(why)")
                 out.info("serve answers 401 \"\(error.envoyMessage)\" while an issuer's keys cannot be fetched and none are cached")
@@ -350,7 +378,7 @@ struct ExplainWalk {
         case .passed:
             out.pass(kid.map { "kid \(quote($0)) found" } ?? "the token has no kid; a key with a compatible alg was found")
         case .failed:
-            let alg = trace.jwt?.algorithm.rawValue ?? "?"
+            let alg = trace.jwt?.algorithm?.rawValue ?? "?"
             let sameKid = trace.keys?.keys.keys.filter { kid != nil && $0.kid == kid } ?? []
             if let kid, !sameKid.isEmpty {
                 let algs = sameKid.compactMap(\.alg)
@@ -368,7 +396,10 @@ struct ExplainWalk {
             out.info(Self.notRun)
         case .passed:
             guard let verified = trace.verified else { return out.pass("passed") }
-            let alg = verified.algorithm.rawValue
+            if let endpoint = verified.introspectedBy {
+                return out.pass("no signature: the introspection endpoint \(endpoint) vouched for the token")
+            }
+            let alg = verified.algorithm?.rawValue ?? "?"
             if let key = trace.keys?.keys.keys.first(where: { $0.fingerprint == verified.verifiedBy }) {
                 out.pass("signature verifies with key \(key.kid.map(quote) ?? "(no kid)") (\(key.kty), \(alg))")
             } else {
@@ -440,6 +471,18 @@ struct ExplainWalk {
         }
         for m in decision.auditMatches { out.info("audit: \(m)") }
         for d in decision.dryRun { out.info(d.description) }
+        if let x = record.exchange {
+            let target = (x.audiences.map { "audience \(quote($0))" } + x.resources.map { "resource \(quote($0))" }).joined(separator: ", ")
+            let token = x.tokenIndex < record.tokens.count ? " the token from \(record.tokens[x.tokenIndex].location)" : " the token"
+            switch x.result {
+            case .exchanged(let cached):
+                out.pass("token exchange (RFC 8693): \(token) exchanged at \(x.endpoint) for \(target)\(cached ? " (cached)" : ""); "
+                         + "the new token goes in \(x.header) toward the upstream")
+            case .refused, .unavailable:
+                out.fail("token exchange (RFC 8693) at \(x.endpoint) for \(target): \(x.failure ?? "")")
+                if x.failure?.contains("explain works offline") == true { out.hint("pass --fetch to ask the token endpoint") }
+            }
+        }
         out.add("")
     }
 
@@ -449,7 +492,11 @@ struct ExplainWalk {
         case .allow(let ok):
             out.add("Result: ✓ 200 allowed (\(record.reasonCode.rawValue))")
             if ok.headersToSet.isEmpty { out.info("headers set: none") }
-            for h in ok.headersToSet { out.info("header set: \(h.name): \(Self.shorten(h.value))") }
+            for h in ok.headersToSet {
+                // The exchanged token is a credential: its size, never its text.
+                let value = record.exchange?.header == h.name ? "<exchanged token, \(h.value.utf8.count) bytes>" : Self.shorten(h.value)
+                out.info("header set: \(h.name): \(value)")
+            }
             for d in record.droppedHeaders {
                 out.hint("header not set: \(d.header)" + (d.claim.map { " (claim \($0))" } ?? " (payload)")
                          + ": the value \(d.problem), which no HTTP header may (\(DroppedHeader.reasonCode))")
@@ -459,7 +506,8 @@ struct ExplainWalk {
             if !ok.queryParametersToRemove.isEmpty { out.info("query parameters removed: " + ok.queryParametersToRemove.joined(separator: ", ")) }
             if !ok.dynamicMetadata.isEmpty { out.info("dynamic metadata: " + ok.dynamicMetadata.keys.sorted().joined(separator: ", ")) }
         case .deny(let d):
-            out.add("Result: ✗ \(d.status) \(d.status == 401 ? "Unauthorized" : "Forbidden") (\(record.reasonCode.rawValue))")
+            let text = [401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"][d.status] ?? "Denied"
+            out.add("Result: ✗ \(d.status) \(text) (\(record.reasonCode.rawValue))")
             out.info("body: \(quote(d.body))")
             for h in d.headers { out.info("header: \(h.name): \(h.name == "www-authenticate" ? Self.realmWithoutQuery(h.value) : h.value)") }
         }

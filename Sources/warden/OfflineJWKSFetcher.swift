@@ -1,4 +1,5 @@
 import WardenJSON
+import WardenIntrospection
 import WardenJWKS
 
 /// The key fetcher `warden explain` uses without `--fetch`: every JWKS URL answers with the `--jwks`
@@ -18,5 +19,13 @@ struct OfflineJWKSFetcher: JWKSFetcher {
             return FetchedDocument(status: 200, body: Array(doc.serialized.utf8))
         }
         return FetchedDocument(status: 200, body: jwks)
+    }
+}
+
+/// Without `--fetch`, `warden explain` does not ask introspection endpoints either: an opaque token is
+/// explained as far as "introspection failed (offline)".
+struct OfflineIntrospection: IntrospectionTransport {
+    func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument {
+        throw .couldNotConnect("explain works offline; pass --fetch to ask the introspection endpoint")
     }
 }

@@ -15,6 +15,7 @@ enum PolicyDump {
         ]
         if let s = ra.selector { o["selector"] = labels(s.matchLabels) }
         if !ra.targetRefs.isEmpty { o["target_refs"] = strings(ra.targetRefs.map(\.description)) }
+        if ra.dryRun { o["dry_run"] = .bool(true) }
         return .object(o)
     }
 
@@ -32,11 +33,34 @@ enum PolicyDump {
                     })
                 }
                 if let s = r.subjects { rule["subjects"] = .string(s.description) }
+                if let i = r.introspection {
+                    // The secret's file, never the secret; the endpoint with credentials redacted like a jwksUri.
+                    rule["introspection"] = .object([
+                        "endpoint": .string(JWKSSource.redacted(uri: i.endpoint)), "client_id": .string(i.clientID),
+                        "client_secret_file": .string(i.clientSecretFile), "client_auth_method": .string(i.clientAuthMethod.rawValue),
+                        "cache_seconds": .number(Double(i.cacheDuration.components.seconds)),
+                        "negative_cache_seconds": .number(Double(i.negativeCacheDuration.components.seconds)),
+                    ])
+                }
                 return .object(rule)
             }),
         ]
+        if !tp.exchanges.isEmpty {
+            o["token_exchange"] = .array(tp.exchanges.map { x in
+                var e: [String: JSONValue] = ["issuer": .string(x.issuer), "endpoint": .string(JWKSSource.redacted(uri: x.endpoint)),
+                                              "client_id": .string(x.clientID), "client_secret_file": .string(x.clientSecretFile),
+                                              "client_auth_method": .string(x.clientAuthMethod.rawValue), "header": .string(x.header),
+                                              "operations": .number(Double(x.to.count))]
+                if !x.audiences.isEmpty { e["audiences"] = strings(x.audiences) }
+                if !x.resources.isEmpty { e["resources"] = strings(x.resources) }
+                if let scope = x.scope { e["scope"] = .string(scope) }
+                if let actor = x.actorTokenFile { e["actor_token_file"] = .string(actor) }
+                return .object(e)
+            })
+        }
         if let s = tp.selector { o["selector"] = labels(s.matchLabels) }
         if !tp.targetRefs.isEmpty { o["target_refs"] = strings(tp.targetRefs.map(\.description)) }
+        if tp.dryRun { o["dry_run"] = .bool(true) }
         return .object(o)
     }
 

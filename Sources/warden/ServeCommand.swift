@@ -5,9 +5,12 @@ import WardenAdmin
 import WardenAuthz
 import WardenExtAuthz
 import WardenGRPC
+import WardenHTTPServer
 import WardenJWKS
 import WardenJWT
 import WardenPolicy
+import WardenOTLP
+import WardenTrace
 import WardenRedis
 import WardenRedis
 
@@ -83,12 +86,17 @@ struct ServeCommand {
         }
         authz.defaultDeadline = options.defaultDeadline
         authz.shedMargin = options.shedMargin
+        let exporter = options.otlpEndpoint.map { SpanExporter.forServe(url: $0, options: options, log: log) }
+        let tracer = exporter.map {
+            CheckTracer(sampler: TraceSampler(ratio: options.traceSampleRatio), sink: $0, endUserID: options.traceEndUserID,
+                        redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes)
+        }
         let service = CheckService(policies: policies, scope: scope, keyStore: store, options: authz,
                                    tokenCache: (options.tokenCacheSize, options.tokenCacheBytes),
                                    decisionLog: DecisionLog(logger: log, redactClaims: options.redactClaims, maxTokenBytes: options.maxTokenBytes),
-                                   replayStore: replayStore,
+                                   replayStore: replayStore, tracer: tracer,
                                    clock: { Date().timeIntervalSince1970 })
-        let state = ServerState(service: service, store: store, log: log, options: options)
+        let state = ServerState(service: service, store: store, log: log, options: options, exporter: exporter)
         state.logWarnings(policies)  // warning-level notes (skipped documents) are among them
 
         let server: GRPCServer
@@ -100,7 +108,8 @@ struct ServeCommand {
             server = try GRPCServer(
                 configuration: GRPCServerConfiguration(listen: options.listen, threads: options.threads,
                                                        maxReceiveMessageBytes: options.maxRequestBytes, tls: tls,
-                                                       maxConcurrentStreams: options.maxConcurrentStreams),
+                                                       maxConcurrentStreams: options.maxConcurrentStreams,
+                                                       capturedMetadata: tracer == nil ? [] : CheckTracer.contextHeaders),
                 handlers: [ServeCommand.checkMethod: state.checkHandler(), ServeCommand.healthMethod: state.healthHandler()])
         } catch {
             printErr("warden: cannot serve gRPC on \(options.listen): \(error)")
@@ -115,11 +124,30 @@ struct ServeCommand {
             return 1
         }
 
+        var front: HTTPServer?
+        if let listen = options.httpListen {
+            var configuration = HTTPServer.Configuration(listen: listen)
+            configuration.threads = options.threads
+            configuration.connectionLimit = 4096
+            configuration.idleTimeoutSeconds = 60
+            configuration.maxHeaderBytes = options.httpMaxHeaderBytes
+            do {
+                front = try HTTPServer(configuration: configuration, handler: state.httpHandler())
+            } catch {
+                printErr("warden: cannot serve the HTTP front door on \(listen): \(error)")
+                server.shutdown(gracePeriod: 0)
+                admin.stop()
+                return 1
+            }
+        }
+
         store.start()
+        exporter?.start()
         server.start()
         state.markServing()
         log.info("warden serving", [("listen", .string(options.listen)), ("grpc_port", .number(Double(server.port))),
                                      ("admin", .string(options.adminListen)), ("admin_port", .number(Double(admin.port))),
+                                     ("http", .string(options.httpListen ?? "off")), ("http_port", .number(Double(front?.port ?? 0))),
                                      ("policies", .number(Double(policies.authorizationPolicies.count + policies.requestAuthentications.count))),
                                      ("threads", .number(Double(options.threads)))])
         let reloader = PolicyReloader(source: source, state: state, interval: options.reloadInterval)
@@ -143,9 +171,16 @@ struct ServeCommand {
             Thread.sleep(forTimeInterval: options.drainDelay)
         }
         reloader.stop()
+        // Both listeners drain at once: each stops accepting, then lets its checks in flight finish.
+        let frontStopped = DispatchGroup()
+        if let front {
+            DispatchQueue.global().async(group: frontStopped) { [grace = options.shutdownGrace] in front.stop(gracePeriod: grace) }
+        }
         server.shutdown(gracePeriod: options.shutdownGrace)
+        frontStopped.wait()
         admin.stop()
         store.stop()
+        exporter?.shutdown()  // what is queued goes out, bounded by --otlp-timeout
         log.info("stopped")
         return 0
     }

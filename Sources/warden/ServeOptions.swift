@@ -1,3 +1,4 @@
+import WardenHTTPAuthz
 import Glibc
 import WardenAuthz
 import WardenPolicy
@@ -6,6 +7,12 @@ import WardenPolicy
 struct ServeOptions: Sendable {
     var listen = "127.0.0.1:9191"
     var adminListen = "127.0.0.1:9901"
+    /// The HTTP front door (Envoy `http_service`, forward-auth); off unless given.
+    var httpListen: String?
+    /// Proxy-set headers trusted on the HTTP front door (`--http-trusted-headers`).
+    var httpTrustedHeaders = ""
+    /// Largest request line + header section on the HTTP front door.
+    var httpMaxHeaderBytes = 64 * 1024
     var policyPaths: [String] = []
     var namespace = "default"
     var workloadLabels: [String: String] = [:]
@@ -60,6 +67,17 @@ struct ServeOptions: Sendable {
     var dpopNonceLifetime: Double?
     /// Concurrent calls per HTTP/2 connection of the gRPC listener.
     var maxConcurrentStreams = 256
+    /// OTLP/HTTP traces URL (`…/v1/traces`); nil: tracing off (no trace header is read).
+    var otlpEndpoint: String?
+    /// Share of requests without a sampling decision whose check is traced (0…1).
+    var traceSampleRatio = 0.0
+    /// `--otlp-resource-attribute k=v`: resource attributes beside service.name and service.version.
+    var otlpResourceAttributes: [(String, String)] = []
+    /// Put the request principal in `enduser.id` (never when `--redact-claims` would change it).
+    var traceEndUserID = false
+    /// Spans held for export at most (then dropped and counted).
+    var otlpQueueSize = 2048
+    var otlpTimeout = 5.0
 
     static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
@@ -68,6 +86,14 @@ struct ServeOptions: Sendable {
 
     Serves Envoy's ext_authz v3 Check (gRPC) and the gRPC health service on --listen, and /healthz,
     /readyz, /metrics and /config_dump on --admin-listen.
+
+    HTTP front door (off unless --http-listen is given; the same policies, keys and decision log):
+      --http-listen HOST:PORT    Envoy ext_authz http_service at /envoy/… (path_prefix: /envoy), forward-auth
+                                 (Traefik, Caddy, APISIX, HAProxy) at /forward-auth, nginx auth_request
+                                 (X-Original-URI) at /auth-request
+      --http-trusted-headers a,b connection facts the proxy reports in headers, trusted on this listener:
+                                 client-address, client-principal, client-cert, sni, all or none (default: none)
+      --http-max-header-bytes N  largest request line + headers; larger ones are answered 414/431 (default: 65536)
 
     Policies (Istio security.istio.io/v1 RequestAuthentication + AuthorizationPolicy YAML):
       --policy PATH              file or directory (recursive *.yaml, *.yml); repeatable; required
@@ -125,6 +151,18 @@ struct ServeOptions: Sendable {
       --log-level LEVEL          debug, info, warn, error (default: info; denials log at info, allows at debug)
       --log-format FORMAT        json or text (default: json)
       --redact-claims a,b        never log these claims' values (repeatable; dotted paths; replaced by [redacted])
+
+    Tracing (OpenTelemetry; off unless --otlp-endpoint is given):
+      --otlp-endpoint URL        export one span per sampled check over OTLP/HTTP (protobuf) to URL; a URL
+                                 without a path gets /v1/traces. Reads W3C traceparent/tracestate and B3
+                                 from the request and follows its sampling decision
+      --trace-sample-ratio R     share of requests without a sampling decision to trace, 0 to 1 (default: 0)
+      --otlp-resource-attribute k=v   a resource attribute (repeatable); service.name defaults to warden,
+                                 service.version to Warden's version
+      --trace-enduser-id         set enduser.id to the request principal (iss/sub), unless --redact-claims
+                                 would change it
+      --otlp-queue-size N        spans held for export; more are dropped and counted (default: 2048)
+      --otlp-timeout D           bound on each export request (default: 5s)
     """
 
     /// Parses the arguments after `serve`.
@@ -135,6 +173,12 @@ struct ServeOptions: Sendable {
             switch flag {
             case "--listen": o.listen = try reader.address(for: flag)
             case "--admin-listen": o.adminListen = try reader.address(for: flag)
+            case "--http-listen": o.httpListen = try reader.address(for: flag)
+            case "--http-trusted-headers":
+                let raw = try reader.value(for: flag)
+                if case .failure(let e) = TrustedHeader.parse(raw) { throw UsageError("invalid value for --http-trusted-headers: \(e)") }
+                o.httpTrustedHeaders = raw
+            case "--http-max-header-bytes": o.httpMaxHeaderBytes = try reader.int(for: flag, in: 4096...(1 << 20))
             case "--policy": o.policyPaths.append(try reader.value(for: flag))
             case "--namespace": o.namespace = try nonEmpty(reader.value(for: flag), flag)
             case "--workload-labels": o.workloadLabels.merge(try parseLabels(reader.value(for: flag), flag)) { $1 }
@@ -213,6 +257,22 @@ struct ServeOptions: Sendable {
             case "--dpop-nonce-key-file": o.dpopNonceKeyFile = try reader.value(for: flag)
             case "--dpop-nonce-lifetime": o.dpopNonceLifetime = try DPoPNonceKeyFile.lifetime(&reader, flag)
             case "--jwks-max-waiters": o.jwksMaxWaiters = try reader.int(for: flag, in: 0...65536)
+            case "--otlp-endpoint": o.otlpEndpoint = try Self.otlpURL(reader.value(for: flag))
+            case "--trace-sample-ratio":
+                let text = try reader.value(for: flag)
+                guard let r = Double(text), r >= 0, r <= 1 else { throw UsageError("invalid value '\(text)' for --trace-sample-ratio: a number from 0 to 1") }
+                o.traceSampleRatio = r
+            case "--otlp-resource-attribute":
+                let text = try reader.value(for: flag)
+                guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+                    throw UsageError("invalid value '\(text)' for --otlp-resource-attribute: expected key=value")
+                }
+                o.otlpResourceAttributes.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
+            case "--trace-enduser-id": o.traceEndUserID = true
+            case "--otlp-queue-size": o.otlpQueueSize = try reader.int(for: flag, in: 1...1_000_000)
+            case "--otlp-timeout":
+                o.otlpTimeout = try reader.seconds(for: flag)
+                if o.otlpTimeout <= 0 || o.otlpTimeout > 60 { throw UsageError("invalid value for --otlp-timeout: more than 0, at most 60s") }
             default: throw UsageError("unknown flag \(flag) (see warden serve --help)")
             }
         }
@@ -222,6 +282,18 @@ struct ServeOptions: Sendable {
         if o.tlsClientCA != nil && o.tlsCert == nil { throw UsageError("--tls-client-ca needs --tls-cert and --tls-key") }
         if o.dpopNonceLifetime != nil && o.dpopNonceKeyFile == nil { throw UsageError("--dpop-nonce-lifetime needs --dpop-nonce-key-file") }
         return o
+    }
+
+    /// An http(s) URL; one without a path (or `/`) gets OTLP/HTTP's `/v1/traces`.
+    static func otlpURL(_ text: String) throws(UsageError) -> String {
+        let lower = text.lowercased()
+        let scheme = lower.hasPrefix("http://") ? 7 : lower.hasPrefix("https://") ? 8 : 0
+        guard scheme > 0, text.count > scheme, !text.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            throw UsageError("invalid value '\(text)' for --otlp-endpoint: expected an http:// or https:// URL")
+        }
+        let rest = text.dropFirst(scheme)
+        guard let slash = rest.firstIndex(of: "/") else { return text + "/v1/traces" }
+        return rest[slash...] == "/" ? String(text.dropLast()) + "/v1/traces" : text
     }
 
     private static func nonEmpty(_ v: String, _ flag: String) throws(UsageError) -> String {

@@ -30,8 +30,9 @@ extension ServerState {
                 "authorization_policies": .number(Double(gen.policies.authorizationPolicies.count)),
                 "token_policies": .number(Double(gen.policies.tokenPolicies.count)),
             ]),
-            "token_policies": .array(effective.tokenPolicies.map(PolicyDump.tokenPolicy)),
-            "request_authentications": .array(effective.requestAuthentications.map(PolicyDump.requestAuthentication)),
+            "token_policies": .array((effective.tokenPolicies + effective.dryRunTokenPolicies).map(PolicyDump.tokenPolicy)),
+            "request_authentications": .array((effective.requestAuthentications + effective.dryRunRequestAuthentications)
+                .map(PolicyDump.requestAuthentication)),
             "authorization_policies": .array(policies.map(PolicyDump.authorizationPolicy)),
             "notes": PolicyDump.strings((gen.policies.notes + effective.notes).map(\.description)),
             "jwks": .array(store.status().map { jwksStatus($0, issuers: gen.issuersBySource) }),

@@ -5,8 +5,11 @@ import WardenAdmin
 import WardenAuthz
 import WardenExtAuthz
 import WardenGRPC
+import WardenHTTPAuthz
+import WardenHTTPServer
 import WardenJWKS
 import WardenPolicy
+import WardenOTLP
 import WardenSync
 
 /// The wiring `warden serve` shares between its listeners: the Check path (`CheckService` behind the
@@ -14,6 +17,7 @@ import WardenSync
 final class ServerState: Sendable {
     let service: CheckService
     let extAuthz: ExtAuthzService
+    let httpAuthz: HTTPAuthzService
     let store: JWKSStore
     let log: Logger
     let options: ServeOptions
@@ -22,12 +26,18 @@ final class ServerState: Sendable {
     private let startedAt = Date().timeIntervalSince1970
     let lastReloadError = Locked<String?>(nil)
 
-    init(service: CheckService, store: JWKSStore, log: Logger, options: ServeOptions) {
+    /// The span exporter (`--otlp-endpoint`), for its counters.
+    let exporter: SpanExporter?
+
+    init(service: CheckService, store: JWKSStore, log: Logger, options: ServeOptions, exporter: SpanExporter? = nil) {
+        self.exporter = exporter
         self.service = service
         self.store = store
         self.log = log
         self.options = options
         extAuthz = ExtAuthzService(service: service)
+        let trusted = (try? TrustedHeader.parse(options.httpTrustedHeaders).get()) ?? []
+        httpAuthz = HTTPAuthzService(service: service, trusted: trusted)
     }
 
     func markServing() { serving.store(true, ordering: .releasing) }
@@ -66,7 +76,7 @@ final class ServerState: Sendable {
     func checkHandler() -> UnaryHandler {
         { [extAuthz, log] call in
             let cancellation = Cancellation()
-            extAuthz.check(call.request, deadline: call.deadline, cancellation: cancellation) { answer, _ in
+            extAuthz.check(call.request, deadline: call.deadline, cancellation: cancellation, callTraceHeaders: call.metadata) { answer, _ in
                 switch answer {
                 case .response(let bytes):
                     call.respond(.response(bytes))
@@ -83,6 +93,23 @@ final class ServerState: Sendable {
                     service.metrics.recordCancelled()
                     cancellation.cancel()
                 }
+            }
+        }
+    }
+
+    /// The HTTP front door: every request to `--http-listen`, answered through `HTTPAuthzService`.
+    func httpHandler() -> @Sendable (HTTPServerRequest, HTTPResponder) -> Void {
+        { [httpAuthz, log] request, responder in
+            let authzRequest = HTTPAuthzRequest(method: request.method, target: request.target,
+                                                headers: request.headers.map { ($0.name, $0.value) },
+                                                peerAddress: request.peerAddress, peerPort: request.peerPort)
+            httpAuthz.check(authzRequest) { answer, _ in
+                if answer.status == 400 {
+                    log.warn("malformed front-door request", [("error", .string(answer.body.trimmingCharacters(in: .newlines))),
+                                                              ("peer", .string(request.peerAddress))])
+                }
+                responder.respond(HTTPServerResponse(status: answer.status, headers: answer.headers.map { HTTPField($0.name, $0.value) },
+                                                     body: Array(answer.body.utf8)))
             }
         }
     }
@@ -136,6 +163,7 @@ final class ServerState: Sendable {
             case "/metrics":
                 var out = PrometheusText()
                 service.renderMetrics(into: &out)
+                if let exporter { exporter.renderMetrics(into: &out) }
                 out.family("warden_ready", "gauge", "Whether /readyz answers 200.")
                 out.sample("warden_ready", readiness().ready ? 1 : 0)
                 return AdminResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: out.text)

@@ -7,15 +7,16 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "deploy" / "crds" / "tokenpolicy.yaml"
 
 
-def readme_example() -> str:
+def readme_example(heading: str = "### TokenPolicy (Warden's own kind)") -> str:
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("### TokenPolicy (Warden's own kind)"):]
+    section = text[text.index(heading):]
     return re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
 
 
@@ -52,8 +53,10 @@ def test_crd_is_a_structural_v1_crd():
     assert [v["name"] for v in crd["spec"]["versions"]] == ["v1alpha1"]
 
 
-def test_readme_example_loads_in_warden_and_fits_the_crd(warden_bin, tmp_path):
-    example = readme_example()
+@pytest.mark.parametrize("heading", ["### TokenPolicy (Warden's own kind)", "### Opaque tokens (introspection, RFC 7662)",
+                                     "### Token exchange at the edge (RFC 8693)"])
+def test_readme_example_loads_in_warden_and_fits_the_crd(warden_bin, tmp_path, heading):
+    example = readme_example(heading)
     ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\n"
           "spec:\n  jwtRules: [{issuer: https://idp.example.com, jwksUri: https://idp.example.com/jwks.json}]\n---\n")
     (tmp_path / "p.yaml").write_text(ra + example)

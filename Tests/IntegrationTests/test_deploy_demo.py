@@ -14,10 +14,12 @@ from harness.kustomize import REPO_ROOT
 DEMO = REPO_ROOT / "scripts" / "demo.py"
 
 
-@pytest.fixture(scope="module")
-def demo(warden_bin):
-    result = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, timeout=90,
+@pytest.fixture(scope="module", params=["envoy", "nginx", "caddy", "envoy-http"])
+def demo(request, warden_bin):
+    """The tour through Envoy (gRPC ext_authz), and through each HTTP front door (`make demo FRONT=nginx`)."""
+    result = subprocess.run([sys.executable, str(DEMO), "--front", request.param], capture_output=True, text=True, timeout=90,
                             env={**os.environ, "WARDEN_BIN": warden_bin})
+    result.front = request.param
     return result
 
 
@@ -50,6 +52,21 @@ def test_demo_prints_status_reason_and_upstream_headers(demo, number, title, sta
         assert line in section, f"{line!r} not in:\n{section}"
     if number == 6:
         assert "x-jwt-sub: admin\n" not in section.split("upstream received:")[1]
+
+
+def test_demo_prints_a_trace_tree(demo):
+    """One request's trace as the collector got it: Envoy's request span, its ext_authz call, Warden's span.
+    Through the HTTP front doors there is no tracer in front (deploy/nginx, deploy/caddy and envoy-http.yaml have
+    none): no tree is printed."""
+    if demo.front != "envoy":
+        assert "Trace of GET /orders" not in demo.stdout
+        return
+    tree = demo.stdout.split("Trace of GET /orders")[1].split("All requests")[0]
+    lines = [line.strip() for line in tree.splitlines() if line.strip()]
+    assert re.fullmatch(r"trace [0-9a-f]{32}", lines[1]), lines
+    assert re.match(r"└─ \S+ \[envoy, SERVER\]", lines[2]), lines
+    assert re.match(r"└─ async envoy.service.auth.v3.Authorization.Check egress \[envoy, CLIENT\]", lines[3]), lines
+    assert re.match(r"└─ warden.check \[warden, SERVER\] [\d.]+ ms  decision=allow status=200 reason_code=allowed", lines[4]), lines
 
 
 def test_demo_ends_with_what_to_try_next(demo):

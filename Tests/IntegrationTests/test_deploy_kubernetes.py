@@ -26,13 +26,15 @@ ALL = sorted(k.KUSTOMIZATIONS)
 API_VERSIONS = {
     "Namespace": "v1", "ServiceAccount": "v1", "ConfigMap": "v1", "Service": "v1",
     "Deployment": "apps/v1", "PodDisruptionBudget": "policy/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
-    "NetworkPolicy": "networking.k8s.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1", "Ingress": "networking.k8s.io/v1",
     "AuthorizationPolicy": "security.istio.io/v1", "PeerAuthentication": "security.istio.io/v1",
 }
 EXPECTED_KINDS = {
     "sidecar": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "NetworkPolicy"},
     "central": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget",
                 "HorizontalPodAutoscaler", "NetworkPolicy"},
+    "ingress-nginx": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget",
+                      "HorizontalPodAutoscaler", "NetworkPolicy", "Ingress"},
     "istio": {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget",
               "HorizontalPodAutoscaler", "AuthorizationPolicy", "PeerAuthentication", "NetworkPolicy"},
 }
@@ -145,7 +147,12 @@ def test_warden_container_probes_mounts_and_flags(rendered, name):
     admin_host, _, admin_port = k.flag_value(args, "--admin-listen").rpartition(":")
     # Kubelet probes the pod IP: Warden must listen beyond loopback, on the ports the container declares.
     assert listen_host == admin_host == "0.0.0.0"
-    assert ports == {"grpc": int(listen_port), "admin": int(admin_port)}
+    expected_ports = {"grpc": int(listen_port), "admin": int(admin_port)}
+    if k.flag_value(args, "--http-listen"):
+        http_host, _, http_port = k.flag_value(args, "--http-listen").rpartition(":")
+        assert http_host == "0.0.0.0"
+        expected_ports["http-authz"] = int(http_port)
+    assert ports == expected_ports
     if k.flag_value(args, "--tls-cert"):
         # The kubelet's gRPC probe speaks no TLS: the admin port's /healthz and /readyz answer instead.
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -212,6 +219,8 @@ def test_services_select_the_pods_and_target_declared_ports(rendered, name):
             assert port["targetPort"] in declared, (service["metadata"]["name"], port)
             if name == "sidecar":  # the app is reachable only through Envoy
                 assert declared[port["targetPort"]][0] == "envoy"
+            elif port["targetPort"] == "http-authz":  # the HTTP front door (overlays/ingress-nginx)
+                assert declared[port["targetPort"]] == ("warden", 9192) and port["appProtocol"] == "http"
             else:
                 assert declared[port["targetPort"]] == ("warden", 9191) and port["appProtocol"] == "grpc"
 

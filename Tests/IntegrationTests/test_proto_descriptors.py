@@ -92,3 +92,17 @@ def test_a_wrong_field_number_is_reported():
     request.field[0].number = 99
     _, problems = compare_descriptors(fds)
     assert any(p.startswith("envoy.service.auth.v3.CheckRequest field 99") for p in problems), problems
+
+
+OTLP_FILES = ["opentelemetry/proto/collector/trace/v1/trace_service.proto"]
+
+
+def test_otlp_declarations_match_opentelemetry_proto():
+    """proto/opentelemetry (what Warden's OTLP encoder is pinned to, byte for byte, by OTLPTraceEncodingTests)
+    against the official opentelemetry-proto package's descriptors."""
+    import opentelemetry.proto.collector.trace.v1.trace_service_pb2  # noqa: F401 (registers descriptors)
+    result = subprocess.run(["protoc", "-I", str(PROTO_DIR), "--include_imports", "--descriptor_set_out=/dev/stdout", *OTLP_FILES],
+                            capture_output=True, timeout=60, check=True)
+    checked, problems = compare_descriptors(descriptor_pb2.FileDescriptorSet.FromString(result.stdout))
+    assert problems == []
+    assert checked == 17

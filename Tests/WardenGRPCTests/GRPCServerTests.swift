@@ -53,6 +53,25 @@ struct GRPCServerTests {
         #expect(text.hasPrefix("\(TestService.describe)|ipv4:127.0.0.1:"), "\(text)")
     }
 
+    /// `capturedMetadata`: only the named entries reach the handler, valid values only (printable ASCII,
+    /// bounded); nothing is read when none is named.
+    @Test(arguments: [
+        (["traceparent", "b3"], [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), ("x-other", "1"),
+                                 ("b3", String(repeating: "a", count: 1025))],
+         "traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (["x-b3-traceid", "x-b3-sampled"], [("x-b3-traceid", "a3ce929d0e0e4736"), ("x-b3-sampled", "1")],
+         "x-b3-sampled=1\nx-b3-traceid=a3ce929d0e0e4736"),
+        ([], [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")], ""),
+    ] as [([String], [(String, String)], String)])
+    func capturedMetadataReachesTheHandler(_ names: [String], _ sent: [(String, String)], _ expected: String) throws {
+        let server = try TestService().startServer(capturedMetadata: Set(names))
+        defer { server.shutdown(gracePeriod: 1) }
+        let outcome = try GRPCClient(target: "127.0.0.1:\(server.port)")
+            .call([.init(method: TestService.describe, payload: [], metadata: sent)])[0]
+        #expect(outcome.code == "OK")
+        #expect(String(decoding: outcome.payload, as: UTF8.self).split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).last.map(String.init) == expected)
+    }
+
     @Test func requestWithoutMessageIsInvalidArgument() throws {
         let server = try TestService().startServer()
         defer { server.shutdown(gracePeriod: 1) }

@@ -85,7 +85,7 @@ struct CompactSplitTests {
         let jwt = try UnverifiedJWT.parse(token)
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         #expect(jwt.payloadSegment == parts[1])
-        #expect(String(jwt.jws.signingInput)! == parts[0] + "." + parts[1])
+        #expect(String(jwt.jws!.signingInput)! == parts[0] + "." + parts[1])
         // A non-ASCII byte in the header is not base64url: rejected with the header reason.
         #expect(throws: JWTError.malformed(.headerBase64)) { try UnverifiedJWT.parse("é" + token) }
     }

@@ -59,10 +59,93 @@ struct TokenPolicyDecodingTests {
         }
     }
 
-    @Test func anotherAPIVersionIsSkippedWithANote() throws {
-        let set = try PolicySet.parse(yaml: Self.doc("  jwtRules: []", apiVersion: "security.warden.io/v2"), file: "tp.yaml")
-        #expect(set.tokenPolicies.isEmpty)
-        #expect(set.notes.contains { $0.message.contains("TokenPolicy") })
+    /// A version Warden does not know may restrict access in ways it cannot read: refused, not skipped.
+    @Test func anotherAPIVersionIsALoadError() {
+        #expect(throws: PolicyLoadFailure.self) {
+            try PolicySet.parse(yaml: Self.doc("  jwtRules: []", apiVersion: "security.warden.io/v2"), file: "tp.yaml")
+        }
+    }
+
+    @Test func decodesIntrospection() throws {
+        let set = try PolicySet.parse(yaml: Self.doc("""
+          jwtRules:
+          - issuer: https://idp.example.com
+            introspection:
+              endpoint: https://idp.example.com/oauth2/introspect
+              clientId: warden
+              clientSecretFile: /etc/warden/secret
+              clientAuthMethod: client_secret_post
+              cacheDuration: 1m
+              negativeCacheDuration: 5s
+              timeout: 500ms
+        """), file: "tp.yaml")
+        let i = try #require(set.tokenPolicies.first?.rules.first?.introspection)
+        #expect(i.endpoint == "https://idp.example.com/oauth2/introspect")
+        #expect(i.clientID == "warden" && i.clientSecretFile == "/etc/warden/secret")
+        #expect(i.clientAuthMethod == .clientSecretPost)
+        #expect(i.cacheDuration == .seconds(60) && i.negativeCacheDuration == .seconds(5) && i.timeout == .milliseconds(500))
+        let defaults = try PolicySet.parse(yaml: Self.doc("""
+          jwtRules:
+          - issuer: x
+            introspection: {endpoint: "http://127.0.0.1:8080/introspect", clientId: w, clientSecretFile: /s}
+        """), file: "tp.yaml").tokenPolicies[0].rules[0].introspection
+        #expect(defaults?.clientAuthMethod == .clientSecretBasic && defaults?.cacheDuration == .seconds(300))
+    }
+
+    @Test func decodesTokenExchange() throws {
+        let set = try PolicySet.parse(yaml: Self.doc("""
+          tokenExchange:
+          - issuer: https://idp.example.com
+            to: [{operation: {hosts: [orders.internal], paths: ["/orders*"]}}]
+            endpoint: https://idp.example.com/oauth2/token
+            clientId: gateway
+            clientSecretFile: /etc/warden/secret
+            audiences: [orders-api]
+            resources: ["https://orders.internal/"]
+            scope: orders:read
+            actorTokenFile: /var/run/secrets/tokens/warden
+            header: x-upstream-token
+            expiryMargin: 1m
+        """), file: "tp.yaml")
+        let x = try #require(set.tokenPolicies.first?.exchanges.first)
+        #expect(x.issuer == "https://idp.example.com" && x.to.count == 1 && x.endpoint == "https://idp.example.com/oauth2/token")
+        #expect(x.audiences == ["orders-api"] && x.resources == ["https://orders.internal/"] && x.scope == "orders:read")
+        #expect(x.header == "x-upstream-token" && x.expiryMargin == .seconds(60) && x.timeout == .seconds(2))
+        #expect(x.actorTokenFile == "/var/run/secrets/tokens/warden" && x.clientAuthMethod == .clientSecretBasic)
+    }
+
+    static let exchangeRows: [Bad] = [
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s}]", message: "needs audiences or resources"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: http://idp.example.com/t, clientId: c, clientSecretFile: /s, audiences: [a]}]", message: "token endpoint must be https"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s, resources: [orders]}]", message: "absolute URI"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s, audiences: [a], header: 'x bad'}]", message: "HTTP field name"),
+        Bad(spec: "  tokenExchange: [{endpoint: https://i/t, clientId: c, clientSecretFile: /s, audiences: [a]}]", message: "tokenExchange.issuer is required"),
+        Bad(spec: "  tokenExchange: [{issuer: x, endpoint: https://i/t, clientId: c, clientSecretFile: /s, audiences: [a], audience: b}]", message: "unknown field"),
+    ]
+
+    @Test(arguments: exchangeRows)
+    func rejectsBadExchange(_ bad: Bad) {
+        rejectsWithFileAndLine(bad)
+    }
+
+    static let introspectionRows: [Bad] = [
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {clientId: w, clientSecretFile: /s}}]", message: "introspection.endpoint is required"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientSecretFile: /s}}]", message: "introspection.clientId is required"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w}}]", message: "introspection.clientSecretFile is required"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: http://idp.example.com/i, clientId: w, clientSecretFile: /s}}]", message: "must be https"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: 'https://u:p@idp/i', clientId: w, clientSecretFile: /s}}]", message: "must not carry credentials"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: ftp://idp/i, clientId: w, clientSecretFile: /s}}]", message: "must be an https URL"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, clientAuthMethod: tls_client_auth}}]", message: "is not supported"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /k, clientAuthMethod: private_key_jwt, signingAlgorithm: HS256}}]", message: "is not one of"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, signingAlgorithm: RS256}}]", message: "private_key_jwt only"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, introspectJWTs: maybe}}]", message: "introspectJWTs"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, cacheDuration: 2d}}]", message: "invalid duration"),
+        Bad(spec: "  jwtRules: [{issuer: x, introspection: {endpoint: https://i/x, clientId: w, clientSecretFile: /s, secret: s}}]", message: "unknown field"),
+    ]
+
+    @Test(arguments: introspectionRows)
+    func rejectsBadIntrospection(_ bad: Bad) {
+        rejectsWithFileAndLine(bad)
     }
 
     @Test func scopedLikeRequestAuthentication() throws {

@@ -29,8 +29,9 @@ def request(method: str, url: str, headers: dict[str, str] | list[tuple[str, str
     host, _, port = hostport.rpartition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        conn.putrequest(method, "/" + path, skip_accept_encoding=True)
-        items = headers.items() if isinstance(headers, dict) else (headers or [])
+        items = list(headers.items() if isinstance(headers, dict) else (headers or []))
+        # A Host given by the caller replaces the one from the URL.
+        conn.putrequest(method, "/" + path, skip_accept_encoding=True, skip_host=any(n.lower() == "host" for n, _ in items))
         for name, value in items:
             conn.putheader(name, value)
         if isinstance(body, str):

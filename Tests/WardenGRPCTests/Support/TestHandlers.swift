@@ -40,9 +40,11 @@ final class TestService: Sendable {
                     call.respond(.response(call.request))
                 }
             },
-            // "method|peer".
+            // "method|peer|metadata" (the captured metadata as sorted "key=value" lines). One method more would
+            // change how the armed calls split over the methods, which the shutdown tests count on.
             Self.describe: { call in
-                call.respond(.response(Array("\(call.method)|\(call.peer)".utf8)))
+                let metadata = call.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+                call.respond(.response(Array("\(call.method)|\(call.peer)|\(metadata)".utf8)))
             },
             // Drops the call without answering.
             Self.forget: { _ in },
@@ -89,12 +91,13 @@ final class TestService: Sendable {
 
     /// A started server on an ephemeral loopback port with these handlers.
     func startServer(
-        threads: Int = 2, callsPerThread: Int = 16, maxReceiveMessageBytes: Int = 4 << 20, tls: TLSConfiguration? = nil
+        threads: Int = 2, callsPerThread: Int = 16, maxReceiveMessageBytes: Int = 4 << 20, tls: TLSConfiguration? = nil,
+        capturedMetadata: Set<String> = []
     ) throws -> GRPCServer {
         let server = try GRPCServer(
             configuration: GRPCServerConfiguration(
                 listen: "127.0.0.1:0", threads: threads, callsPerThread: callsPerThread,
-                maxReceiveMessageBytes: maxReceiveMessageBytes, tls: tls),
+                maxReceiveMessageBytes: maxReceiveMessageBytes, tls: tls, capturedMetadata: capturedMetadata),
             handlers: handlers)
         server.start()
         return server

@@ -5,14 +5,14 @@ import Musl
 #endif
 
 /// A parsed `host:port` for a listening socket: an IPv4 or IPv6 literal (IPv6 in brackets) or `localhost`.
-struct ListenAddress: Sendable, Equatable {
+public struct ListenAddress: Sendable, Equatable {
     enum Family: Sendable, Equatable { case ipv4, ipv6 }
 
     let host: String
     let port: UInt16
     let family: Family
 
-    init(parsing text: String) throws(AdminServerError) {
+    init(parsing text: String) throws(HTTPServerError) {
         guard let colon = text.lastIndex(of: ":") else { throw .invalidAddress(text) }
         var host = String(text[..<colon])
         let portText = text[text.index(after: colon)...]

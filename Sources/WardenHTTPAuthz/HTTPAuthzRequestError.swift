@@ -1,0 +1,31 @@
+/// Why a front-door request cannot be checked (answered 400, counted in `warden_invalid_requests_total`,
+/// never decided): the original request it describes is missing, ambiguous or malformed. One case per cause.
+public enum HTTPAuthzRequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A header that names the original request is absent (e.g. `x-forwarded-uri`).
+    case missingHeader(String)
+    /// A header that names the original request arrived more than once: which one is meant is unclear.
+    case repeatedHeader(String)
+    /// The original method is not an RFC 9110 token.
+    case invalidMethod
+    /// The original URI is not an origin-form target (`/…` without spaces or control characters).
+    case invalidURI
+    /// The original path has `%2F` or `%5C`: refused, as the documented Envoy config does
+    /// (`path_with_escaped_slashes_action: REJECT_REQUEST`), never reinterpreted.
+    case escapedSlash
+    /// The original host is empty or has characters no host has.
+    case invalidHost
+    /// A trusted header (`--http-trusted-headers`) does not hold what it should.
+    case invalidTrustedHeader(String)
+
+    public var description: String {
+        switch self {
+        case .missingHeader(let h): "missing header \(h)"
+        case .repeatedHeader(let h): "header \(h) sent more than once"
+        case .invalidMethod: "the original method is not a valid HTTP method"
+        case .invalidURI: "the original URI is not an origin-form request target"
+        case .escapedSlash: "the original path has an escaped slash (%2F or %5C)"
+        case .invalidHost: "the original host is not a valid host"
+        case .invalidTrustedHeader(let h): "trusted header \(h) is malformed"
+        }
+    }
+}

@@ -1,0 +1,335 @@
+internal import CMicroHTTPD
+internal import CWardenShims
+import WardenSync
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An HTTP/1.1 server backed by libmicrohttpd: Warden's admin listener and its HTTP front door.
+///
+/// It binds only to the address it is given and serves requests on internal polling threads
+/// (`threads`; each connection stays on one). The handler gets every complete request and a
+/// ``HTTPResponder``; it may answer before it returns or later from any thread (the connection is
+/// suspended meanwhile, holding no thread). Request bodies are read and discarded. libmicrohttpd itself
+/// answers what it cannot parse (400) and request lines or header sections larger than
+/// `maxHeaderBytes` (414/431), and keeps HTTP/1.1 connections alive between requests.
+public final class HTTPServer: Sendable {
+    public struct Configuration: Sendable {
+        /// "host:port"; port 0 picks a free port.
+        public var listen: String
+        /// Concurrent connections accepted; further ones are refused.
+        public var connectionLimit: Int = 64
+        /// Idle (keep-alive) connections are closed after this long.
+        public var idleTimeoutSeconds: Int = 10
+        /// Polling threads; each connection is served by one of them.
+        public var threads: Int = 1
+        /// Memory per connection for the request line and headers (libmicrohttpd's connection memory
+        /// limit, which also holds its read buffer): a request that does not fit is answered 414 or 431.
+        public var maxHeaderBytes: Int = 32 * 1024
+        /// A request body longer than this is answered 413 (bodies are discarded anyway).
+        public var maxBodyBytes: Int = 1 << 20
+
+        public init(listen: String) { self.listen = listen }
+    }
+
+    /// The bound port (the ephemeral one the kernel chose when the listen address said port 0).
+    public let port: Int
+    /// The bound host, as an IP literal.
+    public let host: String
+
+    private let context: ServerContext
+    private let daemon: Locked<DaemonHandle?>
+
+    /// Starts listening.
+    /// - Parameter handler: gets every request, including unknown paths; must call `respond` exactly
+    ///   once (later calls are ignored), on any thread.
+    /// - Throws: ``HTTPServerError`` naming the cause (bad address, address in use, …).
+    public init(configuration: Configuration,
+                handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void) throws(HTTPServerError) {
+        let address = try ListenAddress(parsing: configuration.listen)
+        let context = ServerContext(handler: handler, maxBodyBytes: configuration.maxBodyBytes)
+        var failure: Int32 = 0
+        let limits = warden_mhd_limits(
+            connection_limit: UInt32(clamping: max(1, configuration.connectionLimit)),
+            connection_timeout_seconds: UInt32(clamping: max(1, configuration.idleTimeoutSeconds)),
+            thread_pool_size: UInt32(clamping: max(1, configuration.threads)),
+            connection_memory_limit: max(4096, configuration.maxHeaderBytes),
+            suspend_resume: 1)
+        let started = address.withSockAddr { sockaddr in
+            warden_mhd_start_server(
+                sockaddr, address.family == .ipv6 ? 1 : 0, limits,
+                { cls, connection, _, method, version, _, uploadDataSize, requestContext in
+                    accessHandler(cls, connection, method, version, uploadDataSize, requestContext)
+                },
+                Unmanaged.passUnretained(context).toOpaque(),
+                { cls, uri, _ in
+                    // The raw target, before libmicrohttpd splits off the query: the request's context.
+                    if let cls { Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().open.withLock { $0 += 1 } }
+                    return Unmanaged.passRetained(Exchange(target: uri.map { String(cString: $0) } ?? "")).toOpaque()
+                },
+                { cls, _, requestContext, _ in
+                    // The answer is sent (or the connection gone).
+                    guard let requestContext, let raw = requestContext.pointee else { return }
+                    requestContext.pointee = nil
+                    Unmanaged<Exchange>.fromOpaque(raw).release()
+                    if let cls { Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue().open.withLock { $0 -= 1 } }
+                },
+                &failure)
+        }
+        guard let started else {
+            switch failure {
+            case EADDRINUSE: throw .addressInUse(address.display)
+            case EADDRNOTAVAIL: throw .addressNotAvailable(address.display)
+            case EACCES, EPERM: throw .permissionDenied(address.display)
+            default: throw .startFailed(address.display, errno: failure)
+            }
+        }
+        self.context = context
+        self.daemon = Locked(DaemonHandle(pointer: started))
+        self.host = address.host
+        let bound = Int(warden_mhd_bound_port(started))
+        self.port = bound != 0 ? bound : Int(address.port)
+    }
+
+    /// Requests handed to the handler and not answered yet.
+    public var unanswered: Int { context.suspended.withLock { $0.count } + context.running.withLock { $0 } }
+
+    /// Stops accepting connections, waits up to `gracePeriod` seconds for the unanswered requests,
+    /// answers those still waiting with 503, then closes every connection and joins the threads.
+    /// Idempotent; the port is free again when this returns.
+    public func stop(gracePeriod: Double = 0) {
+        let handle = daemon.withLock { current -> DaemonHandle? in
+            defer { current = nil }
+            return current
+        }
+        guard let handle else { return }
+        // New connections wait in the backlog (and are reset at the end) while the unanswered finish.
+        let listener = MHD_quiesce_daemon(handle.pointer)
+        waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 }
+        // Past the grace: requests still arriving on kept-alive connections are answered 503 at once, and
+        // every waiting one is answered 503 now. libmicrohttpd must not be stopped with a connection still
+        // suspended (it aborts), and stopping closes connections whose answer is still queued: let those
+        // be sent (bounded).
+        context.closing.withLock { $0 = true }
+        waitUntil(seconds: 2) {
+            for exchange in context.suspended.withLock({ Array($0.values) }) {
+                HTTPResponder(exchange: exchange, context: context).respond(.text("shutting down\n", status: 503))
+            }
+            return context.open.withLock { $0 } == 0 && context.suspended.withLock { $0.isEmpty }
+        }
+        MHD_stop_daemon(handle.pointer)
+        // Only now: libmicrohttpd's threads may use the quiesced socket until they are joined.
+        if listener >= 0 { close(listener) }
+    }
+
+    private func waitUntil(seconds: Double, _ done: () -> Bool) {
+        var left = Int((seconds * 100).rounded(.up))
+        while !done(), left > 0 {
+            usleep(10_000)
+            left -= 1
+        }
+    }
+
+    deinit {
+        stop()
+    }
+}
+
+/// Answers one request; the first `respond` counts. Safe to call from any thread.
+public struct HTTPResponder: Sendable {
+    fileprivate let exchange: Exchange
+    fileprivate let context: ServerContext
+
+    fileprivate init(exchange: Exchange, context: ServerContext) {
+        self.exchange = exchange
+        self.context = context
+    }
+
+    /// Sends `response` (unless an answer was already given).
+    public func respond(_ response: HTTPServerResponse) {
+        let connection = exchange.state.withLock { state -> OpaquePointer? in
+            switch state {
+            case .running:
+                state = .answered(response)
+                return nil
+            case .suspended(let connection):
+                state = .answered(response)
+                return connection.pointer
+            case .answered, .sent:
+                return nil
+            }
+        }
+        guard let connection else { return }
+        // Removed from the registry before resuming: the resumed connection may finish at once.
+        context.suspended.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(exchange)) }
+        MHD_resume_connection(connection)
+    }
+}
+
+/// The `struct MHD_Daemon *`; only `HTTPServer` touches it, under its mutex.
+private struct DaemonHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// A suspended `struct MHD_Connection *`: valid until it is resumed (libmicrohttpd never closes a
+/// suspended connection).
+private struct ConnectionHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+/// Owned by `HTTPServer`; libmicrohttpd holds an unretained pointer to it while the daemon runs.
+private final class ServerContext: Sendable {
+    let handler: @Sendable (HTTPServerRequest, HTTPResponder) -> Void
+    let maxBodyBytes: Int
+    /// Requests whose connection is suspended, waiting for their answer.
+    let suspended = Locked<[ObjectIdentifier: Exchange]>([:])
+    /// Requests in the handler right now (not suspended yet).
+    let running = Locked(0)
+    /// Requests begun (request line read) and not finished (answer sent, or connection gone).
+    let open = Locked(0)
+    /// Set by `stop` once the grace period is over: new requests are answered 503 without the handler.
+    let closing = Locked(false)
+
+    init(handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void, maxBodyBytes: Int) {
+        self.handler = handler
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// One request's context: made by the URI callback (it holds the raw target), released by the
+/// completion callback.
+private final class Exchange: Sendable {
+    enum State: Sendable {
+        /// Headers or body still arriving, or the handler running.
+        case running
+        /// The handler returned without an answer; the connection waits.
+        case suspended(ConnectionHandle)
+        case answered(HTTPServerResponse)
+        case sent
+    }
+
+    let target: String
+    let state = Locked<State>(.running)
+    let progress = Locked<Progress>(Progress())
+
+    struct Progress {
+        var headersSeen = false
+        var bodyBytes = 0
+        var handled = false
+    }
+
+    init(target: String) { self.target = target }
+}
+
+/// libmicrohttpd's access handler: called when the headers arrive (only marked), once per body chunk
+/// (counted, discarded), when the request is complete (handler runs), and again after a resume.
+private func accessHandler(
+    _ cls: UnsafeMutableRawPointer?, _ connection: OpaquePointer?,
+    _ method: UnsafePointer<CChar>?, _ version: UnsafePointer<CChar>?,
+    _ uploadDataSize: UnsafeMutablePointer<Int>?,
+    _ requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> MHD_Result {
+    guard let cls, let connection, let requestContext, let raw = requestContext.pointee else { return .NO }
+    let context = Unmanaged<ServerContext>.fromOpaque(cls).takeUnretainedValue()
+    let exchange = Unmanaged<Exchange>.fromOpaque(raw).takeUnretainedValue()
+    let chunk = uploadDataSize?.pointee ?? 0
+    let step = exchange.progress.withLock { p -> Int in
+        if !p.headersSeen { p.headersSeen = true; return 0 }
+        if chunk != 0 { p.bodyBytes += chunk; return p.bodyBytes > context.maxBodyBytes ? 2 : 1 }
+        if p.handled { return 4 }
+        p.handled = true
+        return 3
+    }
+    switch step {
+    case 0:
+        return .YES
+    case 1:
+        uploadDataSize?.pointee = 0
+        return .YES
+    case 2:
+        uploadDataSize?.pointee = 0
+        exchange.state.withLock { $0 = .sent }
+        return queue(.text("request body too large\n", status: 413), on: connection)
+    case 3:
+        if context.closing.withLock({ $0 }) {
+            exchange.state.withLock { $0 = .sent }
+            return queue(.text("shutting down\n", status: 503), on: connection)
+        }
+        let request = HTTPServerRequest(
+            method: method.map { String(cString: $0) } ?? "",
+            target: exchange.target,
+            headers: headerFields(connection),
+            peerAddress: "", peerPort: 0)
+        var peer = request
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var port: UInt16 = 0
+        let known = buffer.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { warden_mhd_client_address(connection, $0.baseAddress, $0.count, &port) }
+        }
+        if known == 1 {
+            peer.peerAddress = String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+            peer.peerPort = port
+        }
+        context.running.withLock { $0 += 1 }
+        context.handler(peer, HTTPResponder(exchange: exchange, context: context))
+        // Answered already: send now. Otherwise suspend under the lock, so `respond` (any thread) either
+        // finds the answer slot before this or resumes a connection that is suspended.
+        let ready = exchange.state.withLock { state -> HTTPServerResponse? in
+            if case .answered(let response) = state {
+                state = .sent
+                return response
+            }
+            MHD_suspend_connection(connection)
+            context.suspended.withLock { $0[ObjectIdentifier(exchange)] = exchange }
+            state = .suspended(ConnectionHandle(pointer: connection))
+            return nil
+        }
+        context.running.withLock { $0 -= 1 }
+        guard let ready else { return .YES }
+        return queue(ready, on: connection)
+    default:
+        // Resumed: the answer is in.
+        let ready = exchange.state.withLock { state -> HTTPServerResponse? in
+            guard case .answered(let response) = state else { return nil }
+            state = .sent
+            return response
+        }
+        guard let ready else { return .YES }
+        return queue(ready, on: connection)
+    }
+}
+
+private final class FieldCollector {
+    var fields: [HTTPField] = []
+}
+
+private func headerFields(_ connection: OpaquePointer) -> [HTTPField] {
+    let collector = FieldCollector()
+    withExtendedLifetime(collector) {
+        _ = MHD_get_connection_values(connection, .HEADER_KIND, { cls, _, key, value in
+            guard let cls, let key else { return .YES }
+            let collector = Unmanaged<FieldCollector>.fromOpaque(cls).takeUnretainedValue()
+            collector.fields.append(HTTPField(String(cString: key).lowercased(), value.map { String(cString: $0) } ?? ""))
+            return .YES
+        }, Unmanaged.passUnretained(collector).toOpaque())
+    }
+    return collector.fields
+}
+
+private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer) -> MHD_Result {
+    var body = response.body
+    let created = body.withUnsafeMutableBytes { bytes in
+        MHD_create_response_from_buffer(bytes.count, bytes.baseAddress, .RESPMEM_MUST_COPY)
+    }
+    guard let created else { return .NO }
+    defer { MHD_destroy_response(created) }
+    for field in response.headers {
+        // libmicrohttpd refuses an empty value; one space is the same field on the wire (RFC 9110 §5.5:
+        // whitespace around a value is not part of it), so an empty field still reaches the client.
+        _ = MHD_add_response_header(created, field.name, field.value.isEmpty ? " " : field.value)
+    }
+    let status = (100...599).contains(response.status) ? UInt32(response.status) : 500
+    return MHD_queue_response(connection, status, created)
+}

@@ -1,0 +1,223 @@
+import Foundation
+import WardenCrypto
+import WardenJSON
+import WardenJWKS
+import WardenJWT
+import WardenSync
+
+/// The HTTP POST an `Introspector` needs; `CurlFetcher` is the real one.
+public protocol IntrospectionTransport: Sendable {
+    func post(_ request: FetchRequest, form: [UInt8], headers: [String]) throws(FetchError) -> FetchedDocument
+}
+
+extension CurlFetcher: IntrospectionTransport {}
+
+/// Asks RFC 7662 introspection endpoints about opaque tokens, with a bounded cache of their answers.
+///
+/// - Cache: keyed by SHA-256 of endpoint, client and token (the token itself is never kept), active answers
+///   until `min(exp, cacheDuration)`, inactive ones for `negativeCacheDuration`; failures are not cached, so
+///   answers already cached keep serving through an outage until they expire. Bounded by `capacity`.
+/// - Single flight: concurrent checks of one token share one call; at most `maxInFlight` distinct calls run
+///   at once (each on its own thread: libcurl blocks), more are refused at once (`.busy`), never queued.
+/// - The caller bounds its own wait (its deadline); a call it stopped waiting for still fills the cache.
+public final class Introspector: Sendable {
+    public typealias Completion = @Sendable (IntrospectionOutcome) -> Void
+
+    private enum Answer: Sendable {
+        case active([String: JSONValue], [UInt8])
+        case inactive
+    }
+
+    private struct State {
+        var answers: [String: (answer: Answer, expires: Double)] = [:]
+        var order: [String] = []
+        var inFlight: [String: [Completion]] = [:]
+        var hits = 0, misses = 0, failures = 0, refused = 0
+    }
+
+    public let capacity: Int
+    public let maxInFlight: Int
+    /// Largest answer body accepted.
+    public let maxAnswerBytes: Int
+    private let transport: any IntrospectionTransport
+    private let clock: @Sendable () -> Double
+    private let state = Locked(State())
+
+    public init(transport: any IntrospectionTransport, capacity: Int = 10_000, maxInFlight: Int = 64, maxAnswerBytes: Int = 16_384,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.transport = transport
+        self.capacity = max(1, capacity)
+        self.maxInFlight = max(1, maxInFlight)
+        self.maxAnswerBytes = maxAnswerBytes
+        self.clock = clock
+    }
+
+    /// Counters for /metrics: answers from the cache, calls made, calls that failed, calls refused as busy.
+    public var counters: (hits: Int, misses: Int, failures: Int, refused: Int) {
+        state.withLock { ($0.hits, $0.misses, $0.failures, $0.refused) }
+    }
+
+    /// Completes with the endpoint's answer for `token`: at once from the cache, else after one call
+    /// (shared with concurrent checks of the same token), on the calling thread or the call's thread.
+    /// - Parameter cachedOnly: answer from the cache or fail, never call (a dry-run check never waits).
+    public func introspect(_ token: String, at endpoint: IntrospectionEndpoint, cachedOnly: Bool = false, completion: @escaping Completion) {
+        if let why = endpoint.secretError { return completion(.failed(.secret(why))) }
+        let key = Self.cacheKey(token, endpoint)
+        let now = clock()
+        enum Step { case answered(IntrospectionOutcome), wait, call, refuse }
+        let step = state.withLock { s -> Step in
+            if let entry = s.answers[key], entry.expires > now {
+                s.hits += 1
+                switch entry.answer {
+                case .active(let claims, let body): return .answered(.active(claims: claims, answer: body, cached: true))
+                case .inactive: return .answered(.inactive(cached: true))
+                }
+            }
+            if cachedOnly { return .answered(.failed(.transport("no cached answer, and this check does not call the endpoint (dry run)"))) }
+            if var waiters = s.inFlight[key] {
+                guard waiters.count < 1024 else { s.refused += 1; return .refuse }
+                waiters.append(completion)
+                s.inFlight[key] = waiters
+                return .wait
+            }
+            guard s.inFlight.count < maxInFlight else { s.refused += 1; return .refuse }
+            s.inFlight[key] = [completion]
+            s.misses += 1
+            return .call
+        }
+        switch step {
+        case .answered(let outcome): completion(outcome)
+        case .wait: break
+        case .refuse: completion(.failed(.busy))
+        case .call:
+            let thread = Thread { [self] in
+                let outcome = call(token, endpoint)
+                finish(key, outcome, endpoint)
+            }
+            thread.name = "warden-introspect"
+            thread.start()
+        }
+    }
+
+    private func finish(_ key: String, _ outcome: IntrospectionOutcome, _ endpoint: IntrospectionEndpoint) {
+        let now = clock()
+        let waiters = state.withLock { s -> [Completion] in
+            let waiters = s.inFlight.removeValue(forKey: key) ?? []
+            var entry: (Answer, Double)?
+            switch outcome {
+            case .active(let claims, let body, _):
+                var until = now + endpoint.cacheDuration
+                if case .number(let exp)? = claims["exp"] { until = min(until, exp) }
+                if until > now { entry = (.active(claims, body), until) }
+            case .inactive:
+                if endpoint.negativeCacheDuration > 0 { entry = (.inactive, now + endpoint.negativeCacheDuration) }
+            case .failed:
+                s.failures += 1
+            }
+            if let (answer, until) = entry {
+                if s.answers[key] == nil {
+                    if s.answers.count >= capacity { evict(&s, now: now) }
+                    s.order.append(key)
+                }
+                s.answers[key] = (answer, until)
+            }
+            return waiters
+        }
+        for w in waiters { w(outcome) }
+    }
+
+    /// Drops expired answers, then the older half if still full (amortized).
+    private func evict(_ s: inout State, now: Double) {
+        s.order.removeAll { key in
+            guard let e = s.answers[key], e.expires > now else { s.answers[key] = nil; return true }
+            return false
+        }
+        if s.answers.count >= capacity {
+            let drop = max(1, s.order.count / 2)
+            for key in s.order[..<drop] { s.answers[key] = nil }
+            s.order.removeFirst(drop)
+        }
+    }
+
+    /// One POST to the endpoint (RFC 7662 §2.1) and its answer read (§2.2).
+    private func call(_ token: String, _ endpoint: IntrospectionEndpoint) -> IntrospectionOutcome {
+        var form = "token=\(FormEncoding.encode(token))&token_type_hint=access_token"
+        var headers: [String] = []
+        do throws(IntrospectionError) { try ClientCredentials.apply(endpoint, form: &form, headers: &headers, now: clock()) } catch {
+            return .failed(error)
+        }
+        let request = FetchRequest(url: endpoint.url, timeout: endpoint.timeout, maxBytes: maxAnswerBytes)
+        let document: FetchedDocument
+        do throws(FetchError) {
+            document = try transport.post(request, form: Array(form.utf8), headers: headers)
+        } catch {
+            return .failed(.transport(error.description))
+        }
+        guard document.status == 200 else { return .failed(.status(document.status)) }
+        return Self.read(document.body)
+    }
+
+    /// An answer body: a JSON object whose `active` is a boolean (RFC 7662 §2.2: REQUIRED).
+    static func read(_ body: [UInt8]) -> IntrospectionOutcome {
+        let json: JSONValue
+        do throws(JSONError) { json = try JSONParser.parse(body, limits: JSONLimits(maxDepth: 16, maxBytes: body.count + 1)) } catch {
+            return .failed(.malformed("not JSON: \(error)"))
+        }
+        guard case .object(var members) = json else { return .failed(.malformed("not a JSON object")) }
+        guard case .bool(let active)? = members["active"] else { return .failed(.malformed("no boolean \"active\" member")) }
+        guard active else { return .inactive(cached: false) }
+        members["active"] = nil
+        return .active(claims: members, answer: body, cached: false)
+    }
+
+    /// SHA-256 over endpoint, client id and token, base64url: the token is never a key in memory.
+    static func cacheKey(_ token: String, _ endpoint: IntrospectionEndpoint) -> String {
+        Base64URL.encode(Digest.sha256.hash(Array("\(endpoint.url)\u{0}\(endpoint.clientID)\u{0}\(token)".utf8)))
+    }
+}
+
+/// `application/x-www-form-urlencoded` values (RFC 6749 Appendix B): everything but unreserved characters
+/// percent-encoded.
+enum FormEncoding {
+    static func encode(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for b in text.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b >> 4)]))
+                out.unicodeScalars.append(Unicode.Scalar(hex[Int(b & 15)]))
+            }
+        }
+        return out
+    }
+}
+
+/// Standard base64 with padding (HTTP Basic credentials).
+enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 2 < bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,39 @@
+import WardenAuthz
+import WardenJSON
+import WardenOTLP
+import WardenTrace
+
+extension SpanExporter {
+    /// The exporter `warden serve` runs for `--otlp-endpoint`: resource `service.name` (default `warden`),
+    /// `service.version`, then the `--otlp-resource-attribute` extras (a later key replaces an earlier one).
+    /// Export failures are logged at warn, one line per failed batch.
+    static func forServe(url: String, options: ServeOptions, log: Logger) -> SpanExporter {
+        var resource = [SpanAttribute("service.name", "warden"), SpanAttribute("service.version", WardenCommand.version)]
+        for (key, value) in options.otlpResourceAttributes {
+            resource.removeAll { $0.key == key }
+            resource.append(SpanAttribute(key, value))
+        }
+        var o = SpanExporter.Options()
+        o.queueCapacity = options.otlpQueueSize
+        o.maxBatch = min(512, options.otlpQueueSize)
+        o.timeout = options.otlpTimeout
+        return SpanExporter(poster: CurlOTLPPoster(url: url), resource: resource, scopeVersion: WardenCommand.version, options: o,
+                            onFailure: { why in log.warn("trace export failed", [("reason", .string(why))]) })
+    }
+
+    /// `warden_trace_spans_exported_total`, `warden_trace_spans_dropped_total{reason}`,
+    /// `warden_trace_export_failures_total`, `warden_trace_queue_spans`.
+    func renderMetrics(into out: inout PrometheusText) {
+        let s = statistics
+        out.family("warden_trace_spans_exported_total", "counter", "Spans the OTLP collector accepted.")
+        out.sample("warden_trace_spans_exported_total", s.exported)
+        out.family("warden_trace_spans_dropped_total", "counter",
+                   "Spans dropped: queue_full (the export queue was full) or export_failed (the collector did not accept the batch).")
+        out.sample("warden_trace_spans_dropped_total", s.droppedQueueFull, labels: [("reason", "queue_full")])
+        out.sample("warden_trace_spans_dropped_total", s.droppedExportFailed, labels: [("reason", "export_failed")])
+        out.family("warden_trace_export_failures_total", "counter", "OTLP export requests that failed (no answer, or not 2xx).")
+        out.sample("warden_trace_export_failures_total", s.failedExports)
+        out.family("warden_trace_queue_spans", "gauge", "Spans waiting for export.")
+        out.sample("warden_trace_queue_spans", s.queued)
+    }
+}
