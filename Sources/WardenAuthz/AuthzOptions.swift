@@ -1,3 +1,5 @@
+import WardenJWT
+
 /// Knobs of the check pipeline that are not part of the Istio policies.
 public struct AuthzOptions: Sendable {
     /// Allowed `exp`/`nbf` skew in seconds (Envoy's default: 60).
@@ -26,6 +28,9 @@ public struct AuthzOptions: Sendable {
     /// With a shared replay store (Redis) that cannot answer: false fails closed (503), true falls back to
     /// this process's cache (a proof may then be replayed once per replica).
     public var dpopReplayFallbackToLocal = false
+    /// Stateless DPoP server nonces (RFC 9449 §9), nil when off: every proof must then carry a nonce minted
+    /// with this key (by any replica holding it) within its lifetime.
+    public var dpopNonces: DPoPNonces?
     /// A check that reaches Warden with less time than this before its caller's deadline is not started
     /// (shed, answered UNAVAILABLE at once): under overload the queue ahead of it ate its time, and a
     /// decision after the deadline helps nobody. Seconds; 0 never sheds.

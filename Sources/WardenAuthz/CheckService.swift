@@ -59,11 +59,13 @@ public final class CheckService: Sendable {
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
         if let shared = replayStore {
-            dpop = DPoPVerifier(window: options.dpopProofWindow, store: shared, fallback: options.dpopReplayFallbackToLocal ? local : nil)
+            dpop = DPoPVerifier(window: options.dpopProofWindow, store: shared, fallback: options.dpopReplayFallbackToLocal ? local : nil,
+                                nonces: options.dpopNonces)
         } else {
-            dpop = DPoPVerifier(window: options.dpopProofWindow, store: local)
+            dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
-        dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys)
+        dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys,
+                                  nonces: options.dpopNonces)
     }
 
     /// The plan new checks run on.
@@ -138,7 +140,10 @@ public final class CheckService: Sendable {
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
-                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop)
+                var nonce: String?
+                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop,
+                                   freshNonce: &nonce)
+                pending.record.dpopNonce = nonce
             }
             pending.record.tokens = traces
             pending.record.rejectedToken = rejected
@@ -280,7 +285,10 @@ public final class CheckService: Sendable {
             authenticator.authenticate(tokens, scope: shadow, now: clock(), caller: CallerLimits(waitsForKeys: false)) { [self] result in
                 var traces = result.traces, rejected = result.rejected
                 if rejected == nil {
-                    TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dryRunDPoP)
+                    // The would-be answer needs the nonce as the enforced one does; its fresh nonce is not sent.
+                    var unsent: String?
+                    TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dryRunDPoP,
+                                       freshNonce: &unsent)
                 }
                 would.tokens = traces
                 would.rejectedToken = rejected
@@ -306,7 +314,8 @@ public final class CheckService: Sendable {
     /// token exchange, the exchanged token is part of the key: the same one (cached) reuses the answer.
     private func decide(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) -> (Decision, AnswerKey?) {
         let exchanged = record.exchange?.token ?? ""
-        guard record.reasonCode == .allowed, !options.debugHeaders, record.tokens.count == 1,
+        // An answer carrying a fresh DPoP nonce is this check's alone: never kept.
+        guard record.reasonCode == .allowed, !options.debugHeaders, record.dpopNonce == nil, record.tokens.count == 1,
               record.exchange == nil || !exchanged.isEmpty,
               let entry = record.tokens[0].cached, case .header(let header, _) = record.tokens[0].location
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }

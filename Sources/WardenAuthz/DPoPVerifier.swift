@@ -14,17 +14,24 @@ final class DPoPVerifier: Sendable {
     let fallback: ReplayCache?
     /// Public keys of recent proofs (a client reuses its key).
     let keys: DPoPKeyCache
+    /// Server nonces (RFC 9449 §9), when on.
+    let nonces: DPoPNonces?
 
-    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil, keys: DPoPKeyCache = DPoPKeyCache()) {
+    init(window: Double, store: any ReplayStore, fallback: ReplayCache? = nil, keys: DPoPKeyCache = DPoPKeyCache(),
+         nonces: DPoPNonces? = nil) {
         self.keys = keys
         self.window = window
+        self.nonces = nonces
         replay = store
         self.fallback = fallback
     }
 
     /// The failure for `token` (whose `cnf.jkt` is `boundKey`, nil when absent) presented with the DPoP
     /// scheme on `request`, or nil when the proof holds. A proof is used up only when everything else holds.
-    func failure(token: String, boundKey: String?, request: RequestAttributes, now: Double) -> DPoPError? {
+    /// With server nonces on, `freshNonce` is set to a new nonce for the client: with a nonce error (for the
+    /// `use_dpop_nonce` answer), or with an accepted proof whose nonce is past half its lifetime (RFC 9449
+    /// §8.2: sent in the successful response, it saves the client the 401 round trip when it expires).
+    func failure(token: String, boundKey: String?, request: RequestAttributes, now: Double, freshNonce: inout String?) -> DPoPError? {
         guard let header = request.headers.exactValue(forKey: "dpop") else { return .missingProof }
         // Repeated headers reach ext_authz joined with ","; a compact JWS never has one.
         if header.utf8.contains(UInt8(ascii: ",")) { return .multipleProofs }
@@ -39,19 +46,41 @@ final class DPoPVerifier: Sendable {
         guard let ath = proof.ath, ath.bytesEqual(DPoPProof.accessTokenHash(token)) else { return .accessTokenHash }
         guard let boundKey else { return .notBound }
         guard boundKey.bytesEqual(proof.jkt) else { return .keyMismatch }
+        // RFC 9449 §9 (checked as §8 and §4.3 step 10 say): after every other rule, so a nonce is handed out
+        // only to a proof that would otherwise pass, and before the replay store, so the refused proof is not
+        // used up.
+        var refresh = false
+        if let nonces {
+            switch nonces.check(proof.nonce, jkt: proof.jkt, now: now) {
+            case .valid(let issued):
+                refresh = now - issued >= nonces.lifetime / 2
+            case .missing:
+                freshNonce = nonces.mint(jkt: proof.jkt, now: now)
+                return .nonceMissing
+            case .expired(let issued):
+                freshNonce = nonces.mint(jkt: proof.jkt, now: now)
+                return .nonceExpired(issuedAt: issued, now: now, lifetime: nonces.lifetime)
+            case .invalid:
+                freshNonce = nonces.mint(jkt: proof.jkt, now: now)
+                return .nonceInvalid
+            }
+        }
         let key = proof.replayKey
         let expires = proof.iat + window
+        let verdict: DPoPError?
         switch replay.firstUse(of: key, expires: expires, now: now) {
         case .first:
             // With a local fallback, this process remembers every proof too: a replay sent while the shared
             // store is down is then caught here at least.
             if let fallback { _ = fallback.insert(key, expires: expires, now: now) }
-            return nil
-        case .replay: return .replay
+            verdict = nil
+        case .replay: verdict = .replay
         case .unavailable(let why):
             guard let fallback else { return .replayStoreUnavailable(why) }
-            return fallback.insert(key, expires: expires, now: now) ? nil : .replay
+            verdict = fallback.insert(key, expires: expires, now: now) ? nil : .replay
         }
+        if verdict == nil, refresh, let nonces { freshNonce = nonces.mint(jkt: proof.jkt, now: now) }
+        return verdict
     }
 
     /// The request URI a proof's `htu` names: scheme, `:authority` and path, without query (§4.3 step 9).

@@ -26,6 +26,9 @@ public struct AllowResponse: Sendable, Equatable {
     /// Headers removed from the upstream request (spoofed copies of injected headers, the token header).
     public var headersToRemove: [String] = []
     public var queryParametersToRemove: [String] = []
+    /// Headers added to the response the client gets (Envoy: `OkHttpResponse.response_headers_to_add`),
+    /// e.g. a fresh `DPoP-Nonce`.
+    public var responseHeadersToAdd: [HTTPHeader] = []
     /// Dynamic metadata under the ext_authz filter namespace (e.g. `jwt_payload`).
     public var dynamicMetadata: [String: JSONValue] = [:]
 

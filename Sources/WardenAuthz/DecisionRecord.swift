@@ -38,6 +38,9 @@ public final class DecisionRecord: @unchecked Sendable {
     /// Output headers not set because the claim's value is not a valid header value (the client's copy is
     /// still removed).
     public internal(set) var droppedHeaders: [DroppedHeader] = []
+    /// A fresh DPoP server nonce for the client (RFC 9449 §9), sent as `DPoP-Nonce` with a `use_dpop_nonce`
+    /// 401 or with an allow whose proof's nonce is past half its lifetime; nil when nonces are off.
+    public internal(set) var dpopNonce: String?
     /// What the `istio.io/dry-run` RequestAuthentications and TokenPolicies in scope would have answered,
     /// had they been enforced; nil when none applies (or for the dry-run check's own record).
     public internal(set) var dryRun: DryRunOutcome?

@@ -40,6 +40,14 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtDPoPKeyMismatch = "jwt_dpop_key_mismatch"
     /// The shared DPoP replay store (Redis) could not answer: 503, fail closed.
     case jwtDPoPReplayUnavailable = "jwt_dpop_replay_unavailable"
+    /// Server nonces are on (`--dpop-nonce-key-file`) and the DPoP proof has no `nonce` (401 `use_dpop_nonce`
+    /// with a fresh `DPoP-Nonce`, RFC 9449 §9): the first request of a client, which then retries.
+    case jwtDPoPNonceRequired = "jwt_dpop_nonce_required"
+    /// The proof's nonce is one Warden issued, older than `--dpop-nonce-lifetime` (401 `use_dpop_nonce`).
+    case jwtDPoPNonceExpired = "jwt_dpop_nonce_expired"
+    /// The proof's nonce was not issued by this nonce key to this proof key: forged, altered, or the replicas'
+    /// key files differ (401 `use_dpop_nonce`).
+    case jwtDPoPNonceInvalid = "jwt_dpop_nonce_invalid"
     /// An opaque token the RFC 7662 introspection endpoint answered `active: false` for.
     case tokenInactive = "token_inactive"
     /// The token's delegation chain (`act`) is not allowed by its issuer's TokenPolicy (403).
@@ -102,6 +110,9 @@ extension JWTError {
         case .bindingFailed(.unsupported): return .jwtUnsupportedConfirmation
         case .bindingFailed(.required): return .jwtBindingRequired
         case .bindingFailed(.dpop(.replayStoreUnavailable)): return .jwtDPoPReplayUnavailable
+        case .bindingFailed(.dpop(.nonceMissing)): return .jwtDPoPNonceRequired
+        case .bindingFailed(.dpop(.nonceExpired)): return .jwtDPoPNonceExpired
+        case .bindingFailed(.dpop(.nonceInvalid)): return .jwtDPoPNonceInvalid
         case .bindingFailed(.dpop(let e)): return e.isProofError ? .jwtDPoPProofInvalid : .jwtDPoPKeyMismatch
         case .typeNotAllowed: return .jwtTypeNotAllowed
         case .requiredClaim: return .jwtRequiredClaim

@@ -39,6 +39,10 @@ struct ResponseBuilder: Sendable {
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     private func tokenDenied(_ e: JWTError, record: DecisionRecord, request: RequestAttributes) -> Decision {
         var headers = [HTTPHeader("www-authenticate", Self.challenge(for: e, realm: HeaderField.realm(request.originalURI)))]
+        // RFC 9449 §8: exactly one DPoP-Nonce. Warden minted it (base64url), so it is a valid field value.
+        if case .bindingFailed(.dpop(let d)) = e, d.isNonceError, let nonce = record.dpopNonce {
+            headers.append(HTTPHeader("dpop-nonce", nonce))
+        }
         if options.debugHeaders {
             headers.append(HTTPHeader("x-warden-decision", "deny"))
             headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
@@ -51,9 +55,23 @@ struct ResponseBuilder: Sendable {
     static func challenge(for e: JWTError, realm: String) -> String {
         if case .bindingFailed(.dpop(let d)) = e {
             let algs = DPoPProof.algorithms.map(\.rawValue).joined(separator: " ")
+            if let description = nonceDescription(d) {
+                // RFC 9449 §9 (Figure 24): the client retries with the DPoP-Nonce sent beside this challenge.
+                return "DPoP realm=\"\(realm)\", error=\"use_dpop_nonce\", error_description=\"\(description)\", algs=\"\(algs)\""
+            }
             return "DPoP realm=\"\(realm)\", error=\"\(d.isProofError ? "invalid_dpop_proof" : "invalid_token")\", algs=\"\(algs)\""
         }
         return "Bearer realm=\"\(realm)\", error=\"invalid_token\""
+    }
+
+    /// The `error_description` of a `use_dpop_nonce` challenge (fixed text: nothing from the request).
+    private static func nonceDescription(_ e: DPoPError) -> String? {
+        switch e {
+        case .nonceMissing: return "Resource server requires nonce in DPoP proof"
+        case .nonceExpired: return "DPoP proof nonce has expired"
+        case .nonceInvalid: return "DPoP proof nonce is not valid"
+        default: return nil
+        }
     }
 
     /// 403 `RBAC: access denied` for a policy denial.
@@ -125,6 +143,8 @@ struct ResponseBuilder: Sendable {
             put("x-warden-decision", "allow")
             put("x-warden-reason", HeaderField.sanitized(record.reason))
         }
+        // RFC 9449 §8.2: the next nonce in the successful response, before the client's current one expires.
+        if let nonce = record.dpopNonce { ok.responseHeadersToAdd.append(HTTPHeader("dpop-nonce", nonce)) }
         // Warden's own headers reach the upstream only when Warden set them, never as a client's copy.
         for h in Self.debugHeaderNames { remove(h) }
         return .allow(ok)

@@ -16,14 +16,15 @@ enum TokenBinding {
     /// Rejects the first verified token (in check order: the last extracted first) whose binding does not
     /// hold; sets `rejected` to its index.
     static func check(_ traces: inout [TokenTrace], rejected: inout Int?, tokens: [ExtractedToken], request: RequestAttributes,
-                      now: Double, dpop: DPoPVerifier) {
+                      now: Double, dpop: DPoPVerifier, freshNonce: inout String?) {
         var thumbprint: String??  // computed once, only for a certificate-bound token
         for index in traces.indices.reversed() {
             guard let verified = traces[index].verified else { continue }
             let cnf = verified.confirmation
             if traces[index].location == .dpopAuthorization {
                 // RFC 9449 §7.1: the DPoP scheme; the proof must hold and bind this token (cnf.jkt).
-                if let e = dpop.failure(token: tokens[index].token, boundKey: cnf?.dpopKeyThumbprint, request: request, now: now) {
+                if let e = dpop.failure(token: tokens[index].token, boundKey: cnf?.dpopKeyThumbprint, request: request, now: now,
+                                          freshNonce: &freshNonce) {
                     reject(&traces, index, .dpop(e), &rejected)
                     return
                 }

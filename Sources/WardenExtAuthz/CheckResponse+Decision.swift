@@ -37,6 +37,7 @@ extension OkHttpResponse {
         headers = ok.headersToSet.map { HeaderValueOption(key: $0.name, value: $0.value, appendAction: .overwriteIfExistsOrAdd) }
         headersToRemove = ok.headersToRemove
         queryParametersToRemove = ok.queryParametersToRemove
+        responseHeadersToAdd = ok.responseHeadersToAdd.map { HeaderValueOption(key: $0.name, value: $0.value, appendAction: .overwriteIfExistsOrAdd) }
     }
 }
 

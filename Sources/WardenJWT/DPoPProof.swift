@@ -14,6 +14,8 @@ public struct DPoPProof: Sendable {
     public let htu: String
     public let iat: Double
     public let ath: String?
+    /// The server nonce the proof carries (RFC 9449 §4.2, §9), if any.
+    public let nonce: String?
 
     /// Asymmetric algorithms a proof may use (RFC 9449 §4.3 step 5: never `none` nor a MAC).
     public static let algorithms: [JWTAlgorithm] = [.ES256, .ES384, .ES512, .EdDSA, .PS256, .PS384, .PS512, .RS256, .RS384, .RS512]
@@ -67,10 +69,17 @@ public struct DPoPProof: Sendable {
         } else {
             ath = nil
         }
+        let nonce: String?
+        if let n = claims["nonce"] {
+            guard let s = n.stringValue, !s.isEmpty else { throw .claim("nonce") }
+            nonce = s
+        } else {
+            nonce = nil
+        }
         let jti = try string("jti")
         // RFC 9449 §4.2 asks for 96 bits of randomness; a longer id than this is no proof id but a payload.
         guard jti.utf8.count <= maxJTIBytes else { throw .claim("jti") }
-        return DPoPProof(jkt: thumbprint, jti: jti, htm: try string("htm"), htu: try string("htu"), iat: iat, ath: ath)
+        return DPoPProof(jkt: thumbprint, jti: jti, htm: try string("htm"), htu: try string("htu"), iat: iat, ath: ath, nonce: nonce)
     }
 
     /// The longest `jti` a proof may carry (bytes).
@@ -154,6 +163,20 @@ public enum DPoPError: Error, Sendable, Hashable {
     case notBound
     /// The shared replay store (Redis) could not answer, and Warden fails closed.
     case replayStoreUnavailable(String)
+    /// Server nonces are on (`--dpop-nonce-key-file`) and the proof has no `nonce` claim (RFC 9449 §9).
+    case nonceMissing
+    /// The proof's nonce was issued by Warden, more than the nonce lifetime ago.
+    case nonceExpired(issuedAt: Double, now: Double, lifetime: Double)
+    /// The proof's nonce is not one Warden's nonce key issued to this proof key (forged, altered, another key).
+    case nonceInvalid
+
+    /// The nonce cases: answered `use_dpop_nonce` with a fresh `DPoP-Nonce` (RFC 9449 §9).
+    public var isNonceError: Bool {
+        switch self {
+        case .nonceMissing, .nonceExpired, .nonceInvalid: return true
+        default: return false
+        }
+    }
 
     /// Proof errors answer `invalid_dpop_proof`; a token/proof key mismatch or an unbound token `invalid_token`.
     public var isProofError: Bool {
@@ -181,6 +204,10 @@ public enum DPoPError: Error, Sendable, Hashable {
         case .keyMismatch: return "the token's cnf.jkt is not the thumbprint of the proof's key"
         case .replay: return "the proof's jti was already used (replay)"
         case .notBound: return "the token was presented with the DPoP scheme but is not DPoP-bound (no cnf.jkt)"
+        case .nonceMissing: return "the proof has no nonce claim and this server requires one (RFC 9449 §9: use_dpop_nonce)"
+        case .nonceExpired(let issued, let now, let lifetime):
+            return "the proof's nonce was issued at \(Int(issued)), more than \(Int(lifetime)) s before now (\(Int(now)))"
+        case .nonceInvalid: return "the proof's nonce was not issued by this server's nonce key to this proof key"
         case .replayStoreUnavailable(let why): return "the DPoP replay store cannot tell whether the proof was used before (\(why)): failing closed"
         }
     }

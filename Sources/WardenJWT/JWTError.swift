@@ -100,6 +100,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .bindingFailed(.unsupported): return "Jwt confirmation method is not supported"
         case .bindingFailed(.required): return "Jwt must be sender-constrained"
         case .bindingFailed(.dpop(.replayStoreUnavailable)): return "DPoP replay cache is unavailable"
+        case .bindingFailed(.dpop(let e)) where e.isNonceError: return "DPoP proof needs the server's nonce"
         case .bindingFailed(.dpop(let e)): return e.isProofError ? "DPoP proof is invalid" : "Jwt is not bound to the DPoP proof's key"
         case .typeNotAllowed: return "Jwt type is not allowed"
         case .requiredClaim(_, let present, _): return present ? "Jwt claim value is not allowed" : "Jwt is missing a required claim"

@@ -37,6 +37,14 @@ struct ExplainCommand {
         authz.maxTokenBytes = options.maxTokenBytes
         authz.numTrustedProxies = options.numTrustedProxies
         authz.debugHeaders = options.debugHeaders
+        if let file = options.dpopNonceKeyFile {
+            do throws(UsageError) {
+                authz.dpopNonces = try DPoPNonceKeyFile.load(file, lifetime: options.dpopNonceLifetime ?? DPoPNonceKeyFile.defaultLifetime)
+            } catch {
+                printErr("warden: \(error)")
+                return 2
+            }
+        }
         let service = CheckService(policies: policies, scope: options.scope, keyStore: store, options: authz,
                                    introspectionTransport: options.fetch ? nil : OfflineIntrospection(), clock: { now })
 

@@ -32,6 +32,8 @@ struct ExplainOptions {
     var maxTokenBytes = 8192
     var numTrustedProxies = 0
     var debugHeaders = false
+    var dpopNonceKeyFile: String?
+    var dpopNonceLifetime: Double?
 
     static let help = """
     Usage: warden explain --policy PATH [--namespace NS] [--workload-labels k=v,…] [--root-namespace NS]
@@ -77,7 +79,8 @@ struct ExplainOptions {
 
     Policies and verification (as serve): --policy PATH (repeatable), --namespace, --workload-labels,
       --root-namespace, --target KIND/NAME, --clock-skew SECONDS, --require-expiration,
-      --max-token-bytes N, --num-trusted-proxies N, --debug-headers
+      --max-token-bytes N, --num-trusted-proxies N, --debug-headers,
+      --dpop-nonce-key-file FILE, --dpop-nonce-lifetime D (DPoP server nonces, as serve)
       --now UNIX                 evaluate exp/nbf at this time (default: now)
 
     Exit status: 0 allowed, 1 denied, 2 usage or policy error.
@@ -140,6 +143,8 @@ struct ExplainOptions {
             case "--max-token-bytes": o.maxTokenBytes = try reader.int(for: flag, in: 256...(1 << 20))
             case "--num-trusted-proxies": o.numTrustedProxies = try reader.int(for: flag, in: 0...64)
             case "--debug-headers": o.debugHeaders = true
+            case "--dpop-nonce-key-file": o.dpopNonceKeyFile = try reader.value(for: flag)
+            case "--dpop-nonce-lifetime": o.dpopNonceLifetime = try DPoPNonceKeyFile.lifetime(&reader, flag)
             default: throw UsageError("unknown flag \(flag) (see warden explain --help)")
             }
         }

@@ -502,6 +502,7 @@ struct ExplainWalk {
                          + ": the value \(d.problem), which no HTTP header may (\(DroppedHeader.reasonCode))")
             }
             if !ok.headersToRemove.isEmpty { out.info("headers removed: " + ok.headersToRemove.joined(separator: ", ")) }
+            for h in ok.responseHeadersToAdd { out.info("response header added: \(h.name): \(h.value)") }
             if !ok.queryParametersToRemove.isEmpty { out.info("query parameters removed: " + ok.queryParametersToRemove.joined(separator: ", ")) }
             if !ok.dynamicMetadata.isEmpty { out.info("dynamic metadata: " + ok.dynamicMetadata.keys.sorted().joined(separator: ", ")) }
         case .deny(let d):

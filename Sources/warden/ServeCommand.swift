@@ -57,6 +57,14 @@ struct ServeCommand {
         authz.jwksFiles = options.jwksFiles
         authz.dpopProofWindow = options.dpopProofWindow
         authz.dpopReplayFallbackToLocal = options.dpopReplayFallbackToLocal
+        if let file = options.dpopNonceKeyFile {
+            do throws(UsageError) {
+                authz.dpopNonces = try DPoPNonceKeyFile.load(file, lifetime: options.dpopNonceLifetime ?? DPoPNonceKeyFile.defaultLifetime)
+            } catch {
+                printErr("warden: \(error)")
+                return 1
+            }
+        }
         var replayStore: (any ReplayStore)?
         if let address = options.dpopReplayRedis, let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) {
             var password: String?

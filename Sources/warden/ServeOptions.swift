@@ -62,6 +62,9 @@ struct ServeOptions: Sendable {
     var dpopReplayRedisTimeout = 0.05
     /// With Redis unreachable: false → 503 (fail closed), true → this process's cache.
     var dpopReplayFallbackToLocal = false
+    /// `--dpop-nonce-key-file`: DPoP server nonces on (RFC 9449 §9), minted with this shared secret.
+    var dpopNonceKeyFile: String?
+    var dpopNonceLifetime: Double?
     /// Concurrent calls per HTTP/2 connection of the gRPC listener.
     var maxConcurrentStreams = 256
     /// OTLP/HTTP traces URL (`…/v1/traces`); nil: tracing off (no trace header is read).
@@ -122,6 +125,11 @@ struct ServeOptions: Sendable {
       --dpop-replay-redis-timeout D   bound on each Redis command (default: 50ms)
       --dpop-replay-unavailable MODE  deny (default: 503, fail closed) or local (this process's cache)
                                  when Redis cannot answer
+      --dpop-nonce-key-file FILE require server nonces in DPoP proofs (RFC 9449 §9: use_dpop_nonce); FILE
+                                 is a secret of at least 32 bytes shared by every replica, which then
+                                 accept each other's nonces (no shared state)
+      --dpop-nonce-lifetime D    how long a nonce is accepted after it was issued (default: 5m); a fresh
+                                 one comes with allowed responses once half of it has passed
       --require-expiration       reject tokens without exp
       --ready-timeout D          /readyz is 503 while a JWKS source has no keys, up to this long after start (default: 10s)
 
@@ -246,6 +254,8 @@ struct ServeOptions: Sendable {
                 case "local": o.dpopReplayFallbackToLocal = true
                 case let other: throw UsageError("invalid value '\(other)' for --dpop-replay-unavailable: expected deny or local")
                 }
+            case "--dpop-nonce-key-file": o.dpopNonceKeyFile = try reader.value(for: flag)
+            case "--dpop-nonce-lifetime": o.dpopNonceLifetime = try DPoPNonceKeyFile.lifetime(&reader, flag)
             case "--jwks-max-waiters": o.jwksMaxWaiters = try reader.int(for: flag, in: 0...65536)
             case "--otlp-endpoint": o.otlpEndpoint = try Self.otlpURL(reader.value(for: flag))
             case "--trace-sample-ratio":
@@ -270,6 +280,7 @@ struct ServeOptions: Sendable {
         if o.noTargets && !o.targets.isEmpty { throw UsageError("--target none cannot be combined with other --target values") }
         if (o.tlsCert == nil) != (o.tlsKey == nil) { throw UsageError("--tls-cert and --tls-key go together") }
         if o.tlsClientCA != nil && o.tlsCert == nil { throw UsageError("--tls-client-ca needs --tls-cert and --tls-key") }
+        if o.dpopNonceLifetime != nil && o.dpopNonceKeyFile == nil { throw UsageError("--dpop-nonce-lifetime needs --dpop-nonce-key-file") }
         return o
     }
 

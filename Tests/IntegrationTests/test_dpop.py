@@ -34,9 +34,11 @@ def thumbprint(key: ECKey) -> str:
 
 
 def proof(key: ECKey, method: str, url: str, token: str | None, *, iat: int | None = None, jti: str | None = None,
-          typ: str = "dpop+jwt", ath: str | None = None) -> str:
+          typ: str = "dpop+jwt", ath: str | None = None, nonce: str | None = None) -> str:
     header = {"typ": typ, "alg": "ES256", "jwk": key.as_dict(private=False)}
     claims = {"jti": jti or str(uuid.uuid4()), "htm": method, "htu": url, "iat": iat if iat is not None else int(time.time())}
+    if nonce is not None:
+        claims["nonce"] = nonce
     if token is not None:
         claims["ath"] = ath or b64u(hashlib.sha256(token.encode()).digest())
     return jws.serialize_compact(header, json.dumps(claims).encode(), key, algorithms=["ES256"])
@@ -355,3 +357,148 @@ def test_a_hung_redis_is_not_waited_for_on_every_check_and_is_retried_later(repl
         assert status == 200
     finally:
         redis.stop()
+
+
+# ------------------------------------------------------------------ server nonces (RFC 9449 §9)
+# RFC 9449 §9: a resource server may require a nonce it provides in every proof; a proof without one is
+# answered 401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a `DPoP-Nonce` header (Figure 24),
+# and, as §8.2 allows, a fresh nonce may come in a successful response. Warden's nonces are stateless
+# (`--dpop-nonce-key-file`), so two replicas sharing the file accept each other's.
+
+NONCE_KEY = bytes(range(32, 64))
+
+
+def forge_nonce(key: bytes, issued_at: int, jkt: str) -> str:
+    """A nonce in Warden's documented format, computed here independently: base64url(version 1 ‖ issued-at
+    (8 bytes big-endian) ‖ HMAC-SHA256(key, label ‖ version ‖ issued-at ‖ jkt))."""
+    import hmac
+    head = bytes([1]) + issued_at.to_bytes(8, "big")
+    return b64u(head + hmac.new(key, b"warden dpop-nonce v1\0" + head + jkt.encode(), hashlib.sha256).digest())
+
+
+@pytest.fixture
+def nonce_replicas(replicas, tmp_path):
+    keyfile = tmp_path / "nonce.key"
+    keyfile.write_bytes(NONCE_KEY)
+    return replicas("--dpop-nonce-key-file", str(keyfile))
+
+
+def use_dpop_nonce(r, description: str) -> str:
+    """Checks a use_dpop_nonce answer and returns the fresh nonce it carries."""
+    assert (r.status, r.body) == (401, b"DPoP proof needs the server's nonce"), r.body
+    challenge = r.headers["www-authenticate"]
+    assert challenge.startswith("DPoP realm=") and 'error="use_dpop_nonce"' in challenge, challenge
+    assert f'error_description="{description}"' in challenge and f'algs="{ALGS}"' in challenge, challenge
+    nonce = r.headers.get("dpop-nonce")
+    assert nonce is not None and len(nonce) == 55, r.headers
+    return nonce
+
+
+def test_a_proof_without_a_nonce_gets_one_and_the_retry_passes_on_either_replica(nonce_replicas, module_idp):
+    a, b = nonce_replicas
+    key = ECKey.generate_key("P-256")
+    token = Minter(module_idp).mint(cnf={"jkt": thumbprint(key)})
+    nonce = use_dpop_nonce(send(a, token, proof(key, "GET", a.url("/data"), token)),
+                           "Resource server requires nonce in DPoP proof")
+    # The client retries with the nonce it was given: on the replica that issued it, and on the other one.
+    first = send(a, token, proof(key, "GET", a.url("/data"), token, nonce=nonce))
+    assert first.status == 200, first.body
+    assert "dpop-nonce" not in first.headers  # a young nonce: nothing new to hand out
+    assert send(b, token, proof(key, "GET", b.url("/data"), token, nonce=nonce)).status == 200
+    # A nonce is issued for one proof key: another client's proof cannot use it.
+    other = ECKey.generate_key("P-256")
+    other_token = Minter(module_idp).mint(cnf={"jkt": thumbprint(other)})
+    use_dpop_nonce(send(b, other_token, proof(other, "GET", b.url("/data"), other_token, nonce=nonce)),
+                   "DPoP proof nonce is not valid")
+
+
+@pytest.mark.parametrize("case", ["expired", "tampered", "another key", "empty"])
+def test_a_bad_nonce_is_refused_with_a_fresh_one(nonce_replicas, module_idp, case):
+    envoy = nonce_replicas[0]
+    key = ECKey.generate_key("P-256")
+    jkt = thumbprint(key)
+    token = Minter(module_idp).mint(cnf={"jkt": jkt})
+    now = int(time.time())
+    description = "DPoP proof nonce is not valid"
+    if case == "expired":  # default lifetime 5 minutes
+        bad = forge_nonce(NONCE_KEY, now - 400, jkt)
+        description = "DPoP proof nonce has expired"
+    elif case == "tampered":  # a later issue time under the old MAC
+        good = forge_nonce(NONCE_KEY, now - 400, jkt)
+        raw = bytearray(base64.urlsafe_b64decode(good + "="))
+        raw[1:9] = now.to_bytes(8, "big")
+        bad = b64u(bytes(raw))
+    elif case == "another key":
+        bad = forge_nonce(b"\x01" * 32, now, jkt)
+    else:
+        bad = ""
+    r = send(envoy, token, proof(key, "GET", envoy.url("/data"), token, nonce=bad))
+    if case == "empty":  # an empty nonce claim is no claim at all (RFC 9449 §8.1: 1*NQCHAR)
+        assert (r.status, r.body) == (401, b"DPoP proof is invalid")
+        return
+    fresh = use_dpop_nonce(r, description)
+    assert fresh != bad
+    assert send(envoy, token, proof(key, "GET", envoy.url("/data"), token, nonce=fresh)).status == 200
+
+
+def test_a_nonce_past_half_its_life_brings_the_next_one_in_the_allowed_response(nonce_replicas, module_idp):
+    """RFC 9449 §8.2: the next nonce in the 200 response, through Envoy's response_headers_to_add."""
+    envoy = nonce_replicas[1]
+    key = ECKey.generate_key("P-256")
+    jkt = thumbprint(key)
+    token = Minter(module_idp).mint(cnf={"jkt": jkt})
+    old = forge_nonce(NONCE_KEY, int(time.time()) - 200, jkt)
+    r = send(envoy, token, proof(key, "GET", envoy.url("/data"), token, nonce=old))
+    assert r.status == 200, r.body
+    fresh = r.headers.get("dpop-nonce")
+    assert fresh is not None and fresh != old
+    issued = int.from_bytes(base64.urlsafe_b64decode(fresh + "=")[1:9], "big")
+    assert abs(issued - time.time()) < 5
+    again = send(envoy, token, proof(key, "GET", envoy.url("/data"), token, nonce=fresh))
+    assert again.status == 200 and "dpop-nonce" not in again.headers
+
+
+def test_a_refused_nonce_does_not_use_up_the_proof(nonce_replicas, module_idp):
+    """The nonce is checked before the replay store: the proof refused for its nonce was not remembered, so
+    the proof ids (jti) of a client that retries are never in the way."""
+    envoy = nonce_replicas[0]
+    key = ECKey.generate_key("P-256")
+    token = Minter(module_idp).mint(cnf={"jkt": thumbprint(key)})
+    jti = str(uuid.uuid4())
+    nonce = use_dpop_nonce(send(envoy, token, proof(key, "GET", envoy.url("/data"), token, jti=jti)),
+                           "Resource server requires nonce in DPoP proof")
+    assert send(envoy, token, proof(key, "GET", envoy.url("/data"), token, jti=jti, nonce=nonce)).status == 200
+
+
+@pytest.mark.parametrize("size", [0, 31])
+def test_a_short_nonce_key_stops_the_start(warden_bin, tmp_path, size):
+    import subprocess
+    keyfile = tmp_path / "short.key"
+    keyfile.write_bytes(b"k" * size)
+    policies = write_policy_dir(tmp_path / "p", {"allow-all.yaml": ALLOW_ALL_POLICY})
+    r = subprocess.run([warden_bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                        "--policy", str(policies), "--dpop-nonce-key-file", str(keyfile)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert f"holds {size} bytes: a nonce key needs 32" in r.stderr, r.stderr
+
+
+def test_explain_walks_the_nonce_refusal(warden_bin, module_idp, tmp_path):
+    import subprocess
+    jwks = tmp_path / "jwks.json"
+    jwks.write_bytes(httpclient.request("GET", module_idp.jwks_uri).body)
+    keyfile = tmp_path / "nonce.key"
+    keyfile.write_bytes(NONCE_KEY)
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
+          f"spec:\n  jwtRules:\n  - issuer: {module_idp.issuer}\n    jwksUri: {module_idp.jwks_uri}\n")
+    policies = write_policy_dir(tmp_path / "p", {"allow-all.yaml": ALLOW_ALL_POLICY, "ra.yaml": ra})
+    key = ECKey.generate_key("P-256")
+    token = Minter(module_idp).mint(cnf={"jkt": thumbprint(key)})
+    url = "http://api.example.com/data"
+    r = subprocess.run([warden_bin, "explain", "--policy", str(policies), "--jwks", str(jwks), "--host", "api.example.com",
+                        "--path", "/data", "--header", f"authorization: DPoP {token}",
+                        "--header", f"dpop: {proof(key, 'GET', url, token)}", "--dpop-nonce-key-file", str(keyfile)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "jwt_dpop_nonce_required" in r.stdout, r.stdout
+    assert 'error="use_dpop_nonce"' in r.stdout and "dpop-nonce: " in r.stdout, r.stdout
