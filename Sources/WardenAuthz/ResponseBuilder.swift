@@ -17,6 +17,9 @@ struct ResponseBuilder: Sendable {
             // Fail closed: a rejected token without its error (never produced) is still a 401.
             return tokenDenied(record.rejection?.error ?? .badSignature, record: record, request: request)
         }
+        if let missing = record.missingToken {
+            return tokenDenied(missing, record: record, request: request)
+        }
         guard let authorization = record.authorization, authorization.isAllowed else {
             return policyDenied(record)
         }

@@ -48,6 +48,9 @@ public enum JWTError: Error, Sendable, Hashable {
     case requiredClaim(name: String, present: Bool, values: [String])
     /// `sub` fails the rule's `subjects` matcher (Envoy's `subjects`).
     case subjectNotAllowed(String?)
+    /// The request carries no token and a rule in scope (issuer `rule`, from RequestAuthentication `policy`)
+    /// has `presence: REQUIRED`: Envoy's `JwtMissed` when the requirement has no `allow_missing`.
+    case missing(rule: String, policy: String)
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
@@ -97,6 +100,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .requiredClaim(_, let present, _): return present ? "Jwt claim value is not allowed" : "Jwt is missing a required claim"
         case .subjectNotAllowed: return "Jwt verification fails"
         case .mixedIssuers: return "Jwt issuer is not configured"
+        case .missing: return "Jwt is missing"
         }
     }
 
@@ -179,6 +183,9 @@ public enum JWTError: Error, Sendable, Hashable {
             return "claim \(Self.quote(name)) has none of the values the TokenPolicy requires: [\(values.prefix(8).map(Self.quote).joined(separator: ", "))]"
         case .subjectNotAllowed(let sub):
             return "sub \(sub.map(Self.quote) ?? "(none)") does not match the rule's subjects"
+        case .missing(let rule, let policy):
+            let who = rule.isEmpty ? "a jwtRule without issuer" : "the jwtRule for issuer \(Self.quote(rule))"
+            return "no token found, and \(who) in RequestAuthentication \(policy) has presence: REQUIRED"
         }
     }
 
