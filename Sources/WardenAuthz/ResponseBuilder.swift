@@ -43,6 +43,9 @@ struct ResponseBuilder: Sendable {
             let algs = DPoPProof.algorithms.map(\.rawValue).joined(separator: " ")
             return "DPoP realm=\"\(realm)\", error=\"\(d.isProofError ? "invalid_dpop_proof" : "invalid_token")\", algs=\"\(algs)\""
         }
+        // No token at all: no error code (RFC 6750 §3.1), as jwt_authn answers JwtMissed (checked against
+        // Envoy in test_policy_istio_v131_oracle.py).
+        if case .missing = e { return "Bearer realm=\"\(realm)\"" }
         return "Bearer realm=\"\(realm)\", error=\"invalid_token\""
     }
 

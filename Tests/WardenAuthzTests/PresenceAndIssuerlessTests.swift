@@ -57,7 +57,8 @@ import WardenPolicy
         #expect(result.decision.deny?.status == row.status)
         if let body = row.body {
             #expect(result.decision.deny?.body == body)
-            #expect(result.decision.header("www-authenticate")?.hasPrefix("Bearer realm=\"http://api.example.com/\"") == true)
+            // No error code without a token (RFC 6750 §3.1; Envoy's JwtMissed answer).
+            #expect(result.decision.header("www-authenticate") == "Bearer realm=\"http://api.example.com/\"")
             #expect(result.record.reason.contains("presence: REQUIRED"), "\(result.record.reason)")
             #expect(result.record.authorization == nil)
         }
