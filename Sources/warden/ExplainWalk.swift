@@ -436,7 +436,9 @@ struct ExplainWalk {
     private func authorization(_ effective: EffectivePolicy, step: Int, out: Lines) {
         out.add("\(step). Authorization")
         guard let decision = record.authorization else {
-            if record.rejection != nil || record.missingToken != nil {
+            if record.missingToken != nil {
+                out.info("not evaluated: a request without a token is rejected with 401 before AuthorizationPolicies run (presence: REQUIRED)")
+            } else if record.rejection != nil {
                 out.info("not evaluated: a token that fails verification is rejected with \(result.decision.httpStatus) before AuthorizationPolicies run")
             } else {
                 out.info("not evaluated")
