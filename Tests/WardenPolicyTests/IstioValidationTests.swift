@@ -92,8 +92,10 @@ let gatewayRef = "{group: gateway.networking.k8s.io, kind: Gateway, name: gw}"
 
 let istioRules: [IstioRule] = [
     // MARK: validateMetadata / checkDryRunAnnotation (validation.go L181–L220)
-    IstioRule(source: "validation.go L184-L187,L206-L207", name: "TestValidateRequestAuthentication/\"dry run annotation not supported\"",
-              document: ra("r", okRule, annotations: dryRun("true")), error: "foo/r has unsupported annotation istio.io/dry-run, please remove the annotation"),
+    // Istio rejects it ("foo/r has unsupported annotation istio.io/dry-run, please remove the annotation"); Warden
+    // deliberately accepts it (issue 19: dry-run token rules) and warns that istiod refuses the file.
+    IstioRule(source: "validation.go L184-L187,L206-L207 (deliberately differs: issue 19)", name: "TestValidateRequestAuthentication/\"dry run annotation not supported\"",
+              document: ra("r", okRule, annotations: dryRun("true")), error: nil, warning: .requestAuthenticationDryRunNotIstio),
     IstioRule(source: "validation.go L210-L214", name: "TestValidateAuthorizationPolicy/\"dry-run-valid-allow\"",
               document: ap("p", "rules:\n- {}", annotations: dryRun("true")), error: nil),
     IstioRule(source: "validation.go L210-L214", name: "TestValidateAuthorizationPolicy/\"dry-run-valid-deny\"",
