@@ -174,7 +174,7 @@ struct Authenticator: Sendable {
                 let (completion, arm) = Self.bounded(completion, caller: caller) { _ in
                     (trace(jwt, provider, snapshot, .rejected(.unknownKid(kid))), DispatchTime.now().uptimeNanoseconds - start)
                 }
-                defer { arm() }
+                arm()
                 keyStore.refetchForUnknownKid(provider.source, kid: jwt.header.kid, cancellation: caller.cancellation) { fresh in
                     let waited = waited + (DispatchTime.now().uptimeNanoseconds - start)
                     guard let fresh, fresh.generation != snapshot.generation else {
@@ -204,7 +204,7 @@ struct Authenticator: Sendable {
             (trace(jwt, provider, nil, .rejected(.jwksUnavailable("no keys arrived before the caller \(why)"))),
              DispatchTime.now().uptimeNanoseconds - start)
         }
-        defer { arm() }
+        arm()
         keyStore.keys(for: provider.source, cancellation: caller.cancellation) { snapshot in
             let waited = DispatchTime.now().uptimeNanoseconds - start
             guard let snapshot else {
@@ -228,7 +228,7 @@ struct Authenticator: Sendable {
             (trace(nil, provider, nil, .rejected(.introspectionFailed("no answer before the caller\(why)")), nil),
              DispatchTime.now().uptimeNanoseconds - start)
         }
-        defer { arm() }
+        arm()
         let issuer = provider.rule.issuer
         introspector.introspect(token.token, at: endpoint, cachedOnly: !caller.waitsForKeys) { outcome in
             let waited = DispatchTime.now().uptimeNanoseconds - start
@@ -265,7 +265,7 @@ struct Authenticator: Sendable {
         let (completion, arm) = Self.bounded(completion, caller: caller) { why in
             (rejected(.introspectionFailed("no answer before the caller\(why)")), waited + DispatchTime.now().uptimeNanoseconds - start)
         }
-        defer { arm() }
+        arm()
         introspector.introspect(token.token, at: endpoint, cachedOnly: !caller.waitsForKeys) { outcome in
             let total = waited + DispatchTime.now().uptimeNanoseconds - start
             switch outcome {
@@ -287,8 +287,9 @@ struct Authenticator: Sendable {
 
     /// `completion`, run once: by the wait it guards, or with `fallback` at the caller's deadline or when
     /// the caller cancels — whichever comes first (the others are dropped). Without either, `completion` itself.
-    /// The deadline and cancellation are watched from `arm()` on, called once the wait has started: a wait
-    /// that completed at once (keys at hand, a cap refused it) leaves no timer entry behind.
+    /// The deadline and cancellation are watched from `arm()` on, called right before the wait starts (so a
+    /// wait that stalls before it registers anything is still bounded); `arm()` after the wait has already
+    /// completed does nothing.
     static func bounded(_ completion: @escaping @Sendable (TokenTrace, UInt64) -> Void, caller: CallerLimits,
                         fallback: @escaping @Sendable (GiveUp) -> (TokenTrace, UInt64))
         -> (completion: @Sendable (TokenTrace, UInt64) -> Void, arm: @Sendable () -> Void)

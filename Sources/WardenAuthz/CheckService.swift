@@ -227,6 +227,11 @@ public final class CheckService: Sendable {
            let allowed = may["sub"]?.stringValue, !allowed.bytesEqual(x.rule.clientID) {
             return end(.refused(error: "may_act", description: "the subject token's may_act names another actor"), token: nil)
         }
+        // Watched from before the call, so a call that stalls while starting is still bounded.
+        if let deadline = caller.deadline {
+            DeadlineTimer.shared.schedule(at: Authenticator.answerBy(deadline)) { end(.unavailable("no answer before the caller's deadline"), token: nil) }
+        }
+        caller.cancellation?.onCancel { end(.unavailable("the caller cancelled the check"), token: nil) }
         exchanger.exchange(exchangeRequest, at: x.endpoint) { outcome in
             switch outcome {
             case .exchanged(let token, let expiresAt, let cached):
@@ -239,12 +244,6 @@ public final class CheckService: Sendable {
             case .failed(let e): end(.unavailable(e.description), token: nil)
             }
         }
-        // Watched only when the answer did not come at once (a cached exchange leaves no timer behind).
-        guard !done.isClaimed else { return }
-        if let deadline = caller.deadline {
-            DeadlineTimer.shared.schedule(at: Authenticator.answerBy(deadline)) { end(.unavailable("no answer before the caller's deadline"), token: nil) }
-        }
-        caller.cancellation?.onCancel { end(.unavailable("the caller cancelled the check"), token: nil) }
     }
 
     private func respond(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan,
