@@ -130,6 +130,44 @@ def run_step(number: int, step: Step, envoy, upstream: EchoUpstream) -> bool:
     return ok
 
 
+def add_token_exchange(policies: Path, idp: IdP, work: Path) -> None:
+    """The demo's one Warden-only extra: requests to /payments get the user's token exchanged (RFC 8693) at the
+    IdP's token endpoint for one minted for `payments-api`, with Warden's client recorded as the actor."""
+    secret = work / "exchange-client-secret"
+    secret.write_text("introspection-secret\n")  # the test IdP's client `warden`
+    (policies / "token-exchange.yaml").write_text(f"""apiVersion: security.warden.io/v1alpha1
+kind: TokenPolicy
+metadata: {{name: payments-exchange, namespace: default}}
+spec:
+  tokenExchange:
+  - issuer: {ISSUER}
+    to: [{{operation: {{paths: ["/payments", "/payments/*"]}}}}]
+    endpoint: {idp.token_endpoint}
+    clientId: warden
+    clientSecretFile: {secret}
+    audiences: [payments-api]
+""")
+
+
+def show_exchange(envoy, upstream: EchoUpstream, token: str) -> bool:
+    """One request to /payments: the upstream gets a token exchanged for its audience, never the user's."""
+    import base64
+    import json
+    upstream.clear()
+    response = httpclient.request("GET", envoy.url("/payments"), headers={"authorization": f"Bearer {token}"})
+    say("Token exchange (RFC 8693) for GET /payments (a TokenPolicy tokenExchange rule):")
+    seen = upstream.last()["headers"] if upstream.count() else {}
+    auth = seen.get("authorization", "")
+    if response.status != 200 or not auth.startswith("Bearer ") or token in json.dumps(seen):
+        say(f"    no exchanged token: status {response.status}")
+        return False
+    claims = json.loads(base64.urlsafe_b64decode(auth[7:].split(".")[1] + "=="))
+    say(f"    the upstream got a new token: aud {claims.get('aud')!r}, sub {claims.get('sub')!r}, act {claims.get('act')}")
+    say("    why: the user's token (aud orders-api) was exchanged at the IdP's token endpoint; it never reached the upstream")
+    say()
+    return claims.get("aud") == "payments-api" and claims.get("act", {}).get("sub") == "warden"
+
+
 def show_trace(envoy: Envoy, upstream: EchoUpstream, collector: Collector, token: str) -> bool:
     """One more allowed request, then its trace as the collector received it from Envoy and Warden."""
     upstream.clear()
@@ -210,6 +248,7 @@ def main() -> int:
         running.append(collector)
         say(f"collector  OTLP/gRPC 127.0.0.1:{collector.grpc_port} (Envoy), OTLP/HTTP {collector.http_url} (Warden)")
         policies = render_policies(load_policy_dir(POLICIES), work / "policies", jwks_uri=idp.jwks_uri)
+        add_token_exchange(Path(policies), idp, work)
         http = options.front != "envoy"
         warden = Warden(policies, binary=binary, work_dir=work / "warden",
                         extra_args=["--debug-headers", "--otlp-endpoint", collector.http_url],
@@ -243,6 +282,7 @@ def main() -> int:
         for number, step in enumerate(steps(minter), start=1):
             ok &= run_step(number, step, envoy, upstream)
         token = minter.mint(iss=ISSUER, scope="orders:read orders:write", exp_in=3600)
+        ok &= show_exchange(envoy, upstream, token)
         if options.front == "envoy":  # the HTTP front doors have no tracer in front
             ok &= show_trace(envoy, upstream, collector, token)
         say("All requests behaved as documented." if ok else "Some requests did NOT behave as documented.")

@@ -81,3 +81,9 @@ def test_demo_leaves_no_process_and_no_files_behind(demo):
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=10).stdout
     assert work not in ps
     assert not os.path.exists(work)
+
+
+def test_demo_shows_one_exchanged_request(demo):
+    """Issue 18: the tour ends with a request whose token is exchanged (RFC 8693) for the upstream's audience."""
+    part = demo.stdout.split("Token exchange (RFC 8693) for GET /payments")[1]
+    assert "the upstream got a new token: aud 'payments-api', sub 'alice', act {'sub': 'warden'}" in part
