@@ -1,4 +1,5 @@
 import Foundation
+import WardenIntrospection
 import WardenJWKS
 
 extension CheckService {
@@ -89,6 +90,22 @@ extension CheckService {
         out.sample("warden_token_exchange_total", x.refusals, labels: [("result", "refused")])
         out.sample("warden_token_exchange_total", x.failures, labels: [("result", "failed")])
         out.sample("warden_token_exchange_total", x.busy, labels: [("result", "busy")])
+
+        func histogram(_ name: String, _ help: String, _ l: SharedCallLatency) {
+            out.family(name, "histogram", help)
+            var cumulative = 0
+            for (i, bound) in SharedCallLatency.buckets.enumerated() {
+                cumulative += l.counts[i]
+                out.sample(name + "_bucket", cumulative, labels: [("le", "\(bound)")])
+            }
+            cumulative += l.counts[SharedCallLatency.buckets.count]
+            out.sample(name + "_bucket", cumulative, labels: [("le", "+Inf")])
+            out.sample(name + "_sum", String(l.sum))
+            out.sample(name + "_count", cumulative)
+        }
+        histogram("warden_introspection_call_duration_seconds", "Calls to introspection endpoints (RFC 7662), answered or not.",
+                  authenticator.introspector.latency)
+        histogram("warden_token_exchange_call_duration_seconds", "Calls to token endpoints (RFC 8693), answered or not.", exchanger.latency)
 
         let statuses = keyStore.status()
         let now = Date().timeIntervalSince1970

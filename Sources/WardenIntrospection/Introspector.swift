@@ -56,6 +56,9 @@ public final class Introspector: Sendable {
         self.clock = clock
     }
 
+    /// How long the calls to the endpoints took.
+    public var latency: SharedCallLatency { calls.latency }
+
     /// Counters for /metrics: answers from the cache, calls made, calls that failed, calls refused as busy.
     public var counters: (hits: Int, misses: Int, failures: Int, refused: Int) {
         let c = calls.counters

@@ -26,6 +26,9 @@ final class SharedCalls<Answer: Sendable, Outcome: Sendable>: Sendable {
         var order: [String] = []
         var inFlight: [String: [Completion]] = [:]
         var hits = 0, calls = 0, busy = 0
+        /// Finished calls by duration bucket (not cumulative; the last: slower than every bound), and their sum.
+        var durations = [Int](repeating: 0, count: SharedCallLatency.buckets.count + 1)
+        var durationSum = 0.0
     }
 
     let capacity: Int
@@ -41,6 +44,11 @@ final class SharedCalls<Answer: Sendable, Outcome: Sendable>: Sendable {
 
     /// Kept answers handed out, calls started, callers refused.
     var counters: (hits: Int, calls: Int, busy: Int) { state.withLock { ($0.hits, $0.calls, $0.busy) } }
+
+    /// How long the calls took (for a /metrics histogram).
+    var latency: SharedCallLatency {
+        state.withLock { SharedCallLatency(counts: $0.durations, sum: $0.durationSum) }
+    }
 
     /// Counts an answer a caller found in a memo of its own.
     func countHit() { state.withLock { $0.hits += 1 } }
@@ -68,7 +76,13 @@ final class SharedCalls<Answer: Sendable, Outcome: Sendable>: Sendable {
         }
         if case .started = step {
             let thread = Thread { [self] in
+                let started = DispatchTime.now().uptimeNanoseconds
                 let (outcome, keep) = call()
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                state.withLock { s in
+                    s.durations[SharedCallLatency.buckets.firstIndex { seconds <= $0 } ?? SharedCallLatency.buckets.count] += 1
+                    s.durationSum += seconds
+                }
                 finish(key, outcome, keep: keep, now: now)
             }
             thread.name = threadName
@@ -104,4 +118,13 @@ final class SharedCalls<Answer: Sendable, Outcome: Sendable>: Sendable {
             s.order.removeFirst(drop)
         }
     }
+}
+
+/// Durations of the calls to an IdP endpoint, as a histogram.
+public struct SharedCallLatency: Sendable {
+    /// Bucket bounds, seconds.
+    public static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+    /// Per bucket (not cumulative); the last counts calls slower than every bound.
+    public let counts: [Int]
+    public let sum: Double
 }

@@ -69,6 +69,9 @@ public final class TokenExchanger: Sendable {
         self.clock = clock
     }
 
+    /// How long the calls to the token endpoints took.
+    public var latency: SharedCallLatency { calls.latency }
+
     /// Counters for /metrics: cache answers, calls, failures (no usable answer), refusals, busy.
     public var counters: (hits: Int, calls: Int, failures: Int, refusals: Int, busy: Int) {
         let c = calls.counters, o = outcomes.withLock { $0 }

@@ -73,7 +73,7 @@ def test_the_upstream_gets_a_token_for_its_audience_and_never_the_users(rig, idp
 
 def test_one_exchange_per_user_token_and_a_new_one_near_expiry(rig, idp, upstream):
     idp.state.exchange_expires_in = 32
-    _, envoy = rig(margin="30s")  # reused for 32 − 30 = 2 s
+    warden, envoy = rig(margin="30s")  # reused for 32 − 30 = 2 s
     user = Minter(idp).mint(sub="alice")
     idp.reset_counts()
     tokens = set()
@@ -84,6 +84,12 @@ def test_one_exchange_per_user_token_and_a_new_one_near_expiry(rig, idp, upstrea
     time.sleep(2.3)
     assert get(envoy, user).status == 200
     assert idp.count("/token") == 2
+    import urllib.request
+    with urllib.request.urlopen(warden.admin_url + "/metrics", timeout=2) as r:
+        metrics = r.read().decode()
+    assert 'warden_token_exchange_total{result="call"} 2' in metrics
+    assert 'warden_token_exchange_total{result="cache"} 9' in metrics
+    assert "warden_token_exchange_call_duration_seconds_count 2" in metrics
 
 
 def test_requests_the_rule_does_not_name_are_not_exchanged(rig, idp, upstream):
