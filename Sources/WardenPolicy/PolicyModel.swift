@@ -262,6 +262,12 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     /// which Envoy sends in the CheckRequest's `metadata_context` for the namespaces listed in the ext_authz
     /// filter's `metadata_context_namespaces` (see `FilterMetadataKey`).
     case envoyFilterMetadata(FilterMetadataKey)
+    /// Envoy Gateway `principal.jwt.claims[]` (see `GatewayClaimMatch`): the claim at the dotted `path`, typed
+    /// as Envoy Gateway's metadata matcher reads it — `array: false` a JSON string equal to a value,
+    /// `array: true` a list with one string element equal to a value.
+    case gatewayClaim([String], array: Bool)
+    /// Envoy Gateway `principal.jwt.scopes[]`: one element of the normalized `scope` or `scp` list.
+    case gatewayScope
 
     public var description: String {
         switch self {
@@ -280,6 +286,8 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
         case .destinationPort: return "destination.port"
         case .connectionSNI: return "connection.sni"
         case .envoyFilterMetadata(let k): return k.description
+        case .gatewayClaim(let path, let array): return "jwt.claims[\(path.joined(separator: "."))](\(array ? "StringArray" : "String"))"
+        case .gatewayScope: return "jwt.scopes"
         }
     }
 }
