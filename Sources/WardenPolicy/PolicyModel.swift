@@ -17,13 +17,17 @@ public struct PolicyRef: Sendable, Hashable, Comparable, CustomStringConvertible
 public struct ResourceOrigin: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
+    /// The document this resource was compiled from when it is another dialect's (e.g. `Envoy Gateway
+    /// SecurityPolicy foo/sp`); nil for Istio's and Warden's own kinds. Shown by `/config_dump` and `explain`.
+    public var dialect: String?
 
-    public init(file: String, line: Int) {
+    public init(file: String, line: Int, dialect: String? = nil) {
         self.file = file
         self.line = line
+        self.dialect = dialect
     }
 
-    public var description: String { "\(file):\(line)" }
+    public var description: String { "\(file):\(line)" + (dialect.map { " (compiled from \($0))" } ?? "") }
 }
 
 /// `selector.matchLabels`.
