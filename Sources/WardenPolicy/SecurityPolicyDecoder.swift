@@ -15,11 +15,12 @@ import WardenYAML
 ///   `backendSettings` (routing inside Envoy) are ignored with a note.
 enum SecurityPolicyDecoder {
     static let apiVersion = "gateway.envoyproxy.io/v1alpha1"
+    static let dialectPrefix = "Envoy Gateway SecurityPolicy"
     static let targetKinds: Set<String> = ["Gateway", "HTTPRoute", "GRPCRoute"]
 
     static func decode(_ spec: YAMLCursor, ref: PolicyRef, origin documentOrigin: ResourceOrigin) throws(PolicyLoadError) -> [DecodedResource] {
         var origin = documentOrigin
-        origin.dialect = "Envoy Gateway SecurityPolicy \(ref)"
+        origin.dialect = "\(dialectPrefix) \(ref)"
         let f = try spec.fields(allowed: ["targetRef", "targetRefs", "jwt", "authorization"])
         var targets: [TargetRef] = []
         if let single = f["targetRef"], !single.isNull { targets.append(try PolicyDecoder.decodeTargetRef(single)) }

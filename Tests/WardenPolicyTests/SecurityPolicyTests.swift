@@ -242,3 +242,22 @@ let gatewayCases: [GatewayCase] = [
         }
     }
 }
+
+/// securitypolicy_types.go `mergeType`: "If unset, no merging occurs, and only the most specific configuration
+/// takes effect" — a route's SecurityPolicy replaces the Gateway's; Istio kinds still apply beside it.
+@Suite struct SecurityPolicyPrecedenceTests {
+    let yaml = securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}", name: "gateway-allows", target: "kind: Gateway\n    name: eg")
+        + securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.9.0.0/16]}}", name: "route-denies")
+        + ap("istio-deny", "action: DENY\nrules:\n- to: [{operation: {paths: [/admin]}}]")
+
+    @Test(arguments: [
+        ([TargetRef(kind: "Gateway", name: "eg")], "/", true),
+        ([TargetRef(kind: "Gateway", name: "eg"), TargetRef(kind: "HTTPRoute", name: "backend")], "/", false),
+        ([TargetRef(kind: "HTTPRoute", name: "backend")], "/", false),
+        ([TargetRef(kind: "Gateway", name: "eg")], "/admin", false),
+    ])
+    func routePolicyReplacesGatewayPolicy(_ targets: [TargetRef], _ path: String, _ allowed: Bool) throws {
+        let eff = try effective(yaml, scope: WorkloadScope(namespace: "foo", targets: targets))
+        #expect(AuthorizationEvaluator.evaluate(eff, request: Req(path: path).attributes, identity: nil).isAllowed == allowed)
+    }
+}
