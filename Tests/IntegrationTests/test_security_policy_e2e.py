@@ -102,3 +102,20 @@ def test_other_target_is_not_scoped(module_idp, make_warden, make_envoy, upstrea
     envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port)
     r = send(envoy.port, "GET", "/data", {}, upstream=upstream)
     assert r.status == 200, r
+
+
+def test_convert_to_istio_prints_loadable_istio_and_lists_gaps(module_idp, warden_bin, tmp_path):
+    """`warden convert --to istio`: Istio documents `warden validate` accepts, gaps on stderr, exit 3."""
+    import subprocess
+    src = tmp_path / "sp.yaml"
+    src.write_text(security_policy(module_idp))
+    r = subprocess.run([warden_bin, "convert", "--to", "istio", str(src)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3, r
+    assert "valueType StringArray" in r.stderr and "401 Jwt is missing" in r.stderr and "scope only" in r.stderr, r.stderr
+    out = tmp_path / "istio.yaml"
+    out.write_text(r.stdout)
+    assert r.stdout.count('"kind":"AuthorizationPolicy"') == 3 and '"kind":"RequestAuthentication"' in r.stdout, r.stdout
+    v = subprocess.run([warden_bin, "validate", "--policy", str(out)], capture_output=True, text=True, timeout=30)
+    assert v.returncode == 0, v
+    bad = subprocess.run([warden_bin, "convert", str(src)], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "--to istio" in bad.stderr, bad

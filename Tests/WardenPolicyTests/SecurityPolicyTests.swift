@@ -261,3 +261,58 @@ let gatewayCases: [GatewayCase] = [
         #expect(AuthorizationEvaluator.evaluate(eff, request: Req(path: path).attributes, identity: nil).isAllowed == allowed)
     }
 }
+
+/// `warden convert --to istio`: the printed Istio documents load and decide as the SecurityPolicy does where
+/// Istio can say it; what it cannot is listed.
+@Suite struct IstioConversionTests {
+    static let spec = gatewayJWT + """
+
+        authorization:
+          rules:
+          - {action: Deny, principal: {headers: [{name: x-tenant, values: [evil]}]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """
+
+    @Test(arguments: [
+        (Req(), identity(), true),
+        (Req(), nil, false),
+        (Req(headers: ["x-tenant": "evil"]), identity(), false),
+        (Req(sourceIP: "192.168.0.1"), identity(), false),
+    ] as [(Req, RequestIdentity?, Bool)])
+    func convertedDocumentsDecideTheSame(_ req: Req, _ id: RequestIdentity?, _ allowed: Bool) throws {
+        let set = try PolicySet.parse(yaml: securityPolicy(Self.spec))
+        let conversion = IstioConversion(set)
+        #expect(conversion.documents.count == 4)  // RA, jwt-required, .deny, ALLOW
+        let istio = try PolicySet.parse(yaml: conversion.documents.joined(separator: "\n---\n"))
+        #expect(istio.requestAuthentications.allSatisfy { $0.origin.dialect == nil })
+        for s in [set, istio] {
+            let eff = s.effective(for: gatewayTarget)
+            #expect(AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed == allowed)
+        }
+        #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
+            var r = $0; r.source = istio.requestAuthentications.first!.ref; return r
+        })
+        #expect(conversion.gaps.contains { $0.contains("foo/sp.jwt-required") && $0.contains("401 Jwt is missing") })
+    }
+
+    @Test func typedClaimsAndScopesAreGaps() throws {
+        let set = try PolicySet.parse(yaml: securityPolicy(optionalJWT + """
+
+            authorization:
+              rules:
+              - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}], scopes: [read]}}}
+            """))
+        let gaps = IstioConversion(set).gaps
+        #expect(gaps.contains { $0.contains("claim groups (valueType StringArray)") && $0.contains("bare string") })
+        #expect(gaps.contains { $0.contains("scope read") && $0.contains("scope only") })
+    }
+}
+
+extension IstioConversionTests {
+    @Test func attachmentGapOnlyWithGatewayAndRoutePolicies() throws {
+        let route = securityPolicy("authorization: {}", name: "r")
+        let gateway = securityPolicy("authorization: {}", name: "g", target: "kind: Gateway\n    name: eg")
+        #expect(!IstioConversion(try PolicySet.parse(yaml: route)).gaps.contains { $0.contains("attachment") })
+        #expect(IstioConversion(try PolicySet.parse(yaml: route + gateway)).gaps.contains { $0.contains("attachment") })
+    }
+}
