@@ -97,7 +97,9 @@ struct Authenticator: Sendable {
             }
             for (i, t) in traces.enumerated() where reads(t.location) {
                 found = true
-                if foreign == nil, !(t.verified?.issuer?.bytesEqual(provider.rule.issuer) ?? false) { foreign = i }
+                // A rule without issuer owns every verified token at its locations (Envoy's JwtIssuerChecker).
+                if foreign == nil, !provider.rule.issuer.isEmpty,
+                   !(t.verified?.issuer?.bytesEqual(provider.rule.issuer) ?? false) { foreign = i }
             }
             guard found else { continue }
             guard let f = foreign else { return nil }
@@ -138,7 +140,7 @@ struct Authenticator: Sendable {
             }
         }
         let issuer = jwt.issuer ?? ""
-        guard scope.extractor.accepts(issuer, at: token.location), let provider = scope.providers[ExactKey(issuer)] else {
+        guard let provider = scope.provider(for: issuer, at: token.location) else {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
             return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys.map(\.text)))), 0)
         }

@@ -130,6 +130,12 @@ public final class CheckService: Sendable {
         if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
+            // presence: REQUIRED (Istio API v1.31): no token at any location of the rules in scope is a 401,
+            // as jwt_authn answers a requirement without allow_missing (`JwtMissed`). A CORS preflight is
+            // not authenticated at all (bypass_cors_preflight), so it still passes.
+            if !preflight, let required = scopePlan.requiredBy {
+                record.missingToken = .missing(rule: required.rule.issuer, policy: required.rule.source.description)
+            }
             return finish(record, request, scopePlan, tokens: [], caller: nil, completion)
         }
         // One reference crosses the authenticator's closures: capturing the request itself put a copy of
@@ -259,6 +265,8 @@ public final class CheckService: Sendable {
         if record.rejectedToken != nil {
             // Fail closed: a rejected token without its error (never produced) still denies.
             record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
+        } else if let missing = record.missingToken {
+            record.reasonCode = missing.reasonCode
         } else {
             // Every verified token's identity is evaluated (issue 14): a DENY on the second token's principal
             // must not be skipped. One token (the common case) takes the single-identity path, no array.

@@ -25,6 +25,9 @@ public final class DecisionRecord: @unchecked Sendable {
     /// Set when every token verified on its own but they were rejected together (tokens of several issuers
     /// where no rule finds only its own, `JWTError.mixedIssuers`); `rejectedToken` names the token reported.
     public internal(set) var rejectedTogether: JWTError?
+    /// Set when the request carries no token and a rule in scope requires one (`presence: REQUIRED`):
+    /// the check was answered 401 `Jwt is missing` without a token trace.
+    public internal(set) var missingToken: JWTError?
     /// The AuthorizationPolicy evaluation; nil when a token was rejected first.
     public internal(set) var authorization: AuthorizationDecision?
     /// Why the check ended as it did.
@@ -87,6 +90,7 @@ public final class DecisionRecord: @unchecked Sendable {
     public var reason: String {
         if let (e, location) = rejection { return "\(e.envoyMessage): \(e.detail) (token from \(location))" }
         if let x = exchange, let failure = x.failure { return failure }
+        if let e = missingToken { return "\(e.envoyMessage): \(e.detail)" }
         return authorization?.reason ?? "allowed"
     }
 

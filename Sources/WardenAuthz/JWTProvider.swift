@@ -21,7 +21,8 @@ final class JWTProvider: Sendable {
     init(rule: JWTRule, options: AuthzOptions, slot: KeySlot, tokenRules: [TokenRule] = []) {
         self.rule = rule
         constraints = TokenConstraints(rules: tokenRules)
-        requirements = JWTRequirements(issuer: rule.issuer, audiences: rule.audiences, clockSkew: options.clockSkew,
+        // A rule without issuer checks no `iss` (Envoy's provider without `issuer`).
+        requirements = JWTRequirements(issuer: rule.issuer.isEmpty ? nil : rule.issuer, audiences: rule.audiences, clockSkew: options.clockSkew,
                                        requireExpiration: options.requireExpiration, maxLifetime: constraints?.maxLifetime)
         self.slot = slot
         locations = rule.ownTokenLocations

@@ -9,6 +9,8 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case allowed
     // A token was rejected (401, or 403 for the audience): one case per JWTError that reaches a check.
     case jwtMalformed = "jwt_malformed"
+    /// No token, and a jwtRule in scope has `presence: REQUIRED` (401 `Jwt is missing`).
+    case jwtMissing = "jwt_missing"
     case jwtTokenTooLarge = "jwt_token_too_large"
     /// One location carries two different tokens (`session=A; session=B`).
     case jwtMultipleTokens = "jwt_multiple_tokens"
@@ -120,6 +122,7 @@ extension JWTError {
         case .tokenInactive: return .tokenInactive
         case .delegationNotAllowed: return .jwtDelegationNotAllowed
         case .introspectionFailed: return .tokenIntrospectionFailed
+        case .missing: return .jwtMissing
         }
     }
 }

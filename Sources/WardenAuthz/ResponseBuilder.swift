@@ -17,6 +17,9 @@ struct ResponseBuilder: Sendable {
             // Fail closed: a rejected token without its error (never produced) is still a 401.
             return tokenDenied(record.rejection?.error ?? .badSignature, record: record, request: request)
         }
+        if let missing = record.missingToken {
+            return tokenDenied(missing, record: record, request: request)
+        }
         guard let authorization = record.authorization, authorization.isAllowed else {
             return policyDenied(record)
         }
@@ -61,6 +64,9 @@ struct ResponseBuilder: Sendable {
             }
             return "DPoP realm=\"\(realm)\", error=\"\(d.isProofError ? "invalid_dpop_proof" : "invalid_token")\", algs=\"\(algs)\""
         }
+        // No token at all: no error code (RFC 6750 §3.1), as jwt_authn answers JwtMissed (checked against
+        // Envoy in test_policy_istio_v131_oracle.py).
+        if case .missing = e { return "Bearer realm=\"\(realm)\"" }
         return "Bearer realm=\"\(realm)\", error=\"invalid_token\""
     }
 

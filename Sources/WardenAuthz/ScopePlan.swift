@@ -13,6 +13,11 @@ final class ScopePlan: Sendable {
     /// Provider per issuer (compared byte for byte, as Envoy's `findByIssuer`); the first rule naming an
     /// issuer wins.
     let providers: [ExactKey: JWTProvider]
+    /// The rules without issuer, in rule order: they take a token whose `iss` no rule names (Envoy's
+    /// `findByIssuer` falls back to the first provider without issuer), at their own locations.
+    let anyIssuer: [JWTProvider]
+    /// Some rule has `presence: REQUIRED`: a request with no token at all is rejected (`JWTError.missing`).
+    let requiredBy: JWTProvider?
     /// One provider per rule, in rule order (Envoy's providers, which istiod makes one per rule).
     let rules: [JWTProvider]
     /// Token exchange rules with their endpoints (client secrets read at plan build), in order.
@@ -37,6 +42,14 @@ final class ScopePlan: Sendable {
             if AuthorizationEvaluator.matchesAny(x.rule.to, request: request, effective: effective) { return (x.rule, x.endpoint, index, i) }
         }
         return nil
+    }
+
+    /// The provider for a token of `issuer` found at `location`: the rule naming that issuer if the
+    /// location is one of the locations declared for it, else the first rule without issuer that reads
+    /// this location (Envoy's `JwtIssuerChecker` allows every issuer at a location such a rule names).
+    func provider(for issuer: String, at location: TokenLocation) -> JWTProvider? {
+        if let p = providers[ExactKey(issuer)], extractor.accepts(issuer, at: location) { return p }
+        return anyIssuer.first { $0.rule.tokenLocations.contains(location) || (location == .dpopAuthorization && $0.rule.tokenLocations.contains(.bearerAuthorization)) }
     }
 
     /// Unique for the process's life (answer keys name the compiled scope by it).
@@ -65,8 +78,10 @@ final class ScopePlan: Sendable {
             JWTProvider(rule: $0, options: options, slot: slots($0), tokenRules: effective.tokenRulesByIssuer[ExactKey($0.issuer)] ?? [])
         }
         var providers: [ExactKey: JWTProvider] = [:]
-        for p in all where providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
+        for p in all where !p.rule.issuer.isEmpty && providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
         self.providers = providers
+        anyIssuer = all.filter { $0.rule.issuer.isEmpty }
+        requiredBy = all.first { $0.rule.presence == .required }
         rules = all
         introspecting = all.filter { $0.introspection != nil }
         exchanges = effective.exchanges.map { ($0, IntrospectionEndpoint(exchange: $0)) }

@@ -37,116 +37,59 @@ public final class Introspector: Sendable {
         case inactive
     }
 
-    private struct State {
-        var answers: [String: (answer: Answer, expires: Double)] = [:]
-        var order: [String] = []
-        var inFlight: [String: [Completion]] = [:]
-        var hits = 0, misses = 0, failures = 0, refused = 0
-    }
-
-    public let capacity: Int
-    public let maxInFlight: Int
+    public var capacity: Int { calls.capacity }
+    public var maxInFlight: Int { calls.maxInFlight }
     /// Largest answer body accepted.
     public let maxAnswerBytes: Int
     private let transport: any IntrospectionTransport
     private let clock: @Sendable () -> Double
-    private let state = Locked(State())
+    private let calls: SharedCalls<Answer, IntrospectionOutcome>
+    private let failures = Locked(0)
     private let discovery: EndpointDiscovery
 
     public init(transport: any IntrospectionTransport, capacity: Int = 10_000, maxInFlight: Int = 64, maxAnswerBytes: Int = 16_384,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.transport = transport
         discovery = EndpointDiscovery(transport: transport, clock: clock)
-        self.capacity = max(1, capacity)
-        self.maxInFlight = max(1, maxInFlight)
+        calls = SharedCalls(capacity: capacity, maxInFlight: maxInFlight, threadName: "warden-introspect")
         self.maxAnswerBytes = maxAnswerBytes
         self.clock = clock
     }
 
     /// Counters for /metrics: answers from the cache, calls made, calls that failed, calls refused as busy.
     public var counters: (hits: Int, misses: Int, failures: Int, refused: Int) {
-        state.withLock { ($0.hits, $0.misses, $0.failures, $0.refused) }
+        let c = calls.counters
+        return (c.hits, c.calls, failures.withLock { $0 }, c.busy)
     }
 
     /// Completes with the endpoint's answer for `token`: at once from the cache, else after one call
     /// (shared with concurrent checks of the same token), on the calling thread or the call's thread.
+    /// Active answers are kept until `min(exp, cacheDuration)`, inactive ones `negativeCacheDuration`;
+    /// failures are not kept.
     /// - Parameter cachedOnly: answer from the cache or fail, never call (a dry-run check never waits).
     public func introspect(_ token: String, at endpoint: IntrospectionEndpoint, cachedOnly: Bool = false, completion: @escaping Completion) {
         if let why = endpoint.secretError { return completion(.failed(.secret(why))) }
-        let key = Self.cacheKey(token, endpoint)
         let now = clock()
-        enum Step { case answered(IntrospectionOutcome), wait, call, refuse }
-        let step = state.withLock { s -> Step in
-            if let entry = s.answers[key], entry.expires > now {
-                s.hits += 1
-                switch entry.answer {
-                case .active(let claims, let body): return .answered(.active(claims: claims, answer: body, cached: true))
-                case .inactive: return .answered(.inactive(cached: true))
-                }
-            }
-            if cachedOnly { return .answered(.failed(.transport("no cached answer, and this check does not call the endpoint (dry run)"))) }
-            if var waiters = s.inFlight[key] {
-                guard waiters.count < 1024 else { s.refused += 1; return .refuse }
-                waiters.append(completion)
-                s.inFlight[key] = waiters
-                return .wait
-            }
-            guard s.inFlight.count < maxInFlight else { s.refused += 1; return .refuse }
-            s.inFlight[key] = [completion]
-            s.misses += 1
-            return .call
-        }
-        switch step {
-        case .answered(let outcome): completion(outcome)
-        case .wait: break
-        case .refuse: completion(.failed(.busy))
-        case .call:
-            let thread = Thread { [self] in
-                let outcome = call(token, endpoint)
-                finish(key, outcome, endpoint)
-            }
-            thread.name = "warden-introspect"
-            thread.start()
-        }
-    }
-
-    private func finish(_ key: String, _ outcome: IntrospectionOutcome, _ endpoint: IntrospectionEndpoint) {
-        let now = clock()
-        let waiters = state.withLock { s -> [Completion] in
-            let waiters = s.inFlight.removeValue(forKey: key) ?? []
-            var entry: (Answer, Double)?
+        let step = calls.answer(Self.cacheKey(token, endpoint), now: now, cachedOnly: cachedOnly, completion: completion) { [self] in
+            let outcome = call(token, endpoint)
             switch outcome {
             case .active(let claims, let body, _):
                 var until = now + endpoint.cacheDuration
                 if case .number(let exp)? = claims["exp"] { until = min(until, exp) }
-                if until > now { entry = (.active(claims, body), until) }
+                return (outcome, (.active(claims, body), until))
             case .inactive:
-                if endpoint.negativeCacheDuration > 0 { entry = (.inactive, now + endpoint.negativeCacheDuration) }
+                return (outcome, endpoint.negativeCacheDuration > 0 ? (.inactive, now + endpoint.negativeCacheDuration) : nil)
             case .failed:
-                s.failures += 1
+                failures.withLock { $0 += 1 }
+                return (outcome, nil)
             }
-            if let (answer, until) = entry {
-                if s.answers[key] == nil {
-                    if s.answers.count >= capacity { evict(&s, now: now) }
-                    s.order.append(key)
-                }
-                s.answers[key] = (answer, until)
-            }
-            return waiters
         }
-        for w in waiters { w(outcome) }
-    }
-
-    /// Drops expired answers, then the older half if still full (amortized).
-    private func evict(_ s: inout State, now: Double) {
-        s.order.removeAll { key in
-            guard let e = s.answers[key], e.expires > now else { s.answers[key] = nil; return true }
-            return false
-        }
-        if s.answers.count >= capacity {
-            let drop = max(1, s.order.count / 2)
-            for key in s.order[..<drop] { s.answers[key] = nil }
-            s.order.removeFirst(drop)
+        switch step {
+        case .cached(.active(let claims, let body)): completion(.active(claims: claims, answer: body, cached: true))
+        case .cached(.inactive): completion(.inactive(cached: true))
+        case .miss: completion(.failed(.transport("no cached answer, and this check does not call the endpoint (dry run)")))
+        case .busy: completion(.failed(.busy))
+        case .joined, .started: break
         }
     }
 

@@ -52,99 +52,50 @@ public final class TokenExchanger: Sendable {
     static let grantType = "urn:ietf:params:oauth:grant-type:token-exchange"
     static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
-    private struct State {
-        var tokens: [String: (token: String, expiresAt: Double?, until: Double)] = [:]
-        var order: [String] = []
-        var inFlight: [String: [Completion]] = [:]
-        var hits = 0, calls = 0, failures = 0, refusals = 0, busy = 0
-    }
-
-    public let capacity: Int
-    public let maxInFlight: Int
+    public var capacity: Int { calls.capacity }
+    public var maxInFlight: Int { calls.maxInFlight }
     private let transport: any IntrospectionTransport
     private let clock: @Sendable () -> Double
-    private let state = Locked(State())
+    /// Kept: the exchanged token and its expiry.
+    private let calls: SharedCalls<(token: String, expiresAt: Double?), ExchangeOutcome>
+    private let outcomes = Locked((failures: 0, refusals: 0))
     private let discovery: EndpointDiscovery
 
     public init(transport: any IntrospectionTransport, capacity: Int = 10_000, maxInFlight: Int = 64,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.transport = transport
         discovery = EndpointDiscovery(transport: transport, clock: clock)
-        self.capacity = max(1, capacity)
-        self.maxInFlight = max(1, maxInFlight)
+        calls = SharedCalls(capacity: capacity, maxInFlight: maxInFlight, threadName: "warden-exchange")
         self.clock = clock
     }
 
     /// Counters for /metrics: cache answers, calls, failures (no usable answer), refusals, busy.
     public var counters: (hits: Int, calls: Int, failures: Int, refusals: Int, busy: Int) {
-        state.withLock { ($0.hits, $0.calls, $0.failures, $0.refusals, $0.busy) }
+        let c = calls.counters, o = outcomes.withLock { $0 }
+        return (c.hits, c.calls, o.failures, o.refusals, c.busy)
     }
 
     public func exchange(_ request: ExchangeRequest, at endpoint: IntrospectionEndpoint, completion: @escaping Completion) {
         if let why = endpoint.secretError { return completion(.failed(.secret(why))) }
-        let key = Self.cacheKey(request, endpoint)
         let now = clock()
-        enum Step { case answered(ExchangeOutcome), wait, call, refuse }
-        let step = state.withLock { s -> Step in
-            if let e = s.tokens[key], e.until > now {
-                s.hits += 1
-                return .answered(.exchanged(token: e.token, expiresAt: e.expiresAt, cached: true))
-            }
-            if var waiters = s.inFlight[key] {
-                guard waiters.count < 1024 else { s.busy += 1; return .refuse }
-                waiters.append(completion)
-                s.inFlight[key] = waiters
-                return .wait
-            }
-            guard s.inFlight.count < maxInFlight else { s.busy += 1; return .refuse }
-            s.inFlight[key] = [completion]
-            s.calls += 1
-            return .call
-        }
-        switch step {
-        case .answered(let o): completion(o)
-        case .wait: break
-        case .refuse: completion(.failed(.busy))
-        case .call:
-            let thread = Thread { [self] in
-                let outcome = call(request, endpoint)
-                finish(key, outcome, request)
-            }
-            thread.name = "warden-exchange"
-            thread.start()
-        }
-    }
-
-    private func finish(_ key: String, _ outcome: ExchangeOutcome, _ request: ExchangeRequest) {
-        let now = clock()
-        let waiters = state.withLock { s -> [Completion] in
-            let waiters = s.inFlight.removeValue(forKey: key) ?? []
+        let step = calls.answer(Self.cacheKey(request, endpoint), now: now, cachedOnly: false, completion: completion) { [self] in
+            let outcome = call(request, endpoint)
             switch outcome {
             case .exchanged(let token, let expiresAt, _):
-                let until = Self.reuseUntil(expiresAt: expiresAt, request: request, now: now)
-                if until > now {
-                    if s.tokens[key] == nil {
-                        if s.tokens.count >= capacity {
-                            s.order.removeAll { k in
-                                guard let e = s.tokens[k], e.until > now else { s.tokens[k] = nil; return true }
-                                return false
-                            }
-                            if s.tokens.count >= capacity {
-                                let drop = max(1, s.order.count / 2)
-                                for k in s.order[..<drop] { s.tokens[k] = nil }
-                                s.order.removeFirst(drop)
-                            }
-                        }
-                        s.order.append(key)
-                    }
-                    s.tokens[key] = (token, expiresAt, until)
-                }
-            case .refused: s.refusals += 1
-            case .failed: s.failures += 1
+                return (outcome, ((token, expiresAt), Self.reuseUntil(expiresAt: expiresAt, request: request, now: clock())))
+            case .refused:
+                outcomes.withLock { $0.refusals += 1 }
+                return (outcome, nil)
+            case .failed:
+                outcomes.withLock { $0.failures += 1 }
+                return (outcome, nil)
             }
-            return waiters
         }
-        for w in waiters { w(outcome) }
+        switch step {
+        case .cached(let kept): completion(.exchanged(token: kept.token, expiresAt: kept.expiresAt, cached: true))
+        case .busy: completion(.failed(.busy))
+        case .miss, .joined, .started: break
+        }
     }
 
     /// Until when an exchanged token may be handed out: its expiry (60 s when unknown) less the margin,
@@ -155,7 +106,7 @@ public final class TokenExchanger: Sendable {
     }
 
     /// Counts an exchanged token handed out from a caller's own memo (the token cache entry).
-    public func countCacheHit() { state.withLock { $0.hits += 1 } }
+    public func countCacheHit() { calls.countHit() }
 
     /// One POST (RFC 8693 §2.1) and its answer read (§2.2).
     private func call(_ request: ExchangeRequest, _ endpoint: IntrospectionEndpoint) -> ExchangeOutcome {

@@ -56,6 +56,9 @@ public enum JWTError: Error, Sendable, Hashable {
     /// The introspection endpoint gave no usable answer (down, slow, an error status, a malformed body):
     /// fail closed.
     case introspectionFailed(String)
+    /// The request carries no token and a rule in scope (issuer `rule`, from RequestAuthentication `policy`)
+    /// has `presence: REQUIRED`: Envoy's `JwtMissed` when the requirement has no `allow_missing`.
+    case missing(rule: String, policy: String)
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
@@ -109,6 +112,7 @@ public enum JWTError: Error, Sendable, Hashable {
         case .tokenInactive: return "Token is not active"
         case .delegationNotAllowed: return "Jwt delegation chain is not allowed"
         case .introspectionFailed: return "Token introspection failed"
+        case .missing: return "Jwt is missing"
         }
     }
 
@@ -197,6 +201,9 @@ public enum JWTError: Error, Sendable, Hashable {
         case .tokenInactive:
             return "the introspection endpoint answered active: false (the token is expired, revoked, unknown or not for this client; RFC 7662 §2.2)"
         case .introspectionFailed(let why): return "no usable introspection answer (failing closed): \(why)"
+        case .missing(let rule, let policy):
+            let who = rule.isEmpty ? "a jwtRule without issuer" : "the jwtRule for issuer \(Self.quote(rule))"
+            return "no token found, and \(who) in RequestAuthentication \(policy) has presence: REQUIRED"
         }
     }
 

@@ -265,24 +265,16 @@ struct MatchContext {
         return g == glob.endIndex
     }
 
-    /// `ns/sa` against `spiffe://<trust domain>/ns/<ns>/sa/<sa>`.
+    /// `ns/sa` as istiod's `serviceAccountRegex` (see `SpiffeIdentityMatch.serviceAccount`).
     func matchesServiceAccount(_ sa: String) -> Bool {
-        guard let parsed = MatchContext.spiffeParts(principal) else { return false }
-        return parsed.serviceAccount?.bytesEqual(sa) ?? false
+        guard let slash = sa.utf8.firstIndex(of: UInt8(ascii: "/")) else { return false }
+        let ns = String(Substring(sa.utf8[..<slash])), name = String(Substring(sa.utf8[sa.utf8.index(after: slash)...]))
+        return SpiffeIdentityMatch.serviceAccount(namespace: ns, name: name, principal: principal)
     }
 
+    /// As istiod's `srcTrustDomainGenerator` (see `SpiffeIdentityMatch.trustDomain`).
     func matchesTrustDomain(_ p: StringPattern) -> Bool {
-        guard let parsed = MatchContext.spiffeParts(principal) else { return false }
-        return p.matches(parsed.trustDomain)
-    }
-
-    /// Trust domain and `ns/sa` of a SPIFFE principal `spiffe://td/ns/<ns>/sa/<sa>` (split on `/` bytes).
-    static func spiffeParts(_ principal: String) -> (trustDomain: String, serviceAccount: String?)? {
-        guard principal.bytesHavePrefix("spiffe://") else { return nil }
-        let parts = Substring(principal.utf8.dropFirst(9)).bytesSplit(separator: UInt8(ascii: "/"))
-        guard let td = parts.first, !td.isEmpty else { return nil }
-        if parts.count == 5, parts[1].bytesEqual("ns"), parts[3].bytesEqual("sa") { return (String(td), "\(parts[2])/\(parts[4])") }
-        return (String(td), nil)
+        SpiffeIdentityMatch.trustDomain(p, principal: principal)
     }
 
     // MARK: Operation
@@ -325,9 +317,8 @@ struct MatchContext {
         case (.destinationIP, .ip(let b)): return b.contains(request.destinationIP)
         case (.sourceNamespace, .string(let p)): return matchesNamespace(p)
         case (.sourcePrincipal, .string(let p)): return matchesPrincipal(p)
-        case (.sourceServiceAccount, .string(let p)):
-            guard let sa = MatchContext.spiffeParts(principal)?.serviceAccount else { return false }
-            return p.matches(sa)
+        case (.sourceServiceAccount, .string(.exact(let sa))): return matchesServiceAccount(sa)
+        case (.sourceTrustDomain, .string(let p)): return matchesTrustDomain(p)
         case (.requestPrincipal, .requestPrincipal(let p)): return matchesRequestPrincipal(p)
         case (.requestAudiences, .string(let p)): return identity?.audiences.contains(where: { p.matches($0) }) ?? false
         case (.requestPresenter, .string(let p)):

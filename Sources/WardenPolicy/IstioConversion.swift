@@ -27,6 +27,12 @@ public struct IstioConversion: Sendable {
                 gaps.append("\(ap.ref): a request without a token is refused with 403 RBAC: access denied; Envoy Gateway answers 401 Jwt is missing")
             }
         }
+        let routes = Set((ras.flatMap(\.targetRefs) + aps.flatMap(\.targetRefs)).filter { GatewayPrecedence.routeKinds.contains($0.kind.lowercased()) }
+            .map(\.description))
+        for r in routes.sorted() {
+            gaps.append("targetRefs \(r): an Istio policy cannot target a route (only Gateway, GatewayClass, Service, ServiceEntry); "
+                + "the printed documents name it anyway, which istiod and warden validate refuse: attach them to the Gateway or Service by hand")
+        }
         let kinds = Set((ras.flatMap(\.targetRefs) + aps.flatMap(\.targetRefs)).map { $0.kind.lowercased() })
         if kinds.contains("gateway") && !kinds.isDisjoint(with: GatewayPrecedence.routeKinds) {
             gaps.append("SecurityPolicy attachment: Istio applies every policy targeting a Gateway and a route together; Envoy Gateway only the route's")

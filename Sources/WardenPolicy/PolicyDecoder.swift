@@ -54,32 +54,41 @@ enum PolicyDecoder {
         let namespace = try meta["namespace"]?.string() ?? "default"
         let annotations = try meta["annotations"]?.stringMap() ?? [:]
         let ref = PolicyRef(namespace: namespace.isEmpty ? "default" : namespace, name: name)
+        let annotationsAt = meta["annotations"] ?? metadata
+        for (annotation, message) in IstioValidation.forbiddenAnnotations where annotations[annotation] != nil {
+            throw annotationsAt.error(message)
+        }
         let origin = ResourceOrigin(file: file, line: root.mark.line)
         let spec = top["spec"] ?? YAMLCursor(node: YAMLNode(.scalar(YAMLScalar(value: "")), mark: root.mark), path: "spec", file: file)
 
+        // The value as Go's strconv.ParseBool reads it (validation.go L209–L218).
         var dryRun = false
         if let value = annotations[dryRunAnnotation] {
-            switch value.lowercased() {
-            case "true", "1", "t": dryRun = true
-            case "false", "0", "f": dryRun = false
-            default:
-                throw (meta["annotations"] ?? metadata).error("annotation \(dryRunAnnotation) must be \"true\" or \"false\", found \"\(value)\"")
+            guard let parsed = IstioValidation.parseBool(value) else {
+                throw annotationsAt.error("\(ref) has annotation \(dryRunAnnotation) with invalid value (\(value)): strconv.ParseBool: parsing \"\(value)\": invalid syntax")
             }
+            dryRun = parsed
         }
         if gatewayKind {
             if dryRun { throw (meta["annotations"] ?? metadata).error("annotation \(dryRunAnnotation) is not supported on a SecurityPolicy") }
             return try SecurityPolicyDecoder.decode(spec, ref: ref, origin: origin)
         }
         if kind == "RequestAuthentication" {
-            // Deliberately beyond Istio, whose validation refuses `istio.io/dry-run` on a RequestAuthentication:
-            // Warden accepts it there (and on its TokenPolicy) to roll out an issuer, audience or stricter
-            // token rule without enforcing it (README "Deliberately differs"; PolicyLoadingTests pin it).
+            // Deliberately beyond Istio, whose validation refuses `istio.io/dry-run` on a RequestAuthentication
+            // (validation.go L184–L187): Warden accepts it there (and on its TokenPolicy) to roll out an issuer,
+            // audience or stricter token rule without enforcing it (issue 19; README "Deliberately differs";
+            // `warden validate` warns that istiod refuses the file: ra-dry-run-not-istio).
             return [.requestAuthentication(try decodeRequestAuthentication(spec, ref: ref, origin: origin, dryRun: dryRun))]
         }
         if wardenKind {
             return [.tokenPolicy(try decodeTokenPolicy(spec, ref: ref, origin: origin, dryRun: dryRun))]
         }
-        return [.authorizationPolicy(try decodeAuthorizationPolicy(spec, ref: ref, origin: origin, dryRun: dryRun))]
+        let policy = try decodeAuthorizationPolicy(spec, ref: ref, origin: origin, dryRun: dryRun)
+        // validation.go L209–L218: on an AuthorizationPolicy, ALLOW and DENY only.
+        if annotations[dryRunAnnotation] != nil, policy.action != .allow && policy.action != .deny {
+            throw annotationsAt.error("the annotation \(dryRunAnnotation) currently only supports action ALLOW/DENY, found action \(policy.action.rawValue) in \(ref)")
+        }
+        return [.authorizationPolicy(policy)]
     }
 
     // MARK: - Scope fields
@@ -88,13 +97,22 @@ enum PolicyDecoder {
         var selector: WorkloadSelector?
         if let s = f["selector"], !s.isNull {
             let sf = try s.fields(allowed: ["matchLabels"])
-            selector = WorkloadSelector(matchLabels: try sf["matchLabels"]?.stringMap() ?? [:])
+            let labels = try sf["matchLabels"]?.stringMap() ?? [:]
+            if labels.count > 4096, let m = sf["matchLabels"] { throw m.error("at most 4096 labels are allowed (the CRD's maxProperties)") }
+            for (key, field) in try sf["matchLabels"]?.fields() ?? [:] {
+                if let problem = IstioValidation.selectorLabelProblem(key: key, value: labels[key] ?? "") { throw field.error(problem) }
+            }
+            selector = WorkloadSelector(matchLabels: labels)
         }
         var refs: [TargetRef] = []
-        if let single = f["targetRef"], !single.isNull { refs.append(try decodeTargetRef(single)) }
-        for item in try f["targetRefs"]?.list() ?? [] { refs.append(try decodeTargetRef(item)) }
-        if selector != nil && !refs.isEmpty {
-            throw (f["targetRefs"] ?? f["targetRef"] ?? spec).error("only one of selector or targetRefs can be set")
+        let single = f["targetRef"].flatMap { $0.isNull ? nil : $0 }
+        if let single { refs.append(try decodeTargetRef(single)) }
+        let list = try f["targetRefs"]?.list() ?? []
+        if list.count > 16, let l = f["targetRefs"] { throw l.error("at most 16 targetRefs are allowed (the CRD's maxItems)") }
+        for item in list { refs.append(try decodeTargetRef(item)) }
+        // validateOneOfSelectorType (validation.go L1381–L1400): selector, targetRef, non-empty targetRefs.
+        if [selector != nil, single != nil, !list.isEmpty].filter({ $0 }).count > 1 {
+            throw (f["targetRefs"] ?? f["targetRef"] ?? spec).error("only one of targetRefs or workloadSelector can be set")
         }
         return (selector, refs)
     }
@@ -102,9 +120,14 @@ enum PolicyDecoder {
     static func decodeTargetRef(_ c: YAMLCursor) throws(PolicyLoadError) -> TargetRef {
         let f = try c.fields(allowed: ["group", "kind", "name", "namespace"])
         guard let kind = try f["kind"]?.string(), !kind.isEmpty else { throw c.error("kind is required") }
-        guard let name = try f["name"]?.string(), !name.isEmpty else { throw c.error("name is required") }
-        let ns = try f["namespace"]?.string()
-        return TargetRef(group: try f["group"]?.string() ?? "", kind: kind, name: name, namespace: ns?.isEmpty == true ? nil : ns)
+        let name = try f["name"]?.string() ?? ""
+        let ns = try f["namespace"]?.string() ?? ""
+        let group = try f["group"]?.string() ?? ""
+        if let problem = IstioValidation.targetRefProblem(group: group, kind: kind, name: name, namespace: ns) {
+            let at = problem.hasPrefix("targetRef namespace") ? f["namespace"] : problem.hasPrefix("targetRef group") ? f["group"] : f["kind"]
+            throw (at ?? c).error(problem)
+        }
+        return TargetRef(group: group, kind: kind, name: name)
     }
 
     // MARK: - RequestAuthentication
@@ -121,30 +144,35 @@ enum PolicyDecoder {
     static func decodeJWTRule(_ c: YAMLCursor, source: PolicyRef) throws(PolicyLoadError) -> JWTRule {
         let f = try c.fields(allowed: ["issuer", "audiences", "jwksUri", "jwks", "fromHeaders", "fromParams", "fromCookies",
                                        "outputPayloadToHeader", "forwardOriginalToken", "outputClaimToHeaders", "timeout",
-                                       "spaceDelimitedClaims"])
-        guard let issuerField = f["issuer"] else { throw c.error("issuer must be set") }
-        let issuer = try issuerField.string()
-        if issuer.isEmpty { throw issuerField.error("issuer must be set") }
+                                       "spaceDelimitedClaims", "presence"])
+        if c.isNull { throw c.error("a jwtRule must be an object") }
+        let issuer = try optionalString(f["issuer"])
+        let jwksURI = try optionalString(f["jwksUri"])
+        // validateJwtRule (validation.go L1649–L1651): an issuer, or a jwksUri whose keys then accept any issuer.
+        if issuer.isEmpty && jwksURI.isEmpty { throw (f["issuer"] ?? c).error("issuer or jwksUri must be non-empty string") }
         var rule = JWTRule(issuer: issuer, source: source)
-        rule.audiences = try f["audiences"]?.stringList() ?? []
+        rule.audiences = try nonEmptyList(f["audiences"], "audience must be non-empty string")
         if let u = f["jwksUri"], !u.isNull {
-            let uri = try u.string()
-            try validateJWKSURI(uri, u)
-            rule.jwksUri = uri
+            if let problem = IstioValidation.jwksURIProblem(jwksURI) { throw u.error(problem) }
+            rule.jwksUri = jwksURI
         }
         if let j = f["jwks"], !j.isNull {
             let jwks = try j.string()
-            if jwks.isEmpty { throw j.error("must not be empty") }
-            rule.jwks = jwks
+            if !jwks.isEmpty {
+                // The CRD's CEL rule (crd L18345–L18348), then jwk.Parse (validation.go L1658–L1664).
+                if rule.jwksUri != nil { throw j.error("only one of jwks or jwksUri can be set") }
+                if let problem = IstioValidation.jwksProblem(jwks) { throw j.error(problem) }
+                rule.jwks = jwks
+            }
         }
         for h in try f["fromHeaders"]?.list() ?? [] {
             let hf = try h.fields(allowed: ["name", "prefix"])
-            guard let name = try hf["name"]?.string(), !name.isEmpty else { throw h.error("location header name must be set") }
+            guard let name = try hf["name"]?.string(), !name.isEmpty else { throw (hf["name"] ?? h).error("location header name must be non-empty string") }
             try validateHeaderName(name, hf["name"]!)
             rule.fromHeaders.append(JWTHeader(name: name, prefix: try hf["prefix"]?.string() ?? ""))
         }
-        rule.fromParams = try f["fromParams"]?.stringList() ?? []
-        rule.fromCookies = try f["fromCookies"]?.stringList() ?? []
+        rule.fromParams = try nonEmptyList(f["fromParams"], "location query must be non-empty string")
+        rule.fromCookies = try nonEmptyList(f["fromCookies"], "cookie name must be non-empty string")
         if let p = f["outputPayloadToHeader"], !p.isNull {
             let header = try p.string()
             if !header.isEmpty {
@@ -154,29 +182,47 @@ enum PolicyDecoder {
         }
         if let fw = f["forwardOriginalToken"], !fw.isNull { rule.forwardOriginalToken = try fw.bool() }
         for item in try f["outputClaimToHeaders"]?.list() ?? [] {
+            if item.isNull { throw item.error("outputClaimToHeaders must not be null") }
             let hf = try item.fields(allowed: ["header", "claim"])
-            guard let header = try hf["header"]?.string(), !header.isEmpty else { throw item.error("outputClaimToHeaders header must be set") }
-            guard let claim = try hf["claim"]?.string(), !claim.isEmpty else { throw item.error("outputClaimToHeaders claim must be set") }
-            try validateHeaderName(header, hf["header"]!)
+            let header = try hf["header"]?.string() ?? "", claim = try hf["claim"]?.string() ?? ""
+            // validation.go L1688–L1699: both set; the header name matches ^[-_A-Za-z0-9]+$.
+            if header.isEmpty || claim.isEmpty { throw item.error("outputClaimToHeaders header and claim value must be non-empty string") }
+            if let problem = IstioValidation.strictHeaderNameProblem(header) { throw hf["header"]!.error(problem) }
             rule.outputClaimToHeaders.append(ClaimToHeader(header: header, claim: claim))
         }
         if let t = f["timeout"], !t.isNull {
             let text = try t.string()
-            guard let d = parseGoDuration(text), d > .zero else { throw t.error("invalid duration \"\(text)\" (expected e.g. \"5s\", \"500ms\", \"1m\")") }
+            guard let d = parseGoDuration(text) else { throw t.error("invalid duration \"\(text)\": must be a valid duration greater than 1ms (e.g. \"5s\", \"500ms\", \"1m\")") }
+            if let problem = IstioValidation.timeoutProblem(d) { throw t.error(problem) }
             rule.timeout = d
         }
         rule.spaceDelimitedClaims = try f["spaceDelimitedClaims"]?.stringList() ?? []
+        if rule.spaceDelimitedClaims.count > 64 { throw f["spaceDelimitedClaims"]!.error("at most 64 claims are allowed (the CRD's maxItems)") }
+        if let p = f["presence"], !p.isNull {
+            // The CRD's enum (crd L18304–L18311); the API's JWTRule.presence (v1.31).
+            let text = try p.string()
+            guard let presence = JWTPresence(rawValue: text) else {
+                throw p.error("Unsupported value: \"\(text)\": supported values: \"OPTIONAL\", \"REQUIRED\"")
+            }
+            rule.presence = presence
+        }
         return rule
     }
 
-    static func validateJWKSURI(_ uri: String, _ c: YAMLCursor) throws(PolicyLoadError) {
-        let lower = uri.lowercased()
-        let rest: Substring
-        if lower.hasPrefix("https://") { rest = uri.dropFirst(8) } else if lower.hasPrefix("http://") { rest = uri.dropFirst(7) } else {
-            throw c.error("URI scheme must be http or https: \"\(uri)\"")
+    /// A string field's value; "" when absent or null.
+    static func optionalString(_ c: YAMLCursor?) throws(PolicyLoadError) -> String {
+        guard let c, !c.isNull else { return "" }
+        return try c.string()
+    }
+
+    /// A list of strings where an empty one is refused with Istio's message for that field.
+    static func nonEmptyList(_ c: YAMLCursor?, _ message: String) throws(PolicyLoadError) -> [String] {
+        guard let c else { return [] }
+        let values = try c.stringList(allowEmpty: true)
+        if let i = values.firstIndex(where: \.isEmpty) {
+            throw (c.node.sequence.map { YAMLCursor(node: $0[i], path: "\(c.path)[\(i)]", file: c.file) } ?? c).error(message)
         }
-        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if host.isEmpty || host.contains(" ") { throw c.error("invalid jwksUri \"\(uri)\": missing host") }
+        return values
     }
 
     static func validateHeaderName(_ name: String, _ c: YAMLCursor) throws(PolicyLoadError) {
@@ -236,6 +282,7 @@ enum PolicyDecoder {
         }
         var rules: [AuthorizationRule] = []
         let rulesField = f["rules"]
+        if let r = rulesField, try r.list().count > 512 { throw r.error("at most 512 rules are allowed (the CRD's maxItems)") }
         for item in try rulesField?.list() ?? [] {
             rules.append(try decodeRule(item, policyNamespace: ref.namespace, custom: action == .custom))
         }
@@ -252,11 +299,12 @@ enum PolicyDecoder {
     /// Source fields and `when` keys Istio rejects in a CUSTOM policy: its ext_authz filter runs before
     /// authentication and sees no peer or request identity (`ValidateAuthorizationPolicy`).
     static let customUnsupportedSourceFields = ["namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts",
+                                                "trustDomains", "notTrustDomains",
                                                 "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals"]
 
     static func customSupports(_ key: ConditionKey) -> Bool {
         switch key {
-        case .sourceNamespace, .sourceServiceAccount, .sourcePrincipal,
+        case .sourceNamespace, .sourceServiceAccount, .sourceTrustDomain, .sourcePrincipal,
              .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim, .gatewayClaim, .gatewayScope: return false
         default: return true
         }
@@ -265,6 +313,11 @@ enum PolicyDecoder {
     static func decodeRule(_ c: YAMLCursor, policyNamespace: String, custom: Bool = false) throws(PolicyLoadError) -> AuthorizationRule {
         let f = try c.fields(allowed: ["from", "to", "when"])
         var rule = AuthorizationRule()
+        if let from = f["from"], try from.list().count > 512 { throw from.error("at most 512 sources are allowed (the CRD's maxItems)") }
+        // validation.go L1478–L1480, L1531–L1533: an explicit empty list is refused (nil is not).
+        for key in ["from", "to"] where f[key]?.node.sequence?.isEmpty == true {
+            throw f[key]!.error("`\(key)` must not be empty")
+        }
         for item in try f["from"]?.list() ?? [] {
             let ff = try item.fields(allowed: ["source"])
             guard let src = ff["source"], !src.isNull else { throw item.error("`from.source` must not be nil") }
@@ -280,7 +333,7 @@ enum PolicyDecoder {
             guard let op = tf["operation"], !op.isNull else { throw item.error("`to.operation` must not be nil") }
             rule.to.append(try decodeOperation(op))
         }
-        for item in try f["when"]?.list() ?? [] { rule.when.append(try decodeCondition(item, custom: custom)) }
+        for item in try f["when"]?.list() ?? [] { rule.when.append(try decodeCondition(item, custom: custom, policyNamespace: policyNamespace)) }
         return rule
     }
 
@@ -329,28 +382,23 @@ enum PolicyDecoder {
         s.notIpBlocks = try ipBlocks(f["notIpBlocks"])
         s.remoteIpBlocks = try ipBlocks(f["remoteIpBlocks"])
         s.notRemoteIpBlocks = try ipBlocks(f["notRemoteIpBlocks"])
-        s.trustDomains = try patterns(f["trustDomains"])
-        s.notTrustDomains = try patterns(f["notTrustDomains"])
-        for key in ["serviceAccounts", "notServiceAccounts"] {
+        for (key, label) in [("trustDomains", "TrustDomains"), ("notTrustDomains", "NotTrustDomains")] {
             guard let field = f[key] else { continue }
             let values = try field.stringList()
-            if values.count > 16 { throw field.error("at most 16 service accounts are allowed") }
-            var expanded: [String] = []
-            for v in values {
-                if v.utf8.contains(UInt8(ascii: "*")) { throw field.error("wildcards are not supported in service accounts (\(v))") }
-                let parts = v.bytesSplit(separator: UInt8(ascii: "/"))
-                switch parts.count {
-                case 1: expanded.append("\(policyNamespace)/\(v)")
-                case 2 where !parts[0].isEmpty && !parts[1].isEmpty: expanded.append(v)
-                default: throw field.error("service account must be \"namespace/name\" or \"name\", found \"\(v)\"")
-                }
-            }
+            if let problem = IstioValidation.trustDomainProblem(label, values) { throw field.error(problem) }
+            if key == "trustDomains" { s.trustDomains = values.map(StringPattern.init) } else { s.notTrustDomains = values.map(StringPattern.init) }
+        }
+        for (key, label) in [("serviceAccounts", "ServiceAccounts"), ("notServiceAccounts", "NotServiceAccounts")] {
+            guard let field = f[key] else { continue }
+            let values = try field.stringList(allowEmpty: true)
+            if let problem = IstioValidation.serviceAccountProblem(label, values) { throw field.error(problem) }
+            let expanded = values.map { IstioValidation.qualifiedServiceAccount($0, policyNamespace: policyNamespace) }
             if key == "serviceAccounts" { s.serviceAccounts = expanded } else { s.notServiceAccounts = expanded }
         }
         let hasSA = !s.serviceAccounts.isEmpty || !s.notServiceAccounts.isEmpty
         let hasPN = !s.principals.isEmpty || !s.notPrincipals.isEmpty || !s.namespaces.isEmpty || !s.notNamespaces.isEmpty
         if hasSA && hasPN {
-            throw (f["serviceAccounts"] ?? f["notServiceAccounts"] ?? c).error("serviceAccounts cannot be combined with principals or namespaces")
+            throw (f["serviceAccounts"] ?? f["notServiceAccounts"] ?? c).error("cannot set serviceAccounts with namespaces or principals")
         }
         if s == Source() { throw c.error("`from.source` must not be empty") }
         return s
@@ -394,7 +442,7 @@ enum PolicyDecoder {
     }
 
     /// - Parameter custom: the condition is in a CUSTOM policy, which rejects identity keys.
-    static func decodeCondition(_ c: YAMLCursor, custom: Bool = false) throws(PolicyLoadError) -> Condition {
+    static func decodeCondition(_ c: YAMLCursor, custom: Bool = false, policyNamespace: String = "default") throws(PolicyLoadError) -> Condition {
         let f = try c.fields(allowed: ["key", "values", "notValues"])
         guard let keyField = f["key"] else { throw c.error("key must not be empty") }
         let keyText = try keyField.string()
@@ -404,6 +452,17 @@ enum PolicyDecoder {
         let values = try f["values"]?.stringList() ?? []
         let notValues = try f["notValues"]?.stringList() ?? []
         if values.isEmpty && notValues.isEmpty { throw c.error("at least one of values or notValues must be set for key \(keyText)") }
+        // ValidateAttribute (security.go L243–L247): service accounts as CheckServiceAccount, trust domains
+        // as CheckWildcardValues.
+        for (list, field, name) in [(values, f["values"], "value"), (notValues, f["notValues"], "notValue")] {
+            let problem: String?
+            switch key {
+            case .sourceServiceAccount: problem = IstioValidation.serviceAccountProblem(keyText, list)
+            case .sourceTrustDomain: problem = IstioValidation.wildcardProblem(keyText, list)
+            default: problem = nil
+            }
+            if let problem { throw (field ?? c).error("invalid `\(name)` for `key` \(keyText): \(problem)") }
+        }
         func compile(_ list: [String], _ field: YAMLCursor?) throws(PolicyLoadError) -> [ConditionValue] {
             var out: [ConditionValue] = []
             for (i, v) in list.enumerated() {
@@ -417,6 +476,8 @@ enum PolicyDecoder {
                     out.append(.port(p))
                 case .sourcePrincipal:
                     out.append(.string(stripSpiffe(StringPattern(v))))
+                case .sourceServiceAccount:
+                    out.append(.string(.exact(IstioValidation.qualifiedServiceAccount(v, policyNamespace: policyNamespace))))
                 case .requestPrincipal:
                     out.append(.requestPrincipal(RequestPrincipalPattern(v)))
                 case .envoyFilterMetadata:
@@ -441,6 +502,7 @@ enum PolicyDecoder {
         case "source.namespace": return .sourceNamespace
         case "source.principal": return .sourcePrincipal
         case "source.serviceAccount": return .sourceServiceAccount
+        case "source.trustDomain": return .sourceTrustDomain
         case "request.auth.principal": return .requestPrincipal
         case "request.auth.audiences": return .requestAudiences
         case "request.auth.presenter": return .requestPresenter

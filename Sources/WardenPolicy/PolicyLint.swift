@@ -45,6 +45,12 @@ public struct PolicyLint: Sendable {
                 + "request principal, so requests without a token are allowed (only invalid tokens are rejected). Add an ALLOW rule with "
                 + "from.source.requestPrincipals: [\"*\"] (or a DENY rule with notRequestPrincipals: [\"*\"])"))
         }
+        if ra.dryRun {
+            out.append(PolicyWarning(.requestAuthenticationDryRunNotIstio, ra.origin, field: "metadata.annotations",
+                "RequestAuthentication \(ra.ref) is dry-run: Warden evaluates and counts it without enforcing it, but istiod refuses "
+                + "istio.io/dry-run on a RequestAuthentication (\"unsupported annotation\"): keep this file out of the mesh's "
+                + "directory, or dry-run the change as a TokenPolicy"))
+        }
         if let selector = ra.selector, selector.matchLabels.isEmpty {
             out.append(PolicyWarning(.selectorWithoutLabels, ra.origin, field: "spec.selector",
                 "workload selector specified without labels: it applies to every workload in \(ra.ref.namespace) (Istio warns the same)"))

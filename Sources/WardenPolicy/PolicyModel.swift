@@ -116,8 +116,18 @@ public struct ClaimToHeader: Sendable, Hashable {
     }
 }
 
+/// `jwtRules[].presence` (Istio API v1.31): whether a request without a token passes this rule.
+public enum JWTPresence: String, Sendable, Hashable, CaseIterable {
+    /// The default: a request without a token passes authentication with no identity.
+    case optional = "OPTIONAL"
+    /// A request that carries no token is rejected with 401 `Jwt is missing` (jwt_authn's `JwtMissed`).
+    case required = "REQUIRED"
+}
+
 /// One `jwtRules` entry of a RequestAuthentication.
 public struct JWTRule: Sendable, Hashable {
+    /// Empty when the rule names only a `jwksUri`: as Envoy's provider without `issuer`, tokens of any
+    /// `iss` that no other rule claims are verified with this rule's keys.
     public var issuer: String
     public var audiences: [String]
     public var jwksUri: String?
@@ -139,6 +149,8 @@ public struct JWTRule: Sendable, Hashable {
     }
     /// Claims split on spaces in addition to `scope`, `scp` and `permission`.
     public var spaceDelimitedClaims: [String]
+    /// Whether a request with no token is rejected (`REQUIRED`) or passes without identity (`OPTIONAL`).
+    public var presence: JWTPresence = .optional
     /// The RequestAuthentication this rule came from.
     public var source: PolicyRef
 
@@ -257,6 +269,8 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     case requestInlineHeader(String)
     case sourceIP, remoteIP, destinationIP
     case sourceNamespace, sourcePrincipal, sourceServiceAccount
+    /// `source.trustDomain`: the trust domain of the peer's SPIFFE identity (see `TrustDomainMatch`).
+    case sourceTrustDomain
     case requestPrincipal, requestAudiences, requestPresenter
     /// `request.auth.claims[a][b]…` as the path `["a", "b"]`.
     case requestClaim([String])
@@ -283,6 +297,7 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
         case .sourceNamespace: return "source.namespace"
         case .sourcePrincipal: return "source.principal"
         case .sourceServiceAccount: return "source.serviceAccount"
+        case .sourceTrustDomain: return "source.trustDomain"
         case .requestPrincipal: return "request.auth.principal"
         case .requestAudiences: return "request.auth.audiences"
         case .requestPresenter: return "request.auth.presenter"

@@ -6,6 +6,9 @@ public struct PolicyWarning: Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, CaseIterable, Comparable {
         /// A RequestAuthentication that no AuthorizationPolicy backs: requests without a token pass.
         case requestAuthenticationBlocksNothing = "ra-blocks-nothing"
+        /// A RequestAuthentication with `istio.io/dry-run`: Warden evaluates it without enforcing it, but istiod
+        /// refuses the annotation there, so the file no longer applies to the mesh.
+        case requestAuthenticationDryRunNotIstio = "ra-dry-run-not-istio"
         /// An `http://` issuer (keys discovered over plain HTTP).
         case issuerNotHTTPS = "issuer-not-https"
         /// An issuer that is no URL and a rule without `jwksUri`/`jwks`: discovery cannot find keys.

@@ -23,8 +23,8 @@ enum SecurityPolicyDecoder {
         origin.dialect = "\(dialectPrefix) \(ref)"
         let f = try spec.fields(allowed: ["targetRef", "targetRefs", "jwt", "authorization"])
         var targets: [TargetRef] = []
-        if let single = f["targetRef"], !single.isNull { targets.append(try PolicyDecoder.decodeTargetRef(single)) }
-        for item in try f["targetRefs"]?.list() ?? [] { targets.append(try PolicyDecoder.decodeTargetRef(item)) }
+        if let single = f["targetRef"], !single.isNull { targets.append(try decodeTargetRef(single)) }
+        for item in try f["targetRefs"]?.list() ?? [] { targets.append(try decodeTargetRef(item)) }
         if targets.isEmpty { throw spec.error("SecurityPolicy needs targetRefs (the Gateway or HTTPRoute it applies to)") }
         for (t, c) in zip(targets, try (f["targetRef"].map { [$0] } ?? []) + (f["targetRefs"]?.list() ?? [])) {
             if !targetKinds.contains(t.kind) { throw c.error("targetRefs kind \(t.kind) is not one Warden fronts (expected Gateway, HTTPRoute or GRPCRoute)") }
@@ -59,6 +59,17 @@ enum SecurityPolicyDecoder {
         return out
     }
 
+    /// A Gateway API `LocalPolicyTargetReferenceWithSectionName` (`group`, `kind`, `name`); `sectionName` is refused.
+    static func decodeTargetRef(_ c: YAMLCursor) throws(PolicyLoadError) -> TargetRef {
+        let f = try c.fields(allowed: ["group", "kind", "name", "namespace"])
+        guard let kind = try f["kind"]?.string(), !kind.isEmpty else { throw c.error("kind is required") }
+        guard let name = try f["name"]?.string(), !name.isEmpty else { throw c.error("name is required") }
+        let group = try f["group"]?.string() ?? ""
+        if group != "gateway.networking.k8s.io" { throw (f["group"] ?? c).error("group must be gateway.networking.k8s.io") }
+        let ns = try f["namespace"]?.string()
+        return TargetRef(group: group, kind: kind, name: name, namespace: ns?.isEmpty == true ? nil : ns)
+    }
+
     // MARK: - jwt.providers[]
 
     static func decodeProvider(_ c: YAMLCursor, source: PolicyRef) throws(PolicyLoadError) -> (String, JWTRule, [String]) {
@@ -74,7 +85,7 @@ enum SecurityPolicyDecoder {
             let rf = try r.fields(allowed: ["uri", "backendRef", "backendRefs", "backendSettings"])
             guard let u = rf["uri"] else { throw r.error("uri is required") }
             let uri = try u.string()
-            try PolicyDecoder.validateJWKSURI(uri, u)
+            if let problem = IstioValidation.jwksURIProblem(uri) { throw u.error(problem) }
             rule.jwksUri = uri
             for k in ["backendRef", "backendRefs", "backendSettings"] where rf[k] != nil {
                 notes.append("provider \(name): remoteJWKS.\(k) ignored (Envoy cluster routing); Warden fetches \(uri) itself")

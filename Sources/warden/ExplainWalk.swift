@@ -107,7 +107,11 @@ struct ExplainWalk {
                     out.hint("header \(name) is present but has no \"\(prefix)\" prefix (it starts with \"\(scheme)\"); the prefix is case-sensitive")
                 }
             }
-            out.info("a request without a token is not rejected here: it has no identity, and the AuthorizationPolicies decide (403 when one requires a principal)")
+            if let missing = record.missingToken {
+                out.fail("\(missing.envoyMessage) (\(missing.reasonCode.rawValue)): \(missing.detail); rejected with 401 before AuthorizationPolicies run")
+            } else {
+                out.info("a request without a token is not rejected here: it has no identity, and the AuthorizationPolicies decide (403 when one requires a principal)")
+            }
         }
         for (i, t) in found.enumerated() {
             out.pass("token \(found.count > 1 ? "\(i + 1) of \(found.count) " : "")found in \(t.location), \(t.byteCount) bytes")
@@ -432,7 +436,9 @@ struct ExplainWalk {
     private func authorization(_ effective: EffectivePolicy, step: Int, out: Lines) {
         out.add("\(step). Authorization")
         guard let decision = record.authorization else {
-            if record.rejection != nil {
+            if record.missingToken != nil {
+                out.info("not evaluated: a request without a token is rejected with 401 before AuthorizationPolicies run (presence: REQUIRED)")
+            } else if record.rejection != nil {
                 out.info("not evaluated: a token that fails verification is rejected with \(result.decision.httpStatus) before AuthorizationPolicies run")
             } else {
                 out.info("not evaluated")

@@ -71,6 +71,7 @@ enum PolicyDump {
             "token_locations": strings(r.tokenLocations.map(\.description)),
             "forward_original_token": .bool(r.forwardOriginalToken),
             "key_source": .string(r.keySource.redactedDescription),
+            "presence": .string(r.presence.rawValue),
         ]
         if let uri = r.jwksUri, !uri.isEmpty { o["jwks_uri"] = .string(JWKSSource.redacted(uri: uri)) }
         if let jwks = r.jwks, !jwks.isEmpty { o["jwks"] = .string(inlineSummary(jwks)) }

@@ -327,3 +327,14 @@ def test_denials_only_at_info_level(make_warden, idp, minter, tmp_path):
     time.sleep(0.2)
     ids = [d["request_id"] for d in decision_lines(w)]
     assert ids == ["expired-1"]
+
+
+def test_config_dump_shows_each_rules_presence(make_warden, idp, tmp_path):
+    """`presence` (Istio API v1.31) decides whether a request without a token passes: the dump says which."""
+    ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
+          f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    jwksUri: {idp.jwks_uri}\n    presence: REQUIRED\n"
+          f"  - issuer: {idp.issuer}/other\n    jwksUri: {idp.jwks_uri}\n")
+    w = make_warden(write_policy_dir(tmp_path / "p", {"ra.yaml": ra}))
+    dump = json.loads(w.admin_status("/config_dump")[1])
+    text = json.dumps(dump)
+    assert '"presence": "REQUIRED"' in text and '"presence": "OPTIONAL"' in text

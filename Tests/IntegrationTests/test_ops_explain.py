@@ -309,3 +309,44 @@ def test_explain_can_set_every_attribute_a_policy_matches(warden_bin, tmp_path):
     bad = run("--peer-certificate", str(tmp_path / "p.yaml"))
     assert bad.returncode == 2 and "no certificate" in bad.stderr
     assert run("--source-ip", "not-an-ip").returncode == 2
+
+
+def test_explain_presence_required_and_trust_domain(warden_bin, tmp_path):
+    """Istio API v1.31: a rule with presence: REQUIRED explains a request without a token as 401 jwt_missing;
+    `when: source.trustDomain` is explained against --source-principal."""
+    (tmp_path / "p.yaml").write_text("""\
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ra, namespace: default}
+spec:
+  jwtRules:
+  - issuer: https://idp.example
+    jwks: '{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0ISE"}]}'
+    presence: REQUIRED
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: td, namespace: default}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: source.trustDomain, values: ["evil.*"]}]
+""")
+    base = ["explain", "--policy", str(tmp_path / "p.yaml"), "--path", "/x"]
+    missing = run_warden(warden_bin, *base)
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert "Result: ✗ 401 Unauthorized (jwt_missing)" in missing.stdout
+    assert "presence: REQUIRED" in missing.stdout and 'www-authenticate: Bearer realm="http://example.com/x"' in missing.stdout
+    token = "Authorization: Bearer " + _hs256({"iss": "https://idp.example", "sub": "alice", "exp": 4102444800})
+    good = run_warden(warden_bin, *base, "--header", token, "--source-principal", "spiffe://cluster.local/ns/a/sa/b")
+    assert good.returncode == 0, good.stdout
+    evil = run_warden(warden_bin, *base, "--header", token, "--source-principal", "spiffe://evil.example/ns/a/sa/b")
+    assert evil.returncode == 1 and "(policy_denied)" in evil.stdout, evil.stdout
+
+
+def _hs256(claims: dict) -> str:
+    import base64, hashlib, hmac, json as _json
+    enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    signing = enc(b'{"alg":"HS256","kid":"k1"}') + "." + enc(_json.dumps(claims).encode())
+    mac = hmac.new(b"secretsecretsecretsecretsecret!!", signing.encode(), hashlib.sha256).digest()
+    return signing + "." + enc(mac)

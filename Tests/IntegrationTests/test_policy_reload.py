@@ -170,3 +170,29 @@ def test_invalid_set_at_start_refuses_to_serve(warden_bin, tmp_path, broken, nee
                           "--policy", str(tmp_path / "x.yaml")], capture_output=True, text=True, timeout=20)
     assert run.returncode != 0
     assert needle in run.stderr + run.stdout
+
+
+@pytest.mark.parametrize("name,spec,needle", [
+    # validateWorkloadSelector (istio 86c9f01 pkg/config/validation/validation.go L1368-L1371)
+    ("wildcard-selector", "  action: DENY\n  selector: {matchLabels: {app: \"web-*\"}}\n  rules: [{}]\n",
+     "spec.selector.matchLabels.app: wildcard is not supported in selector: \"app=web-*\""),
+    # validatePolicyTargetReference (validation.go L1340-L1343): a DENY naming another namespace's Gateway
+    ("cross-namespace", "  action: DENY\n  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw, namespace: bar}]\n"
+     "  rules: [{}]\n", "targetRef namespace must not be set; cross namespace referencing is not supported"),
+])
+def test_istio_invalid_reload_is_refused_and_the_last_good_set_serves(make_warden, tmp_path, name, spec, needle):
+    """A set istiod would refuse (Tests/WardenPolicyTests/IstioValidationTests.swift has the rule rows) is
+    refused on reload with file, line and Istio's message; the last good set keeps deciding."""
+    policies = tmp_path / "p"
+    policies.mkdir()
+    (policies / "main.yaml").write_text(allow_only("/a"))
+    w = make_warden(policies, extra_args=["--reload-interval", "0"])
+    with AuthzClient(w.address) as client:
+        assert decisions(client) == (True, False)
+        (policies / "deny.yaml").write_text("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                                            f"metadata: {{name: {name}, namespace: default}}\nspec:\n{spec}")
+        w.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "policy reload rejected" in w.log_text(), 5, what="rejected SIGHUP reload")
+        log = w.log_text()
+        assert "deny.yaml:" in log and needle.replace('"', '\\"') in log, log[-2000:]   # JSON-escaped in the log
+        assert decisions(client) == (True, False)

@@ -108,9 +108,10 @@ def test_convert_to_istio_prints_loadable_istio_and_lists_gaps(module_idp, warde
     """`warden convert --to istio`: Istio documents `warden validate` accepts, gaps on stderr, exit 3."""
     import subprocess
     src = tmp_path / "sp.yaml"
-    src.write_text(security_policy(module_idp))
+    src.write_text(security_policy(module_idp).replace("kind: HTTPRoute", "kind: Gateway"))
     r = subprocess.run([warden_bin, "convert", "--to", "istio", str(src)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 3, r
+    assert "cannot target a route" not in r.stderr, r.stderr
     assert "valueType StringArray" in r.stderr and "401 Jwt is missing" in r.stderr and "scope only" in r.stderr, r.stderr
     out = tmp_path / "istio.yaml"
     out.write_text(r.stdout)

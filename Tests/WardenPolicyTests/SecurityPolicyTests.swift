@@ -280,13 +280,15 @@ let gatewayCases: [GatewayCase] = [
         (Req(sourceIP: "192.168.0.1"), identity(), false),
     ] as [(Req, RequestIdentity?, Bool)])
     func convertedDocumentsDecideTheSame(_ req: Req, _ id: RequestIdentity?, _ allowed: Bool) throws {
-        let set = try PolicySet.parse(yaml: securityPolicy(Self.spec))
+        // Istio policies cannot target an HTTPRoute (a gap of its own), so this one is attached to a Gateway.
+        let set = try PolicySet.parse(yaml: securityPolicy(Self.spec, target: "kind: Gateway\n    name: eg"))
         let conversion = IstioConversion(set)
+        #expect(!conversion.gaps.contains { $0.contains("cannot target a route") })
         #expect(conversion.documents.count == 4)  // RA, jwt-required, .deny, ALLOW
         let istio = try PolicySet.parse(yaml: conversion.documents.joined(separator: "\n---\n"))
         #expect(istio.requestAuthentications.allSatisfy { $0.origin.dialect == nil })
         for s in [set, istio] {
-            let eff = s.effective(for: gatewayTarget)
+            let eff = s.effective(for: WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "Gateway", name: "eg")]))
             #expect(AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed == allowed)
         }
         #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
@@ -305,6 +307,7 @@ let gatewayCases: [GatewayCase] = [
         let gaps = IstioConversion(set).gaps
         #expect(gaps.contains { $0.contains("claim groups (valueType StringArray)") && $0.contains("bare string") })
         #expect(gaps.contains { $0.contains("scope read") && $0.contains("scope only") })
+        #expect(gaps.contains { $0.contains("HTTPRoute/backend") && $0.contains("cannot target a route") })
     }
 }
 

@@ -46,7 +46,7 @@ struct TokenPolicyDecodingTests {
         Bad(spec: "  jwtRules: [{issuer: x, subjects: {regex: a}}]", message: "unknown field"),
         Bad(spec: "  jwtRules: [{issuer: x, typ: [\"at jwt\"]}]", message: "must be a media type"),
         Bad(spec: "  jwtRules: [{issuer: x, requiredClaims: [{values: [a]}]}]", message: "requiredClaims name must be set"),
-        Bad(spec: "  selector: {matchLabels: {app: a}}\n  targetRefs: [{kind: Gateway, name: g}]\n  jwtRules: []", message: "only one of selector or targetRefs"),
+        Bad(spec: "  selector: {matchLabels: {app: a}}\n  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: g}]\n  jwtRules: []", message: "only one of targetRefs or workloadSelector can be set"),
     ])
     func rejectsWithFileAndLine(_ bad: Bad) {
         do {

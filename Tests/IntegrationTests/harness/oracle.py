@@ -12,14 +12,20 @@ from harness.warden import Warden, write_policy_dir
 JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
 
 
-def istiod_jwt_authn(providers: list[dict]) -> dict:
+def istiod_jwt_authn(providers: list[dict], required: frozenset[str] = frozenset()) -> dict:
     """A jwt_authn filter as istiod writes it for the given JwtProvider configs: providers sorted by
     issuer and named `origins-<i>`; a request passes when one provider verifies or every provider's token
     is missing (`any{P0, P1, …, all{any{P0, allow_missing}, …}}`, or `any{P0, allow_missing}` for one);
-    CORS preflight bypassed."""
-    ordered = sorted(providers, key=lambda p: p["issuer"])
+    CORS preflight bypassed (pilot/pkg/security/authn/policy_applier.go L147-L340 at istio 86c9f01).
+
+    `required`: issuers whose rule has `presence: REQUIRED` (Istio API v1.31). istiod at 86c9f01 does not
+    compile the field yet; its documented meaning ("a required token that is missing is a 401") is the
+    provider's requirement without `allow_missing`: `P` instead of `any{P, allow_missing}`."""
+    ordered = sorted(providers, key=lambda p: p.get("issuer", ""))
     names = [f"origins-{i}" for i in range(len(ordered))]
-    inner = [{"requires_any": {"requirements": [{"provider_name": n}, {"allow_missing": {}}]}} for n in names]
+    inner = [{"provider_name": n} if p.get("issuer", "") in required else
+             {"requires_any": {"requirements": [{"provider_name": n}, {"allow_missing": {}}]}}
+             for n, p in zip(names, ordered)]
     outer = [{"provider_name": n} for n in names] + [{"requires_all": {"requirements": inner}}]
     # One provider: istiod writes just `any{P0, allow_missing}` (an `all` needs two entries).
     requires = inner[0] if len(inner) == 1 else {"requires_any": {"requirements": outer}}
