@@ -326,6 +326,10 @@ struct MatchContext {
             return p.matches(azp)
         case (.requestClaim(let path), .string(let p)):
             return claimMatches(path, p)
+        case (.gatewayClaim(let path, let array), .string(let p)):
+            return GatewayClaimMatch.matches(identity?.claims, path: path, array: array, p)
+        case (.gatewayScope, .string(let p)):
+            return GatewayClaimMatch.scopeMatches(identity?.claims, p)
         case (.destinationPort, .port(let port)): return request.destinationPort == port
         case (.connectionSNI, .string(let p)): return !request.sni.isEmpty && p.matches(request.sni)
         case (.envoyFilterMetadata(let key), .metadata(let p)):

@@ -39,8 +39,8 @@ enum DocumentKind {
         let group = group(of: apiVersion)
         guard securityGroups.contains(group), !(irrelevant[group]?.contains(kind) ?? false) else { return nil }
         if group == "gateway.envoyproxy.io" && kind == "SecurityPolicy" {
-            return "Envoy Gateway SecurityPolicy is not read by Warden yet; write it as Istio RequestAuthentication + "
-                + "AuthorizationPolicy (refusing to load rather than serve without its rules)"
+            return "Envoy Gateway SecurityPolicy is read in \(SecurityPolicyDecoder.apiVersion) only, not \(apiVersion) "
+                + "(refusing to load rather than serve without its rules)"
         }
         return "kind \(kind) of \(apiVersion) is not one Warden knows; in a security API group an unknown kind may restrict "
             + "access, so Warden refuses to load rather than serve without it"

@@ -29,12 +29,13 @@ enum PolicyDecoder {
             return out
         }
         let wardenKind = kind == TokenPolicy.kind && wardenAPIVersions.contains(apiVersion)
-        guard kind == "RequestAuthentication" || kind == "AuthorizationPolicy" || wardenKind else {
+        let gatewayKind = kind == "SecurityPolicy" && apiVersion == SecurityPolicyDecoder.apiVersion
+        guard kind == "RequestAuthentication" || kind == "AuthorizationPolicy" || wardenKind || gatewayKind else {
             if let refusal = DocumentKind.refusal(kind: kind, apiVersion: apiVersion, keys: Array(top.keys)) { throw doc.error(refusal) }
             let what = kind.isEmpty ? "a document without kind" : "kind \(kind)"
             return [.skipped(PolicyNote(level: .warning, location: location, message: "skipped \(what) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion))"))]
         }
-        guard wardenKind || supportedAPIVersions.contains(apiVersion) else {
+        guard wardenKind || gatewayKind || supportedAPIVersions.contains(apiVersion) else {
             // Another group's kind of the same name is not ours to read; an Istio version we do not know is
             // a policy we would silently drop (fail open), so it is refused.
             guard DocumentKind.group(of: apiVersion) == "security.istio.io" else {
@@ -67,6 +68,10 @@ enum PolicyDecoder {
                 throw annotationsAt.error("\(ref) has annotation \(dryRunAnnotation) with invalid value (\(value)): strconv.ParseBool: parsing \"\(value)\": invalid syntax")
             }
             dryRun = parsed
+        }
+        if gatewayKind {
+            if dryRun { throw (meta["annotations"] ?? metadata).error("annotation \(dryRunAnnotation) is not supported on a SecurityPolicy") }
+            return try SecurityPolicyDecoder.decode(spec, ref: ref, origin: origin)
         }
         if kind == "RequestAuthentication" {
             // Deliberately beyond Istio, whose validation refuses `istio.io/dry-run` on a RequestAuthentication
@@ -300,7 +305,7 @@ enum PolicyDecoder {
     static func customSupports(_ key: ConditionKey) -> Bool {
         switch key {
         case .sourceNamespace, .sourceServiceAccount, .sourceTrustDomain, .sourcePrincipal,
-             .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim: return false
+             .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim, .gatewayClaim, .gatewayScope: return false
         default: return true
         }
     }

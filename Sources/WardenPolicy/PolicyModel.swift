@@ -17,13 +17,17 @@ public struct PolicyRef: Sendable, Hashable, Comparable, CustomStringConvertible
 public struct ResourceOrigin: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
+    /// The document this resource was compiled from when it is another dialect's (e.g. `Envoy Gateway
+    /// SecurityPolicy foo/sp`); nil for Istio's and Warden's own kinds. Shown by `/config_dump` and `explain`.
+    public var dialect: String?
 
-    public init(file: String, line: Int) {
+    public init(file: String, line: Int, dialect: String? = nil) {
         self.file = file
         self.line = line
+        self.dialect = dialect
     }
 
-    public var description: String { "\(file):\(line)" }
+    public var description: String { "\(file):\(line)" + (dialect.map { " (compiled from \($0))" } ?? "") }
 }
 
 /// `selector.matchLabels`.
@@ -276,6 +280,12 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     /// which Envoy sends in the CheckRequest's `metadata_context` for the namespaces listed in the ext_authz
     /// filter's `metadata_context_namespaces` (see `FilterMetadataKey`).
     case envoyFilterMetadata(FilterMetadataKey)
+    /// Envoy Gateway `principal.jwt.claims[]` (see `GatewayClaimMatch`): the claim at the dotted `path`, typed
+    /// as Envoy Gateway's metadata matcher reads it — `array: false` a JSON string equal to a value,
+    /// `array: true` a list with one string element equal to a value.
+    case gatewayClaim([String], array: Bool)
+    /// Envoy Gateway `principal.jwt.scopes[]`: one element of the normalized `scope` or `scp` list.
+    case gatewayScope
 
     public var description: String {
         switch self {
@@ -295,6 +305,8 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
         case .destinationPort: return "destination.port"
         case .connectionSNI: return "connection.sni"
         case .envoyFilterMetadata(let k): return k.description
+        case .gatewayClaim(let path, let array): return "jwt.claims[\(path.joined(separator: "."))](\(array ? "StringArray" : "String"))"
+        case .gatewayScope: return "jwt.scopes"
         }
     }
 }

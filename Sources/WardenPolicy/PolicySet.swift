@@ -66,8 +66,9 @@ public struct PolicySet: Sendable {
             guard ref.namespace == scope.rootNamespace || ref.namespace == scope.namespace else { return false }
             return selector?.matches(scope.labels) ?? true
         }
-        let ras = requestAuthentications.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
-        let aps = authorizationPolicies.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
+        let (ras, aps) = GatewayPrecedence.mostSpecific(
+            requestAuthentications.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) },
+            authorizationPolicies.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }, scope: scope)
         let tps = tokenPolicies.filter { applies(ref: $0.ref, selector: $0.selector, targetRefs: $0.targetRefs) }
         return EffectivePolicy(scope: scope, requestAuthentications: ras, authorizationPolicies: aps, tokenPolicies: tps, notes: notes)
     }

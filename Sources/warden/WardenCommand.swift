@@ -12,6 +12,7 @@ enum WardenCommand {
       warden explain --policy PATH --method M --path P [--header 'name: value']… [--jwks FILE | --fetch] [--now UNIX]
       warden validate --policy PATH [--policy PATH…] [--strict]
       warden decode TOKEN
+      warden convert --to istio FILE|DIR…
       warden version
       warden --help | warden COMMAND --help
     """
@@ -49,6 +50,12 @@ enum WardenCommand {
                     return 0
                 }
                 return try ValidateCommand.parse(rest).run()
+            case "convert":
+                if rest.contains("--help") || rest.contains("-h") {
+                    print(ConvertCommand.help)
+                    return 0
+                }
+                return try ConvertCommand.parse(rest).run()
             case "decode":
                 if rest.contains("--help") || rest.contains("-h") {
                     print(DecodeCommand.help)

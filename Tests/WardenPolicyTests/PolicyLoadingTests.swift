@@ -127,7 +127,7 @@ let errorFixtures: [ErrorFixture] = [
     /// to be irrelevant are skipped; the rest of the security groups, other dialects and kind-less documents
     /// are load errors naming file and line.
     @Test(arguments: [
-        ("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "Envoy Gateway SecurityPolicy"),
+        ("apiVersion: gateway.envoyproxy.io/v1alpha2\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "Envoy Gateway SecurityPolicy is read in"),
         ("providers:\n  keycloak: {issuer: https://idp}\nrules:\n- match: {prefix: /}\n", "Envoy jwt_authn configuration"),
         ("foo: bar\n", "a document without kind"),
         ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyV2\nmetadata: {name: x}\n", "kind AuthorizationPolicyV2"),

@@ -1,0 +1,217 @@
+import WardenYAML
+
+/// Envoy Gateway `SecurityPolicy` (gateway.envoyproxy.io/v1alpha1, envoyproxy/gateway
+/// `api/v1alpha1/securitypolicy_types.go`, `jwt_types.go`, `authorization_types.go`) compiled into the
+/// Istio model Warden evaluates, only where the result decides exactly as Envoy Gateway does:
+///
+/// - `jwt.providers` → a RequestAuthentication (a present, invalid token: 401, as jwt_authn answers).
+/// - `jwt.optional: false` (the default) → a DENY policy `<name>.jwt-required` on requests with no valid token
+///   (Envoy Gateway answers 401 `Jwt is missing`; Warden 403 — the same requests are refused).
+/// - `authorization` is first-match over `rules`, then `defaultAction` (default Deny). Trailing rules whose
+///   action is the default change nothing and are dropped; what remains must be Deny rules then Allow rules,
+///   which is exactly Istio's DENY-then-ALLOW: a DENY policy `<name>.deny` and, when the default is Deny, an
+///   ALLOW policy `<name>` (no rules: deny everything). An Allow rule before a Deny rule is refused.
+/// - Every field Warden cannot honour is a load error; `recomputeRoute` and the JWKS `backendRefs`/
+///   `backendSettings` (routing inside Envoy) are ignored with a note.
+enum SecurityPolicyDecoder {
+    static let apiVersion = "gateway.envoyproxy.io/v1alpha1"
+    static let dialectPrefix = "Envoy Gateway SecurityPolicy"
+    static let targetKinds: Set<String> = ["Gateway", "HTTPRoute", "GRPCRoute"]
+
+    static func decode(_ spec: YAMLCursor, ref: PolicyRef, origin documentOrigin: ResourceOrigin) throws(PolicyLoadError) -> [DecodedResource] {
+        var origin = documentOrigin
+        origin.dialect = "\(dialectPrefix) \(ref)"
+        let f = try spec.fields(allowed: ["targetRef", "targetRefs", "jwt", "authorization"])
+        var targets: [TargetRef] = []
+        if let single = f["targetRef"], !single.isNull { targets.append(try decodeTargetRef(single)) }
+        for item in try f["targetRefs"]?.list() ?? [] { targets.append(try decodeTargetRef(item)) }
+        if targets.isEmpty { throw spec.error("SecurityPolicy needs targetRefs (the Gateway or HTTPRoute it applies to)") }
+        for (t, c) in zip(targets, try (f["targetRef"].map { [$0] } ?? []) + (f["targetRefs"]?.list() ?? [])) {
+            if !targetKinds.contains(t.kind) { throw c.error("targetRefs kind \(t.kind) is not one Warden fronts (expected Gateway, HTTPRoute or GRPCRoute)") }
+            if t.namespace != nil { throw c.error("a SecurityPolicy targets resources of its own namespace only (no namespace field)") }
+        }
+        var out: [DecodedResource] = []
+        var providers: [String: JWTRule] = [:]
+        if let jwt = f["jwt"], !jwt.isNull {
+            let jf = try jwt.fields(allowed: ["providers", "optional"])
+            var rules: [JWTRule] = []
+            let items = try jf["providers"]?.list() ?? []
+            if items.isEmpty { throw jwt.error("jwt.providers must list at least one provider") }
+            for item in items {
+                let (name, rule, notes) = try decodeProvider(item, source: ref)
+                if providers[name] != nil { throw item.error("duplicate provider name \(name)") }
+                providers[name] = rule
+                rules.append(rule)
+                out += notes.map { .skipped(PolicyNote(level: .info, location: origin.description, message: $0)) }
+            }
+            out.append(.requestAuthentication(RequestAuthentication(ref: ref, origin: origin, selector: nil, targetRefs: targets, jwtRules: rules)))
+            if !(try jf["optional"]?.bool() ?? false) {
+                var source = Source()
+                source.notRequestPrincipals = [RequestPrincipalPattern("*")]
+                out.append(.authorizationPolicy(AuthorizationPolicy(
+                    ref: PolicyRef(namespace: ref.namespace, name: ref.name + ".jwt-required"), origin: origin, targetRefs: targets,
+                    action: .deny, rules: [AuthorizationRule(from: [source])])))
+            }
+        }
+        if let authz = f["authorization"], !authz.isNull {
+            out += try decodeAuthorization(authz, ref: ref, origin: origin, targets: targets, providers: providers)
+        }
+        return out
+    }
+
+    /// A Gateway API `LocalPolicyTargetReferenceWithSectionName` (`group`, `kind`, `name`); `sectionName` is refused.
+    static func decodeTargetRef(_ c: YAMLCursor) throws(PolicyLoadError) -> TargetRef {
+        let f = try c.fields(allowed: ["group", "kind", "name", "namespace"])
+        guard let kind = try f["kind"]?.string(), !kind.isEmpty else { throw c.error("kind is required") }
+        guard let name = try f["name"]?.string(), !name.isEmpty else { throw c.error("name is required") }
+        let group = try f["group"]?.string() ?? ""
+        if group != "gateway.networking.k8s.io" { throw (f["group"] ?? c).error("group must be gateway.networking.k8s.io") }
+        let ns = try f["namespace"]?.string()
+        return TargetRef(group: group, kind: kind, name: name, namespace: ns?.isEmpty == true ? nil : ns)
+    }
+
+    // MARK: - jwt.providers[]
+
+    static func decodeProvider(_ c: YAMLCursor, source: PolicyRef) throws(PolicyLoadError) -> (String, JWTRule, [String]) {
+        let f = try c.fields(allowed: ["name", "issuer", "audiences", "remoteJWKS", "localJWKS", "claimToHeaders", "recomputeRoute", "extractFrom"])
+        guard let name = try f["name"]?.string(), !name.isEmpty else { throw c.error("name is required") }
+        guard let issuerField = f["issuer"], case let issuer = try issuerField.string(), !issuer.isEmpty else {
+            throw (f["issuer"] ?? c).error("an issuer is required: Envoy Gateway then accepts any issuer, which Warden does not")
+        }
+        var notes: [String] = []
+        var rule = JWTRule(issuer: issuer, source: source)
+        rule.audiences = try f["audiences"]?.stringList() ?? []
+        if let r = f["remoteJWKS"], !r.isNull {
+            let rf = try r.fields(allowed: ["uri", "backendRef", "backendRefs", "backendSettings"])
+            guard let u = rf["uri"] else { throw r.error("uri is required") }
+            let uri = try u.string()
+            if let problem = IstioValidation.jwksURIProblem(uri) { throw u.error(problem) }
+            rule.jwksUri = uri
+            for k in ["backendRef", "backendRefs", "backendSettings"] where rf[k] != nil {
+                notes.append("provider \(name): remoteJWKS.\(k) ignored (Envoy cluster routing); Warden fetches \(uri) itself")
+            }
+        }
+        if let l = f["localJWKS"], !l.isNull {
+            let lf = try l.fields(allowed: ["type", "inline"])
+            if let t = try lf["type"]?.string(), t != "Inline" { throw lf["type"]!.error("only type Inline is supported (a ConfigMap ValueRef cannot be read here)") }
+            guard let inline = lf["inline"] else { throw l.error("inline is required") }
+            rule.jwks = try inline.string()
+        }
+        if (rule.jwksUri == nil) == (rule.jwks == nil) { throw c.error("exactly one of remoteJWKS or localJWKS must be set") }
+        for item in try f["claimToHeaders"]?.list() ?? [] {
+            let hf = try item.fields(allowed: ["header", "claim"])
+            guard let h = try hf["header"]?.string(), !h.isEmpty, let claim = try hf["claim"]?.string(), !claim.isEmpty else {
+                throw item.error("header and claim are required")
+            }
+            try PolicyDecoder.validateHeaderName(h, hf["header"]!)
+            rule.outputClaimToHeaders.append(ClaimToHeader(header: h, claim: claim))
+        }
+        if f["recomputeRoute"] != nil {
+            _ = try f["recomputeRoute"]!.bool()
+            notes.append("provider \(name): recomputeRoute ignored (route selection happens in Envoy, before ext_authz)")
+        }
+        if let e = f["extractFrom"], !e.isNull {
+            let ef = try e.fields(allowed: ["headers", "cookies", "params"])
+            for h in try ef["headers"]?.list() ?? [] {
+                let hf = try h.fields(allowed: ["name", "valuePrefix"])
+                guard let n = try hf["name"]?.string(), !n.isEmpty else { throw h.error("name is required") }
+                try PolicyDecoder.validateHeaderName(n, hf["name"]!)
+                rule.fromHeaders.append(JWTHeader(name: n, prefix: try hf["valuePrefix"]?.string() ?? ""))
+            }
+            rule.fromCookies = try ef["cookies"]?.stringList() ?? []
+            rule.fromParams = try ef["params"]?.stringList() ?? []
+        }
+        return (name, rule, notes)
+    }
+
+    // MARK: - authorization
+
+    static func decodeAuthorization(_ c: YAMLCursor, ref: PolicyRef, origin: ResourceOrigin, targets: [TargetRef],
+                                    providers: [String: JWTRule]) throws(PolicyLoadError) -> [DecodedResource] {
+        let f = try c.fields(allowed: ["rules", "defaultAction"])
+        let defaultAllow = try action(f["defaultAction"]) ?? false
+        var rules: [(allow: Bool, rule: AuthorizationRule, cursor: YAMLCursor)] = []
+        for item in try f["rules"]?.list() ?? [] {
+            let rf = try item.fields(allowed: ["name", "action", "principal"])
+            guard let allow = try action(rf["action"]) else { throw item.error("action is required (Allow or Deny)") }
+            guard let p = rf["principal"], !p.isNull else { throw item.error("principal is required (operation and cel are not supported)") }
+            rules.append((allow, try decodePrincipal(p, providers: providers), item))
+        }
+        // First match: a trailing rule with the default's action decides as the default does.
+        while let last = rules.last, last.allow == defaultAllow { rules.removeLast() }
+        if let firstAllow = rules.firstIndex(where: \.allow), let later = rules[firstAllow...].first(where: { !$0.allow }) {
+            throw later.cursor.error("a Deny rule after an Allow rule (rules[\(rules.firstIndex { $0.cursor.path == later.cursor.path }!)]) needs "
+                + "first-match order, which Warden cannot compile exactly yet; put Deny rules first")
+        }
+        var out: [DecodedResource] = []
+        let denies = rules.filter { !$0.allow }.map(\.rule)
+        if !denies.isEmpty {
+            out.append(.authorizationPolicy(AuthorizationPolicy(ref: PolicyRef(namespace: ref.namespace, name: ref.name + ".deny"), origin: origin,
+                                                                targetRefs: targets, action: .deny, rules: denies)))
+        }
+        if !defaultAllow {
+            out.append(.authorizationPolicy(AuthorizationPolicy(ref: ref, origin: origin, targetRefs: targets, action: .allow,
+                                                                rules: rules.filter(\.allow).map(\.rule))))
+        }
+        return out
+    }
+
+    static func action(_ c: YAMLCursor?) throws(PolicyLoadError) -> Bool? {
+        guard let c, !c.isNull else { return nil }
+        switch try c.string() {
+        case "Allow": return true
+        case "Deny": return false
+        case let other: throw c.error("action must be Allow or Deny, found \"\(other)\"")
+        }
+    }
+
+    /// All principal kinds given must match (AND); within one, any value.
+    static func decodePrincipal(_ c: YAMLCursor, providers: [String: JWTRule]) throws(PolicyLoadError) -> AuthorizationRule {
+        let f = try c.fields(allowed: ["clientCIDRs", "jwt", "headers"])
+        var source = Source()
+        var when: [Condition] = []
+        for cidr in try f["clientCIDRs"]?.list() ?? [] {
+            let text = try cidr.string()
+            guard let block = IPBlock(text) else { throw cidr.error("not a CIDR or address: \"\(text)\"") }
+            source.remoteIpBlocks.append(block)
+        }
+        if let j = f["jwt"], !j.isNull {
+            let jf = try j.fields(allowed: ["provider", "claims", "scopes"])
+            guard let pf = jf["provider"], case let name = try pf.string(), let rule = providers[name] else {
+                throw (jf["provider"] ?? j).error("provider must name one of this SecurityPolicy's jwt.providers")
+            }
+            // The claims are those of a token this provider verified (its payload_in_metadata key).
+            source.requestPrincipals = [RequestPrincipalPattern("\(rule.issuer)/*")]
+            for claim in try jf["claims"]?.list() ?? [] {
+                let cf = try claim.fields(allowed: ["name", "valueType", "values"])
+                guard let n = try cf["name"]?.string(), !n.isEmpty else { throw claim.error("name is required") }
+                let array: Bool
+                switch try cf["valueType"]?.string() ?? "String" {
+                case "String": array = false
+                case "StringArray": array = true
+                case let other: throw cf["valueType"]!.error("valueType must be String or StringArray, found \"\(other)\"")
+                }
+                let values = try cf["values"]?.stringList() ?? []
+                if values.isEmpty { throw claim.error("values must not be empty") }
+                let path = n.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                if path.contains(where: \.isEmpty) { throw cf["name"]!.error("empty segment in claim name \"\(n)\"") }
+                when.append(Condition(key: .gatewayClaim(path, array: array), values: values.map { .string(.exact($0)) }, notValues: []))
+            }
+            for scope in try jf["scopes"]?.stringList() ?? [] {
+                when.append(Condition(key: .gatewayScope, values: [.string(.exact(scope))], notValues: []))
+            }
+            if jf["claims"] == nil && jf["scopes"] == nil { throw j.error("at least one of claims or scopes must be specified") }
+        }
+        for h in try f["headers"]?.list() ?? [] {
+            let hf = try h.fields(allowed: ["name", "values"])
+            guard let n = try hf["name"]?.string(), !n.isEmpty else { throw h.error("name is required") }
+            try PolicyDecoder.validateHeaderName(n, hf["name"]!)
+            let values = try hf["values"]?.stringList() ?? []
+            if values.isEmpty { throw h.error("values must not be empty") }
+            when.append(Condition(key: .requestHeader(n.lowercased()), values: values.map { .string(.exact($0)) }, notValues: []))
+        }
+        if f.isEmpty { throw c.error("at least one of clientCIDRs, jwt or headers must be specified") }
+        let hasSource = !source.remoteIpBlocks.isEmpty || !source.requestPrincipals.isEmpty
+        return AuthorizationRule(from: hasSource ? [source] : [], when: when)
+    }
+}

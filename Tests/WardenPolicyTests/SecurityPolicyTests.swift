@@ -1,0 +1,321 @@
+import Testing
+import WardenJSON
+@testable import WardenPolicy
+
+// Envoy Gateway SecurityPolicy semantics, quoted from envoyproxy/gateway (api/v1alpha1 at d32f282):
+// - authorization_types.go `Authorization.Rules`: "These rules are evaluated in order, the first matching rule
+//   will be applied, and the rest will be skipped." `DefaultAction`: "If not specified, the default action is
+//   Deny." / "if neither `Rules` nor `DefaultAction` is specified, the default action is to deny all requests."
+// - `Principal`: "If there are multiple principal types, all principals must match for the rule to match."
+//   `ClientCIDRs`: "one of the CIDR ranges must match the client IP ... inferred from the X-Forwarded-For header".
+// - `AuthorizationHeaderMatch.Values`: "the rule will match if any of the values match." (exact only)
+// - `JWTPrincipal`: "Claims and scopes are And-ed together"; `Claims`: "all claims must match".
+//   `JWTClaim.Values`: "If the claim is a string type, the specified value must match exactly. If the claim is
+//   a string array type, the specified value must match one of the values in the array." Nested: "organization.department".
+//   `Scopes`: "a space delimited string that is expected in the scope (or scp) claim ... all scopes must match".
+// - internal/xds/translator/authorization.go `buildJWTPredicate`: String → StringMatcher (a list never matches),
+//   StringArray → ListMatcher oneOf (a bare string never matches); jwt.go normalizes `scope` and `scp` into lists.
+// - jwt_types.go `JWT.Optional`: "whether a missing JWT is acceptable, defaulting to false".
+
+let gatewayTarget = WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "HTTPRoute", name: "backend")])
+
+func securityPolicy(_ spec: String, name: String = "sp", target: String = "kind: HTTPRoute\n    name: backend") -> String {
+    """
+    apiVersion: gateway.envoyproxy.io/v1alpha1
+    kind: SecurityPolicy
+    metadata:
+      name: \(name)
+      namespace: foo
+    spec:
+      targetRefs:
+      - group: gateway.networking.k8s.io
+        \(target)
+    \(spec.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+    ---
+
+    """
+}
+
+let gatewayJWT = """
+    jwt:
+      providers:
+      - name: example
+        issuer: https://issuer.example
+        audiences: [api]
+        remoteJWKS: {uri: "https://issuer.example/jwks"}
+        claimToHeaders: [{header: x-sub, claim: sub}]
+        extractFrom:
+          headers: [{name: x-token, valuePrefix: "Bearer "}]
+          cookies: [tok]
+          params: [t]
+    """
+
+struct GatewayCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var spec: String
+    var request: Req = Req()
+    var identity: RequestIdentity? = nil
+    var allowed: Bool
+    var testDescription: String { name }
+}
+
+let optionalJWT = gatewayJWT + "\n  optional: true"
+
+let gatewayCases: [GatewayCase] = [
+    GatewayCase(name: "jwt required by default: no token is refused", spec: gatewayJWT, allowed: false),
+    GatewayCase(name: "jwt required by default: a verified token passes", spec: gatewayJWT, identity: identity(), allowed: true),
+    GatewayCase(name: "jwt optional: no token passes", spec: optionalJWT, allowed: true),
+    GatewayCase(name: "no rules, no defaultAction: deny all", spec: "authorization: {}", allowed: false),
+    GatewayCase(name: "defaultAction Allow, no rules", spec: "authorization: {defaultAction: Allow}", allowed: true),
+    GatewayCase(name: "CIDR allow rule matches the XFF client", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [192.168.1.0/24]}}
+        """, request: Req(headers: ["x-forwarded-for": "192.168.1.7"]), allowed: true),
+    GatewayCase(name: "CIDR allow rule: other client falls to default Deny", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [192.168.1.0/24, 10.1.0.0/16]}}
+        """, request: Req(headers: ["x-forwarded-for": "192.168.2.7"]), allowed: false),
+    GatewayCase(name: "defaultAction Allow with a Deny CIDR rule", spec: """
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Deny, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(sourceIP: "10.0.0.1"), allowed: false),
+    GatewayCase(name: "first match: Deny before Allow, both match → denied", spec: """
+        authorization:
+          rules:
+          - {action: Deny, principal: {headers: [{name: X-Tenant, values: [evil]}]}}
+          - {action: Allow, principal: {clientCIDRs: [0.0.0.0/0]}}
+        """, request: Req(headers: ["x-tenant": "evil"]), allowed: false),
+    GatewayCase(name: "first match: Deny does not match, Allow does", spec: """
+        authorization:
+          rules:
+          - {action: Deny, principal: {headers: [{name: X-Tenant, values: [evil]}]}}
+          - {action: Allow, principal: {clientCIDRs: [0.0.0.0/0]}}
+        """, request: Req(headers: ["x-tenant": "good"]), allowed: true),
+    GatewayCase(name: "trailing Deny under default Deny is dropped (same decision)", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {headers: [{name: x-a, values: ["1", "2"]}]}}
+          - {action: Deny, principal: {headers: [{name: x-b, values: ["1"]}]}}
+        """, request: Req(headers: ["x-a": "2", "x-b": "1"]), allowed: true),
+    GatewayCase(name: "all principal kinds must match (CIDR ok, header not)", spec: """
+        authorization:
+          rules:
+          - action: Allow
+            principal:
+              clientCIDRs: [10.0.0.0/8]
+              headers: [{name: x-a, values: ["1"]}]
+        """, request: Req(headers: ["x-a": "0"]), allowed: false),
+    GatewayCase(name: "String claim equal", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin, root]}]}}}
+        """, identity: identity(claims: ["role": .string("root")]), allowed: true),
+    GatewayCase(name: "String claim never matches a list element", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
+        """, identity: identity(claims: ["role": .array([.string("admin")])]), allowed: false),
+    GatewayCase(name: "StringArray claim: one element equal", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}]}}}
+        """, identity: identity(claims: ["groups": .array([.string("dev"), .string("ops")])]), allowed: true),
+    GatewayCase(name: "StringArray claim never matches a bare string", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}]}}}
+        """, identity: identity(claims: ["groups": .string("ops")]), allowed: false),
+    GatewayCase(name: "nested claim with dots", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: organization.department, values: [eng]}]}}}
+        """, identity: identity(claims: ["organization": .object(["department": .string("eng")])]), allowed: true),
+    GatewayCase(name: "all scopes must be in scope", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, scopes: [read, write]}}}
+        """, identity: identity(claims: ["scope": .string("read write admin")]), allowed: true),
+    GatewayCase(name: "a missing scope falls to default Deny", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, scopes: [read, write]}}}
+        """, identity: identity(claims: ["scope": .string("read")]), allowed: false),
+    GatewayCase(name: "scopes from a space-delimited scp string", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, scopes: [read]}}}
+        """, identity: identity(claims: ["scp": .string("read")]), allowed: true),
+    GatewayCase(name: "a jwt principal does not match without a token", spec: optionalJWT + """
+
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Deny, principal: {jwt: {provider: example, claims: [{name: role, values: [banned]}]}}}
+        """, allowed: true),
+    GatewayCase(name: "a jwt principal needs the named provider's token", spec: optionalJWT + """
+
+        authorization:
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
+        """, identity: identity("https://other.example", claims: ["role": .string("admin")]), allowed: false),
+]
+
+@Suite struct SecurityPolicyTests {
+    @Test(arguments: gatewayCases)
+    func decidesAsEnvoyGateway(_ c: GatewayCase) throws {
+        let eff = try effective(securityPolicy(c.spec), scope: gatewayTarget)
+        let d = AuthorizationEvaluator.evaluate(eff, request: c.request.attributes, identity: c.identity)
+        #expect(d.isAllowed == c.allowed, "\(d.verdict)")
+    }
+
+    @Test func providersCompileToJWTRules() throws {
+        let eff = try effective(securityPolicy(gatewayJWT), scope: gatewayTarget)
+        let rule = try #require(eff.jwtRules.first)
+        #expect(eff.jwtRules.count == 1)
+        #expect(rule.issuer == "https://issuer.example" && rule.audiences == ["api"] && rule.jwksUri == "https://issuer.example/jwks")
+        #expect(rule.fromHeaders == [JWTHeader(name: "x-token", prefix: "Bearer ")])
+        #expect(rule.fromCookies == ["tok"] && rule.fromParams == ["t"])
+        #expect(rule.outputClaimToHeaders == [ClaimToHeader(header: "x-sub", claim: "sub")])
+    }
+
+    @Test func scopedByTargetRefs() throws {
+        let yaml = securityPolicy(gatewayJWT)
+        #expect(try effective(yaml, scope: gatewayTarget).jwtRules.count == 1)
+        let other = WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "HTTPRoute", name: "elsewhere")])
+        #expect(try effective(yaml, scope: other).jwtRules.isEmpty)
+        #expect(try effective(yaml, scope: other).allowPolicies.isEmpty && effective(yaml, scope: other).denyPolicies.isEmpty)
+        #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 2)
+    }
+
+    @Test func ignoredFieldsAreNoted() throws {
+        let set = try PolicySet.parse(yaml: securityPolicy("""
+            jwt:
+              providers:
+              - name: p
+                issuer: https://i
+                recomputeRoute: true
+                remoteJWKS: {uri: "https://i/jwks", backendRefs: [{name: idp, port: 443}]}
+            """), file: "sp.yaml")
+        #expect(set.notes.map(\.message).contains { $0.contains("recomputeRoute ignored") })
+        #expect(set.notes.map(\.message).contains { $0.contains("remoteJWKS.backendRefs ignored") })
+    }
+
+    /// What Warden cannot compile exactly is refused with file and line, never approximated.
+    @Test(arguments: [
+        ("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}\n  - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}\n  - {action: Allow, principal: {clientCIDRs: [10.2.0.0/16]}}",
+         "sp.yaml:14", "a Deny rule after an Allow rule"),
+        ("authorization:\n  defaultAction: Allow\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}\n  - {action: Deny, principal: {clientCIDRs: [10.0.0.0/7]}}",
+         "sp.yaml:15", "a Deny rule after an Allow rule"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "unknown field"),
+        ("authorization:\n  rules:\n  - {action: Allow, cel: \"true\"}", "sp.yaml:13", "unknown field"),
+        ("authorization:\n  rules:\n  - {action: Allow, principal: {jwt: {provider: nope, scopes: [a]}}}", "sp.yaml:13", "provider must name one"),
+        ("authorization:\n  rules:\n  - {action: Maybe, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "action must be Allow or Deny"),
+        ("jwt:\n  providers:\n  - {name: p, remoteJWKS: {uri: \"https://i/jwks\"}}", "sp.yaml:13", "an issuer is required"),
+        ("jwt:\n  failOpen: true\n  providers: []", "sp.yaml:12", "unknown field"),
+        ("basicAuth: {users: {name: u}}", "sp.yaml:11", "unknown field"),
+    ])
+    func unsupportedIsALoadError(_ spec: String, _ location: String, _ message: String) {
+        do {
+            _ = try PolicySet.parse(yaml: securityPolicy(spec), file: "sp.yaml")
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains(location), "\(error)")
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func targetRefsAreRequired() {
+        #expect(throws: PolicyLoadFailure.self) {
+            try PolicySet.parse(yaml: "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n")
+        }
+    }
+}
+
+/// securitypolicy_types.go `mergeType`: "If unset, no merging occurs, and only the most specific configuration
+/// takes effect" — a route's SecurityPolicy replaces the Gateway's; Istio kinds still apply beside it.
+@Suite struct SecurityPolicyPrecedenceTests {
+    let yaml = securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}", name: "gateway-allows", target: "kind: Gateway\n    name: eg")
+        + securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.9.0.0/16]}}", name: "route-denies")
+        + ap("istio-deny", "action: DENY\nrules:\n- to: [{operation: {paths: [/admin]}}]")
+
+    @Test(arguments: [
+        ([TargetRef(kind: "Gateway", name: "eg")], "/", true),
+        ([TargetRef(kind: "Gateway", name: "eg"), TargetRef(kind: "HTTPRoute", name: "backend")], "/", false),
+        ([TargetRef(kind: "HTTPRoute", name: "backend")], "/", false),
+        ([TargetRef(kind: "Gateway", name: "eg")], "/admin", false),
+    ])
+    func routePolicyReplacesGatewayPolicy(_ targets: [TargetRef], _ path: String, _ allowed: Bool) throws {
+        let eff = try effective(yaml, scope: WorkloadScope(namespace: "foo", targets: targets))
+        #expect(AuthorizationEvaluator.evaluate(eff, request: Req(path: path).attributes, identity: nil).isAllowed == allowed)
+    }
+}
+
+/// `warden convert --to istio`: the printed Istio documents load and decide as the SecurityPolicy does where
+/// Istio can say it; what it cannot is listed.
+@Suite struct IstioConversionTests {
+    static let spec = gatewayJWT + """
+
+        authorization:
+          rules:
+          - {action: Deny, principal: {headers: [{name: x-tenant, values: [evil]}]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """
+
+    @Test(arguments: [
+        (Req(), identity(), true),
+        (Req(), nil, false),
+        (Req(headers: ["x-tenant": "evil"]), identity(), false),
+        (Req(sourceIP: "192.168.0.1"), identity(), false),
+    ] as [(Req, RequestIdentity?, Bool)])
+    func convertedDocumentsDecideTheSame(_ req: Req, _ id: RequestIdentity?, _ allowed: Bool) throws {
+        // Istio policies cannot target an HTTPRoute (a gap of its own), so this one is attached to a Gateway.
+        let set = try PolicySet.parse(yaml: securityPolicy(Self.spec, target: "kind: Gateway\n    name: eg"))
+        let conversion = IstioConversion(set)
+        #expect(!conversion.gaps.contains { $0.contains("cannot target a route") })
+        #expect(conversion.documents.count == 4)  // RA, jwt-required, .deny, ALLOW
+        let istio = try PolicySet.parse(yaml: conversion.documents.joined(separator: "\n---\n"))
+        #expect(istio.requestAuthentications.allSatisfy { $0.origin.dialect == nil })
+        for s in [set, istio] {
+            let eff = s.effective(for: WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "Gateway", name: "eg")]))
+            #expect(AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed == allowed)
+        }
+        #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
+            var r = $0; r.source = istio.requestAuthentications.first!.ref; return r
+        })
+        #expect(conversion.gaps.contains { $0.contains("foo/sp.jwt-required") && $0.contains("401 Jwt is missing") })
+    }
+
+    @Test func typedClaimsAndScopesAreGaps() throws {
+        let set = try PolicySet.parse(yaml: securityPolicy(optionalJWT + """
+
+            authorization:
+              rules:
+              - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}], scopes: [read]}}}
+            """))
+        let gaps = IstioConversion(set).gaps
+        #expect(gaps.contains { $0.contains("claim groups (valueType StringArray)") && $0.contains("bare string") })
+        #expect(gaps.contains { $0.contains("scope read") && $0.contains("scope only") })
+        #expect(gaps.contains { $0.contains("HTTPRoute/backend") && $0.contains("cannot target a route") })
+    }
+}
+
+extension IstioConversionTests {
+    @Test func attachmentGapOnlyWithGatewayAndRoutePolicies() throws {
+        let route = securityPolicy("authorization: {}", name: "r")
+        let gateway = securityPolicy("authorization: {}", name: "g", target: "kind: Gateway\n    name: eg")
+        #expect(!IstioConversion(try PolicySet.parse(yaml: route)).gaps.contains { $0.contains("attachment") })
+        #expect(IstioConversion(try PolicySet.parse(yaml: route + gateway)).gaps.contains { $0.contains("attachment") })
+    }
+}
