@@ -151,7 +151,30 @@ struct PolicySetBuilder {
         return true
     }
 
+    /// Two Envoy Gateway SecurityPolicies attached to one target: Envoy Gateway applies only the older one
+    /// (by creationTimestamp, which a file does not carry); applying both would OR their ALLOW rules, so
+    /// the set is refused rather than guessed (fail closed).
+    func sameTargetSecurityPolicies() -> [PolicyLoadError] {
+        var errors: [PolicyLoadError] = []
+        var owner: [String: (dialect: String, origin: ResourceOrigin)] = [:]
+        for ap in authorizationPolicies where GatewayPrecedence.isSecurityPolicy(ap.origin) {
+            let dialect = ap.origin.dialect ?? ""
+            for r in ap.targetRefs {
+                let key = "\(r.group)/\(r.kind.lowercased())/\(r.namespace ?? ap.ref.namespace)/\(r.name)"
+                if let first = owner[key], first.dialect != dialect {
+                    errors.append(PolicyLoadError(file: ap.origin.file, line: ap.origin.line, fieldPath: "spec.targetRefs",
+                        message: "\(dialect) and \(first.dialect) (\(first.origin)) both target \(r.kind) \(r.name): Envoy Gateway applies only "
+                            + "the older one, which a policy file cannot tell; refusing rather than applying both"))
+                } else if owner[key] == nil {
+                    owner[key] = (dialect, ap.origin)
+                }
+            }
+        }
+        return errors
+    }
+
     func finish() throws(PolicyLoadFailure) -> PolicySet {
+        let errors = self.errors + sameTargetSecurityPolicies()
         if !errors.isEmpty { throw PolicyLoadFailure(errors: errors) }
         return PolicySet(requestAuthentications: requestAuthentications, authorizationPolicies: authorizationPolicies,
                          tokenPolicies: tokenPolicies, notes: notes, files: files)

@@ -236,6 +236,19 @@ let gatewayCases: [GatewayCase] = [
         }
     }
 
+    /// Envoy Gateway applies only the older of two SecurityPolicies on one target (creationTimestamp), which a
+    /// file cannot tell: both together would OR their ALLOW rules, so the set is refused (fail closed).
+    @Test func twoPoliciesOnOneTargetAreRefused() {
+        let yaml = securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}", name: "first")
+            + securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.9.0.0/16]}}", name: "second")
+        do {
+            _ = try PolicySet.parse(yaml: yaml, file: "sp.yaml")
+            Issue.record("two SecurityPolicies on one HTTPRoute loaded")
+        } catch {
+            #expect(error.description.contains("both target HTTPRoute backend"), "\(error)")
+        }
+    }
+
     @Test func targetRefsAreRequired() {
         #expect(throws: PolicyLoadFailure.self) {
             try PolicySet.parse(yaml: "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n")
