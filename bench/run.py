@@ -219,6 +219,21 @@ ALL: list[Proc] = []
 NICE: list[str] = []  # ["nice", "-n", N] with --nice N
 
 
+
+async def send_checks(port: int, bodies, parallel: int = 64) -> None:
+    """Sends pre-encoded CheckRequests to Warden on `port` with grpcio, `parallel` in flight (the DPoP,
+    tracing and exchange phases' load: distinct bodies h2load cannot send)."""
+    import grpc
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
+        it = iter(bodies)
+
+        async def worker():
+            for b in it:
+                await call(b, timeout=10)
+        await asyncio.gather(*(worker() for _ in range(parallel)))
+
+
 class Warden(Proc):
     def __init__(self, binary: str, run_dir: Path, cpus: str | None, policy_dir: Path | None, extra: list[str] = ()):
         self.port, self.admin = free_port(), free_port()
@@ -551,7 +566,6 @@ spec:
         distinct proof (a reused one is a replay), so the load is N pre-encoded distinct CheckRequests sent by
         grpcio (64 in flight), not h2load; both modes use the same client."""
         import hashlib
-        import grpc
         import uuid
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -588,15 +602,8 @@ spec:
         bearer_bodies = [body({"authorization": f"Bearer {bearer}", "x-nonce": str(i)}) for i in range(n)]
         res = {}
         with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir, ["--dpop-proof-window", "600s"]) as w:
-            async def send_all(bodies):
-                async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
-                    call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
-                    it = iter(bodies)
-
-                    async def worker():
-                        for b in it:
-                            await call(b, timeout=10)
-                    await asyncio.gather(*(worker() for _ in range(64)))
+            def send_all(bodies):
+                return send_checks(w.port, bodies)
             if self.load_cpu:
                 os.sched_setaffinity(0, {int(self.load_cpu)})
             try:
@@ -669,15 +676,8 @@ spec:
         try:
             for label, policies in (("no exchange rule", self.policy_dir), ("exchange (cached exchanged token)", with_rule)):
                 with Warden(self.a.warden, self.run_dir, self.server_cpu, policies) as w:
-                    async def send_all(items, parallel=64):
-                        async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
-                            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
-                            it = iter(items)
-
-                            async def worker():
-                                for b in it:
-                                    await call(b, timeout=10)
-                            await asyncio.gather(*(worker() for _ in range(parallel)))
+                    def send_all(items):
+                        return send_checks(w.port, items)
 
                     async def one_by_one(items):
                         out = []
@@ -713,7 +713,6 @@ spec:
         (one span each, exported over OTLP/HTTP to the test collector, harness/otlp.py, in this process on the
         load CPU). The same cached bearer token each time, a distinct W3C traceparent per request; grpcio, 64 in
         flight, as the DPoP phase."""
-        import grpc
         from harness.grpc_client import make_check_request
         from harness.otlp import Collector
         n = self.a.tracing_requests
@@ -737,15 +736,8 @@ spec:
                 with Warden(self.a.warden, self.run_dir, self.server_cpu, self.policy_dir, extra) as w:
                     work = bodies(flags)
 
-                    async def send_all(items):
-                        async with grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") as ch:
-                            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check")
-                            it = iter(items)
-
-                            async def worker():
-                                for b in it:
-                                    await call(b, timeout=10)
-                            await asyncio.gather(*(worker() for _ in range(64)))
+                    def send_all(items):
+                        return send_checks(w.port, items)
                     if self.load_cpu:
                         os.sched_setaffinity(0, {int(self.load_cpu)})
                     try:

@@ -1,3 +1,4 @@
+import Foundation
 import WardenCrypto
 
 /// Client authentication at an OAuth endpoint (RFC 6749 §2.3.1, RFC 7523 §2.2): the form members and
@@ -10,7 +11,7 @@ enum ClientCredentials {
             guard let secret = endpoint.clientSecret else { throw .secret(endpoint.secretError ?? "no client secret") }
             if endpoint.clientAuth == .basic {
                 let credentials = FormEncoding.encode(endpoint.clientID) + ":" + FormEncoding.encode(secret)
-                headers.append("Authorization: Basic " + Base64.encode(Array(credentials.utf8)))
+                headers.append("Authorization: Basic " + Data(credentials.utf8).base64EncodedString())
             } else {
                 form += "&client_id=\(FormEncoding.encode(endpoint.clientID))&client_secret=\(FormEncoding.encode(secret))"
             }
