@@ -47,6 +47,11 @@ public final class DecisionRecord: @unchecked Sendable {
     /// What the `istio.io/dry-run` RequestAuthentications and TokenPolicies in scope would have answered,
     /// had they been enforced; nil when none applies (or for the dry-run check's own record).
     public internal(set) var dryRun: DryRunOutcome?
+    /// What each Envoy `jwt_authn` document decided, in load order (empty without such documents). A failure
+    /// answers the check (401/403 with Envoy's body) before the Istio resources are looked at.
+    public internal(set) var jwtAuthn: [JwtAuthnStep] = []
+    /// The jwt_authn failure that answered the check, if one did.
+    public var jwtAuthnFailure: JWTError? { jwtAuthn.lazy.compactMap(\.error).first }
     /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).
     public internal(set) var trace: TraceIdentity?
 
