@@ -37,6 +37,7 @@ public struct IstioConversion: Sendable {
         if kinds.contains("gateway") && !kinds.isDisjoint(with: GatewayPrecedence.routeKinds) {
             gaps.append("SecurityPolicy attachment: Istio applies every policy targeting a Gateway and a route together; Envoy Gateway only the route's")
         }
+        for f in set.jwtAuthnFilters { convert(f) }
     }
 
     static func document(_ kind: String, _ ref: PolicyRef, _ origin: ResourceOrigin, _ spec: [String: JSONValue]) -> String {
@@ -71,6 +72,8 @@ public struct IstioConversion: Sendable {
         if !r.fromParams.isEmpty { o["fromParams"] = strings(r.fromParams) }
         if !r.fromCookies.isEmpty { o["fromCookies"] = strings(r.fromCookies) }
         if r.forwardOriginalToken { o["forwardOriginalToken"] = .bool(true) }
+        if let h = r.outputPayloadToHeader { o["outputPayloadToHeader"] = .string(h) }
+        if let t = r.timeout { o["timeout"] = .string("\(t.components.seconds * 1000 + t.components.attoseconds / 1_000_000_000_000_000)ms") }
         if !r.outputClaimToHeaders.isEmpty {
             o["outputClaimToHeaders"] = .array(r.outputClaimToHeaders.map { .object(["header": .string($0.header), "claim": .string($0.claim)]) })
         }

@@ -3,7 +3,7 @@ Warden's policy file and the oracle Envoy's own jwt_authn filter config; every r
 (one asking Warden over ext_authz, one running jwt_authn) and what the client and the upstream see must be
 identical — status, body, `www-authenticate`, and the token / payload / claim headers upstream.
 
-The document exercises what istiod never generates: first-match rule order (an exact `/healthz` rule before a
+The document exercises what istiod never generates: first-match rule order (an exact `/status` rule before a
 `/` catch-all, `/public/` before `/`), `requires_all`, `allow_missing_or_failed`, `requires_any` with
 `allow_missing`, `provider_and_audiences`, `path_separated_prefix`, `safe_regex`, header and query-parameter
 matches, `case_sensitive: false`, and per-provider `max_lifetime`, `require_expiration`, `subjects`,
@@ -62,7 +62,7 @@ def jwt_authn_document(a: IdP, b: IdP, c: IdP) -> dict:
     }
     any_a_or_missing = {"requires_any": {"requirements": [{"provider_name": "a"}, {"allow_missing": {}}]}}
     rules = [
-        {"match": {"path": "/healthz"}},
+        {"match": {"path": "/status"}},  # (the harness Envoy never asks Warden about /healthz)
         {"match": {"prefix": "/public/"}, "requires": {"allow_missing_or_failed": {}}},
         {"match": {"prefix": "/docs"}, "requires": any_a_or_missing},
         {"match": {"prefix": "/both"}, "requires": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}}},
@@ -133,11 +133,11 @@ def _cases(t):
     short = lambda n: {SHORT_HEADER: t[n]}  # noqa: E731
     spoof = {PAYLOAD_HEADER: "spoofed", "x-jwt-sub": "spoofed"}
     return [
-        # first match: /healthz (exact) requires nothing, even with a bad token; /healthz/x falls to "/"
-        ("healthz-no-token", "GET", "/healthz", {}),
-        ("healthz-bad-token", "GET", "/healthz", bearer("a_expired")),
-        ("healthz-query", "GET", "/healthz?probe=1", {}),
-        ("healthz-subpath", "GET", "/healthz/x", {}),
+        # first match: /status (exact) requires nothing, even with a bad token; /status/x falls to "/"
+        ("status-no-token", "GET", "/status", {}),
+        ("status-bad-token", "GET", "/status", bearer("a_expired")),
+        ("status-query", "GET", "/status?probe=1", {}),
+        ("status-subpath", "GET", "/status/x", {}),
         # catch-all provider a
         ("root-no-token", "GET", "/", {}),
         ("root-valid", "GET", "/api", bearer("a")),
