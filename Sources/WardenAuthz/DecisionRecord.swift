@@ -93,6 +93,10 @@ public final class DecisionRecord: @unchecked Sendable {
     public internal(set) var exchange: ExchangeStep?
 
     public var reason: String {
+        if let step = jwtAuthn.first(where: { $0.error != nil }), let e = step.error {
+            let token = step.tokens.first { $0.error != nil }.map { " (token from \($0.location))" } ?? ""
+            return "\(e.envoyMessage): \(e.detail)\(token) [\(step.document) \(step.selection)]"
+        }
         if let (e, location) = rejection { return "\(e.envoyMessage): \(e.detail) (token from \(location))" }
         if let x = exchange, let failure = x.failure { return failure }
         if let e = missingToken { return "\(e.envoyMessage): \(e.detail)" }

@@ -224,3 +224,55 @@ def test_same_answer_as_envoy_jwt_authn(pair, upstream, toks, case_id):
     _, method, target, headers = next(c for c in _cases(toks) if c[0] == case_id)
     warden_view, oracle_view = (_normalize(send(e.port, method, target, headers, upstream=upstream), e) for e in pair)
     assert warden_view == oracle_view, f"warden={warden_view!r:.1500}\nenvoy ={oracle_view!r:.1500}"
+
+
+# -- requirement_map chosen per route ----------------------------------------------------------------------------------
+# Envoy: a route's `typed_per_filter_config` PerRouteConfig{requirement_name | disabled} (jwt_authn/v3/config.proto)
+# overrides the rules. Through ext_authz a route says the same in `context_extensions`: `jwt_authn.requirement_name`
+# and `jwt_authn.disabled: "true"` (README "Envoy jwt_authn").
+
+PER_ROUTE_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig"
+
+
+@pytest.fixture(scope="module")
+def per_route_pair(idps, upstream, warden_bin, make_envoy, tmp_path_factory):
+    from harness.envoy import Route, render_config
+    from harness.oracle import http_filters  # noqa: F401  (the same bootstrap shape)
+    from harness.warden import Warden, write_policy_dir
+    a, b, _ = idps
+    doc = jwt_authn_document(*idps)
+    doc["typed_config"]["requirement_map"] = {
+        "needs_b": {"provider_name": "b"},
+        "a_and_b": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}},
+    }
+    routes = {"/rb": ("requirement_name", "needs_b"), "/rab": ("requirement_name", "a_and_b"), "/off": ("disabled", True)}
+    base = tmp_path_factory.mktemp("jwt-authn-per-route")
+    w = Warden(write_policy_dir(base / "policies", {"jwt-authn.yaml": json.dumps(doc)}), binary=warden_bin, work_dir=base,
+               debug_headers=False)
+    warden_routes = [Route(prefix=p, context_extensions={f"jwt_authn.{k}": str(v).lower() if isinstance(v, bool) else v})
+                     for p, (k, v) in routes.items()] + [Route(prefix="/")]
+    warden_envoy = make_envoy(render_config(upstream_port=upstream.port, warden_port=w.port, routes=warden_routes))
+    config = render_config(upstream_port=upstream.port, warden_port=w.port)
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["http_filters"] = [doc, hcm["http_filters"][-1]]
+    hcm["route_config"]["virtual_hosts"][0]["routes"] = [
+        {"match": {"prefix": p}, "route": {"cluster": "upstream", "timeout": "5s"},
+         "typed_per_filter_config": {"envoy.filters.http.jwt_authn": {"@type": PER_ROUTE_TYPE, k: v}}}
+        for p, (k, v) in routes.items()] + [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "5s"}}]
+    yield warden_envoy, make_envoy(config)
+    w.stop()
+    w.process.unregister()
+
+
+@pytest.mark.parametrize("path,token", [
+    ("/rb", None), ("/rb", "b"), ("/rb", "a"), ("/rab", "a"), ("/rab", "ab"), ("/off", None), ("/off", "a_expired"),
+    ("/api", None),
+])
+def test_per_route_requirement_same_as_envoy(per_route_pair, upstream, toks, path, token):
+    headers = {}
+    if token in ("a", "ab", "a_expired"):
+        headers["Authorization"] = f"Bearer {toks['a' if token == 'ab' else token]}"
+    if token in ("b", "ab"):
+        headers[B_HEADER] = f"{B_PREFIX}{toks['b']}"
+    warden_view, oracle_view = (_normalize(send(e.port, "GET", path, headers, upstream=upstream), e) for e in per_route_pair)
+    assert warden_view == oracle_view, f"warden={warden_view!r:.1500}\nenvoy ={oracle_view!r:.1500}"

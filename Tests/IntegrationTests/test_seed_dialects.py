@@ -42,6 +42,7 @@ def serve(tmp_path_factory, warden_bin, make_envoy, upstream, files: dict[str, s
     base = tmp_path_factory.mktemp("seed")
     w = Warden(write_policy_dir(base / "p", files), binary=warden_bin, work_dir=base, namespace="default",
                extra_args=list(extra_args))
+    w.policy_dir = base / "p"
     # Every path goes to Warden (the harness's default Envoy exempts /healthz, the seed's own open path).
     return w, make_envoy(upstream_port=upstream.port, warden_port=w.port, routes=(Route(prefix="/"),))
 
@@ -127,6 +128,71 @@ def test_converted_jwt_authn_decides_the_same(module_idp, warden_bin, make_envoy
                 assert got == 401          # the listed gap: Istio verifies every token sent
             else:
                 assert (got == 200) == (jwt_authn == 200), (path, token, got)
+    finally:
+        w.stop()
+        w.process.unregister()
+
+
+def test_explain_shows_the_jwt_authn_rule_and_requirement(module_idp, warden_bin, toks, tmp_path):
+    src = tmp_path / "jwt-authn.yaml"
+    src.write_text(for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp))
+
+    def explain(path: str, token: str | None) -> str:
+        args = [warden_bin, "explain", "--policy", str(src), "--method", "GET", "--path", path, "--fetch"]
+        if token:
+            args += ["--header", f"authorization: Bearer {toks[token]}"]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        return r.stdout + r.stderr
+
+    missing = explain("/orders", None)
+    assert "Envoy jwt_authn" in missing and "rules[2]" in missing and "401 Jwt is missing" in missing, missing
+    docs = explain("/docs/x", "valid")
+    assert "rules[1]" in docs and "verified" in docs and "requirement met" in docs and "200 allowed" in docs, docs
+    assert "no rule matched" not in explain("/healthz", None) and "rules[0]" in explain("/healthz", None)
+
+
+def test_a_directory_may_mix_dialects(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory, toks):
+    """A jwt_authn document runs first (as a jwt_authn filter placed before Istio's), then the Istio resources."""
+    deny_delete = """\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-delete, namespace: default}
+spec:
+  action: DENY
+  rules:
+  - to: [{operation: {methods: [DELETE]}}]
+"""
+    w, envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream,
+                     {"jwt-authn.yaml": for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp), "ap.yaml": deny_delete})
+    try:
+        bearer = {"authorization": f"Bearer {toks['valid']}"}
+        assert send(envoy.port, "GET", "/orders", bearer, upstream=upstream).status == 200
+        r = send(envoy.port, "DELETE", "/orders", bearer, upstream=upstream)
+        assert (r.status, r.text) == (403, "RBAC: access denied"), r
+        r = send(envoy.port, "DELETE", "/orders", {}, upstream=upstream)
+        assert (r.status, r.text) == (401, "Jwt is missing"), r    # jwt_authn answers before the DENY policy is looked at
+        assert send(envoy.port, "DELETE", "/healthz", {}, upstream=upstream).status == 403
+    finally:
+        w.stop()
+        w.process.unregister()
+
+
+def test_a_bad_jwt_authn_document_on_reload_keeps_the_last_good(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory, toks):
+    import json
+    import time
+    w, envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream,
+                     {"jwt-authn.yaml": for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp)})
+    try:
+        policy = w.policy_dir / "jwt-authn.yaml"
+        policy.write_text(policy.read_text().replace("provider_name: keycloak_provider", "provider_name: nobody"))
+        error = ""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not error:
+            error = json.loads(w.admin_status("/config_dump")[1]).get("last_reload_error", "")
+            time.sleep(0.1)
+        assert "Required provider ['nobody'] is not configured." in error and "jwt-authn.yaml:" in error, error
+        assert send(envoy.port, "GET", "/orders", {}, upstream=upstream).status == 401     # the last good document serves
+        assert send(envoy.port, "GET", "/healthz", {}, upstream=upstream).status == 200
     finally:
         w.stop()
         w.process.unregister()
