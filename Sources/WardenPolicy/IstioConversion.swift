@@ -86,6 +86,7 @@ public struct IstioConversion: Sendable {
             o["from"] = .array(r.from.map { s in
                 var src: [String: JSONValue] = [:]
                 if !s.remoteIpBlocks.isEmpty { src["remoteIpBlocks"] = Self.strings(s.remoteIpBlocks.map(\.description)) }
+                if !s.notRemoteIpBlocks.isEmpty { src["notRemoteIpBlocks"] = Self.strings(s.notRemoteIpBlocks.map(\.description)) }
                 if !s.requestPrincipals.isEmpty { src["requestPrincipals"] = Self.strings(s.requestPrincipals.map(\.description)) }
                 if !s.notRequestPrincipals.isEmpty { src["notRequestPrincipals"] = Self.strings(s.notRequestPrincipals.map(\.description)) }
                 return .object(["source": .object(src)])
@@ -93,19 +94,22 @@ public struct IstioConversion: Sendable {
         }
         var when: [JSONValue] = []
         for c in r.when {
-            let values = Self.strings(c.values.compactMap { if case .string(let p) = $0 { return p.description } else { return nil } })
+            // A negated condition (an Allow rule shadowing a later Deny rule) is written with notValues.
+            let negated = c.values.isEmpty && !c.notValues.isEmpty
+            let field = negated ? "notValues" : "values"
+            let values = Self.strings((negated ? c.notValues : c.values).compactMap { if case .string(let p) = $0 { return p.description } else { return nil } })
             switch c.key {
             case .gatewayClaim(let path, let array):
-                when.append(.object(["key": .string(ConditionKey.requestClaim(path).description), "values": values]))
+                when.append(.object(["key": .string(ConditionKey.requestClaim(path).description), field: values]))
                 gaps.append("\(ap.ref): claim \(path.joined(separator: ".")) (valueType \(array ? "StringArray" : "String")): Istio's "
                     + "request.auth.claims matches a string and a list element alike, so the printed condition also matches a "
                     + (array ? "bare string" : "list element") + " Envoy Gateway would not")
             case .gatewayScope:
-                when.append(.object(["key": .string(ConditionKey.requestClaim(["scope"]).description), "values": values]))
+                when.append(.object(["key": .string(ConditionKey.requestClaim(["scope"]).description), field: values]))
                 gaps.append("\(ap.ref): scope \(values.arrayValue?.first?.stringValue ?? ""): Envoy Gateway accepts it in scope or scp; "
                     + "one Istio condition reads one claim, so the printed condition reads scope only")
             default:
-                when.append(.object(["key": .string(c.key.description), "values": values]))
+                when.append(.object(["key": .string(c.key.description), field: values]))
             }
         }
         if !when.isEmpty { o["when"] = .array(when) }

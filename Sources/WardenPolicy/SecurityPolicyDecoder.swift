@@ -8,9 +8,10 @@ import WardenYAML
 /// - `jwt.optional: false` (the default) → a DENY policy `<name>.jwt-required` on requests with no valid token
 ///   (Envoy Gateway answers 401 `Jwt is missing`; Warden 403 — the same requests are refused).
 /// - `authorization` is first-match over `rules`, then `defaultAction` (default Deny). Trailing rules whose
-///   action is the default change nothing and are dropped; what remains must be Deny rules then Allow rules,
-///   which is exactly Istio's DENY-then-ALLOW: a DENY policy `<name>.deny` and, when the default is Deny, an
-///   ALLOW policy `<name>` (no rules: deny everything). An Allow rule before a Deny rule is refused.
+///   action is the default change nothing and are dropped; each Deny rule becomes DENY rules "it matches and no
+///   earlier Allow rule does" (the earlier Allow rules' negations), in a DENY policy `<name>.deny`, and the Allow
+///   rules, when the default is Deny, an ALLOW policy `<name>` (no rules: deny everything) — Istio's
+///   DENY-then-ALLOW deciding exactly as first match.
 /// - Every field Warden cannot honour is a load error; `recomputeRoute` and the JWKS `backendRefs`/
 ///   `backendSettings` (routing inside Envoy) are ignored with a note.
 enum SecurityPolicyDecoder {
@@ -139,12 +140,25 @@ enum SecurityPolicyDecoder {
         }
         // First match: a trailing rule with the default's action decides as the default does.
         while let last = rules.last, last.allow == defaultAllow { rules.removeLast() }
-        if let firstAllow = rules.firstIndex(where: \.allow), let later = rules[firstAllow...].first(where: { !$0.allow }) {
-            throw later.cursor.error("a Deny rule after an Allow rule (rules[\(rules.firstIndex { $0.cursor.path == later.cursor.path }!)]) needs "
-                + "first-match order, which Warden cannot compile exactly yet; put Deny rules first")
+        // Istio's order is DENY then ALLOW, so a Deny rule is compiled as "it matches and no earlier Allow rule
+        // did": ¬(c1 ∧ c2 …) of each earlier Allow rule is the alternatives ¬c1, ¬c2, … (notRemoteIpBlocks,
+        // notRequestPrincipals, notValues: each exactly the negation of its positive form), so the DENY gets one
+        // rule per combination. A request an earlier Allow rule matches is then allowed by the ALLOW policy.
+        var denies: [AuthorizationRule] = []
+        var earlierAllows: [AuthorizationRule] = []
+        for r in rules {
+            if r.allow { earlierAllows.append(r.rule); continue }
+            var combos = [r.rule]
+            for a in earlierAllows {
+                combos = combos.flatMap { base in negations(a).map { merged(base, $0) } }
+                if combos.count > 256 {
+                    throw r.cursor.error("this Deny rule after \(earlierAllows.count) Allow rules compiles to more than 256 Istio rules; "
+                                         + "reorder the rules (Deny rules first) or merge Allow rules")
+                }
+            }
+            denies += combos
         }
         var out: [DecodedResource] = []
-        let denies = rules.filter { !$0.allow }.map(\.rule)
         if !denies.isEmpty {
             out.append(.authorizationPolicy(AuthorizationPolicy(ref: PolicyRef(namespace: ref.namespace, name: ref.name + ".deny"), origin: origin,
                                                                 targetRefs: targets, action: .deny, rules: denies)))
@@ -154,6 +168,41 @@ enum SecurityPolicyDecoder {
                                                                 rules: rules.filter(\.allow).map(\.rule))))
         }
         return out
+    }
+
+    /// ¬rule as alternatives (any one suffices): one negated principal kind or condition each.
+    static func negations(_ r: AuthorizationRule) -> [AuthorizationRule] {
+        var out: [AuthorizationRule] = []
+        for source in r.from {
+            if !source.remoteIpBlocks.isEmpty {
+                var s = Source()
+                s.notRemoteIpBlocks = source.remoteIpBlocks
+                out.append(AuthorizationRule(from: [s]))
+            }
+            if !source.requestPrincipals.isEmpty {
+                var s = Source()
+                s.notRequestPrincipals = source.requestPrincipals
+                out.append(AuthorizationRule(from: [s]))
+            }
+        }
+        for c in r.when {
+            out.append(AuthorizationRule(from: [], when: [Condition(key: c.key, values: c.notValues, notValues: c.values)]))
+        }
+        return out
+    }
+
+    /// Both rules at once (a SecurityPolicy rule has at most one source; fields of one source are ANDed).
+    static func merged(_ a: AuthorizationRule, _ b: AuthorizationRule) -> AuthorizationRule {
+        var source: Source?
+        for s in a.from + b.from {
+            guard var m = source else { source = s; continue }
+            m.remoteIpBlocks += s.remoteIpBlocks
+            m.notRemoteIpBlocks += s.notRemoteIpBlocks
+            m.requestPrincipals += s.requestPrincipals
+            m.notRequestPrincipals += s.notRequestPrincipals
+            source = m
+        }
+        return AuthorizationRule(from: source.map { [$0] } ?? [], when: a.when + b.when)
     }
 
     static func action(_ c: YAMLCursor?) throws(PolicyLoadError) -> Bool? {
