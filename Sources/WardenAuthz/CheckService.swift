@@ -147,6 +147,10 @@ public final class CheckService: Sendable {
                              next: @escaping @Sendable () -> Void) {
         guard i < plans.count else { return next() }
         let plan = plans[i]
+        // A SecurityPolicy's requirement applies where its RequestAuthentication does (targetRefs, precedence).
+        if let ref = plan.filter.onlyWith, !scopePlan.effective.requestAuthentications.contains(where: { $0.ref == ref }) {
+            return runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
+        }
         let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
             ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
         jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller) { [self] error, traces in

@@ -23,9 +23,7 @@ public struct IstioConversion: Sendable {
             var spec: [String: JSONValue] = ["action": .string(ap.action.rawValue), "rules": .array(ap.rules.map { rule(ap, $0) })]
             if !ap.targetRefs.isEmpty { spec["targetRefs"] = .array(ap.targetRefs.map(Self.targetRef)) }
             documents.append(Self.document("AuthorizationPolicy", ap.ref, ap.origin, spec))
-            if ap.ref.name.hasSuffix(".jwt-required") {
-                gaps.append("\(ap.ref): a request without a token is refused with 403 RBAC: access denied; Envoy Gateway answers 401 Jwt is missing")
-            }
+
         }
         let routes = Set((ras.flatMap(\.targetRefs) + aps.flatMap(\.targetRefs)).filter { GatewayPrecedence.routeKinds.contains($0.kind.lowercased()) }
             .map(\.description))
@@ -37,7 +35,18 @@ public struct IstioConversion: Sendable {
         if kinds.contains("gateway") && !kinds.isDisjoint(with: GatewayPrecedence.routeKinds) {
             gaps.append("SecurityPolicy attachment: Istio applies every policy targeting a Gateway and a route together; Envoy Gateway only the route's")
         }
-        for f in set.jwtAuthnFilters { convert(f) }
+        for f in set.jwtAuthnFilters {
+            guard let ref = f.onlyWith else { convert(f); continue }
+            // A SecurityPolicy's required JWT: the closest Istio says is a DENY on requests without a principal.
+            var source = Source()
+            source.notRequestPrincipals = [RequestPrincipalPattern("*")]
+            let name = PolicyRef(namespace: ref.namespace, name: ref.name + ".jwt-required")
+            var spec: [String: JSONValue] = ["action": .string("DENY"), "rules": .array([rule(AuthorizationPolicy(ref: name, origin: f.origin, action: .deny,
+                                                                                                                      rules: []), AuthorizationRule(from: [source]))])]
+            if !f.targetRefs.isEmpty { spec["targetRefs"] = .array(f.targetRefs.map(Self.targetRef)) }
+            documents.append(Self.document("AuthorizationPolicy", name, f.origin, spec))
+            gaps.append("\(name): a request without a token is refused with 403 RBAC: access denied; Envoy Gateway answers 401 Jwt is missing")
+        }
     }
 
     static func document(_ kind: String, _ ref: PolicyRef, _ origin: ResourceOrigin, _ spec: [String: JSONValue]) -> String {

@@ -16,6 +16,12 @@ public struct JwtAuthnFilter: Sendable, Hashable {
     public var requirementMap: [String: JwtRequirement]
     /// `bypass_cors_preflight` (Envoy's default: false).
     public var bypassCORSPreflight: Bool
+    /// Set for the requirement an Envoy Gateway SecurityPolicy's `jwt` compiles to: it applies only where the
+    /// RequestAuthentication of that SecurityPolicy does (its `targetRefs`, route-over-Gateway precedence).
+    /// nil: every check (a jwt_authn document has no scope).
+    public var onlyWith: PolicyRef?
+    /// The SecurityPolicy's `targetRefs` (for `warden convert`).
+    public var targetRefs: [TargetRef] = []
 
     public init(origin: ResourceOrigin, providers: [JwtAuthnProvider], rules: [JwtAuthnRule],
                 requirementMap: [String: JwtRequirement] = [:], bypassCORSPreflight: Bool = false) {

@@ -5,8 +5,8 @@ import WardenYAML
 /// Istio model Warden evaluates, only where the result decides exactly as Envoy Gateway does:
 ///
 /// - `jwt.providers` → a RequestAuthentication (a present, invalid token: 401, as jwt_authn answers).
-/// - `jwt.optional: false` (the default) → a DENY policy `<name>.jwt-required` on requests with no valid token
-///   (Envoy Gateway answers 401 `Jwt is missing`; Warden 403 — the same requests are refused).
+/// - `jwt.optional: false` (the default) → a jwt_authn requirement (any one provider) scoped with that
+///   RequestAuthentication: a request without a token is 401 `Jwt is missing`, as Envoy Gateway answers.
 /// - `authorization` is first-match over `rules`, then `defaultAction` (default Deny). Trailing rules whose
 ///   action is the default change nothing and are dropped; each Deny rule becomes DENY rules "it matches and no
 ///   earlier Allow rule does" (the earlier Allow rules' negations), in a DENY policy `<name>.deny`, and the Allow
@@ -47,11 +47,16 @@ enum SecurityPolicyDecoder {
             }
             out.append(.requestAuthentication(RequestAuthentication(ref: ref, origin: origin, selector: nil, targetRefs: targets, jwtRules: rules)))
             if !(try jf["optional"]?.bool() ?? false) {
-                var source = Source()
-                source.notRequestPrincipals = [RequestPrincipalPattern("*")]
-                out.append(.authorizationPolicy(AuthorizationPolicy(
-                    ref: PolicyRef(namespace: ref.namespace, name: ref.name + ".jwt-required"), origin: origin, targetRefs: targets,
-                    action: .deny, rules: [AuthorizationRule(from: [source])])))
+                // Envoy Gateway's jwt_authn requirement for the route (internal/xds/translator/jwt.go): one of the
+                // providers must verify a token — a request without one is 401 `Jwt is missing`, as there.
+                let names = items.indices.map { "p\($0)" }
+                let requirement: JwtRequirement = rules.count == 1 ? .provider(names[0], audiences: nil)
+                    : .any(names.map { .provider($0, audiences: nil) })
+                var filter = JwtAuthnFilter(origin: origin, providers: zip(names, rules).map { JwtAuthnProvider(name: $0, rule: $1) },
+                                            rules: [JwtAuthnRule(match: JwtRouteMatch(path: .prefix("")), requires: requirement, line: jwt.node.mark.line)])
+                filter.onlyWith = ref
+                filter.targetRefs = targets
+                out.append(.jwtAuthn(filter))
             }
         }
         if let authz = f["authorization"], !authz.isNull {

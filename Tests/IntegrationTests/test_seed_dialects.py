@@ -101,7 +101,7 @@ def test_config_dump_and_explain_name_the_jwt_authn_origin(jwt_authn_rig):
 
 
 @pytest.mark.parametrize("path,token,status", [
-    ("/orders", "valid", 200), ("/orders", "member", 403), ("/orders", None, 403), ("/orders", "expired", 401),
+    ("/orders", "valid", 200), ("/orders", "member", 403), ("/orders", None, 401), ("/orders", "expired", 401),
 ])
 def test_seed_security_policy(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory, toks, path, token, status):
     w, envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream,

@@ -62,7 +62,6 @@ struct GatewayCase: Sendable, CustomTestStringConvertible {
 let optionalJWT = gatewayJWT + "\n  optional: true"
 
 let gatewayCases: [GatewayCase] = [
-    GatewayCase(name: "jwt required by default: no token is refused", spec: gatewayJWT, allowed: false),
     GatewayCase(name: "jwt required by default: a verified token passes", spec: gatewayJWT, identity: identity(), allowed: true),
     GatewayCase(name: "jwt optional: no token passes", spec: optionalJWT, allowed: true),
     GatewayCase(name: "no rules, no defaultAction: deny all", spec: "authorization: {}", allowed: false),
@@ -256,7 +255,21 @@ let gatewayCases: [GatewayCase] = [
         let other = WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "HTTPRoute", name: "elsewhere")])
         #expect(try effective(yaml, scope: other).jwtRules.isEmpty)
         #expect(try effective(yaml, scope: other).allowPolicies.isEmpty && effective(yaml, scope: other).denyPolicies.isEmpty)
-        #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 2)
+        // The RequestAuthentication (its required-JWT requirement goes wherever it goes).
+        #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 1)
+    }
+
+    /// jwt_types.go `JWT.Optional`: "whether a missing JWT is acceptable, defaulting to false". Envoy Gateway
+    /// compiles the providers into a jwt_authn requirement (any one of them), so a request without a token is
+    /// 401 `Jwt is missing`; `optional: true` adds `allow_missing`, which a RequestAuthentication alone says.
+    @Test func aRequiredJWTIsAJwtAuthnRequirementScopedWithThePolicy() throws {
+        let required = try PolicySet.parse(yaml: securityPolicy(gatewayJWT), file: "sp.yaml")
+        let f = try #require(required.jwtAuthnFilters.first)
+        #expect(f.onlyWith == PolicyRef(namespace: "foo", name: "sp"))
+        #expect(f.rules.map(\.requires) == [.provider("p0", audiences: nil)])
+        #expect(f.rules.first?.match.matches(path: "/any/path?x", headers: [:]) == true)
+        #expect(f.providers.first?.rule.issuer == "https://issuer.example")
+        #expect(try PolicySet.parse(yaml: securityPolicy(optionalJWT), file: "sp.yaml").jwtAuthnFilters.isEmpty)
     }
 
     @Test func ignoredFieldsAreNoted() throws {
@@ -353,12 +366,14 @@ let gatewayCases: [GatewayCase] = [
         let set = try PolicySet.parse(yaml: securityPolicy(Self.spec, target: "kind: Gateway\n    name: eg"))
         let conversion = IstioConversion(set)
         #expect(!conversion.gaps.contains { $0.contains("cannot target a route") })
-        #expect(conversion.documents.count == 4)  // RA, jwt-required, .deny, ALLOW
+        #expect(conversion.documents.count == 4)  // RA, .deny, ALLOW, jwt-required
         let istio = try PolicySet.parse(yaml: conversion.documents.joined(separator: "\n---\n"))
         #expect(istio.requestAuthentications.allSatisfy { $0.origin.dialect == nil })
         for s in [set, istio] {
             let eff = s.effective(for: WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "Gateway", name: "eg")]))
-            #expect(AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed == allowed)
+            // The SecurityPolicy's required JWT is a jwt_authn requirement (the token step), not a policy.
+            let tokenStepPasses = id != nil || !s.jwtAuthnFilters.contains { $0.onlyWith != nil }
+            #expect((tokenStepPasses && AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed) == allowed)
         }
         #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
             var r = $0; r.source = istio.requestAuthentications.first!.ref; return r
