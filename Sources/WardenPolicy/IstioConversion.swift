@@ -101,6 +101,14 @@ public struct IstioConversion: Sendable {
                 return .object(["source": .object(src)])
             })
         }
+        if !r.to.isEmpty {
+            o["to"] = .array(r.to.map { op in
+                var v: [String: JSONValue] = [:]
+                if !op.methods.isEmpty { v["methods"] = Self.strings(op.methods.map(\.description)) }
+                if !op.notMethods.isEmpty { v["notMethods"] = Self.strings(op.notMethods.map(\.description)) }
+                return .object(["operation": .object(v)])
+            })
+        }
         var when: [JSONValue] = []
         for c in r.when {
             // A negated condition (an Allow rule shadowing a later Deny rule) is written with notValues.

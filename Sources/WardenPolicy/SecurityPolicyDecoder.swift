@@ -138,10 +138,23 @@ enum SecurityPolicyDecoder {
         let defaultAllow = try action(f["defaultAction"]) ?? false
         var rules: [(allow: Bool, rule: AuthorizationRule, cursor: YAMLCursor)] = []
         for item in try f["rules"]?.list() ?? [] {
-            let rf = try item.fields(allowed: ["name", "action", "principal"])
+            let rf = try item.fields(allowed: ["name", "action", "principal", "operation"])
             guard let allow = try action(rf["action"]) else { throw item.error("action is required (Allow or Deny)") }
-            guard let p = rf["principal"], !p.isNull else { throw item.error("principal is required (operation and cel are not supported)") }
-            rules.append((allow, try decodePrincipal(p, providers: providers), item))
+            guard let p = rf["principal"], !p.isNull else { throw item.error("principal is required") }
+            var rule = try decodePrincipal(p, providers: providers)
+            if let o = rf["operation"], !o.isNull {
+                // authorization_types.go `Operation.Methods` (1–16 gateway-api HTTPMethods; nothing else yet).
+                let of = try o.fields(allowed: ["methods"])
+                let methods = try of["methods"]?.stringList() ?? []
+                if methods.isEmpty || methods.count > 16 { throw (of["methods"] ?? o).error("operation.methods needs 1 to 16 methods") }
+                for (i, m) in methods.enumerated() where !Self.httpMethods.contains(m) {
+                    throw (of["methods"] ?? o).error("methods[\(i)]: \(m) is not one of \(Self.httpMethods.sorted().joined(separator: ", "))")
+                }
+                var op = Operation()
+                op.methods = methods.map { .exact($0) }
+                rule.to = [op]
+            }
+            rules.append((allow, rule, item))
         }
         // First match: a trailing rule with the default's action decides as the default does.
         while let last = rules.last, last.allow == defaultAllow { rules.removeLast() }
@@ -175,9 +188,17 @@ enum SecurityPolicyDecoder {
         return out
     }
 
-    /// ¬rule as alternatives (any one suffices): one negated principal kind or condition each.
+    /// gateway-api `HTTPMethod` (the CRD's enum).
+    static let httpMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+
+    /// ¬rule as alternatives (any one suffices): one negated principal kind, operation or condition each.
     static func negations(_ r: AuthorizationRule) -> [AuthorizationRule] {
         var out: [AuthorizationRule] = []
+        for op in r.to where !op.methods.isEmpty {
+            var not = Operation()
+            not.notMethods = op.methods
+            out.append(AuthorizationRule(to: [not]))
+        }
         for source in r.from {
             if !source.remoteIpBlocks.isEmpty {
                 var s = Source()
@@ -207,7 +228,14 @@ enum SecurityPolicyDecoder {
             m.notRequestPrincipals += s.notRequestPrincipals
             source = m
         }
-        return AuthorizationRule(from: source.map { [$0] } ?? [], when: a.when + b.when)
+        var operation: Operation?
+        for o in a.to + b.to {
+            guard var m = operation else { operation = o; continue }
+            m.methods += o.methods
+            m.notMethods += o.notMethods
+            operation = m
+        }
+        return AuthorizationRule(from: source.map { [$0] } ?? [], to: operation.map { [$0] } ?? [], when: a.when + b.when)
     }
 
     static func action(_ c: YAMLCursor?) throws(PolicyLoadError) -> Bool? {

@@ -88,6 +88,31 @@ let gatewayCases: [GatewayCase] = [
           - {action: Deny, principal: {headers: [{name: X-Tenant, values: [evil]}]}}
           - {action: Allow, principal: {clientCIDRs: [0.0.0.0/0]}}
         """, request: Req(headers: ["x-tenant": "evil"]), allowed: false),
+    // authorization_types.go `Operation.Methods`: "all specified methods are allowed or denied, based on the action".
+    GatewayCase(name: "operation methods: a GET from the CIDR is allowed", spec: """
+        authorization:
+          rules:
+          - {action: Allow, operation: {methods: [GET, HEAD]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "GET", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: true),
+    GatewayCase(name: "operation methods: a POST from the CIDR falls to default Deny", spec: """
+        authorization:
+          rules:
+          - {action: Allow, operation: {methods: [GET, HEAD]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "POST", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: false),
+    GatewayCase(name: "operation methods: an Allow for GET shadows a later Deny for the CIDR", spec: """
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+          - {action: Deny, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "GET", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: true),
+    GatewayCase(name: "operation methods: a DELETE meets the Deny", spec: """
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+          - {action: Deny, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "DELETE", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: false),
     // An Allow rule before a Deny rule (first match wins: the Allow shadows the Deny for what both match).
     GatewayCase(name: "first match: Allow before Deny, both match → allowed", spec: """
         authorization:
@@ -287,7 +312,9 @@ let gatewayCases: [GatewayCase] = [
 
     /// What Warden cannot compile exactly is refused with file and line, never approximated.
     @Test(arguments: [
-        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "unknown field"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [FETCH]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "FETCH is not one of"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {paths: [/a]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "unknown field"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [GET]}}", "sp.yaml:13", "principal is required"),
         ("authorization:\n  rules:\n  - {action: Allow, cel: \"true\"}", "sp.yaml:13", "unknown field"),
         ("authorization:\n  rules:\n  - {action: Allow, principal: {jwt: {provider: nope, scopes: [a]}}}", "sp.yaml:13", "provider must name one"),
         ("authorization:\n  rules:\n  - {action: Maybe, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "action must be Allow or Deny"),
