@@ -196,3 +196,25 @@ def test_a_bad_jwt_authn_document_on_reload_keeps_the_last_good(module_idp, ward
     finally:
         w.stop()
         w.process.unregister()
+
+
+def test_the_jwt_authn_document_decides_the_same_behind_forward_auth(module_idp, make_warden, tmp_path, toks):
+    """One policy directory, every proxy: the same jwt_authn document through the HTTP front door."""
+    from harness import httpclient
+    w = make_warden(write_policy_dir(tmp_path / "p", {"jwt-authn.yaml": for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp)}),
+                    http=True)
+
+    def ask(path: str, token: str | None):
+        headers = {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": path, "X-Forwarded-Host": "shop.example",
+                   "X-Forwarded-Proto": "https"}
+        if token:
+            headers["Authorization"] = f"Bearer {toks[token]}"
+        return httpclient.get(w.http_url + "/forward-auth", headers=headers)
+
+    for path, token, status, _ in SEED_CASES:
+        r = ask(path, token)
+        assert r.status == status, (path, token, r.status)
+    r = ask("/orders", None)
+    assert r.text == "Jwt is missing" and r.headers["www-authenticate"] == 'Bearer realm="https://shop.example/orders"', r
+    ok = ask("/orders", "valid")
+    assert ok.headers.get("x-user-id") == "alice", ok.headers
