@@ -57,7 +57,7 @@ public final class CheckService: Sendable {
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
                                       options: options,
                                       introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
-        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator)
+
         exchanger = TokenExchanger(transport: introspectionTransport ?? CurlFetcher(), clock: clock)
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
@@ -67,6 +67,7 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
+        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator, dpop: dpop)
         dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys,
                                   nonces: options.dpopNonces)
     }
@@ -153,9 +154,12 @@ public final class CheckService: Sendable {
         }
         let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
             ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
-        jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller) { [self] error, traces in
+        let scratch = JwtAuthnEvaluator.Scratch()
+        jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
             record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
                                                 error: error, tokens: traces, plan: plan))
+            if let nonce = scratch.freshNonce { record.dpopNonce = nonce }
+            if scratch.acceptedDPoP { record.dpopProofRecorded = true }
             if error != nil { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
             runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
         }
@@ -183,9 +187,10 @@ public final class CheckService: Sendable {
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
                 var nonce: String?
-                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop,
-                                   freshNonce: &nonce)
-                pending.record.dpopNonce = nonce
+                // A proof a jwt_authn step already accepted (and recorded) is checked again, not recorded again.
+                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(),
+                                   dpop: pending.record.dpopProofRecorded ? dryRunDPoP : dpop, freshNonce: &nonce)
+                if let nonce { pending.record.dpopNonce = nonce }
             }
             pending.record.tokens = traces
             pending.record.rejectedToken = rejected

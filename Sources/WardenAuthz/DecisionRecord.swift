@@ -50,6 +50,8 @@ public final class DecisionRecord: @unchecked Sendable {
     /// What each Envoy `jwt_authn` document decided, in load order (empty without such documents). A failure
     /// answers the check (401/403 with Envoy's body) before the Istio resources are looked at.
     public internal(set) var jwtAuthn: [JwtAuthnStep] = []
+    /// A jwt_authn step accepted this request's DPoP proof and recorded it against replay.
+    var dpopProofRecorded = false
     /// The jwt_authn failure that answered the check, if one did.
     public var jwtAuthnFailure: JWTError? { jwtAuthn.lazy.compactMap(\.error).first }
     /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).

@@ -45,12 +45,43 @@ public struct JwtAuthnStep: Sendable {
 ///   final "missing" into a pass, `allow_missing_or_failed` every failure;
 /// - `requires_all`: children in order, the first failure fails;
 /// - `allow_missing` / `allow_missing_or_failed` alone: every provider's locations, the provider by `iss`.
+///
+/// Beyond Envoy, which reads no `cnf`: a verified token is also held to its binding (`TokenBinding`, as on the
+/// Istio path) — a DPoP- or certificate-bound token presented as a bearer token fails, and `Authorization: DPoP`
+/// needs its proof — so a stolen sender-constrained token is no bearer token on a jwt_authn route either.
 struct JwtAuthnEvaluator: Sendable {
     let authenticator: Authenticator
+    let dpop: DPoPVerifier
 
     typealias Done = @Sendable (JWTError?, [TokenTrace]) -> Void
 
-    func evaluate(_ r: CompiledJwtRequirement, request: RequestAttributes, now: Double, caller: CallerLimits, done: @escaping Done) {
+    /// What one evaluation hands back besides its result: a fresh DPoP nonce for the answer. Used by one
+    /// check's evaluation at a time (its steps run one after another).
+    final class Scratch: @unchecked Sendable {
+        var freshNonce: String?
+        /// A DPoP proof passed (and was recorded against replay): the Istio step checks it again without
+        /// recording it, or the same request would be its own replay.
+        var acceptedDPoP = false
+    }
+
+    /// Authenticates `tokens` and holds the verified ones to their binding; `rejected` names the failure.
+    private func verify(_ tokens: [ExtractedToken], scope: ScopePlan, request: RequestAttributes, now: Double, caller: CallerLimits,
+                        scratch: Scratch, done: @escaping @Sendable (JWTError?, [TokenTrace]) -> Void) {
+        authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { [dpop] result in
+            var traces = result.traces, rejected = result.rejected
+            if rejected == nil {
+                TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: now, dpop: dpop,
+                                   freshNonce: &scratch.freshNonce)
+                if let i = rejected { return done(traces[i].error ?? .badSignature, traces) }
+                if traces.contains(where: { $0.location == .dpopAuthorization && $0.verified != nil }) { scratch.acceptedDPoP = true }
+                return done(nil, traces)
+            }
+            done(Self.error(of: result), traces)
+        }
+    }
+
+    func evaluate(_ r: CompiledJwtRequirement, request: RequestAttributes, now: Double, caller: CallerLimits, scratch: Scratch,
+                  done: @escaping Done) {
         switch r {
         case .none:
             done(nil, [])
@@ -59,24 +90,21 @@ struct JwtAuthnEvaluator: Sendable {
         case .provider(let name, let scope):
             let tokens = scope.extractor.extract(from: request)
             if tokens.isEmpty { return done(.missing(rule: scope.rules.first?.rule.issuer ?? name, policy: "jwt_authn provider \(name)"), []) }
-            authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { result in
-                done(Self.error(of: result), result.traces)
-            }
+            verify(tokens, scope: scope, request: request, now: now, caller: caller, scratch: scratch, done: done)
         case .allowMissing(let scope):
             // Stricter than Envoy, whose allow_missing authenticator lets the last-verified token's status
             // decide: every token present must verify (README "Deliberately differs").
             let tokens = scope.extractor.extract(from: request)
             if tokens.isEmpty { return done(nil, []) }
-            authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { result in
-                done(Self.error(of: result), result.traces)
-            }
+            verify(tokens, scope: scope, request: request, now: now, caller: caller, scratch: scratch, done: done)
         case .allowMissingOrFailed(let scope):
             // Envoy verifies every token, each on its own, and applies the ones that verified.
-            each(scope.extractor.extract(from: request), 0, scope: scope, traces: [], now: now, caller: caller) { traces in done(nil, traces) }
+            each(scope.extractor.extract(from: request), 0, scope: scope, traces: [], request: request, now: now, caller: caller,
+                 scratch: scratch) { traces in done(nil, traces) }
         case .all(let children):
-            all(children, 0, traces: [], request: request, now: now, caller: caller, done: done)
+            all(children, 0, traces: [], request: request, now: now, caller: caller, scratch: scratch, done: done)
         case .any(let children, let allowMissing, let allowFailed):
-            any(children, 0, errors: [], traces: [], request: request, now: now, caller: caller) { errors, traces, passed in
+            any(children, 0, errors: [], traces: [], request: request, now: now, caller: caller, scratch: scratch) { errors, traces, passed in
                 if passed { return done(nil, traces) }
                 var final: JWTError?
                 for e in errors {
@@ -90,29 +118,31 @@ struct JwtAuthnEvaluator: Sendable {
     }
 
     private func all(_ children: [CompiledJwtRequirement], _ i: Int, traces: [TokenTrace], request: RequestAttributes, now: Double,
-                     caller: CallerLimits, done: @escaping Done) {
+                     caller: CallerLimits, scratch: Scratch, done: @escaping Done) {
         guard i < children.count else { return done(nil, traces) }
-        evaluate(children[i], request: request, now: now, caller: caller) { error, more in
+        evaluate(children[i], request: request, now: now, caller: caller, scratch: scratch) { error, more in
             if let error { return done(error, traces + more) }
-            all(children, i + 1, traces: traces + more, request: request, now: now, caller: caller, done: done)
+            all(children, i + 1, traces: traces + more, request: request, now: now, caller: caller, scratch: scratch, done: done)
         }
     }
 
     private func any(_ children: [CompiledJwtRequirement], _ i: Int, errors: [JWTError], traces: [TokenTrace], request: RequestAttributes,
-                     now: Double, caller: CallerLimits, done: @escaping @Sendable ([JWTError], [TokenTrace], Bool) -> Void) {
+                     now: Double, caller: CallerLimits, scratch: Scratch, done: @escaping @Sendable ([JWTError], [TokenTrace], Bool) -> Void) {
         guard i < children.count else { return done(errors, traces, false) }
-        evaluate(children[i], request: request, now: now, caller: caller) { error, more in
+        evaluate(children[i], request: request, now: now, caller: caller, scratch: scratch) { error, more in
             guard let error else { return done(errors, traces + more, true) }
-            any(children, i + 1, errors: errors + [error], traces: traces + more, request: request, now: now, caller: caller, done: done)
+            any(children, i + 1, errors: errors + [error], traces: traces + more, request: request, now: now, caller: caller,
+                scratch: scratch, done: done)
         }
     }
 
-    /// Every token verified on its own (no token's failure stops the others).
-    private func each(_ tokens: [ExtractedToken], _ i: Int, scope: ScopePlan, traces: [TokenTrace], now: Double, caller: CallerLimits,
-                      done: @escaping @Sendable ([TokenTrace]) -> Void) {
+    /// Every token verified on its own (no token's failure stops the others); a bound token that fails its
+    /// binding is dropped like one that failed verification.
+    private func each(_ tokens: [ExtractedToken], _ i: Int, scope: ScopePlan, traces: [TokenTrace], request: RequestAttributes, now: Double,
+                      caller: CallerLimits, scratch: Scratch, done: @escaping @Sendable ([TokenTrace]) -> Void) {
         guard i < tokens.count else { return done(traces) }
-        authenticator.authenticate([tokens[i]], scope: scope, now: now, caller: caller) { result in
-            each(tokens, i + 1, scope: scope, traces: traces + result.traces, now: now, caller: caller, done: done)
+        verify([tokens[i]], scope: scope, request: request, now: now, caller: caller, scratch: scratch) { _, more in
+            each(tokens, i + 1, scope: scope, traces: traces + more, request: request, now: now, caller: caller, scratch: scratch, done: done)
         }
     }
 
