@@ -117,8 +117,8 @@ struct ResponseBuilder: Sendable {
                 put(name, value)
             }
         }
-        for t in record.tokens {
-            guard let rule = t.rule, let v = t.verified else { continue }
+        /// The payload and claim headers of a verified token's rule.
+        func outputs(of rule: JWTRule, _ v: VerifiedJWT) {
             if let payloadHeader = rule.outputPayloadToHeader {
                 output(payloadHeader.lowercased(), v.payloadSegment, claim: nil)
             }
@@ -128,19 +128,16 @@ struct ResponseBuilder: Sendable {
                 }
             }
         }
+        for t in record.tokens {
+            guard let rule = t.rule, let v = t.verified else { continue }
+            outputs(of: rule, v)
+        }
         // Envoy jwt_authn documents: each verified token's provider writes its payload and claim headers, and
         // its claims under `payload_in_metadata`.
         for step in record.jwtAuthn {
             for t in step.tokens {
                 guard let rule = t.rule, let v = t.verified else { continue }
-                if let payloadHeader = rule.outputPayloadToHeader {
-                    output(payloadHeader.lowercased(), v.payloadSegment, claim: nil)
-                }
-                for c in rule.outputClaimToHeaders {
-                    if let value = ClaimText.lookup(c.claim, in: v.claims).flatMap(ClaimText.headerValue) {
-                        output(c.header.lowercased(), value, claim: c.claim)
-                    }
-                }
+                outputs(of: rule, v)
                 if let key = step.plan.metadataKeys[rule.source.name] { ok.dynamicMetadata[key] = .object(v.claims) }
             }
             // Client copies of every provider's output headers are removed, whatever the route required.

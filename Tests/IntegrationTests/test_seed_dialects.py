@@ -65,22 +65,20 @@ SEED_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def jwt_authn_rig(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory):
-    w, envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream,
-                     {"jwt-authn.yaml": for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp)})
-    yield w, envoy
-    w.stop()
-    w.process.unregister()
+def _rig(name: str):
+    """A module fixture: Warden serving deploy/dialects/<name> (for the test IdP) behind Envoy."""
+    @pytest.fixture(scope="module")
+    def rig(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory):
+        w, envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream,
+                         {name: for_idp((DIALECTS / name).read_text(), module_idp)})
+        yield w, envoy
+        w.stop()
+        w.process.unregister()
+    return rig
 
 
-@pytest.fixture(scope="module")
-def istio_rig(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory):
-    w, envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream,
-                     {"istio.yaml": for_idp((DIALECTS / "istio.yaml").read_text(), module_idp)})
-    yield w, envoy
-    w.stop()
-    w.process.unregister()
+jwt_authn_rig = _rig("jwt-authn.yaml")
+istio_rig = _rig("istio.yaml")
 
 
 @pytest.mark.parametrize("path,token,jwt_authn,istio", SEED_CASES)
