@@ -38,14 +38,17 @@ public final class CheckPlan: Sendable {
         // `--jwks-file` sources are files: no timeout applies.
         let rules = policies.requestAuthentications.flatMap(\.jwtRules) + policies.jwtAuthnFilters.flatMap { $0.providers.map(\.rule) }
         var timeouts: [JWKSSource: Double] = [:]
+        var durations: [JWKSSource: Double] = [:]
         var order: [JWKSSource] = []
         for rule in rules {
             let source = rule.keySource(options: options)
             if timeouts[source] == nil && !order.contains(source) { order.append(source) }
             if let timeout = rule.timeoutSeconds, source.isRemote { timeouts[source] = timeout }
+            // An Envoy jwt_authn provider's `cache_duration`; the shortest wins when rules share a source.
+            if let d = rule.cacheDurationSeconds, source.isRemote { durations[source] = min(durations[source] ?? d, d) }
         }
         var slots: [JWKSSource: KeySlot] = [:]
-        for source in order { slots[source] = keyStore.register(source, fetchTimeout: timeouts[source]) }
+        for source in order { slots[source] = keyStore.register(source, fetchTimeout: timeouts[source], cacheDuration: durations[source]) }
         self.slots = slots
         defaultPlan = ScopePlan(effective: policies.effective(for: defaultScope), options: options, metrics: metrics) { slots[$0.keySource(options: options)]! }
         jwtAuthn = policies.jwtAuthnFilters.map { JwtAuthnPlan(filter: $0, options: options, metrics: metrics) { slots[$0.keySource(options: options)]! } }

@@ -112,9 +112,14 @@ enum JwtAuthnDecoder {
                 if d <= .zero { throw t.error("timeout must be positive") }
                 rule.timeout = d
             }
-            for key in ["cache_duration", "async_fetch", "retry_policy"] {
+            if let d = rf["cache_duration"] {
+                let duration = try protoDuration(d)
+                if duration <= .zero { throw d.error("cache_duration must be positive") }
+                rule.cacheDurationSeconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            }
+            for key in ["async_fetch", "retry_policy"] {
                 if let x = rf[key] {
-                    note(x, "\(key) ignored: Warden's JWKS store refreshes every source in the background (--jwks-refresh-interval), "
+                    note(x, "\(key) ignored: Warden's JWKS store fetches every source in the background from the start, "
                          + "refetches on an unknown kid and backs off on failure, for every dialect alike")
                 }
             }

@@ -157,6 +157,9 @@ public struct JWTRule: Sendable, Hashable {
     /// the server's `--clock-skew` / `--require-expiration`, as for Istio rules.
     public var clockSkewSeconds: Double?
     public var requireExpiration: Bool?
+    /// An Envoy jwt_authn provider's `remote_jwks.cache_duration`: this source's keys are refreshed on that
+    /// schedule rather than `--jwks-cache-duration`'s.
+    public var cacheDurationSeconds: Double?
 
     public init(issuer: String, audiences: [String] = [], jwksUri: String? = nil, jwks: String? = nil,
                 fromHeaders: [JWTHeader] = [], fromParams: [String] = [], fromCookies: [String] = [],
