@@ -12,8 +12,8 @@ final class JwtAuthnPlan: Sendable {
     let requirementMap: [String: CompiledJwtRequirement]
     /// Every header a provider writes (payload and claim headers): client copies are always removed.
     let outputHeaders: [String]
-    /// `payload_in_metadata` by provider name.
-    let metadataKeys: [String: String]
+    /// Each provider's answer options (metadata keys, padding, normalized claims) by provider name.
+    let outputs: [String: JwtAuthnProvider]
 
     init(filter: JwtAuthnFilter, options: AuthzOptions, metrics: CheckMetrics, slots: @escaping (JWTRule) -> KeySlot) {
         self.filter = filter
@@ -62,9 +62,9 @@ final class JwtAuthnPlan: Sendable {
         outputHeaders = filter.providers.flatMap { p in
             p.rule.outputClaimToHeaders.map { $0.header.lowercased() } + (p.rule.outputPayloadToHeader.map { [$0.lowercased()] } ?? [])
         }.filter { seen.insert($0).inserted }
-        var keys: [String: String] = [:]
-        for p in filter.providers { if let k = p.payloadInMetadata { keys[p.name] = k } }
-        metadataKeys = keys
+        var byName: [String: JwtAuthnProvider] = [:]
+        for p in filter.providers where byName[p.name] == nil { byName[p.name] = p }
+        outputs = byName
     }
 
     /// The requirement for a request: a route's named one (`context_extensions`), else the first matching

@@ -137,8 +137,22 @@ struct ResponseBuilder: Sendable {
         for step in record.jwtAuthn {
             for t in step.tokens {
                 guard let rule = t.rule, let v = t.verified else { continue }
+                let provider = step.plan.outputs[rule.source.name]
+                if provider?.padPayloadHeader == true, let h = rule.outputPayloadToHeader {
+                    let segment = v.payloadSegment
+                    output(h.lowercased(), segment + String(repeating: "=", count: (4 - segment.utf8.count % 4) % 4), claim: nil)
+                }
                 outputs(of: rule, v)
-                if let key = step.plan.metadataKeys[rule.source.name] { ok.dynamicMetadata[key] = .object(v.claims) }
+                if let key = provider?.payloadInMetadata {
+                    var claims = v.claims
+                    for name in provider?.spaceDelimitedInMetadata ?? [] {
+                        if case .string(let text)? = claims[name] {
+                            claims[name] = .array(text.split(separator: " ", omittingEmptySubsequences: true).map { .string(String($0)) })
+                        }
+                    }
+                    ok.dynamicMetadata[key] = .object(claims)
+                }
+                if let key = provider?.headerInMetadata { ok.dynamicMetadata[key] = .object(v.header.members) }
             }
             // Client copies of every provider's output headers are removed, whatever the route required.
             for h in step.plan.outputHeaders { remove(h) }

@@ -157,9 +157,6 @@ enum JwtAuthnDecoder {
                 rule.outputPayloadToHeader = h
             }
         }
-        if let p = f["pad_forward_payload_header"], try p.bool() {
-            throw p.error("pad_forward_payload_header is not supported (the header carries the payload segment as in the token)")
-        }
         for item in try f["claim_to_headers"]?.list() ?? [] {
             let cf = try item.fields(allowed: ["header_name", "claim_name"])
             let header = try cf["header_name"]?.string() ?? "", claim = try cf["claim_name"]?.string() ?? ""
@@ -167,13 +164,8 @@ enum JwtAuthnDecoder {
             try PolicyDecoder.validateHeaderName(header, cf["header_name"]!)
             rule.outputClaimToHeaders.append(ClaimToHeader(header: header, claim: claim))
         }
-        for key in ["header_in_metadata", "failed_status_in_metadata"] {
-            if let x = f[key], !(try x.string()).isEmpty {
-                throw x.error("\(key) is not supported: the answer's dynamic metadata carries payloads (payload_in_metadata) only")
-            }
-        }
-        if let x = f["normalize_payload_in_metadata"], !x.isNull {
-            throw x.error("normalize_payload_in_metadata is not supported (the payload is written as the token has it)")
+        if let x = f["failed_status_in_metadata"], !(try x.string()).isEmpty {
+            throw x.error("failed_status_in_metadata is not supported: a failure answers with Envoy's status and body instead")
         }
         if let x = f["jwt_cache_config"] { note(x, "jwt_cache_config ignored: Warden's token cache is --token-cache-entries/--token-cache-bytes") }
         if let x = f["clear_route_cache"] { note(x, "clear_route_cache ignored: it re-selects Envoy's route, which has no meaning in Warden") }
@@ -196,6 +188,15 @@ enum JwtAuthnDecoder {
             provider.maxLifetime = d
         }
         if let s = f["subjects"], !s.isNull { provider.subjects = try decodeSubjects(s) }
+        provider.padPayloadHeader = try f["pad_forward_payload_header"]?.bool() ?? false
+        if let h = f["header_in_metadata"] {
+            let key = try h.string()
+            if !key.isEmpty { provider.headerInMetadata = key }
+        }
+        if let n = f["normalize_payload_in_metadata"], !n.isNull {
+            let nf = try n.fields(allowed: ["space_delimited_claims"])
+            provider.spaceDelimitedInMetadata = try nf["space_delimited_claims"]?.stringList() ?? []
+        }
         return provider
     }
 

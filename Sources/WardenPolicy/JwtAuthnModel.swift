@@ -55,6 +55,13 @@ public struct JwtAuthnProvider: Sendable, Hashable {
     public var maxLifetime: Duration?
     /// `subjects`: a StringMatcher on `sub`.
     public var subjects: SubjectMatcher?
+    /// `pad_forward_payload_header`: the payload header base64url with `=` padding.
+    public var padPayloadHeader = false
+    /// `header_in_metadata`: the JOSE header in the answer's dynamic metadata under this key.
+    public var headerInMetadata: String?
+    /// `normalize_payload_in_metadata.space_delimited_claims`: these top-level string claims are lists of
+    /// their space-separated words in the `payload_in_metadata` copy (RFC 8693's `scope`).
+    public var spaceDelimitedInMetadata: [String] = []
 
     public init(name: String, rule: JWTRule, payloadInMetadata: String? = nil, clockSkewSeconds: Double = 60,
                 requireExpiration: Bool = false, maxLifetime: Duration? = nil, subjects: SubjectMatcher? = nil) {

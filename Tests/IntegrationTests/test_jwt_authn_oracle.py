@@ -26,7 +26,7 @@ PAYLOAD_HEADER = "x-jwt-payload"
 CLAIM_HEADERS = [("x-jwt-sub", "sub"), ("x-jwt-tenant", "org.tenant")]
 B_HEADER, B_PREFIX, B_PARAM = "x-custom-auth", "Token ", "tok"
 SHORT_HEADER = "x-short-token"
-WATCHED = ["authorization", B_HEADER, SHORT_HEADER, PAYLOAD_HEADER, *[h for h, _ in CLAIM_HEADERS]]
+WATCHED = ["authorization", B_HEADER, SHORT_HEADER, PAYLOAD_HEADER, "x-b-payload", *[h for h, _ in CLAIM_HEADERS]]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def jwt_authn_document(a: IdP, b: IdP, c: IdP) -> dict:
             "local_jwks": {"inline_string": json.dumps(a.jwks())},
         },
         "b": {
-            "issuer": b.issuer, "forward": True,
+            "issuer": b.issuer, "forward": True, "forward_payload_header": "x-b-payload", "pad_forward_payload_header": True,
             "from_headers": [{"name": B_HEADER, "value_prefix": B_PREFIX}], "from_params": [B_PARAM],
             "local_jwks": {"inline_string": json.dumps(b.jwks())},
         },
@@ -276,3 +276,26 @@ def test_per_route_requirement_same_as_envoy(per_route_pair, upstream, toks, pat
         headers[B_HEADER] = f"{B_PREFIX}{toks['b']}"
     warden_view, oracle_view = (_normalize(send(e.port, "GET", path, headers, upstream=upstream), e) for e in per_route_pair)
     assert warden_view == oracle_view, f"warden={warden_view!r:.1500}\nenvoy ={oracle_view!r:.1500}"
+
+
+# -- what only the answer carries: dynamic metadata ---------------------------------------------------------------------
+# Envoy writes payload_in_metadata / header_in_metadata into its own jwt_authn namespace; through ext_authz they are the
+# CheckResponse's dynamic_metadata (Envoy puts it under envoy.filters.http.ext_authz), under the same keys.
+
+def test_payload_and_header_metadata_in_the_answer(idps, make_warden, tmp_path, toks):
+    from google.protobuf.json_format import MessageToDict
+    from harness.grpc_client import AuthzClient, make_check_request
+    from harness.warden import write_policy_dir
+    a, b, c = idps
+    doc = jwt_authn_document(a, b, c)
+    doc["typed_config"]["providers"]["a"]["header_in_metadata"] = "a_header"
+    doc["typed_config"]["providers"]["a"]["normalize_payload_in_metadata"] = {"space_delimited_claims": ["scope"]}
+    w = make_warden(write_policy_dir(tmp_path / "p", {"jwt-authn.yaml": json.dumps(doc)}))
+    token = Minter(a).mint(scope="read write")
+    with AuthzClient(w.address) as client:
+        ok = client.check(make_check_request("GET", "/api", {"authorization": f"Bearer {token}"}))
+        meta = MessageToDict(ok.dynamic_metadata)
+        assert meta["a_payload"]["scope"] == ["read", "write"] and meta["a_payload"]["sub"] == "alice", meta
+        assert meta["a_header"]["alg"] == "RS256" and meta["a_header"]["typ"] == "JWT", meta
+        denied = client.check(make_check_request("GET", "/api", {}))
+        assert denied.denied_response.status.code == 401 and denied.denied_response.body == "Jwt is missing"

@@ -49,6 +49,9 @@ import Testing
                 max_lifetime: 600s
                 require_expiration: true
                 subjects: {prefix: "spiffe://"}
+                pad_forward_payload_header: true
+                header_in_metadata: a_header
+                normalize_payload_in_metadata: {space_delimited_claims: [scope]}
             rules:
             - match: {prefix: /}
               requires: {provider_name: a}
@@ -65,6 +68,7 @@ import Testing
         #expect(p.clockSkewSeconds == 60)  // proto3: 0 is unset, Envoy's default applies
         #expect(p.maxLifetime == .seconds(600) && p.requireExpiration)
         #expect(p.subjects == .prefix("spiffe://"))
+        #expect(p.padPayloadHeader && p.headerInMetadata == "a_header" && p.spaceDelimitedInMetadata == ["scope"])
         #expect(p.rule.cacheDurationSeconds == 300)  // the source's refresh schedule
         // cluster: ignored with a note (no meaning outside Envoy)
         #expect(set.notes.contains { $0.message.hasPrefix("cluster ignored") })
@@ -113,9 +117,7 @@ import Testing
         ("providers:\n\(provider())rules:\n- match: {path_separated_prefix: /a/}\n", 6, "path_separated_prefix must not"),
         ("providers:\n\(provider())rules:\n- match: {prefix: /}\n  requirement_name: x\n", 7, "requirement_name x is not in requirement_map"),
         ("providers:\n\(provider())rules:\n- match: {prefix: /}\n  requires: {requires_any: {requirements: [{provider_name: a}]}}\n", 7, "at least 2"),
-        ("providers:\n\(provider("    header_in_metadata: h\n"))", 5, "header_in_metadata is not supported"),
         ("providers:\n\(provider("    failed_status_in_metadata: h\n"))", 5, "failed_status_in_metadata is not supported"),
-        ("providers:\n\(provider("    pad_forward_payload_header: true\n"))", 5, "pad_forward_payload_header is not supported"),
         ("providers:\n\(provider("    subjects: {safe_regex: {regex: x}}\n"))", 5, "regex or custom StringMatcher is not supported"),
         ("providers:\n\(provider("    unknown_field: 1\n"))", 5, "unknown field"),
         ("providers:\n\(provider())filter_state_rules: {name: x}\n", 5, "filter_state_rules"),
