@@ -22,7 +22,7 @@ asan_skip=(--skip 'outageAfterWarmCacheKeepsServingAndBacksOff' --skip 'slowIdPD
 tsan_skip=(--skip 'outageAfterWarmCacheKeepsServingAndBacksOff' --skip 'slowIdPDoesNotBlockWarmRequestPath'
            --skip 'coldKeysAreAnsweredBeforeTheCallersDeadline')
 integration=(Tests/IntegrationTests/test_bad_input.py Tests/IntegrationTests/test_warden_grpc.py
-             Tests/IntegrationTests/test_warden_envoy_e2e.py)
+             Tests/IntegrationTests/test_warden_envoy_e2e.py Tests/IntegrationTests/test_jwt_authn_oracle.py)
 
 for san in ${SANITIZERS:-address thread}; do
     case $san in
