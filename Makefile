@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SWIFT ?= swift
 APT_PACKAGES := libgrpc-dev libprotobuf-dev protobuf-compiler libssl-dev libyaml-dev \
                 libcurl4-openssl-dev libmicrohttpd-dev pkg-config ca-certificates curl \
-                nghttp2-client libhiredis-dev redis-server nginx caddy
+                nghttp2-client libh2o-evloop-dev libhiredis-dev redis-server nginx caddy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WARDEN := .build/release/warden
 LISTEN ?= 127.0.0.1:9191
