@@ -220,6 +220,7 @@ struct warden_h2o_server *warden_h2o_start(struct warden_h2o_limits limits, ward
     atomic_init(&server->connections, 0);
     atomic_init(&server->stopped, 0);
     h2o_config_init(&server->config);
+    server->config.server_name = h2o_iovec_init(NULL, 0); // no Server field (libmicrohttpd sends none either)
     server->config.max_request_entity_size = limits.max_body_bytes;
     server->config.http2.idle_timeout = (uint64_t)limits.idle_timeout_seconds * 1000;
     server->config.http2.graceful_shutdown_timeout = 0; // stop closes the stragglers itself
