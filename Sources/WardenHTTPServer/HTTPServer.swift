@@ -33,9 +33,10 @@ public final class HTTPServer: Sendable {
         public var maxBodyBytes: Int = 1 << 20
         /// Also serve HTTP/2 without TLS (h2c with prior knowledge: the client starts with the HTTP/2
         /// connection preface, as Envoy's HTTP/2 clusters do). Warden then accepts each connection itself
-        /// and routes it by its first bytes; HTTP/1.1 is served by libmicrohttpd as without it. The same
-        /// limits apply to the HTTP/2 connections (counted apart), `maxHeaderBytes` to the decoded
-        /// header list (431), and `maxConcurrentStreams` requests per connection run at once.
+        /// and routes it by its first bytes; HTTP/1.1 is served by libmicrohttpd as without it. HTTP/2 runs
+        /// on `threads` event loops, connections dealt out in turn; `connectionLimit` applies to the
+        /// HTTP/2 connections too (counted apart, split evenly between the loops), `maxHeaderBytes` to the
+        /// decoded header list (431), and `maxConcurrentStreams` requests per connection run at once.
         public var http2PriorKnowledge = false
         /// With `http2PriorKnowledge`: requests per HTTP/2 connection handled at once (libh2o queues the
         /// rest; it advertises and enforces 100 open streams per connection).
@@ -54,7 +55,8 @@ public final class HTTPServer: Sendable {
     /// With `http2PriorKnowledge`: the socket Warden listens on, its router and the HTTP/2 server.
     private let listener: ListeningSocket?
     private let router: ConnectionRouter?
-    private let h2c: H2CServer?
+    /// One HTTP/2 event loop per polling thread (`threads`); connections are dealt out in turn.
+    private let h2c: [H2CServer]
 
     /// Starts listening.
     /// - Parameter handler: gets every request, including unknown paths; must call `respond` exactly
@@ -108,16 +110,20 @@ public final class HTTPServer: Sendable {
         self.host = address.host
         if let listener {
             self.port = listener.port
-            let h2c: H2CServer
+            var h2c: [H2CServer] = []
+            let loops = max(1, configuration.threads)
             do {
-                h2c = try H2CServer(
-                    limits: H2CServer.Limits(connectionLimit: configuration.connectionLimit,
+                for _ in 0..<loops {
+                    h2c.append(try H2CServer(
+                    limits: H2CServer.Limits(connectionLimit: max(1, configuration.connectionLimit / loops),
                                              idleTimeoutSeconds: configuration.idleTimeoutSeconds,
                                              maxConcurrentStreams: configuration.maxConcurrentStreams,
                                              maxHeaderBytes: configuration.maxHeaderBytes,
                                              maxBodyBytes: configuration.maxBodyBytes),
-                    display: address.display, handler: handler)
+                    display: address.display, handler: handler))
+                }
             } catch {
+                h2c.forEach { $0.stop() }
                 MHD_stop_daemon(started)
                 close(listener.fd)
                 throw error
@@ -130,21 +136,26 @@ public final class HTTPServer: Sendable {
                     // libmicrohttpd closes the socket itself when it refuses it (connection limit).
                     _ = MHD_add_connection(daemon.pointer, fd, address, length)
                 },
-                http2: { fd in h2c.add(fd) })
+                http2: { [h2c, turn = Locked(0)] fd in
+                    let loop = turn.withLock { current -> Int in defer { current = (current + 1) % h2c.count }; return current }
+                    h2c[loop].add(fd)
+                })
             self.h2c = h2c
         } else {
             let bound = Int(warden_mhd_bound_port(started))
             self.port = bound != 0 ? bound : Int(address.port)
             self.router = nil
-            self.h2c = nil
+            self.h2c = []
         }
         self.listener = listener
     }
 
     /// Requests handed to the handler and not answered yet.
     public var unanswered: Int {
-        context.suspended.withLock { $0.count } + context.running.withLock { $0 } + (h2c?.context.unanswered.withLock { $0.count } ?? 0)
+        context.suspended.withLock { $0.count } + context.running.withLock { $0 } + h2cUnanswered
     }
+
+    private var h2cUnanswered: Int { h2c.reduce(0) { $0 + $1.context.unanswered.withLock { $0.count } } }
 
     /// Stops accepting connections, waits up to `gracePeriod` seconds for the unanswered requests,
     /// answers those still waiting with 503, then closes every connection and joins the threads.
@@ -159,15 +170,14 @@ public final class HTTPServer: Sendable {
         // HTTP/2 clients are told by GOAWAY to open no new streams.
         let mhdListener = listener == nil ? -1 : MHD_quiesce_daemon(handle.pointer)
         router?.stop()
-        h2c?.goAway()
-        let h2Unanswered = { self.h2c?.context.unanswered.withLock { $0.count } ?? 0 }
-        waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 && h2Unanswered() == 0 }
+        h2c.forEach { $0.goAway() }
+        waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 && h2cUnanswered == 0 }
         // Past the grace: requests still arriving on kept-alive connections are answered 503 at once, and
         // every waiting one is answered 503 now. libmicrohttpd must not be stopped with a connection still
         // suspended (it aborts), and stopping closes connections whose answer is still queued: let those
         // be sent (bounded).
         context.closing.withLock { $0 = true }
-        if let h2c {
+        for h2c in h2c {
             h2c.context.closing.withLock { $0 = true }
             for stream in h2c.context.unanswered.withLock({ Array($0.values) }) { stream.respond(.text("shutting down\n", status: 503)) }
         }
@@ -179,7 +189,7 @@ public final class HTTPServer: Sendable {
         }
         MHD_stop_daemon(handle.pointer)
         // The 503s queued to the HTTP/2 loop go out before its connections close (bounded).
-        h2c?.stop()
+        h2c.forEach { $0.stop() }
         // Only now: libmicrohttpd's threads may use the quiesced socket until they are joined.
         if mhdListener >= 0 { close(mhdListener) }
         if let listener { close(listener.fd) }

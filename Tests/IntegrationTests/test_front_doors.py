@@ -273,6 +273,11 @@ def test_envoy_http2_config_is_envoy_http_plus_the_cluster_protocol():
     options = warden.pop("typed_extension_protocol_options")
     assert options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]["http2_protocol_options"]
     assert one == two
+    # The README's snippet is the file's.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Front doors"):readme.index("## Configuration reference")]
+    snippet = next(block for block in re.findall(r"```yaml\n(.*?)```", section, re.S) if "explicit_http_config" in block)
+    assert yaml.safe_load(snippet)["clusters"][0]["typed_extension_protocol_options"] == options
 
 
 def test_deploy_configs_validate():
