@@ -115,12 +115,12 @@ public final class HTTPServer: Sendable {
             do {
                 for _ in 0..<loops {
                     h2c.append(try H2CServer(
-                    limits: H2CServer.Limits(connectionLimit: max(1, configuration.connectionLimit / loops),
-                                             idleTimeoutSeconds: configuration.idleTimeoutSeconds,
-                                             maxConcurrentStreams: configuration.maxConcurrentStreams,
-                                             maxHeaderBytes: configuration.maxHeaderBytes,
-                                             maxBodyBytes: configuration.maxBodyBytes),
-                    display: address.display, handler: handler))
+                        limits: H2CServer.Limits(connectionLimit: max(1, configuration.connectionLimit / loops),
+                                                 idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+                                                 maxConcurrentStreams: configuration.maxConcurrentStreams,
+                                                 maxHeaderBytes: configuration.maxHeaderBytes,
+                                                 maxBodyBytes: configuration.maxBodyBytes),
+                        display: address.display, handler: handler))
                 }
             } catch {
                 h2c.forEach { $0.stop() }
@@ -168,7 +168,7 @@ public final class HTTPServer: Sendable {
         guard let handle else { return }
         // New connections wait in the backlog (and are reset at the end) while the unanswered finish.
         // HTTP/2 clients are told by GOAWAY to open no new streams.
-        let mhdListener = listener == nil ? -1 : MHD_quiesce_daemon(handle.pointer)
+        let mhdListener = listener == nil ? MHD_quiesce_daemon(handle.pointer) : -1
         router?.stop()
         h2c.forEach { $0.goAway() }
         waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 && h2cUnanswered == 0 }
