@@ -27,7 +27,15 @@ struct warden_h2o_conn {
     h2o_linklist_t link;
     struct warden_h2o_server *server;
     int fd;
+    void *h2o_conn; // libh2o's connection (the `h2o_conn_t *` its requests carry)
 };
+
+/// How much one read hands libh2o. libh2o 2.2 decodes every complete header block of a read before any
+/// answer is written, caps a block only at ~400 KB encoded (H2O_MAX_REQLEN), and HPACK lets one byte
+/// repeat a 4 KB table entry: a block costs up to ~100 bytes of field list per byte received before the
+/// size check in on_req can refuse it. A small receive buffer bounds what one read can cost
+/// (test_h2c_header_list_bomb_is_431_and_bounded_in_memory); checks are a few hundred bytes each.
+enum { WARDEN_H2O_RECEIVE_BUFFER = 64 * 1024 };
 
 struct warden_h2o_server {
     h2o_globalconf_t config;
@@ -98,12 +106,25 @@ static void send_text(h2o_req_t *req, int status, const char *text) {
     send_answer(req, status, &type, 1, (const uint8_t *)text, strlen(text));
 }
 
+/// After a 431 the connection closes once its answers are written, as libmicrohttpd closes an HTTP/1.1
+/// connection after one: no more reads (SHUT_RD), so a client cannot go on sending oversized blocks on it.
+static void close_after_answer(struct warden_h2o_server *server, h2o_conn_t *h2o_conn) {
+    for (h2o_linklist_t *node = server->conns.next; node != &server->conns; node = node->next) {
+        struct warden_h2o_conn *conn = H2O_STRUCT_FROM_MEMBER(struct warden_h2o_conn, link, node);
+        if (conn->h2o_conn == h2o_conn) {
+            shutdown(conn->fd, SHUT_RD);
+            return;
+        }
+    }
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     struct warden_h2o_server *server = ((struct warden_h2o_handler *)self)->server;
     size_t bytes = req->input.method.len + req->input.path.len + req->input.authority.len;
     for (size_t i = 0; i != req->headers.size; ++i) bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
     if (bytes > server->limits.max_header_bytes) {
         send_text(req, 431, "request header fields too large\n");
+        close_after_answer(server, req->conn);
         return 0;
     }
     struct warden_h2o_field stack_fields[64];
@@ -172,12 +193,15 @@ static void on_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *me
             conn->server = server;
             conn->fd = message->fd;
             h2o_linklist_insert(&server->conns, &conn->link);
+            int receive_buffer = WARDEN_H2O_RECEIVE_BUFFER;
+            setsockopt(message->fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
             h2o_socket_t *sock = h2o_evloop_socket_create(server->ctx.loop, message->fd, 0);
             sock->on_close.cb = on_conn_close;
             sock->on_close.data = conn;
             struct timeval now;
             gettimeofday(&now, NULL);
             h2o_http2_accept(&server->accept_ctx, sock, now);
+            conn->h2o_conn = sock->data; // set by h2o_http2_accept
             break;
         }
         case WARDEN_H2O_RESPOND:

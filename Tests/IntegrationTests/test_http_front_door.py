@@ -207,3 +207,72 @@ def test_h2c_drain_answers_the_check_in_flight_then_closes(make_warden, idp, tmp
     assert w.wait(timeout=15) == 0
     with socket.socket() as s:
         assert s.connect_ex((LOCALHOST, w.http_port)) != 0
+
+
+def _hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out, value = [first | limit], value - limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    return bytes(out + [value])
+
+
+def _hpack_literal(name: str, value: str, first: int = 0x00, prefix_bits: int = 4) -> bytes:
+    """A literal field with a new name (no Huffman): without indexing (0x00) or indexed (0x40, 6 bits)."""
+    n, v = name.encode(), value.encode()
+    return bytes([first]) + _hpack_int(len(n), 7, 0) + n + _hpack_int(len(v), 7, 0) + v
+
+
+def _h2_frames(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def _rss_kib(pid: int, field: str) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _bomb_connection(port: int, block: bytes, blocks: int) -> bytes:
+    """Sends `blocks` header blocks (streams 1, 3, …) on one h2c connection; returns what came back until EOF."""
+    received = b""
+    with socket.create_connection((LOCALHOST, port), timeout=5) as s:
+        try:
+            s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _h2_frames(4, 0, 0, b""))
+            for stream in range(1, 2 * blocks, 2):
+                chunks = [block[i:i + 16384] for i in range(0, len(block), 16384)]
+                frames = _h2_frames(1, 0x1, stream, chunks[0])  # HEADERS, END_STREAM
+                for i, chunk in enumerate(chunks[1:], 1):
+                    frames += _h2_frames(9, 0x4 if i == len(chunks) - 1 else 0, stream, chunk)  # CONTINUATION
+                s.sendall(frames)
+            while data := s.recv(65536):
+                received += data
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed after its first 431, while the client was still sending
+    return received
+
+
+def test_h2c_header_list_bomb_is_431_and_bounded_in_memory(make_warden):
+    """HPACK lets one byte name a 4 KB dynamic-table entry again: a ~400 KB header block (libh2o's cap,
+    H2O_MAX_REQLEN) that decodes to ~1.6 GB of fields. libh2o shares the entry instead of copying it but
+    still builds a ~40 MB field list; Warden answers 431 from the sizes alone, closes the connection after
+    it (as libmicrohttpd does on HTTP/1.1), and reads little at a time, so memory stays bounded."""
+    w = make_warden(http=True, extra_args=["--http-max-header-bytes", "8192", "--threads", "1"])
+    block = (_hpack_literal(":method", "GET") + _hpack_literal(":scheme", "http") + _hpack_literal(":path", "/forward-auth")
+             + _hpack_literal(":authority", "x") + _hpack_literal("x-bomb", "a" * 4000, first=0x40, prefix_bits=6))
+    block += bytes([0xBE]) * (400_000 - len(block))  # index 62: the entry just added
+    before = _rss_kib(w.process.pid, "VmRSS")
+    # One block: answered 431, then the connection ends.
+    assert _bomb_connection(w.http_port, block, 1).count(b"request header fields too large") == 1
+    # Ten blocks back to back on each of four connections: at most the first is answered on each.
+    for _ in range(4):
+        assert _bomb_connection(w.http_port, block, 10).count(b"request header fields too large") <= 1
+    peak = _rss_kib(w.process.pid, "VmHWM")
+    assert peak - before < 128 * 1024, (before, peak)  # without the bounds: ~400 MB for one connection's ten
+    _, metrics = w.admin_status("/metrics")
+    assert 'front_door="forward_auth"' not in metrics
+    assert httpclient.get(w.http_url + "/forward-auth", headers=FORWARDED).status == 200
