@@ -150,6 +150,21 @@ struct H2CTests {
         #expect(request.headers == [HTTPField("host", "a.example"), HTTPField("x-order", "1")])
     }
 
+    /// `Upgrade: h2c` (RFC 7540 §3.2; removed by RFC 9113 §3.1) is not offered: the request is answered
+    /// over HTTP/1.1, as a server may (RFC 9110 §7.8), and reaches the handler once.
+    @Test func upgradeToH2cIsAnsweredOverHTTP1() throws {
+        let calls = Locked(0)
+        let server = try Self.server { _, responder in
+            calls.withLock { $0 += 1 }
+            responder.respond(.text("ok", status: 200))
+        }
+        defer { server.stop() }
+        let result = try curl("http://127.0.0.1:\(server.port)/", extra: ["--http2"])  // sends Upgrade: h2c
+        #expect(result.status == 200)
+        #expect(result.httpVersion == "1.1")
+        #expect(calls.withLock { $0 } == 1)
+    }
+
     /// A client that sends the preface in pieces is still routed to HTTP/2; one that sends HTTP/1.1
     /// starting with the same letter goes to HTTP/1.1.
     @Test func aPrefaceInPiecesIsStillHTTP2() throws {
