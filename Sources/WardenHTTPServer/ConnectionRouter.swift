@@ -66,6 +66,9 @@ private final class RouterLoop: @unchecked Sendable {
         var deadline: Double
         var address: sockaddr_storage
         var length: socklen_t
+        /// Sent part of the preface: its bytes stay readable (they are only peeked), so it is re-checked on
+        /// a short timer instead of polled.
+        var partial = false
     }
 
     let listener: Int32
@@ -89,28 +92,36 @@ private final class RouterLoop: @unchecked Sendable {
 
     func run() {
         var polls: [pollfd] = []
-        // Connections that sent part of the preface: their data stays readable (it is only peeked), so
-        // they are re-checked on a short timer instead of polled.
-        var partial = false
         while !stopping.withLock({ $0 }) {
             polls.removeAll(keepingCapacity: true)
             polls.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
-            for connection in pending { polls.append(pollfd(fd: partial ? -1 : connection.fd, events: Int16(POLLIN), revents: 0)) }
-            // Bounded so `stop` is seen within 50 ms.
-            let ready = poll(&polls, nfds_t(polls.count), partial ? 5 : 50)
+            var anyPartial = false
+            for connection in pending {
+                anyPartial = anyPartial || connection.partial
+                polls.append(pollfd(fd: connection.partial ? -1 : connection.fd, events: Int16(POLLIN), revents: 0))
+            }
+            // Bounded so `stop` and the deadlines are seen within 50 ms.
+            let ready = poll(&polls, nfds_t(polls.count), anyPartial ? 5 : 50)
             if ready < 0 && errno != EINTR { usleep(1000) }
-            partial = false
             let now = monotonicSeconds()
-            var index = 0
-            while index < pending.count {
-                switch inspect(pending[index], now: now) {
-                case .keep(let waiting):
-                    partial = partial || waiting
-                    index += 1
+            // Only connections with news (or a partial preface) are peeked: many idle ones cost no syscalls.
+            var kept: [Pending] = []
+            kept.reserveCapacity(pending.count)
+            for (index, var connection) in pending.enumerated() {
+                let news = connection.partial || polls[index + 1].revents != 0
+                if !news {
+                    if now > connection.deadline { close(connection.fd) } else { kept.append(connection) }
+                    continue
+                }
+                switch inspect(connection, now: now) {
+                case .keep(let partial):
+                    connection.partial = partial
+                    kept.append(connection)
                 case .done:
-                    pending.remove(at: index)
+                    break
                 }
             }
+            pending = kept
             if polls[0].revents & Int16(POLLIN) != 0 { acceptAll(now: now) }
         }
         for connection in pending { close(connection.fd) }
@@ -152,7 +163,9 @@ private final class RouterLoop: @unchecked Sendable {
             }
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                return  // EAGAIN: backlog empty; EMFILE and the like: retried on the next poll
+                // Out of descriptors or memory: the listener stays readable, so pause instead of spinning.
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(10_000) }
+                return  // EAGAIN: backlog empty
             }
             guard pending.count < maxPending else {
                 close(fd)

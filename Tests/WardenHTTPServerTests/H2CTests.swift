@@ -179,6 +179,39 @@ struct H2CTests {
         #expect(http1.first?.hasPrefix("HTTP/1.1 200") == true)
     }
 
+    /// A connection that never says which protocol it speaks (nothing, or part of the preface) is closed
+    /// after the idle timeout; it holds no server's slot meanwhile, and others are served.
+    @Test(arguments: ["", "PRI * HTTP/2.0\r\n"]) func silentConnectionsAreClosedAfterTheIdleTimeout(sent: String) throws {
+        var configuration = HTTPServer.Configuration(listen: "127.0.0.1:0")
+        configuration.http2PriorKnowledge = true
+        configuration.idleTimeoutSeconds = 1
+        let server = try HTTPServer(configuration: configuration) { _, responder in responder.respond(.text("ok", status: 200)) }
+        defer { server.stop() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(server.port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 4, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let bytes = Array(sent.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        #expect(try curl("http://127.0.0.1:\(server.port)/", extra: Self.h2).status == 200)
+        let started = Date()
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        let failure = errno
+        let waited = Date().timeIntervalSince(started)
+        // Closed: EOF, or a reset when the peeked bytes were still unread (never the receive timeout).
+        #expect(n == 0 || (n < 0 && failure == ECONNRESET), "\(n) errno \(failure)")
+        #expect(waited > 0.5 && waited < 3, "\(waited)")
+    }
+
     /// Past the connection limit an HTTP/2 connection is closed at once; under it, served.
     @Test func connectionsAreBounded() throws {
         let held = Locked<[HTTPResponder]>([])
