@@ -153,6 +153,10 @@ public struct JWTRule: Sendable, Hashable {
     public var presence: JWTPresence = .optional
     /// The RequestAuthentication this rule came from.
     public var source: PolicyRef
+    /// Another dialect's own `clock_skew_seconds` / `require_expiration` (Envoy jwt_authn providers); nil:
+    /// the server's `--clock-skew` / `--require-expiration`, as for Istio rules.
+    public var clockSkewSeconds: Double?
+    public var requireExpiration: Bool?
 
     public init(issuer: String, audiences: [String] = [], jwksUri: String? = nil, jwks: String? = nil,
                 fromHeaders: [JWTHeader] = [], fromParams: [String] = [], fromCookies: [String] = [],
