@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SWIFT ?= swift
 APT_PACKAGES := libgrpc-dev libprotobuf-dev protobuf-compiler libssl-dev libyaml-dev \
                 libcurl4-openssl-dev libmicrohttpd-dev pkg-config ca-certificates curl \
-                nghttp2-client libhiredis-dev redis-server nginx caddy
+                nghttp2-client libh2o-evloop-dev libhiredis-dev redis-server nginx caddy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WARDEN := .build/release/warden
 LISTEN ?= 127.0.0.1:9191
@@ -102,8 +102,8 @@ bench: deps build
 	$(PY) bench/run.py --warden $(WARDEN) --envoy $(VENV)/bin/envoy $(BENCH_ARGS)
 
 ## The five-minute tour: local IdP, Warden (deploy/demo/policies), Envoy (deploy/envoy/envoy.yaml), echo app;
-## six requests explained. DEMO_ARGS=--keep leaves it running until Ctrl-C. FRONT=nginx|caddy|envoy-http: that
-## proxy (deploy/nginx, deploy/caddy, deploy/envoy/envoy-http.yaml) in front, asking Warden's HTTP front door.
+## six requests explained. DEMO_ARGS=--keep leaves it running until Ctrl-C. FRONT=nginx|caddy|envoy-http|envoy-http2:
+## that proxy (deploy/nginx, deploy/caddy, deploy/envoy/envoy-http.yaml, envoy-http2.yaml) in front, asking Warden's HTTP front door.
 FRONT ?= envoy
 demo: deps build
 	WARDEN_BIN=$(abspath $(WARDEN)) $(PY) scripts/demo.py --front $(FRONT) $(DEMO_ARGS)

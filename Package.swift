@@ -21,8 +21,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl"),
         .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", pkgConfig: "libmicrohttpd"),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", pkgConfig: "hiredis"),
+        .systemLibrary(name: "CH2O", path: "Sources/CH2O", pkgConfig: "libh2o-evloop"),
         // C helpers for macros, inline and variadic functions (every symbol prefixed `warden_`).
-        .target(name: "CWardenShims", dependencies: ["CGRPC", "COpenSSL", "CCurl", "CMicroHTTPD"]),
+        .target(name: "CWardenShims", dependencies: ["CGRPC", "COpenSSL", "CCurl", "CMicroHTTPD", "CH2O"],
+                cSettings: [.define("H2O_USE_LIBUV", to: "0")]),
 
         // Pure Swift layers.
         .target(name: "WardenSync"),

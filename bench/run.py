@@ -838,6 +838,8 @@ spec:
                 measure("a", e)
             with Envoy(self.a.envoy, "ext_authz_http.yaml", self.run_dir, self.server_cpu, WARDEN_HTTP_PORT=http_port) as e:
                 measure("h", e, w)
+            with Envoy(self.a.envoy, "ext_authz_http2.yaml", self.run_dir, self.server_cpu, WARDEN_HTTP_PORT=http_port) as e:
+                measure("h2", e, w)
             with Envoy(self.a.envoy, "ext_authz.yaml", self.run_dir, self.server_cpu, WARDEN_PORT=w.port) as e:
                 measure("c", e, w)
             # Warden alone: wrk straight at the Envoy endpoint (HTTP/1.1 keep-alive, the same requests Envoy sends).
@@ -1067,9 +1069,10 @@ spec:
                       "| setup | req/s | p50 | p99 | proxy CPU / req | Warden CPU / check |", "|---|---:|---:|---:|---:|---:|"]
             names = {"n0": "(n0) nginx, no auth", "n": "(n) nginx `auth_request` → Warden `/auth-request`",
                      "a": "(a) Envoy, no auth", "h": "(h) Envoy `http_service` → Warden `/envoy`",
+                     "h2": "(h2) Envoy `http_service` over h2c → Warden `/envoy`",
                      "c": "(c) Envoy gRPC ext_authz → Warden",
                      "d": "(d) wrk → Warden `/envoy` directly (no proxy)"}
-            for key in ("n0", "n", "a", "h", "c", "d"):
+            for key in ("n0", "n", "a", "h", "h2", "c", "d"):
                 r = F.get(key)
                 if not r:
                     continue
@@ -1079,9 +1082,10 @@ spec:
             lines.append("")
             if all(k in F for k in ("n", "h", "c")):
                 grpc = F["c"]["warden_cpu_us_per_check"]
-                worst = max(F["n"]["warden_cpu_us_per_check"], F["h"]["warden_cpu_us_per_check"])
+                worst = max(F[k]["warden_cpu_us_per_check"] for k in ("n", "h", "h2") if k in F)
                 targets.append(("Front doors: Warden CPU per HTTP check ≤ per gRPC check + 2 µs",
-                                f"nginx {F['n']['warden_cpu_us_per_check']:.1f} µs, Envoy HTTP {F['h']['warden_cpu_us_per_check']:.1f} µs "
+                                f"nginx {F['n']['warden_cpu_us_per_check']:.1f} µs, Envoy HTTP {F['h']['warden_cpu_us_per_check']:.1f} µs"
+                                + (f", Envoy h2c {F['h2']['warden_cpu_us_per_check']:.1f} µs" if "h2" in F else "") + " "
                                 f"vs gRPC {grpc:.1f} µs", worst <= grpc + 2))
         lines += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
         def verdict(t):

@@ -6,12 +6,12 @@ Starts, all on 127.0.0.1 and all stopped at the end:
   * an upstream app that answers with the headers it received;
   * a real Envoy in front of it, configured by deploy/envoy/envoy.yaml (ext_authz → Warden), with its
     OpenTelemetry tracer on, and a small OTLP collector that both Envoy and Warden (--otlp-endpoint) export to
-    — or, with --front nginx|caddy|envoy-http, the proxy of deploy/nginx/nginx.conf, deploy/caddy/Caddyfile or
-    deploy/envoy/envoy-http.yaml, asking Warden's HTTP front door;
+    — or, with --front nginx|caddy|envoy-http|envoy-http2, the proxy of deploy/nginx/nginx.conf,
+    deploy/caddy/Caddyfile, deploy/envoy/envoy-http.yaml or envoy-http2.yaml (h2c), asking Warden's HTTP front door;
 then sends a handful of requests and prints, for each, the status, Warden's reason and what the app saw,
 and (with Envoy) the trace tree of one request (Envoy's spans with Warden's span inside).
 
-Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx|caddy|envoy-http]
+Usage: .venv/bin/python scripts/demo.py [--keep] [--front envoy|nginx|caddy|envoy-http|envoy-http2]
   --keep   leave everything running afterwards (Ctrl-C stops it) and print curl commands to try.
   --front  the proxy in front of the app (default envoy; `make demo FRONT=nginx`).
 Needs the Warden binary: $WARDEN_BIN, else .build/release/warden (make build).
@@ -39,7 +39,7 @@ from harness.envoy import Envoy, load_for_rig  # noqa: E402
 from harness.idp import IdP  # noqa: E402
 from harness.otlp import Collector, add_envoy_tracing, trace_tree  # noqa: E402
 from harness.policy_render import load_policy_dir, render_policies  # noqa: E402
-from harness.proxies import CADDYFILE, ENVOY_HTTP, NGINX_CONF, Caddy, Nginx, envoy_http_config  # noqa: E402
+from harness.proxies import CADDYFILE, ENVOY_HTTP, ENVOY_HTTP2, NGINX_CONF, Caddy, Nginx, envoy_http_config  # noqa: E402
 from harness.tokens import Minter  # noqa: E402
 from harness.upstream import EchoUpstream  # noqa: E402
 from harness.warden import Warden  # noqa: E402
@@ -212,7 +212,7 @@ def next_steps(binary: str, envoy, token: str | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Warden's five-minute tour")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
-    parser.add_argument("--front", choices=["envoy", "nginx", "caddy", "envoy-http"], default="envoy",
+    parser.add_argument("--front", choices=["envoy", "nginx", "caddy", "envoy-http", "envoy-http2"], default="envoy",
                         help="the proxy in front of the app")
     options = parser.parse_args()
     binary = warden_binary()
@@ -265,11 +265,13 @@ def main() -> int:
             envoy = Caddy(work / "caddy", warden_http_port=warden.http_port, upstream_port=upstream.port)
             running.append(envoy)
             say(f"Caddy      {envoy.base_url}  ({CADDYFILE.relative_to(ROOT)}: forward_auth → Warden → upstream)")
-        elif options.front == "envoy-http":
+        elif options.front in ("envoy-http", "envoy-http2"):
+            h2 = options.front == "envoy-http2"
             envoy = Envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
-                                            upstream_port=upstream.port), work_dir=work / "envoy", log_level="warn")
+                                            upstream_port=upstream.port, http2=h2), work_dir=work / "envoy", log_level="warn")
             running.append(envoy)
-            say(f"Envoy      {envoy.base_url}  ({ENVOY_HTTP.relative_to(ROOT)}: ext_authz http_service → Warden → upstream)")
+            say(f"Envoy      {envoy.base_url}  ({(ENVOY_HTTP2 if h2 else ENVOY_HTTP).relative_to(ROOT)}: ext_authz http_service"
+                + (" over h2c" if h2 else "") + " → Warden → upstream)")
         else:
             envoy = Envoy(add_envoy_tracing(load_for_rig(ENVOY_CONFIG, upstream_port=upstream.port, warden_port=warden.port),
                                             collector.grpc_port),

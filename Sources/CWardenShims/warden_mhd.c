@@ -20,6 +20,7 @@ struct MHD_Daemon *warden_mhd_start_server(const struct sockaddr *address, int i
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ipv6) flags |= MHD_USE_IPv6;
     if (limits.suspend_resume) flags |= MHD_ALLOW_SUSPEND_RESUME;
+    if (limits.no_listen_socket) flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     errno = 0;
     // The sockaddr decides where to bind; the port argument only feeds libmicrohttpd's log messages.
     uint16_t port = 0;
@@ -27,7 +28,7 @@ struct MHD_Daemon *warden_mhd_start_server(const struct sockaddr *address, int i
     else if (address->sa_family == AF_INET6) port = ntohs(((const struct sockaddr_in6 *)address)->sin6_port);
     struct MHD_OptionItem options[8];
     int n = 0;
-    options[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)address};
+    if (!limits.no_listen_socket) options[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)address};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, limits.connection_limit, NULL};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, limits.connection_timeout_seconds, NULL};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)warden_mhd_no_unescape, NULL};

@@ -7,7 +7,8 @@ import Glibc
 import Musl
 #endif
 
-/// An HTTP/1.1 server backed by libmicrohttpd: Warden's admin listener and its HTTP front door.
+/// An HTTP/1.1 server backed by libmicrohttpd (Warden's admin listener and its HTTP front door), and
+/// optionally HTTP/2 without TLS on the same port (`http2PriorKnowledge`, libh2o; see ``ConnectionRouter``).
 ///
 /// It binds only to the address it is given and serves requests on internal polling threads
 /// (`threads`; each connection stays on one). The handler gets every complete request and a
@@ -30,6 +31,16 @@ public final class HTTPServer: Sendable {
         public var maxHeaderBytes: Int = 32 * 1024
         /// A request body longer than this is answered 413 (bodies are discarded anyway).
         public var maxBodyBytes: Int = 1 << 20
+        /// Also serve HTTP/2 without TLS (h2c with prior knowledge: the client starts with the HTTP/2
+        /// connection preface, as Envoy's HTTP/2 clusters do). Warden then accepts each connection itself
+        /// and routes it by its first bytes; HTTP/1.1 is served by libmicrohttpd as without it. HTTP/2 runs
+        /// on `threads` event loops, connections dealt out in turn; `connectionLimit` applies to the
+        /// HTTP/2 connections too (counted apart, split evenly between the loops), `maxHeaderBytes` to the
+        /// decoded header list (431), and `maxConcurrentStreams` requests per connection run at once.
+        public var http2PriorKnowledge = false
+        /// With `http2PriorKnowledge`: requests per HTTP/2 connection handled at once (libh2o queues the
+        /// rest; it advertises and enforces 100 open streams per connection).
+        public var maxConcurrentStreams: Int = 100
 
         public init(listen: String) { self.listen = listen }
     }
@@ -41,6 +52,11 @@ public final class HTTPServer: Sendable {
 
     private let context: ServerContext
     private let daemon: Locked<DaemonHandle?>
+    /// With `http2PriorKnowledge`: the socket Warden listens on, its router and the HTTP/2 server.
+    private let listener: ListeningSocket?
+    private let router: ConnectionRouter?
+    /// One HTTP/2 event loop per polling thread (`threads`); connections are dealt out in turn.
+    private let h2c: [H2CServer]
 
     /// Starts listening.
     /// - Parameter handler: gets every request, including unknown paths; must call `respond` exactly
@@ -50,13 +66,15 @@ public final class HTTPServer: Sendable {
                 handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void) throws(HTTPServerError) {
         let address = try ListenAddress(parsing: configuration.listen)
         let context = ServerContext(handler: handler, maxBodyBytes: configuration.maxBodyBytes)
+        let listener = configuration.http2PriorKnowledge ? try ListeningSocket(address: address) : nil
         var failure: Int32 = 0
         let limits = warden_mhd_limits(
             connection_limit: UInt32(clamping: max(1, configuration.connectionLimit)),
             connection_timeout_seconds: UInt32(clamping: max(1, configuration.idleTimeoutSeconds)),
             thread_pool_size: UInt32(clamping: max(1, configuration.threads)),
             connection_memory_limit: max(4096, configuration.maxHeaderBytes),
-            suspend_resume: 1)
+            suspend_resume: 1,
+            no_listen_socket: listener == nil ? 0 : 1)
         let started = address.withSockAddr { sockaddr in
             warden_mhd_start_server(
                 sockaddr, address.family == .ipv6 ? 1 : 0, limits,
@@ -79,6 +97,7 @@ public final class HTTPServer: Sendable {
                 &failure)
         }
         guard let started else {
+            if let listener { close(listener.fd) }
             switch failure {
             case EADDRINUSE: throw .addressInUse(address.display)
             case EADDRNOTAVAIL: throw .addressNotAvailable(address.display)
@@ -89,12 +108,54 @@ public final class HTTPServer: Sendable {
         self.context = context
         self.daemon = Locked(DaemonHandle(pointer: started))
         self.host = address.host
-        let bound = Int(warden_mhd_bound_port(started))
-        self.port = bound != 0 ? bound : Int(address.port)
+        if let listener {
+            self.port = listener.port
+            var h2c: [H2CServer] = []
+            let loops = max(1, configuration.threads)
+            do {
+                for _ in 0..<loops {
+                    h2c.append(try H2CServer(
+                        limits: H2CServer.Limits(connectionLimit: max(1, configuration.connectionLimit / loops),
+                                                 idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+                                                 maxConcurrentStreams: configuration.maxConcurrentStreams,
+                                                 maxHeaderBytes: configuration.maxHeaderBytes,
+                                                 maxBodyBytes: configuration.maxBodyBytes),
+                        display: address.display, handler: handler))
+                }
+            } catch {
+                h2c.forEach { $0.stop() }
+                MHD_stop_daemon(started)
+                close(listener.fd)
+                throw error
+            }
+            let daemon = DaemonHandle(pointer: started)
+            self.router = ConnectionRouter(
+                listener: listener.fd, sniffTimeout: Double(max(1, configuration.idleTimeoutSeconds)),
+                maxPending: configuration.connectionLimit,
+                http1: { fd, address, length in
+                    // libmicrohttpd closes the socket itself when it refuses it (connection limit).
+                    _ = MHD_add_connection(daemon.pointer, fd, address, length)
+                },
+                http2: { [h2c, turn = Locked(0)] fd in
+                    let loop = turn.withLock { current -> Int in defer { current = (current + 1) % h2c.count }; return current }
+                    h2c[loop].add(fd)
+                })
+            self.h2c = h2c
+        } else {
+            let bound = Int(warden_mhd_bound_port(started))
+            self.port = bound != 0 ? bound : Int(address.port)
+            self.router = nil
+            self.h2c = []
+        }
+        self.listener = listener
     }
 
     /// Requests handed to the handler and not answered yet.
-    public var unanswered: Int { context.suspended.withLock { $0.count } + context.running.withLock { $0 } }
+    public var unanswered: Int {
+        context.suspended.withLock { $0.count } + context.running.withLock { $0 } + h2cUnanswered
+    }
+
+    private var h2cUnanswered: Int { h2c.reduce(0) { $0 + $1.context.unanswered.withLock { $0.count } } }
 
     /// Stops accepting connections, waits up to `gracePeriod` seconds for the unanswered requests,
     /// answers those still waiting with 503, then closes every connection and joins the threads.
@@ -106,13 +167,20 @@ public final class HTTPServer: Sendable {
         }
         guard let handle else { return }
         // New connections wait in the backlog (and are reset at the end) while the unanswered finish.
-        let listener = MHD_quiesce_daemon(handle.pointer)
-        waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 }
+        // HTTP/2 clients are told by GOAWAY to open no new streams.
+        let mhdListener = listener == nil ? MHD_quiesce_daemon(handle.pointer) : -1
+        router?.stop()
+        h2c.forEach { $0.goAway() }
+        waitUntil(seconds: gracePeriod) { context.open.withLock { $0 } == 0 && h2cUnanswered == 0 }
         // Past the grace: requests still arriving on kept-alive connections are answered 503 at once, and
         // every waiting one is answered 503 now. libmicrohttpd must not be stopped with a connection still
         // suspended (it aborts), and stopping closes connections whose answer is still queued: let those
         // be sent (bounded).
         context.closing.withLock { $0 = true }
+        for h2c in h2c {
+            h2c.context.closing.withLock { $0 = true }
+            for stream in h2c.context.unanswered.withLock({ Array($0.values) }) { stream.respond(.text("shutting down\n", status: 503)) }
+        }
         waitUntil(seconds: 2) {
             for exchange in context.suspended.withLock({ Array($0.values) }) {
                 HTTPResponder(exchange: exchange, context: context).respond(.text("shutting down\n", status: 503))
@@ -120,8 +188,11 @@ public final class HTTPServer: Sendable {
             return context.open.withLock { $0 } == 0 && context.suspended.withLock { $0.isEmpty }
         }
         MHD_stop_daemon(handle.pointer)
+        // The 503s queued to the HTTP/2 loop go out before its connections close (bounded).
+        h2c.forEach { $0.stop() }
         // Only now: libmicrohttpd's threads may use the quiesced socket until they are joined.
-        if listener >= 0 { close(listener) }
+        if mhdListener >= 0 { close(mhdListener) }
+        if let listener { close(listener.fd) }
     }
 
     private func waitUntil(seconds: Double, _ done: () -> Bool) {
@@ -139,16 +210,30 @@ public final class HTTPServer: Sendable {
 
 /// Answers one request; the first `respond` counts. Safe to call from any thread.
 public struct HTTPResponder: Sendable {
-    fileprivate let exchange: Exchange
-    fileprivate let context: ServerContext
+    private enum Target: Sendable {
+        case http1(Exchange, ServerContext)
+        case http2(H2CStream)
+    }
+
+    private let target: Target
 
     fileprivate init(exchange: Exchange, context: ServerContext) {
-        self.exchange = exchange
-        self.context = context
+        target = .http1(exchange, context)
+    }
+
+    init(stream: H2CStream) {
+        target = .http2(stream)
     }
 
     /// Sends `response` (unless an answer was already given).
     public func respond(_ response: HTTPServerResponse) {
+        switch target {
+        case .http1(let exchange, let context): Self.respond(response, exchange: exchange, context: context)
+        case .http2(let stream): stream.respond(response)
+        }
+    }
+
+    private static func respond(_ response: HTTPServerResponse, exchange: Exchange, context: ServerContext) {
         let connection = exchange.state.withLock { state -> OpaquePointer? in
             switch state {
             case .running:

@@ -131,6 +131,8 @@ struct ServeCommand {
             configuration.connectionLimit = 4096
             configuration.idleTimeoutSeconds = 60
             configuration.maxHeaderBytes = options.httpMaxHeaderBytes
+            configuration.http2PriorKnowledge = true
+            configuration.maxConcurrentStreams = min(100, options.maxConcurrentStreams)
             do {
                 front = try HTTPServer(configuration: configuration, handler: state.httpHandler())
             } catch {

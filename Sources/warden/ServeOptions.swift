@@ -90,7 +90,9 @@ struct ServeOptions: Sendable {
     HTTP front door (off unless --http-listen is given; the same policies, keys and decision log):
       --http-listen HOST:PORT    Envoy ext_authz http_service at /envoy/… (path_prefix: /envoy), forward-auth
                                  (Traefik, Caddy, APISIX, HAProxy) at /forward-auth, nginx auth_request
-                                 (X-Original-URI) at /auth-request
+                                 (X-Original-URI) at /auth-request; HTTP/1.1 and HTTP/2 without TLS (h2c,
+                                 prior knowledge), requests per HTTP/2 connection bounded by
+                                 --max-concurrent-streams (at most 100)
       --http-trusted-headers a,b connection facts the proxy reports in headers, trusted on this listener:
                                  client-address, client-principal, client-cert, sni, all or none (default: none)
       --http-max-header-bytes N  largest request line + headers; larger ones are answered 414/431 (default: 65536)

@@ -14,7 +14,7 @@ from harness.kustomize import REPO_ROOT
 DEMO = REPO_ROOT / "scripts" / "demo.py"
 
 
-@pytest.fixture(scope="module", params=["envoy", "nginx", "caddy", "envoy-http"])
+@pytest.fixture(scope="module", params=["envoy", "nginx", "caddy", "envoy-http", "envoy-http2"])
 def demo(request, warden_bin):
     """The tour through Envoy (gRPC ext_authz), and through each HTTP front door (`make demo FRONT=nginx`)."""
     result = subprocess.run([sys.executable, str(DEMO), "--front", request.param], capture_output=True, text=True, timeout=90,

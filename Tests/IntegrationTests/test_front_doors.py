@@ -1,5 +1,5 @@
 """The HTTP front door through real proxies, each run from its deploy/ config: Envoy `http_service`
-(deploy/envoy/envoy-http.yaml), nginx `auth_request` (deploy/nginx/nginx.conf) and Caddy `forward_auth`
+(deploy/envoy/envoy-http.yaml; envoy-http2.yaml, the same over h2c), nginx `auth_request` (deploy/nginx/nginx.conf) and Caddy `forward_auth`
 (deploy/caddy/Caddyfile), beside Envoy's gRPC ext_authz (deploy/envoy/envoy.yaml) — one Warden, one
 policy directory. Every policy case must give the same status, body, WWW-Authenticate and upstream
 headers through each; the spoofing cases check what each proxy config guarantees."""
@@ -9,12 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness import httpclient, orders_api
 from harness.deploy import MAIN
 from harness.envoy import load_for_rig
-from harness.proxies import (Caddy, Nginx, caddy_binary, envoy_http_config, nginx_binary, validate_caddy,
-                             validate_nginx)
+from harness.proxies import (ENVOY_HTTP, ENVOY_HTTP2, Caddy, Nginx, caddy_binary, envoy_http_config, nginx_binary,
+                             validate_caddy, validate_nginx)
 from harness.policy_render import load_policy_dir, render_policies
 from harness.tokens import Minter
 from harness.warden import Warden
@@ -22,7 +23,7 @@ from harness.warden import Warden
 pytestmark = pytest.mark.skipif(not (nginx_binary() and caddy_binary()),
                                 reason="nginx and caddy come from Debian (make test installs them)")
 
-FRONT_DOORS = ["grpc", "envoy_http", "nginx", "caddy"]
+FRONT_DOORS = ["grpc", "envoy_http", "envoy_http2", "nginx", "caddy"]
 
 
 def _policies(iss: str, jwks_uri: str) -> dict[str, str]:
@@ -102,6 +103,8 @@ def rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
             "grpc": make_envoy(load_for_rig(MAIN, upstream_port=upstream.port, warden_port=warden.port)),
             "envoy_http": make_envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
                                                        upstream_port=upstream.port)),
+            "envoy_http2": make_envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
+                                                        upstream_port=upstream.port, http2=True)),
         }
         doors["nginx"] = Nginx(base / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
         started.append(doors["nginx"])
@@ -241,7 +244,7 @@ def test_metrics_count_each_front_door(rig, tokens):
     after = _front_door_counts(rig.warden)
     # nginx and Caddy both speak forward-auth.
     assert after[("grpc", "allowed")] - before.get(("grpc", "allowed"), 0) == 1
-    assert after[("http_envoy", "allowed")] - before.get(("http_envoy", "allowed"), 0) == 1
+    assert after[("http_envoy", "allowed")] - before.get(("http_envoy", "allowed"), 0) == 2  # HTTP/1.1 and h2c
     assert after[("forward_auth", "allowed")] - before.get(("forward_auth", "allowed"), 0) == 2
 
 
@@ -249,6 +252,32 @@ def _front_door_counts(warden) -> dict:
     _, text = warden.admin_status("/metrics")
     return {(m[0], m[1]): int(m[2]) for m in
             re.findall(r'^warden_front_door_checks_total\{front_door="([a-z_]+)",decision="([a-z]+)"\} (\d+)$', text, re.M)}
+
+
+def test_envoy_http2_speaks_h2c_to_warden(rig, tokens):
+    """envoy-http2.yaml's checks reach Warden over HTTP/2 connections (Envoy's own counters), envoy-http.yaml's
+    over HTTP/1.1; both were answered the same above."""
+    for door in ("envoy_http", "envoy_http2"):
+        assert rig.send(door, "GET", "/orders", _bearer(tokens, "read"))[0].status == 200
+    h2 = rig.doors["envoy_http2"].stats("cluster.warden.upstream_cx_http2_total")
+    h1 = rig.doors["envoy_http"].stats("cluster.warden.upstream_cx_http1_total")
+    assert h2.get("cluster.warden.upstream_cx_http2_total", 0) >= 1, h2
+    assert rig.doors["envoy_http2"].stats("cluster.warden.upstream_cx_http1_total").get("cluster.warden.upstream_cx_http1_total", 0) == 0
+    assert h1.get("cluster.warden.upstream_cx_http1_total", 0) >= 1, h1
+
+
+def test_envoy_http2_config_is_envoy_http_plus_the_cluster_protocol():
+    """The two deploy files differ only in the warden cluster's protocol options (kept in step)."""
+    one, two = yaml.safe_load(ENVOY_HTTP.read_text()), yaml.safe_load(ENVOY_HTTP2.read_text())
+    warden = next(c for c in two["static_resources"]["clusters"] if c["name"] == "warden")
+    options = warden.pop("typed_extension_protocol_options")
+    assert options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]["http2_protocol_options"]
+    assert one == two
+    # The README's snippet is the file's.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Front doors"):readme.index("## Configuration reference")]
+    snippet = next(block for block in re.findall(r"```yaml\n(.*?)```", section, re.S) if "explicit_http_config" in block)
+    assert yaml.safe_load(snippet)["clusters"][0]["typed_extension_protocol_options"] == options
 
 
 def test_deploy_configs_validate():
@@ -287,8 +316,9 @@ def orders_rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
                     namespace="orders", workload_labels={"app": "orders"})
     started = []
     try:
-        doors = {"envoy_http": make_envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
-                                                           upstream_port=upstream.port))}
+        doors = {door: make_envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
+                                                    upstream_port=upstream.port, http2=door == "envoy_http2"))
+                 for door in ("envoy_http", "envoy_http2")}
         doors["nginx"] = Nginx(base / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
         started.append(doors["nginx"])
         doors["caddy"] = Caddy(base / "caddy", warden_http_port=warden.http_port, upstream_port=upstream.port)

@@ -7,6 +7,8 @@ struct CurlResult {
     var contentType: String
     var body: String
     var headers: [String: String]
+    /// "1.1" or "2".
+    var httpVersion: String = ""
 }
 
 /// Runs `curl` against a test server: a real HTTP client, bounded in time.
@@ -17,7 +19,7 @@ func curl(_ url: String, method: String = "GET", data: String? = nil, extra: [St
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     var arguments = ["-sS", "--max-time", "5", "-X", method, "-D", headerFile.path,
-                     "-o", "-", "-w", "\n%{http_code}\n%{content_type}"]
+                     "-o", "-", "-w", "\n%{http_version}\n%{http_code}\n%{content_type}"]
     if let data { arguments += ["--data-binary", data] }
     process.arguments = arguments + extra + [url]
     let output = Pipe()
@@ -30,6 +32,7 @@ func curl(_ url: String, method: String = "GET", data: String? = nil, extra: [St
     var lines = text.components(separatedBy: "\n")
     let contentType = lines.popLast() ?? ""
     let status = Int(lines.popLast() ?? "") ?? 0
+    let version = lines.popLast() ?? ""
     var headers: [String: String] = [:]
     if let raw = try? String(contentsOf: headerFile, encoding: .utf8) {
         for line in raw.components(separatedBy: "\r\n") {
@@ -38,5 +41,5 @@ func curl(_ url: String, method: String = "GET", data: String? = nil, extra: [St
         }
     }
     return CurlResult(exitCode: process.terminationStatus, status: status, contentType: contentType,
-                      body: lines.joined(separator: "\n"), headers: headers)
+                      body: lines.joined(separator: "\n"), headers: headers, httpVersion: version)
 }

@@ -5,17 +5,20 @@ import WardenSync
 
 @Suite("HTTPServer over real HTTP (curl)")
 struct HTTPServerTests {
-    static func server(threads: Int = 2, maxHeaderBytes: Int = 8192,
+    /// `h2c`: the front door's setup (Warden routes each connection, HTTP/2 beside HTTP/1.1); every
+    /// HTTP/1.1 behaviour below holds with and without it.
+    static func server(threads: Int = 2, maxHeaderBytes: Int = 8192, h2c: Bool = false,
                        handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void) throws -> HTTPServer {
         var configuration = HTTPServer.Configuration(listen: "127.0.0.1:0")
         configuration.threads = threads
         configuration.maxHeaderBytes = maxHeaderBytes
+        configuration.http2PriorKnowledge = h2c
         return try HTTPServer(configuration: configuration, handler: handler)
     }
 
-    @Test func handlerSeesTheRawTargetRepeatedHeadersAndThePeer() throws {
+    @Test(arguments: [false, true]) func handlerSeesTheRawTargetRepeatedHeadersAndThePeer(routed: Bool) throws {
         let seen = Locked<[HTTPServerRequest]>([])
-        let server = try Self.server { request, responder in
+        let server = try Self.server(h2c: routed) { request, responder in
             seen.withLock { $0.append(request) }
             responder.respond(.text("ok", status: 200))
         }
@@ -32,8 +35,8 @@ struct HTTPServerTests {
     }
 
     /// The answer comes later from another thread: the connection waits (suspended), other requests go on.
-    @Test func answersFromAnotherThreadLater() throws {
-        let server = try Self.server(threads: 1) { request, responder in
+    @Test(arguments: [false, true]) func answersFromAnotherThreadLater(routed: Bool) throws {
+        let server = try Self.server(threads: 1, h2c: routed) { request, responder in
             if request.path == "/slow" {
                 DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
                     responder.respond(HTTPServerResponse(status: 401, headers: [HTTPField("www-authenticate", "Bearer realm=\"x\"")],
@@ -84,9 +87,9 @@ struct HTTPServerTests {
         #expect(result.body == "first")
     }
 
-    @Test func oversizedHeadersAre431AndNeverReachTheHandler() throws {
+    @Test(arguments: [false, true]) func oversizedHeadersAre431AndNeverReachTheHandler(routed: Bool) throws {
         let calls = Locked(0)
-        let server = try Self.server(maxHeaderBytes: 8192) { _, responder in
+        let server = try Self.server(maxHeaderBytes: 8192, h2c: routed) { _, responder in
             calls.withLock { $0 += 1 }
             responder.respond(.text("ok", status: 200))
         }
@@ -120,15 +123,15 @@ struct HTTPServerTests {
         #expect(calls.withLock { $0 } == 1)
     }
 
-    @Test func malformedRequestIs400() throws {
-        let server = try Self.server { _, responder in responder.respond(.text("ok", status: 200)) }
+    @Test(arguments: [false, true]) func malformedRequestIs400(routed: Bool) throws {
+        let server = try Self.server(h2c: routed) { _, responder in responder.respond(.text("ok", status: 200)) }
         defer { server.stop() }
         let answers = try rawExchanges(port: server.port, ["GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n"])
         #expect(answers.first?.hasPrefix("HTTP/1.1 400") == true)
     }
 
-    @Test func keepsTheConnectionAliveBetweenRequests() throws {
-        let server = try Self.server { _, responder in responder.respond(.text("ok", status: 200)) }
+    @Test(arguments: [false, true]) func keepsTheConnectionAliveBetweenRequests(routed: Bool) throws {
+        let server = try Self.server(h2c: routed) { _, responder in responder.respond(.text("ok", status: 200)) }
         defer { server.stop() }
         let answers = try rawExchanges(port: server.port, ["GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n"])
         #expect(answers.count == 2)
@@ -136,9 +139,9 @@ struct HTTPServerTests {
     }
 
     /// Stop lets a waiting request finish within the grace period, and answers 503 to one that would not.
-    @Test func stopDrainsThenAnswers503() throws {
+    @Test(arguments: [false, true]) func stopDrainsThenAnswers503(routed: Bool) throws {
         let held = Locked<[String: HTTPResponder]>([:])
-        let server = try Self.server { request, responder in
+        let server = try Self.server(h2c: routed) { request, responder in
             held.withLock { $0[String(request.path)] = responder }  // answered by the test, or never
         }
         let port = server.port
@@ -172,7 +175,8 @@ struct HTTPServerTests {
 }
 
 /// Writes each request in turn to one fresh connection and reads its answer (each read bounded by 2 s).
-func rawExchanges(port: Int, _ requests: [String]) throws -> [String] {
+/// With `answersWanted`, writes every piece first (`pauseBetween` seconds apart), then reads that many times.
+func rawExchanges(port: Int, _ requests: [String], pauseBetween: Double = 0, answersWanted: Int? = nil) throws -> [String] {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -186,6 +190,20 @@ func rawExchanges(port: Int, _ requests: [String]) throws -> [String] {
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
     var answers: [String] = []
+    if let answersWanted {
+        for (i, text) in requests.enumerated() {
+            if i > 0 { usleep(UInt32(pauseBetween * 1_000_000)) }
+            let bytes = Array(text.utf8)  // may hold NUL bytes (HTTP/2 frames)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        }
+        for _ in 0..<answersWanted {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { break }
+            answers.append(String(decoding: buffer.prefix(n), as: UTF8.self))
+        }
+        return answers
+    }
     for text in requests {
         _ = text.withCString { send(fd, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 4096)

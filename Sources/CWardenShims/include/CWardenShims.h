@@ -4,4 +4,5 @@
 #include "warden_openssl.h"
 #include "warden_curl.h"
 #include "warden_mhd.h"
+#include "warden_h2o.h"
 #endif

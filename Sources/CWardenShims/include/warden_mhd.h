@@ -14,9 +14,11 @@ struct warden_mhd_limits {
     unsigned int thread_pool_size;            // MHD_OPTION_THREAD_POOL_SIZE; 0 or 1: one internal polling thread
     size_t connection_memory_limit;           // MHD_OPTION_CONNECTION_MEMORY_LIMIT (request line + headers); 0: default
     int suspend_resume;                       // MHD_ALLOW_SUSPEND_RESUME: answers may come later from another thread
+    int no_listen_socket;                     // MHD_USE_NO_LISTEN_SOCKET: connections come from MHD_add_connection
 };
 
-/// Starts a daemon with internal polling thread(s), bound to exactly `address` (MHD_OPTION_SOCK_ADDR).
+/// Starts a daemon with internal polling thread(s), bound to exactly `address` (MHD_OPTION_SOCK_ADDR), or
+/// with no listening socket at all (`limits.no_listen_socket`; `address` then only names the port in logs).
 /// `ipv6` must be non-zero when `address` is a sockaddr_in6. `uri_log` (may be NULL) receives the raw
 /// request target (path and query, not decoded) and returns the request's context pointer; `completed`
 /// (may be NULL) is called once per request that got a context. Paths are passed to `handler` undecoded.

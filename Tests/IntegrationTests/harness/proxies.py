@@ -19,6 +19,7 @@ DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 NGINX_CONF = DEPLOY / "nginx" / "nginx.conf"
 CADDYFILE = DEPLOY / "caddy" / "Caddyfile"
 ENVOY_HTTP = DEPLOY / "envoy" / "envoy-http.yaml"
+ENVOY_HTTP2 = DEPLOY / "envoy" / "envoy-http2.yaml"
 # The addresses the deploy samples use.
 SAMPLE_WARDEN_HTTP = "127.0.0.1:9192"
 SAMPLE_APP = "127.0.0.1:8000"
@@ -115,9 +116,10 @@ class Caddy(Proxy):
             raise
 
 
-def envoy_http_config(*, warden_http_port: int, warden_admin_port: int, upstream_port: int) -> dict:
-    """deploy/envoy/envoy-http.yaml pointed at the rig (the health check at Warden's admin port)."""
-    config = yaml.safe_load(ENVOY_HTTP.read_text())
+def envoy_http_config(*, warden_http_port: int, warden_admin_port: int, upstream_port: int, http2: bool = False) -> dict:
+    """deploy/envoy/envoy-http.yaml (or envoy-http2.yaml: h2c to Warden) pointed at the rig (the health
+    check at Warden's admin port)."""
+    config = yaml.safe_load((ENVOY_HTTP2 if http2 else ENVOY_HTTP).read_text())
     config["admin"]["address"] = _socket(LOCALHOST, 0)
     for listener in config["static_resources"]["listeners"]:
         listener["address"] = _socket(LOCALHOST, 0)
