@@ -26,7 +26,7 @@ public struct TraceIdentity: Sendable, Equatable {
 /// log, reasons are given as codes only, and `enduser.id` (the principal, only with `--trace-enduser-id`)
 /// is left out when redaction would change it.
 public final class CheckTracer: Sendable {
-    public static let spanName = "warden.check"
+    public static let spanName = CheckSpan.name
 
     let sampler: TraceSampler
     let sink: any SpanSink
@@ -82,7 +82,7 @@ public final class CheckTracer: Sendable {
         sink.submit(span(result, request: request, trace: trace))
     }
 
-    func span(_ result: CheckResult, request r: RequestAttributes, trace: TraceIdentity) -> Span {
+    func span(_ result: CheckResult, request r: RequestAttributes, trace: TraceIdentity) -> CheckSpan {
         let record = result.record
         let redactor = redactClaims.isEmpty ? nil
             : LogRedactor(claims: redactClaims, tokens: DecisionLog.tokensForRedaction(record, r, maxTokenBytes: maxTokenBytes))
@@ -91,27 +91,13 @@ public final class CheckTracer: Sendable {
         let full = r.path.isEmpty ? r.headers[":path"] ?? "" : r.path
         let cut = full.utf8.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
         let path = cut.map { String(full[..<$0]) } ?? full
-        var attributes: [SpanAttribute] = []
-        attributes.reserveCapacity(14)
-        attributes.append(SpanAttribute("http.request.method", r.method.isEmpty ? r.headers[":method"] ?? "" : r.method))
-        attributes.append(SpanAttribute("url.path", redactor?.scrub(path) ?? path))
         let host = r.host.isEmpty ? r.headers[":authority"] ?? "" : r.host
         let (address, port) = Self.splitHostPort(host)
-        if !address.isEmpty { attributes.append(SpanAttribute("server.address", redactor?.scrub(address) ?? address)) }
-        if let port { attributes.append(SpanAttribute("server.port", port)) }
-        attributes.append(SpanAttribute("warden.decision", result.decision.isAllowed ? "allow" : "deny"))
-        attributes.append(SpanAttribute("warden.status", result.decision.httpStatus))
-        attributes.append(SpanAttribute("warden.reason_code", record.reasonCode.rawValue))
-        if let policy = record.policy { attributes.append(SpanAttribute("warden.policy", policy)) }
-        attributes.append(SpanAttribute("warden.generation", record.generation))
-        if let d = record.dryRun {
-            attributes.append(SpanAttribute("warden.dry_run.would", d.would))
-            attributes.append(SpanAttribute("warden.dry_run.reason_code", d.reasonCode.rawValue))
-        }
+        var endUser: String?
         if endUserID, let principal = record.principal, redactor.map({ $0.scrub(principal) == principal }) ?? true {
-            attributes.append(SpanAttribute("enduser.id", principal))
+            endUser = principal
         }
-        var events: [SpanEvent] = []
+        var wait: CheckSpan.Wait?
         if record.keyWaitNanos > 0 {
             // The check waited for keys (a cold source or an unknown-kid refetch) or for an introspection
             // answer (an opaque token); the wait ended before the decision, whose remaining steps take
@@ -123,13 +109,17 @@ public final class CheckTracer: Sendable {
                 default: return false
                 }
             }
-            let what = introspected ? "introspection" : "jwks"
-            events.append(SpanEvent(name: "warden.\(what).wait", unixNanos: wall(record.decidedAt),
-                                    attributes: [SpanAttribute("warden.\(what).wait_ms", .double(Double(record.keyWaitNanos) / 1e6))]))
+            wait = CheckSpan.Wait(kind: introspected ? .introspection : .jwks, unixNanos: wall(record.decidedAt),
+                                  milliseconds: Double(record.keyWaitNanos) / 1e6)
         }
-        return Span(traceID: trace.traceID, spanID: trace.spanID, parentSpanID: trace.parentSpanID, traceState: trace.traceState,
-                    name: Self.spanName, kind: .server, startUnixNanos: wall(record.receivedAt), endUnixNanos: wall(record.decidedAt),
-                    attributes: attributes, events: events)
+        return CheckSpan(traceID: trace.traceID, spanID: trace.spanID, parentSpanID: trace.parentSpanID, traceState: trace.traceState,
+                         startUnixNanos: wall(record.receivedAt), endUnixNanos: wall(record.decidedAt),
+                         method: r.method.isEmpty ? r.headers[":method"] ?? "" : r.method,
+                         path: redactor?.scrub(path) ?? path,
+                         serverAddress: address.isEmpty ? "" : redactor?.scrub(address) ?? address, serverPort: port,
+                         allowed: result.decision.isAllowed, status: result.decision.httpStatus, reasonCode: record.reasonCode.rawValue,
+                         policy: record.policy, generation: record.generation,
+                         dryRun: record.dryRun.map { ($0.would, $0.reasonCode.rawValue) }, endUserID: endUser, wait: wait)
     }
 
     /// `host:port` → (host, port); `[v6]:port` → (v6, port); no port → (host, nil). On the bytes: every

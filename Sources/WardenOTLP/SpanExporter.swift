@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import Synchronization
+import WardenProtobuf
 import WardenSync
 import WardenTrace
 
@@ -24,7 +25,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     /// The resource's attributes: `service.name`, `service.version`, extras.
     public let resource: [SpanAttribute]
     private let poster: any OTLPPoster
-    private let queue = Locked<[Span]>([])
+    private let queue = Locked<[CheckSpan]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -54,7 +55,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         t.start()
     }
 
-    public func submit(_ span: Span) {
+    public func submit(_ span: CheckSpan) {
         let (accepted, count) = queue.withLock { q -> (Bool, Int) in
             guard q.count < options.queueCapacity else { return (false, q.count) }
             q.append(span)
@@ -91,16 +92,18 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
 
     private func run() {
         var failing = false
+        // One writer for every batch: its memory is reused (grown once to the largest batch).
+        var writer = ProtobufBufferWriter(capacity: 64 * 1024)
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop { _ = wake.wait(timeout: .now() + options.flushInterval) }
             // Take the whole queue at once (the buffer moves, no span is copied), then send it in batches.
-            var taken: [Span] = []
+            var taken: [CheckSpan] = []
             queue.withLock { swap(&$0, &taken) }
             var start = 0
             while start < taken.count {
                 let end = min(start + options.maxBatch, taken.count)
-                let ok = export(taken[start..<end])
+                let ok = export(taken[start..<end], &writer)
                 if !ok, !failing { failing = true } else if ok { failing = false }
                 start = end
             }
@@ -110,8 +113,10 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     }
 
     /// One POST; true when the collector took the batch (2xx).
-    private func export(_ batch: ArraySlice<Span>) -> Bool {
-        let body = OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion)
+    private func export(_ batch: ArraySlice<CheckSpan>, _ writer: inout ProtobufBufferWriter) -> Bool {
+        writer.removeAll()
+        OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion, into: &writer)
+        let body = writer.bytes
         let why: String
         do throws(OTLPPostError) {
             let status = try poster.post(body, timeout: options.timeout)
