@@ -59,7 +59,7 @@ public final class CheckTracer: Sendable {
     /// wins over the request's headers (the downstream client's span, when Envoy itself does not trace).
     func begin(_ request: RequestAttributes, call: [String: String] = [:]) -> TraceIdentity? {
         var extracted = call.isEmpty ? .none : TraceContext.extract { call[$0] }
-        if extracted == .none { extracted = TraceContext.extract { request.headers.exactValue(forKey: $0) } }
+        if case .none = extracted { extracted = TraceContext.extract { request.headers.exactValue(forKey: $0) } }
         switch extracted {
         case .context(let c):
             return TraceIdentity(traceID: c.traceID, spanID: .random(), parentSpanID: c.parentSpanID,
@@ -88,9 +88,13 @@ public final class CheckTracer: Sendable {
             : LogRedactor(claims: redactClaims, tokens: DecisionLog.tokensForRedaction(record, r, maxTokenBytes: maxTokenBytes))
         func wall(_ monotonic: UInt64) -> UInt64 { UInt64(truncatingIfNeeded: Int64(bitPattern: monotonic) &+ wallOffset) }
         // The path up to `?` or `#`, cut on the bytes (both are ASCII).
-        let full = r.path.isEmpty ? r.headers[":path"] ?? "" : r.path
-        let cut = full.utf8.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
-        let path = cut.map { String(full[..<$0]) } ?? full
+        var full = r.path.isEmpty ? r.headers[":path"] ?? "" : r.path
+        let path = full.withUTF8 { u -> String? in
+            for i in u.indices where u[i] == UInt8(ascii: "?") || u[i] == UInt8(ascii: "#") {
+                return String(decoding: UnsafeBufferPointer(rebasing: u[..<i]), as: UTF8.self)
+            }
+            return nil
+        } ?? full
         let host = r.host.isEmpty ? r.headers[":authority"] ?? "" : r.host
         let (address, port) = Self.splitHostPort(host)
         var endUser: String?

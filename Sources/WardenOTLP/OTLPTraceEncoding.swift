@@ -38,8 +38,11 @@ public enum OTLPTraceEncoding {
     public static func exportRequest(_ spans: ArraySlice<CheckSpan>, resource: [SpanAttribute], scopeName: String, scopeVersion: String,
                                      into w: inout ProtobufBufferWriter) {
         envelope(resource: resource, scopeName: scopeName, scopeVersion: scopeVersion, &w) { ss in
+            // Through a pointer to each span: `spans[i]`, even borrowed, copied the span (retaining and
+            // releasing its strings: ~400 instructions per span).
             spans.withUnsafeBufferPointer { spans in
-                for i in spans.indices { ss.writeNested(field: 2) { self.checkSpan(spans[i], &$0) } }
+                guard let first = spans.baseAddress else { return }
+                for i in 0..<spans.count { ss.writeNested(field: 2) { self.checkSpan(first + i, &$0) } }
             }
         }
     }
@@ -47,11 +50,13 @@ public enum OTLPTraceEncoding {
     /// ResourceSpans (the resource's attributes), ScopeSpans (Warden's scope), the spans `spans` writes.
     static func envelope(resource: [SpanAttribute], scopeName: String, scopeVersion: String, _ w: inout ProtobufBufferWriter,
                          spans: (inout ProtobufBufferWriter) -> Void) {
-        w.writeNested(field: 1) { rs in                                    // resource_spans
+        // resource_spans and scope_spans hold the whole batch: 3 length bytes reserved (up to 2 MiB), so
+        // the batch is not moved to fit them.
+        w.writeNested(field: 1, lengthBytes: 3) { rs in                    // resource_spans
             rs.writeNested(field: 1) { r in                                // resource
                 for a in resource { keyValue(a, field: 1, &r) }
             }
-            rs.writeNested(field: 2) { ss in                               // scope_spans
+            rs.writeNested(field: 2, lengthBytes: 3) { ss in               // scope_spans
                 ss.writeNested(field: 1) { scope in                        // scope
                     scope.writeString(scopeName, field: 1)
                     scope.writeString(scopeVersion, field: 2)
@@ -62,7 +67,8 @@ public enum OTLPTraceEncoding {
     }
 
     /// A check span's fields in `span`'s order, each attribute written from its typed field.
-    static func checkSpan(_ s: borrowing CheckSpan, _ w: inout ProtobufBufferWriter) {
+    static func checkSpan(_ span: UnsafePointer<CheckSpan>, _ w: inout ProtobufBufferWriter) {
+        let s = UnsafeCheckSpan(span)
         id(s.traceID.high, s.traceID.low, field: 1, &w)
         id(nil, s.spanID.value, field: 2, &w)
         w.writeString(s.traceState, field: 3)
@@ -99,8 +105,8 @@ public enum OTLPTraceEncoding {
 
     /// A string `KeyValue` as a span's attribute (field 9), lengths computed up front.
     @inline(__always)
-    static func stringAttribute(_ key: String, _ value: String, _ w: inout ProtobufBufferWriter) {
-        let keyCount = key.utf8.count, valueCount = value.utf8.count
+    static func stringAttribute(_ key: StaticString, _ value: String, _ w: inout ProtobufBufferWriter) {
+        let keyCount = key.utf8CodeUnitCount, valueCount = value.utf8.count
         let any = 1 + varintSize(valueCount) + valueCount
         w.writeTag(9, .lengthDelimited)
         w.writeRawVarint(UInt64(1 + varintSize(keyCount) + keyCount + 1 + varintSize(any) + any))
@@ -116,8 +122,8 @@ public enum OTLPTraceEncoding {
 
     /// An int `KeyValue` as a span's attribute (field 9).
     @inline(__always)
-    static func intAttribute(_ key: String, _ value: Int64, _ w: inout ProtobufBufferWriter) {
-        let keyCount = key.utf8.count
+    static func intAttribute(_ key: StaticString, _ value: Int64, _ w: inout ProtobufBufferWriter) {
+        let keyCount = key.utf8CodeUnitCount
         let any = 1 + varintSize(UInt64(bitPattern: value))
         w.writeTag(9, .lengthDelimited)
         w.writeRawVarint(UInt64(1 + varintSize(keyCount) + keyCount + 2 + any))
@@ -221,4 +227,28 @@ public enum OTLPTraceEncoding {
         while v != 0 { size += 1; v >>= 7 }
         return size
     }
+}
+
+/// A check span's fields read in place through a pointer (no copy of the span).
+struct UnsafeCheckSpan {
+    let p: UnsafePointer<CheckSpan>
+    init(_ p: UnsafePointer<CheckSpan>) { self.p = p }
+    var traceID: TraceID { p.pointee.traceID }
+    var spanID: SpanID { p.pointee.spanID }
+    var parentSpanID: SpanID? { p.pointee.parentSpanID }
+    var traceState: String { p.pointee.traceState }
+    var startUnixNanos: UInt64 { p.pointee.startUnixNanos }
+    var endUnixNanos: UInt64 { p.pointee.endUnixNanos }
+    var method: String { p.pointee.method }
+    var path: String { p.pointee.path }
+    var serverAddress: String { p.pointee.serverAddress }
+    var serverPort: Int? { p.pointee.serverPort }
+    var allowed: Bool { p.pointee.allowed }
+    var status: Int { p.pointee.status }
+    var reasonCode: String { p.pointee.reasonCode }
+    var policy: String? { p.pointee.policy }
+    var generation: Int { p.pointee.generation }
+    var dryRun: (would: String, reasonCode: String)? { p.pointee.dryRun }
+    var endUserID: String? { p.pointee.endUserID }
+    var wait: CheckSpan.Wait? { p.pointee.wait }
 }

@@ -4,20 +4,21 @@
 /// this order); `span` renders the same span as a generic `Span` (tests, and the encoder's oracle: both
 /// encodings are byte-equal, and the generic one is checked against protoc).
 public struct CheckSpan: Sendable, Equatable {
-    /// The attribute keys: OpenTelemetry's semantic conventions where one exists, else `warden.*`.
+    /// The attribute keys: OpenTelemetry's semantic conventions where one exists, else `warden.*`. Static
+    /// strings: the encoder copies their bytes without touching a `String`.
     public enum Key {
-        public static let method = "http.request.method"
-        public static let path = "url.path"
-        public static let serverAddress = "server.address"
-        public static let serverPort = "server.port"
-        public static let decision = "warden.decision"
-        public static let status = "warden.status"
-        public static let reasonCode = "warden.reason_code"
-        public static let policy = "warden.policy"
-        public static let generation = "warden.generation"
-        public static let dryRunWould = "warden.dry_run.would"
-        public static let dryRunReasonCode = "warden.dry_run.reason_code"
-        public static let endUserID = "enduser.id"
+        public static let method: StaticString = "http.request.method"
+        public static let path: StaticString = "url.path"
+        public static let serverAddress: StaticString = "server.address"
+        public static let serverPort: StaticString = "server.port"
+        public static let decision: StaticString = "warden.decision"
+        public static let status: StaticString = "warden.status"
+        public static let reasonCode: StaticString = "warden.reason_code"
+        public static let policy: StaticString = "warden.policy"
+        public static let generation: StaticString = "warden.generation"
+        public static let dryRunWould: StaticString = "warden.dry_run.would"
+        public static let dryRunReasonCode: StaticString = "warden.dry_run.reason_code"
+        public static let endUserID: StaticString = "enduser.id"
     }
 
     public static let name = "warden.check"
@@ -96,19 +97,19 @@ public struct CheckSpan: Sendable, Equatable {
 
     /// The same span as a generic `Span`, attributes in the order the exporter writes them.
     public var span: Span {
-        var attributes = [SpanAttribute(Key.method, method), SpanAttribute(Key.path, path)]
-        if !serverAddress.isEmpty { attributes.append(SpanAttribute(Key.serverAddress, serverAddress)) }
-        if let serverPort { attributes.append(SpanAttribute(Key.serverPort, serverPort)) }
-        attributes.append(SpanAttribute(Key.decision, allowed ? "allow" : "deny"))
-        attributes.append(SpanAttribute(Key.status, status))
-        attributes.append(SpanAttribute(Key.reasonCode, reasonCode))
-        if let policy { attributes.append(SpanAttribute(Key.policy, policy)) }
-        attributes.append(SpanAttribute(Key.generation, generation))
+        var attributes = [SpanAttribute(Key.method.description, method), SpanAttribute(Key.path.description, path)]
+        if !serverAddress.isEmpty { attributes.append(SpanAttribute(Key.serverAddress.description, serverAddress)) }
+        if let serverPort { attributes.append(SpanAttribute(Key.serverPort.description, serverPort)) }
+        attributes.append(SpanAttribute(Key.decision.description, allowed ? "allow" : "deny"))
+        attributes.append(SpanAttribute(Key.status.description, status))
+        attributes.append(SpanAttribute(Key.reasonCode.description, reasonCode))
+        if let policy { attributes.append(SpanAttribute(Key.policy.description, policy)) }
+        attributes.append(SpanAttribute(Key.generation.description, generation))
         if let dryRun {
-            attributes.append(SpanAttribute(Key.dryRunWould, dryRun.would))
-            attributes.append(SpanAttribute(Key.dryRunReasonCode, dryRun.reasonCode))
+            attributes.append(SpanAttribute(Key.dryRunWould.description, dryRun.would))
+            attributes.append(SpanAttribute(Key.dryRunReasonCode.description, dryRun.reasonCode))
         }
-        if let endUserID { attributes.append(SpanAttribute(Key.endUserID, endUserID)) }
+        if let endUserID { attributes.append(SpanAttribute(Key.endUserID.description, endUserID)) }
         let events = wait.map { w in
             [SpanEvent(name: w.kind.eventName, unixNanos: w.unixNanos, attributes: [SpanAttribute(w.kind.attributeKey, .double(w.milliseconds))])]
         } ?? []

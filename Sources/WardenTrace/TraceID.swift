@@ -95,15 +95,19 @@ enum Hex {
         return text.withUTF8 { uint64($0[...]) }
     }
 
+    /// On the slice's memory, one subtraction and compare per range (callgrind: iterating the `Slice` with
+    /// a `switch` cost ~700 instructions per traceparent).
     static func uint64(_ s: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {
-        guard !s.isEmpty, s.count <= 16 else { return nil }
+        guard !s.isEmpty, s.count <= 16, let start = s.base.baseAddress else { return nil }
+        let p = start + s.startIndex
         var v: UInt64 = 0
-        for c in s {
-            let d: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
-            default: return nil
+        for i in 0..<s.count {
+            let c = p[i]
+            var d = c &- UInt8(ascii: "0")
+            if d >= 10 {
+                d = c &- UInt8(ascii: "a")
+                guard d < 6 else { return nil }
+                d &+= 10
             }
             v = v << 4 | UInt64(d)
         }

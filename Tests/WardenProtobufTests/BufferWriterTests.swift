@@ -41,7 +41,7 @@ struct BufferWriterTests {
 
         /// A nested message of exactly `length` body bytes (a string field inside), with a nested one of
         /// `inner` bytes at its start when given.
-        mutating func nested(_ field: Int, length: Int, inner: Int? = nil) {
+        mutating func nested(_ field: Int, length: Int, inner: Int? = nil, lengthBytes: Int = 2) {
             let innerBytes = inner.map { 1 + Self.varintSize($0) + $0 } ?? 0
             let rest = length - innerBytes
             // rest = 1 (tag) + varint(n) + n
@@ -52,7 +52,7 @@ struct BufferWriterTests {
                 if let inner { w.writeNested(field: 1) { $0.writeRawBytes([UInt8](repeating: 7, count: inner)) } }
                 if rest > 0 { w.writeString(text, field: 2, always: true) }
             }
-            buffer.writeNested(field: field) { w in
+            buffer.writeNested(field: field, lengthBytes: lengthBytes) { w in
                 if let inner { w.writeNested(field: 1) { $0.writeRawBytes([UInt8](repeating: 7, count: inner)) } }
                 if rest > 0 { w.writeString(text, field: 2, always: true) }
             }
@@ -74,6 +74,10 @@ struct BufferWriterTests {
             b.string("grüße 🌍", 4)
             b.string("x", 536_870_911)
         },
+        Row(name: "strings of every length up to 40 (the short-copy paths)") { b in
+            let text = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH")
+            for n in 0...40 { b.string(String(text[..<n]), 1 + n) }
+        },
         Row(name: "scalars: zero omitted, one-byte, multi-byte, max") { b in
             for (i, v) in [UInt64(0), 1, 127, 128, 300, 1 << 35, UInt64.max].enumerated() { b.scalars(v, 1 + 10 * i) }
         },
@@ -85,6 +89,12 @@ struct BufferWriterTests {
         Row(name: "nested: 2,097,152-byte body moves up two") { $0.nested(1, length: 2_097_152) },
         Row(name: "nested inside a body that moves: short inner, long outer") { $0.nested(1, length: 20000, inner: 5) },
         Row(name: "nested inside a body that moves: long inner, short outer") { $0.nested(1, length: 140, inner: 130) },
+        Row(name: "3 length bytes reserved: short, medium, kept, longer") { b in
+            for n in [0, 127, 200, 20000, 2_097_151, 2_097_152] { b.nested(3, length: n, lengthBytes: 3) }
+        },
+        Row(name: "1 and 5 length bytes reserved") { b in
+            for n in [0, 127, 128, 20000] { b.nested(4, length: n, lengthBytes: 1); b.nested(5, length: n, lengthBytes: 5) }
+        },
         Row(name: "many nested after each other") { b in
             for i in 0..<300 { b.nested(2, length: i * 7 % 200) }
         },
