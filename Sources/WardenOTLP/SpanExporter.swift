@@ -55,9 +55,11 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         t.start()
     }
 
-    public func submit(_ span: CheckSpan) {
+    public func submit(_ span: consuming CheckSpan) {
+        // Moved into the queue, not copied (a copy retained and released each of its strings).
+        var pending = Optional(span)
         let (accepted, count) = queue.withLock { q -> (Bool, Int) in
-            guard q.count < options.queueCapacity else { return (false, q.count) }
+            guard q.count < options.queueCapacity, let span = pending.take() else { return (false, q.count) }
             q.append(span)
             return (true, q.count)
         }
@@ -94,11 +96,13 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         var failing = false
         // One writer for every batch: its memory is reused (grown once to the largest batch).
         var writer = ProtobufBufferWriter(capacity: 64 * 1024)
+        var taken: [CheckSpan] = []
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop { _ = wake.wait(timeout: .now() + options.flushInterval) }
             // Take the whole queue at once (the buffer moves, no span is copied), then send it in batches.
-            var taken: [CheckSpan] = []
+            // Two buffers take turns: each keeps the capacity it grew to, so a batch's spans are queued
+            // without reallocating.
             queue.withLock { swap(&$0, &taken) }
             var start = 0
             while start < taken.count {
@@ -107,6 +111,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
                 if !ok, !failing { failing = true } else if ok { failing = false }
                 start = end
             }
+            taken.removeAll(keepingCapacity: true)
             if stop || stopping.load(ordering: .acquiring) && queue.withLock({ $0.isEmpty }) { break }
         }
         finished.signal()

@@ -70,5 +70,5 @@ public struct SpanEvent: Sendable, Equatable {
 /// Where finished check spans go (the OTLP exporter; a collecting sink in tests). `submit` is called on
 /// the check's thread after it was answered: it must not block.
 public protocol SpanSink: Sendable {
-    func submit(_ span: CheckSpan)
+    func submit(_ span: consuming CheckSpan)
 }

@@ -13,7 +13,7 @@ struct CheckTracerTests {
     final class Collector: SpanSink, @unchecked Sendable {
         private let lock = NSLock()
         private var items: [Span] = []
-        func submit(_ span: CheckSpan) { lock.withLock { items.append(span.span) } }
+        func submit(_ span: consuming CheckSpan) { lock.withLock { items.append(span.span) } }
         var spans: [Span] { lock.withLock { items } }
     }
 
