@@ -107,6 +107,16 @@ public enum OTLPTraceEncoding {
     @inline(__always)
     static func stringAttribute(_ key: StaticString, _ value: String, _ w: inout ProtobufBufferWriter) {
         let keyCount = key.utf8CodeUnitCount, valueCount = value.utf8.count
+        if keyCount + valueCount < 120 {
+            // Every length fits one byte (the KeyValue's is keyCount + valueCount + 6): the four bytes before
+            // the key and the four before the value are written as one word each (callgrind: ~100
+            // instructions less per attribute than ten separate tag and length writes).
+            w.writeRawFixed32(UInt32(0x4A) | UInt32(keyCount + valueCount + 6) << 8 | UInt32(0x0A) << 16 | UInt32(keyCount) << 24)
+            w.writeRawUTF8(key)
+            w.writeRawFixed32(UInt32(0x12) | UInt32(valueCount + 2) << 8 | UInt32(0x0A) << 16 | UInt32(valueCount) << 24)
+            w.writeRawUTF8(value)
+            return
+        }
         let any = 1 + varintSize(valueCount) + valueCount
         w.writeTag(9, .lengthDelimited)
         w.writeRawVarint(UInt64(1 + varintSize(keyCount) + keyCount + 1 + varintSize(any) + any))
@@ -124,6 +134,16 @@ public enum OTLPTraceEncoding {
     @inline(__always)
     static func intAttribute(_ key: StaticString, _ value: Int64, _ w: inout ProtobufBufferWriter) {
         let keyCount = key.utf8CodeUnitCount
+        if keyCount < 100 && value >= 0 && value < 0x4000 {
+            // One- or two-byte varint value, one-byte lengths: the bytes around the key as two words.
+            let valueBytes = value < 0x80 ? 1 : 2
+            w.writeRawFixed32(UInt32(0x4A) | UInt32(keyCount + 5 + valueBytes) << 8 | UInt32(0x0A) << 16 | UInt32(keyCount) << 24)
+            w.writeRawUTF8(key)
+            w.writeRawFixed32(UInt32(0x12) | UInt32(1 + valueBytes) << 8 | UInt32(0x18) << 16
+                              | UInt32(truncatingIfNeeded: value & 0x7F | (value >= 0x80 ? 0x80 : 0)) << 24)
+            if value >= 0x80 { w.writeRawVarint(UInt64(value >> 7)) }  // the varint's second byte (< 0x80)
+            return
+        }
         let any = 1 + varintSize(UInt64(bitPattern: value))
         w.writeTag(9, .lengthDelimited)
         w.writeRawVarint(UInt64(1 + varintSize(keyCount) + keyCount + 2 + any))

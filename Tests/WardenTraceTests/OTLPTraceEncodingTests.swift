@@ -55,6 +55,12 @@ struct OTLPTraceEncodingTests {
         CheckRow(name: "dry-run and end user", span: check(dryRun: ("deny_401", "jwt_audience_mismatch"), user: "https://issuer/alice")),
         CheckRow(name: "JWKS wait event", span: check(wait: CheckSpan.Wait(kind: .jwks, unixNanos: 1_767_225_600_000_200_000, milliseconds: 0.125))),
         CheckRow(name: "introspection wait event", span: check(wait: CheckSpan.Wait(kind: .introspection, unixNanos: 5, milliseconds: 1500))),
+        CheckRow(name: "ints: one-byte, two-byte, three-byte varints", span: check(port: 65535, status: 127, generation: 0x3FFF)),
+        CheckRow(name: "ints: 128 and 16,384", span: check(port: 128, status: 401, generation: 0x4000)),
+        // url.path is 8 bytes: a value of 111 bytes makes the KeyValue 125 bytes long (the last one-byte length).
+        CheckRow(name: "strings at the one-byte length boundary", span: check(path: "/" + String(repeating: "a", count: 110))),
+        CheckRow(name: "strings just past it", span: check(path: "/" + String(repeating: "a", count: 111))),
+        CheckRow(name: "strings past it by more", span: check(path: "/" + String(repeating: "a", count: 114))),
         CheckRow(name: "long path and policy (multi-byte lengths)", span: check(policy: String(repeating: "p", count: 300),
                                                                                  path: "/" + String(repeating: "ü", count: 200))),
     ]
