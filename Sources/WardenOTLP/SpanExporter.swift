@@ -94,8 +94,9 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
 
     private func run() {
         var failing = false
-        // One writer for every batch: its memory is reused (grown once to the largest batch).
+        // One writer and one body for every batch: their memory is reused (grown once to the largest batch).
         var writer = ProtobufBufferWriter(capacity: 64 * 1024)
+        var body: [UInt8] = []
         var taken: [CheckSpan] = []
         while true {
             let stop = stopping.load(ordering: .acquiring)
@@ -107,7 +108,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
             var start = 0
             while start < taken.count {
                 let end = min(start + options.maxBatch, taken.count)
-                let ok = export(taken[start..<end], &writer)
+                let ok = export(taken[start..<end], &writer, &body)
                 if !ok, !failing { failing = true } else if ok { failing = false }
                 start = end
             }
@@ -118,10 +119,10 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     }
 
     /// One POST; true when the collector took the batch (2xx).
-    private func export(_ batch: ArraySlice<CheckSpan>, _ writer: inout ProtobufBufferWriter) -> Bool {
+    private func export(_ batch: ArraySlice<CheckSpan>, _ writer: inout ProtobufBufferWriter, _ body: inout [UInt8]) -> Bool {
         writer.removeAll()
         OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion, into: &writer)
-        let body = writer.bytes
+        writer.copyBytes(to: &body)
         let why: String
         do throws(OTLPPostError) {
             let status = try poster.post(body, timeout: options.timeout)

@@ -31,6 +31,14 @@ public struct ProtobufBufferWriter: ~Copyable {
         }
     }
 
+    /// Replaces `array`'s contents by the bytes written, keeping the array's capacity: an array reused for
+    /// every message is allocated once (callgrind: a new array per 170 KB batch cost ~1k instructions per
+    /// span in malloc alone, consolidating the heap).
+    public func copyBytes(to array: inout [UInt8]) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: UnsafeRawBufferPointer(start: base, count: used))
+    }
+
     /// Forgets what was written; the memory is kept for reuse.
     public mutating func removeAll() { used = 0 }
 

@@ -116,5 +116,8 @@ struct BufferWriterTests {
         #expect(w.count == 0 && w.bytes.isEmpty)
         w.writeString("b", field: 1)
         #expect(w.bytes == [0x0A, 0x01, 0x62])
+        var reused: [UInt8] = Array(repeating: 9, count: 5000)
+        w.copyBytes(to: &reused)
+        #expect(reused == [0x0A, 0x01, 0x62] && reused.capacity >= 5000)
     }
 }
