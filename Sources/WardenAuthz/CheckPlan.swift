@@ -17,6 +17,8 @@ public final class CheckPlan: Sendable {
     /// door converts only these for a check.
     public let metadataNamespaces: Set<String>
     let defaultPlan: ScopePlan
+    /// The Envoy `jwt_authn` documents, compiled; every check passes each before the Istio resources.
+    let jwtAuthn: [JwtAuthnPlan]
     private let options: AuthzOptions
     private let metrics: CheckMetrics
     /// Key slot per source named by any rule of `policies` (any scope: routes can select others).
@@ -34,18 +36,22 @@ public final class CheckPlan: Sendable {
         // that sets one (rules sharing a `jwksUri` share one fetch), else nil = `--jwks-fetch-timeout`.
         // Every install registers again, so a reload that changes or drops a `timeout` takes effect.
         // `--jwks-file` sources are files: no timeout applies.
-        let rules = policies.requestAuthentications.flatMap(\.jwtRules)
+        let rules = policies.requestAuthentications.flatMap(\.jwtRules) + policies.jwtAuthnFilters.flatMap { $0.providers.map(\.rule) }
         var timeouts: [JWKSSource: Double] = [:]
+        var durations: [JWKSSource: Double] = [:]
         var order: [JWKSSource] = []
         for rule in rules {
             let source = rule.keySource(options: options)
             if timeouts[source] == nil && !order.contains(source) { order.append(source) }
             if let timeout = rule.timeoutSeconds, source.isRemote { timeouts[source] = timeout }
+            // An Envoy jwt_authn provider's `cache_duration`; the shortest wins when rules share a source.
+            if let d = rule.cacheDurationSeconds, source.isRemote { durations[source] = min(durations[source] ?? d, d) }
         }
         var slots: [JWKSSource: KeySlot] = [:]
-        for source in order { slots[source] = keyStore.register(source, fetchTimeout: timeouts[source]) }
+        for source in order { slots[source] = keyStore.register(source, fetchTimeout: timeouts[source], cacheDuration: durations[source]) }
         self.slots = slots
         defaultPlan = ScopePlan(effective: policies.effective(for: defaultScope), options: options, metrics: metrics) { slots[$0.keySource(options: options)]! }
+        jwtAuthn = policies.jwtAuthnFilters.map { JwtAuthnPlan(filter: $0, options: options, metrics: metrics) { slots[$0.keySource(options: options)]! } }
     }
 
     /// Every key source the plan's rules name.
@@ -54,7 +60,8 @@ public final class CheckPlan: Sendable {
     /// The issuer of the first rule naming each source (metric and `/config_dump` labels).
     public var issuersBySource: [JWKSSource: String] {
         var map: [JWKSSource: String] = [:]
-        for rule in policies.requestAuthentications.flatMap(\.jwtRules) where map[rule.keySource(options: options)] == nil {
+        let rules = policies.requestAuthentications.flatMap(\.jwtRules) + policies.jwtAuthnFilters.flatMap { $0.providers.map(\.rule) }
+        for rule in rules where map[rule.keySource(options: options)] == nil {
             map[rule.keySource(options: options)] = rule.issuer
         }
         return map

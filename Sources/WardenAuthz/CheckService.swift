@@ -22,6 +22,8 @@ public final class CheckService: Sendable {
     private let clock: @Sendable () -> Double
     private let current: CurrentPlan
     let authenticator: Authenticator
+    /// Envoy `jwt_authn` requirements, on the same authenticator (token cache, key slots).
+    private let jwtAuthnEvaluator: JwtAuthnEvaluator
     /// RFC 8693 token exchanges for allowed requests a TokenPolicy's `tokenExchange` names.
     let exchanger: TokenExchanger
     /// DPoP proofs (RFC 9449): window and the per-process replay cache.
@@ -55,6 +57,7 @@ public final class CheckService: Sendable {
         authenticator = Authenticator(keyStore: keyStore, cache: TokenCache(capacity: tokenCache.entries, maxBytes: tokenCache.bytes),
                                       options: options,
                                       introspector: Introspector(transport: introspectionTransport ?? CurlFetcher(), clock: clock))
+
         exchanger = TokenExchanger(transport: introspectionTransport ?? CurlFetcher(), clock: clock)
         responses = ResponseBuilder(options: options)
         let local = ReplayCache(capacity: options.dpopReplayCapacity)
@@ -64,6 +67,7 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
+        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator, dpop: dpop)
         dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys,
                                   nonces: options.dpopNonces)
     }
@@ -128,6 +132,43 @@ public final class CheckService: Sendable {
         let record = DecisionRecord(generation: plan.number, scopePlan: scopePlan, corsPreflight: preflight, receivedAt: receivedAt,
                                     frontDoor: frontDoor)
         if let tracer { record.trace = tracer.begin(request, call: callTraceHeaders) }
+        let caller = CallerLimits(deadline: deadline ?? receivedAt &+ options.defaultDeadlineNanos, cancellation: cancellation)
+        if !plan.jwtAuthn.isEmpty {
+            return runJwtAuthn(plan.jwtAuthn, 0, request, record, scopePlan, caller, completion) { [self] in
+                authenticate(request, record, scopePlan, caller, completion)
+            }
+        }
+        authenticate(request, record, scopePlan, caller, completion)
+    }
+
+    /// The Envoy `jwt_authn` documents in load order, each as a filter of its own: the first failure answers
+    /// (401/403 with Envoy's body); when all pass, `next` runs the Istio resources.
+    private func runJwtAuthn(_ plans: [JwtAuthnPlan], _ i: Int, _ request: RequestAttributes, _ record: DecisionRecord,
+                             _ scopePlan: ScopePlan, _ caller: CallerLimits, _ completion: @escaping @Sendable (CheckResult) -> Void,
+                             next: @escaping @Sendable () -> Void) {
+        guard i < plans.count else { return next() }
+        let plan = plans[i]
+        // A SecurityPolicy's requirement applies where its RequestAuthentication does (targetRefs, precedence).
+        if let ref = plan.filter.onlyWith, !scopePlan.effective.requestAuthentications.contains(where: { $0.ref == ref }) {
+            return runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
+        }
+        let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
+            ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
+        let scratch = JwtAuthnEvaluator.Scratch()
+        jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
+            record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
+                                                error: error, tokens: traces, plan: plan))
+            if let nonce = scratch.freshNonce { record.dpopNonce = nonce }
+            if scratch.acceptedDPoP { record.dpopProofRecorded = true }
+            if error != nil { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
+            runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
+        }
+    }
+
+    /// The Istio resources' token step: extract, authenticate, then `finish`.
+    private func authenticate(_ request: RequestAttributes, _ record: DecisionRecord, _ scopePlan: ScopePlan, _ caller: CallerLimits,
+                              _ completion: @escaping @Sendable (CheckResult) -> Void) {
+        let preflight = record.corsPreflight
         let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
         if tokens.isEmpty {
             // presence: REQUIRED (Istio API v1.31): no token at any location of the rules in scope is a 401,
@@ -142,14 +183,14 @@ public final class CheckService: Sendable {
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
         // instructions of a cached check (callgrind).
         let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, tokens: tokens, completion: completion)
-        let caller = CallerLimits(deadline: deadline ?? receivedAt &+ options.defaultDeadlineNanos, cancellation: cancellation)
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
                 var nonce: String?
-                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(), dpop: dpop,
-                                   freshNonce: &nonce)
-                pending.record.dpopNonce = nonce
+                // A proof a jwt_authn step already accepted (and recorded) is checked again, not recorded again.
+                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(),
+                                   dpop: pending.record.dpopProofRecorded ? dryRunDPoP : dpop, freshNonce: &nonce)
+                if let nonce { pending.record.dpopNonce = nonce }
             }
             pending.record.tokens = traces
             pending.record.rejectedToken = rejected
@@ -261,7 +302,9 @@ public final class CheckService: Sendable {
 
     /// The AuthorizationPolicies' verdict (when no token was rejected) and the reason code.
     private func authorize(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) {
-        if record.rejectedToken != nil {
+        if let failed = record.jwtAuthnFailure {
+            record.reasonCode = failed.reasonCode
+        } else if record.rejectedToken != nil {
             // Fail closed: a rejected token without its error (never produced) still denies.
             record.reasonCode = record.rejection?.error.reasonCode ?? .jwtMalformed
         } else if let missing = record.missingToken {
@@ -322,7 +365,8 @@ public final class CheckService: Sendable {
     private func decide(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan) -> (Decision, AnswerKey?) {
         let exchanged = record.exchange?.token ?? ""
         // An answer carrying a fresh DPoP nonce is this check's alone: never kept.
-        guard record.reasonCode == .allowed, !options.debugHeaders, record.dpopNonce == nil, record.tokens.count == 1,
+        // jwt_authn outputs depend on the route (rules match paths): never kept.
+        guard record.reasonCode == .allowed, !options.debugHeaders, record.dpopNonce == nil, record.tokens.count == 1, record.jwtAuthn.isEmpty,
               record.exchange == nil || !exchanged.isEmpty,
               let entry = record.tokens[0].cached, case .header(let header, _) = record.tokens[0].location
         else { return (responses.decision(for: record, request: request, scope: scopePlan), nil) }

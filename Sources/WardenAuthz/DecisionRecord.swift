@@ -47,6 +47,13 @@ public final class DecisionRecord: @unchecked Sendable {
     /// What the `istio.io/dry-run` RequestAuthentications and TokenPolicies in scope would have answered,
     /// had they been enforced; nil when none applies (or for the dry-run check's own record).
     public internal(set) var dryRun: DryRunOutcome?
+    /// What each Envoy `jwt_authn` document decided, in load order (empty without such documents). A failure
+    /// answers the check (401/403 with Envoy's body) before the Istio resources are looked at.
+    public internal(set) var jwtAuthn: [JwtAuthnStep] = []
+    /// A jwt_authn step accepted this request's DPoP proof and recorded it against replay.
+    var dpopProofRecorded = false
+    /// The jwt_authn failure that answered the check, if one did.
+    public var jwtAuthnFailure: JWTError? { jwtAuthn.lazy.compactMap(\.error).first }
     /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).
     public internal(set) var trace: TraceIdentity?
 
@@ -88,6 +95,10 @@ public final class DecisionRecord: @unchecked Sendable {
     public internal(set) var exchange: ExchangeStep?
 
     public var reason: String {
+        if let step = jwtAuthn.first(where: { $0.error != nil }), let e = step.error {
+            let token = step.tokens.first { $0.error != nil }.map { " (token from \($0.location))" } ?? ""
+            return "\(e.envoyMessage): \(e.detail)\(token) [\(step.document) \(step.selection)]"
+        }
         if let (e, location) = rejection { return "\(e.envoyMessage): \(e.detail) (token from \(location))" }
         if let x = exchange, let failure = x.failure { return failure }
         if let e = missingToken { return "\(e.envoyMessage): \(e.detail)" }

@@ -22,8 +22,10 @@ final class JWTProvider: Sendable {
         self.rule = rule
         constraints = TokenConstraints(rules: tokenRules)
         // A rule without issuer checks no `iss` (Envoy's provider without `issuer`).
-        requirements = JWTRequirements(issuer: rule.issuer.isEmpty ? nil : rule.issuer, audiences: rule.audiences, clockSkew: options.clockSkew,
-                                       requireExpiration: options.requireExpiration, maxLifetime: constraints?.maxLifetime)
+        requirements = JWTRequirements(issuer: rule.issuer.isEmpty ? nil : rule.issuer, audiences: rule.audiences,
+                                       clockSkew: rule.clockSkewSeconds ?? options.clockSkew,
+                                       requireExpiration: rule.requireExpiration ?? options.requireExpiration,
+                                       maxLifetime: constraints?.maxLifetime)
         self.slot = slot
         locations = rule.ownTokenLocations
         let config = tokenRules.lazy.compactMap(\.introspection).first

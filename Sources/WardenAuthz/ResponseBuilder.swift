@@ -13,6 +13,9 @@ struct ResponseBuilder: Sendable {
     static let payloadMetadataKey = "jwt_payload"
 
     func decision(for record: DecisionRecord, request: RequestAttributes, scope: ScopePlan) -> Decision {
+        if let failed = record.jwtAuthnFailure {
+            return tokenDenied(failed, record: record, request: request)
+        }
         if record.rejectedToken != nil {
             // Fail closed: a rejected token without its error (never produced) is still a 401.
             return tokenDenied(record.rejection?.error ?? .badSignature, record: record, request: request)
@@ -114,8 +117,8 @@ struct ResponseBuilder: Sendable {
                 put(name, value)
             }
         }
-        for t in record.tokens {
-            guard let rule = t.rule, let v = t.verified else { continue }
+        /// The payload and claim headers of a verified token's rule.
+        func outputs(of rule: JWTRule, _ v: VerifiedJWT) {
             if let payloadHeader = rule.outputPayloadToHeader {
                 output(payloadHeader.lowercased(), v.payloadSegment, claim: nil)
             }
@@ -125,12 +128,30 @@ struct ResponseBuilder: Sendable {
                 }
             }
         }
+        for t in record.tokens {
+            guard let rule = t.rule, let v = t.verified else { continue }
+            outputs(of: rule, v)
+        }
+        // Envoy jwt_authn documents: each verified token's provider writes its payload and claim headers, and
+        // its claims under `payload_in_metadata`.
+        for step in record.jwtAuthn {
+            for t in step.tokens {
+                guard let rule = t.rule, let v = t.verified else { continue }
+                outputs(of: rule, v)
+                if let key = step.plan.metadataKeys[rule.source.name] { ok.dynamicMetadata[key] = .object(v.claims) }
+            }
+            // Client copies of every provider's output headers are removed, whatever the route required.
+            for h in step.plan.outputHeaders { remove(h) }
+        }
         // RFC 8693: the exchanged token replaces the original toward the upstream (validated as a b64token).
         if let x = record.exchange, let token = x.token {
             put(x.header, x.header == "authorization" ? "Bearer " + token : token)
         }
         for h in scope.outputHeaders { remove(h) }
-        for t in record.tokens where !(t.rule?.forwardOriginalToken ?? false) {
+        // A verified jwt_authn token is removed unless its provider forwards it (a failed one under
+        // allow_missing_or_failed stays, as Envoy removes only tokens that verified).
+        let jwtAuthnVerified = record.jwtAuthn.flatMap(\.tokens).filter { $0.verified != nil }
+        for t in record.tokens + jwtAuthnVerified where !(t.rule?.forwardOriginalToken ?? false) {
             switch t.location {
             case .header(let name, _):
                 remove(name)

@@ -37,7 +37,7 @@ extension JWKSStore {
             guard var s = st.sources[source] else { return ([], nil) }  // unregistered meanwhile
             s.inFlight = false
             if let jwksURI { s.jwksURI = jwksURI }
-            let expiresAt = source.isInline ? Double.infinity : now + configuration.cacheDuration
+            let expiresAt = source.isInline ? Double.infinity : now + (s.cacheDuration ?? configuration.cacheDuration)
             switch result {
             case .success(.updated(let keys, let document, let etag)):
                 let changed = s.document != document || s.snapshot == nil
@@ -71,7 +71,7 @@ extension JWKSStore {
             if case .success = result {
                 s.consecutiveFailures = 0
                 s.fromPersistedCache = false
-                s.nextAttempt = source.isInline ? .infinity : now + configuration.refreshAfter
+                s.nextAttempt = source.isInline ? .infinity : now + configuration.refreshAfter(cacheDuration: s.cacheDuration)
                 if source.isRemote, persistence != nil, let document = s.document {
                     persist = PersistedJWKS(source: source.description, fetchedAt: now, etag: s.etag,
                                             jwksURI: s.jwksURI, document: document)
@@ -242,7 +242,7 @@ extension JWKSStore {
         let line = state.withLock { st -> String? in
             guard var s = st.sources[source], s.snapshot == nil else { return nil }
             let snapshot = KeySnapshot(keys: keys, generation: st.takeGeneration(), fetchedAt: entry.fetchedAt,
-                                       expiresAt: entry.fetchedAt + configuration.cacheDuration, source: source)
+                                       expiresAt: entry.fetchedAt + (s.cacheDuration ?? configuration.cacheDuration), source: source)
             s.snapshot = snapshot
             s.document = entry.document
             s.etag = entry.etag

@@ -52,17 +52,23 @@ public final class JWKSStore: Sendable {
     ///   configuration's `fetchTimeout`. The latest registration decides: registering the source
     ///   again with another value (or nil) replaces it from the next fetch on, so a policy reload
     ///   can change or remove a rule's `timeout`. Values that are not finite and positive count as nil.
+    /// - Parameter cacheDuration: this source's own cache duration in seconds (an Envoy jwt_authn provider's
+    ///   `remote_jwks.cache_duration`): the background refresh runs as for the configuration's
+    ///   `cacheDuration`, but from this one; nil = the configuration's. The latest registration decides.
     /// - Returns: the source's slot, which the request path reads its keys from.
     @discardableResult
-    public func register(_ source: JWKSSource, fetchTimeout: Double? = nil) -> KeySlot {
+    public func register(_ source: JWKSSource, fetchTimeout: Double? = nil, cacheDuration: Double? = nil) -> KeySlot {
         let now = clock()
         let timeout = fetchTimeout.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
+        let duration = cacheDuration.flatMap { $0.isFinite && $0 > 0 ? $0 : nil }
         let (inserted, slot) = state.withLock { st -> (Bool, KeySlot) in
             if let existing = st.sources[source] {
                 st.sources[source]!.fetchTimeout = timeout
+                st.sources[source]!.cacheDuration = duration
                 return (false, existing.slot)
             }
             var s = SourceState(source: source, fetchTimeout: timeout, nextAttempt: now, maxStaleness: configuration.maxStaleness)
+            s.cacheDuration = duration
             s.inFlight = !source.isRemote  // loaded right here, below
             st.sources[source] = s
             return (true, s.slot)

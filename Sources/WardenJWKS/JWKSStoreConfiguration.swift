@@ -74,9 +74,13 @@ public struct JWKSStoreConfiguration: Sendable {
 
     /// Seconds after a successful fetch at which the background refresh runs (never sooner than
     /// `minimumRefreshInterval`).
-    var refreshAfter: Double {
-        let before = min(max(refreshBefore ?? cacheDuration * 0.2, 0), cacheDuration)
-        return max(cacheDuration - before, minimumRefreshInterval)
+    var refreshAfter: Double { refreshAfter(cacheDuration: nil) }
+
+    /// `refreshAfter` for a source with its own cache duration (nil: `cacheDuration`).
+    func refreshAfter(cacheDuration own: Double?) -> Double {
+        let duration = own ?? cacheDuration
+        let before = min(max(refreshBefore ?? duration * 0.2, 0), duration)
+        return max(duration - before, minimumRefreshInterval)
     }
 
     /// The retry delay after `failures` consecutive failures (1-based), jitter drawn from `unit` in [0, 1).

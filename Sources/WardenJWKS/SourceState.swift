@@ -11,6 +11,8 @@ struct SourceState {
     /// Bound on one request of this source, set by the latest registration; nil = the store's
     /// `configuration.fetchTimeout`.
     var fetchTimeout: Double?
+    /// This source's own cache duration, set by the latest registration; nil = the configuration's.
+    var cacheDuration: Double?
     /// Published into `slot` on every change, so plans holding the slot see it.
     var snapshot: KeySnapshot? { didSet { slot.publish(snapshot) } }
     /// The request path's reference to this source's keys.

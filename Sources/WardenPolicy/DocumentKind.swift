@@ -29,9 +29,9 @@ enum DocumentKind {
         if kind.isEmpty {
             let envoyKeys = keys.filter { ["providers", "rules", "requirement_map", "filter_state_rules", "bypass_cors_preflight"].contains($0) }
             if !envoyKeys.isEmpty {
-                return "this looks like an Envoy jwt_authn configuration (\(envoyKeys.sorted().joined(separator: ", "))), which Warden "
-                    + "does not read yet; write it as Istio RequestAuthentication + AuthorizationPolicy (refusing to load rather "
-                    + "than serve without its rules)"
+                return "this looks like part of an Envoy jwt_authn configuration (\(envoyKeys.sorted().joined(separator: ", "))) "
+                    + "but has no providers; Warden reads a whole JwtAuthentication (providers + rules), its typed_config with "
+                    + "@type, or the http_filters entry (refusing to load rather than serve without its rules)"
             }
             if keys.isEmpty { return nil }  // an empty document
             return "a document without kind is not a policy Warden can read (refusing to load rather than serve without it)"

@@ -6,6 +6,7 @@ enum DecodedResource {
     case requestAuthentication(RequestAuthentication)
     case authorizationPolicy(AuthorizationPolicy)
     case tokenPolicy(TokenPolicy)
+    case jwtAuthn(JwtAuthnFilter)
     case skipped(PolicyNote)
 }
 
@@ -27,6 +28,9 @@ enum PolicyDecoder {
                 for r in try decode(item.node, file: file) { out.append(r) }
             }
             return out
+        }
+        if kind.isEmpty && JwtAuthnDecoder.recognizes(top) {
+            return try JwtAuthnDecoder.decode(doc, top: top, file: file, line: root.mark.line)
         }
         let wardenKind = kind == TokenPolicy.kind && wardenAPIVersions.contains(apiVersion)
         let gatewayKind = kind == "SecurityPolicy" && apiVersion == SecurityPolicyDecoder.apiVersion

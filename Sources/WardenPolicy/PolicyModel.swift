@@ -153,6 +153,13 @@ public struct JWTRule: Sendable, Hashable {
     public var presence: JWTPresence = .optional
     /// The RequestAuthentication this rule came from.
     public var source: PolicyRef
+    /// Another dialect's own `clock_skew_seconds` / `require_expiration` (Envoy jwt_authn providers); nil:
+    /// the server's `--clock-skew` / `--require-expiration`, as for Istio rules.
+    public var clockSkewSeconds: Double?
+    public var requireExpiration: Bool?
+    /// An Envoy jwt_authn provider's `remote_jwks.cache_duration`: this source's keys are refreshed on that
+    /// schedule rather than `--jwks-cache-duration`'s.
+    public var cacheDurationSeconds: Double?
 
     public init(issuer: String, audiences: [String] = [], jwksUri: String? = nil, jwks: String? = nil,
                 fromHeaders: [JWTHeader] = [], fromParams: [String] = [], fromCookies: [String] = [],

@@ -6,13 +6,17 @@ public struct PolicySet: Sendable {
     public let authorizationPolicies: [AuthorizationPolicy]
     /// Warden's own `TokenPolicy` resources.
     public let tokenPolicies: [TokenPolicy]
+    /// Envoy `jwt_authn` configurations, in load order: each applies to every check, before the Istio resources.
+    public let jwtAuthnFilters: [JwtAuthnFilter]
     /// Warnings from loading (skipped kinds, …).
     public let notes: [PolicyNote]
     /// Files read, in load order.
     public let files: [String]
 
     public init(requestAuthentications: [RequestAuthentication] = [], authorizationPolicies: [AuthorizationPolicy] = [],
-                tokenPolicies: [TokenPolicy] = [], notes: [PolicyNote] = [], files: [String] = []) {
+                tokenPolicies: [TokenPolicy] = [], jwtAuthnFilters: [JwtAuthnFilter] = [], notes: [PolicyNote] = [],
+                files: [String] = []) {
+        self.jwtAuthnFilters = jwtAuthnFilters
         self.requestAuthentications = requestAuthentications.sorted { $0.ref < $1.ref }
         self.authorizationPolicies = authorizationPolicies.sorted { $0.ref < $1.ref }
         self.tokenPolicies = tokenPolicies.sorted { $0.ref < $1.ref }
@@ -103,6 +107,7 @@ struct PolicySetBuilder {
     var requestAuthentications: [RequestAuthentication] = []
     var authorizationPolicies: [AuthorizationPolicy] = []
     var tokenPolicies: [TokenPolicy] = []
+    var jwtAuthnFilters: [JwtAuthnFilter] = []
     var notes: [PolicyNote] = []
     var errors: [PolicyLoadError] = []
     var files: [String] = []
@@ -137,6 +142,8 @@ struct PolicySetBuilder {
             if unique("AuthorizationPolicy", ap.ref, ap.origin) { authorizationPolicies.append(ap) }
         case .tokenPolicy(let tp):
             if unique(TokenPolicy.kind, tp.ref, tp.origin) { tokenPolicies.append(tp) }
+        case .jwtAuthn(let filter):
+            jwtAuthnFilters.append(filter)
         }
     }
 
@@ -177,6 +184,6 @@ struct PolicySetBuilder {
         let errors = self.errors + sameTargetSecurityPolicies()
         if !errors.isEmpty { throw PolicyLoadFailure(errors: errors) }
         return PolicySet(requestAuthentications: requestAuthentications, authorizationPolicies: authorizationPolicies,
-                         tokenPolicies: tokenPolicies, notes: notes, files: files)
+                         tokenPolicies: tokenPolicies, jwtAuthnFilters: jwtAuthnFilters, notes: notes, files: files)
     }
 }

@@ -5,12 +5,13 @@ import WardenYAML
 /// Istio model Warden evaluates, only where the result decides exactly as Envoy Gateway does:
 ///
 /// - `jwt.providers` → a RequestAuthentication (a present, invalid token: 401, as jwt_authn answers).
-/// - `jwt.optional: false` (the default) → a DENY policy `<name>.jwt-required` on requests with no valid token
-///   (Envoy Gateway answers 401 `Jwt is missing`; Warden 403 — the same requests are refused).
+/// - `jwt.optional: false` (the default) → a jwt_authn requirement (any one provider) scoped with that
+///   RequestAuthentication: a request without a token is 401 `Jwt is missing`, as Envoy Gateway answers.
 /// - `authorization` is first-match over `rules`, then `defaultAction` (default Deny). Trailing rules whose
-///   action is the default change nothing and are dropped; what remains must be Deny rules then Allow rules,
-///   which is exactly Istio's DENY-then-ALLOW: a DENY policy `<name>.deny` and, when the default is Deny, an
-///   ALLOW policy `<name>` (no rules: deny everything). An Allow rule before a Deny rule is refused.
+///   action is the default change nothing and are dropped; each Deny rule becomes DENY rules "it matches and no
+///   earlier Allow rule does" (the earlier Allow rules' negations), in a DENY policy `<name>.deny`, and the Allow
+///   rules, when the default is Deny, an ALLOW policy `<name>` (no rules: deny everything) — Istio's
+///   DENY-then-ALLOW deciding exactly as first match.
 /// - Every field Warden cannot honour is a load error; `recomputeRoute` and the JWKS `backendRefs`/
 ///   `backendSettings` (routing inside Envoy) are ignored with a note.
 enum SecurityPolicyDecoder {
@@ -46,11 +47,16 @@ enum SecurityPolicyDecoder {
             }
             out.append(.requestAuthentication(RequestAuthentication(ref: ref, origin: origin, selector: nil, targetRefs: targets, jwtRules: rules)))
             if !(try jf["optional"]?.bool() ?? false) {
-                var source = Source()
-                source.notRequestPrincipals = [RequestPrincipalPattern("*")]
-                out.append(.authorizationPolicy(AuthorizationPolicy(
-                    ref: PolicyRef(namespace: ref.namespace, name: ref.name + ".jwt-required"), origin: origin, targetRefs: targets,
-                    action: .deny, rules: [AuthorizationRule(from: [source])])))
+                // Envoy Gateway's jwt_authn requirement for the route (internal/xds/translator/jwt.go): one of the
+                // providers must verify a token — a request without one is 401 `Jwt is missing`, as there.
+                let names = items.indices.map { "p\($0)" }
+                let requirement: JwtRequirement = rules.count == 1 ? .provider(names[0], audiences: nil)
+                    : .any(names.map { .provider($0, audiences: nil) })
+                var filter = JwtAuthnFilter(origin: origin, providers: zip(names, rules).map { JwtAuthnProvider(name: $0, rule: $1) },
+                                            rules: [JwtAuthnRule(match: JwtRouteMatch(path: .prefix("")), requires: requirement, line: jwt.node.mark.line)])
+                filter.onlyWith = ref
+                filter.targetRefs = targets
+                out.append(.jwtAuthn(filter))
             }
         }
         if let authz = f["authorization"], !authz.isNull {
@@ -132,19 +138,45 @@ enum SecurityPolicyDecoder {
         let defaultAllow = try action(f["defaultAction"]) ?? false
         var rules: [(allow: Bool, rule: AuthorizationRule, cursor: YAMLCursor)] = []
         for item in try f["rules"]?.list() ?? [] {
-            let rf = try item.fields(allowed: ["name", "action", "principal"])
+            let rf = try item.fields(allowed: ["name", "action", "principal", "operation"])
             guard let allow = try action(rf["action"]) else { throw item.error("action is required (Allow or Deny)") }
-            guard let p = rf["principal"], !p.isNull else { throw item.error("principal is required (operation and cel are not supported)") }
-            rules.append((allow, try decodePrincipal(p, providers: providers), item))
+            guard let p = rf["principal"], !p.isNull else { throw item.error("principal is required") }
+            var rule = try decodePrincipal(p, providers: providers)
+            if let o = rf["operation"], !o.isNull {
+                // authorization_types.go `Operation.Methods` (1–16 gateway-api HTTPMethods; nothing else yet).
+                let of = try o.fields(allowed: ["methods"])
+                let methods = try of["methods"]?.stringList() ?? []
+                if methods.isEmpty || methods.count > 16 { throw (of["methods"] ?? o).error("operation.methods needs 1 to 16 methods") }
+                for (i, m) in methods.enumerated() where !Self.httpMethods.contains(m) {
+                    throw (of["methods"] ?? o).error("methods[\(i)]: \(m) is not one of \(Self.httpMethods.sorted().joined(separator: ", "))")
+                }
+                var op = Operation()
+                op.methods = methods.map { .exact($0) }
+                rule.to = [op]
+            }
+            rules.append((allow, rule, item))
         }
         // First match: a trailing rule with the default's action decides as the default does.
         while let last = rules.last, last.allow == defaultAllow { rules.removeLast() }
-        if let firstAllow = rules.firstIndex(where: \.allow), let later = rules[firstAllow...].first(where: { !$0.allow }) {
-            throw later.cursor.error("a Deny rule after an Allow rule (rules[\(rules.firstIndex { $0.cursor.path == later.cursor.path }!)]) needs "
-                + "first-match order, which Warden cannot compile exactly yet; put Deny rules first")
+        // Istio's order is DENY then ALLOW, so a Deny rule is compiled as "it matches and no earlier Allow rule
+        // did": ¬(c1 ∧ c2 …) of each earlier Allow rule is the alternatives ¬c1, ¬c2, … (notRemoteIpBlocks,
+        // notRequestPrincipals, notValues: each exactly the negation of its positive form), so the DENY gets one
+        // rule per combination. A request an earlier Allow rule matches is then allowed by the ALLOW policy.
+        var denies: [AuthorizationRule] = []
+        var earlierAllows: [AuthorizationRule] = []
+        for r in rules {
+            if r.allow { earlierAllows.append(r.rule); continue }
+            var combos = [r.rule]
+            for a in earlierAllows {
+                combos = combos.flatMap { base in negations(a).map { merged(base, $0) } }
+                if combos.count > 256 {
+                    throw r.cursor.error("this Deny rule after \(earlierAllows.count) Allow rules compiles to more than 256 Istio rules; "
+                                         + "reorder the rules (Deny rules first) or merge Allow rules")
+                }
+            }
+            denies += combos
         }
         var out: [DecodedResource] = []
-        let denies = rules.filter { !$0.allow }.map(\.rule)
         if !denies.isEmpty {
             out.append(.authorizationPolicy(AuthorizationPolicy(ref: PolicyRef(namespace: ref.namespace, name: ref.name + ".deny"), origin: origin,
                                                                 targetRefs: targets, action: .deny, rules: denies)))
@@ -154,6 +186,56 @@ enum SecurityPolicyDecoder {
                                                                 rules: rules.filter(\.allow).map(\.rule))))
         }
         return out
+    }
+
+    /// gateway-api `HTTPMethod` (the CRD's enum).
+    static let httpMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+
+    /// ¬rule as alternatives (any one suffices): one negated principal kind, operation or condition each.
+    static func negations(_ r: AuthorizationRule) -> [AuthorizationRule] {
+        var out: [AuthorizationRule] = []
+        for op in r.to where !op.methods.isEmpty {
+            var not = Operation()
+            not.notMethods = op.methods
+            out.append(AuthorizationRule(to: [not]))
+        }
+        for source in r.from {
+            if !source.remoteIpBlocks.isEmpty {
+                var s = Source()
+                s.notRemoteIpBlocks = source.remoteIpBlocks
+                out.append(AuthorizationRule(from: [s]))
+            }
+            if !source.requestPrincipals.isEmpty {
+                var s = Source()
+                s.notRequestPrincipals = source.requestPrincipals
+                out.append(AuthorizationRule(from: [s]))
+            }
+        }
+        for c in r.when {
+            out.append(AuthorizationRule(from: [], when: [Condition(key: c.key, values: c.notValues, notValues: c.values)]))
+        }
+        return out
+    }
+
+    /// Both rules at once (a SecurityPolicy rule has at most one source; fields of one source are ANDed).
+    static func merged(_ a: AuthorizationRule, _ b: AuthorizationRule) -> AuthorizationRule {
+        var source: Source?
+        for s in a.from + b.from {
+            guard var m = source else { source = s; continue }
+            m.remoteIpBlocks += s.remoteIpBlocks
+            m.notRemoteIpBlocks += s.notRemoteIpBlocks
+            m.requestPrincipals += s.requestPrincipals
+            m.notRequestPrincipals += s.notRequestPrincipals
+            source = m
+        }
+        var operation: Operation?
+        for o in a.to + b.to {
+            guard var m = operation else { operation = o; continue }
+            m.methods += o.methods
+            m.notMethods += o.notMethods
+            operation = m
+        }
+        return AuthorizationRule(from: source.map { [$0] } ?? [], to: operation.map { [$0] } ?? [], when: a.when + b.when)
     }
 
     static func action(_ c: YAMLCursor?) throws(PolicyLoadError) -> Bool? {

@@ -1,12 +1,13 @@
 import WardenPolicy
 
-/// `warden convert --to istio FILE…`: prints the Istio equivalent of Envoy Gateway SecurityPolicy documents.
+/// `warden convert --to istio FILE…`: prints the Istio equivalent of Envoy Gateway SecurityPolicy and Envoy
+/// jwt_authn documents.
 struct ConvertCommand {
     static let help = """
     Usage: warden convert --to istio FILE|DIR [FILE|DIR…]
 
     Loads the files as `warden serve --policy` would and prints, for each resource compiled from another
-    dialect (Envoy Gateway SecurityPolicy), the Istio RequestAuthentication/AuthorizationPolicy document it
+    dialect (Envoy Gateway SecurityPolicy, Envoy jwt_authn), the Istio RequestAuthentication/AuthorizationPolicy document it
     compiled to (as JSON, which YAML readers accept), separated by `---`. What has no exact Istio equivalent
     is listed on stderr, one `# no Istio equivalent:` line each. Exit status: 0 converted with no gap, 3 converted
     with gaps, 1 invalid input, 2 usage error.
@@ -32,7 +33,7 @@ struct ConvertCommand {
             }
         }
         guard target == "istio" else { throw UsageError("convert needs --to istio (the only target)") }
-        if c.paths.isEmpty { throw UsageError("missing FILE (a SecurityPolicy YAML file or directory)") }
+        if c.paths.isEmpty { throw UsageError("missing FILE (a SecurityPolicy or jwt_authn YAML file, or a directory)") }
         return c
     }
 

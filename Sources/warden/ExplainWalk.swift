@@ -39,6 +39,11 @@ struct ExplainWalk {
         let out = Lines()
         let effective = policies.effective(for: record.scope)
         header(effective, out: out)
+        jwtAuthn(out: out)
+        if record.jwtAuthnFailure != nil {
+            decision(out: out)
+            return out.text
+        }
         var step = tokens(effective, out: out)
         // Check order: the last token found is checked first (Envoy pops its tokens from the back).
         for i in record.tokens.indices.reversed() {
@@ -48,6 +53,24 @@ struct ExplainWalk {
         decision(out: out)
         dryRun(out: out)
         return out.text
+    }
+
+    /// Each Envoy jwt_authn document, before the Istio resources: which requirement applied (first matching
+    /// rule, the route's requirement_name, none) and how each token it looked at ended.
+    private func jwtAuthn(out: Lines) {
+        for step in record.jwtAuthn {
+            out.add("\(step.document): \(step.selection)")
+            for t in step.tokens {
+                let who = "\(t.location)" + (t.rule.map { " (provider \($0.source.name))" } ?? "")
+                switch t.outcome {
+                case .verified: out.pass("\(who): verified" + (t.jwt?.issuer.map { ", iss \($0)" } ?? ""))
+                case .rejected(let e): out.fail("\(who): \(e.envoyMessage)")
+                case .notChecked: out.info("\(who): \(Self.notRun)")
+                }
+            }
+            if let e = step.error { out.fail("requirement not met: \(e.httpStatus) \(e.envoyMessage)") } else { out.pass("requirement met") }
+        }
+        if !record.jwtAuthn.isEmpty { out.add("") }
     }
 
     /// What the dry-run RequestAuthentications and TokenPolicies would have answered had they been enforced.

@@ -84,6 +84,40 @@ enum PolicyDump {
         return .object(o)
     }
 
+    /// An Envoy jwt_authn document: its origin, providers (as JWT rules plus jwt_authn's own checks) and rules.
+    static func jwtAuthn(_ f: JwtAuthnFilter) -> JSONValue {
+        func requirement(_ r: JwtRequirement) -> JSONValue {
+            switch r {
+            case .provider(let name, let audiences):
+                return audiences.map { .object(["provider_name": .string(name), "audiences": strings($0)]) } ?? .object(["provider_name": .string(name)])
+            case .any(let c): return .object(["requires_any": .array(c.map(requirement))])
+            case .all(let c): return .object(["requires_all": .array(c.map(requirement))])
+            case .allowMissing: return .object(["allow_missing": .object([:])])
+            case .allowMissingOrFailed: return .object(["allow_missing_or_failed": .object([:])])
+            case .none: return .object([:])
+            }
+        }
+        var o: [String: JSONValue] = [
+            "origin": .string(f.origin.description),
+            "providers": .array(f.providers.map { p in
+                var v: [String: JSONValue] = ["name": .string(p.name), "jwt_rule": jwtRule(p.rule), "clock_skew_seconds": .number(p.clockSkewSeconds),
+                                              "require_expiration": .bool(p.requireExpiration)]
+                if let m = p.maxLifetime { v["max_lifetime_seconds"] = .number(Double(m.components.seconds)) }
+                if let s = p.subjects { v["subjects"] = .string(s.description) }
+                if let k = p.payloadInMetadata { v["payload_in_metadata"] = .string(k) }
+                return .object(v)
+            }),
+            "rules": .array(f.rules.map { r in
+                var v: [String: JSONValue] = ["match": .string(IstioConversion.describe(r.match)), "line": .number(Double(r.line))]
+                if let q = r.requires { v["requires"] = requirement(q) }
+                return .object(v)
+            }),
+            "bypass_cors_preflight": .bool(f.bypassCORSPreflight),
+        ]
+        if !f.requirementMap.isEmpty { o["requirement_map"] = .object(f.requirementMap.mapValues(requirement)) }
+        return .object(o)
+    }
+
     /// `<inline, N keys>`: how many entries the inline document's `keys` array has.
     static func inlineSummary(_ jwks: String) -> String {
         guard let doc = try? JSONParser.parse(jwks), let keys = doc["keys"]?.arrayValue else { return "<inline, unparseable>" }

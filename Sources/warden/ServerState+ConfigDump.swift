@@ -29,11 +29,13 @@ extension ServerState {
                 "request_authentications": .number(Double(gen.policies.requestAuthentications.count)),
                 "authorization_policies": .number(Double(gen.policies.authorizationPolicies.count)),
                 "token_policies": .number(Double(gen.policies.tokenPolicies.count)),
+                "jwt_authn": .number(Double(gen.policies.jwtAuthnFilters.count)),
             ]),
             "token_policies": .array((effective.tokenPolicies + effective.dryRunTokenPolicies).map(PolicyDump.tokenPolicy)),
             "request_authentications": .array((effective.requestAuthentications + effective.dryRunRequestAuthentications)
                 .map(PolicyDump.requestAuthentication)),
             "authorization_policies": .array(policies.map(PolicyDump.authorizationPolicy)),
+            "jwt_authn": .array(gen.policies.jwtAuthnFilters.map(PolicyDump.jwtAuthn)),
             "notes": PolicyDump.strings((gen.policies.notes + effective.notes).map(\.description)),
             "jwks": .array(store.status().map { jwksStatus($0, issuers: gen.issuersBySource) }),
             "ready": .object(["ready": .bool(ready.ready), "reason": .string(ready.reason)]),

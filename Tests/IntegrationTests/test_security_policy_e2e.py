@@ -64,9 +64,11 @@ def ask(rig, upstream, token: str | None, **headers: str):
     return send(envoy.port, "GET", "/data", h, upstream=upstream)
 
 
-def test_missing_token_is_refused(rig, upstream):
+def test_missing_token_is_401_as_envoy_gateway(rig, upstream):
+    # jwt_types.go `Optional` defaults to false: Envoy Gateway's jwt_authn requirement answers 401 Jwt is missing.
     r = ask(rig, upstream, None)
-    assert r.status == 403 and r.upstream is None, r
+    assert (r.status, r.text) == (401, "Jwt is missing") and r.upstream is None, r
+    assert r.headers["www-authenticate"].startswith('Bearer realm="http://'), r
 
 
 def test_invalid_token_is_401(rig, upstream, module_idp):

@@ -103,6 +103,19 @@ struct JWKSStoreScriptedTests {
         #expect(status.kids == ["1", "2011-04-29"])  // still known, just no longer trusted
     }
 
+    /// An Envoy jwt_authn provider's `remote_jwks.cache_duration` is that source's schedule: expiry at the
+    /// duration, the refresh ahead of it (80%), as `--jwks-cache-duration` is for every other source.
+    @Test func aSourcesOwnCacheDurationSetsItsExpiryAndRefresh() async throws {
+        let clock = FakeClock(0)
+        let fetcher = ScriptedFetcher(ScriptedFetcher.jwks(try Fixtures.text("rfc7517-a1.json")))
+        let store = JWKSStore(configuration: JWKSStoreConfiguration(cacheDuration: 1200, logger: { _ in }),
+                              fetcher: fetcher, clock: clock.function)
+        store.register(source, cacheDuration: 100)
+        #expect(await store.awaitKeys(source) != nil)
+        #expect(store.status(for: source)?.nextAttemptAt == 80)
+        #expect(store.snapshot(for: source)?.expiresAt == 100)
+    }
+
     /// `warden serve --jwks-cache-duration 0` used to refetch in a tight loop (~1500 requests/s to the IdP).
     @Test(arguments: [(0.0, 1.0), (0.01, 1.0), (1.0, 1.0), (2.0, 1.6), (10.0, 8.0)])
     func refreshIsNeverScheduledSoonerThanTheMinimumInterval(cacheDuration: Double, refreshAt: Double) async throws {

@@ -128,7 +128,7 @@ let errorFixtures: [ErrorFixture] = [
     /// are load errors naming file and line.
     @Test(arguments: [
         ("apiVersion: gateway.envoyproxy.io/v1alpha2\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "Envoy Gateway SecurityPolicy is read in"),
-        ("providers:\n  keycloak: {issuer: https://idp}\nrules:\n- match: {prefix: /}\n", "Envoy jwt_authn configuration"),
+        ("rules:\n- match: {prefix: /}\n  requires: {provider_name: keycloak}\n", "Envoy jwt_authn configuration"),
         ("foo: bar\n", "a document without kind"),
         ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyV2\nmetadata: {name: x}\n", "kind AuthorizationPolicyV2"),
         ("apiVersion: security.istio.io/v2\nkind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: DENY}\n", "apiVersion \"security.istio.io/v2\""),

@@ -62,7 +62,6 @@ struct GatewayCase: Sendable, CustomTestStringConvertible {
 let optionalJWT = gatewayJWT + "\n  optional: true"
 
 let gatewayCases: [GatewayCase] = [
-    GatewayCase(name: "jwt required by default: no token is refused", spec: gatewayJWT, allowed: false),
     GatewayCase(name: "jwt required by default: a verified token passes", spec: gatewayJWT, identity: identity(), allowed: true),
     GatewayCase(name: "jwt optional: no token passes", spec: optionalJWT, allowed: true),
     GatewayCase(name: "no rules, no defaultAction: deny all", spec: "authorization: {}", allowed: false),
@@ -89,6 +88,91 @@ let gatewayCases: [GatewayCase] = [
           - {action: Deny, principal: {headers: [{name: X-Tenant, values: [evil]}]}}
           - {action: Allow, principal: {clientCIDRs: [0.0.0.0/0]}}
         """, request: Req(headers: ["x-tenant": "evil"]), allowed: false),
+    // authorization_types.go `Operation.Methods`: "all specified methods are allowed or denied, based on the action".
+    GatewayCase(name: "operation methods: a GET from the CIDR is allowed", spec: """
+        authorization:
+          rules:
+          - {action: Allow, operation: {methods: [GET, HEAD]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "GET", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: true),
+    GatewayCase(name: "operation methods: a POST from the CIDR falls to default Deny", spec: """
+        authorization:
+          rules:
+          - {action: Allow, operation: {methods: [GET, HEAD]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "POST", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: false),
+    GatewayCase(name: "operation methods: an Allow for GET shadows a later Deny for the CIDR", spec: """
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+          - {action: Deny, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "GET", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: true),
+    GatewayCase(name: "operation methods: a DELETE meets the Deny", spec: """
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}
+          - {action: Deny, principal: {clientCIDRs: [10.0.0.0/8]}}
+        """, request: Req(method: "DELETE", headers: ["x-forwarded-for": "10.1.2.3"]), allowed: false),
+    // An Allow rule before a Deny rule (first match wins: the Allow shadows the Deny for what both match).
+    GatewayCase(name: "first match: Allow before Deny, both match → allowed", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8], headers: [{name: x-team, values: [ops]}]}}
+          - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/7]}}
+        """, request: Req(headers: ["x-forwarded-for": "10.1.2.3", "x-team": "ops"]), allowed: true),
+    GatewayCase(name: "first match: the Allow's header differs → the Deny decides", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8], headers: [{name: x-team, values: [ops]}]}}
+          - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/7]}}
+        """, request: Req(headers: ["x-forwarded-for": "10.1.2.3", "x-team": "dev"]), allowed: false),
+    GatewayCase(name: "first match: the Allow's CIDR differs → the Deny decides", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8], headers: [{name: x-team, values: [ops]}]}}
+          - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/7]}}
+        """, request: Req(headers: ["x-forwarded-for": "10.1.2.3"]), allowed: false),
+    GatewayCase(name: "first match: neither earlier rule → the last Allow", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8], headers: [{name: x-team, values: [ops]}]}}
+          - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/7]}}
+        """, request: Req(headers: ["x-forwarded-for": "11.2.3.4"]), allowed: true),
+    GatewayCase(name: "first match: nothing matches → default Deny", spec: """
+        authorization:
+          rules:
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8], headers: [{name: x-team, values: [ops]}]}}
+          - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}
+          - {action: Allow, principal: {clientCIDRs: [10.0.0.0/7]}}
+        """, request: Req(headers: ["x-forwarded-for": "12.2.3.4"]), allowed: false),
+    GatewayCase(name: "first match under default Allow: a jwt Allow shadows a later Deny", spec: optionalJWT + """
+
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
+          - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: identity(claims: ["role": .string("admin")]), allowed: true),
+    GatewayCase(name: "first match under default Allow: without the claim the Deny decides", spec: optionalJWT + """
+
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
+          - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: identity(claims: ["role": .string("user")]), allowed: false),
+    GatewayCase(name: "first match under default Allow: no token, the Deny decides", spec: optionalJWT + """
+
+        authorization:
+          defaultAction: Allow
+          rules:
+          - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
+          - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), allowed: false),
     GatewayCase(name: "first match: Deny does not match, Allow does", spec: """
         authorization:
           rules:
@@ -196,7 +280,21 @@ let gatewayCases: [GatewayCase] = [
         let other = WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "HTTPRoute", name: "elsewhere")])
         #expect(try effective(yaml, scope: other).jwtRules.isEmpty)
         #expect(try effective(yaml, scope: other).allowPolicies.isEmpty && effective(yaml, scope: other).denyPolicies.isEmpty)
-        #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 2)
+        // The RequestAuthentication (its required-JWT requirement goes wherever it goes).
+        #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 1)
+    }
+
+    /// jwt_types.go `JWT.Optional`: "whether a missing JWT is acceptable, defaulting to false". Envoy Gateway
+    /// compiles the providers into a jwt_authn requirement (any one of them), so a request without a token is
+    /// 401 `Jwt is missing`; `optional: true` adds `allow_missing`, which a RequestAuthentication alone says.
+    @Test func aRequiredJWTIsAJwtAuthnRequirementScopedWithThePolicy() throws {
+        let required = try PolicySet.parse(yaml: securityPolicy(gatewayJWT), file: "sp.yaml")
+        let f = try #require(required.jwtAuthnFilters.first)
+        #expect(f.onlyWith == PolicyRef(namespace: "foo", name: "sp"))
+        #expect(f.rules.map(\.requires) == [.provider("p0", audiences: nil)])
+        #expect(f.rules.first?.match.matches(path: "/any/path?x", headers: [:]) == true)
+        #expect(f.providers.first?.rule.issuer == "https://issuer.example")
+        #expect(try PolicySet.parse(yaml: securityPolicy(optionalJWT), file: "sp.yaml").jwtAuthnFilters.isEmpty)
     }
 
     @Test func ignoredFieldsAreNoted() throws {
@@ -214,11 +312,9 @@ let gatewayCases: [GatewayCase] = [
 
     /// What Warden cannot compile exactly is refused with file and line, never approximated.
     @Test(arguments: [
-        ("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}\n  - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}\n  - {action: Allow, principal: {clientCIDRs: [10.2.0.0/16]}}",
-         "sp.yaml:14", "a Deny rule after an Allow rule"),
-        ("authorization:\n  defaultAction: Allow\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}\n  - {action: Deny, principal: {clientCIDRs: [10.0.0.0/7]}}",
-         "sp.yaml:15", "a Deny rule after an Allow rule"),
-        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [GET]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "unknown field"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [FETCH]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "FETCH is not one of"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {paths: [/a]}, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "unknown field"),
+        ("authorization:\n  rules:\n  - {action: Allow, operation: {methods: [GET]}}", "sp.yaml:13", "principal is required"),
         ("authorization:\n  rules:\n  - {action: Allow, cel: \"true\"}", "sp.yaml:13", "unknown field"),
         ("authorization:\n  rules:\n  - {action: Allow, principal: {jwt: {provider: nope, scopes: [a]}}}", "sp.yaml:13", "provider must name one"),
         ("authorization:\n  rules:\n  - {action: Maybe, principal: {clientCIDRs: [10.0.0.0/8]}}", "sp.yaml:13", "action must be Allow or Deny"),
@@ -297,17 +393,45 @@ let gatewayCases: [GatewayCase] = [
         let set = try PolicySet.parse(yaml: securityPolicy(Self.spec, target: "kind: Gateway\n    name: eg"))
         let conversion = IstioConversion(set)
         #expect(!conversion.gaps.contains { $0.contains("cannot target a route") })
-        #expect(conversion.documents.count == 4)  // RA, jwt-required, .deny, ALLOW
+        #expect(conversion.documents.count == 4)  // RA, .deny, ALLOW, jwt-required
         let istio = try PolicySet.parse(yaml: conversion.documents.joined(separator: "\n---\n"))
         #expect(istio.requestAuthentications.allSatisfy { $0.origin.dialect == nil })
         for s in [set, istio] {
             let eff = s.effective(for: WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "Gateway", name: "eg")]))
-            #expect(AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed == allowed)
+            // The SecurityPolicy's required JWT is a jwt_authn requirement (the token step), not a policy.
+            let tokenStepPasses = id != nil || !s.jwtAuthnFilters.contains { $0.onlyWith != nil }
+            #expect((tokenStepPasses && AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed) == allowed)
         }
         #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
             var r = $0; r.source = istio.requestAuthentications.first!.ref; return r
         })
         #expect(conversion.gaps.contains { $0.contains("foo/sp.jwt-required") && $0.contains("401 Jwt is missing") })
+    }
+
+    /// First-match order with an Allow before a Deny converts to DENY rules carrying the earlier Allow's negation
+    /// (notRemoteIpBlocks, notValues), which Istio's own reading decides the same way.
+    @Test(arguments: [
+        (["x-forwarded-for": "10.1.2.3", "x-team": "ops"], true),
+        (["x-forwarded-for": "10.1.2.3", "x-team": "dev"], false),
+        (["x-forwarded-for": "10.1.2.3"], false),
+        (["x-forwarded-for": "11.2.3.4"], true),
+        (["x-forwarded-for": "12.2.3.4"], false),
+    ] as [([String: String], Bool)])
+    func convertedFirstMatchDecidesTheSame(_ headers: [String: String], _ allowed: Bool) throws {
+        let spec = """
+            authorization:
+              rules:
+              - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8], headers: [{name: x-team, values: [ops]}]}}
+              - {action: Deny, principal: {clientCIDRs: [10.1.0.0/16]}}
+              - {action: Allow, principal: {clientCIDRs: [10.0.0.0/7]}}
+            """
+        let set = try PolicySet.parse(yaml: securityPolicy(spec, target: "kind: Gateway\n    name: eg"))
+        let istio = try PolicySet.parse(yaml: IstioConversion(set).documents.joined(separator: "\n---\n"))
+        #expect(istio.authorizationPolicies.contains { p in p.rules.contains { r in r.from.contains { !$0.notRemoteIpBlocks.isEmpty } } })
+        for s in [set, istio] {
+            let eff = s.effective(for: WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "Gateway", name: "eg")]))
+            #expect(AuthorizationEvaluator.evaluate(eff, request: Req(headers: headers).attributes, identity: nil).isAllowed == allowed)
+        }
     }
 
     @Test func typedClaimsAndScopesAreGaps() throws {

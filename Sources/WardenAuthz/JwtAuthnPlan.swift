@@ -1,0 +1,96 @@
+import WardenJWKS
+import WardenPolicy
+
+/// One Envoy `jwt_authn` document compiled for checks: each requirement leaf holds a one-provider scope
+/// (that provider's token locations, issuer and key slot — Envoy's per-provider extractor and
+/// authenticator), and `allow_missing`/`allow_missing_or_failed` hold the all-providers scope (Envoy's
+/// extractor over every provider, the provider chosen by the token's `iss`).
+final class JwtAuthnPlan: Sendable {
+    let filter: JwtAuthnFilter
+    /// The document's rules, first match wins.
+    let rules: [(match: JwtRouteMatch, requirement: CompiledJwtRequirement?)]
+    let requirementMap: [String: CompiledJwtRequirement]
+    /// Every header a provider writes (payload and claim headers): client copies are always removed.
+    let outputHeaders: [String]
+    /// `payload_in_metadata` by provider name.
+    let metadataKeys: [String: String]
+
+    init(filter: JwtAuthnFilter, options: AuthzOptions, metrics: CheckMetrics, slots: @escaping (JWTRule) -> KeySlot) {
+        self.filter = filter
+        let scope = WorkloadScope(namespace: "jwt_authn", labels: [:])
+        func scopePlan(_ providers: [JwtAuthnProvider]) -> ScopePlan {
+            let ra = RequestAuthentication(ref: PolicyRef(namespace: "jwt_authn", name: "providers"), origin: filter.origin, selector: nil,
+                                           targetRefs: [], jwtRules: providers.map(\.rule))
+            let tokenRules = providers.compactMap { p -> TokenPolicy? in
+                guard p.maxLifetime != nil || p.subjects != nil else { return nil }
+                var rule = TokenRule(issuer: p.rule.issuer, maxLifetime: p.maxLifetime)
+                rule.subjects = p.subjects
+                return TokenPolicy(ref: PolicyRef(namespace: "jwt_authn", name: p.name), origin: filter.origin, rules: [rule])
+            }
+            let effective = EffectivePolicy(scope: scope, requestAuthentications: [ra], authorizationPolicies: [], tokenPolicies: tokenRules)
+            return ScopePlan(effective: effective, options: options, metrics: metrics, slots: slots)
+        }
+        let everyProvider = scopePlan(filter.providers)
+        var leaves: [String: ScopePlan] = [:]
+        func compile(_ r: JwtRequirement) -> CompiledJwtRequirement {
+            switch r {
+            case .none: return .none
+            case .allowMissing: return .allowMissing(everyProvider)
+            case .allowMissingOrFailed: return .allowMissingOrFailed(everyProvider)
+            case .all(let children): return .all(children.map(compile))
+            case .provider(let name, let audiences):
+                let key = name + "\u{0}" + (audiences?.joined(separator: "\u{0}") ?? "*")
+                if let hit = leaves[key] { return .provider(name, hit) }
+                guard var p = filter.provider(named: name) else { return .provider(name, everyProvider) }  // the decoder refused this
+                if let audiences { p.rule.audiences = audiences }
+                let leaf = scopePlan([p])
+                leaves[key] = leaf
+                return .provider(name, leaf)
+            case .any(let children):
+                // Envoy's AnyVerifierImpl: allow_missing / allow_missing_or_failed children are flags, not verifiers;
+                // with nothing else, one such verifier over every provider stands in.
+                let allowFailed = children.contains(.allowMissingOrFailed)
+                let allowMissing = children.contains(.allowMissing)
+                var regular = children.filter { $0 != .allowMissing && $0 != .allowMissingOrFailed }.map(compile)
+                if regular.isEmpty { regular = [allowFailed ? .allowMissingOrFailed(everyProvider) : .allowMissing(everyProvider)] }
+                return .any(regular, allowMissing: allowMissing, allowFailed: allowFailed)
+            }
+        }
+        rules = filter.rules.map { ($0.match, $0.requires.map(compile)) }
+        requirementMap = filter.requirementMap.mapValues(compile)
+        var seen = Set<String>()
+        outputHeaders = filter.providers.flatMap { p in
+            p.rule.outputClaimToHeaders.map { $0.header.lowercased() } + (p.rule.outputPayloadToHeader.map { [$0.lowercased()] } ?? [])
+        }.filter { seen.insert($0).inserted }
+        var keys: [String: String] = [:]
+        for p in filter.providers { if let k = p.payloadInMetadata { keys[p.name] = k } }
+        metadataKeys = keys
+    }
+
+    /// The requirement for a request: a route's named one (`context_extensions`), else the first matching
+    /// rule's; `.skipped` when the route disables the filter, no rule matches or the rule requires nothing.
+    func requirement(for request: RequestAttributes) -> (CompiledJwtRequirement, JwtAuthnStep.Selection) {
+        if let off = request.contextExtensions[JwtAuthnFilter.disabledKey], off == "true" { return (.none, .disabled) }
+        if let name = request.contextExtensions[JwtAuthnFilter.requirementNameKey] {
+            // An unknown name fails closed: Envoy refuses such a route config; here it arrives per request.
+            guard let r = requirementMap[name] else { return (.unknownName, .requirementName(name)) }
+            return (r, .requirementName(name))
+        }
+        for (i, rule) in rules.enumerated() where rule.match.matches(path: request.path, headers: request.headers) {
+            return (rule.requirement ?? .none, .rule(i))
+        }
+        return (.none, .noRule)
+    }
+}
+
+/// A requirement with its scopes resolved.
+indirect enum CompiledJwtRequirement: Sendable {
+    case provider(String, ScopePlan)
+    case any([CompiledJwtRequirement], allowMissing: Bool, allowFailed: Bool)
+    case all([CompiledJwtRequirement])
+    case allowMissing(ScopePlan)
+    case allowMissingOrFailed(ScopePlan)
+    case none
+    /// A `requirement_name` the document does not define: fails closed.
+    case unknownName
+}
