@@ -10,7 +10,7 @@ the whole process's Ir ÷ the checks Warden counted. --uncached runs Warden with
 (every check parses and verifies the token); --constant measures the constant-answer transport
 (the `warden-transport-bench` executable beside the warden binary); --trace runs Warden with --otlp-endpoint
 (the test collector, Tests/IntegrationTests/harness/otlp.py, in this process) and a sampled W3C traceparent
-on every request, so every check makes and exports a span; --exchange adds a TokenPolicy tokenExchange rule
+on every request, so every check makes and exports a span (--trace --unsampled: flags 00, nothing exported; --traceparent: tracing off, the same request bytes as --trace); --exchange adds a TokenPolicy tokenExchange rule
 (a token endpoint in this process), so every allowed check hands out the cached exchanged token. Profile: callgrind_annotate --inclusive=yes
 bench/tmp/callgrind/cg-LABEL.out.1
 """
@@ -28,6 +28,12 @@ args = [a for a in sys.argv[1:]]
 trace = "--trace" in args
 if trace:
     args.remove("--trace")
+unsampled = "--unsampled" in args  # with --trace: the traceparent's flags are 00 (Warden traces, exports nothing)
+if unsampled:
+    args.remove("--unsampled")
+header_only = "--traceparent" in args  # tracing off, the same sampled traceparent on every request (the --trace request bytes)
+if header_only:
+    args.remove("--traceparent")
 collector = None
 if trace:
     from harness.otlp import Collector  # noqa: E402 (run.py put Tests/IntegrationTests on sys.path)
@@ -111,7 +117,7 @@ spec:
 """)
 else:
     (pol / "exchange.yaml").unlink(missing_ok=True)
-request = B.check_request(tok, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" if trace else None)
+request = B.check_request(tok, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-" + ("00" if unsampled else "01") if trace or header_only else None)
 data = d / "check.grpc"; data.write_bytes(B.grpc_frame(request))
 stripped = out / f"warden-{label}"
 subprocess.run(["objcopy", "--strip-debug", str(Path(binary).with_name("warden-transport-bench")) if constant else binary, stripped], check=True)

@@ -248,7 +248,9 @@ final class CallSlot: @unchecked Sendable {
         for i in 0..<array.count {
             var key = entries[i].key, value = entries[i].value
             let keyBytes = UnsafeBufferPointer(start: warden_grpc_slice_start(&key), count: warden_grpc_slice_length(&key))
-            guard let name = names.first(where: { $0.elementsEqual(keyBytes) }) else { continue }
+            // The length first: most metadata is none of the names (callgrind: ~500 instructions per call
+            // comparing every entry with every name).
+            guard let name = names.first(where: { $0.count == keyBytes.count && $0.elementsEqual(keyBytes) }) else { continue }
             let text = String(decoding: name, as: UTF8.self)
             let n = warden_grpc_slice_length(&value)
             guard out[text] == nil, n <= UnaryCall.maxMetadataValueBytes else { continue }

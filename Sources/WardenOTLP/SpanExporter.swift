@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import Synchronization
+import WardenProtobuf
 import WardenSync
 import WardenTrace
 
@@ -24,7 +25,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     /// The resource's attributes: `service.name`, `service.version`, extras.
     public let resource: [SpanAttribute]
     private let poster: any OTLPPoster
-    private let queue = Locked<[Span]>([])
+    private let queue = Locked<[CheckSpan]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -54,9 +55,11 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         t.start()
     }
 
-    public func submit(_ span: Span) {
+    public func submit(_ span: consuming CheckSpan) {
+        // Moved into the queue, not copied (a copy retained and released each of its strings).
+        var pending = Optional(span)
         let (accepted, count) = queue.withLock { q -> (Bool, Int) in
-            guard q.count < options.queueCapacity else { return (false, q.count) }
+            guard q.count < options.queueCapacity, let span = pending.take() else { return (false, q.count) }
             q.append(span)
             return (true, q.count)
         }
@@ -91,27 +94,35 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
 
     private func run() {
         var failing = false
+        // One writer and one body for every batch: their memory is reused (grown once to the largest batch).
+        var writer = ProtobufBufferWriter(capacity: 64 * 1024)
+        var body: [UInt8] = []
+        var taken: [CheckSpan] = []
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop { _ = wake.wait(timeout: .now() + options.flushInterval) }
             // Take the whole queue at once (the buffer moves, no span is copied), then send it in batches.
-            var taken: [Span] = []
+            // Two buffers take turns: each keeps the capacity it grew to, so a batch's spans are queued
+            // without reallocating.
             queue.withLock { swap(&$0, &taken) }
             var start = 0
             while start < taken.count {
                 let end = min(start + options.maxBatch, taken.count)
-                let ok = export(taken[start..<end])
+                let ok = export(taken[start..<end], &writer, &body)
                 if !ok, !failing { failing = true } else if ok { failing = false }
                 start = end
             }
+            taken.removeAll(keepingCapacity: true)
             if stop || stopping.load(ordering: .acquiring) && queue.withLock({ $0.isEmpty }) { break }
         }
         finished.signal()
     }
 
     /// One POST; true when the collector took the batch (2xx).
-    private func export(_ batch: ArraySlice<Span>) -> Bool {
-        let body = OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion)
+    private func export(_ batch: ArraySlice<CheckSpan>, _ writer: inout ProtobufBufferWriter, _ body: inout [UInt8]) -> Bool {
+        writer.removeAll()
+        OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion, into: &writer)
+        writer.copyBytes(to: &body)
         let why: String
         do throws(OTLPPostError) {
             let status = try poster.post(body, timeout: options.timeout)

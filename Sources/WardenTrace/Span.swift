@@ -67,8 +67,8 @@ public struct SpanEvent: Sendable, Equatable {
     }
 }
 
-/// Where finished spans go (the OTLP exporter; a collecting sink in tests). `submit` is called on the
-/// check's thread after it was answered: it must not block.
+/// Where finished check spans go (the OTLP exporter; a collecting sink in tests). `submit` is called on
+/// the check's thread after it was answered: it must not block.
 public protocol SpanSink: Sendable {
-    func submit(_ span: Span)
+    func submit(_ span: consuming CheckSpan)
 }

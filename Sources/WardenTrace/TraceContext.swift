@@ -10,20 +10,25 @@ public struct TraceContext: Sendable, Equatable {
     public var sampled: Bool?
     /// W3C `tracestate`, validated (§3.3), carried onto the span; empty when absent or malformed.
     public var traceState: String
+    /// Read from a W3C `traceparent` (which a `tracestate` may accompany), not from B3 headers.
+    public var isW3C: Bool
 
-    public init(traceID: TraceID, parentSpanID: SpanID?, sampled: Bool?, traceState: String = "") {
+    public init(traceID: TraceID, parentSpanID: SpanID?, sampled: Bool?, traceState: String = "", isW3C: Bool = false) {
         self.traceID = traceID
         self.parentSpanID = parentSpanID
         self.sampled = sampled
         self.traceState = traceState
+        self.isW3C = isW3C
     }
 
     /// What the headers say: a context, or none. `lookup` returns a header's value by lower-case name
     /// (repeated headers joined with `,`, as ext_authz sends them).
-    public static func extract(_ lookup: (String) -> String?) -> Extracted {
+    /// - Parameter traceState: read `tracestate` too; without it a W3C context's `traceState` is empty and
+    ///   the caller reads it with `traceState(_:)` only if it needs it (for a sampled span).
+    public static func extract(traceState: Bool = true, _ lookup: (String) -> String?) -> Extracted {
         if let tp = lookup("traceparent") {
             if var context = parseTraceparent(tp) {
-                context.traceState = lookup("tracestate").map { validTraceState($0) ? $0 : "" } ?? ""
+                if traceState { context.traceState = Self.traceState(lookup) }
                 return .context(context)
             }
         }
@@ -48,6 +53,11 @@ public struct TraceContext: Sendable, Equatable {
         return .none
     }
 
+    /// The request's `tracestate` if valid, else empty.
+    public static func traceState(_ lookup: (String) -> String?) -> String {
+        lookup("tracestate").map { validTraceState($0) ? $0 : "" } ?? ""
+    }
+
     /// The outcome of reading the headers.
     public enum Extracted: Sendable, Equatable {
         case context(TraceContext)
@@ -69,7 +79,7 @@ public struct TraceContext: Sendable, Equatable {
             if version == 0 { guard u.count == 55 else { return nil } } else if u.count > 55, u[55] != UInt8(ascii: "-") { return nil }
             guard let traceID = TraceID(hexBytes: u[3..<35]), let parent = SpanID(hexBytes: u[36..<52]),
                   let flags = Hex.uint64(u[53..<55]) else { return nil }
-            return TraceContext(traceID: traceID, parentSpanID: parent, sampled: flags & 1 == 1)
+            return TraceContext(traceID: traceID, parentSpanID: parent, sampled: flags & 1 == 1, isW3C: true)
         }
     }
 

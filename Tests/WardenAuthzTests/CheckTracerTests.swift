@@ -13,7 +13,7 @@ struct CheckTracerTests {
     final class Collector: SpanSink, @unchecked Sendable {
         private let lock = NSLock()
         private var items: [Span] = []
-        func submit(_ span: Span) { lock.withLock { items.append(span) } }
+        func submit(_ span: consuming CheckSpan) { lock.withLock { items.append(span.span) } }
         var spans: [Span] { lock.withLock { items } }
     }
 
@@ -150,6 +150,45 @@ struct CheckTracerTests {
         p.check(r, callTraceHeaders: ["grpc-timeout": "1S"]) { box.set($0) }
         #expect(box.get()?.record.trace?.parentSpanID?.description == client)
         #expect(sink.spans.count == 2)
+    }
+
+    /// `tracestate` reaches the span from where the context came (the call's metadata or the request's
+    /// headers), only with a W3C traceparent, and is not read for a check that is not sampled.
+    struct StateRow: Sendable, CustomTestStringConvertible {
+        var name: String
+        var call: [String: String]
+        var headers: [String: String]
+        var expected: String?  // nil: no span exported
+        var testDescription: String { name }
+    }
+
+    static let stateRows: [StateRow] = [
+        StateRow(name: "request's W3C context and tracestate", call: [:],
+                 headers: ["traceparent": "00-\(trace)-\(parent)-01", "tracestate": "req=1"], expected: "req=1"),
+        StateRow(name: "call's context: the call's tracestate, not the request's",
+                 call: ["traceparent": "00-\(trace)-1111111111111111-01", "tracestate": "call=1"],
+                 headers: ["traceparent": "00-\(trace)-\(parent)-01", "tracestate": "req=1"], expected: "call=1"),
+        StateRow(name: "call's context without tracestate: none", call: ["traceparent": "00-\(trace)-1111111111111111-01"],
+                 headers: ["tracestate": "req=1"], expected: ""),
+        StateRow(name: "B3 context: a tracestate is not carried", call: [:],
+                 headers: ["b3": "\(trace)-\(parent)-1", "tracestate": "req=1"], expected: ""),
+        StateRow(name: "malformed tracestate: dropped", call: [:],
+                 headers: ["traceparent": "00-\(trace)-\(parent)-01", "tracestate": "Bad Key=x"], expected: ""),
+        StateRow(name: "not sampled: no span, no tracestate kept", call: [:],
+                 headers: ["traceparent": "00-\(trace)-\(parent)-00", "tracestate": "req=1"], expected: nil),
+    ]
+
+    @Test(arguments: stateRows)
+    func traceStateFollowsTheContext(_ row: StateRow) throws {
+        let sink = Collector()
+        let p = try Self.service(sink)
+        var headers = row.headers
+        headers["authorization"] = "Bearer \(token())"
+        let box = ResultBox()
+        p.check(request(headers: headers), callTraceHeaders: row.call) { box.set($0) }
+        let identity = try #require(box.get()?.record.trace)
+        #expect(sink.spans.first?.traceState == row.expected)
+        #expect(identity.traceState == (row.expected ?? ""))
     }
 
     /// A check that waited (here for an introspection answer) says so in an event, with the wait.

@@ -26,4 +26,51 @@ struct OTLPTraceEncodingTests {
             scopeName: "warden", scopeVersion: "0.1.0")
         #expect(bytes == golden)
     }
+
+    /// A check span's typed encoding (the exporter's) is its generic rendering's encoding, byte for byte,
+    /// with every optional attribute present or absent and values of several lengths.
+    struct CheckRow: Sendable, CustomTestStringConvertible {
+        var name: String
+        var span: CheckSpan
+        var testDescription: String { name }
+    }
+
+    static func check(parent: Bool = true, traceState: String = "", address: String = "api.example.com", port: Int? = 8443,
+                      allowed: Bool = true, status: Int = 200, policy: String? = nil, generation: Int = 3,
+                      dryRun: (would: String, reasonCode: String)? = nil, user: String? = nil, wait: CheckSpan.Wait? = nil,
+                      path: String = "/orders") -> CheckSpan {
+        CheckSpan(traceID: TraceID(hex: "4bf92f3577b34da6a3ce929d0e0e4736")!, spanID: SpanID(0x0102_0304_0506_0708)!,
+                  parentSpanID: parent ? SpanID(hex: "00f067aa0ba902b7") : nil, traceState: traceState,
+                  startUnixNanos: 1_767_225_600_000_000_000, endUnixNanos: 1_767_225_600_000_250_000, method: "GET", path: path,
+                  serverAddress: address, serverPort: port, allowed: allowed, status: status, reasonCode: allowed ? "allowed" : "jwt_expired",
+                  policy: policy, generation: generation, dryRun: dryRun, endUserID: user, wait: wait)
+    }
+
+    static let checkRows: [CheckRow] = [
+        CheckRow(name: "allowed, parent, host and port", span: check()),
+        CheckRow(name: "root span, tracestate, no address, no port", span: check(parent: false, traceState: "rojo=00f067aa0ba902b7",
+                                                                              address: "", port: nil)),
+        CheckRow(name: "denied by a policy, generation 0", span: check(allowed: false, status: 403, policy: "default/no-admin rule[0]",
+                                                                        generation: 0)),
+        CheckRow(name: "dry-run and end user", span: check(dryRun: ("deny_401", "jwt_audience_mismatch"), user: "https://issuer/alice")),
+        CheckRow(name: "JWKS wait event", span: check(wait: CheckSpan.Wait(kind: .jwks, unixNanos: 1_767_225_600_000_200_000, milliseconds: 0.125))),
+        CheckRow(name: "introspection wait event", span: check(wait: CheckSpan.Wait(kind: .introspection, unixNanos: 5, milliseconds: 1500))),
+        CheckRow(name: "ints: one-byte, two-byte, three-byte varints", span: check(port: 65535, status: 127, generation: 0x3FFF)),
+        CheckRow(name: "ints: 128 and 16,384", span: check(port: 128, status: 401, generation: 0x4000)),
+        // url.path is 8 bytes: a value of 111 bytes makes the KeyValue 125 bytes long (the last one-byte length).
+        CheckRow(name: "strings at the one-byte length boundary", span: check(path: "/" + String(repeating: "a", count: 110))),
+        CheckRow(name: "strings just past it", span: check(path: "/" + String(repeating: "a", count: 111))),
+        CheckRow(name: "strings past it by more", span: check(path: "/" + String(repeating: "a", count: 114))),
+        CheckRow(name: "long path and policy (multi-byte lengths)", span: check(policy: String(repeating: "p", count: 300),
+                                                                                 path: "/" + String(repeating: "ü", count: 200))),
+    ]
+
+    @Test(arguments: checkRows)
+    func checkSpanEncodesAsItsRendering(_ row: CheckRow) {
+        let resource = [SpanAttribute("service.name", "warden")]
+        let typed = OTLPTraceEncoding.exportRequest([row.span, row.span], resource: resource, scopeName: "warden", scopeVersion: "0.1.0")
+        let generic = OTLPTraceEncoding.exportRequest([row.span.span, row.span.span], resource: resource, scopeName: "warden",
+                                                      scopeVersion: "0.1.0")
+        #expect(typed == generic)
+    }
 }

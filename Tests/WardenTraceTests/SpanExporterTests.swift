@@ -23,9 +23,10 @@ struct SpanExporterTests {
         var posts: Int { lock.withLock { bodies.count } }
     }
 
-    static func span(_ i: Int) -> Span {
-        Span(traceID: TraceID(high: 1, low: UInt64(i))!, spanID: SpanID(UInt64(i))!, parentSpanID: nil, name: "warden.check",
-             kind: .server, startUnixNanos: 1, endUnixNanos: 2)
+    static func span(_ i: Int) -> CheckSpan {
+        CheckSpan(traceID: TraceID(high: 1, low: UInt64(i))!, spanID: SpanID(UInt64(i))!, parentSpanID: nil, traceState: "",
+                  startUnixNanos: 1, endUnixNanos: 2, method: "GET", path: "/", serverAddress: "", serverPort: nil, allowed: true,
+                  status: 200, reasonCode: "allowed", policy: nil, generation: 1)
     }
 
     static func options(capacity: Int, batch: Int) -> SpanExporter.Options {

@@ -98,4 +98,31 @@ struct TraceContextTests {
         #expect(half.sampled(TraceID(high: 1, low: 0x3FFF_FFFF_FFFF_FFFF)!, parent: nil))
         #expect(!half.sampled(TraceID(high: 1, low: 0x4000_0000_0000_0000)!, parent: nil))
     }
+
+    /// The 8-digits-at-a-time hex parser against the obvious one: every byte value at every position of a
+    /// 16-digit id (and of an 8-digit word), and ids of every digit.
+    @Test func hexWordsMatchDigitByDigit() {
+        func reference(_ bytes: [UInt8]) -> UInt64? {
+            var v: UInt64 = 0
+            for c in bytes {
+                guard let d = "0123456789abcdef".utf8.firstIndex(of: c) else { return nil }
+                v = v << 4 | UInt64("0123456789abcdef".utf8.distance(from: "0123456789abcdef".utf8.startIndex, to: d))
+            }
+            return v
+        }
+        func parsed(_ bytes: [UInt8]) -> UInt64? { bytes.withUnsafeBufferPointer { Hex.uint64($0[...]) } }
+        let base = Array("0123456789abcdef".utf8)
+        for count in [8, 16] {
+            for position in 0..<count {
+                for c in 0...255 {
+                    var bytes = Array(base.prefix(count))
+                    bytes[position] = UInt8(c)
+                    #expect(parsed(bytes) == reference(bytes), "byte \(c) at \(position) of \(count)")
+                }
+            }
+        }
+        for digits in ["ffffffffffffffff", "0000000000000000", "fedcba9876543210", "a0a0a0a09f9f9f9f"] {
+            #expect(parsed(Array(digits.utf8)) == UInt64(digits, radix: 16))
+        }
+    }
 }
