@@ -45,13 +45,15 @@ build-debug: apt-deps
 	$(SWIFT) build
 
 # Swift tests in two runs: the CPU-bound suites (vectors, randomized agreement tests, many threads)
-# first, then the ones that time real servers, fetches and backoffs, so a busy core cannot starve them.
+# first, then the ones that time real servers, fetches and backoffs, one at a time (--no-parallel: a test
+# blocking on curl or a drain holds a thread of Swift's 2-thread cooperative pool, and a timing test
+# beside it then measured the starvation — ~10 s more, no flakes).
 CPU_SUITES = WardenCryptoTests|WardenHTTPAuthzTests|WardenProtobufTests|WardenJWTTests|WardenJSONTests|WardenPolicyTests|WardenAuthzTests|WardenExtAuthzTests|WardenYAMLTests
 
 # No Python, protoc or venv: the peers run in the test process (the real ones are in Tests/IntegrationTests).
 unit-test: apt-deps
 	$(SWIFT) test --filter '$(CPU_SUITES)'
-	$(SWIFT) test --skip-build --skip '$(CPU_SUITES)'
+	$(SWIFT) test --skip-build --skip '$(CPU_SUITES)' --no-parallel
 
 integration-test: deps build
 	WARDEN_REQUIRE_BIN=1 WARDEN_BIN=$(abspath $(WARDEN)) $(PY) -m pytest -q Tests/IntegrationTests

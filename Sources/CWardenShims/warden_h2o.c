@@ -51,6 +51,7 @@ struct warden_h2o_server {
     atomic_size_t connections; // admitted and not closed yet
     atomic_int stopped;        // no more connections are admitted
     int exiting;               // loop thread: leave the loop once every connection is closed
+    atomic_int exited;         // the loop thread is done: its pthread_t may name another thread from now on
 };
 
 struct warden_h2o_exchange {
@@ -230,6 +231,8 @@ static void *run_loop(void *arg) {
         if (round == 100) shutdown_all(server, SHUT_RDWR);
         h2o_evloop_run(server->ctx.loop, 10);
     }
+    // Set before this thread ends, so no thread that reuses its pthread_t can be taken for the loop.
+    atomic_store(&server->exited, 1);
     return NULL;
 }
 
@@ -243,6 +246,7 @@ struct warden_h2o_server *warden_h2o_start(struct warden_h2o_limits limits, ward
     h2o_linklist_init_anchor(&server->conns);
     atomic_init(&server->connections, 0);
     atomic_init(&server->stopped, 0);
+    atomic_init(&server->exited, 0);
     h2o_config_init(&server->config);
     server->config.server_name = h2o_iovec_init(NULL, 0); // no Server field (libmicrohttpd sends none either)
     server->config.max_request_entity_size = limits.max_body_bytes;
@@ -297,6 +301,12 @@ int warden_h2o_add_connection(struct warden_h2o_server *server, int fd) {
 void warden_h2o_respond(struct warden_h2o_exchange *exchange, int status, const struct warden_h2o_field *fields,
                         size_t field_count, const uint8_t *body, size_t body_len) {
     struct warden_h2o_server *server = exchange->server;
+    if (atomic_load(&server->exited)) {
+        // The loop is gone (stopped): nothing can send the answer, and a thread reusing the loop's
+        // pthread_t must not touch the connection's memory as if it were the loop.
+        exchange_release(exchange);
+        return;
+    }
     if (pthread_equal(pthread_self(), server->thread)) {
         if (exchange->req != NULL) send_answer(exchange->req, status, fields, field_count, body, body_len);
         exchange_release(exchange);
