@@ -29,18 +29,20 @@ struct SpanExporterTests {
                   status: 200, reasonCode: "allowed", policy: nil, generation: 1)
     }
 
-    static func options(capacity: Int, batch: Int) -> SpanExporter.Options {
+    /// `flushInterval` is long where a test counts batches: a slow (sanitized, loaded) submitter must not see a
+    /// partial batch cut by the timer.
+    static func options(capacity: Int, batch: Int, flushInterval: Double = 0.05) -> SpanExporter.Options {
         var o = SpanExporter.Options()
         o.queueCapacity = capacity
         o.maxBatch = batch
-        o.flushInterval = 0.05
+        o.flushInterval = flushInterval
         o.timeout = 1
         return o
     }
 
     @Test func exportsInBatches() {
         let poster = Poster(status: 200)
-        let e = SpanExporter(poster: poster, resource: [], scopeVersion: "t", options: Self.options(capacity: 100, batch: 10))
+        let e = SpanExporter(poster: poster, resource: [], scopeVersion: "t", options: Self.options(capacity: 100, batch: 10, flushInterval: 30))
         e.start()
         for i in 1...25 { e.submit(Self.span(i)) }
         e.shutdown()
@@ -54,7 +56,7 @@ struct SpanExporterTests {
         let poster = Poster(status: nil)
         final class Failures: @unchecked Sendable { let lock = NSLock(); var items: [String] = [] }
         let failures = Failures()
-        let e = SpanExporter(poster: poster, resource: [], scopeVersion: "t", options: Self.options(capacity: 100, batch: 10),
+        let e = SpanExporter(poster: poster, resource: [], scopeVersion: "t", options: Self.options(capacity: 100, batch: 10, flushInterval: 30),
                              onFailure: { why in failures.lock.withLock { failures.items.append(why) } })
         e.start()
         for i in 1...20 { e.submit(Self.span(i)) }
