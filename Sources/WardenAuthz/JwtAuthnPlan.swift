@@ -17,47 +17,9 @@ final class JwtAuthnPlan: Sendable {
 
     init(filter: JwtAuthnFilter, options: AuthzOptions, metrics: CheckMetrics, slots: @escaping (JWTRule) -> KeySlot) {
         self.filter = filter
-        let scope = WorkloadScope(namespace: "jwt_authn", labels: [:])
-        func scopePlan(_ providers: [JwtAuthnProvider]) -> ScopePlan {
-            let ra = RequestAuthentication(ref: PolicyRef(namespace: "jwt_authn", name: "providers"), origin: filter.origin, selector: nil,
-                                           targetRefs: [], jwtRules: providers.map(\.rule))
-            let tokenRules = providers.compactMap { p -> TokenPolicy? in
-                guard p.maxLifetime != nil || p.subjects != nil else { return nil }
-                var rule = TokenRule(issuer: p.rule.issuer, maxLifetime: p.maxLifetime)
-                rule.subjects = p.subjects
-                return TokenPolicy(ref: PolicyRef(namespace: "jwt_authn", name: p.name), origin: filter.origin, rules: [rule])
-            }
-            let effective = EffectivePolicy(scope: scope, requestAuthentications: [ra], authorizationPolicies: [], tokenPolicies: tokenRules)
-            return ScopePlan(effective: effective, options: options, metrics: metrics, slots: slots)
-        }
-        let everyProvider = scopePlan(filter.providers)
-        var leaves: [String: ScopePlan] = [:]
-        func compile(_ r: JwtRequirement) -> CompiledJwtRequirement {
-            switch r {
-            case .none: return .none
-            case .allowMissing: return .allowMissing(everyProvider)
-            case .allowMissingOrFailed: return .allowMissingOrFailed(everyProvider)
-            case .all(let children): return .all(children.map(compile))
-            case .provider(let name, let audiences):
-                let key = name + "\u{0}" + (audiences?.joined(separator: "\u{0}") ?? "*")
-                if let hit = leaves[key] { return .provider(name, hit) }
-                guard var p = filter.provider(named: name) else { return .provider(name, everyProvider) }  // the decoder refused this
-                if let audiences { p.rule.audiences = audiences }
-                let leaf = scopePlan([p])
-                leaves[key] = leaf
-                return .provider(name, leaf)
-            case .any(let children):
-                // Envoy's AnyVerifierImpl: allow_missing / allow_missing_or_failed children are flags, not verifiers;
-                // with nothing else, one such verifier over every provider stands in.
-                let allowFailed = children.contains(.allowMissingOrFailed)
-                let allowMissing = children.contains(.allowMissing)
-                var regular = children.filter { $0 != .allowMissing && $0 != .allowMissingOrFailed }.map(compile)
-                if regular.isEmpty { regular = [allowFailed ? .allowMissingOrFailed(everyProvider) : .allowMissing(everyProvider)] }
-                return .any(regular, allowMissing: allowMissing, allowFailed: allowFailed)
-            }
-        }
-        rules = filter.rules.map { ($0.match, $0.requires.map(compile)) }
-        requirementMap = filter.requirementMap.mapValues(compile)
+        var compiler = JwtRequirementCompiler(filter: filter, options: options, metrics: metrics, slots: slots)
+        rules = filter.rules.map { ($0.match, $0.requires.map { compiler.compile($0) }) }
+        requirementMap = filter.requirementMap.mapValues { compiler.compile($0) }
         var seen = Set<String>()
         outputHeaders = filter.providers.flatMap { p in
             p.rule.outputClaimToHeaders.map { $0.header.lowercased() } + (p.rule.outputPayloadToHeader.map { [$0.lowercased()] } ?? [])
@@ -80,6 +42,71 @@ final class JwtAuthnPlan: Sendable {
             return (rule.requirement ?? .none, .rule(i))
         }
         return (.none, .noRule)
+    }
+}
+
+/// Resolves requirements to scopes: one scope per (provider, audiences) leaf, shared by every rule that
+/// names it, and one over every provider for `allow_missing`/`allow_missing_or_failed`.
+/// A struct with a mutating method rather than a recursive local function: a recursive local closure's
+/// context holds itself, and the filter, scopes and key slots it captured were never freed (LSan).
+private struct JwtRequirementCompiler {
+    let filter: JwtAuthnFilter
+    let options: AuthzOptions
+    let metrics: CheckMetrics
+    let slots: (JWTRule) -> KeySlot
+    let everyProvider: ScopePlan
+    var leaves: [String: ScopePlan] = [:]
+
+    init(filter: JwtAuthnFilter, options: AuthzOptions, metrics: CheckMetrics, slots: @escaping (JWTRule) -> KeySlot) {
+        self.filter = filter
+        self.options = options
+        self.metrics = metrics
+        self.slots = slots
+        everyProvider = Self.scopePlan(filter.providers, filter: filter, options: options, metrics: metrics, slots: slots)
+    }
+
+    static func scopePlan(_ providers: [JwtAuthnProvider], filter: JwtAuthnFilter, options: AuthzOptions, metrics: CheckMetrics,
+                          slots: @escaping (JWTRule) -> KeySlot) -> ScopePlan {
+        let scope = WorkloadScope(namespace: "jwt_authn", labels: [:])
+        let ra = RequestAuthentication(ref: PolicyRef(namespace: "jwt_authn", name: "providers"), origin: filter.origin, selector: nil,
+                                       targetRefs: [], jwtRules: providers.map(\.rule))
+        let tokenRules = providers.compactMap { p -> TokenPolicy? in
+            guard p.maxLifetime != nil || p.subjects != nil else { return nil }
+            var rule = TokenRule(issuer: p.rule.issuer, maxLifetime: p.maxLifetime)
+            rule.subjects = p.subjects
+            return TokenPolicy(ref: PolicyRef(namespace: "jwt_authn", name: p.name), origin: filter.origin, rules: [rule])
+        }
+        let effective = EffectivePolicy(scope: scope, requestAuthentications: [ra], authorizationPolicies: [], tokenPolicies: tokenRules)
+        return ScopePlan(effective: effective, options: options, metrics: metrics, slots: slots)
+    }
+
+    mutating func compile(_ r: JwtRequirement) -> CompiledJwtRequirement {
+        switch r {
+        case .none: return .none
+        case .allowMissing: return .allowMissing(everyProvider)
+        case .allowMissingOrFailed: return .allowMissingOrFailed(everyProvider)
+        case .all(let children):
+            var compiled: [CompiledJwtRequirement] = []
+            for c in children { compiled.append(compile(c)) }
+            return .all(compiled)
+        case .provider(let name, let audiences):
+            let key = name + "\u{0}" + (audiences?.joined(separator: "\u{0}") ?? "*")
+            if let hit = leaves[key] { return .provider(name, hit) }
+            guard var p = filter.provider(named: name) else { return .provider(name, everyProvider) }  // the decoder refused this
+            if let audiences { p.rule.audiences = audiences }
+            let leaf = Self.scopePlan([p], filter: filter, options: options, metrics: metrics, slots: slots)
+            leaves[key] = leaf
+            return .provider(name, leaf)
+        case .any(let children):
+            // Envoy's AnyVerifierImpl: allow_missing / allow_missing_or_failed children are flags, not verifiers;
+            // with nothing else, one such verifier over every provider stands in.
+            let allowFailed = children.contains(.allowMissingOrFailed)
+            let allowMissing = children.contains(.allowMissing)
+            var regular: [CompiledJwtRequirement] = []
+            for c in children where c != .allowMissing && c != .allowMissingOrFailed { regular.append(compile(c)) }
+            if regular.isEmpty { regular = [allowFailed ? .allowMissingOrFailed(everyProvider) : .allowMissing(everyProvider)] }
+            return .any(regular, allowMissing: allowMissing, allowFailed: allowFailed)
+        }
     }
 }
 

@@ -13,6 +13,11 @@ final class PolicyReloader: Sendable {
     private let lastFingerprint: Locked<PolicyFingerprint>
     private let running = Atomic<Bool>(false)
     private let reloadLock = Locked<Void>(())
+    /// Wakes the polling thread on `stop()` (it sleeps on it between polls).
+    private let wake = NSCondition()
+    /// Signalled when the polling thread has returned: `stop()` waits for it, so the thread (which holds
+    /// the server state, hence the installed plan) is gone before the process exits.
+    private let finished = DispatchSemaphore(value: 0)
 
     init(source: PolicySource, state: ServerState, interval: Double) {
         self.source = source
@@ -25,8 +30,11 @@ final class PolicyReloader: Sendable {
         guard interval > 0 else { return }
         running.store(true, ordering: .relaxed)
         let t = Thread { [self] in
+            defer { finished.signal() }
             while running.load(ordering: .relaxed) {
-                Thread.sleep(forTimeInterval: interval)
+                wake.lock()
+                if running.load(ordering: .relaxed) { _ = wake.wait(until: Date(timeIntervalSinceNow: interval)) }
+                wake.unlock()
                 guard running.load(ordering: .relaxed) else { return }
                 reloadNow(force: false)
             }
@@ -35,7 +43,14 @@ final class PolicyReloader: Sendable {
         t.start()
     }
 
-    func stop() { running.store(false, ordering: .relaxed) }
+    /// Stops polling and waits for the polling thread (at most one reload in progress) to return.
+    func stop() {
+        guard running.exchange(false, ordering: .relaxed) else { return }
+        wake.lock()
+        wake.broadcast()
+        wake.unlock()
+        finished.wait()
+    }
 
     /// Reloads if the files changed (or always with `force`).
     func reloadNow(force: Bool) {
