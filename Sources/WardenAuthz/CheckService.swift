@@ -67,9 +67,9 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
-        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator, dpop: dpop)
         dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys,
                                   nonces: options.dpopNonces)
+        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator, dpop: dpop, dpopAlreadyRecorded: dryRunDPoP)
     }
 
     /// The plan new checks run on.
@@ -154,7 +154,7 @@ public final class CheckService: Sendable {
         }
         let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
             ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
-        let scratch = JwtAuthnEvaluator.Scratch()
+        let scratch = JwtAuthnEvaluator.Scratch(acceptedDPoP: record.dpopProofRecorded)
         jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
             record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
                                                 error: error, tokens: traces, plan: plan))

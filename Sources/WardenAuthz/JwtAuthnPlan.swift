@@ -31,13 +31,20 @@ final class JwtAuthnPlan: Sendable {
 
     /// The requirement for a request: a route's named one (`context_extensions`), else the first matching
     /// rule's; `.skipped` when the route disables the filter, no rule matches or the rule requires nothing.
+    /// A SecurityPolicy's requirement (`filter.onlyWith`) is not an Envoy jwt_authn filter of the route's: the
+    /// route's `jwt_authn.*` keys never turn it off or replace it.
     func requirement(for request: RequestAttributes) -> (CompiledJwtRequirement, JwtAuthnStep.Selection) {
+        if filter.onlyWith != nil { return firstMatchingRule(request) }
         if let off = request.contextExtensions[JwtAuthnFilter.disabledKey], off == "true" { return (.none, .disabled) }
         if let name = request.contextExtensions[JwtAuthnFilter.requirementNameKey] {
-            // An unknown name fails closed: Envoy refuses such a route config; here it arrives per request.
-            guard let r = requirementMap[name] else { return (.unknownName, .requirementName(name)) }
+            // An unknown name fails closed with Envoy's 403 (its per-route lookup happens per request too).
+            guard let r = requirementMap[name] else { return (.unknownName(name, requirementMap.keys.sorted()), .requirementName(name)) }
             return (r, .requirementName(name))
         }
+        return firstMatchingRule(request)
+    }
+
+    private func firstMatchingRule(_ request: RequestAttributes) -> (CompiledJwtRequirement, JwtAuthnStep.Selection) {
         for (i, rule) in rules.enumerated() where rule.match.matches(path: request.path, headers: request.headers) {
             return (rule.requirement ?? .none, .rule(i))
         }
@@ -118,6 +125,6 @@ indirect enum CompiledJwtRequirement: Sendable {
     case allowMissing(ScopePlan)
     case allowMissingOrFailed(ScopePlan)
     case none
-    /// A `requirement_name` the document does not define: fails closed.
-    case unknownName
+    /// A `requirement_name` the document does not define (the names it does, sorted): fails closed.
+    case unknownName(String, [String])
 }

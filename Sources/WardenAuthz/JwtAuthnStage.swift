@@ -52,6 +52,9 @@ public struct JwtAuthnStep: Sendable {
 struct JwtAuthnEvaluator: Sendable {
     let authenticator: Authenticator
     let dpop: DPoPVerifier
+    /// The same checks without recording the proof: for every binding check after a proof was accepted in this
+    /// check (the same token verified again by `requires_all`, an `any` child, another document).
+    let dpopAlreadyRecorded: DPoPVerifier
 
     typealias Done = @Sendable (JWTError?, [TokenTrace]) -> Void
 
@@ -59,19 +62,22 @@ struct JwtAuthnEvaluator: Sendable {
     /// check's evaluation at a time (its steps run one after another).
     final class Scratch: @unchecked Sendable {
         var freshNonce: String?
-        /// A DPoP proof passed (and was recorded against replay): the Istio step checks it again without
-        /// recording it, or the same request would be its own replay.
-        var acceptedDPoP = false
+        /// A DPoP proof passed (and was recorded against replay): later steps of the same check (this document's
+        /// other verifiers, the next documents, the Istio step) check it again without recording it, or the
+        /// same request would be its own replay.
+        var acceptedDPoP: Bool
+
+        init(acceptedDPoP: Bool = false) { self.acceptedDPoP = acceptedDPoP }
     }
 
     /// Authenticates `tokens` and holds the verified ones to their binding; `rejected` names the failure.
     private func verify(_ tokens: [ExtractedToken], scope: ScopePlan, request: RequestAttributes, now: Double, caller: CallerLimits,
                         scratch: Scratch, done: @escaping @Sendable (JWTError?, [TokenTrace]) -> Void) {
-        authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { [dpop] result in
+        authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { [dpop, dpopAlreadyRecorded] result in
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
-                TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: now, dpop: dpop,
-                                   freshNonce: &scratch.freshNonce)
+                TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: now,
+                                   dpop: scratch.acceptedDPoP ? dpopAlreadyRecorded : dpop, freshNonce: &scratch.freshNonce)
                 if let i = rejected { return done(traces[i].error ?? .badSignature, traces) }
                 if traces.contains(where: { $0.location == .dpopAuthorization && $0.verified != nil }) { scratch.acceptedDPoP = true }
                 return done(nil, traces)
@@ -85,8 +91,8 @@ struct JwtAuthnEvaluator: Sendable {
         switch r {
         case .none:
             done(nil, [])
-        case .unknownName:
-            done(.missing(rule: "", policy: "requirement_name not in requirement_map"), [])
+        case .unknownName(let name, let known):
+            done(.wrongRequirementName(name: name, known: known), [])
         case .provider(let name, let scope):
             let tokens = scope.extractor.extract(from: request)
             if tokens.isEmpty { return done(.missing(rule: scope.rules.first?.rule.issuer ?? name, policy: "jwt_authn provider \(name)"), []) }

@@ -11,6 +11,8 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case jwtMalformed = "jwt_malformed"
     /// No token, and a jwtRule in scope has `presence: REQUIRED` (401 `Jwt is missing`).
     case jwtMissing = "jwt_missing"
+    /// An Envoy jwt_authn route names a `requirement_name` its document lacks (403, as Envoy).
+    case jwtWrongRequirementName = "jwt_wrong_requirement_name"
     case jwtTokenTooLarge = "jwt_token_too_large"
     /// One location carries two different tokens (`session=A; session=B`).
     case jwtMultipleTokens = "jwt_multiple_tokens"
@@ -123,6 +125,7 @@ extension JWTError {
         case .delegationNotAllowed: return .jwtDelegationNotAllowed
         case .introspectionFailed: return .tokenIntrospectionFailed
         case .missing: return .jwtMissing
+        case .wrongRequirementName: return .jwtWrongRequirementName
         }
     }
 }

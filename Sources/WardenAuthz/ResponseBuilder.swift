@@ -44,7 +44,11 @@ struct ResponseBuilder: Sendable {
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.
     private func tokenDenied(_ e: JWTError, record: DecisionRecord, request: RequestAttributes) -> Decision {
-        var headers = [HTTPHeader("www-authenticate", Self.challenge(for: e, realm: HeaderField.realm(request.originalURI)))]
+        // Envoy's per-route `Wrong requirement_name` 403 is a local reply without a challenge.
+        var headers: [HTTPHeader] = []
+        if case .wrongRequirementName = e {} else {
+            headers.append(HTTPHeader("www-authenticate", Self.challenge(for: e, realm: HeaderField.realm(request.originalURI))))
+        }
         // RFC 9449 §8: exactly one DPoP-Nonce. Warden minted it (base64url), so it is a valid field value.
         if case .bindingFailed(.dpop(let d)) = e, d.isNonceError, let nonce = record.dpopNonce {
             headers.append(HTTPHeader("dpop-nonce", nonce))
@@ -137,7 +141,7 @@ struct ResponseBuilder: Sendable {
         for step in record.jwtAuthn {
             for t in step.tokens {
                 guard let rule = t.rule, let v = t.verified else { continue }
-                let provider = step.plan.outputs[rule.source.name]
+                let provider = rule.jwtAuthnProvider.flatMap { step.plan.outputs[$0] }
                 if provider?.padPayloadHeader == true, let h = rule.outputPayloadToHeader {
                     let segment = v.payloadSegment
                     output(h.lowercased(), segment + String(repeating: "=", count: (4 - segment.utf8.count % 4) % 4), claim: nil)

@@ -93,7 +93,7 @@ extension JWTError {
     /// The check that produces this error.
     public var check: TokenCheck {
         switch self {
-        case .malformed, .tokenTooLarge, .unsupportedAlgorithm, .multipleTokens, .missing: return .decode
+        case .malformed, .tokenTooLarge, .unsupportedAlgorithm, .multipleTokens, .missing, .wrongRequirementName: return .decode
         case .issuerNotConfigured, .issuerMismatch: return .issuer
         // Raised once every check of every token passed: about the tokens together, after the signature.
         case .mixedIssuers: return .signature

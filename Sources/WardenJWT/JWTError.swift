@@ -59,6 +59,9 @@ public enum JWTError: Error, Sendable, Hashable {
     /// The request carries no token and a rule in scope (issuer `rule`, from RequestAuthentication `policy`)
     /// has `presence: REQUIRED`: Envoy's `JwtMissed` when the requirement has no `allow_missing`.
     case missing(rule: String, policy: String)
+    /// An Envoy jwt_authn route names a `requirement_name` the document's `requirement_map` lacks (`known`, sorted):
+    /// Envoy's per-route lookup fails at request time (`filter_config.cc` findPerRouteVerifier) with a 403.
+    case wrongRequirementName(name: String, known: [String])
 
     /// The response body Envoy jwt_authn sends for the same input (`getStatusString` in
     /// `source/common/jwt/status.cc`).
@@ -113,13 +116,16 @@ public enum JWTError: Error, Sendable, Hashable {
         case .delegationNotAllowed: return "Jwt delegation chain is not allowed"
         case .introspectionFailed: return "Token introspection failed"
         case .missing: return "Jwt is missing"
+        case .wrongRequirementName(let name, let known):
+            return "Failed JWT authentication: Wrong requirement_name: \(name). It should be one of [\(known.joined(separator: ","))]"
         }
     }
 
-    /// 403 for a disallowed audience (as Envoy), 401 for everything else.
+    /// 403 for a disallowed audience and an unknown `requirement_name` (as Envoy), 401 for everything else.
     public var httpStatus: Int {
         if case .audienceMismatch = self { return 403 }
         if case .delegationNotAllowed = self { return 403 }
+        if case .wrongRequirementName = self { return 403 }
         if case .bindingFailed(.dpop(.replayStoreUnavailable)) = self { return 503 }
         return 401
     }
@@ -204,6 +210,8 @@ public enum JWTError: Error, Sendable, Hashable {
         case .missing(let rule, let policy):
             let who = rule.isEmpty ? "a jwtRule without issuer" : "the jwtRule for issuer \(Self.quote(rule))"
             return "no token found, and \(who) in RequestAuthentication \(policy) has presence: REQUIRED"
+        case .wrongRequirementName(let name, let known):
+            return "the route's jwt_authn.requirement_name \(Self.quote(name)) is not in the requirement_map [\(known.prefix(16).map(Self.quote).joined(separator: ", "))]"
         }
     }
 

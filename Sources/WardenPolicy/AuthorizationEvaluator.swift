@@ -284,8 +284,9 @@ struct MatchContext {
         if o.notHosts.contains(where: { $0.matchesIgnoringCase(host) }) { return "notHosts" }
         if !o.ports.isEmpty && !o.ports.contains(request.destinationPort) { return "ports" }
         if o.notPorts.contains(request.destinationPort) { return "notPorts" }
-        if !o.methods.isEmpty && !o.methods.contains(where: { $0.matches(method) }) { return "methods" }
-        if o.notMethods.contains(where: { $0.matches(method) }) { return "notMethods" }
+        let methodMatches = { (p: StringPattern) in o.methodsIgnoreCase ? p.matchesIgnoringCase(method) : p.matches(method) }
+        if !o.methods.isEmpty && !o.methods.contains(where: methodMatches) { return "methods" }
+        if o.notMethods.contains(where: methodMatches) { return "notMethods" }
         if !o.paths.isEmpty && !o.paths.contains(where: { p in path.map(p.matches) ?? false }) { return "paths" }
         if o.notPaths.contains(where: { p in path.map(p.matches) ?? false }) { return "notPaths" }
         return nil

@@ -95,6 +95,7 @@ enum JwtAuthnDecoder {
                                        "clear_route_cache"])
         let issuer = try f["issuer"]?.string() ?? ""
         var rule = JWTRule(issuer: issuer, source: PolicyRef(namespace: "jwt_authn", name: name))
+        rule.jwtAuthnProvider = name
         rule.audiences = try f["audiences"]?.stringList() ?? []
         switch (f["remote_jwks"].flatMap { $0.isNull ? nil : $0 }, f["local_jwks"].flatMap { $0.isNull ? nil : $0 }) {
         case (nil, nil): throw c.error("provider \(name) needs remote_jwks or local_jwks")
@@ -241,7 +242,9 @@ enum JwtAuthnDecoder {
             let pf = try value.fields(allowed: ["provider_name", "audiences"])
             let name = try pf["provider_name"]?.string() ?? ""
             guard providers.contains(name) else { throw value.error("Required provider ['\(name)'] is not configured.") }
-            return .provider(name, audiences: try pf["audiences"]?.stringList() ?? [])
+            // Envoy (`verifier.cc` innerCreate): no audiences listed = the provider's own audiences, not "any".
+            let audiences = try pf["audiences"]?.stringList() ?? []
+            return .provider(name, audiences: audiences.isEmpty ? nil : audiences)
         case "requires_any", "requires_all":
             let lf = try value.fields(allowed: ["requirements"])
             let items = try lf["requirements"]?.list() ?? []
@@ -314,7 +317,12 @@ enum JwtAuthnDecoder {
         var kinds: [EnvoyHeaderMatch.Kind] = []
         for (key, kind) in [("exact_match", EnvoyStringMatch.Kind.exact), ("prefix_match", .prefix), ("suffix_match", .suffix),
                             ("contains_match", .contains)] {
-            if let v = f[key] { kinds.append(.string(EnvoyStringMatch(kind, try v.string()))) }
+            guard let v = f[key] else { continue }
+            let value = try v.string()
+            // The legacy `exact_match: ""` matches any value of a present header (Envoy's HeaderDataExactMatch);
+            // the other legacy fields need a value (min_len 1).
+            if value.isEmpty && kind != .exact { throw v.error("\(key) must not be empty") }
+            kinds.append(.string(value.isEmpty ? EnvoyStringMatch(.prefix, "") : EnvoyStringMatch(kind, value)))
         }
         if let s = f["string_match"] { kinds.append(.string(try decodeStringMatch(s))) }
         if let p = f["present_match"] { kinds.append(.present(try p.bool())) }

@@ -201,14 +201,15 @@ public struct EnvoyHeaderMatch: Sendable, Hashable {
         self.invert = invert
     }
 
+    /// Envoy's `HeaderUtility::matchHeaders`: a missing header matches no value match, inverted or not
+    /// (`invert_match` inverts only the match against a value that is there); only `present_match` looks at
+    /// absence, and inverting it means "absent".
     public func matches(_ headers: [String: String]) -> Bool {
-        let result: Bool
         switch (kind, headers[name]) {
-        case (.present(let p), let v): result = (v != nil) == p
-        case (.string, nil): result = false
-        case (.string(let m), let v?): result = m.matches(v)
+        case (.present(let p), let v): return ((v != nil) == p) != invert
+        case (.string, nil): return false
+        case (.string(let m), let v?): return m.matches(v) != invert
         }
-        return result != invert
     }
 }
 

@@ -160,6 +160,9 @@ public struct JWTRule: Sendable, Hashable {
     /// An Envoy jwt_authn provider's `remote_jwks.cache_duration`: this source's keys are refreshed on that
     /// schedule rather than `--jwks-cache-duration`'s.
     public var cacheDurationSeconds: Double?
+    /// The jwt_authn provider this rule is (an Envoy jwt_authn document's provider, a SecurityPolicy's
+    /// `jwt.providers[].name`): the answer's per-provider options (metadata keys, padding) are found by it.
+    public var jwtAuthnProvider: String?
 
     public init(issuer: String, audiences: [String] = [], jwksUri: String? = nil, jwks: String? = nil,
                 fromHeaders: [JWTHeader] = [], fromParams: [String] = [], fromCookies: [String] = [],
@@ -263,6 +266,9 @@ public struct Operation: Sendable, Hashable {
     public var notMethods: [StringPattern] = []
     public var paths: [PathPattern] = []
     public var notPaths: [PathPattern] = []
+    /// `methods`/`notMethods` ignore ASCII case: Envoy Gateway's SecurityPolicy matches `:method` with
+    /// `ignore_case` (`authorization.go` buildMethodsPredicate); Istio's methods are exact.
+    public var methodsIgnoreCase = false
 
     public init() {}
 }

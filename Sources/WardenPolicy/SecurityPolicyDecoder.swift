@@ -36,6 +36,7 @@ enum SecurityPolicyDecoder {
         if let jwt = f["jwt"], !jwt.isNull {
             let jf = try jwt.fields(allowed: ["providers", "optional"])
             var rules: [JWTRule] = []
+            var metadataKeys: [String] = []
             let items = try jf["providers"]?.list() ?? []
             if items.isEmpty { throw jwt.error("jwt.providers must list at least one provider") }
             for item in items {
@@ -43,16 +44,23 @@ enum SecurityPolicyDecoder {
                 if providers[name] != nil { throw item.error("duplicate provider name \(name)") }
                 providers[name] = rule
                 rules.append(rule)
+                metadataKeys.append(name)
                 out += notes.map { .skipped(PolicyNote(level: .info, location: origin.description, message: $0)) }
             }
             out.append(.requestAuthentication(RequestAuthentication(ref: ref, origin: origin, selector: nil, targetRefs: targets, jwtRules: rules)))
             if !(try jf["optional"]?.bool() ?? false) {
                 // Envoy Gateway's jwt_authn requirement for the route (internal/xds/translator/jwt.go): one of the
                 // providers must verify a token — a request without one is 401 `Jwt is missing`, as there.
-                let names = items.indices.map { "p\($0)" }
+                let names = metadataKeys
                 let requirement: JwtRequirement = rules.count == 1 ? .provider(names[0], audiences: nil)
                     : .any(names.map { .provider($0, audiences: nil) })
-                var filter = JwtAuthnFilter(origin: origin, providers: zip(names, rules).map { JwtAuthnProvider(name: $0, rule: $1) },
+                // EG also sets `payload_in_metadata: <provider name>` with `scope` and `scp` split on spaces.
+                let providerList = zip(names, rules).map { name, rule in
+                    var p = JwtAuthnProvider(name: name, rule: rule, payloadInMetadata: name)
+                    p.spaceDelimitedInMetadata = ["scope", "scp"]
+                    return p
+                }
+                var filter = JwtAuthnFilter(origin: origin, providers: providerList,
                                             rules: [JwtAuthnRule(match: JwtRouteMatch(path: .prefix("")), requires: requirement, line: jwt.node.mark.line)])
                 filter.onlyWith = ref
                 filter.targetRefs = targets
@@ -86,6 +94,10 @@ enum SecurityPolicyDecoder {
         }
         var notes: [String] = []
         var rule = JWTRule(issuer: issuer, source: source)
+        // Envoy Gateway's provider (internal/xds/translator/jwt.go buildJWTProvider): `forward: true`, so the
+        // upstream receives the token.
+        rule.forwardOriginalToken = true
+        rule.jwtAuthnProvider = name
         rule.audiences = try f["audiences"]?.stringList() ?? []
         if let r = f["remoteJWKS"], !r.isNull {
             let rf = try r.fields(allowed: ["uri", "backendRef", "backendRefs", "backendSettings"])
@@ -152,6 +164,7 @@ enum SecurityPolicyDecoder {
                 }
                 var op = Operation()
                 op.methods = methods.map { .exact($0) }
+                op.methodsIgnoreCase = true  // EG's buildMethodsPredicate: `:method` with ignore_case
                 rule.to = [op]
             }
             rules.append((allow, rule, item))
@@ -197,6 +210,7 @@ enum SecurityPolicyDecoder {
         for op in r.to where !op.methods.isEmpty {
             var not = Operation()
             not.notMethods = op.methods
+            not.methodsIgnoreCase = op.methodsIgnoreCase
             out.append(AuthorizationRule(to: [not]))
         }
         for source in r.from {

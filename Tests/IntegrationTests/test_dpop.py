@@ -509,12 +509,19 @@ def test_explain_walks_the_nonce_refusal(warden_bin, module_idp, tmp_path):
 # path (README "Deliberately differs"), and a proof accepted by the jwt_authn step is not replayed by the Istio step
 # that checks the same token (a SecurityPolicy's required jwt is both).
 
-@pytest.mark.parametrize("dialect", ["jwt_authn", "security_policy"])
+# One check may verify the same token several times (two documents, `requires_all` naming the provider twice): the
+# proof is recorded against replay once, at its first acceptance, and the later verifications do not see a replay.
+@pytest.mark.parametrize("dialect", ["jwt_authn", "security_policy", "two_jwt_authn_documents", "requires_all_twice"])
 def test_other_dialects_hold_dpop_tokens_to_their_binding(dialect, module_idp, upstream, make_warden, make_envoy, tmp_path):
-    if dialect == "jwt_authn":
+    if dialect != "security_policy":
         doc = {"providers": {"idp": {"issuer": module_idp.issuer, "remote_jwks": {"http_uri": {"uri": module_idp.jwks_uri}}}},
                "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}]}
         files, extra = {"jwt-authn.yaml": json.dumps(doc)}, []
+        if dialect == "two_jwt_authn_documents":
+            files["jwt-authn-2.yaml"] = json.dumps(doc)
+        if dialect == "requires_all_twice":
+            doc["rules"][0]["requires"] = {"requires_all": {"requirements": [{"provider_name": "idp"}, {"provider_name": "idp"}]}}
+            files = {"jwt-authn.yaml": json.dumps(doc)}
     else:
         files = {"sp.yaml": f"""\
 apiVersion: gateway.envoyproxy.io/v1alpha1

@@ -75,7 +75,11 @@ def jwt_authn_document(a: IdP, b: IdP, c: IdP) -> dict:
         {"match": {"safe_regex": {"regex": "/items/[0-9]+"}}, "requires": {"provider_name": "b"}},
         {"match": {"prefix": "/CI", "case_sensitive": False}, "requires": {"provider_name": "b"}},
         {"match": {"prefix": "/aud"}, "requires": {"provider_and_audiences": {"provider_name": "a", "audiences": ["other-aud"]}}},
+        {"match": {"prefix": "/aud2"}, "requires": {"provider_and_audiences": {"provider_name": "a"}}},
         {"match": {"prefix": "/open"}, "requires": {}},
+        # HeaderUtility::matchHeaders: an inverted value match needs the header there (absent: no match)
+        {"match": {"prefix": "/inv", "headers": [{"name": "x-env", "string_match": {"exact": "dev"}, "invert_match": True}]}},
+        {"match": {"prefix": "/absent", "headers": [{"name": "x-env", "present_match": True, "invert_match": True}]}},
         {"match": {"prefix": "/"}, "requires": {"provider_name": "a"}},
     ]
     return {"name": "envoy.filters.http.jwt_authn",
@@ -205,6 +209,15 @@ def _cases(t):
         # provider_and_audiences replaces the provider's audiences
         ("aud-other", "GET", "/aud", bearer("a_other_aud")),
         ("aud-default", "GET", "/aud", bearer("a")),
+        # provider_and_audiences without audiences: the provider's own audiences still apply
+        ("aud2-bad-aud", "GET", "/aud2", bearer("a_bad_aud")),
+        ("aud2-valid", "GET", "/aud2", bearer("a")),
+        # inverted header matches on a missing header
+        ("inv-missing-header", "GET", "/inv", {}),
+        ("inv-other-value", "GET", "/inv", {"x-env": "prod"}),
+        ("inv-same-value", "GET", "/inv", {"x-env": "dev"}),
+        ("absent-inverted-present", "GET", "/absent", {}),
+        ("absent-inverted-present-there", "GET", "/absent", {"x-env": "dev"}),
         # an empty requirement
         ("open-bad-token", "GET", "/open", bearer("a_expired")),
         # bypass_cors_preflight is false by default: a preflight is authenticated
@@ -245,7 +258,8 @@ def per_route_pair(idps, upstream, warden_bin, make_envoy, tmp_path_factory):
         "needs_b": {"provider_name": "b"},
         "a_and_b": {"requires_all": {"requirements": [{"provider_name": "a"}, {"provider_name": "b"}]}},
     }
-    routes = {"/rb": ("requirement_name", "needs_b"), "/rab": ("requirement_name", "a_and_b"), "/off": ("disabled", True)}
+    routes = {"/rb": ("requirement_name", "needs_b"), "/rab": ("requirement_name", "a_and_b"), "/off": ("disabled", True),
+              "/wrong": ("requirement_name", "nope")}
     base = tmp_path_factory.mktemp("jwt-authn-per-route")
     w = Warden(write_policy_dir(base / "policies", {"jwt-authn.yaml": json.dumps(doc)}), binary=warden_bin, work_dir=base,
                debug_headers=False)
@@ -267,6 +281,9 @@ def per_route_pair(idps, upstream, warden_bin, make_envoy, tmp_path_factory):
 @pytest.mark.parametrize("path,token", [
     ("/rb", None), ("/rb", "b"), ("/rb", "a"), ("/rab", "a"), ("/rab", "ab"), ("/off", None), ("/off", "a_expired"),
     ("/api", None),
+    # a name the requirement_map lacks: 403 "Failed JWT authentication: Wrong requirement_name: …" (filter_config.cc
+    # findPerRouteVerifier), whatever the token
+    ("/wrong", None), ("/wrong", "a"),
 ])
 def test_per_route_requirement_same_as_envoy(per_route_pair, upstream, toks, path, token):
     headers = {}

@@ -112,6 +112,37 @@ def test_seed_security_policy(module_idp, warden_bin, make_envoy, upstream, tmp_
         w.process.unregister()
 
 
+def test_security_policy_forwards_the_token_and_is_not_turned_off_by_a_route(module_idp, warden_bin, make_envoy, upstream,
+                                                                              tmp_path_factory, toks):
+    """Envoy Gateway's jwt_authn provider has `forward: true` and `payload_in_metadata: <provider name>`
+    (internal/xds/translator/jwt.go buildJWTProvider); a route's `jwt_authn.*` context extensions speak to jwt_authn
+    documents, never to a SecurityPolicy's requirement."""
+    from google.protobuf.json_format import MessageToDict
+    from harness.grpc_client import AuthzClient, make_check_request
+    base = tmp_path_factory.mktemp("sp-forward")
+    w = Warden(write_policy_dir(base / "p", {"sp.yaml": for_idp((DIALECTS / "security-policy.yaml").read_text(), module_idp)}),
+               binary=warden_bin, work_dir=base, namespace="default", extra_args=["--target", "HTTPRoute/orders"])
+    envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port,
+                       routes=(Route(prefix="/off", context_extensions={"jwt_authn.disabled": "true"}),
+                               Route(prefix="/named", context_extensions={"jwt_authn.requirement_name": "nope"}),
+                               Route(prefix="/")))
+    try:
+        ok = ask(envoy, upstream, "/orders", toks["valid"])
+        assert ok.status == 200 and ok.upstream_headers.get("authorization") == f"Bearer {toks['valid']}", ok
+        assert ok.upstream_headers.get("x-user-id") == "alice", ok
+        for path in ("/off", "/named"):
+            r = ask(envoy, upstream, path, None)
+            assert r.status == 401 and r.text == "Jwt is missing", (path, r)
+            assert ask(envoy, upstream, path, toks["valid"]).status == 200, path
+        with AuthzClient(w.address) as client:
+            meta = MessageToDict(client.check(make_check_request(
+                "GET", "/orders", {"authorization": f"Bearer {toks['valid']}"})).dynamic_metadata)
+        assert meta["keycloak"]["sub"] == "alice" and meta["keycloak"]["groups"] == ["admin"], meta
+    finally:
+        w.stop()
+        w.process.unregister()
+
+
 def test_converted_jwt_authn_decides_the_same(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory, toks, tmp_path):
     src = tmp_path / "jwt-authn.yaml"
     src.write_text(for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp))

@@ -124,7 +124,10 @@ import WardenPolicy
         r.contextExtensions = ["jwt_authn.requirement_name": "needs_b"]
         #expect(service.decide(r).decision.allow != nil)
         r.contextExtensions = ["jwt_authn.requirement_name": "undefined"]
-        #expect(service.decide(r).decision.deny?.status == 401)   // fail closed
+        // Envoy's findPerRouteVerifier: 403, the known names sorted, no challenge.
+        let wrong = service.decide(r).decision.deny
+        #expect(wrong?.status == 403 && wrong?.body == "Failed JWT authentication: Wrong requirement_name: undefined. It should be one of [needs_b]")
+        #expect(wrong?.headers.contains { $0.name == "www-authenticate" } == false)
         var off = request("GET", "/api")
         off.contextExtensions = ["jwt_authn.disabled": "true"]
         #expect(service.decide(off).decision.allow != nil)

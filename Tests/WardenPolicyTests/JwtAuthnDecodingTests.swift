@@ -153,8 +153,16 @@ import Testing
          "/", ["x-tenant": "acme"], true),
         (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-tenant", kind: .string(EnvoyStringMatch(.exact, "acme")))]),
          "/", [:], false),
+        // Envoy's route_components.proto, treat_missing_header_as_empty: an absent header "is treated as missing,
+        // so it will not match when inverted" — an inverted value match needs the header there.
         (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-tenant", kind: .string(EnvoyStringMatch(.exact, "acme")), invert: true)]),
-         "/", [:], true),
+         "/", [:], false),
+        (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-tenant", kind: .string(EnvoyStringMatch(.exact, "acme")), invert: true)]),
+         "/", ["x-tenant": "other"], true),
+        (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-tenant", kind: .string(EnvoyStringMatch(.exact, "acme")), invert: true)]),
+         "/", ["x-tenant": "acme"], false),
+        // Inverted present_match: matches when the header is absent.
+        (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-debug", kind: .present(true), invert: true)]), "/", [:], true),
         (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-debug", kind: .present(false))]), "/", ["x-debug": ""], false),
         (JwtRouteMatch(path: .prefix("/"), headers: [EnvoyHeaderMatch(name: "x-t", kind: .string(EnvoyStringMatch(.prefix, "AC", ignoreCase: true)))]),
          "/", ["x-t": "acme"], true),
