@@ -114,7 +114,7 @@ public struct JwtRouteMatch: Sendable, Hashable {
         case exact(String)
         /// The prefix, followed by `/` or the end of the path.
         case separatedPrefix(String)
-        /// The whole path without query matches (RE2 in Envoy; Swift `Regex` here, see README).
+        /// The whole path without query matches (RE2 in Envoy; `SafeRegex`, RE2's syntax in linear time, here).
         case regex(PathRegex)
     }
 
@@ -131,18 +131,18 @@ public struct JwtRouteMatch: Sendable, Hashable {
     }
 }
 
-/// A compiled `safe_regex` (Google RE2 syntax in Envoy): full-match semantics.
-public final class PathRegex: @unchecked Sendable, Hashable {
+/// A compiled `safe_regex` (Google RE2 syntax in Envoy): full-match semantics, linear time (`SafeRegex`, a Pike
+/// VM over RE2's syntax; what RE2 refuses is refused here at load).
+public final class PathRegex: Sendable, Hashable {
     public let pattern: String
-    // Regex is immutable once built; matching does not mutate it.
-    private let regex: Regex<AnyRegexOutput>
+    let regex: SafeRegex
 
     public init(_ pattern: String) throws {
         self.pattern = pattern
-        regex = try Regex(pattern)
+        regex = try SafeRegex(pattern)
     }
 
-    public func wholeMatches(_ text: Substring) -> Bool { (try? regex.wholeMatch(in: text)) != nil }
+    public func wholeMatches(_ text: Substring) -> Bool { regex.wholeMatches(text) }
     public static func == (a: PathRegex, b: PathRegex) -> Bool { a.pattern == b.pattern }
     public func hash(into h: inout Hasher) { h.combine(pattern) }
 }
