@@ -240,7 +240,7 @@ extension JwtRouteMatch {
             pathOK = rest.isEmpty || rest.first == UInt8(ascii: "/")
         case .regex(let r):
             // The regex sees the path with its query string removed (fragment kept), as matcher.cc.
-            pathOK = r.wholeMatches(Substring(full.prefix { $0 != "?" }))
+            pathOK = r.wholeMatches(Substring(full.unicodeScalars.prefix { $0 != "?" }))
         }
         guard pathOK else { return false }
         for h in self.headers where !h.matches(headers) { return false }
@@ -254,9 +254,10 @@ extension JwtRouteMatch {
         return true
     }
 
-    /// The path up to `?` or `#` (Envoy's `PathUtil::removeQueryAndFragment`).
+    /// The path up to `?` or `#` (Envoy's `PathUtil::removeQueryAndFragment`). Split on scalars, not Characters:
+    /// a combining mark after `?` must not hide it (Envoy splits bytes).
     static func pathWithoutQuery(_ path: String) -> Substring {
-        path.prefix { $0 != "?" && $0 != "#" }
+        Substring(path.unicodeScalars.prefix { $0 != "?" && $0 != "#" })
     }
 
     static func hasPrefix(_ s: Substring, _ p: String, caseSensitive: Bool) -> Bool {
@@ -266,11 +267,13 @@ extension JwtRouteMatch {
 
     /// The first value of each query parameter, percent-decoded (Envoy's `parseQueryString`: the first wins).
     static func queryParameters(of path: String) -> [String: String] {
-        guard let q = path.firstIndex(of: "?") else { return [:] }
+        // On scalars, as pathWithoutQuery: `?`, `#`, `&`, `=` followed by a combining mark still delimit.
+        let scalars = path.unicodeScalars
+        guard let q = scalars.firstIndex(of: "?") else { return [:] }
         var out: [String: String] = [:]
-        for pair in path[path.index(after: q)...].prefix(while: { $0 != "#" }).split(separator: "&", omittingEmptySubsequences: true) {
+        for pair in scalars[scalars.index(after: q)...].prefix(while: { $0 != "#" }).split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
+            let name = String(Substring(parts[0])), value = parts.count > 1 ? String(Substring(parts[1])) : ""
             if out[name] == nil { out[name] = value.removingPercentEncoding ?? value }
         }
         return out
