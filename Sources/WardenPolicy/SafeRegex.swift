@@ -409,11 +409,10 @@ struct SafeRegexParser {
         case .set(let r, let negated): return .set(SafeRegexCharSet(ranges: r, negated: negated))
         case .assert(let a): return .assert(a)
         case .quote:
-            // \Q…\E: literal text up to \E or the end.
+            // \Q…\E: literal text up to \E or the end (a backslash inside is literal too, as in RE2).
             var items: [SafeRegexNode] = []
             while i < s.count {
                 if s[i] == "\\", peek(1) == "E" { i += 2; break }
-                if s[i] == "\\", peek(1) == "\\" { i += 1 }
                 items.append(literal(s[i].value, flags))
                 i += 1
             }

@@ -70,6 +70,8 @@ struct SafeRegexTests {
         ("\\Q.*+\\E", ".*+", true),
         ("\\Q.*+\\E", "ab", false),
         ("\\Qab\\E+", "abbb", true),
+        ("\\Qa\\\\E", "a\\", true),
+        ("\\Qa.b", "a.b", true),
         ("a{", "a{", true),
         ("a{,3}", "a{,3}", true),
         ("a{x}", "a{x}", true),
