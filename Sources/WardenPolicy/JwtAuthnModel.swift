@@ -114,7 +114,7 @@ public struct JwtRouteMatch: Sendable, Hashable {
         case exact(String)
         /// The prefix, followed by `/` or the end of the path.
         case separatedPrefix(String)
-        /// The whole path without query matches (RE2 in Envoy; Swift `Regex` here, see README).
+        /// The whole path without query matches (RE2 in Envoy; `SafeRegex`, RE2's syntax in linear time, here).
         case regex(PathRegex)
     }
 
@@ -131,18 +131,18 @@ public struct JwtRouteMatch: Sendable, Hashable {
     }
 }
 
-/// A compiled `safe_regex` (Google RE2 syntax in Envoy): full-match semantics.
-public final class PathRegex: @unchecked Sendable, Hashable {
+/// A compiled `safe_regex` (Google RE2 syntax in Envoy): full-match semantics, linear time (`SafeRegex`, a Pike
+/// VM over RE2's syntax; what RE2 refuses is refused here at load).
+public final class PathRegex: Sendable, Hashable {
     public let pattern: String
-    // Regex is immutable once built; matching does not mutate it.
-    private let regex: Regex<AnyRegexOutput>
+    let regex: SafeRegex
 
     public init(_ pattern: String) throws {
         self.pattern = pattern
-        regex = try Regex(pattern)
+        regex = try SafeRegex(pattern)
     }
 
-    public func wholeMatches(_ text: Substring) -> Bool { (try? regex.wholeMatch(in: text)) != nil }
+    public func wholeMatches(_ text: Substring) -> Bool { regex.wholeMatches(text) }
     public static func == (a: PathRegex, b: PathRegex) -> Bool { a.pattern == b.pattern }
     public func hash(into h: inout Hasher) { h.combine(pattern) }
 }
@@ -241,7 +241,7 @@ extension JwtRouteMatch {
             pathOK = rest.isEmpty || rest.first == UInt8(ascii: "/")
         case .regex(let r):
             // The regex sees the path with its query string removed (fragment kept), as matcher.cc.
-            pathOK = r.wholeMatches(Substring(full.prefix { $0 != "?" }))
+            pathOK = r.wholeMatches(Substring(full.unicodeScalars.prefix { $0 != "?" }))
         }
         guard pathOK else { return false }
         for h in self.headers where !h.matches(headers) { return false }
@@ -255,9 +255,10 @@ extension JwtRouteMatch {
         return true
     }
 
-    /// The path up to `?` or `#` (Envoy's `PathUtil::removeQueryAndFragment`).
+    /// The path up to `?` or `#` (Envoy's `PathUtil::removeQueryAndFragment`). Split on scalars, not Characters:
+    /// a combining mark after `?` must not hide it (Envoy splits bytes).
     static func pathWithoutQuery(_ path: String) -> Substring {
-        path.prefix { $0 != "?" && $0 != "#" }
+        Substring(path.unicodeScalars.prefix { $0 != "?" && $0 != "#" })
     }
 
     static func hasPrefix(_ s: Substring, _ p: String, caseSensitive: Bool) -> Bool {
@@ -267,11 +268,13 @@ extension JwtRouteMatch {
 
     /// The first value of each query parameter, percent-decoded (Envoy's `parseQueryString`: the first wins).
     static func queryParameters(of path: String) -> [String: String] {
-        guard let q = path.firstIndex(of: "?") else { return [:] }
+        // On scalars, as pathWithoutQuery: `?`, `#`, `&`, `=` followed by a combining mark still delimit.
+        let scalars = path.unicodeScalars
+        guard let q = scalars.firstIndex(of: "?") else { return [:] }
         var out: [String: String] = [:]
-        for pair in path[path.index(after: q)...].prefix(while: { $0 != "#" }).split(separator: "&", omittingEmptySubsequences: true) {
+        for pair in scalars[scalars.index(after: q)...].prefix(while: { $0 != "#" }).split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]), value = parts.count > 1 ? String(parts[1]) : ""
+            let name = String(Substring(parts[0])), value = parts.count > 1 ? String(Substring(parts[1])) : ""
             if out[name] == nil { out[name] = value.removingPercentEncoding ?? value }
         }
         return out
