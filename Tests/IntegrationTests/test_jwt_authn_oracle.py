@@ -73,6 +73,8 @@ def jwt_authn_document(a: IdP, b: IdP, c: IdP) -> dict:
         {"match": {"prefix": "/q", "query_parameters": [{"name": "mode", "string_match": {"exact": "strict"}}]},
          "requires": {"provider_name": "a_short"}},
         {"match": {"safe_regex": {"regex": "/items/[0-9]+"}}, "requires": {"provider_name": "b"}},
+        # catastrophic for a backtracking matcher; RE2 (and Warden's SafeRegex) are linear
+        {"match": {"safe_regex": {"regex": "/redos/(a+)+b"}}, "requires": {"provider_name": "b"}},
         {"match": {"prefix": "/CI", "case_sensitive": False}, "requires": {"provider_name": "b"}},
         {"match": {"prefix": "/aud"}, "requires": {"provider_and_audiences": {"provider_name": "a", "audiences": ["other-aud"]}}},
         {"match": {"prefix": "/aud2"}, "requires": {"provider_and_audiences": {"provider_name": "a"}}},
@@ -203,6 +205,8 @@ def _cases(t):
         ("regex-match", "GET", "/items/42?x=1", bhdr("b")),
         ("regex-match-a", "GET", "/items/42", bearer("a")),
         ("regex-no-match", "GET", "/items/4x2", bearer("a")),
+        ("regex-pathological-path", "GET", "/redos/" + "a" * 4000 + "c", bearer("a")),
+        ("regex-pathological-match", "GET", "/redos/aaaab", bhdr("b")),
         # case_sensitive: false
         ("ci-lower", "GET", "/ci/x", bhdr("b")),
         ("ci-lower-a", "GET", "/ci/x", bearer("a")),
