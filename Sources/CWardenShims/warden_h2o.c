@@ -166,7 +166,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         // The connection closes once its answers are written, as libmicrohttpd closes an HTTP/1.1 one after
         // a 431. GOAWAY at once, so that libh2o decodes no further header block on it (a read can hold
         // several, each decoded before the size check here can refuse it).
-        half_close((h2o_http2_conn_t *)req->conn, H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM, "request header fields too large");
+        half_close((h2o_http2_conn_t *)req->conn, H2O_HTTP2_ERROR_ENHANCE_YOUR_CALM, "header list too large");
         return 0;
     }
     struct warden_h2o_field stack_fields[64];
