@@ -25,8 +25,9 @@ let package = Package(
         // C helpers for macros, inline and variadic functions (every symbol prefixed `warden_`).
         .target(name: "CWardenShims", dependencies: ["CGRPC", "COpenSSL", "CCurl", "CMicroHTTPD", "CH2O"],
                 cSettings: [.define("H2O_USE_LIBUV", to: "0"),
-                            // khash.h, which libh2o's http2_internal.h includes and Debian does not ship (libh2o 2.2.5's copy)
-                            .headerSearchPath("vendor")]),
+                            // khash.h, which libh2o's http2_internal.h includes and Debian does not ship: Warden's own
+                            // declaration of the stream table's layout (h2o-khash/khash.h)
+                            .headerSearchPath("h2o-khash")]),
 
         // Pure Swift layers.
         .target(name: "WardenSync"),

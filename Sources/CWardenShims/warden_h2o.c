@@ -3,7 +3,7 @@
 #endif
 #include <h2o.h>
 #include <h2o/http2.h>
-#include <h2o/http2_internal.h> // the connection and stream structs (vendor/khash.h: Debian ships no khash.h)
+#include <h2o/http2_internal.h> // the connection and stream structs (h2o-khash/khash.h: Debian ships no khash.h)
 #include <h2o/multithread.h>
 #include "warden_h2o.h"
 #include <arpa/inet.h>
