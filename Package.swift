@@ -24,7 +24,10 @@ let package = Package(
         .systemLibrary(name: "CH2O", path: "Sources/CH2O", pkgConfig: "libh2o-evloop"),
         // C helpers for macros, inline and variadic functions (every symbol prefixed `warden_`).
         .target(name: "CWardenShims", dependencies: ["CGRPC", "COpenSSL", "CCurl", "CMicroHTTPD", "CH2O"],
-                cSettings: [.define("H2O_USE_LIBUV", to: "0")]),
+                cSettings: [.define("H2O_USE_LIBUV", to: "0"),
+                            // khash.h, which libh2o's http2_internal.h includes and Debian does not ship: Warden's own
+                            // declaration of the stream table's layout (h2o-khash/khash.h)
+                            .headerSearchPath("h2o-khash")]),
 
         // Pure Swift layers.
         .target(name: "WardenSync"),

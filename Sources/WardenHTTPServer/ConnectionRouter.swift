@@ -10,8 +10,11 @@ import WardenSync
 /// `curl --http2-prior-knowledge` send) to the h2c server, anything else to libmicrohttpd (HTTP/1.1).
 ///
 /// The bytes are only peeked (`MSG_PEEK`), so whichever server gets the socket reads the request from its
-/// start. A connection that has sent nothing decisive within `sniffTimeout` is closed, and at most
-/// `maxPending` connections wait to be routed (further ones are closed on arrival). HTTP/1.1's
+/// start. A connection that has sent nothing decisive within `sniffTimeout` is closed (a real client sends
+/// its first bytes at once: HTTPServer allows 2 s), and at most `maxPending` connections wait to be routed:
+/// when that many wait, the one waiting longest is closed to make room for the new one, so stalled
+/// connections cannot lock new ones out. A partial preface is re-peeked after 5 ms, then less and less
+/// often (doubling, at most every 200 ms). HTTP/1.1's
 /// `Upgrade: h2c` (RFC 7540 §3.2, removed by RFC 9113 §3.1) is not offered: such requests are served as
 /// HTTP/1.1, which a server may do (RFC 9110 §7.8).
 final class ConnectionRouter: Sendable {
@@ -67,9 +70,14 @@ private final class RouterLoop: @unchecked Sendable {
         var address: sockaddr_storage
         var length: socklen_t
         /// Sent part of the preface: its bytes stay readable (they are only peeked), so it is re-checked on
-        /// a short timer instead of polled.
+        /// a timer instead of polled, backing off.
         var partial = false
+        var nextPeek = 0.0
+        var peekInterval = RouterLoop.firstPeekInterval
     }
+
+    static let firstPeekInterval = 0.005
+    static let maxPeekInterval = 0.2
 
     let listener: Int32
     let sniffTimeout: Double
@@ -95,26 +103,30 @@ private final class RouterLoop: @unchecked Sendable {
         while !stopping.withLock({ $0 }) {
             polls.removeAll(keepingCapacity: true)
             polls.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
-            var anyPartial = false
+            let before = monotonicSeconds()
+            var wait = 0.05  // bounded so `stop` and the deadlines are seen within 50 ms
             for connection in pending {
-                anyPartial = anyPartial || connection.partial
+                if connection.partial { wait = min(wait, max(0, connection.nextPeek - before)) }
                 polls.append(pollfd(fd: connection.partial ? -1 : connection.fd, events: Int16(POLLIN), revents: 0))
             }
-            // Bounded so `stop` and the deadlines are seen within 50 ms.
-            let ready = poll(&polls, nfds_t(polls.count), anyPartial ? 5 : 50)
+            let ready = poll(&polls, nfds_t(polls.count), Int32((wait * 1000).rounded(.up)))
             if ready < 0 && errno != EINTR { usleep(1000) }
             let now = monotonicSeconds()
             // Only connections with news (or a partial preface) are peeked: many idle ones cost no syscalls.
             var kept: [Pending] = []
             kept.reserveCapacity(pending.count)
             for (index, var connection) in pending.enumerated() {
-                let news = connection.partial || polls[index + 1].revents != 0
+                let news = connection.partial ? now >= connection.nextPeek : polls[index + 1].revents != 0
                 if !news {
                     if now > connection.deadline { close(connection.fd) } else { kept.append(connection) }
                     continue
                 }
                 switch inspect(connection, now: now) {
                 case .keep(let partial):
+                    if partial {
+                        if connection.partial { connection.peekInterval = min(Self.maxPeekInterval, connection.peekInterval * 2) }
+                        connection.nextPeek = now + connection.peekInterval
+                    }
                     connection.partial = partial
                     kept.append(connection)
                 case .done:
@@ -167,9 +179,10 @@ private final class RouterLoop: @unchecked Sendable {
                 if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { usleep(10_000) }
                 return  // EAGAIN: backlog empty
             }
-            guard pending.count < maxPending else {
-                close(fd)
-                continue
+            if pending.count >= maxPending {
+                // Full: the connection waiting longest goes (a client that means it has sent its first
+                // bytes by now), not the new one.
+                close(pending.removeFirst().fd)
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)

@@ -17,6 +17,9 @@ final class H2CServer: Sendable {
         var maxConcurrentStreams: Int
         var maxHeaderBytes: Int
         var maxBodyBytes: Int
+        var bodyTimeoutSeconds: Double
+        var resetBudget: Int
+        var resetWindowSeconds: Double
     }
 
     let context: H2CContext
@@ -29,7 +32,10 @@ final class H2CServer: Sendable {
                               idle_timeout_seconds: UInt32(clamping: max(1, limits.idleTimeoutSeconds)),
                               max_concurrent_requests: UInt32(clamping: max(1, limits.maxConcurrentStreams)),
                               max_header_bytes: max(1024, limits.maxHeaderBytes),
-                              max_body_bytes: max(0, limits.maxBodyBytes)),
+                              max_body_bytes: max(0, limits.maxBodyBytes),
+                              body_timeout_ms: UInt32(clamping: Int((max(0, limits.bodyTimeoutSeconds) * 1000).rounded())),
+                              reset_budget: UInt32(clamping: max(0, limits.resetBudget)),
+                              reset_window_ms: UInt32(clamping: Int((max(0.001, limits.resetWindowSeconds) * 1000).rounded()))),
             { cls, exchange, method, methodLength, target, targetLength, authority, authorityLength, fields, fieldCount, peer, port in
                 guard let cls, let exchange else { return }
                 Unmanaged<H2CContext>.fromOpaque(cls).takeUnretainedValue().receive(
@@ -38,6 +44,10 @@ final class H2CServer: Sendable {
                     authority: text(authority, authorityLength),
                     fields: UnsafeBufferPointer(start: fields, count: fieldCount),
                     peer: peer.map { String(cString: $0) } ?? "", port: port)
+            },
+            { cls, exchange in
+                guard let cls, let exchange else { return }
+                Unmanaged<H2CContext>.fromOpaque(cls).takeUnretainedValue().cancel(exchange: exchange)
             },
             Unmanaged.passUnretained(context).toOpaque())  // kept alive by `self.context`; the loop stops in deinit
         guard let started else { throw .startFailed(display, errno: errno) }
@@ -79,8 +89,8 @@ private func text(_ base: UnsafePointer<CChar>?, _ count: Int) -> String {
 /// What the loop's callback needs: the handler, the unanswered streams (for the drain) and the closing flag.
 final class H2CContext: Sendable {
     let handler: @Sendable (HTTPServerRequest, HTTPResponder) -> Void
-    /// Streams handed to the handler and not answered yet.
-    let unanswered = Locked<[ObjectIdentifier: H2CStream]>([:])
+    /// Streams handed to the handler and not answered yet (nor gone), by their exchange's address.
+    let unanswered = Locked<[UInt: H2CStream]>([:])
     /// Set by `HTTPServer.stop` once the grace period is over: new requests are answered 503 without the handler.
     let closing = Locked(false)
 
@@ -102,9 +112,16 @@ final class H2CContext: Sendable {
         // The handler sees `host` where HTTP/1.1 carries it. libh2o drops a `host` field sent over HTTP/2
         // (`:authority` wins, RFC 9113 §8.3.1), so a client cannot have two.
         if !authority.isEmpty { headers.insert(HTTPField("host", authority), at: 0) }
-        unanswered.withLock { $0[ObjectIdentifier(stream)] = stream }
+        unanswered.withLock { $0[stream.key] = stream }
         handler(HTTPServerRequest(method: method, target: target, headers: headers, peerAddress: peer, peerPort: port),
                 HTTPResponder(stream: stream))
+    }
+
+    /// On the loop thread: the stream is gone unanswered (reset by the client, or its connection closed).
+    /// The exchange stays valid: the stream still holds its reference.
+    fileprivate func cancel(exchange: OpaquePointer) {
+        let stream = unanswered.withLock { $0.removeValue(forKey: UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(exchange)))) }
+        stream?.cancellation.cancel()
     }
 }
 
@@ -112,15 +129,20 @@ final class H2CContext: Sendable {
 final class H2CStream: Sendable {
     private let exchange: Locked<ExchangeHandle?>
     private let context: H2CContext
+    /// Fires when the stream is gone before its answer (the client reset it, or the connection closed).
+    let cancellation = Cancellation()
+    /// The exchange's address: its key in `H2CContext.unanswered` (not reused while this holds its reference).
+    fileprivate let key: UInt
 
     fileprivate init(exchange: ExchangeHandle, context: H2CContext) {
         self.exchange = Locked(exchange)
         self.context = context
+        self.key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(exchange.pointer)))
     }
 
     func respond(_ response: HTTPServerResponse) {
         guard let handle = exchange.withLock({ current -> ExchangeHandle? in defer { current = nil }; return current }) else { return }
-        context.unanswered.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
+        context.unanswered.withLock { _ = $0.removeValue(forKey: key) }
         // Names and values side by side in one buffer; the C side copies them before returning.
         var bytes: [UInt8] = []
         var spans: [(Int, Int, Int, Int)] = []

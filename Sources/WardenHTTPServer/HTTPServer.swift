@@ -41,6 +41,27 @@ public final class HTTPServer: Sendable {
         /// With `http2PriorKnowledge`: requests per HTTP/2 connection handled at once (libh2o queues the
         /// rest; it advertises and enforces 100 open streams per connection).
         public var maxConcurrentStreams: Int = 100
+        /// With `http2PriorKnowledge`: HTTP/2 connections open at once, counted apart from HTTP/1.1's
+        /// `connectionLimit` (the lower of the two applies), split evenly between the loops. Kept lower than
+        /// HTTP/1.1's: while libh2o 2.2 decodes an oversized header block (up to ~400 KB encoded, which HPACK
+        /// can expand ~100-fold) before the 431, that connection holds tens of MB; proxies multiplex their
+        /// checks over a few connections each.
+        public var maxHTTP2Connections: Int = 256
+        /// With `http2PriorKnowledge`: a request whose headers or body have not all arrived this long after
+        /// its HEADERS gets its connection GOAWAY (no new streams; closed once the answers under way are
+        /// written), and the connection is shut down after twice this. Request bodies are never kept (as on
+        /// HTTP/1.1 they are counted and dropped; above `maxBodyBytes` the answer is 413).
+        public var http2BodyTimeoutSeconds: Double = 10
+        /// With `http2PriorKnowledge`: requests a connection may have reset (or otherwise lose) before their
+        /// answer within `http2ResetWindowSeconds`; one more gets GOAWAY (rapid reset, CVE-2023-44487).
+        /// Each such request's check is cancelled (``HTTPResponder/cancellation``).
+        public var http2ResetBudget: Int = 100
+        public var http2ResetWindowSeconds: Double = 10
+        /// With `http2PriorKnowledge`: a new connection must show its protocol (send its first bytes) within
+        /// this long, and at most `maxPendingConnections` wait for that (default: `connectionLimit`); when
+        /// they are that many, the one waiting longest is closed to make room.
+        public var sniffTimeoutSeconds: Double = 2
+        public var maxPendingConnections: Int? = nil
 
         public init(listen: String) { self.listen = listen }
     }
@@ -115,11 +136,14 @@ public final class HTTPServer: Sendable {
             do {
                 for _ in 0..<loops {
                     h2c.append(try H2CServer(
-                        limits: H2CServer.Limits(connectionLimit: max(1, configuration.connectionLimit / loops),
+                        limits: H2CServer.Limits(connectionLimit: max(1, min(configuration.connectionLimit, configuration.maxHTTP2Connections) / loops),
                                                  idleTimeoutSeconds: configuration.idleTimeoutSeconds,
                                                  maxConcurrentStreams: configuration.maxConcurrentStreams,
                                                  maxHeaderBytes: configuration.maxHeaderBytes,
-                                                 maxBodyBytes: configuration.maxBodyBytes),
+                                                 maxBodyBytes: configuration.maxBodyBytes,
+                                                 bodyTimeoutSeconds: configuration.http2BodyTimeoutSeconds,
+                                                 resetBudget: configuration.http2ResetBudget,
+                                                 resetWindowSeconds: configuration.http2ResetWindowSeconds),
                         display: address.display, handler: handler))
                 }
             } catch {
@@ -130,8 +154,8 @@ public final class HTTPServer: Sendable {
             }
             let daemon = DaemonHandle(pointer: started)
             self.router = ConnectionRouter(
-                listener: listener.fd, sniffTimeout: Double(max(1, configuration.idleTimeoutSeconds)),
-                maxPending: configuration.connectionLimit,
+                listener: listener.fd, sniffTimeout: max(0.05, configuration.sniffTimeoutSeconds),
+                maxPending: configuration.maxPendingConnections ?? configuration.connectionLimit,
                 http1: { fd, address, length in
                     // libmicrohttpd closes the socket itself when it refuses it (connection limit).
                     _ = MHD_add_connection(daemon.pointer, fd, address, length)
@@ -223,6 +247,16 @@ public struct HTTPResponder: Sendable {
 
     init(stream: H2CStream) {
         target = .http2(stream)
+    }
+
+    /// Fires when the client is gone before the answer (an HTTP/2 stream reset, or its connection closed):
+    /// work waiting on the client's behalf may stop. nil over HTTP/1.1 (libmicrohttpd does not report a
+    /// suspended connection's end).
+    public var cancellation: Cancellation? {
+        switch target {
+        case .http1: nil
+        case .http2(let stream): stream.cancellation
+        }
     }
 
     /// Sends `response` (unless an answer was already given).

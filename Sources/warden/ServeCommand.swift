@@ -133,6 +133,7 @@ struct ServeCommand {
             configuration.maxHeaderBytes = options.httpMaxHeaderBytes
             configuration.http2PriorKnowledge = true
             configuration.maxConcurrentStreams = min(100, options.maxConcurrentStreams)
+            configuration.maxHTTP2Connections = options.httpMaxH2CConnections
             do {
                 front = try HTTPServer(configuration: configuration, handler: state.httpHandler())
             } catch {

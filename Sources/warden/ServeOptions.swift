@@ -13,6 +13,8 @@ struct ServeOptions: Sendable {
     var httpTrustedHeaders = ""
     /// Largest request line + header section on the HTTP front door.
     var httpMaxHeaderBytes = 64 * 1024
+    /// HTTP/2 (h2c) connections the HTTP front door serves at once (apart from HTTP/1.1's 4096).
+    var httpMaxH2CConnections = 256
     var policyPaths: [String] = []
     var namespace = "default"
     var workloadLabels: [String: String] = [:]
@@ -96,6 +98,8 @@ struct ServeOptions: Sendable {
       --http-trusted-headers a,b connection facts the proxy reports in headers, trusted on this listener:
                                  client-address, client-principal, client-cert, sni, all or none (default: none)
       --http-max-header-bytes N  largest request line + headers; larger ones are answered 414/431 (default: 65536)
+      --http-max-h2c-connections N  h2c connections served at once, apart from HTTP/1.1's 4096; more are
+                                 closed on arrival (default: 256)
 
     Policies (Istio security.istio.io/v1 RequestAuthentication + AuthorizationPolicy YAML):
       --policy PATH              file or directory (recursive *.yaml, *.yml); repeatable; required
@@ -181,6 +185,7 @@ struct ServeOptions: Sendable {
                 if case .failure(let e) = TrustedHeader.parse(raw) { throw UsageError("invalid value for --http-trusted-headers: \(e)") }
                 o.httpTrustedHeaders = raw
             case "--http-max-header-bytes": o.httpMaxHeaderBytes = try reader.int(for: flag, in: 4096...(1 << 20))
+            case "--http-max-h2c-connections": o.httpMaxH2CConnections = try reader.int(for: flag, in: 1...4096)
             case "--policy": o.policyPaths.append(try reader.value(for: flag))
             case "--namespace": o.namespace = try nonEmpty(reader.value(for: flag), flag)
             case "--workload-labels": o.workloadLabels.merge(try parseLabels(reader.value(for: flag), flag)) { $1 }

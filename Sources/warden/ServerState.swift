@@ -103,7 +103,11 @@ final class ServerState: Sendable {
             let authzRequest = HTTPAuthzRequest(method: request.method, target: request.target,
                                                 headers: request.headers.map { ($0.name, $0.value) },
                                                 peerAddress: request.peerAddress, peerPort: request.peerPort)
-            httpAuthz.check(authzRequest) { answer, _ in
+            // Over h2c a stream the client resets (or whose connection closes) cancels its check: a wait for
+            // keys ends at once instead of holding its place until the deadline.
+            let cancellation = responder.cancellation
+            cancellation?.onCancel { [service = httpAuthz.service] in service.metrics.recordCancelled() }
+            httpAuthz.check(authzRequest, cancellation: cancellation) { answer, _ in
                 if answer.status == 400 {
                     log.warn("malformed front-door request", [("error", .string(answer.body.trimmingCharacters(in: .newlines))),
                                                               ("peer", .string(request.peerAddress))])

@@ -180,11 +180,11 @@ struct H2CTests {
     }
 
     /// A connection that never says which protocol it speaks (nothing, or part of the preface) is closed
-    /// after the idle timeout; it holds no server's slot meanwhile, and others are served.
+    /// after the sniff timeout; it holds no server's slot meanwhile, and others are served.
     @Test(arguments: ["", "PRI * HTTP/2.0\r\n"]) func silentConnectionsAreClosedAfterTheIdleTimeout(sent: String) throws {
         var configuration = HTTPServer.Configuration(listen: "127.0.0.1:0")
         configuration.http2PriorKnowledge = true
-        configuration.idleTimeoutSeconds = 1
+        configuration.sniffTimeoutSeconds = 1
         let server = try HTTPServer(configuration: configuration) { _, responder in responder.respond(.text("ok", status: 200)) }
         defer { server.stop() }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -25,7 +25,10 @@ struct warden_h2o_limits {
     unsigned int idle_timeout_seconds;      // a connection with no stream open is closed after this long
     unsigned int max_concurrent_requests;   // requests per connection handled at once (h2o queues the rest)
     size_t max_header_bytes;                // method + target + authority + fields (+4 each) above this → 431
-    size_t max_body_bytes;                  // request bodies above this → 413 (bodies are discarded)
+    size_t max_body_bytes;                  // request bodies above this → 413 (bodies are counted, never kept)
+    unsigned int body_timeout_ms;           // a request whose headers/body are unfinished after this → GOAWAY (0: none)
+    unsigned int reset_budget;              // requests reset unanswered per window before GOAWAY (0: no limit)
+    unsigned int reset_window_ms;
 };
 
 /// Called on the event-loop thread for each complete request within the limits. Pointers are valid only
@@ -37,9 +40,14 @@ typedef void (*warden_h2o_request_cb)(void *context, struct warden_h2o_exchange 
                                       const struct warden_h2o_field *fields, size_t field_count,
                                       const char *peer, uint16_t peer_port);
 
+/// Called on the event-loop thread when a request's stream is gone before it was answered (the client reset
+/// it, or the connection closed). The caller's reference stays valid until it answers or releases it
+/// (an answer given now or later is dropped).
+typedef void (*warden_h2o_cancel_cb)(void *context, struct warden_h2o_exchange *exchange);
+
 /// Starts the event-loop thread. Returns NULL (errno set) when the thread cannot start.
 struct warden_h2o_server *warden_h2o_start(struct warden_h2o_limits limits, warden_h2o_request_cb on_request,
-                                           void *context);
+                                           warden_h2o_cancel_cb on_cancel, void *context);
 
 /// Hands over an accepted socket whose first bytes are the HTTP/2 connection preface (not consumed).
 /// Any thread. Takes ownership of `fd`; returns 0 (and closes it) past the connection limit or after stop.
