@@ -17,7 +17,8 @@
 ///
 /// Refused, as RE2 refuses them: back-references (`\1`, `\k<n>`, `(?P=n)`), lookahead and lookbehind,
 /// atomic groups and possessive quantifiers, recursion, comments `(?#…)`, `\Z \G \K \R \X …`, repetition
-/// counts over 1000, nesting deeper than 1000. Refused because this matcher lacks them: `\pN`/`\p{Greek}`
+/// counts over 1000. Nesting deeper than 100 is refused too (RE2 allows 1000; parsing and compiling recurse per
+/// level, and 1000 levels overflowed a 512 KiB thread stack under AddressSanitizer). Refused because this matcher lacks them: `\pN`/`\p{Greek}`
 /// Unicode classes and `\C` (one byte). A compiled program over `SafeRegex.maxProgramSize` instructions is
 /// refused too.
 struct SafeRegex: Sendable {
@@ -25,8 +26,9 @@ struct SafeRegex: Sendable {
     static let maxProgramSize = 10_000
     /// RE2's bound on `{n,m}` counts.
     static let maxRepeat = 1000
-    /// RE2's bound on nesting.
-    static let maxDepth = 1000
+    /// The bound on nesting (RE2's is 1000): parsing and compiling recurse once per level, and policies load on
+    /// threads with small stacks (1000 levels overflowed one under AddressSanitizer).
+    static let maxDepth = 100
 
     let program: SafeRegexProgram
 
@@ -320,7 +322,7 @@ struct SafeRegexParser {
 
     private mutating func parseGroup(_ flags: inout Flags, depth: Int) throws(SafeRegexError) -> SafeRegexNode? {
         let start = i
-        if depth + 1 > SafeRegex.maxDepth { throw fail("nesting deeper than \(SafeRegex.maxDepth) (RE2's limit)", at: start) }
+        if depth + 1 > SafeRegex.maxDepth { throw fail("nesting deeper than \(SafeRegex.maxDepth)", at: start) }
         i += 1  // (
         var inner = flags
         if peek() == "?" {
