@@ -168,36 +168,50 @@ public final class CheckService: Sendable {
     /// The Istio resources' token step: extract, authenticate, then `finish`.
     private func authenticate(_ request: RequestAttributes, _ record: DecisionRecord, _ scopePlan: ScopePlan, _ caller: CallerLimits,
                               _ completion: @escaping @Sendable (CheckResult) -> Void) {
-        let preflight = record.corsPreflight
-        let tokens = preflight ? [] : scopePlan.extractor.extract(from: request)
-        if tokens.isEmpty {
-            // presence: REQUIRED (Istio API v1.31): no token at any location of the rules in scope is a 401,
-            // as jwt_authn answers a requirement without allow_missing (`JwtMissed`). A CORS preflight is
-            // not authenticated at all (bypass_cors_preflight), so it still passes.
-            if !preflight, let required = scopePlan.requiredBy {
-                record.missingToken = .missing(rule: required.rule.issuer, policy: required.rule.source.description)
-            }
-            return finish(record, request, scopePlan, tokens: [], caller: nil, completion)
-        }
+        let tokens = extractTokens(request, record, scopePlan)
+        if tokens.isEmpty { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
         // One reference crosses the authenticator's closures: capturing the request itself put a copy of
         // it (a dozen retained strings and dictionaries) into each specialized closure context, ~2k
         // instructions of a cached check (callgrind).
         let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, tokens: tokens, completion: completion)
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
-            var traces = result.traces, rejected = result.rejected
-            if rejected == nil {
-                var nonce: String?
-                // A proof a jwt_authn step already accepted (and recorded) is checked again, not recorded again.
-                TokenBinding.check(&traces, rejected: &rejected, tokens: pending.tokens, request: pending.request, now: clock(),
-                                   dpop: pending.record.dpopProofRecorded ? dryRunDPoP : dpop, freshNonce: &nonce)
-                if let nonce { pending.record.dpopNonce = nonce }
+            // A proof a jwt_authn step already accepted (and recorded) is checked again, not recorded again.
+            let dpop = pending.record.dpopProofRecorded ? dryRunDPoP : dpop
+            if let nonce = recordAuthentication(result, tokens: pending.tokens, request: pending.request, into: pending.record, dpop: dpop) {
+                pending.record.dpopNonce = nonce
             }
-            pending.record.tokens = traces
-            pending.record.rejectedToken = rejected
-            pending.record.rejectedTogether = rejected == result.rejected ? result.together : nil
-            pending.record.keyWaitNanos = result.keyWaitNanos
             finish(pending.record, pending.request, pending.scopePlan, tokens: pending.tokens, caller: caller, pending.completion)
         }
+    }
+
+    /// The token step's first half, the same for the enforced check and the dry-run one: the scope's tokens;
+    /// with none, a rule in scope with `presence: REQUIRED` (Istio API v1.31) makes the answer a 401, as
+    /// jwt_authn answers a requirement without allow_missing (`JwtMissed`). A CORS preflight is not
+    /// authenticated at all (bypass_cors_preflight): no token is looked for, and it still passes.
+    private func extractTokens(_ request: RequestAttributes, _ record: DecisionRecord, _ scopePlan: ScopePlan) -> [ExtractedToken] {
+        if record.corsPreflight { return [] }
+        let tokens = scopePlan.extractor.extract(from: request)
+        if tokens.isEmpty, let required = scopePlan.requiredBy {
+            record.missingToken = .missing(rule: required.rule.issuer, policy: required.rule.source.description)
+        }
+        return tokens
+    }
+
+    /// The token step's second half, the same for the enforced check and the dry-run one: the verified
+    /// tokens held to their binding (DPoP, certificate), and the outcome put on `record`.
+    /// - Returns: a fresh DPoP nonce for the answer, if the proof check minted one.
+    private func recordAuthentication(_ result: Authenticator.Result, tokens: [ExtractedToken], request: RequestAttributes,
+                                      into record: DecisionRecord, dpop: DPoPVerifier) -> String? {
+        var traces = result.traces, rejected = result.rejected
+        var nonce: String?
+        if rejected == nil {
+            TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dpop, freshNonce: &nonce)
+        }
+        record.tokens = traces
+        record.rejectedToken = rejected
+        record.rejectedTogether = rejected == result.rejected ? result.together : nil
+        record.keyWaitNanos = result.keyWaitNanos
+        return nonce
     }
 
     /// What a check waiting for its tokens to be authenticated needs to finish.
@@ -323,26 +337,24 @@ public final class CheckService: Sendable {
     }
 
     /// Runs the check again on `shadow` (the scope with its dry-run token resources enforced) and keeps
-    /// what it would have answered in `record.dryRun`, counted per dry-run resource. It never waits for
-    /// keys (a cold dry-run source answers `jwt_jwks_unavailable` until the refresher has fetched it), so
-    /// it completes here, on this thread, and adds no wait to the enforced answer.
+    /// what it would have answered in `record.dryRun`, counted per dry-run resource. It takes the enforced
+    /// check's own steps (`extractTokens`, `recordAuthentication`, `authorize`, the response builder), so the
+    /// would-be answer is the one enforcement gives, with three differences, each toward answering now: it
+    /// never waits for keys (a cold dry-run source answers `jwt_jwks_unavailable` until the refresher has
+    /// fetched it) nor calls an introspection endpoint, it never records a DPoP proof (the enforced check
+    /// did), and it is the answer before any token exchange (a call). It completes here, on this thread,
+    /// and adds no wait to the enforced answer. The jwt_authn documents ran before the Istio step and are
+    /// not dry-run: their outcome is carried over, and a jwt_authn failure answers the would-be check too.
     private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
         let would = DecisionRecord(generation: record.generation, scopePlan: shadow, corsPreflight: record.corsPreflight,
                                    receivedAt: record.receivedAt)
-        let tokens = would.corsPreflight ? [] : shadow.extractor.extract(from: request)
+        would.jwtAuthn = record.jwtAuthn
+        let tokens = would.jwtAuthnFailure != nil ? [] : extractTokens(request, would, shadow)
         if !tokens.isEmpty {
             let done = Locked(false)
             authenticator.authenticate(tokens, scope: shadow, now: clock(), caller: CallerLimits(waitsForKeys: false)) { [self] result in
-                var traces = result.traces, rejected = result.rejected
-                if rejected == nil {
-                    // The would-be answer needs the nonce as the enforced one does; its fresh nonce is not sent.
-                    var unsent: String?
-                    TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dryRunDPoP,
-                                       freshNonce: &unsent)
-                }
-                would.tokens = traces
-                would.rejectedToken = rejected
-                would.rejectedTogether = rejected == result.rejected ? result.together : nil
+                // The would-be answer needs the nonce as the enforced one does; its fresh nonce is not sent.
+                _ = recordAuthentication(result, tokens: tokens, request: request, into: would, dpop: dryRunDPoP)
                 done.withLock { $0 = true }
             }
             // Never waiting for keys, the authenticator has completed; if it ever did not, nothing is
@@ -350,7 +362,7 @@ public final class CheckService: Sendable {
             guard done.withLock({ $0 }) else { return }
         }
         authorize(would, request, shadow)
-        let status = would.rejection?.error.httpStatus ?? (would.authorization?.isAllowed == true ? 200 : 403)
+        let status = responses.decision(for: would, request: request, scope: shadow).httpStatus
         would.decidedAt = DispatchTime.now().uptimeNanoseconds
         let outcome = DryRunOutcome(resources: scopePlan.dryRunResources, status: status, record: would)
         record.dryRun = outcome

@@ -13,7 +13,8 @@ import WardenSync
 /// line, `warden_dry_run_decisions_total` and `explain`. Socket-free, through `CheckService`.
 @Suite("Dry-run token resources")
 struct DryRunTests {
-    static func requestAuthentication(audience: String = "api", dryRun: String? = "\"true\"", name: String = "jwt") -> String {
+    static func requestAuthentication(audience: String = "api", dryRun: String? = "\"true\"", name: String = "jwt",
+                                      presence: String? = nil) -> String {
         """
         apiVersion: security.istio.io/v1
         kind: RequestAuthentication
@@ -26,8 +27,23 @@ struct DryRunTests {
           - issuer: "\(issuer)"
             audiences: [\(audience)]
             jwks: '\(jwks)'
+        \(presence.map { "    presence: \($0)" } ?? "")
         """
     }
+
+    /// An Envoy jwt_authn document requiring a token of `issuer` on every path: it runs before the Istio
+    /// resources and is never dry-run.
+    static let jwtAuthnRequired = """
+        name: envoy.filters.http.jwt_authn
+        typed_config:
+          providers:
+            a:
+              issuer: "\(issuer)"
+              local_jwks: {inline_string: '\(jwks)'}
+          rules:
+          - match: {prefix: /}
+            requires: {provider_name: a}
+        """
 
     static func tokenPolicy(_ rule: String, dryRun: Bool = true) -> String {
         """
@@ -94,6 +110,24 @@ struct DryRunTests {
         Row(name: "enforced RA rejects, dry-run TokenPolicy: the dry-run check includes the enforced rules",
             yaml: [requestAuthentication(audience: "other", dryRun: nil), tokenPolicy("requiredClaims: [{name: client_id}]")],
             status: 403, reason: .jwtAudienceMismatch, would: ("deny_403", .jwtAudienceMismatch), resources: ["TokenPolicy/default/strict"]),
+        // presence: REQUIRED (Istio API v1.31): enforced, no token is 401 `Jwt is missing`; dry-run, it would be.
+        Row(name: "dry-run RA with presence: REQUIRED, no token: allowed, would deny 401 (Jwt is missing)",
+            yaml: [requestAuthentication(presence: "REQUIRED")], sendToken: false, status: 200, reason: .allowed,
+            would: ("deny_401", .jwtMissing)),
+        Row(name: "dry-run RA with presence: REQUIRED, valid token: allowed, would allow",
+            yaml: [requestAuthentication(presence: "REQUIRED")], status: 200, reason: .allowed, would: ("allow", .allowed)),
+        Row(name: "RA with presence: REQUIRED enforced, no token: 401", yaml: [requestAuthentication(dryRun: nil, presence: "REQUIRED")],
+            sendToken: false, status: 401, reason: .jwtMissing, would: nil),
+        Row(name: "enforced RA + dry-run RA with presence: REQUIRED, no token: allowed, would deny 401",
+            yaml: [requestAuthentication(dryRun: nil, name: "base"), requestAuthentication(presence: "REQUIRED")], sendToken: false,
+            status: 200, reason: .allowed, would: ("deny_401", .jwtMissing)),
+        // A jwt_authn failure answers first, enforced or not: the would-be answer is that failure too.
+        Row(name: "jwt_authn requires a token, none sent, dry-run RA: 401 now, would deny 401 (jwt_authn answers first)",
+            yaml: [jwtAuthnRequired, requestAuthentication(audience: "other")], sendToken: false, status: 401, reason: .jwtMissing,
+            would: ("deny_401", .jwtMissing)),
+        Row(name: "jwt_authn passes, dry-run RA with the wrong audience: allowed, would deny 403",
+            yaml: [jwtAuthnRequired, requestAuthentication(audience: "other")], status: 200, reason: .allowed,
+            would: ("deny_403", .jwtAudienceMismatch)),
         Row(name: "TokenPolicy without the annotation: enforced",
             yaml: [requestAuthentication(dryRun: nil), tokenPolicy("requiredClaims: [{name: client_id}]", dryRun: false)],
             status: 401, reason: .jwtRequiredClaim, would: nil),
@@ -123,6 +157,24 @@ struct DryRunTests {
             }
             #expect(p.metrics.dryRunDecisions.samples.count == row.resources.count)
         }
+    }
+
+    /// What a dry-run resource would have answered is what it answers once enforced: each row with dry-run
+    /// resources is run again with every `istio.io/dry-run` annotation set to "false", and the enforced
+    /// status and reason code are the dry-run's (the rows need no key fetch, introspection or exchange,
+    /// which a dry-run check never waits for).
+    @Test(arguments: rows.filter { $0.would != nil })
+    func wouldIsWhatEnforcementAnswers(_ row: Row) throws {
+        let r = request(headers: row.sendToken ? ["authorization": "Bearer \(token(row.claims))"] : [:])
+        let shadow = pipeline(try PolicySet.parse(yaml: row.yaml.joined(separator: "\n---\n"))).decide(r)
+        let d = try #require(shadow.record.dryRun)
+        let enforcedYAML = row.yaml.map { $0.replacingOccurrences(of: "istio.io/dry-run: \"true\"", with: "istio.io/dry-run: \"false\"") }
+        #expect(enforcedYAML != row.yaml)
+        let enforced = pipeline(try PolicySet.parse(yaml: enforcedYAML.joined(separator: "\n---\n"))).decide(r)
+        #expect(enforced.record.dryRun == nil)
+        #expect(enforced.decision.httpStatus == d.status)
+        #expect(enforced.reasonCode == d.reasonCode)
+        #expect(enforced.record.reason == d.record.reason)
     }
 
     /// The log line carries what the dry-run would have answered, at info when it would deny.
