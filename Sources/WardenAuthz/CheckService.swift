@@ -157,7 +157,8 @@ public final class CheckService: Sendable {
         let scratch = JwtAuthnEvaluator.Scratch(acceptedDPoP: record.dpopProofRecorded)
         jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
             record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
-                                                error: error, tokens: traces, plan: plan))
+                                                error: error, tokens: traces, plan: plan, keyWaitNanos: scratch.keyWaitNanos,
+                                                keyWaitEndedAt: scratch.keyWaitNanos > 0 ? DispatchTime.now().uptimeNanoseconds : 0))
             if let nonce = scratch.freshNonce { record.dpopNonce = nonce }
             if scratch.acceptedDPoP { record.dpopProofRecorded = true }
             if error != nil { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
@@ -211,6 +212,7 @@ public final class CheckService: Sendable {
         record.rejectedToken = rejected
         record.rejectedTogether = rejected == result.rejected ? result.together : nil
         record.keyWaitNanos = result.keyWaitNanos
+        if result.keyWaitNanos > 0 { record.keyWaitEndedAt = DispatchTime.now().uptimeNanoseconds }
         return nonce
     }
 
@@ -258,10 +260,14 @@ public final class CheckService: Sendable {
             resources: x.rule.resources, scope: x.rule.scope, requestedTokenType: x.rule.requestedTokenType,
             actorTokenFile: x.rule.actorTokenFile, actorTokenType: x.rule.actorTokenType, expiryMargin: seconds(x.rule.expiryMargin))
         let done = Once()
+        // Timed for the span only: an unsampled check reads no clock for it.
+        let startedAt = record.trace?.sampled == true ? DispatchTime.now().uptimeNanoseconds : 0
         @Sendable func end(_ result: ExchangeStep.Result, token: String?) {
             guard done.claim() else { return }
+            let endedAt = startedAt > 0 ? DispatchTime.now().uptimeNanoseconds : 0
             record.exchange = ExchangeStep(endpoint: x.endpoint.label, audiences: x.rule.audiences, resources: x.rule.resources,
-                                           header: x.rule.header, tokenIndex: x.token, result: result, token: token)
+                                           header: x.rule.header, tokenIndex: x.token, result: result, token: token,
+                                           waitNanos: endedAt &- startedAt, endedAt: endedAt)
             switch result {
             case .exchanged: break
             case .refused: record.reasonCode = .tokenExchangeRefused

@@ -109,29 +109,61 @@ public final class CheckTracer: Sendable {
         if endUserID, let principal = record.principal, redactor.map({ $0.scrub(principal) == principal }) ?? true {
             endUser = principal
         }
-        var wait: CheckSpan.Wait?
-        if record.keyWaitNanos > 0 {
-            // The check waited for keys (a cold source or an unknown-kid refetch) or for an introspection
-            // answer (an opaque token); the wait ended before the decision, whose remaining steps take
-            // microseconds. The record keeps the total wait, not its start: an event, not a child span.
-            let introspected = record.tokens.contains { t in
+        let (method, methodOriginal) = Self.semconvMethod(r.method.isEmpty ? r.headers[":method"] ?? "" : r.method)
+        let error = record.reasonCode.unavailability
+        return CheckSpan(traceID: trace.traceID, spanID: trace.spanID, parentSpanID: trace.parentSpanID, traceState: trace.traceState,
+                         startUnixNanos: wall(record.receivedAt), endUnixNanos: wall(record.decidedAt),
+                         method: method, methodOriginal: methodOriginal.map { CheckSpan.truncated(redactor?.scrub($0) ?? $0) },
+                         path: CheckSpan.truncated(redactor?.scrub(path) ?? path),
+                         serverAddress: address.isEmpty ? "" : CheckSpan.truncated(redactor?.scrub(address) ?? address), serverPort: port,
+                         allowed: result.decision.isAllowed, status: result.decision.httpStatus, reasonCode: record.reasonCode.rawValue,
+                         policy: record.policy.map(CheckSpan.truncated), generation: record.generation,
+                         dryRun: record.dryRun.map { ($0.would, $0.reasonCode.rawValue) }, endUserID: endUser.map(CheckSpan.truncated),
+                         waits: waits(record, wall), error: error)
+    }
+
+    /// The steps of the check that took time, each an event at its end: every jwt_authn document's key
+    /// wait, the Istio token step's, then the token exchange (none for a check answered from cached keys).
+    /// The record keeps each wait's total and end, not its start: events, not child spans.
+    func waits(_ record: DecisionRecord, _ wall: (UInt64) -> UInt64) -> [CheckSpan.Wait] {
+        var waits: [CheckSpan.Wait] = []
+        // Keys (a cold source or an unknown-kid refetch) or an introspection answer (an opaque token).
+        func keys(_ nanos: UInt64, endedAt: UInt64, tokens: [TokenTrace], step: CheckSpan.Wait.Step) {
+            guard nanos > 0 else { return }
+            let introspected = tokens.contains { t in
                 if t.jwt?.introspectedBy != nil { return true }
                 switch t.error {
                 case .introspectionFailed?, .tokenInactive?: return true
                 default: return false
                 }
             }
-            wait = CheckSpan.Wait(kind: introspected ? .introspection : .jwks, unixNanos: wall(record.decidedAt),
-                                  milliseconds: Double(record.keyWaitNanos) / 1e6)
+            waits.append(CheckSpan.Wait(kind: introspected ? .introspection : .jwks, step: step,
+                                        unixNanos: wall(endedAt > 0 ? endedAt : record.decidedAt), milliseconds: Double(nanos) / 1e6))
         }
-        return CheckSpan(traceID: trace.traceID, spanID: trace.spanID, parentSpanID: trace.parentSpanID, traceState: trace.traceState,
-                         startUnixNanos: wall(record.receivedAt), endUnixNanos: wall(record.decidedAt),
-                         method: r.method.isEmpty ? r.headers[":method"] ?? "" : r.method,
-                         path: redactor?.scrub(path) ?? path,
-                         serverAddress: address.isEmpty ? "" : redactor?.scrub(address) ?? address, serverPort: port,
-                         allowed: result.decision.isAllowed, status: result.decision.httpStatus, reasonCode: record.reasonCode.rawValue,
-                         policy: record.policy, generation: record.generation,
-                         dryRun: record.dryRun.map { ($0.would, $0.reasonCode.rawValue) }, endUserID: endUser, wait: wait)
+        for step in record.jwtAuthn { keys(step.keyWaitNanos, endedAt: step.keyWaitEndedAt, tokens: step.tokens, step: .jwtAuthn) }
+        keys(record.keyWaitNanos, endedAt: record.keyWaitEndedAt, tokens: record.tokens, step: .istio)
+        if let x = record.exchange {
+            let outcome: CheckSpan.Wait.ExchangeOutcome
+            switch x.result {
+            case .exchanged(let cached): outcome = cached ? .cached : .exchanged
+            case .refused: outcome = .refused
+            case .unavailable: outcome = .unavailable
+            }
+            waits.append(CheckSpan.Wait(exchange: outcome, unixNanos: wall(x.endedAt > 0 ? x.endedAt : record.decidedAt),
+                                        milliseconds: Double(x.waitNanos) / 1e6))
+        }
+        return waits
+    }
+
+    /// OpenTelemetry's `http.request.method`: a method "known" to the conventions (RFC 9110's and PATCH,
+    /// RFC 5789; case-sensitive) as is, any other `_OTHER`, with the method as sent in
+    /// `http.request.method_original` (conditionally required when it differs).
+    static func semconvMethod(_ method: String) -> (String, original: String?) {
+        switch method {
+        case "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE": return (method, nil)
+        case "": return ("_OTHER", nil)
+        default: return ("_OTHER", method)
+        }
     }
 
     /// `host:port` → (host, port); `[v6]:port` → (v6, port); no port → (host, nil). On the bytes: every

@@ -36,6 +36,8 @@ public final class DecisionRecord: @unchecked Sendable {
     public let receivedAt: UInt64
     /// Nanoseconds spent waiting for keys that were not cached (a cold source or an unknown-kid refetch).
     public internal(set) var keyWaitNanos: UInt64 = 0
+    /// Monotonic nanoseconds when that wait ended (0: no wait).
+    public internal(set) var keyWaitEndedAt: UInt64 = 0
     /// Monotonic nanoseconds when the decision was made.
     public internal(set) var decidedAt: UInt64 = 0
     /// Output headers not set because the claim's value is not a valid header value (the client's copy is
@@ -89,11 +91,11 @@ public final class DecisionRecord: @unchecked Sendable {
         return tokens.compactMap(\.identity)
     }
 
-    /// One human line, e.g. `Jwt is expired: expired at 1700000000, now 1700003600 (clock skew included)
-    /// (token from header authorization (prefix "Bearer "))` or `denied by DENY policy ns/name rule[0]`.
     /// The token exchange this allowed request went through (RFC 8693), if a TokenPolicy asked for one.
     public internal(set) var exchange: ExchangeStep?
 
+    /// One human line, e.g. `Jwt is expired: expired at 1700000000, now 1700003600 (clock skew included)
+    /// (token from header authorization (prefix "Bearer "))` or `denied by DENY policy ns/name rule[0]`.
     public var reason: String {
         if let step = jwtAuthn.first(where: { $0.error != nil }), let e = step.error {
             let token = step.tokens.first { $0.error != nil }.map { " (token from \($0.location))" } ?? ""
@@ -190,6 +192,10 @@ public struct ExchangeStep: Sendable {
     public internal(set) var result: Result
     /// The exchanged token, for the response builder only (never logged, never in explain).
     let token: String?
+    /// How long the exchange took, and when it ended (monotonic); both 0 unless the check is traced and
+    /// sampled (they are the span's event).
+    public internal(set) var waitNanos: UInt64 = 0
+    public internal(set) var endedAt: UInt64 = 0
 
     /// Why the exchange failed the check, or nil when it succeeded.
     public var failure: String? {

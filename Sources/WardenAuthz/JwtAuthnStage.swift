@@ -35,6 +35,10 @@ public struct JwtAuthnStep: Sendable {
     /// Every token the requirement's verifiers looked at, in the order they were verified.
     public let tokens: [TokenTrace]
     let plan: JwtAuthnPlan
+    /// Nanoseconds its verifiers waited for keys that were not cached (or for an introspection answer).
+    public internal(set) var keyWaitNanos: UInt64 = 0
+    /// Monotonic nanoseconds when the step ended, set only when it waited (the span's event time).
+    public internal(set) var keyWaitEndedAt: UInt64 = 0
 }
 
 /// Evaluates jwt_authn requirements as Envoy's verifiers do (`jwt_authn/verifier.cc`):
@@ -66,6 +70,8 @@ struct JwtAuthnEvaluator: Sendable {
         /// other verifiers, the next documents, the Istio step) check it again without recording it, or the
         /// same request would be its own replay.
         var acceptedDPoP: Bool
+        /// Nanoseconds the evaluation's verifiers waited for keys (or introspection answers), summed.
+        var keyWaitNanos: UInt64 = 0
 
         init(acceptedDPoP: Bool = false) { self.acceptedDPoP = acceptedDPoP }
     }
@@ -74,6 +80,7 @@ struct JwtAuthnEvaluator: Sendable {
     private func verify(_ tokens: [ExtractedToken], scope: ScopePlan, request: RequestAttributes, now: Double, caller: CallerLimits,
                         scratch: Scratch, done: @escaping @Sendable (JWTError?, [TokenTrace]) -> Void) {
         authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { [dpop, dpopAlreadyRecorded] result in
+            scratch.keyWaitNanos &+= result.keyWaitNanos
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
                 TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: now,

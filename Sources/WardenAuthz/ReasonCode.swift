@@ -82,6 +82,19 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     /// Whether the request goes through.
     public var isAllowed: Bool { self == .allowed }
 
+    /// When Warden itself could not decide — something it depends on did not answer, and it failed closed —
+    /// a fixed description of what (never a value from the request or the dependency's answer); nil for
+    /// every answer about the request, allow or deny. The span's status is ERROR with this message.
+    public var unavailability: String? {
+        switch self {
+        case .jwtJWKSUnavailable: return "the issuer's keys are unavailable"
+        case .tokenIntrospectionFailed: return "the introspection endpoint gave no usable answer"
+        case .jwtDPoPReplayUnavailable: return "the DPoP replay store is unavailable"
+        case .tokenExchangeUnavailable: return "the token endpoint gave no usable answer"
+        default: return nil
+        }
+    }
+
     /// A dense index (0 ..< allCases.count), for per-reason counters.
     public var index: Int { Self.indices[self]! }
     private static let indices: [ReasonCode: Int] = Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })

@@ -79,6 +79,7 @@ public enum OTLPTraceEncoding {
         w.writeFixed64(s.endUnixNanos, field: 8)
         typealias K = CheckSpan.Key
         stringAttribute(K.method, s.method, &w)
+        if let original = s.methodOriginal { stringAttribute(K.methodOriginal, original, &w) }
         stringAttribute(K.path, s.path, &w)
         if !s.serverAddress.isEmpty { stringAttribute(K.serverAddress, s.serverAddress, &w) }
         if let port = s.serverPort { intAttribute(K.serverPort, Int64(port), &w) }
@@ -92,13 +93,14 @@ public enum OTLPTraceEncoding {
             stringAttribute(K.dryRunReasonCode, d.reasonCode, &w)
         }
         if let user = s.endUserID { stringAttribute(K.endUserID, user, &w) }
-        if let wait = s.wait {
+        for wait in s.waits {
             w.writeNested(field: 11) { ev in
                 ev.writeFixed64(wait.unixNanos, field: 1)
                 ev.writeString(wait.kind.eventName, field: 2)
-                keyValue(SpanAttribute(wait.kind.attributeKey, .double(wait.milliseconds)), field: 3, &ev)
+                for a in wait.attributes { keyValue(a, field: 3, &ev) }
             }
         }
+        if let error = s.error { status(.error, message: error, &w) }
         let flags = sampledFlag | hasIsRemote | (s.parentSpanID != nil ? isRemote : 0)
         w.writeFixed32(flags, field: 16)
     }
@@ -176,9 +178,17 @@ public enum OTLPTraceEncoding {
                 for a in e.attributes { keyValue(a, field: 3, &ev) }
             }
         }
-        if s.status != .unset { w.writeNested(field: 15) { $0.writeEnum(Int32(s.status.rawValue), field: 3) } }
+        if s.status != .unset { status(s.status, message: s.statusMessage, &w) }
         let flags = sampledFlag | hasIsRemote | (s.parentSpanID != nil ? isRemote : 0)
         w.writeFixed32(flags, field: 16)
+    }
+
+    /// Span field 15, `Status`: `message` (2), then `code` (3), as protoc orders them.
+    static func status(_ code: Span.StatusCode, message: String, _ w: inout ProtobufBufferWriter) {
+        w.writeNested(field: 15) { st in
+            st.writeString(message, field: 2)
+            st.writeEnum(Int32(code.rawValue), field: 3)
+        }
     }
 
     /// A trace id (16 bytes) or span id (8 bytes), big-endian, written in place (no byte array per id).
@@ -260,6 +270,7 @@ struct UnsafeCheckSpan {
     var startUnixNanos: UInt64 { p.pointee.startUnixNanos }
     var endUnixNanos: UInt64 { p.pointee.endUnixNanos }
     var method: String { p.pointee.method }
+    var methodOriginal: String? { p.pointee.methodOriginal }
     var path: String { p.pointee.path }
     var serverAddress: String { p.pointee.serverAddress }
     var serverPort: Int? { p.pointee.serverPort }
@@ -270,5 +281,6 @@ struct UnsafeCheckSpan {
     var generation: Int { p.pointee.generation }
     var dryRun: (would: String, reasonCode: String)? { p.pointee.dryRun }
     var endUserID: String? { p.pointee.endUserID }
-    var wait: CheckSpan.Wait? { p.pointee.wait }
+    var waits: [CheckSpan.Wait] { p.pointee.waits }
+    var error: String? { p.pointee.error }
 }

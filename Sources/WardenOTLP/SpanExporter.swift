@@ -7,17 +7,25 @@ import WardenSync
 import WardenTrace
 
 /// Exports spans over OTLP/HTTP off the request path: `submit` (on a check's thread, after it was
-/// answered) appends to a bounded queue under one short lock and never blocks or grows it — a full queue
-/// drops the span and counts it. One thread, `warden-otlp-export`, takes up to `maxBatch` spans when that
-/// many are queued or every `flushInterval`, encodes them and POSTs them, bounded by `timeout`. A failed
-/// export (no answer, or not 2xx) drops that batch and counts it; nothing is retried, and nothing about an
-/// export ever reaches a decision.
+/// answered) appends to a bounded queue under one short lock and never blocks — when the spans held (queued,
+/// or taken by the export thread and not yet sent) are at `queueCapacity` or their bytes would pass
+/// `queueBytes`, the span is dropped and counted. One thread, `warden-otlp-export`, takes the queue when
+/// `maxBatch` spans are queued or every `flushInterval`, and sends it in batches of up to `maxBatch`, each
+/// POST bounded by `timeout`; a batch's spans stop counting against the bounds once it is sent. A failed export
+/// (no answer, or not 2xx) drops that batch and counts it; nothing is retried, and nothing about an export
+/// ever reaches a decision.
 public final class SpanExporter: SpanSink, @unchecked Sendable {
     public struct Options: Sendable {
+        /// Spans held at once, queued or being exported.
         public var queueCapacity = 2048
+        /// Bytes of span data (`CheckSpan.approximateBytes`) held at once, queued or being exported.
+        public var queueBytes = 2048 * 2048
         public var maxBatch = 512
         public var flushInterval = 1.0
         public var timeout = 5.0
+        /// While exports keep failing, `onFailure` is told at most once per this many seconds (the first
+        /// failure of a streak always).
+        public var failureReportInterval = 60.0
         public init() {}
     }
 
@@ -25,27 +33,39 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     /// The resource's attributes: `service.name`, `service.version`, extras.
     public let resource: [SpanAttribute]
     private let poster: any OTLPPoster
-    private let queue = Locked<[CheckSpan]>([])
+    /// The spans queued, their sizes, and the count and bytes of every span held (queued or being exported).
+    private struct Held {
+        var queue: [CheckSpan] = []
+        var sizes: [Int] = []
+        var count = 0
+        var bytes = 0
+    }
+    private let held = Locked(Held())
     private let wake = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let scopeVersion: String
     private let onFailure: @Sendable (String) -> Void
+    private let onRecovery: @Sendable (String) -> Void
 
     private let exported = Atomic<Int>(0)
     private let droppedQueueFull = Atomic<Int>(0)
     private let droppedExportFailed = Atomic<Int>(0)
     private let failedExports = Atomic<Int>(0)
 
-    /// - Parameter onFailure: told why an export failed (at most once per failure streak; the executable
-    ///   logs it).
+    /// - Parameters:
+    ///   - onFailure: told why an export failed: on the first failure of a streak, then at most once per
+    ///     `failureReportInterval` while it lasts, with the failures in between summed up (the executable
+    ///     logs it at warn).
+    ///   - onRecovery: told when an export succeeds after failures (the executable logs it at info).
     public init(poster: any OTLPPoster, resource: [SpanAttribute], scopeVersion: String, options: Options = Options(),
-                onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
+                onFailure: @escaping @Sendable (String) -> Void = { _ in }, onRecovery: @escaping @Sendable (String) -> Void = { _ in }) {
         self.poster = poster
         self.resource = resource
         self.scopeVersion = scopeVersion
         self.options = options
         self.onFailure = onFailure
+        self.onRecovery = onRecovery
     }
 
     /// Starts the export thread.
@@ -56,18 +76,22 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     }
 
     public func submit(_ span: consuming CheckSpan) {
+        let size = span.approximateBytes
         // Moved into the queue, not copied (a copy retained and released each of its strings).
         var pending = Optional(span)
-        let (accepted, count) = queue.withLock { q -> (Bool, Int) in
-            guard q.count < options.queueCapacity, let span = pending.take() else { return (false, q.count) }
-            q.append(span)
-            return (true, q.count)
+        let queued = held.withLock { h -> Int? in
+            guard h.count < options.queueCapacity, h.bytes + size <= options.queueBytes, let span = pending.take() else { return nil }
+            h.queue.append(span)
+            h.sizes.append(size)
+            h.count += 1
+            h.bytes += size
+            return h.queue.count
         }
-        guard accepted else {
+        guard let queued else {
             droppedQueueFull.add(1, ordering: .relaxed)
             return
         }
-        if count == options.maxBatch { wake.signal() }
+        if queued == options.maxBatch { wake.signal() }
     }
 
     /// Exports what is queued (bounded by the timeout per batch) and stops the thread.
@@ -79,9 +103,10 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
 
     /// Counters for `/metrics`.
     public var statistics: Statistics {
-        Statistics(exported: exported.load(ordering: .relaxed), droppedQueueFull: droppedQueueFull.load(ordering: .relaxed),
-                   droppedExportFailed: droppedExportFailed.load(ordering: .relaxed), failedExports: failedExports.load(ordering: .relaxed),
-                   queued: queue.withLock { $0.count })
+        let (count, bytes) = held.withLock { ($0.count, $0.bytes) }
+        return Statistics(exported: exported.load(ordering: .relaxed), droppedQueueFull: droppedQueueFull.load(ordering: .relaxed),
+                          droppedExportFailed: droppedExportFailed.load(ordering: .relaxed),
+                          failedExports: failedExports.load(ordering: .relaxed), queued: count, queuedBytes: bytes)
     }
 
     public struct Statistics: Sendable, Equatable {
@@ -89,37 +114,90 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         public var droppedQueueFull: Int
         public var droppedExportFailed: Int
         public var failedExports: Int
+        /// Spans held: queued, or taken by the export thread and not yet sent.
         public var queued: Int
+        /// Their bytes (`CheckSpan.approximateBytes`).
+        public var queuedBytes: Int
+    }
+
+    /// A run of failed exports, for `onFailure`'s rate limit.
+    private struct FailureStreak {
+        var failing = false
+        /// Monotonic nanoseconds of the last report.
+        var reportedAt: UInt64 = 0
+        /// Failed exports and spans dropped since the last report, not yet told.
+        var unreportedExports = 0
+        var unreportedSpans = 0
+        /// Failed exports and spans dropped in the whole streak.
+        var exports = 0
+        var spans = 0
     }
 
     private func run() {
-        var failing = false
+        var streak = FailureStreak()
         // One writer and one body for every batch: their memory is reused (grown once to the largest batch).
         var writer = ProtobufBufferWriter(capacity: 64 * 1024)
         var body: [UInt8] = []
-        var taken: [CheckSpan] = []
+        var taken: [CheckSpan] = [], sizes: [Int] = []
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop { _ = wake.wait(timeout: .now() + options.flushInterval) }
             // Take the whole queue at once (the buffer moves, no span is copied), then send it in batches.
             // Two buffers take turns: each keeps the capacity it grew to, so a batch's spans are queued
-            // without reallocating.
-            queue.withLock { swap(&$0, &taken) }
+            // without reallocating. The taken spans still count as held until their batch is sent.
+            held.withLock {
+                swap(&$0.queue, &taken)
+                swap(&$0.sizes, &sizes)
+            }
             var start = 0
             while start < taken.count {
                 let end = min(start + options.maxBatch, taken.count)
-                let ok = export(taken[start..<end], &writer, &body)
-                if !ok, !failing { failing = true } else if ok { failing = false }
+                let failure = export(taken[start..<end], &writer, &body)
+                let bytes = sizes[start..<end].reduce(0, +)
+                held.withLock {
+                    $0.count -= end - start
+                    $0.bytes -= bytes
+                }
+                report(failure, spans: end - start, &streak)
                 start = end
             }
             taken.removeAll(keepingCapacity: true)
-            if stop || stopping.load(ordering: .acquiring) && queue.withLock({ $0.isEmpty }) { break }
+            sizes.removeAll(keepingCapacity: true)
+            if stop || stopping.load(ordering: .acquiring) && held.withLock({ $0.queue.isEmpty }) { break }
         }
         finished.signal()
     }
 
-    /// One POST; true when the collector took the batch (2xx).
-    private func export(_ batch: ArraySlice<CheckSpan>, _ writer: inout ProtobufBufferWriter, _ body: inout [UInt8]) -> Bool {
+    /// Tells `onFailure` about the first failure of a streak and then at most once per
+    /// `failureReportInterval`, and `onRecovery` when a streak ends.
+    private func report(_ failure: String?, spans: Int, _ streak: inout FailureStreak) {
+        guard let failure else {
+            if streak.failing {
+                onRecovery("exports succeed again after \(streak.exports) failed export(s), \(streak.spans) span(s) dropped")
+                streak = FailureStreak()
+            }
+            return
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        streak.exports += 1
+        streak.spans += spans
+        let due = !streak.failing || Double(now &- streak.reportedAt) / 1e9 >= options.failureReportInterval
+        guard due else {
+            streak.unreportedExports += 1
+            streak.unreportedSpans += spans
+            return
+        }
+        let earlier = streak.unreportedExports > 0
+            ? " (and \(streak.unreportedExports) earlier failed export(s), \(streak.unreportedSpans) span(s), since the last report)" : ""
+        onFailure("\(spans) span(s) dropped: \(failure)\(earlier)")
+        streak.failing = true
+        streak.reportedAt = now
+        streak.unreportedExports = 0
+        streak.unreportedSpans = 0
+    }
+
+    /// One POST; nil when the collector took the batch (2xx), else why not.
+    private func export(_ batch: ArraySlice<CheckSpan>, _ writer: inout ProtobufBufferWriter, _ body: inout [UInt8]) -> String? {
         writer.removeAll()
         OTLPTraceEncoding.exportRequest(batch, resource: resource, scopeName: "warden", scopeVersion: scopeVersion, into: &writer)
         writer.copyBytes(to: &body)
@@ -128,7 +206,7 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
             let status = try poster.post(body, timeout: options.timeout)
             if (200..<300).contains(status) {
                 exported.add(batch.count, ordering: .relaxed)
-                return true
+                return nil
             }
             why = "HTTP \(status)"
         } catch {
@@ -136,7 +214,6 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         }
         failedExports.add(1, ordering: .relaxed)
         droppedExportFailed.add(batch.count, ordering: .relaxed)
-        onFailure("\(batch.count) span(s) dropped: \(why)")
-        return false
+        return why
     }
 }

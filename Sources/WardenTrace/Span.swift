@@ -15,10 +15,12 @@ public struct Span: Sendable, Equatable {
     public var attributes: [SpanAttribute]
     public var events: [SpanEvent]
     public var status: StatusCode
+    /// OTLP `Status.message`: why the span is an error (empty otherwise).
+    public var statusMessage: String
 
     public init(traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, traceState: String = "", name: String, kind: Kind,
                 startUnixNanos: UInt64, endUnixNanos: UInt64, attributes: [SpanAttribute] = [], events: [SpanEvent] = [],
-                status: StatusCode = .unset) {
+                status: StatusCode = .unset, statusMessage: String = "") {
         self.traceID = traceID
         self.spanID = spanID
         self.parentSpanID = parentSpanID
@@ -30,6 +32,7 @@ public struct Span: Sendable, Equatable {
         self.attributes = attributes
         self.events = events
         self.status = status
+        self.statusMessage = statusMessage
     }
 
     /// The attribute's value, if set.

@@ -33,24 +33,30 @@ public struct TraceContext: Sendable, Equatable {
             }
         }
         if let b3 = lookup("b3") {
-            switch parseB3Single(Substring(b3)) {
-            case .some(let e): return e
-            case .none: break
-            }
+            if let e = parseB3Single(Substring(b3)) { return e }
         }
+        // B3 multi (openzipkin/b3-propagation, "Multiple Headers"): `X-B3-Sampled` 1 accepts, 0 denies (`true`
+        // and `false` accepted leniently), absent defers; `X-B3-Flags: 1` is debug, which implies accept. The
+        // sampling state may travel without ids (malformed ids are as absent): then it decides for the trace
+        // Warden starts. (Without any context that is five lookups of absent headers; CheckTracer.begin has their cost.)
+        var ids: (TraceID, SpanID)?
         if let t = lookup("x-b3-traceid"), let s = lookup("x-b3-spanid"),
            let traceID = TraceID(hex: Substring(t)), let spanID = SpanID(hex: Substring(s)) {
-            var sampled: Bool?
-            switch lookup("x-b3-sampled") {
-            case "1"?, "true"?: sampled = true
-            case "0"?, "false"?: sampled = false
-            default: sampled = nil
-            }
-            if lookup("x-b3-flags") == "1" { sampled = true }  // debug implies sampled
-            return .context(TraceContext(traceID: traceID, parentSpanID: spanID, sampled: sampled))
+            ids = (traceID, spanID)
         }
-        if lookup("x-b3-sampled") == "0" { return .notSampled }
-        return .none
+        var sampled: Bool?
+        switch lookup("x-b3-sampled") {
+        case "1"?, "true"?: sampled = true
+        case "0"?, "false"?: sampled = false
+        default: sampled = nil
+        }
+        if sampled != true, lookup("x-b3-flags") == "1" { sampled = true }  // debug implies accept
+        if let (traceID, spanID) = ids { return .context(TraceContext(traceID: traceID, parentSpanID: spanID, sampled: sampled)) }
+        switch sampled {
+        case true?: return .sampledWithoutIDs
+        case false?: return .notSampled
+        case nil: return .none
+        }
     }
 
     /// The request's `tracestate` if valid, else empty.
@@ -63,7 +69,8 @@ public struct TraceContext: Sendable, Equatable {
         case context(TraceContext)
         /// No ids, but the caller decided not to sample (`b3: 0`, `x-b3-sampled: 0` alone).
         case notSampled
-        /// No ids, but the caller asked for sampling (`b3: 1` or `d` alone): a new trace, sampled.
+        /// No ids, but the caller asked for sampling (`b3: 1` or `d` alone, `x-b3-sampled: 1` or
+        /// `x-b3-flags: 1` alone): a new trace, sampled.
         case sampledWithoutIDs
         case none
     }

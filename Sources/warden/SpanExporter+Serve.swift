@@ -6,7 +6,10 @@ import WardenTrace
 extension SpanExporter {
     /// The exporter `warden serve` runs for `--otlp-endpoint`: resource `service.name` (default `warden`),
     /// `service.version`, then the `--otlp-resource-attribute` extras (a later key replaces an earlier one).
-    /// Export failures are logged at warn, one line per failed batch.
+    /// Export failures are logged at warn: the first of a streak, then at most one line a minute while it
+    /// lasts (the metrics count every one); the end of a streak at info. The queue holds at most
+    /// `--otlp-queue-size` spans and 2 KiB per span of that bound in bytes (4 MiB by default), queued or
+    /// being exported.
     static func forServe(url: String, options: ServeOptions, log: Logger) -> SpanExporter {
         var resource = [SpanAttribute("service.name", "warden"), SpanAttribute("service.version", WardenCommand.version)]
         for (key, value) in options.otlpResourceAttributes {
@@ -15,10 +18,12 @@ extension SpanExporter {
         }
         var o = SpanExporter.Options()
         o.queueCapacity = options.otlpQueueSize
+        o.queueBytes = options.otlpQueueSize * 2048
         o.maxBatch = min(512, options.otlpQueueSize)
         o.timeout = options.otlpTimeout
         return SpanExporter(poster: CurlOTLPPoster(url: url), resource: resource, scopeVersion: WardenCommand.version, options: o,
-                            onFailure: { why in log.warn("trace export failed", [("reason", .string(why))]) })
+                            onFailure: { why in log.warn("trace export failed", [("reason", .string(why))]) },
+                            onRecovery: { what in log.info("trace export recovered", [("reason", .string(what))]) })
     }
 
     /// `warden_trace_spans_exported_total`, `warden_trace_spans_dropped_total{reason}`,
@@ -33,7 +38,9 @@ extension SpanExporter {
         out.sample("warden_trace_spans_dropped_total", s.droppedExportFailed, labels: [("reason", "export_failed")])
         out.family("warden_trace_export_failures_total", "counter", "OTLP export requests that failed (no answer, or not 2xx).")
         out.sample("warden_trace_export_failures_total", s.failedExports)
-        out.family("warden_trace_queue_spans", "gauge", "Spans waiting for export.")
+        out.family("warden_trace_queue_spans", "gauge", "Spans held for export: queued, or being exported (at most --otlp-queue-size).")
         out.sample("warden_trace_queue_spans", s.queued)
+        out.family("warden_trace_queue_bytes", "gauge", "Approximate bytes of the spans held for export (at most 2 KiB x --otlp-queue-size).")
+        out.sample("warden_trace_queue_bytes", s.queuedBytes)
     }
 }

@@ -18,7 +18,8 @@ struct OTLPTraceEncodingTests {
                          events: [SpanEvent(name: "warden.jwks.wait", unixNanos: 1_767_225_600_000_200_000,
                                             attributes: [SpanAttribute("warden.jwks.wait_ms", .double(0.125))])])
         let second = Span(traceID: TraceID(high: 0, low: 1)!, spanID: SpanID(UInt64.max)!, parentSpanID: nil, name: "warden.check",
-                          kind: .server, startUnixNanos: 1, endUnixNanos: 2, status: .error)
+                          kind: .server, startUnixNanos: 1, endUnixNanos: 2, status: .error,
+                          statusMessage: "the issuer's keys are unavailable")
         let bytes = OTLPTraceEncoding.exportRequest(
             [first, second],
             resource: [SpanAttribute("service.name", "warden"), SpanAttribute("service.version", "0.1.0"),
@@ -37,13 +38,14 @@ struct OTLPTraceEncodingTests {
 
     static func check(parent: Bool = true, traceState: String = "", address: String = "api.example.com", port: Int? = 8443,
                       allowed: Bool = true, status: Int = 200, policy: String? = nil, generation: Int = 3,
-                      dryRun: (would: String, reasonCode: String)? = nil, user: String? = nil, wait: CheckSpan.Wait? = nil,
-                      path: String = "/orders") -> CheckSpan {
+                      dryRun: (would: String, reasonCode: String)? = nil, user: String? = nil, waits: [CheckSpan.Wait] = [],
+                      path: String = "/orders", method: String = "GET", methodOriginal: String? = nil, error: String? = nil) -> CheckSpan {
         CheckSpan(traceID: TraceID(hex: "4bf92f3577b34da6a3ce929d0e0e4736")!, spanID: SpanID(0x0102_0304_0506_0708)!,
                   parentSpanID: parent ? SpanID(hex: "00f067aa0ba902b7") : nil, traceState: traceState,
-                  startUnixNanos: 1_767_225_600_000_000_000, endUnixNanos: 1_767_225_600_000_250_000, method: "GET", path: path,
+                  startUnixNanos: 1_767_225_600_000_000_000, endUnixNanos: 1_767_225_600_000_250_000, method: method,
+                  methodOriginal: methodOriginal, path: path,
                   serverAddress: address, serverPort: port, allowed: allowed, status: status, reasonCode: allowed ? "allowed" : "jwt_expired",
-                  policy: policy, generation: generation, dryRun: dryRun, endUserID: user, wait: wait)
+                  policy: policy, generation: generation, dryRun: dryRun, endUserID: user, waits: waits, error: error)
     }
 
     static let checkRows: [CheckRow] = [
@@ -53,8 +55,19 @@ struct OTLPTraceEncodingTests {
         CheckRow(name: "denied by a policy, generation 0", span: check(allowed: false, status: 403, policy: "default/no-admin rule[0]",
                                                                         generation: 0)),
         CheckRow(name: "dry-run and end user", span: check(dryRun: ("deny_401", "jwt_audience_mismatch"), user: "https://issuer/alice")),
-        CheckRow(name: "JWKS wait event", span: check(wait: CheckSpan.Wait(kind: .jwks, unixNanos: 1_767_225_600_000_200_000, milliseconds: 0.125))),
-        CheckRow(name: "introspection wait event", span: check(wait: CheckSpan.Wait(kind: .introspection, unixNanos: 5, milliseconds: 1500))),
+        CheckRow(name: "JWKS wait event", span: check(waits: [CheckSpan.Wait(kind: .jwks, step: .istio, unixNanos: 1_767_225_600_000_200_000,
+                                                                              milliseconds: 0.125)])),
+        CheckRow(name: "introspection wait event", span: check(waits: [CheckSpan.Wait(kind: .introspection, step: .istio, unixNanos: 5,
+                                                                                       milliseconds: 1500)])),
+        CheckRow(name: "jwt_authn and Istio key waits, then a token exchange, ERROR status",
+                 span: check(allowed: false, status: 503, waits: [CheckSpan.Wait(kind: .jwks, step: .jwtAuthn, unixNanos: 3, milliseconds: 2),
+                                                                  CheckSpan.Wait(kind: .jwks, step: .istio, unixNanos: 4, milliseconds: 1),
+                                                                  CheckSpan.Wait(exchange: .unavailable, unixNanos: 5, milliseconds: 900)],
+                             error: "the token endpoint gave no usable answer")),
+        CheckRow(name: "cached token exchange", span: check(waits: [CheckSpan.Wait(exchange: .cached, unixNanos: 5, milliseconds: 0)])),
+        CheckRow(name: "_OTHER method with the original", span: check(method: "_OTHER", methodOriginal: "PROPFIND")),
+        CheckRow(name: "long original method", span: check(method: "_OTHER", methodOriginal: String(repeating: "M", count: 1024))),
+        CheckRow(name: "long error message", span: check(error: String(repeating: "e", count: 200))),
         CheckRow(name: "ints: one-byte, two-byte, three-byte varints", span: check(port: 65535, status: 127, generation: 0x3FFF)),
         CheckRow(name: "ints: 128 and 16,384", span: check(port: 128, status: 401, generation: 0x4000)),
         // url.path is 8 bytes: a value of 111 bytes makes the KeyValue 125 bytes long (the last one-byte length).

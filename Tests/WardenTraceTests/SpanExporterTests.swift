@@ -7,20 +7,34 @@ import WardenTrace
 /// waits for the collector.
 @Suite("Span exporter")
 struct SpanExporterTests {
-    /// Answers with `status` (or fails), after `delay`; remembers the bodies.
+    /// Answers with `status` (or fails; settable), after `delay`; remembers the bodies and counts the posts begun.
     final class Poster: OTLPPoster, @unchecked Sendable {
         let lock = NSLock()
         var bodies: [[UInt8]] = []
-        let status: Int?
+        private var _status: Int?
+        private var begun = 0
         let delay: Double
-        init(status: Int?, delay: Double = 0) { self.status = status; self.delay = delay }
+        init(status: Int?, delay: Double = 0) { _status = status; self.delay = delay }
         func post(_ body: [UInt8], timeout: Double) throws(OTLPPostError) -> Int {
+            lock.withLock { begun += 1 }
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
-            lock.withLock { bodies.append(body) }
+            let status = lock.withLock { bodies.append(body); return _status }
             guard let status else { throw OTLPPostError("Couldn't connect to server") }
             return status
         }
         var posts: Int { lock.withLock { bodies.count } }
+        var postsBegun: Int { lock.withLock { begun } }
+        var status: Int? {
+            get { lock.withLock { _status } }
+            set { lock.withLock { _status = newValue } }
+        }
+    }
+
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var items: [String] = []
+        func add(_ s: String) { lock.withLock { items.append(s) } }
+        var all: [String] { lock.withLock { items } }
     }
 
     static func span(_ i: Int) -> CheckSpan {
@@ -86,7 +100,82 @@ struct SpanExporterTests {
         #expect(Date().timeIntervalSince(start) < 0.1)
         e.shutdown()
         let s = e.statistics
-        #expect(s.droppedQueueFull >= 200 - 2 * 8)  // the queue, and at most one queue-full the export thread took while they were submitted
+        // At most 8 held at once, queued or being sent (the first batch takes 0.3 s: none was sent meanwhile).
+        #expect(s.droppedQueueFull >= 200 - 8)
         #expect(s.exported + s.droppedQueueFull == 200)
+    }
+
+    /// The spans the export thread took and has not sent yet still count against the bound: while a slow
+    /// POST is under way, a full bound drops every new span (before, the queue refilled: up to twice the bound
+    /// was held).
+    @Test func spansBeingExportedCountAgainstTheBound() {
+        let poster = Poster(status: 200, delay: 0.5)
+        let e = SpanExporter(poster: poster, resource: [], scopeVersion: "t", options: Self.options(capacity: 8, batch: 4, flushInterval: 0.01))
+        e.start()
+        for i in 1...8 { e.submit(Self.span(i)) }
+        for _ in 0..<200 where poster.postsBegun == 0 { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(poster.postsBegun == 1)
+        for i in 9...28 { e.submit(Self.span(i)) }
+        let during = e.statistics
+        #expect(during.droppedQueueFull == 20)
+        #expect(during.queued == 8)
+        #expect(during.queuedBytes == 8 * Self.span(1).approximateBytes)
+        e.shutdown()
+        let s = e.statistics
+        #expect(s.exported == 8 && s.queued == 0 && s.queuedBytes == 0)
+    }
+
+    /// The bytes held are bounded too: a span past the byte bound is dropped though the count bound has room.
+    @Test func bytesAreBounded() {
+        let size = Self.span(1).approximateBytes
+        var o = Self.options(capacity: 100, batch: 10, flushInterval: 30)
+        o.queueBytes = 3 * size
+        let e = SpanExporter(poster: Poster(status: 200), resource: [], scopeVersion: "t", options: o)
+        for i in 1...5 { e.submit(Self.span(i)) }
+        #expect(e.statistics.queued == 3 && e.statistics.queuedBytes == 3 * size && e.statistics.droppedQueueFull == 2)
+        var big = Self.span(6)
+        big.path = String(repeating: "p", count: 1024)
+        #expect(big.approximateBytes > size + 1000)
+        let f = SpanExporter(poster: Poster(status: 200), resource: [], scopeVersion: "t", options: o)
+        f.submit(big)
+        f.submit(Self.span(7))
+        f.submit(Self.span(8))
+        #expect(f.statistics.queued == 2 && f.statistics.droppedQueueFull == 1)
+        e.start()
+        e.shutdown()
+        #expect(e.statistics.exported == 3)
+    }
+
+    /// A streak of failed exports is told once (then at most once per interval, with what was not told), and
+    /// its end once: a dead collector does not write a line per batch.
+    @Test func failuresAreToldOncePerStreak() {
+        let poster = Poster(status: nil)
+        let failures = Lines(), recoveries = Lines()
+        let e = SpanExporter(poster: poster, resource: [], scopeVersion: "t", options: Self.options(capacity: 100, batch: 2, flushInterval: 30),
+                             onFailure: failures.add, onRecovery: recoveries.add)
+        for i in 1...6 { e.submit(Self.span(i)) }
+        e.start()
+        for _ in 0..<400 where poster.posts < 3 { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(poster.posts == 3)
+        #expect(failures.all.count == 1)
+        #expect(failures.all.first?.hasPrefix("2 span(s) dropped: Couldn't connect") == true)
+        poster.status = 200
+        for i in 7...8 { e.submit(Self.span(i)) }
+        e.shutdown()
+        #expect(e.statistics.failedExports == 3 && e.statistics.exported == 2)
+        #expect(failures.all.count == 1)
+        #expect(recoveries.all == ["exports succeed again after 3 failed export(s), 6 span(s) dropped"])
+    }
+
+    /// With a zero interval every failure is told, each naming none left untold.
+    @Test func failureReportsAreRateLimitedByTheInterval() {
+        let failures = Lines()
+        var o = Self.options(capacity: 100, batch: 2, flushInterval: 30)
+        o.failureReportInterval = 0
+        let e = SpanExporter(poster: Poster(status: 503), resource: [], scopeVersion: "t", options: o, onFailure: failures.add)
+        for i in 1...6 { e.submit(Self.span(i)) }
+        e.start()
+        e.shutdown()
+        #expect(failures.all == Array(repeating: "2 span(s) dropped: HTTP 503", count: 3))
     }
 }
