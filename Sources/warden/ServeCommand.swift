@@ -28,6 +28,7 @@ struct ServeCommand {
         // libcurl runs with NOSIGNAL, so a peer closing a socket must not kill the process.
         signal(SIGPIPE, SIG_IGN)
         let log = Logger(level: options.logLevel, format: options.logFormat)
+        for warning in options.warnings { log.warn(warning) }
         let source = PolicySource(paths: options.policyPaths)
         let scope = WorkloadScope(namespace: options.namespace, labels: options.workloadLabels,
                                   rootNamespace: options.rootNamespace, targets: options.targets.compactMap(TargetRef.init(flag:)))

@@ -80,6 +80,16 @@ struct ServeOptions: Sendable {
     /// Spans held for export at most (then dropped and counted).
     var otlpQueueSize = 2048
     var otlpTimeout = 5.0
+    /// The tracing flags given (other than `--otlp-endpoint`), in order, for `warnings`.
+    var tracingFlags: [String] = []
+
+    /// Startup warnings about flags that were accepted but do nothing.
+    var warnings: [String] {
+        guard otlpEndpoint == nil, !tracingFlags.isEmpty else { return [] }
+        var seen = Set<String>()
+        let flags = tracingFlags.filter { seen.insert($0).inserted }
+        return ["\(flags.joined(separator: ", ")) \(flags.count == 1 ? "has" : "have") no effect without --otlp-endpoint: tracing is off"]
+    }
 
     static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
@@ -266,18 +276,25 @@ struct ServeOptions: Sendable {
             case "--jwks-max-waiters": o.jwksMaxWaiters = try reader.int(for: flag, in: 0...65536)
             case "--otlp-endpoint": o.otlpEndpoint = try Self.otlpURL(reader.value(for: flag))
             case "--trace-sample-ratio":
+                o.tracingFlags.append(flag)
                 let text = try reader.value(for: flag)
                 guard let r = Double(text), r >= 0, r <= 1 else { throw UsageError("invalid value '\(text)' for --trace-sample-ratio: a number from 0 to 1") }
                 o.traceSampleRatio = r
             case "--otlp-resource-attribute":
+                o.tracingFlags.append(flag)
                 let text = try reader.value(for: flag)
                 guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
                     throw UsageError("invalid value '\(text)' for --otlp-resource-attribute: expected key=value")
                 }
                 o.otlpResourceAttributes.append((String(text[..<eq]), String(text[text.index(after: eq)...])))
-            case "--trace-enduser-id": o.traceEndUserID = true
-            case "--otlp-queue-size": o.otlpQueueSize = try reader.int(for: flag, in: 1...1_000_000)
+            case "--trace-enduser-id":
+                o.tracingFlags.append(flag)
+                o.traceEndUserID = true
+            case "--otlp-queue-size":
+                o.tracingFlags.append(flag)
+                o.otlpQueueSize = try reader.int(for: flag, in: 1...1_000_000)
             case "--otlp-timeout":
+                o.tracingFlags.append(flag)
                 o.otlpTimeout = try reader.seconds(for: flag)
                 if o.otlpTimeout <= 0 || o.otlpTimeout > 60 { throw UsageError("invalid value for --otlp-timeout: more than 0, at most 60s") }
             default: throw UsageError("unknown flag \(flag) (see warden serve --help)")

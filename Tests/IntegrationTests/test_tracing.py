@@ -16,6 +16,7 @@ from harness.otlp import Collector, add_envoy_tracing, trace_tree
 from harness.ports import free_port, wait_until
 from harness.tokens import Minter
 from harness.warden import write_policy_dir
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 REQUIRE_JWT = """apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -156,4 +157,68 @@ def test_dead_collector_changes_nothing(module_idp, make_warden, make_envoy, ups
                what="dropped spans counted")
     assert metric(traced, "warden_trace_spans_exported_total") == 0
     assert metric(traced, "warden_trace_export_failures_total") >= 1
-    assert "trace export failed" in traced.log_text()
+    # One warning for the streak of failures, not one per batch (the metrics count every batch).
+    assert traced.log_text().count("trace export failed") == 1
+
+
+def test_status_events_and_methods_decode_with_opentelemetry_proto(idp, make_warden, make_envoy, upstream, collector, tmp_path):
+    """Decoded with opentelemetry-proto's own classes: Warden's own failure (an issuer's keys unreachable: 401
+    `jwt_jwks_unavailable`) is the span's Status ERROR with a fixed message (Span field 15: message 2, code 3);
+    a deny about the request (an expired token) and an allow are UNSET (HTTP semantic conventions: a SERVER
+    span's 4xx is no error). A token exchange (RFC 8693, at the IdP's token endpoint) is a
+    `warden.token_exchange` event with its outcome and duration. A method the conventions do not know is
+    `_OTHER`, the method sent in `http.request.method_original`."""
+    secret = tmp_path / "client-secret"
+    secret.write_text("introspection-secret\n")
+    dead = f"http://127.0.0.1:{free_port()}/jwks.json"
+    files = {
+        "ra.yaml": ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
+                    f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    jwksUri: {idp.jwks_uri}\n"
+                    f"  - issuer: https://dead.example\n    jwksUri: {dead}\n"),
+        "tp.yaml": ("apiVersion: security.warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: exchange, namespace: default}\n"
+                    f"spec:\n  tokenExchange:\n  - issuer: {idp.issuer}\n    to: [{{operation: {{paths: ['/orders*']}}}}]\n"
+                    f"    endpoint: {idp.token_endpoint}\n    clientId: warden\n    clientSecretFile: {secret}\n"
+                    "    audiences: [orders-api]\n"),
+    }
+    # One source never answers: readiness degrades after --ready-timeout instead of waiting for it.
+    w = make_warden(write_policy_dir(tmp_path / "p", files), debug_headers=False,
+                    extra_args=["--otlp-endpoint", collector.http_url, "--ready-timeout", "1s"])
+    envoy = traced_envoy(make_envoy, upstream, w, collector)
+    minter = Minter(idp)
+    cases = [("GET", "/orders/1", minter.mint(), 200), ("GET", "/other", minter.mint(iss="https://dead.example"), 401),
+             ("GET", "/other", minter.mint(exp_in=-600), 401), ("PROPFIND", "/other", minter.mint(), 501)]  # allowed; the test upstream does not implement PROPFIND
+    for method, path, token, status in cases:
+        assert httpclient.request(method, envoy.url(path), headers={"authorization": f"Bearer {token}"}).status == status, path
+    spans = collector.wait_for(lambda s: len([x for x in s if x.via == "http"]) >= 4, timeout=10, what="Warden's four spans")
+    ours = [s for s in spans if s.via == "http"]
+    by = {(s.attributes["http.request.method"], s.attributes.get("http.request.method_original"), s.attributes["warden.reason_code"]): s
+          for s in ours}
+    exchanged = by[("GET", None, "allowed")]
+    unavailable = by[("GET", None, "jwt_jwks_unavailable")]
+    expired = by[("GET", None, "jwt_expired")]
+    other = by[("_OTHER", "PROPFIND", "allowed")]
+    # The Status message, as opentelemetry-proto decodes it from the bytes Warden sent.
+    assert unavailable.span.status.code == trace_pb2.Status.STATUS_CODE_ERROR
+    assert unavailable.span.status.message == "the issuer's keys are unavailable"
+    assert unavailable.span.HasField("status")
+    for s in (exchanged, expired, other):
+        assert s.span.status.code == trace_pb2.Status.STATUS_CODE_UNSET and s.span.status.message == "", s.attributes
+        assert not s.span.HasField("status")
+    events = {e.name: e for e in exchanged.span.events}
+    assert list(events) == ["warden.token_exchange"], list(events)
+    event_attributes = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in events["warden.token_exchange"].attributes}
+    assert event_attributes["warden.token_exchange.outcome"] == "exchanged"
+    assert event_attributes["warden.token_exchange.wait_ms"] > 0
+    assert exchanged.span.start_time_unix_nano <= events["warden.token_exchange"].time_unix_nano <= exchanged.span.end_time_unix_nano
+    assert not other.span.events  # no exchange on /other
+
+
+def test_tracing_flags_without_an_endpoint_are_warned_about(module_idp, make_warden, tmp_path):
+    """--trace-sample-ratio and --trace-enduser-id do nothing without --otlp-endpoint: Warden says so at start."""
+    w = make_warden(write_policy_dir(tmp_path / "p", policies(module_idp)),
+                    extra_args=["--trace-sample-ratio", "1", "--trace-enduser-id", "--log-format", "json"])
+    lines = [json.loads(l) for l in w.log_text().splitlines() if l.startswith("{")]
+    warnings = [d["msg"] for d in lines if d.get("level") == "warn"]
+    assert "--trace-sample-ratio, --trace-enduser-id have no effect without --otlp-endpoint: tracing is off" in warnings, warnings
+    plain = make_warden(write_policy_dir(tmp_path / "q", policies(module_idp)), extra_args=["--log-format", "json"])
+    assert "otlp-endpoint" not in plain.log_text()
