@@ -168,7 +168,7 @@ struct ServeOptions: Sendable {
       --log-format FORMAT        json or text (default: json)
       --redact-claims a,b        never log these claims' values (repeatable; dotted paths; replaced by [redacted])
 
-    Tracing (OpenTelemetry; off unless --otlp-endpoint is given):
+    Tracing (OpenTelemetry; off unless --otlp-endpoint is given; the other tracing flags alone are warned about):
       --otlp-endpoint URL        export one span per sampled check over OTLP/HTTP (protobuf) to URL; a URL
                                  without a path gets /v1/traces. Reads W3C traceparent/tracestate and B3
                                  from the request and follows its sampling decision
@@ -177,7 +177,8 @@ struct ServeOptions: Sendable {
                                  service.version to Warden's version
       --trace-enduser-id         set enduser.id to the request principal (iss/sub), unless --redact-claims
                                  would change it
-      --otlp-queue-size N        spans held for export; more are dropped and counted (default: 2048)
+      --otlp-queue-size N        spans held for export, queued or being sent, and at most 2 KiB x N of span
+                                 data; more are dropped and counted (default: 2048)
       --otlp-timeout D           bound on each export request (default: 5s)
     """
 
