@@ -11,7 +11,8 @@ import WardenTrace
 /// or taken by the export thread and not yet sent) are at `queueCapacity` or their bytes would pass
 /// `queueBytes`, the span is dropped and counted. One thread, `warden-otlp-export`, takes the queue when
 /// `maxBatch` spans are queued or every `flushInterval`, and sends it in batches of up to `maxBatch`, each
-/// POST bounded by `timeout`; a batch's spans stop counting against the bounds once it is sent. A failed export
+/// POST bounded by `timeout`; a batch's spans are released once it is sent, and only then stop counting
+/// against the bounds (so the spans alive never pass them). A failed export
 /// (no answer, or not 2xx) drops that batch and counts it; nothing is retried, and nothing about an export
 /// ever reaches a decision.
 public final class SpanExporter: SpanSink, @unchecked Sendable {
@@ -27,6 +28,19 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         /// failure of a streak always).
         public var failureReportInterval = 60.0
         public init() {}
+
+        /// The least `queueBytes` of `init(queueSize:)`: room for about ten spans at the attribute bounds (five
+        /// strings of `CheckSpan.maxAttributeBytes` and a `tracestate`: about 6 KB each), so a small queue
+        /// size does not drop every large span.
+        public static let minQueueBytes = 64 * 1024
+
+        /// The bounds for `--otlp-queue-size n`: `n` spans, and 2 KiB per span of that in bytes (an ordinary
+        /// span is a few hundred bytes) but at least `minQueueBytes`; batches of up to 512 spans.
+        public init(queueSize n: Int) {
+            queueCapacity = n
+            queueBytes = max(Self.minQueueBytes, n.multipliedReportingOverflow(by: 2048).overflow ? Int.max : n * 2048)
+            maxBatch = max(1, min(512, n))
+        }
     }
 
     public let options: Options
@@ -54,10 +68,11 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
     private let failedExports = Atomic<Int>(0)
 
     /// - Parameters:
-    ///   - onFailure: told why an export failed: on the first failure of a streak, then at most once per
-    ///     `failureReportInterval` while it lasts, with the failures in between summed up (the executable
-    ///     logs it at warn).
-    ///   - onRecovery: told when an export succeeds after failures (the executable logs it at info).
+    ///   - onFailure: told why an export failed: on the first failure, then at most once per
+    ///     `failureReportInterval` however exports fare in between, with the failures not told summed up (the
+    ///     executable logs it at warn).
+    ///   - onRecovery: told when an export succeeds after failures `onFailure` was told about (the executable
+    ///     logs it at info).
     public init(poster: any OTLPPoster, resource: [SpanAttribute], scopeVersion: String, options: Options = Options(),
                 onFailure: @escaping @Sendable (String) -> Void = { _ in }, onRecovery: @escaping @Sendable (String) -> Void = { _ in }) {
         self.poster = poster
@@ -120,21 +135,21 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
         public var queuedBytes: Int
     }
 
-    /// A run of failed exports, for `onFailure`'s rate limit.
-    private struct FailureStreak {
-        var failing = false
-        /// Monotonic nanoseconds of the last report.
-        var reportedAt: UInt64 = 0
-        /// Failed exports and spans dropped since the last report, not yet told.
-        var unreportedExports = 0
-        var unreportedSpans = 0
-        /// Failed exports and spans dropped in the whole streak.
-        var exports = 0
-        var spans = 0
+    /// Failed exports, for `onFailure`'s rate limit.
+    private struct FailureReports {
+        /// Monotonic nanoseconds of the last `onFailure`; nil: never told.
+        var toldAt: UInt64?
+        /// Failed exports and spans dropped since the last `onFailure`, not yet told (across successes).
+        var untoldExports = 0
+        var untoldSpans = 0
+        /// The current run of failures (since the last success), and whether `onFailure` was told in it.
+        var streakExports = 0
+        var streakSpans = 0
+        var streakTold = false
     }
 
     private func run() {
-        var streak = FailureStreak()
+        var reports = FailureReports()
         // One writer and one body for every batch: their memory is reused (grown once to the largest batch).
         var writer = ProtobufBufferWriter(capacity: 64 * 1024)
         var body: [UInt8] = []
@@ -149,51 +164,57 @@ public final class SpanExporter: SpanSink, @unchecked Sendable {
                 swap(&$0.queue, &taken)
                 swap(&$0.sizes, &sizes)
             }
-            var start = 0
-            while start < taken.count {
-                let end = min(start + options.maxBatch, taken.count)
-                let failure = export(taken[start..<end], &writer, &body)
-                let bytes = sizes[start..<end].reduce(0, +)
+            while !taken.isEmpty {
+                let n = min(options.maxBatch, taken.count)
+                let failure = export(taken.prefix(n), &writer, &body)
+                let bytes = sizes.prefix(n).reduce(0, +)
+                // The sent spans are released before they stop counting: the spans alive (queued, or taken and
+                // not yet sent) never pass the bounds, over any number of batches (moving the rest forward
+                // moves them, it copies no span).
+                taken.removeFirst(n)
+                sizes.removeFirst(n)
                 held.withLock {
-                    $0.count -= end - start
+                    $0.count -= n
                     $0.bytes -= bytes
                 }
-                report(failure, spans: end - start, &streak)
-                start = end
+                report(failure, spans: n, &reports)
             }
-            taken.removeAll(keepingCapacity: true)
-            sizes.removeAll(keepingCapacity: true)
             if stop || stopping.load(ordering: .acquiring) && held.withLock({ $0.queue.isEmpty }) { break }
         }
         finished.signal()
     }
 
-    /// Tells `onFailure` about the first failure of a streak and then at most once per
-    /// `failureReportInterval`, and `onRecovery` when a streak ends.
-    private func report(_ failure: String?, spans: Int, _ streak: inout FailureStreak) {
+    /// Tells `onFailure` at most once per `failureReportInterval`, whether or not exports succeeded in
+    /// between (a collector failing every other batch is told once a minute, not per batch), with the
+    /// failures not told since; and `onRecovery` when a run of failures that was told about ends (a run
+    /// that was not told about ends silently: its failures are summed into the next report and counted in
+    /// the metrics).
+    private func report(_ failure: String?, spans: Int, _ r: inout FailureReports) {
         guard let failure else {
-            if streak.failing {
-                onRecovery("exports succeed again after \(streak.exports) failed export(s), \(streak.spans) span(s) dropped")
-                streak = FailureStreak()
+            if r.streakTold {
+                onRecovery("exports succeed again after \(r.streakExports) failed export(s), \(r.streakSpans) span(s) dropped")
             }
+            r.streakTold = false
+            r.streakExports = 0
+            r.streakSpans = 0
             return
         }
         let now = DispatchTime.now().uptimeNanoseconds
-        streak.exports += 1
-        streak.spans += spans
-        let due = !streak.failing || Double(now &- streak.reportedAt) / 1e9 >= options.failureReportInterval
+        r.streakExports += 1
+        r.streakSpans += spans
+        let due = r.toldAt.map { Double(now &- $0) / 1e9 >= options.failureReportInterval } ?? true
         guard due else {
-            streak.unreportedExports += 1
-            streak.unreportedSpans += spans
+            r.untoldExports += 1
+            r.untoldSpans += spans
             return
         }
-        let earlier = streak.unreportedExports > 0
-            ? " (and \(streak.unreportedExports) earlier failed export(s), \(streak.unreportedSpans) span(s), since the last report)" : ""
+        let earlier = r.untoldExports > 0
+            ? " (and \(r.untoldExports) earlier failed export(s), \(r.untoldSpans) span(s), since the last report)" : ""
         onFailure("\(spans) span(s) dropped: \(failure)\(earlier)")
-        streak.failing = true
-        streak.reportedAt = now
-        streak.unreportedExports = 0
-        streak.unreportedSpans = 0
+        r.toldAt = now
+        r.streakTold = true
+        r.untoldExports = 0
+        r.untoldSpans = 0
     }
 
     /// One POST; nil when the collector took the batch (2xx), else why not.
