@@ -26,11 +26,9 @@ public final class CheckService: Sendable {
     private let jwtAuthnEvaluator: JwtAuthnEvaluator
     /// RFC 8693 token exchanges for allowed requests a TokenPolicy's `tokenExchange` names.
     let exchanger: TokenExchanger
-    /// DPoP proofs (RFC 9449): window and the per-process replay cache.
+    /// DPoP proofs (RFC 9449): window and the per-process replay cache (or the shared store). The store is
+    /// asked at most once per check (`DecisionRecord.dpopReplay`).
     let dpop: DPoPVerifier
-    /// DPoP for dry-run checks: the same window and key cache, but a proof is never recorded as used (the
-    /// enforced check already did; recording it again would make every dry-run a replay).
-    private let dryRunDPoP: DPoPVerifier
     private let responses: ResponseBuilder
     private let decisionLog: DecisionLog?
     /// Spans per check (`--otlp-endpoint`); nil: tracing off, no header is looked at.
@@ -67,9 +65,7 @@ public final class CheckService: Sendable {
         } else {
             dpop = DPoPVerifier(window: options.dpopProofWindow, store: local, nonces: options.dpopNonces)
         }
-        dryRunDPoP = DPoPVerifier(window: options.dpopProofWindow, store: NeverSeenReplayStore(), keys: dpop.keys,
-                                  nonces: options.dpopNonces)
-        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator, dpop: dpop, dpopAlreadyRecorded: dryRunDPoP)
+        jwtAuthnEvaluator = JwtAuthnEvaluator(authenticator: authenticator, dpop: dpop)
     }
 
     /// The plan new checks run on.
@@ -154,13 +150,13 @@ public final class CheckService: Sendable {
         }
         let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
             ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
-        let scratch = JwtAuthnEvaluator.Scratch(acceptedDPoP: record.dpopProofRecorded)
+        let scratch = JwtAuthnEvaluator.Scratch(replayVerdict: record.dpopReplay)
         jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
             record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
                                                 error: error, tokens: traces, plan: plan, keyWaitNanos: scratch.keyWaitNanos,
                                                 keyWaitEndedAt: scratch.keyWaitNanos > 0 ? DispatchTime.now().uptimeNanoseconds : 0))
             if let nonce = scratch.freshNonce { record.dpopNonce = nonce }
-            if scratch.acceptedDPoP { record.dpopProofRecorded = true }
+            record.dpopReplay = scratch.replayVerdict
             if error != nil { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
             runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
         }
@@ -176,11 +172,13 @@ public final class CheckService: Sendable {
         // instructions of a cached check (callgrind).
         let pending = PendingCheck(request: request, record: record, scopePlan: scopePlan, tokens: tokens, completion: completion)
         authenticator.authenticate(tokens, scope: scopePlan, now: clock(), caller: caller) { [self] result in
-            // A proof a jwt_authn step already accepted (and recorded) is checked again, not recorded again.
-            let dpop = pending.record.dpopProofRecorded ? dryRunDPoP : dpop
-            if let nonce = recordAuthentication(result, tokens: pending.tokens, request: pending.request, into: pending.record, dpop: dpop) {
+            // A proof a jwt_authn step already judged is judged again from its verdict, not recorded again.
+            var replay = pending.record.dpopReplay
+            if let nonce = recordAuthentication(result, tokens: pending.tokens, request: pending.request, into: pending.record,
+                                                replayVerdict: &replay) {
                 pending.record.dpopNonce = nonce
             }
+            pending.record.dpopReplay = replay
             finish(pending.record, pending.request, pending.scopePlan, tokens: pending.tokens, caller: caller, pending.completion)
         }
     }
@@ -200,13 +198,15 @@ public final class CheckService: Sendable {
 
     /// The token step's second half, the same for the enforced check and the dry-run one: the verified
     /// tokens held to their binding (DPoP, certificate), and the outcome put on `record`.
+    /// - Parameter replayVerdict: the DPoP proof's replay verdict; nil asks the store (`DPoPVerifier.failure`).
     /// - Returns: a fresh DPoP nonce for the answer, if the proof check minted one.
     private func recordAuthentication(_ result: Authenticator.Result, tokens: [ExtractedToken], request: RequestAttributes,
-                                      into record: DecisionRecord, dpop: DPoPVerifier) -> String? {
+                                      into record: DecisionRecord, replayVerdict: inout ReplayVerdict?) -> String? {
         var traces = result.traces, rejected = result.rejected
         var nonce: String?
         if rejected == nil {
-            TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dpop, freshNonce: &nonce)
+            TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: clock(), dpop: dpop, freshNonce: &nonce,
+                               replayVerdict: &replayVerdict)
         }
         record.tokens = traces
         record.rejectedToken = rejected
@@ -347,8 +347,9 @@ public final class CheckService: Sendable {
     /// check's own steps (`extractTokens`, `recordAuthentication`, `authorize`, the response builder), so the
     /// would-be answer is the one enforcement gives, with three differences, each toward answering now: it
     /// never waits for keys (a cold dry-run source answers `jwt_jwks_unavailable` until the refresher has
-    /// fetched it) nor calls an introspection endpoint, it never records a DPoP proof (the enforced check
-    /// did), and it is the answer before any token exchange (a call). It completes here, on this thread,
+    /// fetched it) nor calls an introspection endpoint, it never asks the DPoP replay store (it takes the
+    /// enforced check's verdict on the proof — replay, or store unavailable — and a proof no enforced step
+    /// judged as unseen), and it is the answer before any token exchange (a call). It completes here, on this thread,
     /// and adds no wait to the enforced answer. The jwt_authn documents ran before the Istio step and are
     /// not dry-run: their outcome is carried over, and a jwt_authn failure answers the would-be check too.
     private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
@@ -359,8 +360,12 @@ public final class CheckService: Sendable {
         if !tokens.isEmpty {
             let done = Locked(false)
             authenticator.authenticate(tokens, scope: shadow, now: clock(), caller: CallerLimits(waitsForKeys: false)) { [self] result in
-                // The would-be answer needs the nonce as the enforced one does; its fresh nonce is not sent.
-                _ = recordAuthentication(result, tokens: tokens, request: request, into: would, dpop: dryRunDPoP)
+                // The would-be answer needs the nonce as the enforced one does; its fresh nonce is not sent. The
+                // proof's replay verdict is the enforced check's (a replay, or a store that could not answer, is
+                // so for the dry-run too); a proof no enforced step judged is taken as unseen: the dry-run check
+                // never asks the store, which would use the proof up.
+                var replay: ReplayVerdict? = record.dpopReplay ?? .first
+                _ = recordAuthentication(result, tokens: tokens, request: request, into: would, replayVerdict: &replay)
                 done.withLock { $0 = true }
             }
             // Never waiting for keys, the authenticator has completed; if it ever did not, nothing is
@@ -368,7 +373,8 @@ public final class CheckService: Sendable {
             guard done.withLock({ $0 }) else { return }
         }
         authorize(would, request, shadow)
-        let status = responses.decision(for: would, request: request, scope: shadow).httpStatus
+        // The status alone: an allow's headers and metadata are never sent, so they are not built.
+        let status = responses.status(for: would)
         would.decidedAt = DispatchTime.now().uptimeNanoseconds
         let outcome = DryRunOutcome(resources: scopePlan.dryRunResources, status: status, record: would)
         record.dryRun = outcome

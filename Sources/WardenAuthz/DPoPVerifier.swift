@@ -31,7 +31,13 @@ final class DPoPVerifier: Sendable {
     /// With server nonces on, `freshNonce` is set to a new nonce for the client: with a nonce error (for the
     /// `use_dpop_nonce` answer), or with an accepted proof whose nonce is past half its lifetime (RFC 9449
     /// §8.2: sent in the successful response, it saves the client the 401 round trip when it expires).
-    func failure(token: String, boundKey: String?, request: RequestAttributes, now: Double, freshNonce: inout String?) -> DPoPError? {
+    /// - Parameter replayVerdict: the replay step's verdict on the request's proof (a request carries one).
+    ///   nil: the store is asked, which uses the proof up, and the verdict that decided (after the local
+    ///   fallback, if any) is put here; given: it is used as is and the store is not asked — for every later
+    ///   look at the same proof in one check (another jwt_authn step, the Istio step, the dry-run check), so a
+    ///   request is neither its own replay nor judged differently by a step that must not record it.
+    func failure(token: String, boundKey: String?, request: RequestAttributes, now: Double, freshNonce: inout String?,
+                 replayVerdict: inout ReplayVerdict?) -> DPoPError? {
         guard let header = request.headers.exactValue(forKey: "dpop") else { return .missingProof }
         // Repeated headers reach ext_authz joined with ","; a compact JWS never has one.
         if header.utf8.contains(UInt8(ascii: ",")) { return .multipleProofs }
@@ -65,22 +71,31 @@ final class DPoPVerifier: Sendable {
                 return .nonceInvalid
             }
         }
-        let key = proof.replayKey
-        let expires = proof.iat + window
-        let verdict: DPoPError?
-        switch replay.firstUse(of: key, expires: expires, now: now) {
-        case .first:
-            // With a local fallback, this process remembers every proof too: a replay sent while the shared
-            // store is down is then caught here at least.
-            if let fallback { _ = fallback.insert(key, expires: expires, now: now) }
-            verdict = nil
-        case .replay: verdict = .replay
-        case .unavailable(let why):
-            guard let fallback else { return .replayStoreUnavailable(why) }
-            verdict = fallback.insert(key, expires: expires, now: now) ? nil : .replay
+        let decided: ReplayVerdict
+        if let given = replayVerdict {
+            decided = given
+        } else {
+            let key = proof.replayKey
+            let expires = proof.iat + window
+            switch replay.firstUse(of: key, expires: expires, now: now) {
+            case .first:
+                // With a local fallback, this process remembers every proof too: a replay sent while the shared
+                // store is down is then caught here at least.
+                if let fallback { _ = fallback.insert(key, expires: expires, now: now) }
+                decided = .first
+            case .replay: decided = .replay
+            case .unavailable(let why):
+                if let fallback { decided = fallback.insert(key, expires: expires, now: now) ? .first : .replay } else { decided = .unavailable(why) }
+            }
+            replayVerdict = decided
         }
-        if verdict == nil, refresh, let nonces { freshNonce = nonces.mint(jkt: proof.jkt, now: now) }
-        return verdict
+        switch decided {
+        case .first:
+            if refresh, let nonces { freshNonce = nonces.mint(jkt: proof.jkt, now: now) }
+            return nil
+        case .replay: return .replay
+        case .unavailable(let why): return .replayStoreUnavailable(why)
+        }
     }
 
     /// The request URI a proof's `htu` names: scheme, `:authority` and path, without query (§4.3 step 9).
@@ -120,11 +135,6 @@ final class DPoPVerifier: Sendable {
 public protocol ReplayStore: Sendable {
     /// Records `key` until `expires` (seconds since the epoch): `.first` if it was not recorded yet.
     func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict
-}
-
-/// A store that has seen nothing and remembers nothing: dry-run checks judge a proof without using it up.
-struct NeverSeenReplayStore: ReplayStore {
-    func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict { .first }
 }
 
 public enum ReplayVerdict: Sendable, Equatable {

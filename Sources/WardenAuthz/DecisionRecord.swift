@@ -52,8 +52,10 @@ public final class DecisionRecord: @unchecked Sendable {
     /// What each Envoy `jwt_authn` document decided, in load order (empty without such documents). A failure
     /// answers the check (401/403 with Envoy's body) before the Istio resources are looked at.
     public internal(set) var jwtAuthn: [JwtAuthnStep] = []
-    /// A jwt_authn step accepted this request's DPoP proof and recorded it against replay.
-    var dpopProofRecorded = false
+    /// The replay store's verdict on this request's DPoP proof, from the step that asked it (jwt_authn or
+    /// Istio); nil when none did. Every later look at the proof in this check, the dry-run check's too,
+    /// uses it: the store is asked at most once per check.
+    var dpopReplay: ReplayVerdict?
     /// The jwt_authn failure that answered the check, if one did.
     public var jwtAuthnFailure: JWTError? { jwtAuthn.lazy.compactMap(\.error).first }
     /// The check's place in a trace, when tracing is on and the request has a context (or was sampled).

@@ -56,9 +56,6 @@ public struct JwtAuthnStep: Sendable {
 struct JwtAuthnEvaluator: Sendable {
     let authenticator: Authenticator
     let dpop: DPoPVerifier
-    /// The same checks without recording the proof: for every binding check after a proof was accepted in this
-    /// check (the same token verified again by `requires_all`, an `any` child, another document).
-    let dpopAlreadyRecorded: DPoPVerifier
 
     typealias Done = @Sendable (JWTError?, [TokenTrace]) -> Void
 
@@ -66,27 +63,26 @@ struct JwtAuthnEvaluator: Sendable {
     /// check's evaluation at a time (its steps run one after another).
     final class Scratch: @unchecked Sendable {
         var freshNonce: String?
-        /// A DPoP proof passed (and was recorded against replay): later steps of the same check (this document's
-        /// other verifiers, the next documents, the Istio step) check it again without recording it, or the
-        /// same request would be its own replay.
-        var acceptedDPoP: Bool
+        /// The replay store's verdict on the request's DPoP proof, once a step asked it: later steps of the same
+        /// check (this document's other verifiers, the next documents, the Istio step, the dry-run check) use
+        /// it without asking again, or the same request would be its own replay.
+        var replayVerdict: ReplayVerdict?
         /// Nanoseconds the evaluation's verifiers waited for keys (or introspection answers), summed.
         var keyWaitNanos: UInt64 = 0
 
-        init(acceptedDPoP: Bool = false) { self.acceptedDPoP = acceptedDPoP }
+        init(replayVerdict: ReplayVerdict? = nil) { self.replayVerdict = replayVerdict }
     }
 
     /// Authenticates `tokens` and holds the verified ones to their binding; `rejected` names the failure.
     private func verify(_ tokens: [ExtractedToken], scope: ScopePlan, request: RequestAttributes, now: Double, caller: CallerLimits,
                         scratch: Scratch, done: @escaping @Sendable (JWTError?, [TokenTrace]) -> Void) {
-        authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { [dpop, dpopAlreadyRecorded] result in
+        authenticator.authenticate(tokens, scope: scope, now: now, caller: caller) { [dpop] result in
             scratch.keyWaitNanos &+= result.keyWaitNanos
             var traces = result.traces, rejected = result.rejected
             if rejected == nil {
                 TokenBinding.check(&traces, rejected: &rejected, tokens: tokens, request: request, now: now,
-                                   dpop: scratch.acceptedDPoP ? dpopAlreadyRecorded : dpop, freshNonce: &scratch.freshNonce)
+                                   dpop: dpop, freshNonce: &scratch.freshNonce, replayVerdict: &scratch.replayVerdict)
                 if let i = rejected { return done(traces[i].error ?? .badSignature, traces) }
-                if traces.contains(where: { $0.location == .dpopAuthorization && $0.verified != nil }) { scratch.acceptedDPoP = true }
                 return done(nil, traces)
             }
             done(Self.error(of: result), traces)

@@ -12,22 +12,48 @@ struct ResponseBuilder: Sendable {
     /// The dynamic metadata key of the first token's claims.
     static let payloadMetadataKey = "jwt_payload"
 
+    /// Which answer a finished record gets: `decision` renders it, `status` gives its status alone.
+    private enum Answer {
+        case tokenDenied(JWTError)
+        case policyDenied
+        case exchangeFailed(ExchangeStep)
+        case allowed
+    }
+
+    private func answer(for record: DecisionRecord) -> Answer {
+        if let failed = record.jwtAuthnFailure { return .tokenDenied(failed) }
+        // Fail closed: a rejected token without its error (never produced) is still a 401.
+        if record.rejectedToken != nil { return .tokenDenied(record.rejection?.error ?? .badSignature) }
+        if let missing = record.missingToken { return .tokenDenied(missing) }
+        guard let authorization = record.authorization, authorization.isAllowed else { return .policyDenied }
+        if let x = record.exchange, x.failure != nil { return .exchangeFailed(x) }
+        return .allowed
+    }
+
     func decision(for record: DecisionRecord, request: RequestAttributes, scope: ScopePlan) -> Decision {
-        if let failed = record.jwtAuthnFailure {
-            return tokenDenied(failed, record: record, request: request)
+        switch answer(for: record) {
+        case .tokenDenied(let e): return tokenDenied(e, record: record, request: request)
+        case .policyDenied: return policyDenied(record)
+        case .exchangeFailed(let x): return exchangeFailed(x, record: record)
+        case .allowed: return allowed(record, request: request, scope: scope)
         }
-        if record.rejectedToken != nil {
-            // Fail closed: a rejected token without its error (never produced) is still a 401.
-            return tokenDenied(record.rejection?.error ?? .badSignature, record: record, request: request)
+    }
+
+    /// The HTTP status `decision(for:)` would answer, without building the answer (the dry-run check needs
+    /// only this; building an allow renders every output header).
+    func status(for record: DecisionRecord) -> Int {
+        switch answer(for: record) {
+        case .tokenDenied(let e): return e.httpStatus
+        case .policyDenied: return 403
+        case .exchangeFailed(let x): return Self.exchangeFailureStatus(x)
+        case .allowed: return 200
         }
-        if let missing = record.missingToken {
-            return tokenDenied(missing, record: record, request: request)
-        }
-        guard let authorization = record.authorization, authorization.isAllowed else {
-            return policyDenied(record)
-        }
-        if let x = record.exchange, x.failure != nil { return exchangeFailed(x, record: record) }
-        return allowed(record, request: request, scope: scope)
+    }
+
+    /// 403 for a refused exchange, 503 for one without an answer.
+    private static func exchangeFailureStatus(_ x: ExchangeStep) -> Int {
+        if case .refused = x.result { return 403 }
+        return 503
     }
 
     /// 403 when the token endpoint refused the exchange (the token may not be used toward this upstream),
@@ -38,8 +64,8 @@ struct ResponseBuilder: Sendable {
             headers.append(HTTPHeader("x-warden-decision", "deny"))
             headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
         }
-        if case .refused = x.result { return .deny(DenyResponse(status: 403, body: "Token exchange was refused", headers: headers)) }
-        return .deny(DenyResponse(status: 503, body: "Token exchange is unavailable", headers: headers))
+        let status = Self.exchangeFailureStatus(x)
+        return .deny(DenyResponse(status: status, body: status == 403 ? "Token exchange was refused" : "Token exchange is unavailable", headers: headers))
     }
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.

@@ -14,9 +14,10 @@ import WardenPolicy
 ///   not a string) rejects the token — never taken as a bearer token.
 enum TokenBinding {
     /// Rejects the first verified token (in check order: the last extracted first) whose binding does not
-    /// hold; sets `rejected` to its index.
+    /// hold; sets `rejected` to its index. `replayVerdict`: the DPoP proof's replay verdict, asked of the
+    /// store when nil (`DPoPVerifier.failure`).
     static func check(_ traces: inout [TokenTrace], rejected: inout Int?, tokens: [ExtractedToken], request: RequestAttributes,
-                      now: Double, dpop: DPoPVerifier, freshNonce: inout String?) {
+                      now: Double, dpop: DPoPVerifier, freshNonce: inout String?, replayVerdict: inout ReplayVerdict?) {
         var thumbprint: String??  // computed once, only for a certificate-bound token
         for index in traces.indices.reversed() {
             guard let verified = traces[index].verified else { continue }
@@ -24,7 +25,7 @@ enum TokenBinding {
             if traces[index].location == .dpopAuthorization {
                 // RFC 9449 §7.1: the DPoP scheme; the proof must hold and bind this token (cnf.jkt).
                 if let e = dpop.failure(token: tokens[index].token, boundKey: cnf?.dpopKeyThumbprint, request: request, now: now,
-                                          freshNonce: &freshNonce) {
+                                          freshNonce: &freshNonce, replayVerdict: &replayVerdict) {
                     reject(&traces, index, .dpop(e), &rejected)
                     return
                 }

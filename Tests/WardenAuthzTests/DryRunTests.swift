@@ -177,6 +177,83 @@ struct DryRunTests {
         #expect(enforced.record.reason == d.record.reason)
     }
 
+    /// A replay store that counts the times it is asked: it remembers proofs (a `ReplayCache`), or cannot
+    /// answer at all (`down`).
+    final class CountingReplayStore: ReplayStore, @unchecked Sendable {
+        let cache = ReplayCache(capacity: 100)
+        let down: Bool
+        let asked = Locked(0)
+        init(down: Bool) { self.down = down }
+        func firstUse(of key: String, expires: Double, now: Double) -> ReplayVerdict {
+            asked.withLock { $0 += 1 }
+            return down ? .unavailable("connection refused") : cache.firstUse(of: key, expires: expires, now: now)
+        }
+    }
+
+    struct DPoPRow: Sendable, CustomTestStringConvertible {
+        var name: String
+        var storeDown = false
+        /// The same request (token and proof) sent this many times; the last answer is checked.
+        var sends: Int
+        var status: Int
+        var reason: ReasonCode
+        var would: (label: String, reason: ReasonCode)
+        var testDescription: String { name }
+    }
+
+    /// DPoP (RFC 9449 §11.1): the dry-run check never asks the replay store (asking uses the proof up); it
+    /// takes the enforced check's verdict, so a replayed proof (401) or a store that cannot answer (503,
+    /// fail closed) is what it would answer too, and what the same resource answers once enforced. Before,
+    /// the dry-run judged every proof unseen: it would allow what enforcement refuses. The proof and token are
+    /// `DPoPNonceCheckTests`' fixtures (ES256 proof for GET http://api.example.com/data, `cnf.jkt` token).
+    static let dpopRows: [DPoPRow] = [
+        DPoPRow(name: "first use: allowed, would allow; the store is asked once", sends: 1, status: 200, reason: .allowed,
+                would: ("allow", .allowed)),
+        DPoPRow(name: "replayed proof: 401, would deny 401", sends: 2, status: 401, reason: .jwtDPoPProofInvalid,
+                would: ("deny_401", .jwtDPoPProofInvalid)),
+        DPoPRow(name: "replay store down: 503, would deny 503", storeDown: true, sends: 1, status: 503, reason: .jwtDPoPReplayUnavailable,
+                would: ("deny_503", .jwtDPoPReplayUnavailable)),
+    ]
+
+    @Test(arguments: dpopRows)
+    func dpopReplayIsTheEnforcedVerdict(_ row: DPoPRow) throws {
+        let yaml = [Self.requestAuthentication(dryRun: nil), Self.tokenPolicy("requiredClaims: [{name: sub}]")]
+        let r = request("GET", "/data", headers: ["authorization": "DPoP \(DPoPNonceCheckTests.boundToken)", "dpop": DPoPNonceCheckTests.withoutNonce])
+        func last(_ yaml: [String]) throws -> (CheckResult, asked: Int) {
+            let store = CountingReplayStore(down: row.storeDown)
+            let p = CheckService(policies: try PolicySet.parse(yaml: yaml.joined(separator: "\n---\n")), scope: WorkloadScope(),
+                                 keyStore: JWKSStore(), replayStore: store, clock: { testNow })
+            var result: CheckResult?
+            for _ in 1...row.sends { result = p.decide(r) }
+            return (try #require(result), store.asked.withLock { $0 })
+        }
+        let (result, asked) = try last(yaml)
+        #expect(result.decision.httpStatus == row.status)
+        #expect(result.reasonCode == row.reason)
+        #expect(asked == row.sends)  // once per check: never by the dry-run check
+        let d = try #require(result.record.dryRun)
+        #expect(d.would == row.would.label)
+        #expect(d.reasonCode == row.would.reason)
+        #expect(d.record.reason == result.record.reason)
+        // Enforced, the TokenPolicy answers what its dry-run said.
+        let (enforced, _) = try last(yaml.map { $0.replacingOccurrences(of: "istio.io/dry-run: \"true\"", with: "istio.io/dry-run: \"false\"") })
+        #expect(enforced.record.dryRun == nil)
+        #expect(enforced.decision.httpStatus == d.status)
+        #expect(enforced.reasonCode == d.reasonCode)
+    }
+
+    /// The dry-run check's answer is its status alone: an allow's output headers are not rendered (a claim
+    /// that is no valid header value would be noted as a dropped header on the dry-run record if they were).
+    @Test func dryRunBuildsNoAllowAnswer() throws {
+        let ra = Self.requestAuthentication().replacingOccurrences(of: "    jwks: '\(jwks)'", with: "    jwks: '\(jwks)'\n    outputClaimToHeaders: [{header: x-team, claim: team}]")
+        #expect(ra.contains("outputClaimToHeaders"))
+        let p = pipeline(try PolicySet.parse(yaml: ra))
+        let result = p.decide(request(headers: ["authorization": "Bearer \(token(["team": .string("a\nb")]))"]))
+        let d = try #require(result.record.dryRun)
+        #expect(d.would == "allow" && d.status == 200)
+        #expect(d.record.droppedHeaders.isEmpty)
+    }
+
     /// The log line carries what the dry-run would have answered, at info when it would deny.
     @Test func decisionLogLine() throws {
         let set = try PolicySet.parse(yaml: Self.requestAuthentication(audience: "other"))
