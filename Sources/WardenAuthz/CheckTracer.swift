@@ -114,11 +114,11 @@ public final class CheckTracer: Sendable {
         return CheckSpan(traceID: trace.traceID, spanID: trace.spanID, parentSpanID: trace.parentSpanID, traceState: trace.traceState,
                          startUnixNanos: wall(record.receivedAt), endUnixNanos: wall(record.decidedAt),
                          method: method, methodOriginal: methodOriginal.map { CheckSpan.truncated(redactor?.scrub($0) ?? $0) },
-                         path: CheckSpan.truncated(redactor?.scrub(path) ?? path),
+                         path: CheckSpan.truncated(redactor?.scrub(path) ?? path, percentEncoded: true),
                          serverAddress: address.isEmpty ? "" : CheckSpan.truncated(redactor?.scrub(address) ?? address), serverPort: port,
                          allowed: result.decision.isAllowed, status: result.decision.httpStatus, reasonCode: record.reasonCode.rawValue,
-                         policy: record.policy.map(CheckSpan.truncated), generation: record.generation,
-                         dryRun: record.dryRun.map { ($0.would, $0.reasonCode.rawValue) }, endUserID: endUser.map(CheckSpan.truncated),
+                         policy: record.policy.map { CheckSpan.truncated($0) }, generation: record.generation,
+                         dryRun: record.dryRun.map { ($0.would, $0.reasonCode.rawValue) }, endUserID: endUser.map { CheckSpan.truncated($0) },
                          waits: waits(record, wall), error: error)
     }
 

@@ -113,11 +113,22 @@ public struct CheckSpan: Sendable, Equatable {
     public static let maxAttributeBytes = 1024
 
     /// `value`, or its longest prefix of whole UTF-8 characters of at most `maxAttributeBytes` bytes.
-    public static func truncated(_ value: String) -> String {
+    /// - Parameter percentEncoded: the value is a percent-encoded URL component (`url.path`, RFC 3986 §2.1):
+    ///   it is not cut inside a `%XX` escape either (a trailing `%` or `%X` would be no escape at all, and
+    ///   a decoder may reject it); the cut backs off to before the escape.
+    public static func truncated(_ value: String, percentEncoded: Bool = false) -> String {
         guard value.utf8.count > maxAttributeBytes else { return value }
         let u = Array(value.utf8)
         var end = maxAttributeBytes
         while end > 0, u[end] & 0xC0 == 0x80 { end -= 1 }  // u[end] is a continuation byte: its character starts earlier
+        if percentEncoded {
+            let percent = UInt8(ascii: "%")
+            if end >= 1, u[end - 1] == percent {
+                end -= 1
+            } else if end >= 2, u[end - 2] == percent {
+                end -= 2
+            }
+        }
         return String(decoding: u[..<end], as: UTF8.self)
     }
 

@@ -445,6 +445,28 @@ struct CheckTracerTests {
         #expect(CheckSpan.truncated("/" + String(repeating: "a", count: 1021) + "é") == "/" + String(repeating: "a", count: 1021) + "é")
     }
 
+    /// `url.path` is percent-encoded (RFC 3986 §2.1): a cut never leaves a partial `%XX` escape at the end,
+    /// it backs off to before the escape; other attributes are cut on characters only.
+    @Test(arguments: [
+        ("escape cut after its second byte", "/" + String(repeating: "a", count: 1021) + "%2Fzzzz", true, "/" + String(repeating: "a", count: 1021)),
+        ("escape cut after its %", "/" + String(repeating: "a", count: 1022) + "%2Fzzzz", true, "/" + String(repeating: "a", count: 1022)),
+        ("escape whole before the cut", "/" + String(repeating: "a", count: 1020) + "%2Fzzzz", true, "/" + String(repeating: "a", count: 1020) + "%2F"),
+        ("no escape", "/" + String(repeating: "a", count: 2000), true, "/" + String(repeating: "a", count: 1023)),
+        ("not percent-encoded: cut on the character only", String(repeating: "a", count: 1022) + "%2Fzzzz", false, String(repeating: "a", count: 1022) + "%2"),
+    ] as [(String, String, Bool, String)])
+    func truncationKeepsEscapesWhole(_ name: String, _ value: String, _ percentEncoded: Bool, _ expected: String) {
+        #expect(CheckSpan.truncated(value, percentEncoded: percentEncoded) == expected, "\(name)")
+    }
+
+    @Test func aLongPathIsCutBeforeAPartialEscape() throws {
+        let sink = Collector()
+        let p = try Self.service(ratio: 1, sink)
+        let path = "/" + String(repeating: "a", count: 1021) + "%C3%A9" + String(repeating: "b", count: 100)
+        _ = p.decide(request("GET", path, headers: ["authorization": "Bearer \(token())"]))
+        let span = try #require(sink.spans.first)
+        #expect(span.attribute("url.path") == .string("/" + String(repeating: "a", count: 1021)))
+    }
+
     /// Tracing off: no header is read, the record has no trace.
     @Test func offMeansNoTrace() throws {
         let p = pipeline(try policies())
