@@ -178,7 +178,7 @@ struct ServeOptions: Sendable {
       --trace-enduser-id         set enduser.id to the request principal (iss/sub), unless --redact-claims
                                  would change it
       --otlp-queue-size N        spans held for export, queued or being sent, and at most 2 KiB x N of span
-                                 data; more are dropped and counted (default: 2048)
+                                 data (at least 64 KiB); more are dropped and counted (default: 2048)
       --otlp-timeout D           bound on each export request (default: 5s)
     """
 

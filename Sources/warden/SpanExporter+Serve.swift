@@ -37,7 +37,7 @@ extension SpanExporter {
         out.sample("warden_trace_export_failures_total", s.failedExports)
         out.family("warden_trace_queue_spans", "gauge", "Spans held for export: queued, or being exported (at most --otlp-queue-size).")
         out.sample("warden_trace_queue_spans", s.queued)
-        out.family("warden_trace_queue_bytes", "gauge", "Approximate bytes of the spans held for export (at most 2 KiB x --otlp-queue-size, at least 64 KiB).")
+        out.family("warden_trace_queue_bytes", "gauge", "Approximate bytes of the spans held for export (at most 2 KiB x --otlp-queue-size, or 64 KiB if that is more).")
         out.sample("warden_trace_queue_bytes", s.queuedBytes)
     }
 }
