@@ -2,7 +2,8 @@ import WardenJSON
 
 /// Evaluates Istio AuthorizationPolicies for one request, in Istio's order:
 /// CUSTOM is ignored (Warden is the provider); any matching DENY denies; with no ALLOW policy the
-/// request is allowed; any matching ALLOW allows; otherwise it is denied. AUDIT and dry-run policies
+/// request is allowed; any matching ALLOW allows; otherwise it is denied. The policies compiled from an
+/// Envoy Gateway SecurityPolicy are a stage of their own (`EffectivePolicy.stages`) that must allow too. AUDIT and dry-run policies
 /// are evaluated and reported but never change the verdict.
 public enum AuthorizationEvaluator {
     public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?,
@@ -16,15 +17,21 @@ public enum AuthorizationEvaluator {
         if context.path == nil && !(effective.allowPolicies.isEmpty && effective.denyPolicies.isEmpty) {
             return decided(.deny(.invalidPath(request.requestPath)))
         }
-        for p in effective.denyPolicies {
-            if let m = context.firstMatch(p) { return decided(.deny(.denyPolicyMatched(m))) }
+        // Each stage is its own RBAC filter (Istio's, then each SecurityPolicy's): the first stage that denies
+        // answers; the request is allowed only when every stage allows.
+        var allowed: AuthorizationDecision.AllowReason = .noAllowPolicies
+        for stage in effective.stages {
+            for p in stage.denyPolicies {
+                if let m = context.firstMatch(p) { return decided(.deny(.denyPolicyMatched(m))) }
+            }
+            if stage.allowPolicies.isEmpty { continue }
+            guard let m = stage.allowPolicies.lazy.compactMap({ context.firstMatch($0) }).first else {
+                let summary = stage.allowPolicies.map { p in "\(p.ref): \(context.explainMismatch(p))" }.joined(separator: "; ")
+                return decided(.deny(.noAllowPolicyMatched(policies: stage.allowPolicies.map(\.ref), summary: summary)))
+            }
+            if case .noAllowPolicies = allowed { allowed = .allowPolicyMatched(m) }
         }
-        if effective.allowPolicies.isEmpty { return decided(.allow(.noAllowPolicies)) }
-        for p in effective.allowPolicies {
-            if let m = context.firstMatch(p) { return decided(.allow(.allowPolicyMatched(m))) }
-        }
-        let summary = effective.allowPolicies.map { p in "\(p.ref): \(context.explainMismatch(p))" }.joined(separator: "; ")
-        return decided(.deny(.noAllowPolicyMatched(policies: effective.allowPolicies.map(\.ref), summary: summary)))
+        return decided(.allow(allowed))
     }
 }
 
@@ -331,6 +338,9 @@ struct MatchContext {
             return GatewayClaimMatch.matches(identity?.claims, path: path, array: array, p)
         case (.gatewayScope, .string(let p)):
             return GatewayClaimMatch.scopeMatches(identity?.claims, p)
+        case (.gatewayProvider, .string(let p)):
+            guard let provider = identity?.verifiedBy else { return false }
+            return p.matches(provider)
         case (.destinationPort, .port(let port)): return request.destinationPort == port
         case (.connectionSNI, .string(let p)): return !request.sni.isEmpty && p.matches(request.sni)
         case (.envoyFilterMetadata(let key), .metadata(let p)):

@@ -98,6 +98,7 @@ enum SecurityPolicyDecoder {
         // upstream receives the token.
         rule.forwardOriginalToken = true
         rule.jwtAuthnProvider = name
+        rule.gatewayProviderID = "\(source)/\(name)"
         rule.audiences = try f["audiences"]?.stringList() ?? []
         if let r = f["remoteJWKS"], !r.isNull {
             let rf = try r.fields(allowed: ["uri", "backendRef", "backendRefs", "backendSettings"])
@@ -276,8 +277,10 @@ enum SecurityPolicyDecoder {
             guard let pf = jf["provider"], case let name = try pf.string(), let rule = providers[name] else {
                 throw (jf["provider"] ?? j).error("provider must name one of this SecurityPolicy's jwt.providers")
             }
-            // The claims are those of a token this provider verified (its payload_in_metadata key).
-            source.requestPrincipals = [RequestPrincipalPattern("\(rule.issuer)/*")]
+            // The claims are those of a token this provider verified (its payload_in_metadata key): bound to the
+            // provider itself, not its issuer — another provider of the same issuer (other audiences or keys),
+            // here or in an Istio RequestAuthentication, must not satisfy it.
+            when.append(Condition(key: .gatewayProvider(issuer: rule.issuer), values: [.string(.exact(rule.gatewayProviderID ?? ""))], notValues: []))
             for claim in try jf["claims"]?.list() ?? [] {
                 let cf = try claim.fields(allowed: ["name", "valueType", "values"])
                 guard let n = try cf["name"]?.string(), !n.isEmpty else { throw claim.error("name is required") }

@@ -61,6 +61,13 @@ struct GatewayCase: Sendable, CustomTestStringConvertible {
 
 let optionalJWT = gatewayJWT + "\n  optional: true"
 
+/// A token the SecurityPolicy's provider `example` verified (`RequestIdentity.verifiedBy`, set by the authenticator).
+func spIdentity(_ iss: String = "https://issuer.example", provider: String = "foo/sp/example", claims: [String: JSONValue] = [:]) -> RequestIdentity {
+    var id = identity(iss, claims: claims)
+    id.verifiedBy = provider
+    return id
+}
+
 let gatewayCases: [GatewayCase] = [
     GatewayCase(name: "jwt required by default: a verified token passes", spec: gatewayJWT, identity: identity(), allowed: true),
     GatewayCase(name: "jwt optional: no token passes", spec: optionalJWT, allowed: true),
@@ -172,7 +179,7 @@ let gatewayCases: [GatewayCase] = [
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
           - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
-        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: identity(claims: ["role": .string("admin")]), allowed: true),
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: spIdentity(claims: ["role": .string("admin")]), allowed: true),
     GatewayCase(name: "first match under default Allow: without the claim the Deny decides", spec: optionalJWT + """
 
         authorization:
@@ -180,7 +187,7 @@ let gatewayCases: [GatewayCase] = [
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
           - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
-        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: identity(claims: ["role": .string("user")]), allowed: false),
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: spIdentity(claims: ["role": .string("user")]), allowed: false),
     GatewayCase(name: "first match under default Allow: no token, the Deny decides", spec: optionalJWT + """
 
         authorization:
@@ -214,49 +221,49 @@ let gatewayCases: [GatewayCase] = [
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin, root]}]}}}
-        """, identity: identity(claims: ["role": .string("root")]), allowed: true),
+        """, identity: spIdentity(claims: ["role": .string("root")]), allowed: true),
     GatewayCase(name: "String claim never matches a list element", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
-        """, identity: identity(claims: ["role": .array([.string("admin")])]), allowed: false),
+        """, identity: spIdentity(claims: ["role": .array([.string("admin")])]), allowed: false),
     GatewayCase(name: "StringArray claim: one element equal", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}]}}}
-        """, identity: identity(claims: ["groups": .array([.string("dev"), .string("ops")])]), allowed: true),
+        """, identity: spIdentity(claims: ["groups": .array([.string("dev"), .string("ops")])]), allowed: true),
     GatewayCase(name: "StringArray claim never matches a bare string", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}]}}}
-        """, identity: identity(claims: ["groups": .string("ops")]), allowed: false),
+        """, identity: spIdentity(claims: ["groups": .string("ops")]), allowed: false),
     GatewayCase(name: "nested claim with dots", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: organization.department, values: [eng]}]}}}
-        """, identity: identity(claims: ["organization": .object(["department": .string("eng")])]), allowed: true),
+        """, identity: spIdentity(claims: ["organization": .object(["department": .string("eng")])]), allowed: true),
     GatewayCase(name: "all scopes must be in scope", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, scopes: [read, write]}}}
-        """, identity: identity(claims: ["scope": .string("read write admin")]), allowed: true),
+        """, identity: spIdentity(claims: ["scope": .string("read write admin")]), allowed: true),
     GatewayCase(name: "a missing scope falls to default Deny", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, scopes: [read, write]}}}
-        """, identity: identity(claims: ["scope": .string("read")]), allowed: false),
+        """, identity: spIdentity(claims: ["scope": .string("read")]), allowed: false),
     GatewayCase(name: "scopes from a space-delimited scp string", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, scopes: [read]}}}
-        """, identity: identity(claims: ["scp": .string("read")]), allowed: true),
+        """, identity: spIdentity(claims: ["scp": .string("read")]), allowed: true),
     GatewayCase(name: "a jwt principal does not match without a token", spec: optionalJWT + """
 
         authorization:
@@ -422,7 +429,7 @@ let gatewayCases: [GatewayCase] = [
             #expect((tokenStepPasses && AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed) == allowed)
         }
         #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
-            var r = $0; r.source = istio.requestAuthentications.first!.ref; r.jwtAuthnProvider = nil; return r
+            var r = $0; r.source = istio.requestAuthentications.first!.ref; r.jwtAuthnProvider = nil; r.gatewayProviderID = nil; return r
         })
         #expect(conversion.gaps.contains { $0.contains("foo/sp.jwt-required") && $0.contains("401 Jwt is missing") })
     }
