@@ -371,6 +371,25 @@ let gatewayCases: [GatewayCase] = [
         }
     }
 
+    /// The same with policies that hold only `jwt` (a RequestAuthentication and requirement, no ALLOW policy): still
+    /// two SecurityPolicies on one target, of which Envoy Gateway applies one (the docs' policy attachment:
+    /// gateway.envoyproxy.io/docs/concepts/introduction/gateway_api_extensions/security-policy, "When multiple
+    /// policies target the same resource…"; Gateway API GEP-713: the oldest by creation timestamp wins).
+    @Test(arguments: [
+        (gatewayJWT, optionalJWT),
+        (optionalJWT, "authorization: {defaultAction: Allow}\n" + optionalJWT),
+        (gatewayJWT, "authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}"),
+    ])
+    func twoPoliciesOnOneTargetAreRefusedWhateverTheyHold(_ first: String, _ second: String) {
+        do {
+            _ = try PolicySet.parse(yaml: securityPolicy(first, name: "first") + securityPolicy(second, name: "second"), file: "sp.yaml")
+            Issue.record("two SecurityPolicies on one HTTPRoute loaded")
+        } catch {
+            #expect(error.errors.count == 1, "\(error)")
+            #expect(error.description.contains("both target HTTPRoute backend") && error.description.contains("sp.yaml:"), "\(error)")
+        }
+    }
+
     @Test func targetRefsAreRequired() {
         #expect(throws: PolicyLoadFailure.self) {
             try PolicySet.parse(yaml: "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n")
