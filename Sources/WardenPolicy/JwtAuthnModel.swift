@@ -266,7 +266,9 @@ extension JwtRouteMatch {
         return EnvoyStringMatch.asciiLowercased(String(s)).utf8.starts(with: EnvoyStringMatch.asciiLowercased(p).utf8)
     }
 
-    /// The first value of each query parameter, percent-decoded (Envoy's `parseQueryString`: the first wins).
+    /// The first value of each query parameter, as sent: jwt_authn's matcher (matcher.cc) reads them with
+    /// `QueryParamsMulti::parseQueryString`, which does not percent-decode (`mode=%73trict` is not `strict`), and
+    /// `matchQueryParams` compares the first value.
     static func queryParameters(of path: String) -> [String: String] {
         // On scalars, as pathWithoutQuery: `?`, `#`, `&`, `=` followed by a combining mark still delimit.
         let scalars = path.unicodeScalars
@@ -275,7 +277,7 @@ extension JwtRouteMatch {
         for pair in scalars[scalars.index(after: q)...].prefix(while: { $0 != "#" }).split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(Substring(parts[0])), value = parts.count > 1 ? String(Substring(parts[1])) : ""
-            if out[name] == nil { out[name] = value.removingPercentEncoding ?? value }
+            if out[name] == nil { out[name] = value }
         }
         return out
     }
