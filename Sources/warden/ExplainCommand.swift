@@ -56,6 +56,12 @@ struct ExplainCommand {
         for (name, value) in options.headers {
             request.headers[name] = request.headers[name].map { $0 + "," + value } ?? value
         }
+        // Envoy's CheckRequest carries the pseudo-headers among the headers, where jwt_authn header matches
+        // (`:method`, `:authority`) and `request.headers[:authority]` conditions read them.
+        for (name, value) in [(":method", options.method), (":path", options.path), (":authority", options.host), (":scheme", options.scheme)]
+        where request.headers[name] == nil && !value.isEmpty {
+            request.headers[name] = value
+        }
         request.sourcePrincipal = options.sourcePrincipal
         if let file = options.peerCertificate {
             guard let data = FileManager.default.contents(atPath: file) else {

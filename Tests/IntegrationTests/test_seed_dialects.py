@@ -216,6 +216,37 @@ def test_explain_shows_the_jwt_authn_rule_and_requirement(module_idp, warden_bin
     assert "no rule matched" not in explain("/healthz", None) and "rules[0]" in explain("/healthz", None)
 
 
+def test_explain_sees_pseudo_header_matches_and_validate_counts_jwt_authn_documents(module_idp, warden_bin, tmp_path):
+    """Envoy's CheckRequest carries `:method` and `:authority` among the headers, and jwt_authn's header matchers read
+    them there (route_components.proto HeaderMatcher: pseudo-headers included); `warden explain` builds its request the
+    same way. `warden validate` counts a jwt_authn document in its summary."""
+    import json
+    doc = {
+        "providers": {"kc": {"issuer": module_idp.issuer,
+                             "remote_jwks": {"http_uri": {"uri": module_idp.jwks_uri, "cluster": "idp", "timeout": "5s"}}}},
+        "rules": [
+            {"match": {"prefix": "/", "headers": [{"name": ":method", "string_match": {"exact": "POST"}}]},
+             "requires": {"provider_name": "kc"}},
+            {"match": {"prefix": "/", "headers": [{"name": ":authority", "string_match": {"exact": "admin.example"}}]},
+             "requires": {"provider_name": "kc"}},
+            {"match": {"prefix": "/"}},
+        ],
+    }
+    src = tmp_path / "jwt-authn.json"
+    src.write_text(json.dumps(doc))
+
+    def explain(*args: str) -> str:
+        r = subprocess.run([warden_bin, "explain", "--policy", str(src), "--path", "/orders", *args],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout + r.stderr
+
+    assert "401 Jwt is missing" in explain("--method", "POST")
+    assert "200 allowed" in explain("--method", "GET")
+    assert "401 Jwt is missing" in explain("--method", "GET", "--host", "admin.example")
+    v = subprocess.run([warden_bin, "validate", "--policy", str(src)], capture_output=True, text=True, timeout=30)
+    assert v.returncode == 0 and "1 jwt_authn document(s)" in v.stdout, v
+
+
 def test_a_directory_may_mix_dialects(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory, toks):
     """A jwt_authn document runs first (as a jwt_authn filter placed before Istio's), then the Istio resources."""
     deny_delete = """\
