@@ -11,8 +11,11 @@ public enum AuthorizationEvaluator {
         let context = MatchContext(effective: effective, request: request, identity: identity, options: options)
         let audit = effective.auditPolicies.compactMap { context.firstMatch($0) }
         let dryRun = effective.dryRunPolicies.map { DryRunResult(policy: $0.ref, action: $0.action, matchedRule: context.firstMatch($0)?.ruleIndex) }
+        var allowMatches: [PolicyMatch] = []
         func decided(_ verdict: AuthorizationDecision.Verdict) -> AuthorizationDecision {
-            AuthorizationDecision(verdict: verdict, auditMatches: audit, dryRun: dryRun)
+            var d = AuthorizationDecision(verdict: verdict, auditMatches: audit, dryRun: dryRun)
+            d.allowMatches = allowMatches
+            return d
         }
         if context.path == nil && !(effective.allowPolicies.isEmpty && effective.denyPolicies.isEmpty) {
             return decided(.deny(.invalidPath(request.requestPath)))
@@ -29,6 +32,7 @@ public enum AuthorizationEvaluator {
                 let summary = stage.allowPolicies.map { p in "\(p.ref): \(context.explainMismatch(p))" }.joined(separator: "; ")
                 return decided(.deny(.noAllowPolicyMatched(policies: stage.allowPolicies.map(\.ref), summary: summary)))
             }
+            allowMatches.append(m)
             if case .noAllowPolicies = allowed { allowed = .allowPolicyMatched(m) }
         }
         return decided(.allow(allowed))
