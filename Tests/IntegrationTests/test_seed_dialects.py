@@ -112,6 +112,17 @@ def test_seed_security_policy(module_idp, warden_bin, make_envoy, upstream, tmp_
         w.process.unregister()
 
 
+def test_targets_selecting_different_security_policies_are_refused(module_idp, warden_bin, tmp_path):
+    """A CheckRequest does not say which route it came by: `--target HTTPRoute/orders --target HTTPRoute/other` would
+    apply the orders route's SecurityPolicy to the other route too. serve refuses it with the policy's file:line."""
+    policy = tmp_path / "sp.yaml"
+    policy.write_text(for_idp((DIALECTS / "security-policy.yaml").read_text(), module_idp))
+    r = subprocess.run([warden_bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--policy", str(policy),
+                        "--target", "HTTPRoute/orders", "--target", "HTTPRoute/other"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r
+    assert "sp.yaml:" in r.stderr and "one Warden per route target" in r.stderr and "HTTPRoute/other: none" in r.stderr, r.stderr
+
+
 def test_security_policy_forwards_the_token_and_is_not_turned_off_by_a_route(module_idp, warden_bin, make_envoy, upstream,
                                                                               tmp_path_factory, toks):
     """Envoy Gateway's jwt_authn provider has `forward: true` and `payload_in_metadata: <provider name>`
