@@ -3,8 +3,8 @@ import WardenJSON
 /// Evaluates Istio AuthorizationPolicies for one request, in Istio's order:
 /// CUSTOM is ignored (Warden is the provider); any matching DENY denies; with no ALLOW policy the
 /// request is allowed; any matching ALLOW allows; otherwise it is denied. The policies compiled from an
-/// Envoy Gateway SecurityPolicy are a stage of their own (`EffectivePolicy.stages`) that must allow too. AUDIT and dry-run policies
-/// are evaluated and reported but never change the verdict.
+/// Envoy Gateway SecurityPolicy are a stage of their own (`EffectivePolicy.stages`) that must allow too.
+/// AUDIT and dry-run policies are evaluated and reported but never change the verdict.
 public enum AuthorizationEvaluator {
     public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?,
                                 options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {

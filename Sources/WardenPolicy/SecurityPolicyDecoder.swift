@@ -11,7 +11,10 @@ import WardenYAML
 ///   action is the default change nothing and are dropped; each Deny rule becomes DENY rules "it matches and no
 ///   earlier Allow rule does" (the earlier Allow rules' negations), in a DENY policy `<name>.deny`, and the Allow
 ///   rules, when the default is Deny, an ALLOW policy `<name>` (no rules: deny everything) — Istio's
-///   DENY-then-ALLOW deciding exactly as first match.
+///   DENY-then-ALLOW deciding exactly as first match. These policies are evaluated as a stage of their own,
+///   apart from Istio's (Envoy Gateway's RBAC filter is another filter: both must allow; `EffectivePolicy.stages`).
+/// - `principal.jwt.provider` → a `.gatewayProvider` condition: the token must have been verified by that very
+///   provider (`RequestIdentity.verifiedBy`), not merely carry its issuer.
 /// - Every field Warden cannot honour is a load error; `recomputeRoute` and the JWKS `backendRefs`/
 ///   `backendSettings` (routing inside Envoy) are ignored with a note.
 enum SecurityPolicyDecoder {

@@ -493,6 +493,11 @@ struct ExplainWalk {
         list("DENY policies", effective.denyPolicies)
         list("ALLOW policies", effective.allowPolicies)
         if !effective.auditPolicies.isEmpty { list("AUDIT policies", effective.auditPolicies) }
+        for stage in effective.stages.dropFirst() {
+            // Envoy Gateway's RBAC filter is another filter than Istio's: both must allow.
+            out.info("separate stage (\(stage.securityPolicy ?? "")): its own DENY/ALLOW policies must allow too: "
+                     + (stage.denyPolicies + stage.allowPolicies).map(\.ref.description).joined(separator: ", "))
+        }
         if decision.isAllowed { out.pass(decision.reason) } else { out.fail(decision.reason) }
         if case .deny(.noAllowPolicyMatched) = decision.verdict, identity == nil,
            effective.allowPolicies.contains(where: { $0.rules.contains { !$0.from.flatMap(\.requestPrincipals).isEmpty } }) {
