@@ -140,27 +140,15 @@ struct Authenticator: Sendable {
             }
         }
         let issuer = jwt.issuer ?? ""
-        guard let first = scope.provider(for: issuer, at: token.location) else {
+        guard let provider = scope.provider(for: issuer, at: token.location) else {
             // Envoy's body either way; the reason names a trailing-slash or http/https near miss.
             return completion(trace(jwt, nil, nil, .rejected(.unconfiguredIssuer(jwt.issuer, configured: scope.providers.keys.map(\.text)))), 0)
         }
-        @Sendable func checkClaims(_ p: JWTProvider) throws(JWTError) {
-            try jwt.checkClaims(p.requirements, now: now)
-            try p.constraints?.check(jwt)
-        }
-        let provider: JWTProvider
         do {
-            try checkClaims(first)
-            provider = first
+            try jwt.checkClaims(provider.requirements, now: now)
+            try provider.constraints?.check(jwt)
         } catch {
-            // A SecurityPolicy's providers are any-of (Envoy Gateway's requirement): another of its providers for
-            // this issuer (other audiences) may take the token; the identity then names that provider.
-            guard let other = scope.gatewayAlternative(to: first, at: token.location, accepts: { p in
-                do { try checkClaims(p); return true } catch { return false }
-            }) else {
-                return completion(trace(jwt, first, nil, .rejected(error)), 0)
-            }
-            provider = other
+            return completion(trace(jwt, provider, nil, .rejected(error)), 0)
         }
         // A revocation check after the signature (and the token cache) said yes, when the issuer asks for it.
         let answer: @Sendable (TokenTrace, UInt64) -> Void

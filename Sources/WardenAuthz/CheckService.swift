@@ -313,9 +313,12 @@ public final class CheckService: Sendable {
             // Every verified token's identity is evaluated (issue 14): a DENY on the second token's principal
             // must not be skipped. One token (the common case) takes the single-identity path, no array.
             let evaluation = EvaluationOptions(numTrustedProxies: options.numTrustedProxies)
+            let stages = record.securityPolicyIdentities
             let authorization = record.tokens.count > 1
-                ? AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identities: record.identities, options: evaluation)
+                ? AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identities: record.identities, stageIdentities: stages,
+                                                  options: evaluation)
                 : AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identity: record.tokens.first?.identity,
+                                                  stageIdentities: stages,
                                                   options: evaluation)
             record.authorization = authorization
             record.reasonCode = authorization.reasonCode
@@ -329,6 +332,8 @@ public final class CheckService: Sendable {
     private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
         let would = DecisionRecord(generation: record.generation, scopePlan: shadow, corsPreflight: record.corsPreflight,
                                    receivedAt: record.receivedAt)
+        // The SecurityPolicy stages see what their own jwt_authn requirements verified, as in the enforced check.
+        would.jwtAuthn = record.jwtAuthn.filter { $0.plan.filter.onlyWith != nil }
         let tokens = would.corsPreflight ? [] : shadow.extractor.extract(from: request)
         if !tokens.isEmpty {
             let done = Locked(false)

@@ -13,11 +13,6 @@ final class ScopePlan: Sendable {
     /// Provider per issuer (compared byte for byte, as Envoy's `findByIssuer`); the first rule naming an
     /// issuer wins.
     let providers: [ExactKey: JWTProvider]
-    /// The SecurityPolicy providers (`JWTRule.gatewayProviderID`) by issuer, in rule order: Envoy Gateway's
-    /// requirement is any one of a SecurityPolicy's providers, so when the provider `providers` names for an
-    /// issuer refuses a token's claims (another audience), the next provider of that issuer in the same
-    /// SecurityPolicy is tried (`gatewayAlternative`).
-    let gatewayProvidersByIssuer: [ExactKey: [JWTProvider]]
     /// The rules without issuer, in rule order: they take a token whose `iss` no rule names (Envoy's
     /// `findByIssuer` falls back to the first provider without issuer), at their own locations.
     let anyIssuer: [JWTProvider]
@@ -57,13 +52,6 @@ final class ScopePlan: Sendable {
         return anyIssuer.first { $0.rule.tokenLocations.contains(location) || (location == .dpopAuthorization && $0.rule.tokenLocations.contains(.bearerAuthorization)) }
     }
 
-    /// Another provider of `first`'s SecurityPolicy for the same issuer, reading `location`, whose claim checks
-    /// `accepts` (nil: none; then `first`'s refusal stands).
-    func gatewayAlternative(to first: JWTProvider, at location: TokenLocation, accepts: (JWTProvider) -> Bool) -> JWTProvider? {
-        guard first.rule.gatewayProviderID != nil, let list = gatewayProvidersByIssuer[ExactKey(first.rule.issuer)] else { return nil }
-        return list.first { $0 !== first && $0.rule.source == first.rule.source && $0.reads(location) && accepts($0) }
-    }
-
     /// Unique for the process's life (answer keys name the compiled scope by it).
     let serial = Serials.next()
     /// `warden_policy_decisions_total` counters of this scope's AuthorizationPolicies.
@@ -92,9 +80,6 @@ final class ScopePlan: Sendable {
         var providers: [ExactKey: JWTProvider] = [:]
         for p in all where !p.rule.issuer.isEmpty && providers[ExactKey(p.rule.issuer)] == nil { providers[ExactKey(p.rule.issuer)] = p }
         self.providers = providers
-        var gateway: [ExactKey: [JWTProvider]] = [:]
-        for p in all where p.rule.gatewayProviderID != nil && !p.rule.issuer.isEmpty { gateway[ExactKey(p.rule.issuer), default: []].append(p) }
-        gatewayProvidersByIssuer = gateway.filter { $0.value.count > 1 }
         anyIssuer = all.filter { $0.rule.issuer.isEmpty }
         requiredBy = all.first { $0.rule.presence == .required }
         rules = all

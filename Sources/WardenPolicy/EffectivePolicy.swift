@@ -5,7 +5,9 @@ public final class EffectivePolicy: Sendable {
     public let requestAuthentications: [RequestAuthentication]
     /// Applicable `istio.io/dry-run` RequestAuthentications: evaluated (`enforcingDryRun`), never enforced.
     public let dryRunRequestAuthentications: [RequestAuthentication]
-    /// Their JWT rules, in order; a token is accepted by any of them.
+    /// The JWT rules Istio's jwt filter verifies with, in order; a token is accepted by any of them. An Envoy
+    /// Gateway SecurityPolicy's providers are not among them: its RequestAuthentication only scopes its own
+    /// jwt_authn requirement (`JwtAuthnFilter.onlyWith`), a filter of its own that verifies for its stage alone.
     public let jwtRules: [JWTRule]
     /// Enforced policies by action (dry-run ones are only in `dryRunPolicies`).
     public let allowPolicies: [AuthorizationPolicy]
@@ -52,7 +54,7 @@ public final class EffectivePolicy: Sendable {
         for p in self.tokenPolicies { for r in p.rules { byIssuer[ExactKey(r.issuer), default: []].append(r) } }
         tokenRulesByIssuer = byIssuer
         exchanges = self.tokenPolicies.flatMap(\.exchanges)
-        let rules = self.requestAuthentications.flatMap(\.jwtRules)
+        let rules = self.requestAuthentications.filter { !GatewayPrecedence.isSecurityPolicy($0.origin) }.flatMap(\.jwtRules)
         self.jwtRules = rules
         let enforced = authorizationPolicies.filter { !$0.dryRun }
         allowPolicies = enforced.filter { $0.action == .allow }

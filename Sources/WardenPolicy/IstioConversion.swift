@@ -77,6 +77,7 @@ public struct IstioConversion: Sendable {
         }
         for f in set.jwtAuthnFilters {
             guard let ref = f.onlyWith else { convert(f); continue }
+            if f.allowsMissingToken { continue }  // `jwt.optional: true`: `.jwt-issuers` below
             // A SecurityPolicy's required JWT: the closest Istio says is a DENY on requests without a principal of
             // this policy's issuers (a token another RequestAuthentication in scope verified is no provider's here).
             var source = Source()
@@ -95,7 +96,7 @@ public struct IstioConversion: Sendable {
         // (jwt_authn `allow_missing`: a token present must be valid), even one another Istio RequestAuthentication
         // in scope would accept. A DENY on a principal of another issuer says the same, with 403 for 401.
         for ra in ras where GatewayPrecedence.isSecurityPolicy(ra.origin)
-            && !set.jwtAuthnFilters.contains(where: { $0.onlyWith == ra.ref }) {
+            && set.jwtAuthnFilters.contains(where: { $0.onlyWith == ra.ref && $0.allowsMissingToken }) {
             var source = Source()
             source.requestPrincipals = [RequestPrincipalPattern("*")]
             source.notRequestPrincipals = Self.issuerPrincipals(ra.jwtRules)

@@ -20,6 +20,14 @@ public struct JwtAuthnFilter: Sendable, Hashable {
     /// RequestAuthentication of that SecurityPolicy does (its `targetRefs`, route-over-Gateway precedence).
     /// nil: every check (a jwt_authn document has no scope).
     public var onlyWith: PolicyRef?
+
+    /// A SecurityPolicy's `jwt.optional: true`: its requirement admits a request without a token (`allow_missing`).
+    public var allowsMissingToken: Bool {
+        rules.contains { r in
+            guard case .any(let children)? = r.requires else { return r.requires == .allowMissing }
+            return children.contains(.allowMissing)
+        }
+    }
     /// The SecurityPolicy's `targetRefs` (for `warden convert`).
     public var targetRefs: [TargetRef] = []
 
