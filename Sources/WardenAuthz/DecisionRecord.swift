@@ -91,7 +91,7 @@ public final class DecisionRecord: @unchecked Sendable {
 
     /// Per SecurityPolicy (its dialect label, `AuthorizationStage.securityPolicy`), the identities its own jwt_authn
     /// requirement verified: that policy's authorization stage sees these, never the Istio resources' tokens.
-    var securityPolicyIdentities: [String: [RequestIdentity]] {
+    public var securityPolicyIdentities: [String: [RequestIdentity]] {
         var out: [String: [RequestIdentity]] = [:]
         for step in jwtAuthn where step.plan.filter.onlyWith != nil {
             guard let sp = step.plan.filter.origin.dialect else { continue }

@@ -37,3 +37,25 @@ extension PolicySet {
         }
     }
 }
+
+extension PolicySet {
+    /// What `warden serve` (start and every reload) and `warden explain` refuse to decide with, for a Warden
+    /// whose default scope is `scope` and that was given `--target`s (or none, but not `--target none`): the
+    /// targetRefs resources it would skip (`untargetedResources`), and `--target`s that select different
+    /// SecurityPolicies (`securityPolicyTargetConflicts`) in ANY namespace a check can select — a check's
+    /// `namespace` context extension re-scopes it to another namespace, with the same targets.
+    public func admissionErrors(for scope: WorkloadScope) -> [PolicyLoadError] {
+        var errors = untargetedResources(for: scope)
+        var namespaces = [scope.namespace]
+        for ns in (requestAuthentications.map(\.ref.namespace) + authorizationPolicies.map(\.ref.namespace)).sorted() where !namespaces.contains(ns) {
+            namespaces.append(ns)
+        }
+        var seen = Set<String>()
+        for ns in namespaces {
+            var s = scope
+            s.namespace = ns
+            for e in securityPolicyTargetConflicts(for: s) where seen.insert(e.description).inserted { errors.append(e) }
+        }
+        return errors
+    }
+}

@@ -20,6 +20,13 @@ struct ExplainCommand {
             printErr("warden: policies not loaded (\(error.errors.count) error(s)); run `warden validate` for details")
             return 2
         }
+        // What serve refuses to start (or reload) with, explain refuses to decide with.
+        let refused = options.noTargets ? [] : policies.admissionErrors(for: options.scope)
+        if !refused.isEmpty {
+            for e in refused { printErr("error: \(e)") }
+            printErr("warden: refusing to decide: warden serve would not start with these policies and --target values")
+            return 2
+        }
         var jwksBytes: [UInt8]?
         if let file = options.jwksFile {
             guard let data = FileManager.default.contents(atPath: file) else {

@@ -279,18 +279,29 @@ let gatewayCases: [GatewayCase] = [
         """, identity: identity("https://other.example", claims: ["role": .string("admin")]), allowed: false),
 ]
 
+/// The SecurityPolicy stages' view: `identity` is what each one's own jwt_authn requirement verified (its RBAC reads that
+/// filter's metadata only); Istio's jwt filter verified nothing.
+func evaluateSecurityPolicies(_ eff: EffectivePolicy, _ request: RequestAttributes, _ identity: RequestIdentity?) -> AuthorizationDecision {
+    var stages: [String: [RequestIdentity]] = [:]
+    for sp in eff.stages.compactMap(\.securityPolicy) { stages[sp] = identity.map { [$0] } ?? [] }
+    return AuthorizationEvaluator.evaluate(eff, request: request, identity: nil, stageIdentities: stages)
+}
+
 @Suite struct SecurityPolicyTests {
     @Test(arguments: gatewayCases)
     func decidesAsEnvoyGateway(_ c: GatewayCase) throws {
         let eff = try effective(securityPolicy(c.spec), scope: gatewayTarget)
-        let d = AuthorizationEvaluator.evaluate(eff, request: c.request.attributes, identity: c.identity)
+        let d = evaluateSecurityPolicies(eff, c.request.attributes, c.identity)
         #expect(d.isAllowed == c.allowed, "\(d.verdict)")
     }
 
     @Test func providersCompileToJWTRules() throws {
         let eff = try effective(securityPolicy(gatewayJWT), scope: gatewayTarget)
-        let rule = try #require(eff.jwtRules.first)
-        #expect(eff.jwtRules.count == 1)
+        // The policy's own RequestAuthentication carries them; Istio's jwt filter (`jwtRules`) never verifies with them.
+        #expect(eff.jwtRules.isEmpty)
+        let rules = eff.requestAuthentications.flatMap(\.jwtRules)
+        let rule = try #require(rules.first)
+        #expect(rules.count == 1)
         #expect(rule.issuer == "https://issuer.example" && rule.audiences == ["api"] && rule.jwksUri == "https://issuer.example/jwks")
         #expect(rule.fromHeaders == [JWTHeader(name: "x-token", prefix: "Bearer ")])
         #expect(rule.fromCookies == ["tok"] && rule.fromParams == ["t"])
@@ -299,9 +310,9 @@ let gatewayCases: [GatewayCase] = [
 
     @Test func scopedByTargetRefs() throws {
         let yaml = securityPolicy(gatewayJWT)
-        #expect(try effective(yaml, scope: gatewayTarget).jwtRules.count == 1)
+        #expect(try effective(yaml, scope: gatewayTarget).requestAuthentications.count == 1)
         let other = WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "HTTPRoute", name: "elsewhere")])
-        #expect(try effective(yaml, scope: other).jwtRules.isEmpty)
+        #expect(try effective(yaml, scope: other).requestAuthentications.isEmpty)
         #expect(try effective(yaml, scope: other).allowPolicies.isEmpty && effective(yaml, scope: other).denyPolicies.isEmpty)
         // The RequestAuthentication (its required-JWT requirement goes wherever it goes).
         #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 1)
@@ -309,7 +320,8 @@ let gatewayCases: [GatewayCase] = [
 
     /// jwt_types.go `JWT.Optional`: "whether a missing JWT is acceptable, defaulting to false". Envoy Gateway
     /// compiles the providers into a jwt_authn requirement (any one of them), so a request without a token is
-    /// 401 `Jwt is missing`; `optional: true` adds `allow_missing`, which a RequestAuthentication alone says.
+    /// 401 `Jwt is missing`; `optional: true` adds `allow_missing` to the same requires_any (a present token none of
+    /// the providers verifies is still 401, verifier.cc AnyVerifierImpl).
     @Test func aRequiredJWTIsAJwtAuthnRequirementScopedWithThePolicy() throws {
         let required = try PolicySet.parse(yaml: securityPolicy(gatewayJWT), file: "sp.yaml")
         let f = try #require(required.jwtAuthnFilters.first)
@@ -320,7 +332,9 @@ let gatewayCases: [GatewayCase] = [
         #expect(f.providers.first?.spaceDelimitedInMetadata == ["scope", "scp"])
         #expect(f.rules.first?.match.matches(path: "/any/path?x", headers: [:]) == true)
         #expect(f.providers.first?.rule.issuer == "https://issuer.example")
-        #expect(try PolicySet.parse(yaml: securityPolicy(optionalJWT), file: "sp.yaml").jwtAuthnFilters.isEmpty)
+        let optional = try #require(try PolicySet.parse(yaml: securityPolicy(optionalJWT), file: "sp.yaml").jwtAuthnFilters.first)
+        #expect(optional.rules.map(\.requires) == [.any([.provider("example", audiences: nil), .allowMissing])])
+        #expect(optional.allowsMissingToken && !f.allowsMissingToken)
     }
 
     @Test func ignoredFieldsAreNoted() throws {
