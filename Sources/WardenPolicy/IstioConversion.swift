@@ -35,9 +35,11 @@ public struct IstioConversion: Sendable {
         }
         var unprintable = Set<String>()   // dialects whose documents target a route and have no --gateway
         var reroutedTargets = Set<String>()
+        var printedTargets: [TargetRef] = []
         /// The targetRefs a printed document carries, or nil when it cannot be printed.
         func targets(_ refs: [TargetRef], _ dialect: String?) -> [JSONValue]? {
             var out: [TargetRef] = []
+            defer { printedTargets = out }
             for r in refs {
                 guard GatewayPrecedence.routeKinds.contains(r.kind.lowercased()) else { out.append(r); continue }
                 guard let gateway = routeGateway else {
@@ -58,7 +60,9 @@ public struct IstioConversion: Sendable {
             }
             emit("RequestAuthentication", ra.ref, ra.origin, spec)
         }
+        var printedAllows: [(policy: AuthorizationPolicy, targets: [TargetRef])] = []
         for ap in aps {
+            printedTargets = []
             var rules: [JSONValue] = []
             for (i, r) in ap.rules.enumerated() {
                 if let printed = rule(ap, r, index: i) { rules.append(printed) }
@@ -70,7 +74,9 @@ public struct IstioConversion: Sendable {
             }
             if ap.action == .deny && rules.isEmpty && !ap.rules.isEmpty { continue }  // every rule was unprintable (listed)
             emit("AuthorizationPolicy", ap.ref, ap.origin, spec)
+            if ap.action == .allow && !ap.dryRun { printedAllows.append((ap, printedTargets)) }
         }
+        allowsSharingScope(printedAllows, input: set.authorizationPolicies.filter { $0.origin.dialect == nil && $0.action == .allow && !$0.dryRun })
         let kinds = Set((ras.flatMap(\.targetRefs) + aps.flatMap(\.targetRefs)).map { $0.kind.lowercased() })
         if kinds.contains("gateway") && !kinds.isDisjoint(with: GatewayPrecedence.routeKinds) {
             gaps.append("SecurityPolicy attachment: Istio applies every policy targeting a Gateway and a route together; Envoy Gateway only the route's")
@@ -121,6 +127,31 @@ public struct IstioConversion: Sendable {
         // Printed names that collide with an input resource or with each other would replace one another on apply.
         for ra in set.requestAuthentications where ra.origin.dialect == nil { claim("RequestAuthentication", ra.ref, "\(ra.origin)", input: true) }
         for ap in set.authorizationPolicies where ap.origin.dialect == nil { claim("AuthorizationPolicy", ap.ref, "\(ap.origin)", input: true) }
+    }
+
+    /// A printed SecurityPolicy ALLOW is its own RBAC filter in Envoy Gateway (it must allow too), but Istio ORs every
+    /// ALLOW policy that applies to a workload: beside another ALLOW in the same scope — an input Istio ALLOW or another
+    /// SecurityPolicy's — it no longer restricts what that one allows. A gap for each such pair. Scopes are taken to
+    /// meet unless both name targetRefs and share none, or they sit in different namespaces, neither the root one
+    /// (`istio-system`, Istio's default `meshConfig.rootNamespace`) — when in doubt, a gap.
+    private mutating func allowsSharingScope(_ printed: [(policy: AuthorizationPolicy, targets: [TargetRef])], input: [AuthorizationPolicy]) {
+        func meet(_ a: (ns: String, targets: [TargetRef]), _ b: (ns: String, targets: [TargetRef])) -> Bool {
+            let root = WorkloadScope().rootNamespace
+            guard a.ns == b.ns || a.ns == root || b.ns == root else { return false }
+            if a.targets.isEmpty || b.targets.isEmpty { return true }
+            func key(_ t: TargetRef, _ ns: String) -> String { "\(t.kind.lowercased())/\(t.namespace ?? ns)/\(t.name)" }
+            return !Set(a.targets.map { key($0, a.ns) }).isDisjoint(with: b.targets.map { key($0, b.ns) })
+        }
+        for (i, p) in printed.enumerated() {
+            let mine = (p.policy.ref.namespace, p.targets)
+            let others = input.filter { meet(mine, ($0.ref.namespace, $0.targetRefs)) }.map(\.ref)
+                + printed.enumerated().filter { $0.offset != i && $0.element.policy.origin.dialect != p.policy.origin.dialect
+                    && meet(mine, ($0.element.policy.ref.namespace, $0.element.targets)) }.map(\.element.policy.ref)
+            guard !others.isEmpty else { continue }
+            gaps.append("\(p.policy.ref): an ALLOW of its own RBAC filter in Envoy Gateway (it must allow as well), but Istio ORs it with the "
+                + "other ALLOW policies in its scope (\(others.map(\.description).joined(separator: ", "))): a request that either one allows passes, "
+                + "so this policy's default Deny no longer restricts theirs")
+        }
     }
 
     /// `<issuer>/*` for each rule (a rule without issuer: any principal).

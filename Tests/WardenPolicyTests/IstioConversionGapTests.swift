@@ -156,6 +156,31 @@ import WardenJSON
         #expect(IstioConversion(try PolicySet.parse(yaml: shared)).gaps.contains { $0.contains("foo/sp/pb shares issuer") })
     }
 
+    // MARK: ALLOWs that Istio ORs
+
+    /// Repro p3: Envoy Gateway's RBAC filter is a filter of its own (`defaultAction: Deny` holds whatever Istio allows),
+    /// but Istio ORs every ALLOW in a workload's scope: a printed SecurityPolicy ALLOW beside another ALLOW is a gap.
+    @Test(arguments: [
+        (ap("istio-allow", "targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: eg}]\naction: ALLOW\nrules:\n- to: [{operation: {paths: [/public/*]}}]"), true),
+        (ap("istio-allow", "action: ALLOW\nrules:\n- {}"), true),                                 // namespace-wide: applies to the Gateway too
+        (ap("istio-allow", "action: ALLOW\nrules:\n- {}", namespace: "istio-system"), true),      // the root namespace: every workload
+        (ap("istio-allow", "action: ALLOW\nrules:\n- {}", namespace: "elsewhere"), false),        // another namespace's workloads
+        (ap("istio-allow", "targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: other}]\naction: ALLOW\nrules:\n- {}"), false),
+        (ap("istio-deny", "action: DENY\nrules:\n- to: [{operation: {paths: [/x]}}]"), false),   // DENYs are ANDed in Istio too
+        (securityPolicy("authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [192.0.2.0/24]}}", name: "sp2",
+                        target: "kind: HTTPRoute\n    name: r"), true),   // another SecurityPolicy's ALLOW, on a route of the Gateway (--gateway eg)
+        ("", false),
+    ] as [(String, Bool)])
+    func anAllowBesideAnotherAllowIsAGap(_ other: String, _ gap: Bool) throws {
+        let sp = securityPolicy("authorization:\n  defaultAction: Deny\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}",
+                                target: Self.onGateway)
+        var builder = PolicySetBuilder()
+        builder.add(yaml: Array(sp.utf8), file: "sp.yaml", limits: .default)
+        if !other.isEmpty { builder.add(yaml: Array(other.utf8), file: "other.yaml", limits: .default) }
+        let c = IstioConversion(try builder.finish(), routeGateway: "eg")
+        #expect(c.gaps.contains { $0.hasPrefix("foo/sp:") && $0.contains("Istio ORs it") } == gap, "\(c.gaps)")
+    }
+
     // MARK: names and targets
 
     @Test func aPrintedNameTakenInTheInputIsAGap() throws {
