@@ -123,6 +123,49 @@ def test_targets_selecting_different_security_policies_are_refused(module_idp, w
     assert "sp.yaml:" in r.stderr and "one Warden per route target" in r.stderr and "HTTPRoute/other: none" in r.stderr, r.stderr
 
 
+P5_TEAM_POLICIES = """\
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: sp-gw, namespace: team}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  authorization:
+    defaultAction: Deny
+    rules:
+    - {action: Allow, principal: {clientCIDRs: ["10.0.0.0/8"]}}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: sp-r1, namespace: team}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r1}]
+  authorization:
+    defaultAction: Allow
+    rules:
+    - {action: Deny, principal: {clientCIDRs: ["203.0.113.0/24"]}}
+"""
+
+
+def test_target_conflicts_are_checked_in_every_namespace_a_check_can_select(warden_bin, tmp_path):
+    """The policies live in namespace team; Warden starts in `default`, but a check's `namespace` context extension
+    re-scopes it to team, where r1 gets sp-r1 and r2 the Gateway's sp-gw. serve and explain both refuse it."""
+    policy = tmp_path / "sp.yaml"
+    policy.write_text(P5_TEAM_POLICIES)
+    targets = ["--target", "Gateway/gw", "--target", "HTTPRoute/r1", "--target", "HTTPRoute/r2"]
+    r = subprocess.run([warden_bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--policy", str(policy),
+                        "--namespace", "default", *targets], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r
+    assert "sp.yaml:" in r.stderr and "one Warden per route target" in r.stderr, r.stderr
+    r = subprocess.run([warden_bin, "explain", "--policy", str(policy), "--namespace", "default", *targets,
+                        "--context-extension", "namespace=team"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert "one Warden per route target" in r.stderr and "refusing to decide" in r.stderr, r.stderr
+    # One route target (with its Gateway) is one answer: explain decides it (10.1.2.3 is allowed by sp-r1's default).
+    r = subprocess.run([warden_bin, "explain", "--policy", str(policy), "--namespace", "team", "--target", "Gateway/gw",
+                        "--target", "HTTPRoute/r1", "--source-ip", "10.1.2.3"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+
+
 def test_security_policy_forwards_the_token_and_is_not_turned_off_by_a_route(module_idp, warden_bin, make_envoy, upstream,
                                                                               tmp_path_factory, toks):
     """Envoy Gateway's jwt_authn provider has `forward: true` and `payload_in_metadata: <provider name>`
