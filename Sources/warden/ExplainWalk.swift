@@ -497,6 +497,10 @@ struct ExplainWalk {
             // Envoy Gateway's RBAC filter is another filter than Istio's: both must allow.
             out.info("separate stage (\(stage.securityPolicy ?? "")): its own DENY/ALLOW policies must allow too: "
                      + (stage.denyPolicies + stage.allowPolicies).map(\.ref.description).joined(separator: ", "))
+            // Its RBAC reads only what its own jwt_authn requirement verified, never the Istio token step's identity.
+            let seen = record.securityPolicyIdentities[stage.securityPolicy ?? ""] ?? []
+            out.info("  it sees " + (seen.isEmpty ? "no verified token of its own providers"
+                : seen.map { "\($0.principal) (provider \($0.verifiedBy ?? "?"))" }.joined(separator: ", ")))
         }
         if decision.isAllowed { out.pass(decision.reason) } else { out.fail(decision.reason) }
         if case .deny(.noAllowPolicyMatched) = decision.verdict, identity == nil,
