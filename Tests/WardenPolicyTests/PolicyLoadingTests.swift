@@ -131,6 +131,10 @@ let errorFixtures: [ErrorFixture] = [
         // A security kind by name, whatever its apiVersion: none, another group, an odd-case group (issue 20 audit).
         ("kind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: DENY}\n", "AuthorizationPolicy with no apiVersion"),
         ("apiVersion: example.com/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\n", "apiVersion \"example.com/v1\""),
+        // Linkerd's AuthorizationPolicy (policy.linkerd.io) is refused too: Warden cannot tell it restricts nothing here
+        // (README "Loading": keep other meshes' policies out of --policy paths).
+        ("apiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: l5d}\nspec: {targetRef: {kind: Server, name: web}}\n",
+         "apiVersion \"policy.linkerd.io/v1alpha1\" is not one Warden reads"),
         ("apiVersion: Security.Istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\n", "reads AuthorizationPolicy in security.istio.io"),
         ("apiVersion: v1\nkind: RequestAuthentication\nmetadata: {name: x}\n", "reads RequestAuthentication in security.istio.io"),
         ("kind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "SecurityPolicy with no apiVersion"),
