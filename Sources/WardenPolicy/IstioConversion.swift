@@ -53,12 +53,14 @@ public struct IstioConversion: Sendable {
             return out.map(Self.targetRef)
         }
         for ra in ras {
+            printedTargets = []
             var spec: [String: JSONValue] = ["jwtRules": .array(ra.jwtRules.map(Self.jwtRule))]
             if !ra.targetRefs.isEmpty {
                 guard let t = targets(ra.targetRefs, ra.origin.dialect) else { continue }
                 spec["targetRefs"] = .array(t)
             }
             emit("RequestAuthentication", ra.ref, ra.origin, spec)
+            if GatewayPrecedence.isSecurityPolicy(ra.origin) { sharedVerification(ra, printedTargets, input: set.requestAuthentications) }
         }
         var printedAllows: [(policy: AuthorizationPolicy, targets: [TargetRef])] = []
         for ap in aps {
@@ -134,14 +136,30 @@ public struct IstioConversion: Sendable {
     /// SecurityPolicy's — it no longer restricts what that one allows. A gap for each such pair. Scopes are taken to
     /// meet unless both name targetRefs and share none, or they sit in different namespaces, neither the root one
     /// (`istio-system`, Istio's default `meshConfig.rootNamespace`) — when in doubt, a gap.
+    /// Whether two resources (namespace, targetRefs) may apply to one workload: unless both name targetRefs and share
+    /// none, or they sit in different namespaces, neither the root one (`istio-system`, Istio's default).
+    static func scopesMeet(_ a: (ns: String, targets: [TargetRef]), _ b: (ns: String, targets: [TargetRef])) -> Bool {
+        let root = WorkloadScope().rootNamespace
+        guard a.ns == b.ns || a.ns == root || b.ns == root else { return false }
+        if a.targets.isEmpty || b.targets.isEmpty { return true }
+        func key(_ t: TargetRef, _ ns: String) -> String { "\(t.kind.lowercased())/\(t.namespace ?? ns)/\(t.name)" }
+        return !Set(a.targets.map { key($0, a.ns) }).isDisjoint(with: b.targets.map { key($0, b.ns) })
+    }
+
+    /// A printed SecurityPolicy RequestAuthentication joins Istio's one jwt filter: where an input RequestAuthentication
+    /// in its scope names one of its issuers, Istio verifies a token of that issuer with either's rules (audiences,
+    /// keys) for both, where Envoy Gateway's jwt_authn and Istio's filter each hold it to their own. A gap.
+    private mutating func sharedVerification(_ ra: RequestAuthentication, _ targets: [TargetRef], input: [RequestAuthentication]) {
+        let issuers = Set(ra.jwtRules.map(\.issuer))
+        let others = input.filter { $0.origin.dialect == nil && Self.scopesMeet((ra.ref.namespace, targets), ($0.ref.namespace, $0.targetRefs))
+            && $0.jwtRules.contains { issuers.contains($0.issuer) } }.map(\.ref)
+        guard !others.isEmpty else { return }
+        gaps.append("\(ra.ref): its providers' issuers are also verified by \(others.map(\.description).joined(separator: ", ")) in its scope; "
+            + "Istio verifies such a token with either's rules for both, Envoy Gateway's jwt_authn with this policy's providers only")
+    }
+
     private mutating func allowsSharingScope(_ printed: [(policy: AuthorizationPolicy, targets: [TargetRef])], input: [AuthorizationPolicy]) {
-        func meet(_ a: (ns: String, targets: [TargetRef]), _ b: (ns: String, targets: [TargetRef])) -> Bool {
-            let root = WorkloadScope().rootNamespace
-            guard a.ns == b.ns || a.ns == root || b.ns == root else { return false }
-            if a.targets.isEmpty || b.targets.isEmpty { return true }
-            func key(_ t: TargetRef, _ ns: String) -> String { "\(t.kind.lowercased())/\(t.namespace ?? ns)/\(t.name)" }
-            return !Set(a.targets.map { key($0, a.ns) }).isDisjoint(with: b.targets.map { key($0, b.ns) })
-        }
+        let meet = Self.scopesMeet
         for (i, p) in printed.enumerated() {
             let mine = (p.policy.ref.namespace, p.targets)
             let others = input.filter { meet(mine, ($0.ref.namespace, $0.targetRefs)) }.map(\.ref)

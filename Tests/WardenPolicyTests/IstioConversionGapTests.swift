@@ -181,6 +181,23 @@ import WardenJSON
         #expect(c.gaps.contains { $0.hasPrefix("foo/sp:") && $0.contains("Istio ORs it") } == gap, "\(c.gaps)")
     }
 
+    /// Istio has one jwt filter: a printed SecurityPolicy RequestAuthentication and an input one naming the same issuer
+    /// verify that issuer's tokens for each other (a token of the input's audience passes `.jwt-required`), where
+    /// Envoy Gateway's jwt_authn holds it to the policy's providers only. A gap when their scopes may meet.
+    @Test(arguments: [
+        ("jwtRules:\n- {issuer: https://issuer.example, audiences: [other], jwksUri: https://issuer.example/jwks}", true),
+        ("jwtRules:\n- {issuer: https://another.example, jwksUri: https://another.example/jwks}", false),
+        ("targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: other}]\n"
+            + "jwtRules:\n- {issuer: https://issuer.example, jwksUri: https://issuer.example/jwks}", false),
+    ] as [(String, Bool)])
+    func anIssuerAnotherRequestAuthenticationVerifiesIsAGap(_ istio: String, _ gap: Bool) throws {
+        for jwt in [gatewayJWT, optionalJWT] {
+            let yaml = securityPolicy(jwt, target: Self.onGateway) + ra("istio", istio)
+            let c = IstioConversion(try PolicySet.parse(yaml: yaml))
+            #expect(c.gaps.contains { $0.hasPrefix("foo/sp:") && $0.contains("also verified by foo/istio") } == gap, "\(c.gaps)")
+        }
+    }
+
     // MARK: names and targets
 
     @Test func aPrintedNameTakenInTheInputIsAGap() throws {
