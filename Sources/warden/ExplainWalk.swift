@@ -116,7 +116,12 @@ struct ExplainWalk {
         out.add("1. Token")
         let found = record.tokens
         if effective.jwtRules.isEmpty {
-            out.info("no RequestAuthentication applies to this workload: tokens are neither looked for nor checked")
+            // A SecurityPolicy's RequestAuthentication carries no rules for the Istio step: its own providers checked
+            // the tokens in its jwt_authn step above.
+            out.info(effective.requestAuthentications.isEmpty
+                ? "no RequestAuthentication applies to this workload: tokens are neither looked for nor checked"
+                : "no Istio RequestAuthentication applies to this workload: the Istio step looks for no token (a SecurityPolicy's "
+                    + "providers verify for its own stage only, above)")
         }
         if record.corsPreflight {
             out.info("CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): tokens are not checked")
