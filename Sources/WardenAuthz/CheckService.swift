@@ -333,9 +333,12 @@ public final class CheckService: Sendable {
             // Every verified token's identity is evaluated (issue 14): a DENY on the second token's principal
             // must not be skipped. One token (the common case) takes the single-identity path, no array.
             let evaluation = EvaluationOptions(numTrustedProxies: options.numTrustedProxies)
+            let stages = record.securityPolicyIdentities
             let authorization = record.tokens.count > 1
-                ? AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identities: record.identities, options: evaluation)
+                ? AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identities: record.identities, stageIdentities: stages,
+                                                  options: evaluation)
                 : AuthorizationEvaluator.evaluate(scopePlan.effective, request: request, identity: record.tokens.first?.identity,
+                                                  stageIdentities: stages,
                                                   options: evaluation)
             record.authorization = authorization
             record.reasonCode = authorization.reasonCode
@@ -355,6 +358,8 @@ public final class CheckService: Sendable {
     private func dryRun(_ record: DecisionRecord, _ request: RequestAttributes, _ scopePlan: ScopePlan, _ shadow: ScopePlan) {
         let would = DecisionRecord(generation: record.generation, scopePlan: shadow, corsPreflight: record.corsPreflight,
                                    receivedAt: record.receivedAt)
+        // Every jwt_authn step is carried over: its failure answers the would-be check, and the SecurityPolicy
+        // stages see what their own requirements verified, as in the enforced check.
         would.jwtAuthn = record.jwtAuthn
         let tokens = would.jwtAuthnFailure != nil ? [] : extractTokens(request, would, shadow)
         if !tokens.isEmpty {

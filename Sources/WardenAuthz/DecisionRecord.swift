@@ -93,6 +93,17 @@ public final class DecisionRecord: @unchecked Sendable {
         return tokens.compactMap(\.identity)
     }
 
+    /// Per SecurityPolicy (its dialect label, `AuthorizationStage.securityPolicy`), the identities its own jwt_authn
+    /// requirement verified: that policy's authorization stage sees these, never the Istio resources' tokens.
+    public var securityPolicyIdentities: [String: [RequestIdentity]] {
+        var out: [String: [RequestIdentity]] = [:]
+        for step in jwtAuthn where step.plan.filter.onlyWith != nil {
+            guard let sp = step.plan.filter.origin.dialect else { continue }
+            out[sp, default: []] += step.tokens.filter { $0.verified != nil }.compactMap(\.identity)
+        }
+        return out
+    }
+
     /// The token exchange this allowed request went through (RFC 8693), if a TokenPolicy asked for one.
     public internal(set) var exchange: ExchangeStep?
 

@@ -75,7 +75,10 @@ private struct JwtRequirementCompiler {
     static func scopePlan(_ providers: [JwtAuthnProvider], filter: JwtAuthnFilter, options: AuthzOptions, metrics: CheckMetrics,
                           slots: @escaping (JWTRule) -> KeySlot) -> ScopePlan {
         let scope = WorkloadScope(namespace: "jwt_authn", labels: [:])
-        let ra = RequestAuthentication(ref: PolicyRef(namespace: "jwt_authn", name: "providers"), origin: filter.origin, selector: nil,
+        // The document's place without its dialect: this scope's rules are the filter's own verifiers (a
+        // SecurityPolicy's RequestAuthentication, by its dialect, holds no rules for Istio's jwt filter).
+        let origin = ResourceOrigin(file: filter.origin.file, line: filter.origin.line)
+        let ra = RequestAuthentication(ref: PolicyRef(namespace: "jwt_authn", name: "providers"), origin: origin, selector: nil,
                                        targetRefs: [], jwtRules: providers.map(\.rule))
         let tokenRules = providers.compactMap { p -> TokenPolicy? in
             guard p.maxLifetime != nil || p.subjects != nil else { return nil }

@@ -50,14 +50,19 @@ struct PolicyCounters: Sendable {
             return  // nothing was matched against a path that cannot be normalized
         case .deny(.denyPolicyMatched(let m)):
             countUpTo(m, effective.denyPolicies, deny)
-        case .allow(.allowPolicyMatched(let m)):
+        case .allow(.allowPolicyMatched(let m)) where decision.allowMatches.count <= 1:
             for d in deny { d.count(false) }
             countUpTo(m, effective.allowPolicies, allow)
+        case .allow(.allowPolicyMatched):
+            // Several stages (Istio's, a SecurityPolicy's) each had a matching ALLOW policy.
+            for d in deny { d.count(false) }
+            for (i, p) in effective.allowPolicies.enumerated() { allow[i].count(decision.allowMatches.contains { $0.policy == p.ref }) }
         case .allow(.noAllowPolicies):
             for d in deny { d.count(false) }
         case .deny(.noAllowPolicyMatched):
+            // An earlier stage's ALLOW may have matched before a later stage found none.
             for d in deny { d.count(false) }
-            for a in allow { a.count(false) }
+            for (i, p) in effective.allowPolicies.enumerated() { allow[i].count(decision.allowMatches.contains { $0.policy == p.ref }) }
         }
     }
 

@@ -32,6 +32,9 @@ public final class TokenTrace: Sendable {
     private let ownJWT: UnverifiedJWT?
     private let ownOutcome: Outcome
     private let ownIdentity: RequestIdentity?
+    /// The identity with the SecurityPolicy provider that verified it (`verifiedBy`), when the provider is
+    /// one: a copy made once here, only for such tokens (Istio's keep reading the cache entry's).
+    private let providerIdentity: RequestIdentity?
 
     init(location: TokenLocation, byteCount: Int, jwt: UnverifiedJWT?, provider: JWTProvider?, keys: KeySnapshot?,
          outcome: Outcome, cached: TokenCache.Entry? = nil) {
@@ -47,6 +50,12 @@ public final class TokenTrace: Sendable {
             ownOutcome = outcome
             if case .verified(let v) = outcome { ownIdentity = RequestIdentity(v) } else { ownIdentity = nil }
         }
+        if let id = provider?.rule.gatewayProviderID, var bound = cached?.identity ?? ownIdentity {
+            bound.verifiedBy = id
+            providerIdentity = bound
+        } else {
+            providerIdentity = nil
+        }
     }
 
     /// The token as parsed (header and claims NOT verified unless `outcome` is `.verified`); nil when it
@@ -57,7 +66,7 @@ public final class TokenTrace: Sendable {
     /// Whether the token cache answered for the signature.
     public var fromCache: Bool { cached != nil }
     /// Istio's `request.auth.*` view of a verified token.
-    public var identity: RequestIdentity? { cached?.identity ?? ownIdentity }
+    public var identity: RequestIdentity? { providerIdentity ?? cached?.identity ?? ownIdentity }
     /// The rule whose issuer the token names and which reads tokens from `location`; nil when none.
     public var rule: JWTRule? { provider?.rule }
     /// The introspection endpoint the token's issuer names (an opaque token is sent there), if any.

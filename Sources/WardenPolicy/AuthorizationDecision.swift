@@ -68,6 +68,9 @@ public struct AuthorizationDecision: Sendable, Hashable, CustomStringConvertible
     /// With several identities (one per verified token): which one's evaluation `verdict` is, and how many
     /// there were. nil with one identity or none.
     public var decidingIdentity: DecidingIdentity?
+    /// The ALLOW policy matches of each stage evaluated (`EffectivePolicy.stages`: Istio's, then each
+    /// SecurityPolicy's), for per-policy counters; the verdict names the first.
+    public var allowMatches: [PolicyMatch] = []
 
     /// The identity a decision over several was reached for.
     public struct DecidingIdentity: Sendable, Hashable {

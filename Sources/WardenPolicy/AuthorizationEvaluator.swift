@@ -2,29 +2,76 @@ import WardenJSON
 
 /// Evaluates Istio AuthorizationPolicies for one request, in Istio's order:
 /// CUSTOM is ignored (Warden is the provider); any matching DENY denies; with no ALLOW policy the
-/// request is allowed; any matching ALLOW allows; otherwise it is denied. AUDIT and dry-run policies
-/// are evaluated and reported but never change the verdict.
+/// request is allowed; any matching ALLOW allows; otherwise it is denied. The policies compiled from an
+/// Envoy Gateway SecurityPolicy are a stage of their own (`EffectivePolicy.stages`) that must allow too.
+/// AUDIT and dry-run policies are evaluated and reported but never change the verdict.
 public enum AuthorizationEvaluator {
+    /// - Parameters:
+    ///   - identity: what Istio's jwt filter verified (`request.auth.*` of the Istio policies).
+    ///   - stageIdentities: per SecurityPolicy stage (`AuthorizationStage.securityPolicy`), the identities its own
+    ///     jwt_authn requirement verified: Envoy Gateway's RBAC filter reads only its jwt filter's metadata, so a
+    ///     stage sees those and never Istio's (none listed: no identity). Each must be allowed.
     public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identity: RequestIdentity?,
+                                stageIdentities: [String: [RequestIdentity]] = [:],
                                 options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {
         let context = MatchContext(effective: effective, request: request, identity: identity, options: options)
         let audit = effective.auditPolicies.compactMap { context.firstMatch($0) }
         let dryRun = effective.dryRunPolicies.map { DryRunResult(policy: $0.ref, action: $0.action, matchedRule: context.firstMatch($0)?.ruleIndex) }
+        var allowMatches: [PolicyMatch] = []
         func decided(_ verdict: AuthorizationDecision.Verdict) -> AuthorizationDecision {
-            AuthorizationDecision(verdict: verdict, auditMatches: audit, dryRun: dryRun)
+            var d = AuthorizationDecision(verdict: verdict, auditMatches: audit, dryRun: dryRun)
+            d.allowMatches = allowMatches
+            return d
         }
         if context.path == nil && !(effective.allowPolicies.isEmpty && effective.denyPolicies.isEmpty) {
             return decided(.deny(.invalidPath(request.requestPath)))
         }
-        for p in effective.denyPolicies {
-            if let m = context.firstMatch(p) { return decided(.deny(.denyPolicyMatched(m))) }
+        // Each stage is its own RBAC filter (Istio's, then each SecurityPolicy's): the first stage that denies
+        // answers; the request is allowed only when every stage allows.
+        var allowed: AuthorizationDecision.AllowReason = .noAllowPolicies
+        for stage in effective.stages {
+            let contexts: [MatchContext]
+            if let sp = stage.securityPolicy {
+                let ids = stageIdentities[sp] ?? []
+                contexts = ids.isEmpty ? [MatchContext(effective: effective, request: request, identity: nil, options: options)]
+                    : ids.map { MatchContext(effective: effective, request: request, identity: $0, options: options) }
+            } else {
+                contexts = [context]
+            }
+            var first: PolicyMatch?
+            for c in contexts {
+                switch c.decide(stage) {
+                case .deny(let verdict): return decided(.deny(verdict))
+                case .allow(let m): if first == nil { first = m }
+                }
+            }
+            guard let m = first else { continue }
+            allowMatches.append(m)
+            if case .noAllowPolicies = allowed { allowed = .allowPolicyMatched(m) }
         }
-        if effective.allowPolicies.isEmpty { return decided(.allow(.noAllowPolicies)) }
-        for p in effective.allowPolicies {
-            if let m = context.firstMatch(p) { return decided(.allow(.allowPolicyMatched(m))) }
+        return decided(.allow(allowed))
+    }
+}
+
+extension MatchContext {
+    enum StageResult {
+        /// Denied (a DENY matched, or no ALLOW did).
+        case deny(AuthorizationDecision.DenyReason)
+        /// Passed: the ALLOW match, nil when the stage has no ALLOW policy.
+        case allow(PolicyMatch?)
+    }
+
+    /// One RBAC filter's answer: a matching DENY denies; with no ALLOW policy it passes; else an ALLOW must match.
+    func decide(_ stage: AuthorizationStage) -> StageResult {
+        for p in stage.denyPolicies {
+            if let m = firstMatch(p) { return .deny(.denyPolicyMatched(m)) }
         }
-        let summary = effective.allowPolicies.map { p in "\(p.ref): \(context.explainMismatch(p))" }.joined(separator: "; ")
-        return decided(.deny(.noAllowPolicyMatched(policies: effective.allowPolicies.map(\.ref), summary: summary)))
+        if stage.allowPolicies.isEmpty { return .allow(nil) }
+        guard let m = stage.allowPolicies.lazy.compactMap({ firstMatch($0) }).first else {
+            let summary = stage.allowPolicies.map { p in "\(p.ref): \(explainMismatch(p))" }.joined(separator: "; ")
+            return .deny(.noAllowPolicyMatched(policies: stage.allowPolicies.map(\.ref), summary: summary))
+        }
+        return .allow(m)
     }
 }
 
@@ -48,11 +95,12 @@ extension AuthorizationEvaluator {
     /// first identity's allow; AUDIT matches are those of any identity; a dry-run policy matches as it would
     /// decide (a DENY or AUDIT if any identity matches, an ALLOW only if every identity does).
     public static func evaluate(_ effective: EffectivePolicy, request: RequestAttributes, identities: [RequestIdentity],
+                                stageIdentities: [String: [RequestIdentity]] = [:],
                                 options: EvaluationOptions = EvaluationOptions()) -> AuthorizationDecision {
         guard identities.count > 1 else {
-            return evaluate(effective, request: request, identity: identities.first, options: options)
+            return evaluate(effective, request: request, identity: identities.first, stageIdentities: stageIdentities, options: options)
         }
-        let each = identities.map { evaluate(effective, request: request, identity: $0, options: options) }
+        let each = identities.map { evaluate(effective, request: request, identity: $0, stageIdentities: stageIdentities, options: options) }
         func deniedByPolicy(_ d: AuthorizationDecision) -> Bool {
             if case .deny(.denyPolicyMatched) = d.verdict { return true }
             return false
@@ -331,6 +379,9 @@ struct MatchContext {
             return GatewayClaimMatch.matches(identity?.claims, path: path, array: array, p)
         case (.gatewayScope, .string(let p)):
             return GatewayClaimMatch.scopeMatches(identity?.claims, p)
+        case (.gatewayProvider, .string(let p)):
+            guard let provider = identity?.verifiedBy else { return false }
+            return p.matches(provider)
         case (.destinationPort, .port(let port)): return request.destinationPort == port
         case (.connectionSNI, .string(let p)): return !request.sni.isEmpty && p.matches(request.sni)
         case (.envoyFilterMetadata(let key), .metadata(let p)):

@@ -18,6 +18,23 @@ enum DocumentKind {
                                   "EnvoyExtensionPolicy", "Backend", "HTTPRouteFilter"],
     ]
 
+    /// The kinds Warden reads as security policy, by name (compared ignoring case): one of them in an apiVersion
+    /// Warden does not read — none, another group, an odd-case group, an unknown version — is refused, never
+    /// skipped (skipping an ALLOW or DENY would serve without it).
+    static let securityKinds: [String: String] = [
+        "AuthorizationPolicy": "security.istio.io/v1 or v1beta1",
+        "RequestAuthentication": "security.istio.io/v1 or v1beta1",
+        "SecurityPolicy": SecurityPolicyDecoder.apiVersion,
+        TokenPolicy.kind: TokenPolicy.apiVersion,
+    ]
+
+    /// Why a document of a security kind (by name) in `apiVersion` is refused; nil when it is not such a kind.
+    static func securityKindRefusal(kind: String, apiVersion: String) -> String? {
+        guard let (name, expected) = securityKinds.first(where: { $0.key.lowercased() == kind.lowercased() }) else { return nil }
+        return "\(kind) with \(apiVersion.isEmpty ? "no apiVersion" : "apiVersion \"\(apiVersion)\"") is not one Warden reads (it reads \(name) "
+            + "in \(expected) only); refusing to load rather than serve without it"
+    }
+
     /// The API group of `apiVersion` (`group/version`; "" for the core group or none).
     static func group(of apiVersion: String) -> String {
         guard let slash = apiVersion.lastIndex(of: "/") else { return "" }
@@ -36,12 +53,10 @@ enum DocumentKind {
             if keys.isEmpty { return nil }  // an empty document
             return "a document without kind is not a policy Warden can read (refusing to load rather than serve without it)"
         }
-        let group = group(of: apiVersion)
+        if let refusal = securityKindRefusal(kind: kind, apiVersion: apiVersion) { return refusal }
+        // Groups compared ignoring case: `Security.Istio.io` is no one else's group.
+        let group = group(of: apiVersion).lowercased()
         guard securityGroups.contains(group), !(irrelevant[group]?.contains(kind) ?? false) else { return nil }
-        if group == "gateway.envoyproxy.io" && kind == "SecurityPolicy" {
-            return "Envoy Gateway SecurityPolicy is read in \(SecurityPolicyDecoder.apiVersion) only, not \(apiVersion) "
-                + "(refusing to load rather than serve without its rules)"
-        }
         return "kind \(kind) of \(apiVersion) is not one Warden knows; in a security API group an unknown kind may restrict "
             + "access, so Warden refuses to load rather than serve without it"
     }

@@ -5,7 +5,9 @@ public final class EffectivePolicy: Sendable {
     public let requestAuthentications: [RequestAuthentication]
     /// Applicable `istio.io/dry-run` RequestAuthentications: evaluated (`enforcingDryRun`), never enforced.
     public let dryRunRequestAuthentications: [RequestAuthentication]
-    /// Their JWT rules, in order; a token is accepted by any of them.
+    /// The JWT rules Istio's jwt filter verifies with, in order; a token is accepted by any of them. An Envoy
+    /// Gateway SecurityPolicy's providers are not among them: its RequestAuthentication only scopes its own
+    /// jwt_authn requirement (`JwtAuthnFilter.onlyWith`), a filter of its own that verifies for its stage alone.
     public let jwtRules: [JWTRule]
     /// Enforced policies by action (dry-run ones are only in `dryRunPolicies`).
     public let allowPolicies: [AuthorizationPolicy]
@@ -15,6 +17,11 @@ public final class EffectivePolicy: Sendable {
     public let customPolicies: [AuthorizationPolicy]
     /// `istio.io/dry-run` policies: evaluated and reported, never enforced.
     public let dryRunPolicies: [AuthorizationPolicy]
+    /// The enforced ALLOW and DENY policies as the separate RBAC filters that decide them, in order: the Istio
+    /// policies first, then one stage per Envoy Gateway SecurityPolicy. Envoy Gateway's RBAC filter and Istio's
+    /// are distinct filters on the request path, so a request must pass every stage (AND); ORing a
+    /// SecurityPolicy's ALLOW rules with Istio's would lose its `defaultAction: Deny`.
+    public let stages: [AuthorizationStage]
     /// Skipped targetRefs resources, ignored CUSTOM policies, …
     public let notes: [PolicyNote]
     /// Applicable, enforced Warden `TokenPolicy` resources (sorted by namespace/name).
@@ -47,13 +54,14 @@ public final class EffectivePolicy: Sendable {
         for p in self.tokenPolicies { for r in p.rules { byIssuer[ExactKey(r.issuer), default: []].append(r) } }
         tokenRulesByIssuer = byIssuer
         exchanges = self.tokenPolicies.flatMap(\.exchanges)
-        let rules = self.requestAuthentications.flatMap(\.jwtRules)
+        let rules = self.requestAuthentications.filter { !GatewayPrecedence.isSecurityPolicy($0.origin) }.flatMap(\.jwtRules)
         self.jwtRules = rules
         let enforced = authorizationPolicies.filter { !$0.dryRun }
         allowPolicies = enforced.filter { $0.action == .allow }
         denyPolicies = enforced.filter { $0.action == .deny }
         auditPolicies = enforced.filter { $0.action == .audit }
         customPolicies = enforced.filter { $0.action == .custom }
+        stages = AuthorizationStage.split(allow: allowPolicies, deny: denyPolicies)
         dryRunPolicies = authorizationPolicies.filter { $0.dryRun && $0.action != .custom }
         var allNotes = notes
         for p in customPolicies {
@@ -96,4 +104,27 @@ public final class EffectivePolicy: Sendable {
 
     /// True when no RequestAuthentication and no enforced ALLOW/DENY policy applies.
     public var isEmpty: Bool { jwtRules.isEmpty && allowPolicies.isEmpty && denyPolicies.isEmpty }
+}
+
+/// One RBAC filter's policies: a DENY that matches denies; with no ALLOW policy the stage passes, else one
+/// ALLOW must match.
+public struct AuthorizationStage: Sendable {
+    /// nil: the Istio policies; else the SecurityPolicy dialect label the stage was compiled from.
+    public let securityPolicy: String?
+    public let allowPolicies: [AuthorizationPolicy]
+    public let denyPolicies: [AuthorizationPolicy]
+
+    /// The Istio stage (always, even when empty), then one per SecurityPolicy in order of first appearance.
+    static func split(allow: [AuthorizationPolicy], deny: [AuthorizationPolicy]) -> [AuthorizationStage] {
+        var order: [String] = []
+        var byPolicy: [String: (allow: [AuthorizationPolicy], deny: [AuthorizationPolicy])] = [:]
+        for p in deny + allow {
+            guard GatewayPrecedence.isSecurityPolicy(p.origin), let d = p.origin.dialect else { continue }
+            if byPolicy[d] == nil { order.append(d); byPolicy[d] = ([], []) }
+            if p.action == .allow { byPolicy[d]!.allow.append(p) } else { byPolicy[d]!.deny.append(p) }
+        }
+        let istio = AuthorizationStage(securityPolicy: nil, allowPolicies: allow.filter { !GatewayPrecedence.isSecurityPolicy($0.origin) },
+                                       denyPolicies: deny.filter { !GatewayPrecedence.isSecurityPolicy($0.origin) })
+        return [istio] + order.map { AuthorizationStage(securityPolicy: $0, allowPolicies: byPolicy[$0]!.allow, denyPolicies: byPolicy[$0]!.deny) }
+    }
 }

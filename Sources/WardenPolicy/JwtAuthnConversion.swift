@@ -32,8 +32,8 @@ extension IstioConversion {
                 gaps.append("\(label) provider \(p.name): payload_in_metadata \(key): Istio writes the payload under the issuer")
             }
         }
-        documents.append(Self.document("RequestAuthentication", PolicyRef(namespace: "default", name: name), f.origin,
-                                       ["jwtRules": .array(rules)]))
+        emit("RequestAuthentication", PolicyRef(namespace: "default", name: name), f.origin,
+                                       ["jwtRules": .array(rules)])
         gaps.append("\(label): Istio verifies every token present on every path (an invalid token is 401 even where no jwt_authn "
             + "rule requires one) and answers a missing required token 403 RBAC: access denied where jwt_authn answers 401 Jwt is missing")
         var denyRules: [JSONValue] = []
@@ -65,8 +65,8 @@ extension IstioConversion {
             }
         }
         if !denyRules.isEmpty {
-            documents.append(Self.document("AuthorizationPolicy", PolicyRef(namespace: ref.namespace, name: name + ".required"), f.origin,
-                                           ["action": .string("DENY"), "rules": .array(denyRules)]))
+            emit("AuthorizationPolicy", PolicyRef(namespace: ref.namespace, name: name + ".required"), f.origin,
+                                           ["action": .string("DENY"), "rules": .array(denyRules)])
         }
         if !f.requirementMap.isEmpty {
             gaps.append("\(label): requirement_map (chosen per route with context_extensions) has no Istio equivalent; not converted")
@@ -95,7 +95,10 @@ extension IstioConversion {
     }
 
     /// Each inner list is one DENY rule's `notRequestPrincipals`: a request is denied when it has none of them.
-    /// `provider` → [[iss/*]]; `requires_any` of providers → [[a/*, b/*]]; `requires_all` → one list per child.
+    /// `provider` → [[iss/*]]; `requires_any` of providers → [[a/*, b/*]].
+    /// `requires_all` (2 or more, Envoy's `min_items`) has no Istio equivalent: a request has one `request.auth.principal` in Istio (one
+    /// verified token decides), so "no principal of A" and "no principal of B" as two DENY rules deny every request
+    /// — it is a gap, never printed.
     static func principalSets(_ r: JwtRequirement, _ f: JwtAuthnFilter) -> [[String]]? {
         func principal(_ name: String) -> String? {
             guard let p = f.provider(named: name) else { return nil }
@@ -119,13 +122,8 @@ extension IstioConversion {
                 out.append(p)
             }
             return [out]
-        case .all(let children):
-            var out: [[String]] = []
-            for c in children {
-                guard let sets = principalSets(c, f), sets.count <= 1 else { return nil }
-                out += sets
-            }
-            return out
+        case .all:
+            return nil
         }
     }
 

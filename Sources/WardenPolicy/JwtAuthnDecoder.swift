@@ -25,10 +25,12 @@ enum JwtAuthnDecoder {
 
     static func decode(_ doc: YAMLCursor, top: [String: YAMLCursor], file: String, line: Int) throws(PolicyLoadError) -> [DecodedResource] {
         var message = doc
+        var optional: YAMLCursor?
         if top["typed_config"] != nil {
             let f = try doc.fields(allowed: ["name", "typed_config", "disabled", "is_optional"])
             if try f["disabled"]?.bool() == true { throw f["disabled"]!.error("a disabled jwt_authn filter checks nothing; remove the document instead") }
             message = f["typed_config"]!
+            optional = f["is_optional"]
         }
         var notes: [PolicyNote] = []
         let origin = ResourceOrigin(file: file, line: line, dialect: "Envoy jwt_authn \(file):\(line)")
@@ -45,6 +47,9 @@ enum JwtAuthnDecoder {
             throw s.error("strip_failure_response is not supported: Warden answers a failed check with Envoy's body and WWW-Authenticate")
         }
         if let s = f["stat_prefix"] { note(s, "stat_prefix ignored: Warden's metrics are warden_*") }
+        // HttpFilter.is_optional (envoyproxy/envoy#16119): a proxy that lacks the filter may skip it instead of
+        // rejecting the config. Warden has the filter, so it checks requests exactly as without the flag.
+        if let o = optional, try o.bool() { note(o, "is_optional ignored: it lets a proxy without the jwt_authn filter skip it; Warden has the filter and applies it") }
         guard let providersField = f["providers"], !providersField.isNull, let pairs = providersField.node.mapping, !pairs.isEmpty else {
             throw (f["providers"] ?? message).error("providers must name at least one JwtProvider")
         }
@@ -126,6 +131,9 @@ enum JwtAuthnDecoder {
             }
         case (nil, let l?):
             let lf = try l.fields(allowed: ["inline_string", "filename", "inline_bytes", "environment_variable"])
+            // DataSource.specifier is a oneof: two of them is a config Envoy rejects, not one Warden may pick from.
+            let given = ["inline_string", "filename", "inline_bytes", "environment_variable"].filter { lf[$0] != nil }
+            if given.count > 1 { throw l.error("local_jwks takes one of inline_string, inline_bytes, filename, environment_variable (found \(given.joined(separator: " and ")))") }
             let text: String
             if let s = lf["inline_string"] {
                 text = try s.string()
@@ -295,6 +303,8 @@ enum JwtAuthnDecoder {
         for q in try f["query_parameters"]?.list() ?? [] {
             let qf = try q.fields(allowed: ["name", "string_match", "present_match"])
             guard let name = try qf["name"]?.string(), !name.isEmpty else { throw q.error("query_parameters name is required") }
+            // QueryParameterMatcher.query_parameter_match_specifier is a oneof.
+            if qf["string_match"] != nil && qf["present_match"] != nil { throw q.error("a query parameter match takes one of string_match and present_match") }
             if let s = qf["string_match"] {
                 match.queryParameters.append(EnvoyQueryMatch(name: name, match: try decodeStringMatch(s)))
             } else if let p = qf["present_match"], try p.bool() {

@@ -20,6 +20,14 @@ public struct JwtAuthnFilter: Sendable, Hashable {
     /// RequestAuthentication of that SecurityPolicy does (its `targetRefs`, route-over-Gateway precedence).
     /// nil: every check (a jwt_authn document has no scope).
     public var onlyWith: PolicyRef?
+
+    /// A SecurityPolicy's `jwt.optional: true`: its requirement admits a request without a token (`allow_missing`).
+    public var allowsMissingToken: Bool {
+        rules.contains { r in
+            guard case .any(let children)? = r.requires else { return r.requires == .allowMissing }
+            return children.contains(.allowMissing)
+        }
+    }
     /// The SecurityPolicy's `targetRefs` (for `warden convert`).
     public var targetRefs: [TargetRef] = []
 
@@ -266,7 +274,9 @@ extension JwtRouteMatch {
         return EnvoyStringMatch.asciiLowercased(String(s)).utf8.starts(with: EnvoyStringMatch.asciiLowercased(p).utf8)
     }
 
-    /// The first value of each query parameter, percent-decoded (Envoy's `parseQueryString`: the first wins).
+    /// The first value of each query parameter, as sent: jwt_authn's matcher (matcher.cc) reads them with
+    /// `QueryParamsMulti::parseQueryString`, which does not percent-decode (`mode=%73trict` is not `strict`), and
+    /// `matchQueryParams` compares the first value.
     static func queryParameters(of path: String) -> [String: String] {
         // On scalars, as pathWithoutQuery: `?`, `#`, `&`, `=` followed by a combining mark still delimit.
         let scalars = path.unicodeScalars
@@ -275,7 +285,7 @@ extension JwtRouteMatch {
         for pair in scalars[scalars.index(after: q)...].prefix(while: { $0 != "#" }).split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(Substring(parts[0])), value = parts.count > 1 ? String(Substring(parts[1])) : ""
-            if out[name] == nil { out[name] = value.removingPercentEncoding ?? value }
+            if out[name] == nil { out[name] = value }
         }
         return out
     }

@@ -40,11 +40,10 @@ enum PolicyDecoder {
             return [.skipped(PolicyNote(level: .warning, location: location, message: "skipped \(what) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion))"))]
         }
         guard wardenKind || gatewayKind || supportedAPIVersions.contains(apiVersion) else {
-            // Another group's kind of the same name is not ours to read; an Istio version we do not know is
-            // a policy we would silently drop (fail open), so it is refused.
+            // An apiVersion we do not read (none, another group, an unknown version) is a policy we would silently
+            // drop (fail open), so it is refused — by kind name, whatever the group.
             guard DocumentKind.group(of: apiVersion) == "security.istio.io" else {
-                return [.skipped(PolicyNote(level: .warning, location: location,
-                                            message: "skipped kind \(kind) (\(apiVersion.isEmpty ? "no apiVersion" : apiVersion))"))]
+                throw doc.error(DocumentKind.securityKindRefusal(kind: kind, apiVersion: apiVersion) ?? "unsupported apiVersion \(apiVersion)")
             }
             throw doc.error("\(kind) with apiVersion \"\(apiVersion)\" is not supported (expected security.istio.io/v1 or v1beta1); "
                             + "refusing to load rather than serve without it")
@@ -309,7 +308,7 @@ enum PolicyDecoder {
     static func customSupports(_ key: ConditionKey) -> Bool {
         switch key {
         case .sourceNamespace, .sourceServiceAccount, .sourceTrustDomain, .sourcePrincipal,
-             .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim, .gatewayClaim, .gatewayScope: return false
+             .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim, .gatewayClaim, .gatewayScope, .gatewayProvider: return false
         default: return true
         }
     }

@@ -197,7 +197,7 @@ public struct PolicyLint: Sendable {
 
     static func isRequestAuth(_ key: ConditionKey) -> Bool {
         switch key {
-        case .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim, .gatewayClaim, .gatewayScope: return true
+        case .requestPrincipal, .requestAudiences, .requestPresenter, .requestClaim, .gatewayClaim, .gatewayScope, .gatewayProvider: return true
         default: return false
         }
     }

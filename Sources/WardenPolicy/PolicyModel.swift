@@ -163,6 +163,9 @@ public struct JWTRule: Sendable, Hashable {
     /// The jwt_authn provider this rule is (an Envoy jwt_authn document's provider, a SecurityPolicy's
     /// `jwt.providers[].name`): the answer's per-provider options (metadata keys, padding) are found by it.
     public var jwtAuthnProvider: String?
+    /// `ns/name/provider` of a SecurityPolicy's provider (set by its decoder): the identity of a token this
+    /// rule verified carries it (`RequestIdentity.verifiedBy`). nil for Istio's and jwt_authn's rules.
+    public var gatewayProviderID: String?
 
     public init(issuer: String, audiences: [String] = [], jwksUri: String? = nil, jwks: String? = nil,
                 fromHeaders: [JWTHeader] = [], fromParams: [String] = [], fromCookies: [String] = [],
@@ -299,6 +302,9 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
     case gatewayClaim([String], array: Bool)
     /// Envoy Gateway `principal.jwt.scopes[]`: one element of the normalized `scope` or `scp` list.
     case gatewayScope
+    /// Envoy Gateway `principal.jwt.provider`: the token was verified by that provider (`RequestIdentity.verifiedBy`
+    /// equals the value, `ns/name/provider`); `issuer` is the provider's, for `warden convert` and explanations.
+    case gatewayProvider(issuer: String)
 
     public var description: String {
         switch self {
@@ -320,6 +326,7 @@ public enum ConditionKey: Sendable, Hashable, CustomStringConvertible {
         case .envoyFilterMetadata(let k): return k.description
         case .gatewayClaim(let path, let array): return "jwt.claims[\(path.joined(separator: "."))](\(array ? "StringArray" : "String"))"
         case .gatewayScope: return "jwt.scopes"
+        case .gatewayProvider: return "jwt.provider"
         }
     }
 }

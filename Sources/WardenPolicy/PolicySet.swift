@@ -158,22 +158,27 @@ struct PolicySetBuilder {
         return true
     }
 
-    /// Two Envoy Gateway SecurityPolicies attached to one target: Envoy Gateway applies only the older one
-    /// (by creationTimestamp, which a file does not carry); applying both would OR their ALLOW rules, so
-    /// the set is refused rather than guessed (fail closed).
+    /// Two Envoy Gateway SecurityPolicies attached to one target, whatever they hold (`jwt` only, `authorization`
+    /// only, both): Envoy Gateway applies only the older one (Gateway API policy attachment, GEP-713: "the oldest
+    /// Policy based on creation timestamp" wins, the other is `Conflicted`), which a file does not carry; applying
+    /// both would combine their providers and rules, so the set is refused rather than guessed (fail closed).
     func sameTargetSecurityPolicies() -> [PolicyLoadError] {
         var errors: [PolicyLoadError] = []
         var owner: [String: (dialect: String, origin: ResourceOrigin)] = [:]
-        for ap in authorizationPolicies where GatewayPrecedence.isSecurityPolicy(ap.origin) {
-            let dialect = ap.origin.dialect ?? ""
-            for r in ap.targetRefs {
-                let key = "\(r.group)/\(r.kind.lowercased())/\(r.namespace ?? ap.ref.namespace)/\(r.name)"
+        var reported = Set<String>()
+        let compiled = requestAuthentications.map { ($0.origin, $0.ref.namespace, $0.targetRefs) }
+            + authorizationPolicies.map { ($0.origin, $0.ref.namespace, $0.targetRefs) }
+        for (origin, namespace, targetRefs) in compiled where GatewayPrecedence.isSecurityPolicy(origin) {
+            let dialect = origin.dialect ?? ""
+            for r in targetRefs {
+                let key = "\(r.group)/\(r.kind.lowercased())/\(r.namespace ?? namespace)/\(r.name)"
                 if let first = owner[key], first.dialect != dialect {
-                    errors.append(PolicyLoadError(file: ap.origin.file, line: ap.origin.line, fieldPath: "spec.targetRefs",
+                    guard reported.insert("\(dialect) \(key)").inserted else { continue }
+                    errors.append(PolicyLoadError(file: origin.file, line: origin.line, fieldPath: "spec.targetRefs",
                         message: "\(dialect) and \(first.dialect) (\(first.origin)) both target \(r.kind) \(r.name): Envoy Gateway applies only "
                             + "the older one, which a policy file cannot tell; refusing rather than applying both"))
                 } else if owner[key] == nil {
-                    owner[key] = (dialect, ap.origin)
+                    owner[key] = (dialect, origin)
                 }
             }
         }

@@ -4,14 +4,19 @@ import WardenYAML
 /// `api/v1alpha1/securitypolicy_types.go`, `jwt_types.go`, `authorization_types.go`) compiled into the
 /// Istio model Warden evaluates, only where the result decides exactly as Envoy Gateway does:
 ///
-/// - `jwt.providers` → a RequestAuthentication (a present, invalid token: 401, as jwt_authn answers).
-/// - `jwt.optional: false` (the default) → a jwt_authn requirement (any one provider) scoped with that
-///   RequestAuthentication: a request without a token is 401 `Jwt is missing`, as Envoy Gateway answers.
+/// - `jwt` → a jwt_authn requirement of its own (`JwtAuthnFilter.onlyWith`), requires_any of the providers
+///   (plus `allow_missing` with `optional: true`), scoped by a RequestAuthentication that carries the targets
+///   and the providers for `warden convert` — the Istio resources never verify with them
+///   (`EffectivePolicy.jwtRules`). A request without a token is 401 `Jwt is missing` unless optional; a present
+///   token none of the providers verifies is 401 either way, as Envoy Gateway answers.
 /// - `authorization` is first-match over `rules`, then `defaultAction` (default Deny). Trailing rules whose
 ///   action is the default change nothing and are dropped; each Deny rule becomes DENY rules "it matches and no
 ///   earlier Allow rule does" (the earlier Allow rules' negations), in a DENY policy `<name>.deny`, and the Allow
 ///   rules, when the default is Deny, an ALLOW policy `<name>` (no rules: deny everything) — Istio's
-///   DENY-then-ALLOW deciding exactly as first match.
+///   DENY-then-ALLOW deciding exactly as first match. These policies are evaluated as a stage of their own,
+///   apart from Istio's (Envoy Gateway's RBAC filter is another filter: both must allow; `EffectivePolicy.stages`).
+/// - `principal.jwt.provider` → a `.gatewayProvider` condition: the token must have been verified by that very
+///   provider (`RequestIdentity.verifiedBy`), not merely carry its issuer.
 /// - Every field Warden cannot honour is a load error; `recomputeRoute` and the JWKS `backendRefs`/
 ///   `backendSettings` (routing inside Envoy) are ignored with a note.
 enum SecurityPolicyDecoder {
@@ -48,24 +53,26 @@ enum SecurityPolicyDecoder {
                 out += notes.map { .skipped(PolicyNote(level: .info, location: origin.description, message: $0)) }
             }
             out.append(.requestAuthentication(RequestAuthentication(ref: ref, origin: origin, selector: nil, targetRefs: targets, jwtRules: rules)))
-            if !(try jf["optional"]?.bool() ?? false) {
-                // Envoy Gateway's jwt_authn requirement for the route (internal/xds/translator/jwt.go): one of the
-                // providers must verify a token — a request without one is 401 `Jwt is missing`, as there.
-                let names = metadataKeys
-                let requirement: JwtRequirement = rules.count == 1 ? .provider(names[0], audiences: nil)
-                    : .any(names.map { .provider($0, audiences: nil) })
-                // EG also sets `payload_in_metadata: <provider name>` with `scope` and `scp` split on spaces.
-                let providerList = zip(names, rules).map { name, rule in
-                    var p = JwtAuthnProvider(name: name, rule: rule, payloadInMetadata: name)
-                    p.spaceDelimitedInMetadata = ["scope", "scp"]
-                    return p
-                }
-                var filter = JwtAuthnFilter(origin: origin, providers: providerList,
-                                            rules: [JwtAuthnRule(match: JwtRouteMatch(path: .prefix("")), requires: requirement, line: jwt.node.mark.line)])
-                filter.onlyWith = ref
-                filter.targetRefs = targets
-                out.append(.jwtAuthn(filter))
+            // Envoy Gateway's jwt_authn requirement for the route (internal/xds/translator/jwt.go): any one of the
+            // providers must verify a token — a request without one is 401 `Jwt is missing`. `optional: true` adds
+            // `allow_missing` to that requires_any: no token passes, but a present token none of these providers
+            // verifies is still 401. Either way it is this policy's own verification: its providers never verify
+            // for the Istio resources, nor Istio's for it (the RequestAuthentication above carries the targets).
+            let optional = try jf["optional"]?.bool() ?? false
+            let names = metadataKeys
+            let leaves: [JwtRequirement] = names.map { .provider($0, audiences: nil) }
+            let requirement: JwtRequirement = optional ? .any(leaves + [.allowMissing]) : leaves.count == 1 ? leaves[0] : .any(leaves)
+            // EG also sets `payload_in_metadata: <provider name>` with `scope` and `scp` split on spaces.
+            let providerList = zip(names, rules).map { name, rule in
+                var p = JwtAuthnProvider(name: name, rule: rule, payloadInMetadata: name)
+                p.spaceDelimitedInMetadata = ["scope", "scp"]
+                return p
             }
+            var filter = JwtAuthnFilter(origin: origin, providers: providerList,
+                                        rules: [JwtAuthnRule(match: JwtRouteMatch(path: .prefix("")), requires: requirement, line: jwt.node.mark.line)])
+            filter.onlyWith = ref
+            filter.targetRefs = targets
+            out.append(.jwtAuthn(filter))
         }
         if let authz = f["authorization"], !authz.isNull {
             out += try decodeAuthorization(authz, ref: ref, origin: origin, targets: targets, providers: providers)
@@ -98,6 +105,7 @@ enum SecurityPolicyDecoder {
         // upstream receives the token.
         rule.forwardOriginalToken = true
         rule.jwtAuthnProvider = name
+        rule.gatewayProviderID = "\(source)/\(name)"
         rule.audiences = try f["audiences"]?.stringList() ?? []
         if let r = f["remoteJWKS"], !r.isNull {
             let rf = try r.fields(allowed: ["uri", "backendRef", "backendRefs", "backendSettings"])
@@ -276,8 +284,10 @@ enum SecurityPolicyDecoder {
             guard let pf = jf["provider"], case let name = try pf.string(), let rule = providers[name] else {
                 throw (jf["provider"] ?? j).error("provider must name one of this SecurityPolicy's jwt.providers")
             }
-            // The claims are those of a token this provider verified (its payload_in_metadata key).
-            source.requestPrincipals = [RequestPrincipalPattern("\(rule.issuer)/*")]
+            // The claims are those of a token this provider verified (its payload_in_metadata key): bound to the
+            // provider itself, not its issuer — another provider of the same issuer (other audiences or keys),
+            // here or in an Istio RequestAuthentication, must not satisfy it.
+            when.append(Condition(key: .gatewayProvider(issuer: rule.issuer), values: [.string(.exact(rule.gatewayProviderID ?? ""))], notValues: []))
             for claim in try jf["claims"]?.list() ?? [] {
                 let cf = try claim.fields(allowed: ["name", "valueType", "values"])
                 guard let n = try cf["name"]?.string(), !n.isEmpty else { throw claim.error("name is required") }

@@ -20,6 +20,13 @@ struct ExplainCommand {
             printErr("warden: policies not loaded (\(error.errors.count) error(s)); run `warden validate` for details")
             return 2
         }
+        // What serve refuses to start (or reload) with, explain refuses to decide with.
+        let refused = options.noTargets ? [] : policies.admissionErrors(for: options.scope)
+        if !refused.isEmpty {
+            for e in refused { printErr("error: \(e)") }
+            printErr("warden: refusing to decide: warden serve would not start with these policies and --target values")
+            return 2
+        }
         var jwksBytes: [UInt8]?
         if let file = options.jwksFile {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -55,6 +62,12 @@ struct ExplainCommand {
         request.scheme = options.scheme
         for (name, value) in options.headers {
             request.headers[name] = request.headers[name].map { $0 + "," + value } ?? value
+        }
+        // Envoy's CheckRequest carries the pseudo-headers among the headers, where jwt_authn header matches
+        // (`:method`, `:authority`) and `request.headers[:authority]` conditions read them.
+        for (name, value) in [(":method", options.method), (":path", options.path), (":authority", options.host), (":scheme", options.scheme)]
+        where request.headers[name] == nil && !value.isEmpty {
+            request.headers[name] = value
         }
         request.sourcePrincipal = options.sourcePrincipal
         if let file = options.peerCertificate {

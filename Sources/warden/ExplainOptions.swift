@@ -9,6 +9,8 @@ struct ExplainOptions {
     var workloadLabels: [String: String] = [:]
     var rootNamespace = "istio-system"
     var targets: [String] = []
+    /// `--target none`, as `serve`: no targetRefs resource applies (stated, so they may be skipped).
+    var noTargets = false
     var method = "GET"
     var path = "/"
     var host = "example.com"
@@ -78,7 +80,7 @@ struct ExplainOptions {
       (neither: remote issuers have no keys, and the walk says so)
 
     Policies and verification (as serve): --policy PATH (repeatable), --namespace, --workload-labels,
-      --root-namespace, --target KIND/NAME, --clock-skew SECONDS, --require-expiration,
+      --root-namespace, --target KIND/NAME|none, --clock-skew SECONDS, --require-expiration,
       --max-token-bytes N, --num-trusted-proxies N, --debug-headers,
       --dpop-nonce-key-file FILE, --dpop-nonce-lifetime D (DPoP server nonces, as serve)
       --now UNIX                 evaluate exp/nbf at this time (default: now)
@@ -97,8 +99,12 @@ struct ExplainOptions {
             case "--root-namespace": o.rootNamespace = try reader.value(for: flag)
             case "--target":
                 let t = try reader.value(for: flag)
-                guard TargetRef(flag: t) != nil else { throw UsageError("invalid value '\(t)' for --target: expected KIND/NAME or KIND/NAMESPACE/NAME") }
-                o.targets.append(t)
+                if t == "none" {
+                    o.noTargets = true
+                } else {
+                    guard TargetRef(flag: t) != nil else { throw UsageError("invalid value '\(t)' for --target: expected KIND/NAME, KIND/NAMESPACE/NAME or none") }
+                    o.targets.append(t)
+                }
             case "--method": o.method = try reader.value(for: flag)
             case "--path": o.path = try reader.value(for: flag)
             case "--host": o.host = try reader.value(for: flag)
@@ -149,6 +155,7 @@ struct ExplainOptions {
             }
         }
         if o.policyPaths.isEmpty { throw UsageError("missing --policy PATH (a file or directory of Istio YAML)") }
+        if o.noTargets && !o.targets.isEmpty { throw UsageError("--target none cannot be combined with other --target values") }
         if o.jwksFile != nil && o.fetch { throw UsageError("--jwks and --fetch are alternatives: give one") }
         if o.peerCertificate != nil && !o.sourcePrincipal.isEmpty {
             throw UsageError("--source-principal and --peer-certificate are alternatives: give one")

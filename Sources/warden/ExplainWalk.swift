@@ -116,7 +116,12 @@ struct ExplainWalk {
         out.add("1. Token")
         let found = record.tokens
         if effective.jwtRules.isEmpty {
-            out.info("no RequestAuthentication applies to this workload: tokens are neither looked for nor checked")
+            // A SecurityPolicy's RequestAuthentication carries no rules for the Istio step: its own providers checked
+            // the tokens in its jwt_authn step above.
+            out.info(effective.requestAuthentications.isEmpty
+                ? "no RequestAuthentication applies to this workload: tokens are neither looked for nor checked"
+                : "no Istio RequestAuthentication applies to this workload: the Istio step looks for no token (a SecurityPolicy's "
+                    + "providers verify for its own stage only, above)")
         }
         if record.corsPreflight {
             out.info("CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): tokens are not checked")
@@ -493,6 +498,15 @@ struct ExplainWalk {
         list("DENY policies", effective.denyPolicies)
         list("ALLOW policies", effective.allowPolicies)
         if !effective.auditPolicies.isEmpty { list("AUDIT policies", effective.auditPolicies) }
+        for stage in effective.stages.dropFirst() {
+            // Envoy Gateway's RBAC filter is another filter than Istio's: both must allow.
+            out.info("separate stage (\(stage.securityPolicy ?? "")): its own DENY/ALLOW policies must allow too: "
+                     + (stage.denyPolicies + stage.allowPolicies).map(\.ref.description).joined(separator: ", "))
+            // Its RBAC reads only what its own jwt_authn requirement verified, never the Istio token step's identity.
+            let seen = record.securityPolicyIdentities[stage.securityPolicy ?? ""] ?? []
+            out.info("  it sees " + (seen.isEmpty ? "no verified token of its own providers"
+                : seen.map { "\($0.principal) (provider \($0.verifiedBy ?? "?"))" }.joined(separator: ", ")))
+        }
         if decision.isAllowed { out.pass(decision.reason) } else { out.fail(decision.reason) }
         if case .deny(.noAllowPolicyMatched) = decision.verdict, identity == nil,
            effective.allowPolicies.contains(where: { $0.rules.contains { !$0.from.flatMap(\.requestPrincipals).isEmpty } }) {

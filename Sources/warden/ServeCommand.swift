@@ -190,10 +190,12 @@ struct ServeCommand {
     }
 
     /// `set`, unless it has targetRefs resources in scope and this Warden was told neither its targets nor
-    /// `--target none` (they would be skipped, which can fail open): then a load failure naming each one.
+    /// `--target none` (they would be skipped, which can fail open), or its `--target`s select different
+    /// SecurityPolicies in any namespace a check can select (a check cannot say which route it is on): then a load
+    /// failure naming each one (`PolicySet.admissionErrors`, which `warden explain` applies too).
     static func admissible(_ set: PolicySet, scope: WorkloadScope, options: ServeOptions) throws(PolicyLoadFailure) -> PolicySet {
         guard !options.noTargets else { return set }
-        let errors = set.untargetedResources(for: scope)
+        let errors = set.admissionErrors(for: scope)
         if !errors.isEmpty { throw PolicyLoadFailure(errors: errors) }
         return set
     }

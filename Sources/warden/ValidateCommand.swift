@@ -64,8 +64,11 @@ struct ValidateCommand {
         let warnings = lint.warnings()
         for w in warnings { print(JWKSSource.redactedText(w.description)) }  // a jwksUri's credentials are not printed
         for h in lint.hints() { print(h.description) }
+        // A SecurityPolicy's required JWT is listed with its RequestAuthentication; a jwt_authn document on its own.
+        let jwtAuthn = policies.jwtAuthnFilters.filter { $0.onlyWith == nil }.count
         print("valid: \(policies.files.count) file(s), \(policies.requestAuthentications.count) RequestAuthentication(s), "
-              + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies); \(warnings.count) warning(s)")
+              + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies)"
+              + (jwtAuthn > 0 ? ", \(jwtAuthn) jwt_authn document(s)" : "") + "; \(warnings.count) warning(s)")
         let failing = warnings.filter { strict || failOn.contains($0.code) }
         if !failing.isEmpty {
             let codes = Set(failing.map(\.code)).sorted().map(\.rawValue).joined(separator: ", ")

@@ -201,6 +201,10 @@ def _cases(t):
         ("q-strict", "GET", "/q?mode=strict", short("c")),
         ("q-strict-a", "GET", "/q?mode=strict", bearer("a")),
         ("q-lax-a", "GET", "/q?mode=lax", bearer("a")),
+        # jwt_authn's matcher reads query values as sent (parseQueryString, no percent-decoding): %73trict is not strict
+        ("q-encoded-a", "GET", "/q?mode=%73trict", bearer("a")),
+        ("q-encoded-c", "GET", "/q?mode=%73trict", short("c")),
+        ("q-encoded-name-a", "GET", "/q?m%6Fde=strict", bearer("a")),
         # safe_regex (whole path, query ignored)
         ("regex-match", "GET", "/items/42?x=1", bhdr("b")),
         ("regex-match-a", "GET", "/items/42", bearer("a")),

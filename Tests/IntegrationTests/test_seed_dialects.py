@@ -112,6 +112,60 @@ def test_seed_security_policy(module_idp, warden_bin, make_envoy, upstream, tmp_
         w.process.unregister()
 
 
+def test_targets_selecting_different_security_policies_are_refused(module_idp, warden_bin, tmp_path):
+    """A CheckRequest does not say which route it came by: `--target HTTPRoute/orders --target HTTPRoute/other` would
+    apply the orders route's SecurityPolicy to the other route too. serve refuses it with the policy's file:line."""
+    policy = tmp_path / "sp.yaml"
+    policy.write_text(for_idp((DIALECTS / "security-policy.yaml").read_text(), module_idp))
+    r = subprocess.run([warden_bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--policy", str(policy),
+                        "--target", "HTTPRoute/orders", "--target", "HTTPRoute/other"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r
+    assert "sp.yaml:" in r.stderr and "one Warden per route target" in r.stderr and "HTTPRoute/other: none" in r.stderr, r.stderr
+
+
+P5_TEAM_POLICIES = """\
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: sp-gw, namespace: team}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]
+  authorization:
+    defaultAction: Deny
+    rules:
+    - {action: Allow, principal: {clientCIDRs: ["10.0.0.0/8"]}}
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: sp-r1, namespace: team}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r1}]
+  authorization:
+    defaultAction: Allow
+    rules:
+    - {action: Deny, principal: {clientCIDRs: ["203.0.113.0/24"]}}
+"""
+
+
+def test_target_conflicts_are_checked_in_every_namespace_a_check_can_select(warden_bin, tmp_path):
+    """The policies live in namespace team; Warden starts in `default`, but a check's `namespace` context extension
+    re-scopes it to team, where r1 gets sp-r1 and r2 the Gateway's sp-gw. serve and explain both refuse it."""
+    policy = tmp_path / "sp.yaml"
+    policy.write_text(P5_TEAM_POLICIES)
+    targets = ["--target", "Gateway/gw", "--target", "HTTPRoute/r1", "--target", "HTTPRoute/r2"]
+    r = subprocess.run([warden_bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--policy", str(policy),
+                        "--namespace", "default", *targets], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r
+    assert "sp.yaml:" in r.stderr and "one Warden per route target" in r.stderr, r.stderr
+    r = subprocess.run([warden_bin, "explain", "--policy", str(policy), "--namespace", "default", *targets,
+                        "--context-extension", "namespace=team"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    assert "one Warden per route target" in r.stderr and "refusing to decide" in r.stderr, r.stderr
+    # One route target (with its Gateway) is one answer: explain decides it (10.1.2.3 is allowed by sp-r1's default).
+    r = subprocess.run([warden_bin, "explain", "--policy", str(policy), "--namespace", "team", "--target", "Gateway/gw",
+                        "--target", "HTTPRoute/r1", "--source-ip", "10.1.2.3"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+
+
 def test_security_policy_forwards_the_token_and_is_not_turned_off_by_a_route(module_idp, warden_bin, make_envoy, upstream,
                                                                               tmp_path_factory, toks):
     """Envoy Gateway's jwt_authn provider has `forward: true` and `payload_in_metadata: <provider name>`
@@ -162,6 +216,42 @@ def test_converted_jwt_authn_decides_the_same(module_idp, warden_bin, make_envoy
         w.process.unregister()
 
 
+def test_converted_security_policy_is_valid_istio_and_decides_the_same(module_idp, warden_bin, make_envoy, upstream,
+                                                                       tmp_path_factory, toks, tmp_path):
+    """The seed SecurityPolicy targets an HTTPRoute, which no Istio policy may target (istiod's
+    validatePolicyTargetReference): without --gateway nothing is printed for it (a gap naming the flag); with the
+    route's Gateway the documents target it, `warden validate` accepts them, and they decide as the SecurityPolicy
+    does on its route — but for the listed gap: a missing token is 403 under Istio, 401 under Envoy Gateway."""
+    src = tmp_path / "security-policy.yaml"
+    src.write_text(for_idp((DIALECTS / "security-policy.yaml").read_text(), module_idp))
+    plain = subprocess.run([warden_bin, "convert", "--to", "istio", str(src)], capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 3 and "--gateway NAME" in plain.stderr and plain.stdout.strip() == "", plain
+    r = subprocess.run([warden_bin, "convert", "--to", "istio", "--gateway", "orders-gw", str(src)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3 and "attached to Gateway orders-gw instead" in r.stderr, r
+    assert "HTTPRoute" not in r.stdout and '"kind":"Gateway"' in r.stdout, r.stdout
+    out = tmp_path / "converted.yaml"
+    out.write_text(r.stdout)
+    v = subprocess.run([warden_bin, "validate", "--policy", str(out)], capture_output=True, text=True, timeout=30)
+    assert v.returncode == 0, v
+    sp, sp_envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream, {"sp.yaml": src.read_text()},
+                         extra_args=["--target", "HTTPRoute/orders"])
+    istio, istio_envoy = serve(tmp_path_factory, warden_bin, make_envoy, upstream, {"converted.yaml": r.stdout},
+                               extra_args=["--target", "Gateway/orders-gw"])
+    try:
+        for token in ("valid", "member", "expired", "other_aud", None):
+            a = ask(sp_envoy, upstream, "/orders", toks.get(token)).status
+            b = ask(istio_envoy, upstream, "/orders", toks.get(token)).status
+            if token is None:
+                assert (a, b) == (401, 403), (token, a, b)     # the listed gap
+            else:
+                assert a == b, (token, a, b)
+    finally:
+        for w in (sp, istio):
+            w.stop()
+            w.process.unregister()
+
+
 def test_explain_shows_the_jwt_authn_rule_and_requirement(module_idp, warden_bin, toks, tmp_path):
     src = tmp_path / "jwt-authn.yaml"
     src.write_text(for_idp((DIALECTS / "jwt-authn.yaml").read_text(), module_idp))
@@ -178,6 +268,37 @@ def test_explain_shows_the_jwt_authn_rule_and_requirement(module_idp, warden_bin
     docs = explain("/docs/x", "valid")
     assert "rules[1]" in docs and "verified" in docs and "requirement met" in docs and "200 allowed" in docs, docs
     assert "no rule matched" not in explain("/healthz", None) and "rules[0]" in explain("/healthz", None)
+
+
+def test_explain_sees_pseudo_header_matches_and_validate_counts_jwt_authn_documents(module_idp, warden_bin, tmp_path):
+    """Envoy's CheckRequest carries `:method` and `:authority` among the headers, and jwt_authn's header matchers read
+    them there (route_components.proto HeaderMatcher: pseudo-headers included); `warden explain` builds its request the
+    same way. `warden validate` counts a jwt_authn document in its summary."""
+    import json
+    doc = {
+        "providers": {"kc": {"issuer": module_idp.issuer,
+                             "remote_jwks": {"http_uri": {"uri": module_idp.jwks_uri, "cluster": "idp", "timeout": "5s"}}}},
+        "rules": [
+            {"match": {"prefix": "/", "headers": [{"name": ":method", "string_match": {"exact": "POST"}}]},
+             "requires": {"provider_name": "kc"}},
+            {"match": {"prefix": "/", "headers": [{"name": ":authority", "string_match": {"exact": "admin.example"}}]},
+             "requires": {"provider_name": "kc"}},
+            {"match": {"prefix": "/"}},
+        ],
+    }
+    src = tmp_path / "jwt-authn.json"
+    src.write_text(json.dumps(doc))
+
+    def explain(*args: str) -> str:
+        r = subprocess.run([warden_bin, "explain", "--policy", str(src), "--path", "/orders", *args],
+                           capture_output=True, text=True, timeout=30)
+        return r.stdout + r.stderr
+
+    assert "401 Jwt is missing" in explain("--method", "POST")
+    assert "200 allowed" in explain("--method", "GET")
+    assert "401 Jwt is missing" in explain("--method", "GET", "--host", "admin.example")
+    v = subprocess.run([warden_bin, "validate", "--policy", str(src)], capture_output=True, text=True, timeout=30)
+    assert v.returncode == 0 and "1 jwt_authn document(s)" in v.stdout, v
 
 
 def test_a_directory_may_mix_dialects(module_idp, warden_bin, make_envoy, upstream, tmp_path_factory, toks):

@@ -75,6 +75,16 @@ import Testing
         #expect(!set.notes.contains { $0.message.contains("cache_duration") })
     }
 
+    /// HttpFilter.is_optional (envoyproxy/envoy#16119, http_connection_manager.proto): "clients that do not support
+    /// this filter may ignore the filter" — Warden supports it, so the document applies as without the flag (noted).
+    @Test func isOptionalIsNotedAndChangesNothing() throws {
+        let yaml = "name: envoy.filters.http.jwt_authn\nis_optional: true\ntyped_config:\n  providers:\n    a: {issuer: https://i, local_jwks: {inline_string: '\(Self.jwks)'}}\n  rules:\n  - match: {prefix: /}\n    requires: {provider_name: a}\n"
+        let set = try PolicySet.parse(yaml: yaml, file: "j.yaml")
+        #expect(set.jwtAuthnFilters.first?.rules.first?.requires == .provider("a", audiences: nil))
+        #expect(set.notes.contains { $0.message.contains("is_optional ignored") })
+        #expect(throws: PolicyLoadFailure.self) { try PolicySet.parse(yaml: yaml.replacingOccurrences(of: "is_optional: true", with: "is_optional: maybe")) }
+    }
+
     @Test func requirementsCompileAsEnvoyReadsThem() throws {
         let set = try PolicySet.parse(yaml: """
             providers:
@@ -123,6 +133,10 @@ import Testing
         ("providers:\n\(provider())filter_state_rules: {name: x}\n", 5, "filter_state_rules"),
         ("providers:\n\(provider())strip_failure_response: true\n", 5, "strip_failure_response is not supported"),
         ("'@type': type.googleapis.com/envoy.config.rbac.v3.RBAC\nproviders:\n\(provider())", 1, "@type must be"),
+        // oneof fields given twice: Envoy refuses such a config; Warden must not pick one.
+        ("providers:\n  a:\n    issuer: https://i\n    local_jwks: {inline_string: '\(jwks)', filename: /etc/jwks.json}\n", 4, "local_jwks takes one of"),
+        ("providers:\n\(provider())rules:\n- match: {prefix: /, query_parameters: [{name: q, string_match: {exact: x}, present_match: true}]}\n", 6, "takes one of string_match and present_match"),
+        ("providers:\n\(provider())rules:\n- match: {prefix: /, headers: [{name: h, exact_match: x, present_match: true}]}\n", 6, "a header match takes one match type"),
     ])
     func whatCannotBeHonouredIsRefused(_ yaml: String, _ line: Int, _ message: String) {
         do {
@@ -179,6 +193,12 @@ import Testing
         (JwtRouteMatch(path: .prefix("/"), queryParameters: [EnvoyQueryMatch(name: "mode", match: EnvoyStringMatch(.exact, "strict"))]),
          "/q?mode=lax&mode=strict", [:], false),
         (JwtRouteMatch(path: .prefix("/"), queryParameters: [EnvoyQueryMatch(name: "mode", match: nil)]), "/q", [:], false),
+        // Values and names as sent: matcher.cc reads them with QueryParamsMulti::parseQueryString (no decoding).
+        (JwtRouteMatch(path: .prefix("/"), queryParameters: [EnvoyQueryMatch(name: "mode", match: EnvoyStringMatch(.exact, "strict"))]),
+         "/q?mode=%73trict", [:], false),
+        (JwtRouteMatch(path: .prefix("/"), queryParameters: [EnvoyQueryMatch(name: "mode", match: EnvoyStringMatch(.exact, "%73trict"))]),
+         "/q?mode=%73trict", [:], true),
+        (JwtRouteMatch(path: .prefix("/"), queryParameters: [EnvoyQueryMatch(name: "mode", match: nil)]), "/q?m%6Fde=1", [:], false),
     ])
     func routeMatching(_ m: JwtRouteMatch, _ path: String, _ headers: [String: String], _ expected: Bool) {
         #expect(m.matches(path: path, headers: headers) == expected, "\(m) \(path)")

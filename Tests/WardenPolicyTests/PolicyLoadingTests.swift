@@ -127,12 +127,27 @@ let errorFixtures: [ErrorFixture] = [
     /// to be irrelevant are skipped; the rest of the security groups, other dialects and kind-less documents
     /// are load errors naming file and line.
     @Test(arguments: [
-        ("apiVersion: gateway.envoyproxy.io/v1alpha2\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "Envoy Gateway SecurityPolicy is read in"),
+        ("apiVersion: gateway.envoyproxy.io/v1alpha2\nkind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "reads SecurityPolicy in gateway.envoyproxy.io/v1alpha1"),
+        // A security kind by name, whatever its apiVersion: none, another group, an odd-case group (issue 20 audit).
+        ("kind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: DENY}\n", "AuthorizationPolicy with no apiVersion"),
+        ("apiVersion: example.com/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\n", "apiVersion \"example.com/v1\""),
+        // Linkerd's AuthorizationPolicy (policy.linkerd.io) is refused too: Warden cannot tell it restricts nothing here
+        // (README "Loading": keep other meshes' policies out of --policy paths).
+        ("apiVersion: policy.linkerd.io/v1alpha1\nkind: AuthorizationPolicy\nmetadata: {name: l5d}\nspec: {targetRef: {kind: Server, name: web}}\n",
+         "apiVersion \"policy.linkerd.io/v1alpha1\" is not one Warden reads"),
+        ("apiVersion: Security.Istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: x}\n", "reads AuthorizationPolicy in security.istio.io"),
+        ("apiVersion: v1\nkind: RequestAuthentication\nmetadata: {name: x}\n", "reads RequestAuthentication in security.istio.io"),
+        ("kind: SecurityPolicy\nmetadata: {name: sp}\nspec: {}\n", "SecurityPolicy with no apiVersion"),
+        ("apiVersion: Gateway.EnvoyProxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: sp}\n", "reads SecurityPolicy in"),
+        ("apiVersion: security.istio.io/v1\nkind: securitypolicy\nmetadata: {name: sp}\n", "reads SecurityPolicy in"),
+        ("kind: TokenPolicy\nmetadata: {name: x}\n", "reads TokenPolicy in security.warden.io/v1alpha1"),
+        ("apiVersion: Security.Warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: x}\n", "reads TokenPolicy in"),
+        ("apiVersion: Security.Istio.io/v1\nkind: AuthorizationPolicyV2\nmetadata: {name: x}\n", "kind AuthorizationPolicyV2"),
         ("rules:\n- match: {prefix: /}\n  requires: {provider_name: keycloak}\n", "Envoy jwt_authn configuration"),
         ("foo: bar\n", "a document without kind"),
         ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyV2\nmetadata: {name: x}\n", "kind AuthorizationPolicyV2"),
         ("apiVersion: security.istio.io/v2\nkind: AuthorizationPolicy\nmetadata: {name: x}\nspec: {action: DENY}\n", "apiVersion \"security.istio.io/v2\""),
-        ("apiVersion: security.warden.io/v9\nkind: TokenPolicy\nmetadata: {name: x}\n", "kind TokenPolicy of security.warden.io/v9"),
+        ("apiVersion: security.warden.io/v9\nkind: TokenPolicy\nmetadata: {name: x}\n", "TokenPolicy with apiVersion \"security.warden.io/v9\""),
     ])
     func documentsThatMayRestrictAccessAreNeverSkipped(_ yaml: String, _ message: String) {
         do {
@@ -151,12 +166,12 @@ let errorFixtures: [ErrorFixture] = [
             metadata: {name: btp}
             ---
             apiVersion: example.com/v1
-            kind: AuthorizationPolicy
+            kind: Widget
             metadata: {name: other-group}
             """, file: "k.yaml")
         #expect(set.notes.map(\.description) == [
             "warning: k.yaml:1: skipped kind BackendTrafficPolicy (gateway.envoyproxy.io/v1alpha1)",
-            "warning: k.yaml:5: skipped kind AuthorizationPolicy (example.com/v1)",
+            "warning: k.yaml:5: skipped kind Widget (example.com/v1)",
         ])
     }
 

@@ -61,6 +61,13 @@ struct GatewayCase: Sendable, CustomTestStringConvertible {
 
 let optionalJWT = gatewayJWT + "\n  optional: true"
 
+/// A token the SecurityPolicy's provider `example` verified (`RequestIdentity.verifiedBy`, set by the authenticator).
+func spIdentity(_ iss: String = "https://issuer.example", provider: String = "foo/sp/example", claims: [String: JSONValue] = [:]) -> RequestIdentity {
+    var id = identity(iss, claims: claims)
+    id.verifiedBy = provider
+    return id
+}
+
 let gatewayCases: [GatewayCase] = [
     GatewayCase(name: "jwt required by default: a verified token passes", spec: gatewayJWT, identity: identity(), allowed: true),
     GatewayCase(name: "jwt optional: no token passes", spec: optionalJWT, allowed: true),
@@ -172,7 +179,7 @@ let gatewayCases: [GatewayCase] = [
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
           - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
-        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: identity(claims: ["role": .string("admin")]), allowed: true),
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: spIdentity(claims: ["role": .string("admin")]), allowed: true),
     GatewayCase(name: "first match under default Allow: without the claim the Deny decides", spec: optionalJWT + """
 
         authorization:
@@ -180,7 +187,7 @@ let gatewayCases: [GatewayCase] = [
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
           - {action: Deny, principal: {clientCIDRs: [0.0.0.0/0]}}
-        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: identity(claims: ["role": .string("user")]), allowed: false),
+        """, request: Req(headers: ["x-forwarded-for": "1.2.3.4"]), identity: spIdentity(claims: ["role": .string("user")]), allowed: false),
     GatewayCase(name: "first match under default Allow: no token, the Deny decides", spec: optionalJWT + """
 
         authorization:
@@ -214,49 +221,49 @@ let gatewayCases: [GatewayCase] = [
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin, root]}]}}}
-        """, identity: identity(claims: ["role": .string("root")]), allowed: true),
+        """, identity: spIdentity(claims: ["role": .string("root")]), allowed: true),
     GatewayCase(name: "String claim never matches a list element", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: role, values: [admin]}]}}}
-        """, identity: identity(claims: ["role": .array([.string("admin")])]), allowed: false),
+        """, identity: spIdentity(claims: ["role": .array([.string("admin")])]), allowed: false),
     GatewayCase(name: "StringArray claim: one element equal", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}]}}}
-        """, identity: identity(claims: ["groups": .array([.string("dev"), .string("ops")])]), allowed: true),
+        """, identity: spIdentity(claims: ["groups": .array([.string("dev"), .string("ops")])]), allowed: true),
     GatewayCase(name: "StringArray claim never matches a bare string", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: groups, valueType: StringArray, values: [ops]}]}}}
-        """, identity: identity(claims: ["groups": .string("ops")]), allowed: false),
+        """, identity: spIdentity(claims: ["groups": .string("ops")]), allowed: false),
     GatewayCase(name: "nested claim with dots", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, claims: [{name: organization.department, values: [eng]}]}}}
-        """, identity: identity(claims: ["organization": .object(["department": .string("eng")])]), allowed: true),
+        """, identity: spIdentity(claims: ["organization": .object(["department": .string("eng")])]), allowed: true),
     GatewayCase(name: "all scopes must be in scope", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, scopes: [read, write]}}}
-        """, identity: identity(claims: ["scope": .string("read write admin")]), allowed: true),
+        """, identity: spIdentity(claims: ["scope": .string("read write admin")]), allowed: true),
     GatewayCase(name: "a missing scope falls to default Deny", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, scopes: [read, write]}}}
-        """, identity: identity(claims: ["scope": .string("read")]), allowed: false),
+        """, identity: spIdentity(claims: ["scope": .string("read")]), allowed: false),
     GatewayCase(name: "scopes from a space-delimited scp string", spec: optionalJWT + """
 
         authorization:
           rules:
           - {action: Allow, principal: {jwt: {provider: example, scopes: [read]}}}
-        """, identity: identity(claims: ["scp": .string("read")]), allowed: true),
+        """, identity: spIdentity(claims: ["scp": .string("read")]), allowed: true),
     GatewayCase(name: "a jwt principal does not match without a token", spec: optionalJWT + """
 
         authorization:
@@ -272,18 +279,29 @@ let gatewayCases: [GatewayCase] = [
         """, identity: identity("https://other.example", claims: ["role": .string("admin")]), allowed: false),
 ]
 
+/// The SecurityPolicy stages' view: `identity` is what each one's own jwt_authn requirement verified (its RBAC reads that
+/// filter's metadata only); Istio's jwt filter verified nothing.
+func evaluateSecurityPolicies(_ eff: EffectivePolicy, _ request: RequestAttributes, _ identity: RequestIdentity?) -> AuthorizationDecision {
+    var stages: [String: [RequestIdentity]] = [:]
+    for sp in eff.stages.compactMap(\.securityPolicy) { stages[sp] = identity.map { [$0] } ?? [] }
+    return AuthorizationEvaluator.evaluate(eff, request: request, identity: nil, stageIdentities: stages)
+}
+
 @Suite struct SecurityPolicyTests {
     @Test(arguments: gatewayCases)
     func decidesAsEnvoyGateway(_ c: GatewayCase) throws {
         let eff = try effective(securityPolicy(c.spec), scope: gatewayTarget)
-        let d = AuthorizationEvaluator.evaluate(eff, request: c.request.attributes, identity: c.identity)
+        let d = evaluateSecurityPolicies(eff, c.request.attributes, c.identity)
         #expect(d.isAllowed == c.allowed, "\(d.verdict)")
     }
 
     @Test func providersCompileToJWTRules() throws {
         let eff = try effective(securityPolicy(gatewayJWT), scope: gatewayTarget)
-        let rule = try #require(eff.jwtRules.first)
-        #expect(eff.jwtRules.count == 1)
+        // The policy's own RequestAuthentication carries them; Istio's jwt filter (`jwtRules`) never verifies with them.
+        #expect(eff.jwtRules.isEmpty)
+        let rules = eff.requestAuthentications.flatMap(\.jwtRules)
+        let rule = try #require(rules.first)
+        #expect(rules.count == 1)
         #expect(rule.issuer == "https://issuer.example" && rule.audiences == ["api"] && rule.jwksUri == "https://issuer.example/jwks")
         #expect(rule.fromHeaders == [JWTHeader(name: "x-token", prefix: "Bearer ")])
         #expect(rule.fromCookies == ["tok"] && rule.fromParams == ["t"])
@@ -292,9 +310,9 @@ let gatewayCases: [GatewayCase] = [
 
     @Test func scopedByTargetRefs() throws {
         let yaml = securityPolicy(gatewayJWT)
-        #expect(try effective(yaml, scope: gatewayTarget).jwtRules.count == 1)
+        #expect(try effective(yaml, scope: gatewayTarget).requestAuthentications.count == 1)
         let other = WorkloadScope(namespace: "foo", targets: [TargetRef(kind: "HTTPRoute", name: "elsewhere")])
-        #expect(try effective(yaml, scope: other).jwtRules.isEmpty)
+        #expect(try effective(yaml, scope: other).requestAuthentications.isEmpty)
         #expect(try effective(yaml, scope: other).allowPolicies.isEmpty && effective(yaml, scope: other).denyPolicies.isEmpty)
         // The RequestAuthentication (its required-JWT requirement goes wherever it goes).
         #expect(try PolicySet.parse(yaml: yaml).untargetedResources(for: WorkloadScope(namespace: "foo")).count == 1)
@@ -302,7 +320,8 @@ let gatewayCases: [GatewayCase] = [
 
     /// jwt_types.go `JWT.Optional`: "whether a missing JWT is acceptable, defaulting to false". Envoy Gateway
     /// compiles the providers into a jwt_authn requirement (any one of them), so a request without a token is
-    /// 401 `Jwt is missing`; `optional: true` adds `allow_missing`, which a RequestAuthentication alone says.
+    /// 401 `Jwt is missing`; `optional: true` adds `allow_missing` to the same requires_any (a present token none of
+    /// the providers verifies is still 401, verifier.cc AnyVerifierImpl).
     @Test func aRequiredJWTIsAJwtAuthnRequirementScopedWithThePolicy() throws {
         let required = try PolicySet.parse(yaml: securityPolicy(gatewayJWT), file: "sp.yaml")
         let f = try #require(required.jwtAuthnFilters.first)
@@ -313,7 +332,9 @@ let gatewayCases: [GatewayCase] = [
         #expect(f.providers.first?.spaceDelimitedInMetadata == ["scope", "scp"])
         #expect(f.rules.first?.match.matches(path: "/any/path?x", headers: [:]) == true)
         #expect(f.providers.first?.rule.issuer == "https://issuer.example")
-        #expect(try PolicySet.parse(yaml: securityPolicy(optionalJWT), file: "sp.yaml").jwtAuthnFilters.isEmpty)
+        let optional = try #require(try PolicySet.parse(yaml: securityPolicy(optionalJWT), file: "sp.yaml").jwtAuthnFilters.first)
+        #expect(optional.rules.map(\.requires) == [.any([.provider("example", audiences: nil), .allowMissing])])
+        #expect(optional.allowsMissingToken && !f.allowsMissingToken)
     }
 
     @Test func ignoredFieldsAreNoted() throws {
@@ -361,6 +382,25 @@ let gatewayCases: [GatewayCase] = [
             Issue.record("two SecurityPolicies on one HTTPRoute loaded")
         } catch {
             #expect(error.description.contains("both target HTTPRoute backend"), "\(error)")
+        }
+    }
+
+    /// The same with policies that hold only `jwt` (a RequestAuthentication and requirement, no ALLOW policy): still
+    /// two SecurityPolicies on one target, of which Envoy Gateway applies one (the docs' policy attachment:
+    /// gateway.envoyproxy.io/docs/concepts/introduction/gateway_api_extensions/security-policy, "When multiple
+    /// policies target the same resource…"; Gateway API GEP-713: the oldest by creation timestamp wins).
+    @Test(arguments: [
+        (gatewayJWT, optionalJWT),
+        (optionalJWT, "authorization: {defaultAction: Allow}\n" + optionalJWT),
+        (gatewayJWT, "authorization:\n  rules:\n  - {action: Allow, principal: {clientCIDRs: [10.0.0.0/8]}}"),
+    ])
+    func twoPoliciesOnOneTargetAreRefusedWhateverTheyHold(_ first: String, _ second: String) {
+        do {
+            _ = try PolicySet.parse(yaml: securityPolicy(first, name: "first") + securityPolicy(second, name: "second"), file: "sp.yaml")
+            Issue.record("two SecurityPolicies on one HTTPRoute loaded")
+        } catch {
+            #expect(error.errors.count == 1, "\(error)")
+            #expect(error.description.contains("both target HTTPRoute backend") && error.description.contains("sp.yaml:"), "\(error)")
         }
     }
 
@@ -422,7 +462,7 @@ let gatewayCases: [GatewayCase] = [
             #expect((tokenStepPasses && AuthorizationEvaluator.evaluate(eff, request: req.attributes, identity: id).isAllowed) == allowed)
         }
         #expect(istio.requestAuthentications.first?.jwtRules == set.requestAuthentications.first?.jwtRules.map {
-            var r = $0; r.source = istio.requestAuthentications.first!.ref; r.jwtAuthnProvider = nil; return r
+            var r = $0; r.source = istio.requestAuthentications.first!.ref; r.jwtAuthnProvider = nil; r.gatewayProviderID = nil; return r
         })
         #expect(conversion.gaps.contains { $0.contains("foo/sp.jwt-required") && $0.contains("401 Jwt is missing") })
     }
