@@ -23,8 +23,22 @@ struct RequestAttributesHTTPTests {
     static let cases: [Case] = [
         Case(name: "forward-auth: the X-Forwarded-* headers", request: fa(full), expected: .success(["POST", "/orders/1?x=%2F", "shop.example", "https"])),
         Case(name: "forward-auth: proto defaults to http", request: fa(Array(full.prefix(3))), expected: .success(["POST", "/orders/1?x=%2F", "shop.example", "http"])),
-        Case(name: "forward-auth: dot segments and double slashes normalized", request: fa([("x-forwarded-method", "GET"),
-             ("x-forwarded-uri", "/public/..//admin/./x?q=/../"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/admin/x?q=/../", "h", "http"])),
+        Case(name: "forward-auth: a normal path passes, the query as sent", request: fa([("x-forwarded-method", "GET"),
+             ("x-forwarded-uri", "/admin/x.y/..z/.a?q=/../%2F"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/admin/x.y/..z/.a?q=/../%2F", "h", "http"])),
+        Case(name: "forward-auth: escapes of reserved or non-ASCII bytes pass, hex upper-cased", request: fa([("x-forwarded-method", "GET"),
+             ("x-forwarded-uri", "/caf%c3%a9/a%20b%3F"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/caf%C3%A9/a%20b%3F", "h", "http"])),
+    ] + [
+        // Raw paths the proxy would pass to the app unresolved while Warden would decide on another one.
+        "/orders/../public/x", "/public/..", "/./orders", "/orders/.", "/a/%2e%2e/b", "/a/.%2E/b", "/a/%2E/b",
+        "//orders", "/orders//x", "/orders\\..\\public", "/a\\b", "/%6Frders", "/a%7Eb", "/a%2Db",
+    ].map { uri in
+        Case(name: "forward-auth: \(uri) refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", uri),
+             ("x-forwarded-host", "h")]), expected: .failure(.nonNormalPath))
+    } + [
+        Case(name: "forward-auth: a trailing slash is normal", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/orders/"),
+             ("x-forwarded-host", "h")]), expected: .success(["GET", "/orders/", "h", "http"])),
+        Case(name: "auth-request: dot segments refused too", request: fa([("x-original-method", "GET"), ("x-original-uri", "/orders/../public/x"),
+             ("x-forwarded-host", "h")], target: "/auth-request"), expected: .failure(.nonNormalPath)),
         Case(name: "forward-auth: %2F in the path refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/a%2fb"),
              ("x-forwarded-host", "h")]), expected: .failure(.escapedSlash)),
         Case(name: "forward-auth: %5C in the path refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/a%5Cb"),
