@@ -5,11 +5,15 @@ policy directory. Every policy case must give the same status, body, WWW-Authent
 headers through each; the spoofing cases check what each proxy config guarantees."""
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from harness import httpclient, orders_api
 from harness.deploy import MAIN
@@ -70,6 +74,12 @@ spec:
     from: [{{source: {{ipBlocks: ["127.0.0.1/32"]}}}}]
   - to: [{{operation: {{methods: [POST], paths: ["/remote-only/*"]}}}}]
     from: [{{source: {{ipBlocks: ["10.0.0.0/8"]}}}}]
+  - to: [{{operation: {{methods: [POST], paths: ["/mesh-only/*"]}}}}]
+    from: [{{source: {{principals: ["cluster.local/ns/a/sa/b"]}}}}]
+  - to: [{{operation: {{methods: [POST], paths: ["/sni-only/*"]}}}}]
+    when: [{{key: connection.sni, values: ["internal.example"]}}]
+  - to: [{{operation: {{methods: [POST], paths: ["/bound/*"]}}}}]
+    from: [{{source: {{requestPrincipals: ["*"]}}}}]
 """}
 
 
@@ -95,8 +105,10 @@ def rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
     policy_dir.mkdir()
     for name, text in _policies(module_idp.issuer, module_idp.jwks_uri).items():
         (policy_dir / name).write_text(text)
+    # Every connection fact trusted, as an operator with an mTLS listener would: each proxy config must then
+    # keep a client's own X-Warden-* copies from Warden.
     warden = Warden(policy_dir, binary=warden_bin, work_dir=base / "warden", debug_headers=False,
-                    http=True, http_trusted_headers="client-address")
+                    http=True, http_trusted_headers="all")
     started = []
     try:
         doors = {
@@ -252,6 +264,31 @@ def test_stripped_token_is_gone(rig, tokens, door):
 def test_client_cannot_claim_another_address(rig, tokens, door):
     r, seen = rig.send(door, "POST", "/remote-only/x", {**_bearer(tokens, "read"), "X-Warden-Client-Address": "10.1.2.3"})
     assert r.status == 403 and seen is None
+
+
+@pytest.fixture(scope="module")
+def client_cert(tmp_path_factory):
+    """A certificate a client could paste into X-Warden-Client-Cert, and its x5t#S256."""
+    from harness.pki import PKI
+    issued = PKI(tmp_path_factory.mktemp("front-doors-pki")).issue("mallory", uri="spiffe://cluster.local/ns/a/sa/b", server=False)
+    pem = Path(issued.cert_path).read_text()
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return quote(pem, safe=""), base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("door", FRONT_DOORS[1:])
+def test_client_cannot_claim_connection_facts(rig, tokens, module_idp, client_cert, door):
+    """With every trusted header on (`--http-trusted-headers all`) and no TLS at the proxy, a client's own
+    X-Warden-Client-Principal / -SNI / -Cert must not reach Warden: each config clears or overwrites them."""
+    read = _bearer(tokens, "read")
+    r, seen = rig.send(door, "POST", "/mesh-only/x", {**read, "X-Warden-Client-Principal": "spiffe://cluster.local/ns/a/sa/b"})
+    assert (r.status, seen) == (403, None), r.text
+    r, seen = rig.send(door, "POST", "/sni-only/x", {**read, "X-Warden-SNI": "internal.example"})
+    assert (r.status, seen) == (403, None), r.text
+    pem, thumbprint = client_cert
+    bound = Minter(module_idp).mint(scope="orders:read", cnf={"x5t#S256": thumbprint})
+    r, seen = rig.send(door, "POST", "/bound/x", {"Authorization": f"Bearer {bound}", "X-Warden-Client-Cert": pem})
+    assert (r.status, r.text, seen) == (401, "Jwt is bound to another client certificate", None)
 
 
 def test_token_in_query_cannot_be_removed_in_http_modes(rig, tokens):
