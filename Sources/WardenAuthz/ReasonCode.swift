@@ -74,6 +74,9 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     /// A DENY policy matched because a `when` on `experimental.envoy.filters.*` needs a metadata namespace
     /// Envoy did not send (not in the ext_authz filter's `metadata_context_namespaces`): fail closed.
     case policyDeniedMetadataNotSent = "policy_denied_metadata_not_sent"
+    /// A DENY policy matched because a part of the rule needs a connection fact (`source.ip`,
+    /// `source.principal`, `connection.sni`, `destination.*`) the HTTP front door did not report: fail closed.
+    case policyDeniedConnectionFactUnreported = "policy_denied_connection_fact_unreported"
     /// ALLOW policies apply and none matched.
     case noAllowPolicyMatched = "no_allow_policy_matched"
     /// The path cannot be normalized.
@@ -135,7 +138,9 @@ extension AuthorizationDecision {
     public var reasonCode: ReasonCode {
         switch verdict {
         case .allow: return .allowed
-        case .deny(.denyPolicyMatched(let m)): return m.unsentMetadata.isEmpty ? .policyDenied : .policyDeniedMetadataNotSent
+        case .deny(.denyPolicyMatched(let m)):
+            if !m.unsentMetadata.isEmpty { return .policyDeniedMetadataNotSent }
+            return m.unreportedFacts.isEmpty ? .policyDenied : .policyDeniedConnectionFactUnreported
         case .deny(.noAllowPolicyMatched): return .noAllowPolicyMatched
         case .deny(.invalidPath): return .invalidPath
         }

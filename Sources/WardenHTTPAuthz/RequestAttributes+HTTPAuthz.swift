@@ -52,6 +52,16 @@ extension RequestAttributes {
         headers[":authority"] = host
         headers[":scheme"] = self.scheme
 
+        // What the proxy was not trusted to report cannot be decided on (fail closed: `ConnectionFact`).
+        // A trusted client address the proxy did not send is unreported too (every documented config
+        // sends it); a trusted principal or SNI it did not send is a connection without one (Envoy adds
+        // no header whose value is empty).
+        unreportedFacts = [.destination]
+        if !trusted.contains(.clientAddress) || request.values(TrustedHeader.clientAddress.headerName).isEmpty {
+            unreportedFacts.insert(.sourceAddress)
+        }
+        if !trusted.contains(.clientPrincipal) { unreportedFacts.insert(.sourcePrincipal) }
+        if !trusted.contains(.sni) { unreportedFacts.insert(.sni) }
         for header in trusted {
             guard let value = try Self.single(header.headerName, in: request) else { continue }
             switch header {
