@@ -330,17 +330,38 @@ def test_envoy_http2_speaks_h2c_to_warden(rig, tokens):
 
 
 def test_envoy_http2_config_is_envoy_http_plus_the_cluster_protocol():
-    """The two deploy files differ only in the warden cluster's protocol options (kept in step)."""
+    """The two deploy files differ only in the warden cluster's protocol (kept in step)."""
     one, two = yaml.safe_load(ENVOY_HTTP.read_text()), yaml.safe_load(ENVOY_HTTP2.read_text())
     warden = next(c for c in two["static_resources"]["clusters"] if c["name"] == "warden")
-    options = warden.pop("typed_extension_protocol_options")
-    assert options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]["http2_protocol_options"]
+    options = warden["typed_extension_protocol_options"]
+    protocol = options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    explicit = protocol.pop("explicit_http_config")
+    assert explicit["http2_protocol_options"]
+    one_warden = next(c for c in one["static_resources"]["clusters"] if c["name"] == "warden")
+    assert one_warden["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].pop(
+        "explicit_http_config") == {"http_protocol_options": {}}
     assert one == two
+    protocol["explicit_http_config"] = explicit
     # The README's snippet is the file's.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("## Front doors"):readme.index("## Configuration reference")]
     snippet = next(block for block in re.findall(r"```yaml\n(.*?)```", section, re.S) if "explicit_http_config" in block)
     assert yaml.safe_load(snippet)["clusters"][0]["typed_extension_protocol_options"] == options
+
+
+@pytest.mark.parametrize("path", [ENVOY_HTTP, ENVOY_HTTP2], ids=["http1", "h2c"])
+def test_envoy_closes_idle_connections_to_warden_before_warden_does(path):
+    """Warden closes a front-door connection idle for 60 s (ServeCommand: idleTimeoutSeconds, README); Envoy's
+    upstream default is 1 h, so a check could be sent on a connection Warden is closing (reset: a denial).
+    Envoy must give up first (HttpProtocolOptions.common_http_protocol_options.idle_timeout)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    warden_idle = int(re.search(r"connections idle for (\d+) s are closed", readme)[1])
+    serve = (Path(__file__).resolve().parents[2] / "Sources/warden/ServeCommand.swift").read_text()
+    assert f"configuration.idleTimeoutSeconds = {warden_idle}\n" in serve
+    cluster = next(c for c in yaml.safe_load(path.read_text())["static_resources"]["clusters"] if c["name"] == "warden")
+    options = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    envoy_idle = options["common_http_protocol_options"]["idle_timeout"]
+    assert envoy_idle.endswith("s") and float(envoy_idle[:-1]) < warden_idle
 
 
 def test_deploy_configs_validate():

@@ -105,13 +105,40 @@ def _accepts(port: int) -> bool:
         return s.connect_ex((LOCALHOST, port)) == 0
 
 
+def _exchange(sock: socket.socket) -> tuple[bytes, bool]:
+    """One keep-alive GET /forward-auth on `sock`: (the answer's head, whether the server then closed)."""
+    sock.sendall(b"GET /forward-auth HTTP/1.1\r\nHost: warden\r\n"
+                 + b"".join(f"{k}: {v}\r\n".encode() for k, v in FORWARDED.items()) + b"\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(4096)
+    sock.settimeout(0.5)
+    try:
+        closed = sock.recv(1, socket.MSG_PEEK) == b""
+    except TimeoutError:
+        closed = False
+    sock.settimeout(5)
+    return head, closed
+
+
 def test_drain_keeps_answering_then_closes(make_warden):
     w = make_warden(http=True, extra_args=["--drain-delay", "1.5"])
-    assert httpclient.get(w.http_url + "/forward-auth", headers=FORWARDED).status == 200
+    kept = socket.create_connection((LOCALHOST, w.http_port), timeout=5)
+    head, closed = _exchange(kept)
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" not in head.lower() and not closed
     w.terminate()
     time.sleep(0.5)
     assert w.admin_status("/readyz")[0] == 503
     assert httpclient.get(w.http_url + "/forward-auth", headers=FORWARDED).status == 200  # still deciding
+    # A kept-alive connection gets its answer with Connection: close, and is closed after it: the proxy
+    # opens a new one (elsewhere, once /readyz moved it) instead of racing the listener's close.
+    head, closed = _exchange(kept)
+    kept.close()
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower() and closed, head
     assert w.wait(timeout=15) == 0
     with socket.socket() as s:
         assert s.connect_ex((LOCALHOST, w.http_port)) != 0
