@@ -254,6 +254,21 @@ def test_client_copies_of_output_headers_never_reach_the_app(rig, tokens, door):
     assert _upstream_view(seen) == {"x-jwt-sub": None, "x-jwt-scope": None, "authorization": None}
 
 
+@pytest.mark.parametrize("door, reaches_app", [("envoy_http", None), ("envoy_http2", None), ("nginx", False), ("caddy", True)])
+def test_underscore_aliases_of_output_headers(rig, door, reaches_app):
+    """`X_Jwt_Sub` is another header than X-Jwt-Sub, which the configs control; an app reading CGI-style
+    names (HTTP_X_JWT_SUB) sees both as one. Envoy (headers_with_underscores_action: REJECT_REQUEST) answers
+    400; nginx drops such headers (underscores_in_headers off, its default); Caddy passes them on — the
+    README says so, and that the app must read names literally behind it."""
+    r, seen = rig.send(door, "GET", "/public/x", {"X_Jwt_Sub": "mallory"})
+    if reaches_app is None:
+        assert (r.status, seen) == (400, None)
+        return
+    assert r.status == 200
+    got = [v for n, v in seen["header_list"] if "_" in n and n.replace("_", "-") == "x-jwt-sub"]
+    assert got == (["mallory"] if reaches_app else []), seen["header_list"]
+
+
 @pytest.mark.parametrize("door", FRONT_DOORS)
 def test_stripped_token_is_gone(rig, tokens, door):
     _, seen = rig.send(door, "GET", "/orders", _bearer(tokens, "read"))
