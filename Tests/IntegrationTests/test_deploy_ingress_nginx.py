@@ -7,6 +7,7 @@ cases give their documented status, challenge and upstream headers; a client can
 request or inject an output header."""
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -40,7 +41,9 @@ def _ingress_nginx_conf(ingress: dict, configmap: dict, *, listen: int, warden_h
         method = (f"            proxy_method                {notes[ANNOTATION + 'auth-method']};\n"
                   "            proxy_set_header            X-Original-URI          $request_uri;\n"
                   "            proxy_set_header            X-Scheme                $scheme;\n")
-    extra = "".join(f"            proxy_set_header '{name}' '{value}';\n" for name, value in configmap["data"].items())
+    # buildAuthProxySetHeaders (internal/ingress/controller/template/template.go): `proxy_set_header %q %q;`, sorted.
+    extra = "".join(sorted(f"            proxy_set_header {json.dumps(name)} {json.dumps(value)};\n"
+                           for name, value in configmap["data"].items()))
     copies = ""
     for i, name in enumerate(h.strip() for h in notes[ANNOTATION + "auth-response-headers"].split(",")):
         copies += (f"            auth_request_set $authHeader{i} $upstream_http_{name.lower().replace('-', '_')};\n"
