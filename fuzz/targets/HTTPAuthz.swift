@@ -6,7 +6,8 @@
 //   host, and `:path`/`:authority`/`:method` equal to the checked path, host and method;
 // - at /forward-auth the checked request comes from the X-Forwarded-* headers only, at /auth-request from
 //   X-Original-* only: changing the other endpoint's headers never changes the result;
-// - a forwarded path has no "//", no %2F or %5C, and normalizing it again changes nothing.
+// - a forwarded path has no "//", no %2F or %5C, is checked as sent (only an escape's hex digits may change
+//   case: a path normalization would change is refused, never resolved), and normalizing it again changes nothing.
 import WardenHTTPAuthz
 import WardenPolicy
 
@@ -55,8 +56,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("the other endpoint's headers changed the checked request at \(target.debugDescription)")
         }
     }
-    // Normalizing the normalized path again changes nothing.
     let uriHeader = endpoint == .forwardAuth ? "x-forwarded-uri" : "x-original-uri"
+    // The proxy passes the raw URI to the app: what is checked must be that URI (up to a fragment).
+    let forwarded = headers.first { $0.name == uriHeader }?.value ?? ""
+    let sent = forwarded.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+    if sent.lowercased() != r.path.lowercased() {
+        fatalError("forwarded path resolved instead of refused: \(sent.debugDescription) → \(r.path.debugDescription)")
+    }
+    // Normalizing the normalized path again changes nothing.
     let renormalized = HTTPAuthzRequest(method: "GET", target: target,
                                         headers: stripped.headers.filter { $0.name != uriHeader } + [(uriHeader, r.path)])
     guard let twice = try? RequestAttributes(http: renormalized, endpoint: endpoint, trusted: trusted), twice.path == r.path else {
