@@ -183,7 +183,14 @@ struct MatchContext {
             var firstFailure: String?
             var matched = false
             for o in rule.to {
-                if let f = mismatch(o) { firstFailure = firstFailure ?? f } else { matched = true; break }
+                var facts: Set<ConnectionFact> = []
+                if let f = mismatch(o, assumeUnreported: assumeUnsent, assumed: &facts) {
+                    firstFailure = firstFailure ?? f
+                } else {
+                    assumed.formUnion(facts)
+                    matched = true
+                    break
+                }
             }
             if !matched { return "to.operation.\(firstFailure ?? "")" }
         }
@@ -348,6 +355,16 @@ struct MatchContext {
     }
 
     // MARK: Operation
+
+    /// `mismatch(_:)` when `ports`/`notPorts` need an unreported destination port: as for sources.
+    func mismatch(_ o: Operation, assumeUnreported: Bool, assumed: inout Set<ConnectionFact>) -> String? {
+        guard !(o.ports.isEmpty && o.notPorts.isEmpty) && unreported.contains(.destination) else { return mismatch(o) }
+        guard assumeUnreported else { return "ports (destination.port not reported by this front door)" }
+        var o = o
+        o.ports = []; o.notPorts = []
+        assumed.insert(.destination)
+        return mismatch(o)
+    }
 
     func mismatch(_ o: Operation) -> String? {
         if !o.hosts.isEmpty && !o.hosts.contains(where: { $0.matchesIgnoringCase(host) }) { return "hosts" }

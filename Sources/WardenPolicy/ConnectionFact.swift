@@ -17,7 +17,8 @@ public enum ConnectionFact: String, Sendable, Hashable, CaseIterable, Comparable
     case sourcePrincipal = "source.principal"
     /// `connection.sni`.
     case sni = "connection.sni"
-    /// `destination.ip`, `destination.port`: the proxy's listener, which no front door header reports.
+    /// `destination.ip`, `destination.port` (and `ports`/`notPorts` of an operation): the proxy's listener,
+    /// which no front door header reports.
     case destination = "destination.ip/port"
 
     public static func < (lhs: ConnectionFact, rhs: ConnectionFact) -> Bool {

@@ -45,6 +45,12 @@ import Testing
             unreported: all, want: .denied(assumed: [.sni])),
         Row(name: "DENY when destination.port, unreported", spec: "action: DENY\nrules:\n- when: [{key: destination.port, values: [\"9000\"]}]",
             unreported: all, want: .denied(assumed: [.destination])),
+        Row(name: "DENY to ports, destination unreported", spec: "action: DENY\nrules:\n- to: [{operation: {ports: [\"9000\"], paths: [/x]}}]",
+            unreported: all, want: .denied(assumed: [.destination])),
+        Row(name: "DENY to ports, destination reported", spec: "action: DENY\nrules:\n- to: [{operation: {ports: [\"9000\"], paths: [/x]}}]",
+            unreported: [], want: .allowed),
+        Row(name: "ALLOW to notPorts, destination unreported", spec: "rules:\n- to: [{operation: {notPorts: [\"9000\"]}}]",
+            unreported: all, want: .notAllowed),
         Row(name: "DENY on a request header only: unaffected", spec: "action: DENY\nrules:\n- when: [{key: \"request.headers[x-block]\", values: [yes]}]",
             unreported: all, want: .allowed),
         // ALLOW: the part on the missing fact fails, `not…` included.
