@@ -17,6 +17,10 @@ public enum HTTPAuthzRequestError: Error, Equatable, Sendable, CustomStringConve
     /// never normalized, because a forward-auth proxy passes the raw path to the app (nginx `$request_uri`,
     /// Caddy's `{uri}`) and the app may not resolve it as Warden would.
     case nonNormalPath
+    /// The original URI has a `#`: a request target never carries a fragment (RFC 9112 §3.2), yet nginx
+    /// passes one in `$request_uri` and the app may read past it (`/public/x#/../../private`); refused,
+    /// never cut off.
+    case fragmentInURI
     /// The original host is empty or has characters no host has.
     case invalidHost
     /// A trusted header (`--http-trusted-headers`) does not hold what it should.
@@ -32,6 +36,7 @@ public enum HTTPAuthzRequestError: Error, Equatable, Sendable, CustomStringConve
         case .nonNormalPath:
             "the original path is not in normal form (dot segment, '//', backslash or escaped unreserved character); "
                 + "the proxy would pass it to the app unresolved"
+        case .fragmentInURI: "the original URI has a '#' (a request target carries no fragment)"
         case .invalidHost: "the original host is not a valid host"
         case .invalidTrustedHeader(let h): "trusted header \(h) is malformed"
         }

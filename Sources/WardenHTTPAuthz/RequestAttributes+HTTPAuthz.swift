@@ -34,6 +34,7 @@ extension RequestAttributes {
         }
         guard Self.isToken(method) else { throw .invalidMethod }
         guard target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { throw .invalidURI }
+        guard !target.utf8.contains(UInt8(ascii: "#")) else { throw .fragmentInURI }
         guard !host.isEmpty, host.utf8.count <= 1024, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") }) else {
             throw .invalidHost
         }
@@ -102,11 +103,13 @@ extension RequestAttributes {
     /// change let through is the case of an escape's hex digits (`%c3%a9` is `%C3%A9`: the same bytes to
     /// every app). Forward-auth proxies send the raw URI and pass that same raw URI to the app, so deciding
     /// on a normalized `/public/x` for a raw `/orders/../public/x` would check another request than the app
-    /// serves. The query is kept as sent.
+    /// serves. The query is kept as sent; a `#` anywhere is refused (`fragmentInURI`).
     static func normalizedTarget(_ uri: String) throws(HTTPAuthzRequestError) -> String {
         guard uri.utf8.first == UInt8(ascii: "/") else { throw .invalidURI }
         let bytes = Array(uri.utf8)
-        let cut = bytes.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? bytes.count
+        // Never cut at a `#`: what follows it would reach the app unchecked (RFC 9112 §3.2: no fragment).
+        guard !bytes.contains(UInt8(ascii: "#")) else { throw .fragmentInURI }
+        let cut = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
         let rawPath = bytes[..<cut]
         var upperHex = Array(rawPath)
         for i in rawPath.indices where rawPath[i] == UInt8(ascii: "%") && i + 2 < rawPath.endIndex {
@@ -122,10 +125,7 @@ extension RequestAttributes {
         for b in normal.utf8 where !(b == UInt8(ascii: "/") && merged.last == UInt8(ascii: "/")) { merged.append(b) }
         guard merged == upperHex else { throw .nonNormalPath }
         var out = String(decoding: merged, as: UTF8.self)
-        if cut < bytes.count, bytes[cut] == UInt8(ascii: "?") {
-            let end = bytes[cut...].firstIndex(of: UInt8(ascii: "#")) ?? bytes.count
-            out += String(decoding: bytes[cut..<end], as: UTF8.self)
-        }
+        out += String(decoding: bytes[cut...], as: UTF8.self)
         return out
     }
 

@@ -225,6 +225,61 @@ def test_forward_auth_refuses_a_path_the_app_would_get_unresolved(rig, target):
                 assert seen["path"] == grpc_seen["path"] and ".." not in seen["path"], door
 
 
+# nginx (`location = /healthz`) and Caddy (`handle /healthz`) match the unauthenticated route on the decoded,
+# normalized path; passed on raw, `/admin/delete/..%2F..%2Fhealthz?all=1` would reach the app's /admin/delete
+# without Warden being asked. Envoy matches `path: /healthz` on the path it normalized and passes that one on.
+HEALTHZ_ALIASES = ["/x/..%2Fhealthz", "/admin/..%2F..%2Fhealthz?x=1", "/admin/delete/..%2F..%2Fhealthz?all=1",
+                   "/./healthz", "//healthz", "/x/../healthz", "/%68ealthz", "/HEALTHZ", "/healthz?x=1",
+                   "/orders/..%2fhealthz", "/orders/%2e%2e/healthz", "/orders\\..\\healthz", "/healthz/."]
+
+
+@pytest.mark.parametrize("target", HEALTHZ_ALIASES)
+def test_unauthenticated_route_passes_only_its_own_path(rig, target):
+    """Whatever reaches the app without a check is exactly /healthz (nginx and Caddy: with no query either);
+    anything else is checked (no token here: 403) or refused."""
+    for door in FRONT_DOORS:
+        r, seen = rig.send(door, "GET", target)
+        if seen is None:
+            assert r.status in (400, 403, 404, 500), (door, r.status, r.text)
+            continue
+        assert r.status == 200, door
+        if door in ("nginx", "caddy"):
+            assert seen["path"] == "/healthz", (door, seen["path"])
+        else:
+            assert seen["path"].split("?")[0] == "/healthz", (door, seen["path"])
+    for door in FRONT_DOORS:
+        r, seen = rig.send(door, "GET", "/healthz")
+        assert (r.status, seen and seen["path"]) == (200, "/healthz"), door
+
+
+@pytest.mark.parametrize("target", ["/public/x#/../../orders", "/public/x#/../orders?y=1", "/orders#", "/public#x"])
+def test_a_fragment_in_the_target_is_refused(rig, target):
+    """RFC 9112 §3.2: a request target has no fragment, but nginx puts a raw `#` in $request_uri and passes it to
+    the app; Warden used to decide on the part before it (/public/x: allowed without a token) while the app
+    could read what follows. Refused (400, which nginx's auth_request turns into 500), never cut."""
+    r, seen = rig.send("nginx", "GET", target)
+    assert (r.status, seen) == (500, None), r.text
+    # Caddy (Go) reads the `#` as a path byte and sends it as %23 both to Warden (X-Forwarded-Uri) and to the
+    # app: checked as what the app gets (`/public%23x` is one segment), dot segments after it refused.
+    r, seen = rig.send("caddy", "GET", target)
+    assert seen is None or seen["path"] == target.replace("#", "%23"), seen["path"]
+    if "/.." in target:
+        assert (r.status, seen) == (400, None), r.text
+    for door in ("grpc", "envoy_http", "envoy_http2"):
+        r, seen = rig.send(door, "GET", target)
+        assert seen is None or "#" not in seen["path"], (door, seen["path"])
+
+
+@pytest.mark.parametrize("door", FRONT_DOORS)
+@pytest.mark.parametrize("token, status", [("expired", 401), ("wrong_aud", 403)])
+def test_a_denial_carries_one_challenge(rig, tokens, door, token, status):
+    """nginx's auth_request copies a 401's WWW-Authenticate itself: @warden_401 must not add a second one."""
+    r, _ = rig.send(door, "GET", "/orders", _bearer(tokens, token))
+    challenges = [v for n, v in r.header_list if n == "www-authenticate"]
+    assert (r.status, len(challenges)) == (status, 1), (r.status, challenges)
+    assert challenges[0].startswith('Bearer realm="http://shop.example/'), challenges
+
+
 def test_allowed_requests_carry_warden_output_headers(rig, tokens):
     for door in FRONT_DOORS:
         _, seen = rig.send(door, "GET", "/orders", _bearer(tokens, "read"))

@@ -35,6 +35,17 @@ struct RequestAttributesHTTPTests {
         Case(name: "forward-auth: \(uri) refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", uri),
              ("x-forwarded-host", "h")]), expected: .failure(.nonNormalPath))
     } + [
+        // A request target has no fragment (RFC 9112 §3.2); nginx passes a raw `#` in $request_uri, and cutting
+        // there would check /public/x for an app that may read /public/x#/../../private.
+        "/public/x#/../../private", "/orders#", "/orders?q=1#/x", "/#",
+    ].map { uri in
+        Case(name: "forward-auth: \(uri) refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", uri),
+             ("x-forwarded-host", "h")]), expected: .failure(.fragmentInURI))
+    } + [
+        Case(name: "auth-request: a fragment refused too", request: fa([("x-original-method", "GET"), ("x-original-uri", "/public/x#/../orders"),
+             ("x-forwarded-host", "h")], target: "/auth-request"), expected: .failure(.fragmentInURI)),
+        Case(name: "envoy: a fragment refused too", request: HTTPAuthzRequest(method: "GET", target: "/envoy/public/x#/../orders",
+             headers: [("host", "h")]), expected: .failure(.fragmentInURI)),
         Case(name: "forward-auth: a trailing slash is normal", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/orders/"),
              ("x-forwarded-host", "h")]), expected: .success(["GET", "/orders/", "h", "http"])),
         Case(name: "auth-request: dot segments refused too", request: fa([("x-original-method", "GET"), ("x-original-uri", "/orders/../public/x"),
