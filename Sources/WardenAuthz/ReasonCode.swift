@@ -62,6 +62,10 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case tokenExchangeRefused = "token_exchange_refused"
     /// The request was allowed, and the token exchange got no usable answer in time (503, fail closed).
     case tokenExchangeUnavailable = "token_exchange_unavailable"
+    /// The request was allowed, and whether a `tokenExchange` rule applies depends on a connection fact the
+    /// HTTP front door did not report (`to.ports`/`notPorts`: the destination port): 403, fail closed — never
+    /// sent on without the exchange.
+    case tokenExchangeConnectionFactUnreported = "token_exchange_connection_fact_unreported"
     /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
     case jwtTypeNotAllowed = "jwt_type_not_allowed"
     /// A TokenPolicy's required claim is missing or has another value.

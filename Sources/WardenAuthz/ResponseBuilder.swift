@@ -30,16 +30,19 @@ struct ResponseBuilder: Sendable {
         return allowed(record, request: request, scope: scope)
     }
 
-    /// 403 when the token endpoint refused the exchange (the token may not be used toward this upstream),
-    /// 503 when it gave no answer (try again later). The original token is never forwarded instead.
+    /// 403 when the token endpoint refused the exchange (the token may not be used toward this upstream) or
+    /// whether a rule applies cannot be decided (an unreported connection fact), 503 when the endpoint gave
+    /// no answer (try again later). The original token is never forwarded instead.
     private func exchangeFailed(_ x: ExchangeStep, record: DecisionRecord) -> Decision {
         var headers: [HTTPHeader] = []
         if options.debugHeaders {
             headers.append(HTTPHeader("x-warden-decision", "deny"))
             headers.append(HTTPHeader("x-warden-reason", HeaderField.sanitized(record.reason)))
         }
-        if case .refused = x.result { return .deny(DenyResponse(status: 403, body: "Token exchange was refused", headers: headers)) }
-        return .deny(DenyResponse(status: 503, body: "Token exchange is unavailable", headers: headers))
+        switch x.result {
+        case .refused, .connectionFactUnreported: return .deny(DenyResponse(status: 403, body: "Token exchange was refused", headers: headers))
+        case .exchanged, .unavailable: return .deny(DenyResponse(status: 503, body: "Token exchange is unavailable", headers: headers))
+        }
     }
 
     /// 401 (403 for audiences) with jwt_authn's body and `WWW-Authenticate: Bearer realm="<uri>", error="invalid_token"`.

@@ -30,11 +30,20 @@ public enum AuthorizationEvaluator {
 
 extension AuthorizationEvaluator {
     /// Whether `request` matches any of `operations` (an empty list matches every request), as an
-    /// AuthorizationPolicy rule's `to` does.
-    public static func matchesAny(_ operations: [Operation], request: RequestAttributes, effective: EffectivePolicy) -> Bool {
-        guard !operations.isEmpty else { return true }
+    /// AuthorizationPolicy rule's `to` does. An operation that would match but for `ports`/`notPorts` on a
+    /// destination port the front door did not report (`ConnectionFact.destination`) cannot be decided:
+    /// `.undecided`, unless another operation matches outright.
+    public static func match(_ operations: [Operation], request: RequestAttributes, effective: EffectivePolicy) -> OperationsMatch {
+        guard !operations.isEmpty else { return .matches }
         let context = MatchContext(effective: effective, request: request, identity: nil, options: EvaluationOptions())
-        return operations.contains { context.mismatch($0) == nil }
+        var undecided: Set<ConnectionFact> = []
+        for o in operations {
+            var assumed: Set<ConnectionFact> = []
+            guard context.mismatch(o, assumeUnreported: true, assumed: &assumed) == nil else { continue }
+            if assumed.isEmpty { return .matches }
+            undecided.formUnion(assumed)
+        }
+        return undecided.isEmpty ? .noMatch : .undecided(undecided)
     }
 
     /// Evaluates a request that carries several identities (one per verified token, in extraction order):
