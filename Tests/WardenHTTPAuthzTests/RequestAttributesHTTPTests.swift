@@ -46,6 +46,10 @@ struct RequestAttributesHTTPTests {
              ("x-forwarded-host", "h")], target: "/auth-request"), expected: .failure(.fragmentInURI)),
         Case(name: "envoy: a fragment refused too", request: HTTPAuthzRequest(method: "GET", target: "/envoy/public/x#/../orders",
              headers: [("host", "h")]), expected: .failure(.fragmentInURI)),
+        // Path parameters are decided as sent, as Istio/Envoy decide them (README "Path tricks": apps that
+        // resolve `..;` must refuse it).
+        Case(name: "forward-auth: a ';' path parameter is decided as sent", request: fa([("x-forwarded-method", "GET"),
+             ("x-forwarded-uri", "/public/..;/admin"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/public/..;/admin", "h", "http"])),
         Case(name: "forward-auth: a trailing slash is normal", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/orders/"),
              ("x-forwarded-host", "h")]), expected: .success(["GET", "/orders/", "h", "http"])),
         Case(name: "auth-request: dot segments refused too", request: fa([("x-original-method", "GET"), ("x-original-uri", "/orders/../public/x"),
