@@ -251,7 +251,7 @@ public final class CheckService: Sendable {
     /// An allowed request a `tokenExchange` rule names: its token is exchanged (RFC 8693) before the answer,
     /// which then carries the new token toward the upstream; a refusal is 403, no answer by shortly before
     /// the caller's deadline 503 (fail closed: the original token is never forwarded instead).
-    private func exchange(_ x: (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int, index: Int), subject: String, _ record: DecisionRecord,
+    private func exchange(_ x: ScopePlan.ExchangeChoice, subject: String, _ record: DecisionRecord,
                           _ request: RequestAttributes, _ scopePlan: ScopePlan, _ caller: CallerLimits,
                           _ completion: @escaping @Sendable (CheckResult) -> Void) {
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -272,9 +272,12 @@ public final class CheckService: Sendable {
             case .exchanged: break
             case .refused: record.reasonCode = .tokenExchangeRefused
             case .unavailable: record.reasonCode = .tokenExchangeUnavailable
+            case .connectionFactUnreported: record.reasonCode = .tokenExchangeConnectionFactUnreported
             }
             respond(record, request, scopePlan, completion)
         }
+        // Whether this rule (or a later one) applies is unknown: refused, never sent on without the exchange.
+        if !x.undecided.isEmpty { return end(.connectionFactUnreported(x.undecided), token: nil) }
         // A repeated (cached) token: the exchanged token it got last time, while it may still be handed out.
         let entry = record.tokens[x.token].cached
         let now = clock()

@@ -143,14 +143,19 @@ public final class CheckTracer: Sendable {
         for step in record.jwtAuthn { keys(step.keyWaitNanos, endedAt: step.keyWaitEndedAt, tokens: step.tokens, step: .jwtAuthn) }
         keys(record.keyWaitNanos, endedAt: record.keyWaitEndedAt, tokens: record.tokens, step: .istio)
         if let x = record.exchange {
-            let outcome: CheckSpan.Wait.ExchangeOutcome
+            let outcome: CheckSpan.Wait.ExchangeOutcome?
             switch x.result {
             case .exchanged(let cached): outcome = cached ? .cached : .exchanged
             case .refused: outcome = .refused
             case .unavailable: outcome = .unavailable
+            // Refused before any call (a rule on a connection fact the front door did not report): nothing
+            // was waited for; the span's reason code says why.
+            case .connectionFactUnreported: outcome = nil
             }
-            waits.append(CheckSpan.Wait(exchange: outcome, unixNanos: wall(x.endedAt > 0 ? x.endedAt : record.decidedAt),
-                                        milliseconds: Double(x.waitNanos) / 1e6))
+            if let outcome {
+                waits.append(CheckSpan.Wait(exchange: outcome, unixNanos: wall(x.endedAt > 0 ? x.endedAt : record.decidedAt),
+                                            milliseconds: Double(x.waitNanos) / 1e6))
+            }
         }
         return waits
     }

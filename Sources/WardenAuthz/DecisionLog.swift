@@ -59,6 +59,9 @@ public struct DecisionLog: Sendable {
             case .exchanged(let cached): o["result"] = .string(cached ? "cached" : "exchanged")
             case .refused(let error, _): o["result"] = .string("refused"); o["error"] = .string(error)
             case .unavailable: o["result"] = .string("unavailable")
+            case .connectionFactUnreported(let facts):
+                o["result"] = .string("connection_fact_unreported")
+                o["unreported"] = .array(facts.map { .string($0.rawValue) })
             }
             fields.append(("exchange", .object(o)))
         }

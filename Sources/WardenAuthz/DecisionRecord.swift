@@ -192,6 +192,10 @@ public struct ExchangeStep: Sendable {
         case refused(error: String, description: String?)
         /// No usable answer (down, slow past the deadline, malformed, secret unreadable, busy).
         case unavailable(String)
+        /// Not asked: whether this rule applies depends on connection facts the front door did not report
+        /// (`to.ports`/`notPorts` at the HTTP front door), so the request is refused (fail closed) rather than
+        /// sent on without the exchange.
+        case connectionFactUnreported([ConnectionFact])
     }
 
     /// The token endpoint.
@@ -217,6 +221,9 @@ public struct ExchangeStep: Sendable {
         case .refused(let error, let description):
             return "Token exchange was refused: the token endpoint answered \(error)" + (description.map { " (\($0))" } ?? "")
         case .unavailable(let why): return "Token exchange is unavailable: \(why)"
+        case .connectionFactUnreported(let facts):
+            return "Token exchange cannot be decided: the rule's `to` needs \(facts.map(\.rawValue).joined(separator: ", ")), "
+                + "which this front door does not report"
         }
     }
 }

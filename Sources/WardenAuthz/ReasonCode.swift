@@ -62,6 +62,10 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     case tokenExchangeRefused = "token_exchange_refused"
     /// The request was allowed, and the token exchange got no usable answer in time (503, fail closed).
     case tokenExchangeUnavailable = "token_exchange_unavailable"
+    /// The request was allowed, and whether a `tokenExchange` rule applies depends on a connection fact the
+    /// HTTP front door did not report (`to.ports`/`notPorts`: the destination port): 403, fail closed — never
+    /// sent on without the exchange.
+    case tokenExchangeConnectionFactUnreported = "token_exchange_connection_fact_unreported"
     /// A TokenPolicy's `typ` list refuses the token's `typ` (e.g. an ID token where `at+jwt` is required).
     case jwtTypeNotAllowed = "jwt_type_not_allowed"
     /// A TokenPolicy's required claim is missing or has another value.
@@ -74,6 +78,9 @@ public enum ReasonCode: String, CaseIterable, Sendable {
     /// A DENY policy matched because a `when` on `experimental.envoy.filters.*` needs a metadata namespace
     /// Envoy did not send (not in the ext_authz filter's `metadata_context_namespaces`): fail closed.
     case policyDeniedMetadataNotSent = "policy_denied_metadata_not_sent"
+    /// A DENY policy matched because a part of the rule needs a connection fact (`source.ip`,
+    /// `source.principal`, `connection.sni`, `destination.*`) the HTTP front door did not report: fail closed.
+    case policyDeniedConnectionFactUnreported = "policy_denied_connection_fact_unreported"
     /// ALLOW policies apply and none matched.
     case noAllowPolicyMatched = "no_allow_policy_matched"
     /// The path cannot be normalized.
@@ -148,7 +155,9 @@ extension AuthorizationDecision {
     public var reasonCode: ReasonCode {
         switch verdict {
         case .allow: return .allowed
-        case .deny(.denyPolicyMatched(let m)): return m.unsentMetadata.isEmpty ? .policyDenied : .policyDeniedMetadataNotSent
+        case .deny(.denyPolicyMatched(let m)):
+            if !m.unsentMetadata.isEmpty { return .policyDeniedMetadataNotSent }
+            return m.unreportedFacts.isEmpty ? .policyDenied : .policyDeniedConnectionFactUnreported
         case .deny(.noAllowPolicyMatched): return .noAllowPolicyMatched
         case .deny(.invalidPath): return .invalidPath
         }

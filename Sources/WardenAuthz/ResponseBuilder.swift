@@ -50,14 +50,18 @@ struct ResponseBuilder: Sendable {
         }
     }
 
-    /// 403 for a refused exchange, 503 for one without an answer.
+    /// 403 for a refused exchange or one whose rule cannot be decided (an unreported connection fact), 503 for
+    /// one without an answer.
     private static func exchangeFailureStatus(_ x: ExchangeStep) -> Int {
-        if case .refused = x.result { return 403 }
-        return 503
+        switch x.result {
+        case .refused, .connectionFactUnreported: return 403
+        case .exchanged, .unavailable: return 503
+        }
     }
 
-    /// 403 when the token endpoint refused the exchange (the token may not be used toward this upstream),
-    /// 503 when it gave no answer (try again later). The original token is never forwarded instead.
+    /// 403 when the token endpoint refused the exchange (the token may not be used toward this upstream) or
+    /// whether a rule applies cannot be decided (an unreported connection fact), 503 when the endpoint gave
+    /// no answer (try again later). The original token is never forwarded instead.
     private func exchangeFailed(_ x: ExchangeStep, record: DecisionRecord) -> Decision {
         var headers: [HTTPHeader] = []
         if options.debugHeaders {

@@ -32,14 +32,22 @@ final class ScopePlan: Sendable {
         introspecting.first { $0.reads(location) }
     }
 
+    /// An exchange rule for an allowed request, the index of its subject token and its place in `exchanges`;
+    /// `undecided` names the unreported connection facts its `to` would need (then the check is refused).
+    typealias ExchangeChoice = (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int, index: Int, undecided: [ConnectionFact])
+
     /// The first exchange rule that applies to an allowed request: its issuer's verified token (the first
-    /// such token) and its `to` matching the request.
-    func exchange(for tokens: [TokenTrace], request: RequestAttributes)
-        -> (rule: ExchangeRule, endpoint: IntrospectionEndpoint, token: Int, index: Int)?
-    {
+    /// such token) and its `to` matching the request. A rule whose `to` can match only on a connection fact
+    /// the front door did not report (`to.ports` at the HTTP front door) is returned with `undecided` set:
+    /// whether it or a later rule applies is unknown, and skipping it would send the request on unexchanged.
+    func exchange(for tokens: [TokenTrace], request: RequestAttributes) -> ExchangeChoice? {
         for (i, x) in exchanges.enumerated() {
             guard let index = tokens.firstIndex(where: { $0.verified?.issuer?.bytesEqual(x.rule.issuer) == true }) else { continue }
-            if AuthorizationEvaluator.matchesAny(x.rule.to, request: request, effective: effective) { return (x.rule, x.endpoint, index, i) }
+            switch AuthorizationEvaluator.match(x.rule.to, request: request, effective: effective) {
+            case .matches: return (x.rule, x.endpoint, index, i, [])
+            case .undecided(let facts): return (x.rule, x.endpoint, index, i, facts.sorted())
+            case .noMatch: continue
+            }
         }
         return nil
     }

@@ -7,8 +7,8 @@ extension RequestAttributes {
     /// - Envoy `http_service`: the request's own method, the target after `/envoy`, `Host`, and
     ///   `X-Forwarded-Proto` (Envoy has already normalized the path).
     /// - Forward-auth: the `X-Forwarded-*` (or, at `/auth-request`, `X-Original-*`) headers, each at most
-    ///   once; the path normalized as the documented Envoy config does (RFC 3986 dot segments, merged
-    ///   slashes, escaped slashes refused), since proxies send the raw `$request_uri`.
+    ///   once; a path the documented Envoy config would normalize (dot segments, `//`, `\\`, escapes) is
+    ///   refused, since proxies send the raw `$request_uri` and pass it to the app as it is.
     ///
     /// Headers reach the policies as Envoy would send them: lower-case, repeated ones joined with `,`,
     /// `host` as `:authority`, plus `:method`, `:path` and `:scheme`.
@@ -34,6 +34,7 @@ extension RequestAttributes {
         }
         guard Self.isToken(method) else { throw .invalidMethod }
         guard target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { throw .invalidURI }
+        guard !target.utf8.contains(UInt8(ascii: "#")) else { throw .fragmentInURI }
         guard !host.isEmpty, host.utf8.count <= 1024, !host.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "/") }) else {
             throw .invalidHost
         }
@@ -52,6 +53,16 @@ extension RequestAttributes {
         headers[":authority"] = host
         headers[":scheme"] = self.scheme
 
+        // What the proxy was not trusted to report cannot be decided on (fail closed: `ConnectionFact`).
+        // A trusted client address the proxy did not send is unreported too (every documented config
+        // sends it); a trusted principal or SNI it did not send is a connection without one (Envoy adds
+        // no header whose value is empty).
+        unreportedFacts = [.destination]
+        if !trusted.contains(.clientAddress) || request.values(TrustedHeader.clientAddress.headerName).isEmpty {
+            unreportedFacts.insert(.sourceAddress)
+        }
+        if !trusted.contains(.clientPrincipal) { unreportedFacts.insert(.sourcePrincipal) }
+        if !trusted.contains(.sni) { unreportedFacts.insert(.sni) }
         for header in trusted {
             guard let value = try Self.single(header.headerName, in: request) else { continue }
             switch header {
@@ -86,27 +97,35 @@ extension RequestAttributes {
         }
     }
 
-    /// A forwarded URI as the documented Envoy config would pass it on: `%2F`/`%5C` refused, dot segments
-    /// removed and unreserved escapes decoded (`PathNormalizer`, Istio's BASE), slashes merged; the query
-    /// kept as sent.
+    /// A forwarded URI, checked to be what the documented Envoy config would pass on unchanged: `%2F`/`%5C`
+    /// refused (`escapedSlash`), and any path that `PathNormalizer` (Istio's BASE: dot segments, `\`,
+    /// escaped unreserved characters) or slash merging would change refused (`nonNormalPath`) — the only
+    /// change let through is the case of an escape's hex digits (`%c3%a9` is `%C3%A9`: the same bytes to
+    /// every app). Forward-auth proxies send the raw URI and pass that same raw URI to the app, so deciding
+    /// on a normalized `/public/x` for a raw `/orders/../public/x` would check another request than the app
+    /// serves. The query is kept as sent; a `#` anywhere is refused (`fragmentInURI`).
     static func normalizedTarget(_ uri: String) throws(HTTPAuthzRequestError) -> String {
         guard uri.utf8.first == UInt8(ascii: "/") else { throw .invalidURI }
         let bytes = Array(uri.utf8)
-        let cut = bytes.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? bytes.count
+        // Never cut at a `#`: what follows it would reach the app unchecked (RFC 9112 §3.2: no fragment).
+        guard !bytes.contains(UInt8(ascii: "#")) else { throw .fragmentInURI }
+        let cut = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
         let rawPath = bytes[..<cut]
+        var upperHex = Array(rawPath)
         for i in rawPath.indices where rawPath[i] == UInt8(ascii: "%") && i + 2 < rawPath.endIndex {
             let hi = rawPath[i + 1], lo = rawPath[i + 2] | 0x20
             if hi == UInt8(ascii: "2") && lo == UInt8(ascii: "f") || hi == UInt8(ascii: "5") && lo == UInt8(ascii: "c") { throw .escapedSlash }
+            for j in (i + 1)...(i + 2) where (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(upperHex[j - rawPath.startIndex]) {
+                upperHex[j - rawPath.startIndex] -= 0x20
+            }
         }
         guard let normal = PathNormalizer.normalize(String(decoding: rawPath, as: UTF8.self)) else { throw .invalidURI }
         var merged: [UInt8] = []
         merged.reserveCapacity(normal.utf8.count)
         for b in normal.utf8 where !(b == UInt8(ascii: "/") && merged.last == UInt8(ascii: "/")) { merged.append(b) }
+        guard merged == upperHex else { throw .nonNormalPath }
         var out = String(decoding: merged, as: UTF8.self)
-        if cut < bytes.count, bytes[cut] == UInt8(ascii: "?") {
-            let end = bytes[cut...].firstIndex(of: UInt8(ascii: "#")) ?? bytes.count
-            out += String(decoding: bytes[cut..<end], as: UTF8.self)
-        }
+        out += String(decoding: bytes[cut...], as: UTF8.self)
         return out
     }
 

@@ -181,6 +181,13 @@ public final class HTTPServer: Sendable {
 
     private var h2cUnanswered: Int { h2c.reduce(0) { $0 + $1.context.unanswered.withLock { $0.count } } }
 
+    /// From now on every HTTP/1.1 answer says `Connection: close` and its connection closes once it is sent
+    /// (RFC 9112 §9.6), while requests are still decided: a proxy's kept-alive connections end one by one,
+    /// each after an answer, before `stop` closes what is left. Idempotent.
+    public func beginDraining() {
+        context.draining.withLock { $0 = true }
+    }
+
     /// Stops accepting connections, waits up to `gracePeriod` seconds for the unanswered requests,
     /// answers those still waiting with 503, then closes every connection and joins the threads.
     /// Idempotent; the port is free again when this returns.
@@ -190,6 +197,7 @@ public final class HTTPServer: Sendable {
             return current
         }
         guard let handle else { return }
+        beginDraining()
         // New connections wait in the backlog (and are reset at the end) while the unanswered finish.
         // HTTP/2 clients are told by GOAWAY to open no new streams.
         let mhdListener = listener == nil ? MHD_quiesce_daemon(handle.pointer) : -1
@@ -310,6 +318,9 @@ private final class ServerContext: Sendable {
     let open = Locked(0)
     /// Set by `stop` once the grace period is over: new requests are answered 503 without the handler.
     let closing = Locked(false)
+    /// Set by `beginDraining` (or `stop`): every HTTP/1.1 answer carries `Connection: close`, so a proxy
+    /// stops reusing its kept-alive connections to this server instead of racing their close.
+    let draining = Locked(false)
 
     init(handler: @escaping @Sendable (HTTPServerRequest, HTTPResponder) -> Void, maxBodyBytes: Int) {
         self.handler = handler
@@ -370,11 +381,11 @@ private func accessHandler(
     case 2:
         uploadDataSize?.pointee = 0
         exchange.state.withLock { $0 = .sent }
-        return queue(.text("request body too large\n", status: 413), on: connection)
+        return queue(.text("request body too large\n", status: 413), on: connection, context: context)
     case 3:
         if context.closing.withLock({ $0 }) {
             exchange.state.withLock { $0 = .sent }
-            return queue(.text("shutting down\n", status: 503), on: connection)
+            return queue(.text("shutting down\n", status: 503), on: connection, context: context)
         }
         let request = HTTPServerRequest(
             method: method.map { String(cString: $0) } ?? "",
@@ -407,7 +418,7 @@ private func accessHandler(
         }
         context.running.withLock { $0 -= 1 }
         guard let ready else { return .YES }
-        return queue(ready, on: connection)
+        return queue(ready, on: connection, context: context)
     default:
         // Resumed: the answer is in.
         let ready = exchange.state.withLock { state -> HTTPServerResponse? in
@@ -416,7 +427,7 @@ private func accessHandler(
             return response
         }
         guard let ready else { return .YES }
-        return queue(ready, on: connection)
+        return queue(ready, on: connection, context: context)
     }
 }
 
@@ -437,7 +448,7 @@ private func headerFields(_ connection: OpaquePointer) -> [HTTPField] {
     return collector.fields
 }
 
-private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer) -> MHD_Result {
+private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer, context: ServerContext) -> MHD_Result {
     var body = response.body
     let created = body.withUnsafeMutableBytes { bytes in
         MHD_create_response_from_buffer(bytes.count, bytes.baseAddress, .RESPMEM_MUST_COPY)
@@ -449,6 +460,8 @@ private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer)
         // whitespace around a value is not part of it), so an empty field still reaches the client.
         _ = MHD_add_response_header(created, field.name, field.value.isEmpty ? " " : field.value)
     }
+    // libmicrohttpd closes the connection after an answer that carries `Connection: close`.
+    if context.draining.withLock({ $0 }) { _ = MHD_add_response_header(created, "Connection", "close") }
     let status = (100...599).contains(response.status) ? UInt32(response.status) : 500
     return MHD_queue_response(connection, status, created)
 }

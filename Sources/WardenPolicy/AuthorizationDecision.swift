@@ -6,16 +6,35 @@ public struct PolicyMatch: Sendable, Hashable, CustomStringConvertible {
     /// Metadata namespaces the rule's `experimental.envoy.filters.*` conditions needed but Envoy did not
     /// send, so they were assumed to match (DENY and AUDIT rules fail closed); empty for a plain match.
     public var unsentMetadata: [String]
+    /// Connection facts the rule needed but the front door did not report, so the parts on them were
+    /// assumed to match (DENY and AUDIT rules fail closed); empty for a plain match.
+    public var unreportedFacts: [ConnectionFact]
 
-    public init(policy: PolicyRef, action: PolicyAction, ruleIndex: Int, unsentMetadata: [String] = []) {
+    public init(policy: PolicyRef, action: PolicyAction, ruleIndex: Int, unsentMetadata: [String] = [],
+                unreportedFacts: [ConnectionFact] = []) {
         self.policy = policy
         self.action = action
         self.ruleIndex = ruleIndex
         self.unsentMetadata = unsentMetadata
+        self.unreportedFacts = unreportedFacts
     }
 
     public var description: String {
-        "\(action.rawValue) \(policy) rule[\(ruleIndex)]" + (unsentMetadata.isEmpty ? "" : " (\(Self.unsentNote(unsentMetadata)))")
+        "\(action.rawValue) \(policy) rule[\(ruleIndex)]" + notes
+    }
+
+    /// What the match assumed, in parentheses; empty for a plain match.
+    var notes: String {
+        var parts: [String] = []
+        if !unsentMetadata.isEmpty { parts.append(Self.unsentNote(unsentMetadata)) }
+        if !unreportedFacts.isEmpty { parts.append(Self.unreportedNote(unreportedFacts)) }
+        return parts.isEmpty ? "" : " (\(parts.joined(separator: "; ")))"
+    }
+
+    /// Why a rule matched without a connection fact, for reasons and logs.
+    static func unreportedNote(_ facts: [ConnectionFact]) -> String {
+        "fail closed: \(facts.map(\.rawValue).joined(separator: ", ")) not reported by this front door; "
+            + "trust the proxy's header with --http-trusted-headers, or decide it at a front door that reports it"
     }
 
     /// Why a rule matched without its metadata, for reasons and logs.
@@ -119,7 +138,7 @@ public struct AuthorizationDecision: Sendable, Hashable, CustomStringConvertible
         case .allow(.allowPolicyMatched(let m)): text = "allowed by ALLOW policy \(m.policy) rule[\(m.ruleIndex)]"
         case .allow(.noAllowPolicies): text = "allowed: no ALLOW policies apply"
         case .deny(.denyPolicyMatched(let m)):
-            text = "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]" + (m.unsentMetadata.isEmpty ? "" : " (\(PolicyMatch.unsentNote(m.unsentMetadata)))")
+            text = "denied by DENY policy \(m.policy) rule[\(m.ruleIndex)]" + m.notes
         case .deny(.noAllowPolicyMatched(_, let summary)): text = "denied: no ALLOW policy matched (\(summary))"
         case .deny(.invalidPath(let p)): return "denied: invalid request path \"\(p)\""
         }

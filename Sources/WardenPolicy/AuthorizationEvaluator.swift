@@ -77,11 +77,20 @@ extension MatchContext {
 
 extension AuthorizationEvaluator {
     /// Whether `request` matches any of `operations` (an empty list matches every request), as an
-    /// AuthorizationPolicy rule's `to` does.
-    public static func matchesAny(_ operations: [Operation], request: RequestAttributes, effective: EffectivePolicy) -> Bool {
-        guard !operations.isEmpty else { return true }
+    /// AuthorizationPolicy rule's `to` does. An operation that would match but for `ports`/`notPorts` on a
+    /// destination port the front door did not report (`ConnectionFact.destination`) cannot be decided:
+    /// `.undecided`, unless another operation matches outright.
+    public static func match(_ operations: [Operation], request: RequestAttributes, effective: EffectivePolicy) -> OperationsMatch {
+        guard !operations.isEmpty else { return .matches }
         let context = MatchContext(effective: effective, request: request, identity: nil, options: EvaluationOptions())
-        return operations.contains { context.mismatch($0) == nil }
+        var undecided: Set<ConnectionFact> = []
+        for o in operations {
+            var assumed: Set<ConnectionFact> = []
+            guard context.mismatch(o, assumeUnreported: true, assumed: &assumed) == nil else { continue }
+            if assumed.isEmpty { return .matches }
+            undecided.formUnion(assumed)
+        }
+        return undecided.isEmpty ? .noMatch : .undecided(undecided)
     }
 
     /// Evaluates a request that carries several identities (one per verified token, in extraction order):
@@ -138,6 +147,10 @@ struct MatchContext {
     let host: String
     let method: String
     let remoteIP: String
+    /// The connection facts nobody reported (see `ConnectionFact`); `remote.ip` counts as unreported when
+    /// it falls back to an unreported source address.
+    let unreported: Set<ConnectionFact>
+    let remoteIPUnreported: Bool
     let principal: String
     let splitClaims: Set<ExactKey>
 
@@ -149,6 +162,9 @@ struct MatchContext {
         host = !request.host.isEmpty ? request.host : (request.headers[":authority"] ?? request.headers["host"] ?? "")
         method = !request.method.isEmpty ? request.method : (request.headers[":method"] ?? "")
         remoteIP = MatchContext.remoteAddress(request: request, trustedHops: options.numTrustedProxies)
+        unreported = request.unreportedFacts
+        remoteIPUnreported = unreported.contains(.sourceAddress) && MatchContext.remoteAddress(request: request,
+            trustedHops: options.numTrustedProxies, fallback: nil) == nil
         principal = request.sourcePrincipal
         splitClaims = identity.map { effective.spaceDelimitedClaims(issuer: $0.issuer) } ?? []
     }
@@ -156,12 +172,17 @@ struct MatchContext {
     /// The (N+1)-th address from the right of `x-forwarded-for`, else the connection peer. Split on the
     /// comma byte, as Envoy does (a combining mark after a comma must not merge two entries).
     static func remoteAddress(request: RequestAttributes, trustedHops: Int) -> String {
-        guard let xff = request.headers["x-forwarded-for"], !xff.isEmpty else { return request.sourceIP }
+        remoteAddress(request: request, trustedHops: trustedHops, fallback: request.sourceIP)!
+    }
+
+    /// The address `x-forwarded-for` names, else `fallback`.
+    static func remoteAddress(request: RequestAttributes, trustedHops: Int, fallback: String?) -> String? {
+        guard let xff = request.headers["x-forwarded-for"], !xff.isEmpty else { return fallback }
         let entries = xff.bytesSplit(separator: UInt8(ascii: ","))
         let index = entries.count - 1 - max(0, trustedHops)
-        guard index >= 0 else { return request.sourceIP }
+        guard index >= 0 else { return fallback }
         let candidate = entries[index].trimmingSpaces()
-        return IPBlock.parseAddress(candidate) != nil ? candidate : request.sourceIP
+        return IPBlock.parseAddress(candidate) != nil ? candidate : fallback
     }
 
     /// The first rule of `policy` that matches, as a `PolicyMatch` with the policy's action.
@@ -173,8 +194,10 @@ struct MatchContext {
         let assumeUnsent = policy.action != .allow
         for (i, rule) in policy.rules.enumerated() {
             var unsent: [String] = []
-            if mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent) == nil {
-                return PolicyMatch(policy: policy.ref, action: policy.action, ruleIndex: i, unsentMetadata: unsent)
+            var assumed: Set<ConnectionFact> = []
+            if mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent, assumed: &assumed) == nil {
+                return PolicyMatch(policy: policy.ref, action: policy.action, ruleIndex: i, unsentMetadata: unsent,
+                                   unreportedFacts: assumed.sorted())
             }
         }
         return nil
@@ -186,7 +209,8 @@ struct MatchContext {
         let assumeUnsent = policy.action != .allow
         return policy.rules.enumerated().map { i, rule in
             var unsent: [String] = []
-            return "rule[\(i)] \(mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent) ?? "matched")"
+            var assumed: Set<ConnectionFact> = []
+            return "rule[\(i)] \(mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent, assumed: &assumed) ?? "matched")"
         }.joined(separator: ", ")
     }
 
@@ -195,12 +219,20 @@ struct MatchContext {
     ///   - assumeUnsent: whether a condition on a metadata namespace Envoy did not send counts as
     ///     matching (DENY, AUDIT) or as failing (ALLOW).
     ///   - unsent: gets the namespaces a match assumed.
-    func mismatch(_ rule: AuthorizationRule, assumeUnsent: Bool, unsent: inout [String]) -> String? {
+    ///   - assumed: gets the unreported connection facts a match assumed (same rule as `assumeUnsent`).
+    func mismatch(_ rule: AuthorizationRule, assumeUnsent: Bool, unsent: inout [String], assumed: inout Set<ConnectionFact>) -> String? {
         if !rule.from.isEmpty {
             var firstFailure: String?
             var matched = false
             for s in rule.from {
-                if let f = mismatch(s) { firstFailure = firstFailure ?? f } else { matched = true; break }
+                var facts: Set<ConnectionFact> = []
+                if let f = mismatch(s, assumeUnreported: assumeUnsent, assumed: &facts) {
+                    firstFailure = firstFailure ?? f
+                } else {
+                    assumed.formUnion(facts)
+                    matched = true
+                    break
+                }
             }
             if !matched { return "from.source.\(firstFailure ?? "")" }
         }
@@ -208,7 +240,14 @@ struct MatchContext {
             var firstFailure: String?
             var matched = false
             for o in rule.to {
-                if let f = mismatch(o) { firstFailure = firstFailure ?? f } else { matched = true; break }
+                var facts: Set<ConnectionFact> = []
+                if let f = mismatch(o, assumeUnreported: assumeUnsent, assumed: &facts) {
+                    firstFailure = firstFailure ?? f
+                } else {
+                    assumed.formUnion(facts)
+                    matched = true
+                    break
+                }
             }
             if !matched { return "to.operation.\(firstFailure ?? "")" }
         }
@@ -220,12 +259,59 @@ struct MatchContext {
                 if !unsent.contains(key.namespace) { unsent.append(key.namespace) }
                 continue
             }
+            if let fact = unreportedFact(c.key) {
+                guard assumeUnsent else { return "when[\(i)] \(c.key) (\(fact.rawValue) not reported by this front door)" }
+                assumed.insert(fact)
+                continue
+            }
             if !matches(c) { return "when[\(i)] \(c.key)" }
         }
         return nil
     }
 
     // MARK: Source
+
+    /// The unreported connection fact a `when` key reads, if any.
+    func unreportedFact(_ key: ConditionKey) -> ConnectionFact? {
+        guard !unreported.isEmpty else { return nil }
+        let fact: ConnectionFact
+        switch key {
+        case .sourceIP: fact = .sourceAddress
+        case .remoteIP: return remoteIPUnreported ? .sourceAddress : nil
+        case .sourcePrincipal, .sourceNamespace, .sourceServiceAccount, .sourceTrustDomain: fact = .sourcePrincipal
+        case .connectionSNI: fact = .sni
+        case .destinationIP, .destinationPort: fact = .destination
+        default: return nil
+        }
+        return unreported.contains(fact) ? fact : nil
+    }
+
+    /// `mismatch(_:)` when a field needs an unreported connection fact: in DENY and AUDIT rules
+    /// (`assumeUnreported`) the fields on it count as matching and the fact goes to `assumed`; in ALLOW
+    /// rules they fail, `not…` fields too.
+    func mismatch(_ s: Source, assumeUnreported: Bool, assumed: inout Set<ConnectionFact>) -> String? {
+        guard !unreported.isEmpty else { return mismatch(s) }
+        var s = s
+        let onPrincipal = !(s.principals.isEmpty && s.notPrincipals.isEmpty && s.namespaces.isEmpty && s.notNamespaces.isEmpty
+            && s.serviceAccounts.isEmpty && s.notServiceAccounts.isEmpty && s.trustDomains.isEmpty && s.notTrustDomains.isEmpty)
+        if onPrincipal && unreported.contains(.sourcePrincipal) {
+            guard assumeUnreported else { return "principals (source.principal not reported by this front door)" }
+            assumed.insert(.sourcePrincipal)
+            s.principals = []; s.notPrincipals = []; s.namespaces = []; s.notNamespaces = []
+            s.serviceAccounts = []; s.notServiceAccounts = []; s.trustDomains = []; s.notTrustDomains = []
+        }
+        if !(s.ipBlocks.isEmpty && s.notIpBlocks.isEmpty) && unreported.contains(.sourceAddress) {
+            guard assumeUnreported else { return "ipBlocks (source.ip not reported by this front door)" }
+            assumed.insert(.sourceAddress)
+            s.ipBlocks = []; s.notIpBlocks = []
+        }
+        if !(s.remoteIpBlocks.isEmpty && s.notRemoteIpBlocks.isEmpty) && remoteIPUnreported {
+            guard assumeUnreported else { return "remoteIpBlocks (no X-Forwarded-For, and source.ip not reported by this front door)" }
+            assumed.insert(.sourceAddress)
+            s.remoteIpBlocks = []; s.notRemoteIpBlocks = []
+        }
+        return mismatch(s)
+    }
 
     func mismatch(_ s: Source) -> String? {
         if !s.principals.isEmpty && !s.principals.contains(where: matchesPrincipal) { return "principals" }
@@ -326,6 +412,16 @@ struct MatchContext {
     }
 
     // MARK: Operation
+
+    /// `mismatch(_:)` when `ports`/`notPorts` need an unreported destination port: as for sources.
+    func mismatch(_ o: Operation, assumeUnreported: Bool, assumed: inout Set<ConnectionFact>) -> String? {
+        guard !(o.ports.isEmpty && o.notPorts.isEmpty) && unreported.contains(.destination) else { return mismatch(o) }
+        guard assumeUnreported else { return "ports (destination.port not reported by this front door)" }
+        var o = o
+        o.ports = []; o.notPorts = []
+        assumed.insert(.destination)
+        return mismatch(o)
+    }
 
     func mismatch(_ o: Operation) -> String? {
         if !o.hosts.isEmpty && !o.hosts.contains(where: { $0.matchesIgnoringCase(host) }) { return "hosts" }

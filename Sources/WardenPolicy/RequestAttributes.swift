@@ -21,6 +21,9 @@ public struct RequestAttributes: Sendable, Equatable {
     public var destinationIP: String = ""
     public var destinationPort: UInt32 = 0
     public var sni: String = ""
+    /// Connection facts the front door could not report (empty on Envoy's gRPC path): policies on them are
+    /// decided fail closed (see `ConnectionFact`), never as if the fact were known to be empty.
+    public var unreportedFacts: Set<ConnectionFact> = []
     /// The front door's own id for the request (Envoy: CheckRequest `http.id`, the stream id).
     public var streamID: String = ""
     /// Per-route `context_extensions` from the Envoy ext_authz filter.

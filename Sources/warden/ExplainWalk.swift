@@ -521,7 +521,7 @@ struct ExplainWalk {
             case .exchanged(let cached):
                 out.pass("token exchange (RFC 8693): \(token) exchanged at \(x.endpoint) for \(target)\(cached ? " (cached)" : ""); "
                          + "the new token goes in \(x.header) toward the upstream")
-            case .refused, .unavailable:
+            case .refused, .unavailable, .connectionFactUnreported:
                 out.fail("token exchange (RFC 8693) at \(x.endpoint) for \(target): \(x.failure ?? "")")
                 if x.failure?.contains("explain works offline") == true { out.hint("pass --fetch to ask the token endpoint") }
             }

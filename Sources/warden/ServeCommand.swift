@@ -168,6 +168,8 @@ struct ServeCommand {
             break
         }
         state.markShuttingDown()
+        // Proxies stop reusing their HTTP/1.1 connections to the front door (each closes after its next answer).
+        front?.beginDraining()
         if options.drainDelay > 0 {
             // Health answers NOT_SERVING and /readyz 503 while checks are still served, so Envoy's health
             // checks (or Kubernetes endpoints) move traffic away before the listener closes.

@@ -1,11 +1,13 @@
 """deploy/kubernetes/overlays/ingress-nginx, rendered by `kubectl kustomize`: Warden started with the
 Deployment's own flags behind a real nginx whose auth location is what ingress-nginx renders for the
-Ingress's annotations (its `nginx.tmpl`: the controller's fixed auth-request headers, then the
+Ingress's annotations (its `nginx.tmpl`: the controller's fixed auth-request headers — with `auth-method`,
+X-Original-URI among them — then the
 `auth-proxy-set-headers` ConfigMap, `auth-response-headers` copied with auth_request_set). The orders
 cases give their documented status, challenge and upstream headers; a client cannot choose the checked
 request or inject an output header."""
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,7 +33,17 @@ def _ingress_nginx_conf(ingress: dict, configmap: dict, *, listen: int, warden_h
     auth-response-headers), its backends pointed at the rig."""
     notes = ingress["metadata"]["annotations"]
     url = urlsplit(notes[ANNOTATION + "auth-url"])
-    extra = "".join(f"            proxy_set_header '{name}' '{value}';\n" for name, value in configmap["data"].items())
+    # nginx.tmpl (kubernetes/ingress-nginx, rootfs/etc/nginx/template/nginx.tmpl, the auth location): with
+    # `auth-method` the controller sets X-Original-URI itself — a ConfigMap entry of the same name would then
+    # send it twice.
+    method = ""
+    if ANNOTATION + "auth-method" in notes:
+        method = (f"            proxy_method                {notes[ANNOTATION + 'auth-method']};\n"
+                  "            proxy_set_header            X-Original-URI          $request_uri;\n"
+                  "            proxy_set_header            X-Scheme                $scheme;\n")
+    # buildAuthProxySetHeaders (internal/ingress/controller/template/template.go): `proxy_set_header %q %q;`, sorted.
+    extra = "".join(sorted(f"            proxy_set_header {json.dumps(name)} {json.dumps(value)};\n"
+                           for name, value in configmap["data"].items()))
     copies = ""
     for i, name in enumerate(h.strip() for h in notes[ANNOTATION + "auth-response-headers"].split(",")):
         copies += (f"            auth_request_set $authHeader{i} $upstream_http_{name.lower().replace('-', '_')};\n"
@@ -47,10 +59,12 @@ http {{
         listen {LOCALHOST}:{listen};
         location = /_external-auth {{
             internal;
+            proxy_intercept_errors      off;
             proxy_pass_request_body     off;
             proxy_set_header            Content-Length          "";
             proxy_set_header            X-Forwarded-Proto       "";
-            proxy_set_header            Host                    {url.hostname};
+            proxy_set_header            X-Request-ID            $request_id;
+{method}            proxy_set_header            Host                    {url.hostname};
             proxy_set_header            X-Original-URL          $scheme://$http_host$request_uri;
             proxy_set_header            X-Original-Method       $request_method;
             proxy_set_header            X-Sent-From             "nginx-ingress-controller";
@@ -59,7 +73,6 @@ http {{
             proxy_set_header            X-Auth-Request-Redirect $request_uri;
 {extra}            proxy_http_version 1.1;
             proxy_pass_request_headers  on;
-            proxy_method {notes.get(ANNOTATION + "auth-method", "GET")};
             proxy_pass http://{LOCALHOST}:{warden_http}{url.path};
         }}
         location / {{
@@ -93,6 +106,7 @@ def rig(module_idp, upstream, warden_bin, tmp_path_factory):
     port = free_port()
     conf = work / "nginx.conf"
     conf.write_text(_ingress_nginx_conf(ingress, configmap, listen=port, warden_http=warden.http_port, app=upstream.port, work=work))
+    assert conf.read_text().count("X-Original-URI") == 1, "set by the controller and by the ConfigMap: sent twice"
     proxy = Proxy(port, ManagedProcess("nginx", [nginx_binary(), "-p", str(work), "-c", str(conf), "-g", "daemon off;"], log_dir=work))
     try:
         proxy.wait_serving()

@@ -5,11 +5,15 @@ policy directory. Every policy case must give the same status, body, WWW-Authent
 headers through each; the spoofing cases check what each proxy config guarantees."""
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from harness import httpclient, orders_api
 from harness.deploy import MAIN
@@ -70,6 +74,12 @@ spec:
     from: [{{source: {{ipBlocks: ["127.0.0.1/32"]}}}}]
   - to: [{{operation: {{methods: [POST], paths: ["/remote-only/*"]}}}}]
     from: [{{source: {{ipBlocks: ["10.0.0.0/8"]}}}}]
+  - to: [{{operation: {{methods: [POST], paths: ["/mesh-only/*"]}}}}]
+    from: [{{source: {{principals: ["cluster.local/ns/a/sa/b"]}}}}]
+  - to: [{{operation: {{methods: [POST], paths: ["/sni-only/*"]}}}}]
+    when: [{{key: connection.sni, values: ["internal.example"]}}]
+  - to: [{{operation: {{methods: [POST], paths: ["/bound/*"]}}}}]
+    from: [{{source: {{requestPrincipals: ["*"]}}}}]
 """}
 
 
@@ -95,8 +105,10 @@ def rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
     policy_dir.mkdir()
     for name, text in _policies(module_idp.issuer, module_idp.jwks_uri).items():
         (policy_dir / name).write_text(text)
+    # Every connection fact trusted, as an operator with an mTLS listener would: each proxy config must then
+    # keep a client's own X-Warden-* copies from Warden.
     warden = Warden(policy_dir, binary=warden_bin, work_dir=base / "warden", debug_headers=False,
-                    http=True, http_trusted_headers="client-address")
+                    http=True, http_trusted_headers="all")
     started = []
     try:
         doors = {
@@ -150,8 +162,6 @@ CASES = [
     ("blocked-header", "GET", "/orders", "read", {"x-block": "yes"}, 403),
     ("source-ip-allowed", "POST", "/internal/x", "read", {}, 200),
     ("source-ip-denied", "POST", "/remote-only/x", "read", {}, 403),
-    ("dot-segments", "GET", "/public/../orders", None, {}, 403),
-    ("double-slash", "GET", "//orders", None, {}, 403),
     ("cors-preflight", "OPTIONS", "/orders", None, {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}, 403),
     ("forwarded-token", "GET", "/orders", "forwarded", {}, 200),
 ]
@@ -187,6 +197,89 @@ def test_every_front_door_answers_as_grpc(rig, tokens, case):
             assert seen["method"] == method and seen["path"] == grpc_seen["path"], door
 
 
+# Raw paths nginx and Caddy route on normalized but pass to the app as sent (nginx `proxy_pass` without a URI,
+# Caddy `reverse_proxy`): `/orders/../public/x` would be decided as /public/x while the app gets the raw path.
+RAW_PATHS = ["/orders/../public/x", "/public/../orders", "//public/x", "/public/./x", "/orders/%2e%2e/public/x",
+             "/orders/%2E./public/x", "/%70ublic/x", "/orders\\..\\public\\x", "/public\\x",
+             "/orders%2F..%2Fpublic/x"]
+
+
+@pytest.mark.parametrize("target", RAW_PATHS)
+def test_forward_auth_refuses_a_path_the_app_would_get_unresolved(rig, target):
+    """Warden answers 400 (fail closed; nginx's auth_request turns any other status into 500, Caddy passes
+    Warden's answer on) and the app is never reached. Envoy normalizes the path itself and passes the
+    normalized one on, so through Envoy it is decided and served as one path."""
+    for door, status in (("nginx", 500), ("caddy", 400)):
+        r, seen = rig.send(door, "GET", target)
+        assert (r.status, seen) == (status, None), (door, r.text)
+        if door == "caddy":
+            # Caddy sends a backslash as %5C in X-Forwarded-Uri: refused as an escaped slash.
+            reason = "has an escaped slash" if "\\" in target or "%2F" in target else "is not in normal form"
+            assert r.text.startswith(f"bad request: the original path {reason}"), r.text
+    if "\\" not in target:
+        grpc, grpc_seen = rig.send("grpc", "GET", target)
+        for door in ("envoy_http", "envoy_http2"):
+            r, seen = rig.send(door, "GET", target)
+            assert _answer(r) == _answer(grpc), door
+            if seen is not None:
+                assert seen["path"] == grpc_seen["path"] and ".." not in seen["path"], door
+
+
+# nginx (`location = /healthz`) and Caddy (`handle /healthz`) match the unauthenticated route on the decoded,
+# normalized path; passed on raw, `/admin/delete/..%2F..%2Fhealthz?all=1` would reach the app's /admin/delete
+# without Warden being asked. Envoy matches `path: /healthz` on the path it normalized and passes that one on.
+HEALTHZ_ALIASES = ["/x/..%2Fhealthz", "/admin/..%2F..%2Fhealthz?x=1", "/admin/delete/..%2F..%2Fhealthz?all=1",
+                   "/./healthz", "//healthz", "/x/../healthz", "/%68ealthz", "/HEALTHZ", "/healthz?x=1",
+                   "/orders/..%2fhealthz", "/orders/%2e%2e/healthz", "/orders\\..\\healthz", "/healthz/."]
+
+
+@pytest.mark.parametrize("target", HEALTHZ_ALIASES)
+def test_unauthenticated_route_passes_only_its_own_path(rig, target):
+    """Whatever reaches the app without a check is exactly /healthz (nginx and Caddy: with no query either);
+    anything else is checked (no token here: 403) or refused."""
+    for door in FRONT_DOORS:
+        r, seen = rig.send(door, "GET", target)
+        if seen is None:
+            assert r.status in (400, 403, 404, 500), (door, r.status, r.text)
+            continue
+        assert r.status == 200, door
+        if door in ("nginx", "caddy"):
+            assert seen["path"] == "/healthz", (door, seen["path"])
+        else:
+            assert seen["path"].split("?")[0] == "/healthz", (door, seen["path"])
+    for door in FRONT_DOORS:
+        r, seen = rig.send(door, "GET", "/healthz")
+        assert (r.status, seen and seen["path"]) == (200, "/healthz"), door
+
+
+@pytest.mark.parametrize("target", ["/public/x#/../../orders", "/public/x#/../orders?y=1", "/orders#", "/public#x"])
+def test_a_fragment_in_the_target_is_refused(rig, target):
+    """RFC 9112 §3.2: a request target has no fragment, but nginx puts a raw `#` in $request_uri and passes it to
+    the app; Warden used to decide on the part before it (/public/x: allowed without a token) while the app
+    could read what follows. Refused (400, which nginx's auth_request turns into 500), never cut."""
+    r, seen = rig.send("nginx", "GET", target)
+    assert (r.status, seen) == (500, None), r.text
+    # Caddy (Go) reads the `#` as a path byte and sends it as %23 both to Warden (X-Forwarded-Uri) and to the
+    # app: checked as what the app gets (`/public%23x` is one segment), dot segments after it refused.
+    r, seen = rig.send("caddy", "GET", target)
+    assert seen is None or seen["path"] == target.replace("#", "%23"), seen["path"]
+    if "/.." in target:
+        assert (r.status, seen) == (400, None), r.text
+    for door in ("grpc", "envoy_http", "envoy_http2"):
+        r, seen = rig.send(door, "GET", target)
+        assert seen is None or "#" not in seen["path"], (door, seen["path"])
+
+
+@pytest.mark.parametrize("door", FRONT_DOORS)
+@pytest.mark.parametrize("token, status", [("expired", 401), ("wrong_aud", 403)])
+def test_a_denial_carries_one_challenge(rig, tokens, door, token, status):
+    """nginx's auth_request copies a 401's WWW-Authenticate itself: @warden_401 must not add a second one."""
+    r, _ = rig.send(door, "GET", "/orders", _bearer(tokens, token))
+    challenges = [v for n, v in r.header_list if n == "www-authenticate"]
+    assert (r.status, len(challenges)) == (status, 1), (r.status, challenges)
+    assert challenges[0].startswith('Bearer realm="http://shop.example/'), challenges
+
+
 def test_allowed_requests_carry_warden_output_headers(rig, tokens):
     for door in FRONT_DOORS:
         _, seen = rig.send(door, "GET", "/orders", _bearer(tokens, "read"))
@@ -216,6 +309,21 @@ def test_client_copies_of_output_headers_never_reach_the_app(rig, tokens, door):
     assert _upstream_view(seen) == {"x-jwt-sub": None, "x-jwt-scope": None, "authorization": None}
 
 
+@pytest.mark.parametrize("door, reaches_app", [("envoy_http", None), ("envoy_http2", None), ("nginx", False), ("caddy", True)])
+def test_underscore_aliases_of_output_headers(rig, door, reaches_app):
+    """`X_Jwt_Sub` is another header than X-Jwt-Sub, which the configs control; an app reading CGI-style
+    names (HTTP_X_JWT_SUB) sees both as one. Envoy (headers_with_underscores_action: REJECT_REQUEST) answers
+    400; nginx drops such headers (underscores_in_headers off, its default); Caddy passes them on — the
+    README says so, and that the app must read names literally behind it."""
+    r, seen = rig.send(door, "GET", "/public/x", {"X_Jwt_Sub": "mallory"})
+    if reaches_app is None:
+        assert (r.status, seen) == (400, None)
+        return
+    assert r.status == 200
+    got = [v for n, v in seen["header_list"] if "_" in n and n.replace("_", "-") == "x-jwt-sub"]
+    assert got == (["mallory"] if reaches_app else []), seen["header_list"]
+
+
 @pytest.mark.parametrize("door", FRONT_DOORS)
 def test_stripped_token_is_gone(rig, tokens, door):
     _, seen = rig.send(door, "GET", "/orders", _bearer(tokens, "read"))
@@ -226,6 +334,31 @@ def test_stripped_token_is_gone(rig, tokens, door):
 def test_client_cannot_claim_another_address(rig, tokens, door):
     r, seen = rig.send(door, "POST", "/remote-only/x", {**_bearer(tokens, "read"), "X-Warden-Client-Address": "10.1.2.3"})
     assert r.status == 403 and seen is None
+
+
+@pytest.fixture(scope="module")
+def client_cert(tmp_path_factory):
+    """A certificate a client could paste into X-Warden-Client-Cert, and its x5t#S256."""
+    from harness.pki import PKI
+    issued = PKI(tmp_path_factory.mktemp("front-doors-pki")).issue("mallory", uri="spiffe://cluster.local/ns/a/sa/b", server=False)
+    pem = Path(issued.cert_path).read_text()
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return quote(pem, safe=""), base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA256())).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("door", FRONT_DOORS[1:])
+def test_client_cannot_claim_connection_facts(rig, tokens, module_idp, client_cert, door):
+    """With every trusted header on (`--http-trusted-headers all`) and no TLS at the proxy, a client's own
+    X-Warden-Client-Principal / -SNI / -Cert must not reach Warden: each config clears or overwrites them."""
+    read = _bearer(tokens, "read")
+    r, seen = rig.send(door, "POST", "/mesh-only/x", {**read, "X-Warden-Client-Principal": "spiffe://cluster.local/ns/a/sa/b"})
+    assert (r.status, seen) == (403, None), r.text
+    r, seen = rig.send(door, "POST", "/sni-only/x", {**read, "X-Warden-SNI": "internal.example"})
+    assert (r.status, seen) == (403, None), r.text
+    pem, thumbprint = client_cert
+    bound = Minter(module_idp).mint(scope="orders:read", cnf={"x5t#S256": thumbprint})
+    r, seen = rig.send(door, "POST", "/bound/x", {"Authorization": f"Bearer {bound}", "X-Warden-Client-Cert": pem})
+    assert (r.status, r.text, seen) == (401, "Jwt is bound to another client certificate", None)
 
 
 def test_token_in_query_cannot_be_removed_in_http_modes(rig, tokens):
@@ -267,17 +400,38 @@ def test_envoy_http2_speaks_h2c_to_warden(rig, tokens):
 
 
 def test_envoy_http2_config_is_envoy_http_plus_the_cluster_protocol():
-    """The two deploy files differ only in the warden cluster's protocol options (kept in step)."""
+    """The two deploy files differ only in the warden cluster's protocol (kept in step)."""
     one, two = yaml.safe_load(ENVOY_HTTP.read_text()), yaml.safe_load(ENVOY_HTTP2.read_text())
     warden = next(c for c in two["static_resources"]["clusters"] if c["name"] == "warden")
-    options = warden.pop("typed_extension_protocol_options")
-    assert options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]["http2_protocol_options"]
+    options = warden["typed_extension_protocol_options"]
+    protocol = options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    explicit = protocol.pop("explicit_http_config")
+    assert explicit["http2_protocol_options"]
+    one_warden = next(c for c in one["static_resources"]["clusters"] if c["name"] == "warden")
+    assert one_warden["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].pop(
+        "explicit_http_config") == {"http_protocol_options": {}}
     assert one == two
+    protocol["explicit_http_config"] = explicit
     # The README's snippet is the file's.
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("## Front doors"):readme.index("## Configuration reference")]
     snippet = next(block for block in re.findall(r"```yaml\n(.*?)```", section, re.S) if "explicit_http_config" in block)
     assert yaml.safe_load(snippet)["clusters"][0]["typed_extension_protocol_options"] == options
+
+
+@pytest.mark.parametrize("path", [ENVOY_HTTP, ENVOY_HTTP2], ids=["http1", "h2c"])
+def test_envoy_closes_idle_connections_to_warden_before_warden_does(path):
+    """Warden closes a front-door connection idle for 60 s (ServeCommand: idleTimeoutSeconds, README); Envoy's
+    upstream default is 1 h, so a check could be sent on a connection Warden is closing (reset: a denial).
+    Envoy must give up first (HttpProtocolOptions.common_http_protocol_options.idle_timeout)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    warden_idle = int(re.search(r"connections idle for (\d+) s are closed", readme)[1])
+    serve = (Path(__file__).resolve().parents[2] / "Sources/warden/ServeCommand.swift").read_text()
+    assert f"configuration.idleTimeoutSeconds = {warden_idle}\n" in serve
+    cluster = next(c for c in yaml.safe_load(path.read_text())["static_resources"]["clusters"] if c["name"] == "warden")
+    options = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    envoy_idle = options["common_http_protocol_options"]["idle_timeout"]
+    assert envoy_idle.endswith("s") and float(envoy_idle[:-1]) < warden_idle
 
 
 def test_deploy_configs_validate():

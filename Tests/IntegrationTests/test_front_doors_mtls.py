@@ -81,12 +81,17 @@ def rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
         for name, w in wardens.items():
             doors[f"http-{name}"] = make_envoy(_with_downstream_tls(envoy_http_config(
                 warden_http_port=w.http_port, warden_admin_port=w.admin_port, upstream_port=upstream.port), pki, server))
+        # The same config without downstream TLS: %DOWNSTREAM_PEER_URI_SAN%, %DOWNSTREAM_PEER_CERT% and
+        # %REQUESTED_SERVER_NAME% are empty, and Envoy does not add a header whose value is empty.
+        doors["http-plaintext"] = make_envoy(envoy_http_config(
+            warden_http_port=wardens["trusted"].http_port, warden_admin_port=wardens["trusted"].admin_port,
+            upstream_port=upstream.port))
 
         def context(who: str) -> ssl.SSLContext:
             ctx = ssl.create_default_context(cafile=pki.ca_path)
             ctx.load_cert_chain(clients[who].cert_path, clients[who].key_path)
             return ctx
-        yield doors, context, {who: _thumbprint(c.cert_path) for who, c in clients.items()}
+        yield doors, context, {who: _thumbprint(c.cert_path) for who, c in clients.items()}, _pem_of(clients["web"].cert_path)
     finally:
         for w in started:
             w.stop()
@@ -95,7 +100,7 @@ def rig(module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
 
 @pytest.mark.parametrize("who, status", [("web", 200), ("runner", 403)])
 def test_principal_from_the_peer_certificate(rig, upstream, who, status):
-    doors, context, _ = rig
+    doors, context, _, _ = rig
     for door in ("grpc", "http-trusted"):
         r = send(doors[door].port, "GET", "/orders/1", tls=context(who), upstream=upstream)
         assert r.status == status, (door, r)
@@ -104,14 +109,33 @@ def test_principal_from_the_peer_certificate(rig, upstream, who, status):
 
 
 def test_a_client_sent_principal_header_is_overwritten(rig, upstream):
-    doors, context, _ = rig
+    doors, context, _, _ = rig
     r = send(doors["http-trusted"].port, "GET", "/orders/1", {"X-Warden-Client-Principal": WEB}, tls=context("runner"), upstream=upstream)
     assert r.status == 403
 
 
+def _pem_of(who_cert_path: str) -> str:
+    from urllib.parse import quote
+    return quote(open(who_cert_path).read(), safe="")
+
+
+def test_client_sent_connection_headers_never_reach_warden_without_a_certificate(rig, module_idp, upstream):
+    """Plaintext (no client certificate, no SNI): headers_to_add has nothing to overwrite the client's copies
+    with, so only `disallowed_headers: x-warden-*` keeps them from Warden, which trusts them (`all`).
+    Envoy 1.40 ext_authz.proto: disallowed_headers overrides allowed_headers; headers_to_add are added after."""
+    doors, _, thumbs, pem = rig
+    port = doors["http-plaintext"].port
+    r = send(port, "GET", "/orders/1", {"X-Warden-Client-Principal": WEB, "X-Warden-SNI": "shop.example"}, upstream=upstream)
+    assert r.status == 403, r
+    token = Minter(module_idp).mint(cnf={"x5t#S256": thumbs["web"]})
+    r = send(port, "GET", "/bound/1", {"Authorization": f"Bearer {token}", "X-Warden-Client-Cert": pem},
+             upstream=upstream)
+    assert (r.status, r.text) == (401, "Jwt is bound to another client certificate"), r
+
+
 @pytest.mark.parametrize("who, status", [("web", 200), ("runner", 401)])
 def test_certificate_bound_token(rig, module_idp, upstream, who, status):
-    doors, context, thumbs = rig
+    doors, context, thumbs, _ = rig
     token = Minter(module_idp).mint(cnf={"x5t#S256": thumbs["web"]})
     for door in ("grpc", "http-trusted"):
         r = send(doors[door].port, "GET", "/bound/1", {"Authorization": f"Bearer {token}"}, tls=context(who), upstream=upstream)

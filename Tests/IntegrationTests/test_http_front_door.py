@@ -105,13 +105,40 @@ def _accepts(port: int) -> bool:
         return s.connect_ex((LOCALHOST, port)) == 0
 
 
+def _exchange(sock: socket.socket) -> tuple[bytes, bool]:
+    """One keep-alive GET /forward-auth on `sock`: (the answer's head, whether the server then closed)."""
+    sock.sendall(b"GET /forward-auth HTTP/1.1\r\nHost: warden\r\n"
+                 + b"".join(f"{k}: {v}\r\n".encode() for k, v in FORWARDED.items()) + b"\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(4096)
+    sock.settimeout(0.5)
+    try:
+        closed = sock.recv(1, socket.MSG_PEEK) == b""
+    except TimeoutError:
+        closed = False
+    sock.settimeout(5)
+    return head, closed
+
+
 def test_drain_keeps_answering_then_closes(make_warden):
     w = make_warden(http=True, extra_args=["--drain-delay", "1.5"])
-    assert httpclient.get(w.http_url + "/forward-auth", headers=FORWARDED).status == 200
+    kept = socket.create_connection((LOCALHOST, w.http_port), timeout=5)
+    head, closed = _exchange(kept)
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" not in head.lower() and not closed
     w.terminate()
     time.sleep(0.5)
     assert w.admin_status("/readyz")[0] == 503
     assert httpclient.get(w.http_url + "/forward-auth", headers=FORWARDED).status == 200  # still deciding
+    # A kept-alive connection gets its answer with Connection: close, and is closed after it: the proxy
+    # opens a new one (elsewhere, once /readyz moved it) instead of racing the listener's close.
+    head, closed = _exchange(kept)
+    kept.close()
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower() and closed, head
     assert w.wait(timeout=15) == 0
     with socket.socket() as s:
         assert s.connect_ex((LOCALHOST, w.http_port)) != 0
@@ -276,3 +303,45 @@ def test_h2c_header_list_bomb_is_431_and_bounded_in_memory(make_warden):
     _, metrics = w.admin_status("/metrics")
     assert 'front_door="forward_auth"' not in metrics
     assert httpclient.get(w.http_url + "/forward-auth", headers=FORWARDED).status == 200
+
+
+_DENY_ON_CONNECTION_FACTS = {"deny.yaml": """\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: block-range, namespace: default}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {ipBlocks: ["192.0.2.0/24"]}}]
+    to: [{operation: {paths: ["/orders*"]}}]
+  - from: [{source: {namespaces: ["quarantine"]}}]
+    to: [{operation: {paths: ["/admin*"]}}]
+"""}
+
+
+def test_a_deny_on_an_unreported_connection_fact_fails_closed(make_warden, tmp_path):
+    """A DENY on `ipBlocks` or `namespaces` cannot be decided when the front door is not trusted to report
+    the address or the principal: it matches (403, `policy_denied_connection_fact_unreported`) instead of
+    never matching, which would let the blocked range in. Trusted and reported, it is decided on the value."""
+    policies = write_policy_dir(tmp_path / "deny-facts", _DENY_ON_CONNECTION_FACTS)
+    blind = make_warden(policies, http=True)
+    seeing = make_warden(policies, http=True, http_trusted_headers="client-address,client-principal")
+    for door, headers in (("/forward-auth", FORWARDED), ("/envoy/orders", {"Host": "shop.example"})):
+        r = httpclient.get(blind.http_url + door, headers=headers)
+        assert r.status == 403 and r.text == "RBAC: access denied", r.text
+        assert "fail closed: source.ip not reported by this front door" in r.headers["x-warden-reason"]
+        for address, status in (("198.51.100.7", 200), ("192.0.2.9", 403)):
+            r = httpclient.get(seeing.http_url + door, headers={**headers, "X-Warden-Client-Address": address})
+            assert r.status == status, (door, address, r.text)
+    # A path no rule with an unreported fact covers is decided as before; trusted without a principal
+    # (plaintext) the namespaces rule does not match.
+    admin = {**FORWARDED, "X-Forwarded-Uri": "/admin"}
+    assert httpclient.get(blind.http_url + "/forward-auth", headers={**FORWARDED, "X-Forwarded-Uri": "/public"}).status == 200
+    assert httpclient.get(blind.http_url + "/forward-auth", headers=admin).status == 403
+    assert httpclient.get(seeing.http_url + "/forward-auth", headers={**admin, "X-Warden-Client-Address": "198.51.100.7"}).status == 200
+    r = httpclient.get(seeing.http_url + "/forward-auth",
+                       headers={**admin, "X-Warden-Client-Address": "198.51.100.7",
+                                "X-Warden-Client-Principal": "spiffe://cluster.local/ns/quarantine/sa/x"})
+    assert r.status == 403
+    _, log = blind.admin_status("/metrics")
+    assert 'reason="policy_denied_connection_fact_unreported"} 3' in log, log

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from harness import httpclient
+from harness.ports import free_port
 from harness.tokens import Minter
 from harness.warden import write_policy_dir
 
@@ -22,14 +23,15 @@ def claims_of(token: str) -> dict:
 
 
 def policies(idp, secret, *, audience: str = "orders-api", paths: str = "['/orders*']", extra: str = "",
-             actor_file=None, margin: str = "30s", when: str = "", named_endpoint: bool = True) -> dict[str, str]:
+             actor_file=None, margin: str = "30s", when: str = "", named_endpoint: bool = True,
+             operation: str = "") -> dict[str, str]:
     ra = ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: default}\n"
           f"spec:\n  jwtRules:\n  - issuer: {idp.issuer}\n    jwksUri: {idp.jwks_uri}\n")
     ap = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: users, namespace: default}\n"
           f"spec:\n  rules:\n  - from: [{{source: {{requestPrincipals: ['{idp.issuer}/*']}}}}]\n{when}")
     actor = f"    actorTokenFile: {actor_file}\n" if actor_file else ""
     tp = ("apiVersion: security.warden.io/v1alpha1\nkind: TokenPolicy\nmetadata: {name: exchange, namespace: default}\n"
-          f"spec:\n  tokenExchange:\n  - issuer: {idp.issuer}\n    to: [{{operation: {{paths: {paths}}}}}]\n"
+          f"spec:\n  tokenExchange:\n  - issuer: {idp.issuer}\n    to: [{{operation: {{paths: {paths}{', ' + operation if operation else ''}}}}}]\n"
           + (f"    endpoint: {idp.token_endpoint}\n" if named_endpoint else "")
           + f"    clientId: warden\n    clientSecretFile: {secret}\n"
           f"    audiences: [{audience}]\n    expiryMargin: {margin}\n{actor}{extra}")
@@ -98,6 +100,37 @@ def test_requests_the_rule_does_not_name_are_not_exchanged(rig, idp, upstream):
     assert get(envoy, Minter(idp).mint(), path="/health").status == 200
     assert idp.count("/token") == 0
     assert "authorization" not in upstream.last()["headers"]  # Istio's default: the token is not forwarded
+
+
+@pytest.mark.parametrize("ports", ["ports", "notPorts"])
+def test_a_rule_on_the_destination_port_fails_closed_where_the_port_is_unreported(idp, make_warden, make_envoy, upstream,
+                                                                                  tmp_path, ports):
+    """Envoy's gRPC check reports the listener's port, so `to.ports` is decided on it; the HTTP front door
+    reports none (ConnectionFact.destination). Skipping the rule there would send the request on with the
+    user's token instead of the exchanged one: it is refused instead (403, token_exchange_connection_fact_unreported),
+    without a call; a rule whose other fields do not match is not in the way."""
+    secret = tmp_path / "client-secret"
+    secret.write_text("introspection-secret\n")
+    listener = free_port()
+    port = listener if ports == "ports" else listener + 1  # the rule applies to Envoy's listener either way
+    w = make_warden(write_policy_dir(tmp_path / "p", policies(idp, secret, operation=f"{ports}: ['{port}']")), http=True)
+    envoy = make_envoy(upstream_port=upstream.port, warden_port=w.port, listener_port=listener)
+    user = Minter(idp).mint(sub="alice")
+    idp.reset_counts()
+    r = get(envoy, user)
+    assert r.status == 200, r.body
+    assert claims_of(upstream.last()["headers"]["authorization"][7:])["aud"] == "orders-api"
+    assert idp.count("/token") == 1
+    forwarded = {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/7", "X-Forwarded-Host": "shop.example",
+                 "Authorization": f"Bearer {user}"}
+    r = httpclient.get(w.http_url + "/forward-auth", headers=forwarded)
+    assert (r.status, r.text) == (403, "Token exchange was refused"), r.text
+    assert "authorization" not in {n.lower() for n in r.headers}
+    assert idp.count("/token") == 1
+    r = httpclient.get(w.http_url + "/forward-auth", headers={**forwarded, "X-Forwarded-Uri": "/health"})
+    assert r.status == 200, r.text
+    _, metrics = w.admin_status("/metrics")
+    assert 'reason="token_exchange_connection_fact_unreported"} 1' in metrics
 
 
 def test_a_refused_exchange_is_403_and_forwards_nothing(rig, idp, upstream):

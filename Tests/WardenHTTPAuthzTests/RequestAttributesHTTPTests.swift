@@ -23,8 +23,37 @@ struct RequestAttributesHTTPTests {
     static let cases: [Case] = [
         Case(name: "forward-auth: the X-Forwarded-* headers", request: fa(full), expected: .success(["POST", "/orders/1?x=%2F", "shop.example", "https"])),
         Case(name: "forward-auth: proto defaults to http", request: fa(Array(full.prefix(3))), expected: .success(["POST", "/orders/1?x=%2F", "shop.example", "http"])),
-        Case(name: "forward-auth: dot segments and double slashes normalized", request: fa([("x-forwarded-method", "GET"),
-             ("x-forwarded-uri", "/public/..//admin/./x?q=/../"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/admin/x?q=/../", "h", "http"])),
+        Case(name: "forward-auth: a normal path passes, the query as sent", request: fa([("x-forwarded-method", "GET"),
+             ("x-forwarded-uri", "/admin/x.y/..z/.a?q=/../%2F"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/admin/x.y/..z/.a?q=/../%2F", "h", "http"])),
+        Case(name: "forward-auth: escapes of reserved or non-ASCII bytes pass, hex upper-cased", request: fa([("x-forwarded-method", "GET"),
+             ("x-forwarded-uri", "/caf%c3%a9/a%20b%3F"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/caf%C3%A9/a%20b%3F", "h", "http"])),
+    ] + [
+        // Raw paths the proxy would pass to the app unresolved while Warden would decide on another one.
+        "/orders/../public/x", "/public/..", "/./orders", "/orders/.", "/a/%2e%2e/b", "/a/.%2E/b", "/a/%2E/b",
+        "//orders", "/orders//x", "/orders\\..\\public", "/a\\b", "/%6Frders", "/a%7Eb", "/a%2Db",
+    ].map { uri in
+        Case(name: "forward-auth: \(uri) refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", uri),
+             ("x-forwarded-host", "h")]), expected: .failure(.nonNormalPath))
+    } + [
+        // A request target has no fragment (RFC 9112 §3.2); nginx passes a raw `#` in $request_uri, and cutting
+        // there would check /public/x for an app that may read /public/x#/../../private.
+        "/public/x#/../../private", "/orders#", "/orders?q=1#/x", "/#",
+    ].map { uri in
+        Case(name: "forward-auth: \(uri) refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", uri),
+             ("x-forwarded-host", "h")]), expected: .failure(.fragmentInURI))
+    } + [
+        Case(name: "auth-request: a fragment refused too", request: fa([("x-original-method", "GET"), ("x-original-uri", "/public/x#/../orders"),
+             ("x-forwarded-host", "h")], target: "/auth-request"), expected: .failure(.fragmentInURI)),
+        Case(name: "envoy: a fragment refused too", request: HTTPAuthzRequest(method: "GET", target: "/envoy/public/x#/../orders",
+             headers: [("host", "h")]), expected: .failure(.fragmentInURI)),
+        // Path parameters are decided as sent, as Istio/Envoy decide them (README "Path tricks": apps that
+        // resolve `..;` must refuse it).
+        Case(name: "forward-auth: a ';' path parameter is decided as sent", request: fa([("x-forwarded-method", "GET"),
+             ("x-forwarded-uri", "/public/..;/admin"), ("x-forwarded-host", "h")]), expected: .success(["GET", "/public/..;/admin", "h", "http"])),
+        Case(name: "forward-auth: a trailing slash is normal", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/orders/"),
+             ("x-forwarded-host", "h")]), expected: .success(["GET", "/orders/", "h", "http"])),
+        Case(name: "auth-request: dot segments refused too", request: fa([("x-original-method", "GET"), ("x-original-uri", "/orders/../public/x"),
+             ("x-forwarded-host", "h")], target: "/auth-request"), expected: .failure(.nonNormalPath)),
         Case(name: "forward-auth: %2F in the path refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/a%2fb"),
              ("x-forwarded-host", "h")]), expected: .failure(.escapedSlash)),
         Case(name: "forward-auth: %5C in the path refused", request: fa([("x-forwarded-method", "GET"), ("x-forwarded-uri", "/a%5Cb"),

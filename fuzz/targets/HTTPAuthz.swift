@@ -3,10 +3,12 @@
 // Properties (a violation lets a client choose what is checked, so it aborts):
 // - never crashes;
 // - an accepted request has an origin-form path (starts with "/", no bytes ≤ 0x20 or 0x7F), a non-empty
-//   host, and `:path`/`:authority`/`:method` equal to the checked path, host and method;
+//   host, no `#`, and `:path`/`:authority`/`:method` equal to the checked path, host and method;
 // - at /forward-auth the checked request comes from the X-Forwarded-* headers only, at /auth-request from
 //   X-Original-* only: changing the other endpoint's headers never changes the result;
-// - a forwarded path has no "//", no %2F or %5C, and normalizing it again changes nothing.
+// - a forwarded path has no "//", no %2F or %5C, is checked as sent (only an escape's hex digits may change
+//   case: a path normalization would change is refused, never resolved; a `#` is refused, never cut off), and
+//   normalizing it again changes nothing.
 import WardenHTTPAuthz
 import WardenPolicy
 
@@ -28,6 +30,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard r.path.utf8.first == UInt8(ascii: "/"), !r.path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
         fatalError("not an origin-form path: \(r.path.debugDescription)")
     }
+    // RFC 9112 §3.2: a request target has no fragment; one is refused, never cut off.
+    if r.path.utf8.contains(UInt8(ascii: "#")) { fatalError("a path with '#' accepted: \(r.path.debugDescription)") }
     if r.host.isEmpty { fatalError("empty host accepted") }
     if r.headers[":path"] != r.path || r.headers[":authority"] != r.host || r.headers[":method"] != r.method {
         fatalError("pseudo-headers disagree with the checked request")
@@ -55,8 +59,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("the other endpoint's headers changed the checked request at \(target.debugDescription)")
         }
     }
-    // Normalizing the normalized path again changes nothing.
     let uriHeader = endpoint == .forwardAuth ? "x-forwarded-uri" : "x-original-uri"
+    // The proxy passes the raw URI to the app: what is checked must be that whole URI (a `#` is refused, never cut).
+    let sent = headers.first { $0.name == uriHeader }?.value ?? ""
+    if sent.utf8.contains(UInt8(ascii: "#")) { fatalError("a forwarded URI with '#' accepted: \(sent.debugDescription)") }
+    if sent.lowercased() != r.path.lowercased() {
+        fatalError("forwarded path resolved instead of refused: \(sent.debugDescription) → \(r.path.debugDescription)")
+    }
+    // Normalizing the normalized path again changes nothing.
     let renormalized = HTTPAuthzRequest(method: "GET", target: target,
                                         headers: stripped.headers.filter { $0.name != uriHeader } + [(uriHeader, r.path)])
     guard let twice = try? RequestAttributes(http: renormalized, endpoint: endpoint, trusted: trusted), twice.path == r.path else {

@@ -11,6 +11,7 @@ class HTTPResponse:
     status: int
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    header_list: list[tuple[str, str]] = ()  # lower-cased names, in order, repeated ones kept
 
     @property
     def text(self) -> str:
@@ -41,7 +42,8 @@ def request(method: str, url: str, headers: dict[str, str] | list[tuple[str, str
         conn.endheaders(body)
         response = conn.getresponse()
         data = response.read()
-        return HTTPResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+        return HTTPResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data,
+                            [(k.lower(), v) for k, v in response.getheaders()])
     finally:
         conn.close()
 
