@@ -28,21 +28,29 @@ public enum AuthorizationEvaluator {
         }
         // Each stage is its own RBAC filter (Istio's, then each SecurityPolicy's): the first stage that denies
         // answers; the request is allowed only when every stage allows.
+        // The Istio stage (the common case, and the only one without a SecurityPolicy) decides on `context`
+        // itself: no per-stage array of contexts, no copy of it (it holds the whole request: bench/results).
         var allowed: AuthorizationDecision.AllowReason = .noAllowPolicies
         for stage in effective.stages {
-            let contexts: [MatchContext]
+            var first: PolicyMatch?
             if let sp = stage.securityPolicy {
                 let ids = stageIdentities[sp] ?? []
-                contexts = ids.isEmpty ? [MatchContext(effective: effective, request: request, identity: nil, options: options)]
-                    : ids.map { MatchContext(effective: effective, request: request, identity: $0, options: options) }
+                if ids.isEmpty {
+                    switch MatchContext(effective: effective, request: request, identity: nil, options: options).decide(stage) {
+                    case .deny(let verdict): return decided(.deny(verdict))
+                    case .allow(let m): first = m
+                    }
+                }
+                for id in ids {
+                    switch MatchContext(effective: effective, request: request, identity: id, options: options).decide(stage) {
+                    case .deny(let verdict): return decided(.deny(verdict))
+                    case .allow(let m): if first == nil { first = m }
+                    }
+                }
             } else {
-                contexts = [context]
-            }
-            var first: PolicyMatch?
-            for c in contexts {
-                switch c.decide(stage) {
+                switch context.decide(stage) {
                 case .deny(let verdict): return decided(.deny(verdict))
-                case .allow(let m): if first == nil { first = m }
+                case .allow(let m): first = m
                 }
             }
             guard let m = first else { continue }
@@ -67,11 +75,13 @@ extension MatchContext {
             if let m = firstMatch(p) { return .deny(.denyPolicyMatched(m)) }
         }
         if stage.allowPolicies.isEmpty { return .allow(nil) }
-        guard let m = stage.allowPolicies.lazy.compactMap({ firstMatch($0) }).first else {
-            let summary = stage.allowPolicies.map { p in "\(p.ref): \(explainMismatch(p))" }.joined(separator: "; ")
-            return .deny(.noAllowPolicyMatched(policies: stage.allowPolicies.map(\.ref), summary: summary))
+        // A loop, not `lazy.compactMap(firstMatch).first`: on a collection that evaluates the match twice
+        // (once to find `startIndex`, once in the subscript).
+        for p in stage.allowPolicies {
+            if let m = firstMatch(p) { return .allow(m) }
         }
-        return .allow(m)
+        let summary = stage.allowPolicies.map { p in "\(p.ref): \(explainMismatch(p))" }.joined(separator: "; ")
+        return .deny(.noAllowPolicyMatched(policies: stage.allowPolicies.map(\.ref), summary: summary))
     }
 }
 
@@ -197,7 +207,7 @@ struct MatchContext {
             var assumed: Set<ConnectionFact> = []
             if mismatch(rule, assumeUnsent: assumeUnsent, unsent: &unsent, assumed: &assumed) == nil {
                 return PolicyMatch(policy: policy.ref, action: policy.action, ruleIndex: i, unsentMetadata: unsent,
-                                   unreportedFacts: assumed.sorted())
+                                   unreportedFacts: assumed.isEmpty ? [] : assumed.sorted())
             }
         }
         return nil
