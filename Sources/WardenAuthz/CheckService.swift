@@ -150,14 +150,16 @@ public final class CheckService: Sendable {
         }
         let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
             ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
-        let scratch = JwtAuthnEvaluator.Scratch(replayVerdict: record.dpopReplay, removed: RemovedTokens(record.jwtAuthn))
+        let removed = RemovedTokens(record.jwtAuthn)
+        let scratch = JwtAuthnEvaluator.Scratch(replayVerdict: record.dpopReplay, removed: removed)
         jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
             record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
                                                 error: error, tokens: traces, plan: plan, keyWaitNanos: scratch.keyWaitNanos,
                                                 keyWaitEndedAt: scratch.keyWaitNanos > 0 ? DispatchTime.now().uptimeNanoseconds : 0))
             if let nonce = scratch.freshNonce { record.dpopNonce = nonce }
             record.dpopReplay = scratch.replayVerdict
-            if error != nil { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
+            // Its challenge names the URI this filter got (a query-parameter token an earlier one removed is gone).
+            if error != nil { return finish(record, removed.applied(to: request), scopePlan, tokens: [], caller: nil, completion) }
             runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
         }
     }

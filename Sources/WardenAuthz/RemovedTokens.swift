@@ -38,6 +38,22 @@ struct RemovedTokens: Sendable {
         }
     }
 
+    /// `request` with the removed query parameters taken out of its path, as the next filter gets it: a later
+    /// document's challenge names this URI in its realm, as Envoy's does (never the removed token).
+    func applied(to request: RequestAttributes) -> RequestAttributes {
+        guard !queryParameters.isEmpty, let query = QueryString.query(of: request.path) else { return request }
+        let kept = query.bytesSplit(separator: UInt8(ascii: "&")).filter { pair in
+            let key = pair.utf8.firstIndex(of: UInt8(ascii: "=")).map { Substring(pair.utf8[..<$0]) } ?? pair
+            return !pair.isEmpty && !queryParameters.contains(ExactKey(QueryString.decode(key)))
+        }
+        let utf8 = request.path.utf8
+        let question = utf8.firstIndex(of: UInt8(ascii: "?"))!
+        let fragment = utf8[question...].firstIndex(of: UInt8(ascii: "#")).map { String(request.path[$0...]) } ?? ""
+        var out = request
+        out.path = String(request.path[..<question]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&")) + fragment
+        return out
+    }
+
     /// `tokens` without the ones earlier filters removed.
     func visible(_ tokens: [ExtractedToken]) -> [ExtractedToken] {
         isEmpty ? tokens : tokens.filter { !hides($0) }

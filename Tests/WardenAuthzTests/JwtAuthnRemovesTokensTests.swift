@@ -101,4 +101,12 @@ import WardenPolicy
         #expect(result.decision.httpStatus == row.status, "\(result.record.reason)")
         #expect((result.decision.deny?.body ?? "") == row.body)
     }
+
+    /// The later document's challenge names the URI it got: the removed parameter is gone, the rest kept in order.
+    @Test func aLaterChallengeNamesThePathWithoutTheRemovedParameter() throws {
+        let service = pipeline(try PolicySet.parse(yaml: [Self.jwtAuthn(forward: false), Self.second].joined(separator: "\n---\n")))
+        let result = service.decide(request("GET", "/api?a=1&access_token=\(Self.t)&b=2", headers: [:]))
+        let challenge = result.decision.deny?.headers.first { $0.name == "www-authenticate" }?.value
+        #expect(challenge == #"Bearer realm="http://api.example.com/api?a=1&b=2""#)
+    }
 }
