@@ -150,14 +150,16 @@ public final class CheckService: Sendable {
         }
         let (requirement, selection) = record.corsPreflight && plan.filter.bypassCORSPreflight
             ? (CompiledJwtRequirement.none, JwtAuthnStep.Selection.corsPreflight) : plan.requirement(for: request)
-        let scratch = JwtAuthnEvaluator.Scratch(replayVerdict: record.dpopReplay)
+        let removed = RemovedTokens(record.jwtAuthn)
+        let scratch = JwtAuthnEvaluator.Scratch(replayVerdict: record.dpopReplay, removed: removed)
         jwtAuthnEvaluator.evaluate(requirement, request: request, now: clock(), caller: caller, scratch: scratch) { [self] error, traces in
             record.jwtAuthn.append(JwtAuthnStep(document: plan.filter.origin.dialect ?? plan.filter.origin.description, selection: selection,
                                                 error: error, tokens: traces, plan: plan, keyWaitNanos: scratch.keyWaitNanos,
                                                 keyWaitEndedAt: scratch.keyWaitNanos > 0 ? DispatchTime.now().uptimeNanoseconds : 0))
             if let nonce = scratch.freshNonce { record.dpopNonce = nonce }
             record.dpopReplay = scratch.replayVerdict
-            if error != nil { return finish(record, request, scopePlan, tokens: [], caller: nil, completion) }
+            // Its challenge names the URI this filter got (a query-parameter token an earlier one removed is gone).
+            if error != nil { return finish(record, removed.applied(to: request), scopePlan, tokens: [], caller: nil, completion) }
             runJwtAuthn(plans, i + 1, request, record, scopePlan, caller, completion, next: next)
         }
     }
@@ -183,13 +185,14 @@ public final class CheckService: Sendable {
         }
     }
 
-    /// The token step's first half, the same for the enforced check and the dry-run one: the scope's tokens;
-    /// with none, a rule in scope with `presence: REQUIRED` (Istio API v1.31) makes the answer a 401, as
+    /// The token step's first half, the same for the enforced check and the dry-run one: the scope's tokens
+    /// (less those an earlier jwt_authn step removed: `RemovedTokens`); with none, a rule in scope with `presence: REQUIRED` (Istio API v1.31) makes the answer a 401, as
     /// jwt_authn answers a requirement without allow_missing (`JwtMissed`). A CORS preflight is not
     /// authenticated at all (bypass_cors_preflight): no token is looked for, and it still passes.
     private func extractTokens(_ request: RequestAttributes, _ record: DecisionRecord, _ scopePlan: ScopePlan) -> [ExtractedToken] {
         if record.corsPreflight { return [] }
-        let tokens = scopePlan.extractor.extract(from: request)
+        // A token an earlier jwt_authn filter verified and removed (no `forward`) never reaches Istio's filter.
+        let tokens = RemovedTokens(record.jwtAuthn).visible(scopePlan.extractor.extract(from: request))
         if tokens.isEmpty, let required = scopePlan.requiredBy {
             record.missingToken = .missing(rule: required.rule.issuer, policy: required.rule.source.description)
         }

@@ -69,8 +69,13 @@ struct JwtAuthnEvaluator: Sendable {
         var replayVerdict: ReplayVerdict?
         /// Nanoseconds the evaluation's verifiers waited for keys (or introspection answers), summed.
         var keyWaitNanos: UInt64 = 0
+        /// Tokens earlier jwt_authn documents verified and removed (no `forward`): this one does not see them.
+        var removed: RemovedTokens
 
-        init(replayVerdict: ReplayVerdict? = nil) { self.replayVerdict = replayVerdict }
+        init(replayVerdict: ReplayVerdict? = nil, removed: RemovedTokens = RemovedTokens()) {
+            self.replayVerdict = replayVerdict
+            self.removed = removed
+        }
     }
 
     /// Authenticates `tokens` and holds the verified ones to their binding; `rejected` names the failure.
@@ -97,18 +102,18 @@ struct JwtAuthnEvaluator: Sendable {
         case .unknownName(let name, let known):
             done(.wrongRequirementName(name: name, known: known), [])
         case .provider(let name, let scope):
-            let tokens = scope.extractor.extract(from: request)
+            let tokens = scratch.removed.visible(scope.extractor.extract(from: request))
             if tokens.isEmpty { return done(.missing(rule: scope.rules.first?.rule.issuer ?? name, policy: "jwt_authn provider \(name)"), []) }
             verify(tokens, scope: scope, request: request, now: now, caller: caller, scratch: scratch, done: done)
         case .allowMissing(let scope):
             // Stricter than Envoy, whose allow_missing authenticator lets the last-verified token's status
             // decide: every token present must verify (README "Deliberately differs").
-            let tokens = scope.extractor.extract(from: request)
+            let tokens = scratch.removed.visible(scope.extractor.extract(from: request))
             if tokens.isEmpty { return done(nil, []) }
             verify(tokens, scope: scope, request: request, now: now, caller: caller, scratch: scratch, done: done)
         case .allowMissingOrFailed(let scope):
             // Envoy verifies every token, each on its own, and applies the ones that verified.
-            each(scope.extractor.extract(from: request), 0, scope: scope, traces: [], request: request, now: now, caller: caller,
+            each(scratch.removed.visible(scope.extractor.extract(from: request)), 0, scope: scope, traces: [], request: request, now: now, caller: caller,
                  scratch: scratch) { traces in done(nil, traces) }
         case .all(let children):
             all(children, 0, traces: [], request: request, now: now, caller: caller, scratch: scratch, done: done)

@@ -111,6 +111,15 @@ struct ExplainWalk {
         out.add("")
     }
 
+    /// The tokens a jwt_authn step verified and removed (its provider does not forward them): no later step saw them.
+    private var removedByJwtAuthn: [(location: TokenLocation, provider: String)] {
+        record.jwtAuthn.flatMap(\.tokens).compactMap { t in
+            guard t.verified != nil, !(t.rule?.forwardOriginalToken ?? false) else { return nil }
+            if case .cookie = t.location { return nil }  // Envoy leaves cookie tokens in place
+            return (t.location, t.rule?.jwtAuthnProvider ?? "?")
+        }
+    }
+
     /// Step 1: the tokens the check found. Returns the next step number.
     private func tokens(_ effective: EffectivePolicy, out: Lines) -> Int {
         out.add("1. Token")
@@ -129,6 +138,10 @@ struct ExplainWalk {
             var seen = Set<TokenLocation>()
             let locations = effective.jwtRules.flatMap(\.tokenLocations).filter { seen.insert($0).inserted }
             out.fail("no token found; looked in: " + locations.map(\.description).joined(separator: ", "))
+            for removed in removedByJwtAuthn {
+                out.hint("the jwt_authn step above verified and removed the token at \(removed.location) (provider "
+                         + "\(removed.provider), no `forward: true`): as in Envoy's filter chain, Istio's step does not see it")
+            }
             for case .header(let name, let prefix) in locations where !prefix.isEmpty {
                 if let value = request.headers[name], !value.contains(prefix) {
                     let scheme = value.split(separator: " ").first.map { String($0.prefix(16)) } ?? ""
@@ -510,7 +523,9 @@ struct ExplainWalk {
         if decision.isAllowed { out.pass(decision.reason) } else { out.fail(decision.reason) }
         if case .deny(.noAllowPolicyMatched) = decision.verdict, identity == nil,
            effective.allowPolicies.contains(where: { $0.rules.contains { !$0.from.flatMap(\.requestPrincipals).isEmpty } }) {
-            out.hint("an ALLOW rule requires requestPrincipals, and this request has no verified token: send one")
+            out.hint(removedByJwtAuthn.isEmpty ? "an ALLOW rule requires requestPrincipals, and this request has no verified token: send one"
+                : "an ALLOW rule requires requestPrincipals, and the jwt_authn step removed the token it verified: set "
+                    + "`forward: true` on its provider for Istio's step to see it")
         }
         for m in decision.auditMatches { out.info("audit: \(m)") }
         for d in decision.dryRun { out.info(d.description) }

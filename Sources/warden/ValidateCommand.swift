@@ -69,6 +69,13 @@ struct ValidateCommand {
         print("valid: \(policies.files.count) file(s), \(policies.requestAuthentications.count) RequestAuthentication(s), "
               + "\(policies.authorizationPolicies.count) AuthorizationPolicy(ies)"
               + (jwtAuthn > 0 ? ", \(jwtAuthn) jwt_authn document(s)" : "") + "; \(warnings.count) warning(s)")
+        // Behind nginx, Caddy, Traefik or Envoy http_service only the headers their config lists are Warden's: a
+        // header left out there reaches the app as the client sent it (README "Front doors").
+        let outputs = policies.outputHeaderNames
+        if !outputs.isEmpty {
+            print("info: output headers: \(outputs.joined(separator: ", ")) (list each in your front door's config, "
+                  + "or a client's own copy reaches the app)")
+        }
         let failing = warnings.filter { strict || failOn.contains($0.code) }
         if !failing.isEmpty {
             let codes = Set(failing.map(\.code)).sorted().map(\.rawValue).joined(separator: ", ")

@@ -518,7 +518,10 @@ def test_other_dialects_hold_dpop_tokens_to_their_binding(dialect, module_idp, u
                "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}]}
         files, extra = {"jwt-authn.yaml": json.dumps(doc)}, []
         if dialect == "two_jwt_authn_documents":
-            files["jwt-authn-2.yaml"] = json.dumps(doc)
+            # The first filter must forward the token, or (as in Envoy: handleGoodJwt → removeJwt) the second
+            # one finds none: 401 Jwt is missing.
+            doc["providers"]["idp"]["forward"] = True
+            files = {"jwt-authn.yaml": json.dumps(doc), "jwt-authn-2.yaml": json.dumps(doc)}
         if dialect == "requires_all_twice":
             doc["rules"][0]["requires"] = {"requires_all": {"requirements": [{"provider_name": "idp"}, {"provider_name": "idp"}]}}
             files = {"jwt-authn.yaml": json.dumps(doc)}

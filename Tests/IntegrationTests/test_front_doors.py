@@ -6,7 +6,9 @@ headers through each; the spoofing cases check what each proxy config guarantees
 from __future__ import annotations
 
 import base64
+import json
 import re
+import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -175,6 +177,11 @@ def _upstream_view(seen):
     return {name: h.get(name) or None for name in ("x-jwt-sub", "x-jwt-scope", "authorization")}
 
 
+def _identity_view(seen):
+    """The headers the example policies (deploy/dialects) write, as the app got them (empty = absent)."""
+    return {name: seen["headers"].get(name) or None for name in ("x-user-id", "x-jwt-payload")}
+
+
 def _answer(r):
     return r.status, (r.text if r.status != 200 else ""), r.headers.get("www-authenticate")
 
@@ -307,6 +314,18 @@ def test_client_copies_of_output_headers_never_reach_the_app(rig, tokens, door):
     assert _upstream_view(seen)["x-jwt-scope"] == "orders:read"
     _, seen = rig.send(door, "GET", "/public/x", spoof)
     assert _upstream_view(seen) == {"x-jwt-sub": None, "x-jwt-scope": None, "authorization": None}
+
+
+@pytest.mark.parametrize("door", ["nginx", "caddy"])
+def test_headers_no_policy_here_sets_are_cleared_too(rig, tokens, door):
+    """nginx and Caddy carry X-User-Id and X-Jwt-Payload (the example policies' headers) whatever policies are
+    loaded: with none setting them, a client's copies never reach the app, and nothing else arrives (Caddy 2.6
+    would copy the header Warden's answer lacks as a literal placeholder). Envoy, like Istio, leaves a header no
+    policy manages to the client."""
+    spoof = {"X-User-Id": "admin", "X-Jwt-Payload": "eyJzdWIiOiJhZG1pbiJ9"}
+    for target, token in (("/orders", "read"), ("/public/x", None)):
+        _, seen = rig.send(door, "GET", target, {**_bearer(tokens, token), **spoof})
+        assert _identity_view(seen) == {"x-user-id": None, "x-jwt-payload": None}, (door, target, seen["headers"])
 
 
 @pytest.mark.parametrize("door, reaches_app", [("envoy_http", None), ("envoy_http2", None), ("nginx", False), ("caddy", True)])
@@ -491,3 +510,66 @@ def test_example_policies_give_their_documented_decisions(orders_rig, module_idp
     """The cases the sidecar pod passes through Envoy's gRPC ext_authz (test_deploy_kubernetes.py): status,
     body, challenge, upstream headers and no token upstream, through each HTTP front door."""
     orders_api.check(case, orders_rig[door].base_url, Minter(module_idp, audience=orders_api.AUDIENCE), upstream)
+
+
+# -- the seed's example policies (deploy/dialects) behind the deploy configs: their output headers ------------
+DIALECTS = Path(__file__).resolve().parents[2] / "deploy" / "dialects"
+KEYCLOAK = "https://keycloak.example.com/realms/demo"
+
+
+@pytest.fixture(scope="module", params=["jwt-authn.yaml", "istio.yaml", "security-policy.yaml"])
+def dialect_rig(request, module_idp, upstream, warden_bin, make_envoy, tmp_path_factory):
+    """One example policy as written (the Keycloak URLs swapped for the test IdP's) behind nginx, Caddy and
+    Envoy http_service, each run from its deploy/ config."""
+    base = tmp_path_factory.mktemp("front-doors-dialect")
+    (base / "policies").mkdir()
+    text = (DIALECTS / request.param).read_text()
+    text = text.replace(KEYCLOAK + "/protocol/openid-connect/certs", module_idp.jwks_uri).replace(KEYCLOAK, module_idp.issuer)
+    (base / "policies" / request.param).write_text(text)
+    extra = ["--target", "HTTPRoute/orders"] if request.param == "security-policy.yaml" else []
+    warden = Warden(base / "policies", binary=warden_bin, work_dir=base / "warden", debug_headers=False, http=True,
+                    namespace="default", extra_args=extra)
+    started = []
+    try:
+        doors = {"envoy_http": make_envoy(envoy_http_config(warden_http_port=warden.http_port, warden_admin_port=warden.admin_port,
+                                                            upstream_port=upstream.port))}
+        doors["nginx"] = Nginx(base / "nginx", warden_http_port=warden.http_port, upstream_port=upstream.port)
+        started.append(doors["nginx"])
+        doors["caddy"] = Caddy(base / "caddy", warden_http_port=warden.http_port, upstream_port=upstream.port)
+        started.append(doors["caddy"])
+        yield request.param, Rig(warden, upstream, doors)
+    finally:
+        for p in started:
+            p.stop()
+        warden.stop()
+        warden.process.unregister()
+
+
+def _payload(value: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+
+
+@pytest.mark.parametrize("door", ["nginx", "caddy", "envoy_http"])
+def test_example_policies_output_headers_are_warden_s_not_the_client_s(dialect_rig, module_idp, warden_bin, door):
+    """Every example policy writes the user id into X-User-Id (istio and jwt-authn the payload into
+    X-Jwt-Payload): a client's own `X-User-Id: admin` must never reach the app, only the verified value or
+    nothing. Each header `warden validate` lists for the example is one the configs carry."""
+    name, rig = dialect_rig
+    listed = subprocess.run([warden_bin, "validate", "--policy", str(DIALECTS / name)], capture_output=True, text=True,
+                            timeout=30).stdout
+    outputs = re.search(r"^info: output headers: ([^(]+) \(", listed, re.M)[1].split(", ")
+    assert "x-user-id" in outputs and ("x-jwt-payload" in outputs) == (name != "security-policy.yaml"), listed
+    token = Minter(module_idp, audience="orders-api").mint(groups=["admin"])
+    spoof = {"X-User-Id": "admin", "X-Jwt-Payload": base64.urlsafe_b64encode(b'{"sub":"admin"}').decode().rstrip("=")}
+    r, seen = rig.send(door, "GET", "/orders", {"Authorization": f"Bearer {token}", **spoof})
+    assert r.status == 200, r.text
+    got = {h: seen["headers"].get(h) for h in outputs}
+    assert got["x-user-id"] == "alice", got
+    if "x-jwt-payload" in got:
+        assert _payload(got["x-jwt-payload"])["sub"] == "alice", got
+    # An open path (jwt-authn /healthz is not checked by the deploy configs; /docs needs no token there, the Istio
+    # pair allows it): nothing verified, so nothing of the client's either.
+    if name != "security-policy.yaml":
+        r, seen = rig.send(door, "GET", "/docs/x", spoof)
+        assert r.status == 200, r.text
+        assert {h: seen["headers"].get(h) or None for h in outputs} == {h: None for h in outputs}, seen["headers"]

@@ -324,3 +324,34 @@ def test_payload_and_header_metadata_in_the_answer(idps, make_warden, tmp_path, 
         assert meta["a_header"]["alg"] == "RS256" and meta["a_header"]["typ"] == "JWT", meta
         denied = client.check(make_check_request("GET", "/api", {}))
         assert denied.denied_response.status.code == 401 and denied.denied_response.body == "Jwt is missing"
+
+
+# -- two jwt_authn filters in one chain: a token verified without `forward` is gone for the next --------------------
+# authenticator.cc handleGoodJwt: `if (!provider.forward()) curr_token_->removeJwt(headers)`; extractor.cc removes the
+# header, or the query parameter from the path. Warden's later documents (and its Istio step) see the same request.
+
+@pytest.fixture(scope="module")
+def chain_pair(idps, upstream, warden_bin, make_envoy, tmp_path_factory):
+    a = idps[0]
+    jwks = {"inline_string": json.dumps(a.jwks())}
+
+    def doc(provider: str, forward: bool, rules: list[dict]) -> dict:
+        return {"name": "envoy.filters.http.jwt_authn",
+                "typed_config": {"@type": JWT_AUTHN_TYPE, "rules": rules, "providers": {
+                    provider: {"issuer": a.issuer, "audiences": ["warden-test"], "forward": forward, "local_jwks": jwks}}}}
+    first = doc("first", False, [{"match": {"prefix": "/open"}}, {"match": {"prefix": "/"}, "requires": {"provider_name": "first"}}])
+    second = doc("second", True, [{"match": {"prefix": "/"}, "requires": {"provider_name": "second"}}])
+    with envoy_pair(policies={"1-first.yaml": json.dumps(first), "2-second.yaml": json.dumps(second)},
+                    oracle_filters=[first, second], base=tmp_path_factory.mktemp("jwt-authn-chain"), warden_bin=warden_bin,
+                    upstream=upstream, make_envoy=make_envoy) as envoys:
+        yield envoys
+
+
+@pytest.mark.parametrize("path,carrier", [("/api", "header"), ("/api", "query"), ("/open", "header"), ("/open", "query")])
+def test_a_removed_token_is_missing_for_the_next_filter_as_in_envoy(chain_pair, upstream, toks, path, carrier):
+    headers = {"Authorization": f"Bearer {toks['a']}"} if carrier == "header" else {}
+    target = path if carrier == "header" else f"{path}?access_token={toks['a']}"
+    warden_view, oracle_view = (_normalize(send(e.port, "GET", target, headers, upstream=upstream), e) for e in chain_pair)
+    assert warden_view == oracle_view, f"warden={warden_view!r:.1500}\nenvoy ={oracle_view!r:.1500}"
+    # /api: the first filter verified and removed it (401 Jwt is missing from the second); /open: it verified nothing.
+    assert warden_view["status"] == (401 if path == "/api" else 200), warden_view

@@ -247,6 +247,44 @@ spec:
     assert "Result: ✗ 401 Unauthorized (jwt_unknown_kid)" in bad.stdout
 
 
+
+@pytest.mark.parametrize("forward, status", [(False, "✗ 403 Forbidden"), (True, "✓ 200 allowed")])
+def test_explain_a_token_jwt_authn_removed_is_no_principal(warden_bin, idp, minter, tmp_path, forward, status):
+    """The brief's repro: a jwt_authn provider (forward false) ahead of an Istio ALLOW on requestPrincipals. In
+    Envoy's chain the jwt_authn filter removes the token it verified (authenticator.cc handleGoodJwt → removeJwt),
+    so Istio's filter sees none: 403 RBAC: access denied, and explain says why. With `forward: true`: 200."""
+    (tmp_path / "p.yaml").write_text(f"""
+name: envoy.filters.http.jwt_authn
+typed_config:
+  providers:
+    p:
+      issuer: {idp.issuer}
+      remote_jwks: {{http_uri: {{uri: {idp.jwks_uri}}}}}
+      forward: {str(forward).lower()}
+  rules:
+  - match: {{prefix: /}}
+    requires: {{provider_name: p}}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: default}}
+spec:
+  jwtRules:
+  - issuer: {idp.issuer}
+    jwksUri: {idp.jwks_uri}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: principals, namespace: default}}
+spec:
+  action: ALLOW
+  rules: [{{from: [{{source: {{requestPrincipals: ["{idp.issuer}/*"]}}}}]}}]
+""")
+    r = subprocess.run([warden_bin, "explain", "--policy", str(tmp_path / "p.yaml"), "--fetch", "--path", "/api",
+                        *bearer(minter.mint())], capture_output=True, text=True, timeout=30)
+    assert f"Result: {status}" in r.stdout, r.stdout + r.stderr
+    assert ("verified and removed the token at header authorization" in r.stdout) == (not forward), r.stdout
+
 CONNECTION_POLICIES = """apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: conn, namespace: edge}

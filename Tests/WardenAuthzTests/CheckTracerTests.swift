@@ -292,6 +292,7 @@ struct CheckTracerTests {
                 a:
                   issuer: "\(issuer)"
                   remote_jwks: {http_uri: {uri: "http://127.0.0.1:9/a.json", cluster: idp, timeout: 2s}}
+                  forward: true  # else the token is gone before the Istio step (Envoy removeJwt): no second wait
               rules:
               - match: {prefix: /}
                 requires: {provider_name: a}

@@ -33,17 +33,23 @@ struct DryRunTests {
 
     /// An Envoy jwt_authn document requiring a token of `issuer` on every path: it runs before the Istio
     /// resources and is never dry-run.
-    static let jwtAuthnRequired = """
+    static let jwtAuthnRequired = jwtAuthn(forward: false)
+
+    /// `forward: false` (Envoy's default) removes the verified token: the Istio step, dry-run or not, never sees it.
+    static func jwtAuthn(forward: Bool) -> String {
+        """
         name: envoy.filters.http.jwt_authn
         typed_config:
           providers:
             a:
               issuer: "\(issuer)"
               local_jwks: {inline_string: '\(jwks)'}
+              forward: \(forward)
           rules:
           - match: {prefix: /}
             requires: {provider_name: a}
         """
+    }
 
     static func tokenPolicy(_ rule: String, dryRun: Bool = true) -> String {
         """
@@ -125,9 +131,13 @@ struct DryRunTests {
         Row(name: "jwt_authn requires a token, none sent, dry-run RA: 401 now, would deny 401 (jwt_authn answers first)",
             yaml: [jwtAuthnRequired, requestAuthentication(audience: "other")], sendToken: false, status: 401, reason: .jwtMissing,
             would: ("deny_401", .jwtMissing)),
-        Row(name: "jwt_authn passes, dry-run RA with the wrong audience: allowed, would deny 403",
-            yaml: [jwtAuthnRequired, requestAuthentication(audience: "other")], status: 200, reason: .allowed,
+        Row(name: "jwt_authn passes and forwards the token, dry-run RA with the wrong audience: allowed, would deny 403",
+            yaml: [jwtAuthn(forward: true), requestAuthentication(audience: "other")], status: 200, reason: .allowed,
             would: ("deny_403", .jwtAudienceMismatch)),
+        // One filter chain: the jwt_authn filter removed the token it verified before Istio's filter runs.
+        Row(name: "jwt_authn passes and removes the token, dry-run RA with the wrong audience: allowed, would allow",
+            yaml: [jwtAuthnRequired, requestAuthentication(audience: "other")], status: 200, reason: .allowed,
+            would: ("allow", .allowed)),
         Row(name: "TokenPolicy without the annotation: enforced",
             yaml: [requestAuthentication(dryRun: nil), tokenPolicy("requiredClaims: [{name: client_id}]", dryRun: false)],
             status: 401, reason: .jwtRequiredClaim, would: nil),
