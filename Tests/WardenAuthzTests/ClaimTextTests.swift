@@ -45,6 +45,13 @@ func claimHeaderText(_ value: JSONValue, _ expected: String?) {
     ("bearer abc", "Bearer ", nil),
     ("Bearer ", "Bearer ", "Bearer "),
     ("Token abc", "Bearer ", nil),
+    // The prefix anywhere in the value (a search, not a starts-with): first occurrence, at the very end, too long.
+    ("Bearer abc.def", "DPoP ", nil),
+    ("xDPoP abc.def", "DPoP ", "abc.def"),
+    ("a DPoP b DPoP c", "DPoP ", "b DPoP c"),
+    ("xxDPoP ", "DPoP ", "xxDPoP "),
+    ("DPo", "DPoP ", nil),
+    ("DPoDPoP a", "DPoP ", "a"),
 ])
 func headerPrefixExtraction(_ value: String, _ prefix: String, _ expected: String?) {
     #expect(TokenExtractor.afterPrefix(value, prefix) == expected)
