@@ -142,7 +142,11 @@ final class H2CStream: Sendable {
 
     func respond(_ response: HTTPServerResponse) {
         guard let handle = exchange.withLock({ current -> ExchangeHandle? in defer { current = nil }; return current }) else { return }
-        context.unanswered.withLock { _ = $0.removeValue(forKey: key) }
+        // Unanswered until the answer is queued to the loop: a drain waits for `unanswered` to empty and then
+        // queues STOP, which must not overtake this answer (the in-flight check would be cancelled, not sent).
+        // Once queued, the loop may free the exchange and a new one reuse its address (the key): remove this
+        // stream's entry only.
+        defer { context.unanswered.withLock { if $0[key] === self { $0.removeValue(forKey: key) } } }
         // Names and values side by side in one buffer; the C side copies them before returning.
         var bytes: [UInt8] = []
         var spans: [(Int, Int, Int, Int)] = []
